@@ -1,0 +1,297 @@
+//! What a session asks of its host, and the tokens the host answers with.
+//!
+//! Every event that needs an answer carries a token; the matching answer
+//! method on [`ServerSession`](super::ServerSession) consumes it, so a host
+//! cannot answer the wrong question or answer twice. Tokens are `#[must_use]`:
+//! a dropped token leaves the session waiting forever.
+
+use core::net::{IpAddr, SocketAddr};
+
+/// Something from the session: bytes to send, an event to handle, or when to call back.
+#[derive(Debug)]
+pub enum Output<'a> {
+    /// Write these bytes to the control connection (all of them, in order,
+    /// before handling any later output).
+    Transmit(&'a [u8]),
+    /// Handle this event.
+    Event(Event<'a>),
+    /// Nothing to do until input arrives or this instant passes; then call
+    /// [`ServerSession::handle_timeout`](super::ServerSession::handle_timeout).
+    Timeout(crate::Instant),
+    /// The session is over: close the control connection (after writing
+    /// everything transmitted so far).
+    Closed,
+}
+
+/// An event for the host.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// USER and PASS arrived: check the credentials.
+    Login(Login<'a>),
+    /// Open a passive data listener (replacing any earlier one).
+    OpenPassive(OpenPassive<'a>),
+    /// Drop the passive listener, if any (a later PORT, REIN, or session end made it useless).
+    ClosePassive,
+    /// Look up a file's facts (for SIZE, MDTM, MLST, CWD, RNFR).
+    Stat(Stat<'a>),
+    /// Change the filesystem (MKD, RMD, DELE, RNTO).
+    FileChange(FileChange<'a>),
+    /// Run a data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD).
+    Transfer(Transfer<'a>),
+    /// Stop the running transfer (ABOR, or its data connection timed out), then
+    /// answer its token with [`TransferError::Aborted`].
+    AbortTransfer,
+    /// Worth an operator's attention: log it. Needs no answer.
+    Notice(Notice<'a>),
+}
+
+/// Credentials to check.
+#[derive(Debug)]
+pub struct Login<'a> {
+    /// The USER argument (bytes as sent).
+    pub user: &'a [u8],
+    /// The PASS argument.
+    pub password: &'a [u8],
+    /// Answer with [`ServerSession::login`](super::ServerSession::login).
+    pub token: LoginToken,
+}
+
+/// The host's verdict on a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Logged in; `read_only` sessions get `550` for every command that writes.
+    Accepted {
+        /// Refuse STOR, APPE, STOU, DELE, MKD, RMD, RNFR/RNTO.
+        read_only: bool,
+    },
+    /// Wrong user or password (the client is not told which).
+    Rejected,
+}
+
+/// Open a passive data listener.
+#[derive(Debug)]
+pub struct OpenPassive<'a> {
+    /// Bind the listener on this IP (the control connection's local address).
+    pub bind: IpAddr,
+    /// PASV only: resolve this name and pass the result to
+    /// [`ServerSession::passive_opened`](super::ServerSession::passive_opened).
+    pub resolve: Option<&'a str>,
+    /// Answer with `passive_opened` or `passive_failed`.
+    pub token: PassiveToken,
+}
+
+/// Look up one path's facts.
+#[derive(Debug)]
+pub struct Stat<'a> {
+    /// Normalized absolute virtual path.
+    pub path: &'a [u8],
+    /// Answer with [`ServerSession::stat_done`](super::ServerSession::stat_done).
+    pub token: StatToken,
+}
+
+/// A filesystem change.
+#[derive(Debug)]
+pub struct FileChange<'a> {
+    /// What to do.
+    pub change: Change<'a>,
+    /// Answer with [`ServerSession::change_done`](super::ServerSession::change_done).
+    pub token: ChangeToken,
+}
+
+/// One filesystem change, paths normalized and absolute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// MKD.
+    MakeDirectory(&'a [u8]),
+    /// RMD.
+    RemoveDirectory(&'a [u8]),
+    /// DELE.
+    Delete(&'a [u8]),
+    /// RNFR + RNTO.
+    Rename {
+        /// Existing path.
+        from: &'a [u8],
+        /// New path.
+        to: &'a [u8],
+    },
+}
+
+/// A data transfer to run.
+#[derive(Debug)]
+pub struct Transfer<'a> {
+    /// Which command.
+    pub kind: TransferKind,
+    /// Normalized absolute virtual path (for STOU: the directory to create a file in;
+    /// for listings: the directory or file to list).
+    pub path: &'a [u8],
+    /// Start offset (REST), 0 if none.
+    pub offset: u64,
+    /// TYPE A: convert line ends with [`representation`](crate::representation).
+    pub ascii: bool,
+    /// Where the data connection comes from.
+    pub data: DataEndpoint,
+    /// Wrap the data connection in TLS (PROT P).
+    pub protected: bool,
+    /// The session's login is read-only (for MLSD `perm` facts).
+    pub read_only: bool,
+    /// Answer with `transfer_started` (data connection up, file open) and
+    /// then `transfer_finished`.
+    pub token: TransferToken,
+}
+
+/// Which transfer command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferKind {
+    /// RETR: file to client.
+    Retrieve,
+    /// STOR: client to file, replacing it (or writing from `offset`).
+    Store,
+    /// APPE: client to the end of the file.
+    Append,
+    /// STOU: client to a new file whose name the host picks.
+    StoreUnique,
+    /// LIST: `ls -l` lines.
+    List,
+    /// NLST: names only.
+    NameList,
+    /// MLSD: machine-readable facts.
+    MachineList,
+}
+
+impl TransferKind {
+    /// Whether data flows from the client into storage.
+    pub fn is_upload(self) -> bool {
+        matches!(self, Self::Store | Self::Append | Self::StoreUnique)
+    }
+}
+
+/// The data connection of a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataEndpoint {
+    /// Accept on the passive listener opened for this session; accept only a
+    /// connection whose source IP is `peer` (the control connection's peer).
+    Passive {
+        /// The only source IP to accept.
+        peer: IpAddr,
+    },
+    /// Connect to this address (PORT/EPRT, already checked against bounce attacks).
+    Active(SocketAddr),
+}
+
+/// Why a storage operation failed, as the host reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    /// `550`
+    #[error("no such file or directory")]
+    NotFound,
+    /// `550`
+    #[error("permission denied")]
+    PermissionDenied,
+    /// `550`
+    #[error("not a directory")]
+    NotADirectory,
+    /// `550`
+    #[error("is a directory")]
+    IsADirectory,
+    /// `550`
+    #[error("already exists")]
+    AlreadyExists,
+    /// `550`
+    #[error("directory not empty")]
+    DirectoryNotEmpty,
+    /// `553`
+    #[error("file name not allowed")]
+    InvalidName,
+    /// `452`
+    #[error("insufficient storage space")]
+    StorageFull,
+    /// `451`
+    #[error("local error in processing")]
+    Local,
+}
+
+/// Why a transfer did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// The file operation failed (before or during the transfer).
+    #[error("{0}")]
+    File(#[from] FileError),
+    /// No data connection could be made (`425`).
+    #[error("cannot open data connection")]
+    NoDataConnection,
+    /// The data connection broke mid-transfer (`426`).
+    #[error("data connection closed; transfer aborted")]
+    ConnectionLost,
+    /// Stopped after [`Event::AbortTransfer`] (`426`).
+    #[error("transfer aborted")]
+    Aborted,
+}
+
+/// Why a passive listener could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PassiveError {
+    /// Every port of the configured range is busy.
+    #[error("no free port in the passive range")]
+    NoFreePort,
+    /// The external hostname did not resolve to an address of the right family.
+    #[error("passive address hostname did not resolve")]
+    Unresolved,
+}
+
+/// Things an operator wants in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice<'a> {
+    /// A login succeeded.
+    LoginSucceeded {
+        /// The user name.
+        user: &'a [u8],
+    },
+    /// A login failed.
+    LoginFailed {
+        /// The user name tried.
+        user: &'a [u8],
+    },
+    /// Too many failed logins: the session is being closed.
+    TooManyLoginFailures,
+    /// PORT/EPRT refused (RFC 2577 bounce protection).
+    PortRefused {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A command line longer than the limit was discarded.
+    LineTooLong,
+    /// The idle timeout closed the session.
+    IdleTimeout,
+}
+
+macro_rules! token {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[must_use = "the session waits until this token is answered"]
+        #[derive(Debug, PartialEq, Eq)]
+        pub struct $name(pub(crate) u32);
+    };
+}
+
+token!(
+    /// Answers a [`Login`].
+    LoginToken
+);
+token!(
+    /// Answers an [`OpenPassive`].
+    PassiveToken
+);
+token!(
+    /// Answers a [`Stat`].
+    StatToken
+);
+token!(
+    /// Answers a [`FileChange`].
+    ChangeToken
+);
+token!(
+    /// Answers a [`Transfer`] (`transfer_started` borrows it, `transfer_finished` consumes it).
+    TransferToken
+);
