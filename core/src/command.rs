@@ -1,1 +1,525 @@
-//! placeholder
+//! Command lines (RFC 959 §4.1, §5.3): one line without its CRLF into a
+//! [`Command`] that borrows its argument from the line. Nothing is allocated;
+//! a malformed line is a [`ParseError`] that names the reply it deserves.
+//!
+//! ```
+//! use ftpwire_core::command::{Command, Verb};
+//! assert_eq!(Command::parse(b"retr docs/a b.txt"), Ok(Command::Retr(b"docs/a b.txt")));
+//! assert_eq!(Command::parse(b"TYPE X").unwrap_err().verb(), Some(Verb::Type));
+//! ```
+
+use core::net::{SocketAddr, SocketAddrV4};
+
+use crate::address::{self, AddressError};
+
+/// Every verb the server recognises, X-variants (RFC 775) folded into their modern names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // the variants are the RFC verbs themselves
+pub enum Verb {
+    User,
+    Pass,
+    Acct,
+    Quit,
+    Rein,
+    Noop,
+    Syst,
+    Stat,
+    Help,
+    Feat,
+    Opts,
+    Pwd,
+    Cwd,
+    Cdup,
+    Mkd,
+    Rmd,
+    Dele,
+    Rnfr,
+    Rnto,
+    Size,
+    Mdtm,
+    Type,
+    Mode,
+    Stru,
+    Rest,
+    Pasv,
+    Epsv,
+    Port,
+    Eprt,
+    Retr,
+    Stor,
+    Stou,
+    Appe,
+    List,
+    Nlst,
+    Mlsd,
+    Mlst,
+    Abor,
+    Allo,
+    Site,
+    Host,
+    Auth,
+    Pbsz,
+    Prot,
+    Ccc,
+    /// Recognised verbs the server does not implement (SMNT, LPRT, ADAT, ...): `502`.
+    Unimplemented,
+}
+
+impl Verb {
+    /// The verb of a command line's first word, case-insensitively; `None` if unknown (`500`).
+    pub fn from_bytes(word: &[u8]) -> Option<Verb> {
+        if word.len() > 4 || word.len() < 3 {
+            return None;
+        }
+        let mut up = [b' '; 4];
+        for (dst, src) in up.iter_mut().zip(word) {
+            *dst = src.to_ascii_uppercase();
+        }
+        Some(match &up {
+            b"USER" => Verb::User,
+            b"PASS" => Verb::Pass,
+            b"ACCT" => Verb::Acct,
+            b"QUIT" => Verb::Quit,
+            b"REIN" => Verb::Rein,
+            b"NOOP" => Verb::Noop,
+            b"SYST" => Verb::Syst,
+            b"STAT" => Verb::Stat,
+            b"HELP" => Verb::Help,
+            b"FEAT" => Verb::Feat,
+            b"OPTS" => Verb::Opts,
+            b"PWD " | b"XPWD" => Verb::Pwd,
+            b"CWD " | b"XCWD" => Verb::Cwd,
+            b"CDUP" | b"XCUP" => Verb::Cdup,
+            b"MKD " | b"XMKD" => Verb::Mkd,
+            b"RMD " | b"XRMD" => Verb::Rmd,
+            b"DELE" => Verb::Dele,
+            b"RNFR" => Verb::Rnfr,
+            b"RNTO" => Verb::Rnto,
+            b"SIZE" => Verb::Size,
+            b"MDTM" => Verb::Mdtm,
+            b"TYPE" => Verb::Type,
+            b"MODE" => Verb::Mode,
+            b"STRU" => Verb::Stru,
+            b"REST" => Verb::Rest,
+            b"PASV" => Verb::Pasv,
+            b"EPSV" => Verb::Epsv,
+            b"PORT" => Verb::Port,
+            b"EPRT" => Verb::Eprt,
+            b"RETR" => Verb::Retr,
+            b"STOR" => Verb::Stor,
+            b"STOU" => Verb::Stou,
+            b"APPE" => Verb::Appe,
+            b"LIST" => Verb::List,
+            b"NLST" => Verb::Nlst,
+            b"MLSD" => Verb::Mlsd,
+            b"MLST" => Verb::Mlst,
+            b"ABOR" => Verb::Abor,
+            b"ALLO" => Verb::Allo,
+            b"SITE" => Verb::Site,
+            b"HOST" => Verb::Host,
+            b"AUTH" => Verb::Auth,
+            b"PBSZ" => Verb::Pbsz,
+            b"PROT" => Verb::Prot,
+            b"CCC " => Verb::Ccc,
+            b"SMNT" | b"LPRT" | b"LPSV" | b"ADAT" | b"MIC " | b"CONF" | b"ENC " | b"MFMT"
+            | b"MFCT" | b"MFF " | b"LANG" | b"XRCP" | b"XSEN" | b"XSEM" | b"XMAS" | b"MLFL"
+            | b"MAIL" | b"MSND" | b"MSOM" | b"MSAM" | b"MRSQ" | b"MRCP" => Verb::Unimplemented,
+            _ => return None,
+        })
+    }
+
+    /// Whether the verb may be used before login (RFC 959 leaves this to the
+    /// server; these are the ones a client needs to log in or learn about us).
+    pub fn allowed_before_login(self) -> bool {
+        matches!(
+            self,
+            Verb::User
+                | Verb::Pass
+                | Verb::Quit
+                | Verb::Feat
+                | Verb::Syst
+                | Verb::Noop
+                | Verb::Help
+                | Verb::Host
+                | Verb::Auth
+                | Verb::Opts
+                | Verb::Pbsz
+                | Verb::Prot
+        )
+    }
+}
+
+/// TYPE's argument (RFC 959 §3.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferType {
+    /// `A` / `A N`: text with CRLF line ends on the wire.
+    Ascii,
+    /// `I` / `L 8`: bytes as they are.
+    Image,
+}
+
+/// EPSV's argument (RFC 2428 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpsvArgument {
+    /// No argument: the control connection's protocol.
+    None,
+    /// `EPSV ALL`: from now on only EPSV may set up data connections.
+    All,
+    /// `EPSV 1` (IPv4) or `EPSV 2` (IPv6).
+    Protocol(u8),
+}
+
+/// A parsed command; arguments borrow the line they came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // variants are the RFC commands; arguments are documented where not obvious
+pub enum Command<'a> {
+    User(&'a [u8]),
+    Pass(&'a [u8]),
+    Acct(&'a [u8]),
+    Quit,
+    Rein,
+    Noop,
+    Syst,
+    /// STAT with an optional path.
+    Stat(Option<&'a [u8]>),
+    Help(Option<&'a [u8]>),
+    Feat,
+    /// OPTS with its whole argument (`UTF8 ON`).
+    Opts(&'a [u8]),
+    Pwd,
+    Cwd(&'a [u8]),
+    Cdup,
+    Mkd(&'a [u8]),
+    Rmd(&'a [u8]),
+    Dele(&'a [u8]),
+    Rnfr(&'a [u8]),
+    Rnto(&'a [u8]),
+    Size(&'a [u8]),
+    Mdtm(&'a [u8]),
+    Type(TransferType),
+    /// MODE S (the only mode supported).
+    ModeStream,
+    /// STRU F (the only structure supported).
+    StruFile,
+    Rest(u64),
+    Pasv,
+    Epsv(EpsvArgument),
+    Port(SocketAddrV4),
+    Eprt(SocketAddr),
+    Retr(&'a [u8]),
+    Stor(&'a [u8]),
+    /// STOU with an optional name hint (ignored: the host picks the name).
+    Stou,
+    Appe(&'a [u8]),
+    /// LIST with `ls`-style options (`-la`) removed; `None` lists the working directory.
+    List(Option<&'a [u8]>),
+    Nlst(Option<&'a [u8]>),
+    Mlsd(Option<&'a [u8]>),
+    Mlst(Option<&'a [u8]>),
+    Abor,
+    Allo,
+    /// SITE with its whole argument.
+    Site(&'a [u8]),
+    Host(&'a [u8]),
+    /// AUTH with its mechanism (`TLS`, `SSL`).
+    Auth(&'a [u8]),
+    Pbsz(&'a [u8]),
+    Prot(&'a [u8]),
+    Ccc,
+}
+
+/// Why a line is not a command; each kind maps to one reply code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// `500`: not a verb we know.
+    #[error("unknown command")]
+    UnknownVerb,
+    /// `502`: a verb we know but do not implement.
+    #[error("command not implemented")]
+    NotImplemented,
+    /// `501`: the verb needs an argument and got none, or got one it cannot use.
+    #[error("syntax error in parameters or arguments")]
+    BadArgument(Verb),
+    /// `504`: a well-formed parameter the server does not support (TYPE E, MODE B).
+    #[error("command not implemented for that parameter")]
+    UnsupportedParameter(Verb),
+    /// `522`: EPRT/EPSV named a network protocol other than IPv4 or IPv6.
+    #[error("network protocol not supported, use (1,2)")]
+    UnsupportedProtocol(Verb),
+}
+
+impl ParseError {
+    /// The verb of the line, if it was a known one.
+    pub fn verb(&self) -> Option<Verb> {
+        match *self {
+            ParseError::UnknownVerb | ParseError::NotImplemented => None,
+            ParseError::BadArgument(v)
+            | ParseError::UnsupportedParameter(v)
+            | ParseError::UnsupportedProtocol(v) => Some(v),
+        }
+    }
+}
+
+impl<'a> Command<'a> {
+    /// Parses one command line without its line end. The verb is
+    /// case-insensitive and separated from the argument by one space; the
+    /// argument is everything after it, spaces included (file names may
+    /// contain and even start with spaces).
+    pub fn parse(line: &'a [u8]) -> Result<Command<'a>, ParseError> {
+        let (word, arg) = match memchr::memchr(b' ', line) {
+            Some(space) => (&line[..space], &line[space + 1..]),
+            None => (line, &line[line.len()..]),
+        };
+        let verb = Verb::from_bytes(word).ok_or(ParseError::UnknownVerb)?;
+        Self::with_argument(verb, arg)
+    }
+
+    fn with_argument(verb: Verb, arg: &'a [u8]) -> Result<Command<'a>, ParseError> {
+        let bad = ParseError::BadArgument(verb);
+        // Commands without arguments tolerate trailing blanks some clients send.
+        let blank = arg.iter().all(|&b| b == b' ');
+        let optional = if blank { None } else { Some(arg) };
+        let required = optional.ok_or(bad);
+        let none = |cmd: Command<'a>| if blank { Ok(cmd) } else { Err(bad) };
+        Ok(match verb {
+            Verb::User => Command::User(required?),
+            // An empty password is legitimate (anonymous clients send one).
+            Verb::Pass => Command::Pass(arg),
+            Verb::Acct => Command::Acct(required?),
+            Verb::Quit => none(Command::Quit)?,
+            Verb::Rein => none(Command::Rein)?,
+            Verb::Noop => none(Command::Noop)?,
+            Verb::Syst => none(Command::Syst)?,
+            Verb::Stat => Command::Stat(optional),
+            Verb::Help => Command::Help(optional),
+            Verb::Feat => none(Command::Feat)?,
+            Verb::Opts => Command::Opts(required?),
+            Verb::Pwd => none(Command::Pwd)?,
+            Verb::Cwd => Command::Cwd(required?),
+            Verb::Cdup => none(Command::Cdup)?,
+            Verb::Mkd => Command::Mkd(required?),
+            Verb::Rmd => Command::Rmd(required?),
+            Verb::Dele => Command::Dele(required?),
+            Verb::Rnfr => Command::Rnfr(required?),
+            Verb::Rnto => Command::Rnto(required?),
+            Verb::Size => Command::Size(required?),
+            Verb::Mdtm => Command::Mdtm(required?),
+            Verb::Type => Command::Type(parse_type(trim(required?))?),
+            Verb::Mode => match trim(required?) {
+                b"S" | b"s" => Command::ModeStream,
+                b"B" | b"b" | b"C" | b"c" => return Err(ParseError::UnsupportedParameter(verb)),
+                _ => return Err(bad),
+            },
+            Verb::Stru => match trim(required?) {
+                b"F" | b"f" => Command::StruFile,
+                b"R" | b"r" | b"P" | b"p" => return Err(ParseError::UnsupportedParameter(verb)),
+                _ => return Err(bad),
+            },
+            Verb::Rest => Command::Rest(parse_decimal(trim(required?)).ok_or(bad)?),
+            Verb::Pasv => none(Command::Pasv)?,
+            Verb::Epsv => Command::Epsv(match optional.map(trim) {
+                None => EpsvArgument::None,
+                Some(a) if a.eq_ignore_ascii_case(b"ALL") => EpsvArgument::All,
+                Some(b"1") => EpsvArgument::Protocol(1),
+                Some(b"2") => EpsvArgument::Protocol(2),
+                Some(a) if parse_decimal(a).is_some() => {
+                    return Err(ParseError::UnsupportedProtocol(verb));
+                }
+                Some(_) => return Err(bad),
+            }),
+            Verb::Port => Command::Port(address::parse_host_port(required?).map_err(|_| bad)?),
+            Verb::Eprt => Command::Eprt(address::parse_eprt_argument(required?).map_err(|e| {
+                match e {
+                    AddressError::UnsupportedProtocol => ParseError::UnsupportedProtocol(verb),
+                    AddressError::Malformed(_) => bad,
+                }
+            })?),
+            Verb::Retr => Command::Retr(required?),
+            Verb::Stor => Command::Stor(required?),
+            Verb::Stou => Command::Stou,
+            Verb::Appe => Command::Appe(required?),
+            Verb::List => Command::List(strip_list_options(optional)),
+            Verb::Nlst => Command::Nlst(strip_list_options(optional)),
+            Verb::Mlsd => Command::Mlsd(optional),
+            Verb::Mlst => Command::Mlst(optional),
+            Verb::Abor => none(Command::Abor)?,
+            // ALLO's argument is advisory; any form is accepted and ignored.
+            Verb::Allo => Command::Allo,
+            Verb::Site => Command::Site(required?),
+            Verb::Host => Command::Host(trim(required?)),
+            Verb::Auth => Command::Auth(trim(required?)),
+            Verb::Pbsz => Command::Pbsz(trim(required?)),
+            Verb::Prot => Command::Prot(trim(required?)),
+            Verb::Ccc => none(Command::Ccc)?,
+            Verb::Unimplemented => return Err(ParseError::NotImplemented),
+        })
+    }
+}
+
+fn parse_type(arg: &[u8]) -> Result<TransferType, ParseError> {
+    let unsupported = ParseError::UnsupportedParameter(Verb::Type);
+    let mut words = arg.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let kind = words.next().ok_or(ParseError::BadArgument(Verb::Type))?;
+    let format = words.next();
+    if words.next().is_some() || kind.len() != 1 {
+        return Err(ParseError::BadArgument(Verb::Type));
+    }
+    match (kind[0].to_ascii_uppercase(), format) {
+        (b'A', None) => Ok(TransferType::Ascii),
+        (b'A', Some(f)) if f.eq_ignore_ascii_case(b"N") => Ok(TransferType::Ascii),
+        (b'I', None) => Ok(TransferType::Image),
+        (b'L', Some(b"8")) => Ok(TransferType::Image),
+        (b'A' | b'E' | b'L', _) => Err(unsupported),
+        _ => Err(ParseError::BadArgument(Verb::Type)),
+    }
+}
+
+/// `LIST -la dir` → `dir`; `LIST -la` → none. Clients send `ls` options though RFC 959 has none.
+fn strip_list_options(arg: Option<&[u8]>) -> Option<&[u8]> {
+    let mut rest = arg?;
+    while rest.first() == Some(&b'-') {
+        rest = match memchr::memchr(b' ', rest) {
+            Some(space) => &rest[space + 1..],
+            None => &[],
+        };
+        while rest.first() == Some(&b' ') {
+            rest = &rest[1..];
+        }
+    }
+    if rest.is_empty() { None } else { Some(rest) }
+}
+
+fn trim(arg: &[u8]) -> &[u8] {
+    let start = arg.iter().position(|&b| b != b' ').unwrap_or(arg.len());
+    let end = arg.iter().rposition(|&b| b != b' ').map_or(start, |e| e + 1);
+    &arg[start..end]
+}
+
+/// A non-negative decimal that fits in u64.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &d| {
+        if d.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn verbs_are_case_insensitive_and_x_variants_fold() {
+        assert_eq!(Command::parse(b"noop"), Ok(Command::Noop));
+        assert_eq!(Command::parse(b"NoOp"), Ok(Command::Noop));
+        assert_eq!(Command::parse(b"XPWD"), Ok(Command::Pwd));
+        assert_eq!(Command::parse(b"xcwd /a"), Ok(Command::Cwd(b"/a")));
+        assert_eq!(Command::parse(b"XCUP"), Ok(Command::Cdup));
+        assert_eq!(Command::parse(b"XMKD d"), Ok(Command::Mkd(b"d")));
+        assert_eq!(Command::parse(b"XRMD d"), Ok(Command::Rmd(b"d")));
+    }
+
+    #[test]
+    fn arguments_keep_their_spaces_and_bytes() {
+        assert_eq!(Command::parse(b"RETR  lead.txt"), Ok(Command::Retr(b" lead.txt")));
+        assert_eq!(Command::parse(b"STOR a b\xff"), Ok(Command::Stor(b"a b\xff")));
+        assert_eq!(Command::parse(b"PASS "), Ok(Command::Pass(b"")));
+        assert_eq!(Command::parse(b"PASS"), Ok(Command::Pass(b"")));
+    }
+
+    #[test]
+    fn unknown_and_unimplemented_verbs() {
+        assert_eq!(Command::parse(b"FOO"), Err(ParseError::UnknownVerb));
+        assert_eq!(Command::parse(b""), Err(ParseError::UnknownVerb));
+        assert_eq!(Command::parse(b"RETRX a"), Err(ParseError::UnknownVerb));
+        assert_eq!(Command::parse(b"SMNT x"), Err(ParseError::NotImplemented));
+        assert_eq!(Command::parse(b"LPRT x"), Err(ParseError::NotImplemented));
+    }
+
+    #[test]
+    fn missing_or_extra_arguments_are_501() {
+        assert_eq!(Command::parse(b"RETR"), Err(ParseError::BadArgument(Verb::Retr)));
+        assert_eq!(Command::parse(b"USER"), Err(ParseError::BadArgument(Verb::User)));
+        assert_eq!(Command::parse(b"PWD x"), Err(ParseError::BadArgument(Verb::Pwd)));
+        assert_eq!(Command::parse(b"PWD "), Ok(Command::Pwd));
+        assert_eq!(Command::parse(b"REST x"), Err(ParseError::BadArgument(Verb::Rest)));
+        assert_eq!(
+            Command::parse(b"REST 99999999999999999999"),
+            Err(ParseError::BadArgument(Verb::Rest))
+        );
+        assert_eq!(Command::parse(b"REST 100"), Ok(Command::Rest(100)));
+    }
+
+    #[test]
+    fn type_mode_stru() {
+        assert_eq!(Command::parse(b"TYPE I"), Ok(Command::Type(TransferType::Image)));
+        assert_eq!(Command::parse(b"type a"), Ok(Command::Type(TransferType::Ascii)));
+        assert_eq!(Command::parse(b"TYPE A N"), Ok(Command::Type(TransferType::Ascii)));
+        assert_eq!(Command::parse(b"TYPE L 8"), Ok(Command::Type(TransferType::Image)));
+        assert_eq!(
+            Command::parse(b"TYPE E"),
+            Err(ParseError::UnsupportedParameter(Verb::Type))
+        );
+        assert_eq!(
+            Command::parse(b"TYPE A T"),
+            Err(ParseError::UnsupportedParameter(Verb::Type))
+        );
+        assert_eq!(Command::parse(b"TYPE Z"), Err(ParseError::BadArgument(Verb::Type)));
+        assert_eq!(Command::parse(b"MODE S"), Ok(Command::ModeStream));
+        assert_eq!(
+            Command::parse(b"MODE B"),
+            Err(ParseError::UnsupportedParameter(Verb::Mode))
+        );
+        assert_eq!(Command::parse(b"STRU F"), Ok(Command::StruFile));
+        assert_eq!(
+            Command::parse(b"STRU R"),
+            Err(ParseError::UnsupportedParameter(Verb::Stru))
+        );
+    }
+
+    #[test]
+    fn epsv_arguments() {
+        assert_eq!(Command::parse(b"EPSV"), Ok(Command::Epsv(EpsvArgument::None)));
+        assert_eq!(Command::parse(b"EPSV ALL"), Ok(Command::Epsv(EpsvArgument::All)));
+        assert_eq!(Command::parse(b"EPSV 2"), Ok(Command::Epsv(EpsvArgument::Protocol(2))));
+        assert_eq!(
+            Command::parse(b"EPSV 3"),
+            Err(ParseError::UnsupportedProtocol(Verb::Epsv))
+        );
+        assert_eq!(Command::parse(b"EPSV x"), Err(ParseError::BadArgument(Verb::Epsv)));
+    }
+
+    #[test]
+    fn list_options_are_stripped() {
+        assert_eq!(Command::parse(b"LIST"), Ok(Command::List(None)));
+        assert_eq!(Command::parse(b"LIST -la"), Ok(Command::List(None)));
+        assert_eq!(Command::parse(b"LIST -l -a dir"), Ok(Command::List(Some(b"dir"))));
+        assert_eq!(Command::parse(b"NLST -a  x y"), Ok(Command::Nlst(Some(b"x y"))));
+        assert_eq!(Command::parse(b"MLSD"), Ok(Command::Mlsd(None)));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(line in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Command::parse(&line);
+        }
+
+        #[test]
+        fn path_arguments_borrow_the_line(path in proptest::collection::vec(any::<u8>(), 1..100)) {
+            let mut line = b"DELE ".to_vec();
+            line.extend_from_slice(&path);
+            let parsed = Command::parse(&line);
+            if path.iter().all(|&b| b == b' ') {
+                prop_assert_eq!(parsed, Err(ParseError::BadArgument(Verb::Dele)));
+            } else {
+                prop_assert_eq!(parsed, Ok(Command::Dele(&path)));
+            }
+        }
+    }
+}

@@ -1,1 +1,265 @@
-//! placeholder
+//! The control channel's byte stream into command lines: Telnet IAC
+//! filtering (RFC 959 §4.1.3 uses the Telnet protocol: IAC IAC is a literal
+//! 0xFF; IP, DM and option negotiation are dropped so that an ABOR sent with
+//! Telnet IP + Synch arrives as a plain `ABOR` line) and CRLF framing (a bare
+//! LF is tolerated) with a length limit past which the line is discarded
+//! without being buffered.
+//!
+//! A complete line already whole in the caller's input is returned as a slice
+//! of that input: no copy on the common path.
+//!
+//! ```
+//! use ftpwire_core::control::{ControlReader, Frame};
+//! let mut reader = ControlReader::new(4096);
+//! let input = b"NOOP\r\nQU";
+//! let (used, frame) = reader.next_line(input);
+//! assert_eq!((used, frame), (6, Frame::Line(&b"NOOP"[..])));
+//! assert_eq!(reader.next_line(&input[used..]), (2, Frame::NeedMore));
+//! assert_eq!(reader.next_line(b"IT\r\n"), (4, Frame::Line(&b"QUIT"[..])));
+//! ```
+
+use alloc::vec::Vec;
+
+const IAC: u8 = 255;
+const WILL: u8 = 251;
+const DONT: u8 = 254;
+
+/// What [`ControlReader::next_line`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A complete line, without its CRLF (or LF).
+    Line(&'a [u8]),
+    /// All input consumed; the line is not complete yet.
+    NeedMore,
+    /// The line passed the limit: reply `500`; the rest of it, up to its LF,
+    /// will be discarded without being buffered.
+    TooLong,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Telnet {
+    Data,
+    /// After IAC.
+    Command,
+    /// After IAC WILL/WONT/DO/DONT: the option byte follows.
+    Option,
+}
+
+/// Frames control-channel bytes into command lines.
+#[derive(Debug)]
+pub struct ControlReader {
+    line: Vec<u8>,
+    limit: usize,
+    telnet: Telnet,
+    /// Dropping the tail of an over-long line until its LF.
+    discarding: bool,
+    /// `line` holds a line already returned: clear it before reading on.
+    returned: bool,
+}
+
+impl ControlReader {
+    /// A reader accepting lines of at most `limit` bytes, line end included.
+    /// The buffer is allocated once, here.
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.max(3);
+        ControlReader {
+            line: Vec::with_capacity(limit),
+            limit,
+            telnet: Telnet::Data,
+            discarding: false,
+            returned: false,
+        }
+    }
+
+    /// Whether a partial line (or Telnet sequence, or a discarded tail) is pending.
+    pub fn is_mid_line(&self) -> bool {
+        (!self.returned && !self.line.is_empty()) || self.telnet != Telnet::Data || self.discarding
+    }
+
+    /// Consumes bytes of `input` up to the end of the next line; returns how
+    /// many bytes were consumed and what was found. A returned line is valid
+    /// until the next call.
+    pub fn next_line<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
+        if self.returned {
+            self.line.clear();
+            self.returned = false;
+        }
+        if !self.is_mid_line() {
+            if let Some(lf) = memchr::memchr(b'\n', input) {
+                if memchr::memchr(IAC, &input[..lf]).is_none() {
+                    if lf + 1 > self.limit {
+                        return (lf + 1, Frame::TooLong);
+                    }
+                    return (lf + 1, Frame::Line(strip_cr(&input[..lf])));
+                }
+            }
+        }
+        self.next_line_slow(input)
+    }
+
+    fn next_line_slow<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
+        for (i, &byte) in input.iter().enumerate() {
+            match self.telnet {
+                Telnet::Option => {
+                    self.telnet = Telnet::Data;
+                    continue;
+                }
+                Telnet::Command => {
+                    self.telnet = match byte {
+                        WILL..=DONT => Telnet::Option,
+                        _ => Telnet::Data,
+                    };
+                    if byte != IAC {
+                        continue;
+                    }
+                    // IAC IAC: a literal 0xFF data byte, handled below.
+                }
+                Telnet::Data if byte == IAC => {
+                    self.telnet = Telnet::Command;
+                    continue;
+                }
+                Telnet::Data => {}
+            }
+            if byte == b'\n' {
+                if self.discarding {
+                    self.discarding = false;
+                    self.line.clear();
+                    continue;
+                }
+                self.returned = true;
+                return (i + 1, Frame::Line(strip_cr(&self.line)));
+            }
+            if self.discarding {
+                continue;
+            }
+            if self.line.len() + 1 >= self.limit {
+                self.line.clear();
+                self.discarding = true;
+                return (i + 1, Frame::TooLong);
+            }
+            self.line.push(byte);
+        }
+        (input.len(), Frame::NeedMore)
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line.last() {
+        Some(b'\r') => &line[..line.len() - 1],
+        _ => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    /// Every line (or TooLong) a reader finds in `chunks`, fed one chunk at a time.
+    fn frames(limit: usize, chunks: &[&[u8]]) -> Vec<Result<Vec<u8>, ()>> {
+        let mut reader = ControlReader::new(limit);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let mut rest = *chunk;
+            while !rest.is_empty() {
+                let (used, frame) = reader.next_line(rest);
+                assert!(used > 0 && used <= rest.len());
+                match frame {
+                    Frame::Line(l) => out.push(Ok(l.to_vec())),
+                    Frame::TooLong => out.push(Err(())),
+                    Frame::NeedMore => assert_eq!(used, rest.len()),
+                }
+                rest = &rest[used..];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn crlf_and_bare_lf() {
+        assert_eq!(
+            frames(100, &[b"USER a\r\nPASS b\nNOOP\r\n"]),
+            vec![Ok(b"USER a".to_vec()), Ok(b"PASS b".to_vec()), Ok(b"NOOP".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_line_split_across_reads() {
+        assert_eq!(
+            frames(100, &[b"RE", b"TR x", b"\r", b"\n"]),
+            vec![Ok(b"RETR x".to_vec())]
+        );
+    }
+
+    #[test]
+    fn telnet_ip_and_synch_before_abor() {
+        // IAC IP IAC DM ABOR CRLF, as lftp sends it (DM inline thanks to SO_OOBINLINE).
+        assert_eq!(
+            frames(100, &[b"\xff\xf4\xff\xf2ABOR\r\n"]),
+            vec![Ok(b"ABOR".to_vec())]
+        );
+        // The urgent byte removed from the stream (no OOBINLINE): IAC IP IAC, then ABOR.
+        assert_eq!(
+            frames(100, &[b"\xff\xf4\xff", b"ABOR\r\n"]),
+            vec![Ok(b"BOR".to_vec())]
+        );
+    }
+
+    #[test]
+    fn iac_iac_is_a_literal_ff_and_negotiation_is_dropped() {
+        assert_eq!(
+            frames(100, &[b"RETR a\xff\xffb\xff\xfb\x01c\r\n"]),
+            vec![Ok(b"RETR a\xffbc".to_vec())]
+        );
+        assert_eq!(frames(100, &[b"NO\xff", b"\xfd", b"\x18OP\n"]), vec![Ok(b"NOOP".to_vec())]);
+    }
+
+    #[test]
+    fn too_long_lines_are_reported_once_and_discarded() {
+        let long = vec![b'a'; 10_000];
+        assert_eq!(
+            frames(16, &[&long, &long, b"\r\nNOOP\r\n"]),
+            vec![Err(()), Ok(b"NOOP".to_vec())]
+        );
+        // Whole over-long line in one read (fast path).
+        let mut one = vec![b'b'; 40];
+        one.extend_from_slice(b"\r\nNOOP\r\n");
+        assert_eq!(frames(16, &[&one]), vec![Err(()), Ok(b"NOOP".to_vec())]);
+        // Exactly at the limit, CRLF included, is fine on both paths.
+        assert_eq!(frames(8, &[b"NOOP12\r\n"]), vec![Ok(b"NOOP12".to_vec())]);
+        assert_eq!(frames(8, &[b"NOO", b"P12\r\n"]), vec![Ok(b"NOOP12".to_vec())]);
+        assert_eq!(frames(8, &[b"NOO", b"P123\r\n"]), vec![Err(())]);
+    }
+
+    #[test]
+    fn the_buffer_never_grows_past_the_limit() {
+        let mut reader = ControlReader::new(64);
+        let capacity = reader.line.capacity();
+        for _ in 0..100 {
+            reader.next_line(&[b'x'; 1000]);
+        }
+        assert_eq!(reader.line.capacity(), capacity);
+    }
+
+    proptest! {
+        #[test]
+        fn splitting_the_input_anywhere_gives_the_same_lines(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(0xffu8), Just(0xf4u8), any::<u8>()], 0..300),
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let whole = frames(32, &[&input]);
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut start = 0;
+            for p in points {
+                chunks.push(&input[start..p]);
+                start = p;
+            }
+            chunks.push(&input[start..]);
+            prop_assert_eq!(frames(32, &chunks), whole);
+        }
+    }
+}
