@@ -261,6 +261,57 @@ impl ParseError {
 }
 
 impl<'a> Command<'a> {
+    /// The verb this command was parsed from.
+    pub fn verb(&self) -> Verb {
+        match self {
+            Command::User(_) => Verb::User,
+            Command::Pass(_) => Verb::Pass,
+            Command::Acct(_) => Verb::Acct,
+            Command::Quit => Verb::Quit,
+            Command::Rein => Verb::Rein,
+            Command::Noop => Verb::Noop,
+            Command::Syst => Verb::Syst,
+            Command::Stat(_) => Verb::Stat,
+            Command::Help(_) => Verb::Help,
+            Command::Feat => Verb::Feat,
+            Command::Opts(_) => Verb::Opts,
+            Command::Pwd => Verb::Pwd,
+            Command::Cwd(_) => Verb::Cwd,
+            Command::Cdup => Verb::Cdup,
+            Command::Mkd(_) => Verb::Mkd,
+            Command::Rmd(_) => Verb::Rmd,
+            Command::Dele(_) => Verb::Dele,
+            Command::Rnfr(_) => Verb::Rnfr,
+            Command::Rnto(_) => Verb::Rnto,
+            Command::Size(_) => Verb::Size,
+            Command::Mdtm(_) => Verb::Mdtm,
+            Command::Type(_) => Verb::Type,
+            Command::ModeStream => Verb::Mode,
+            Command::StruFile => Verb::Stru,
+            Command::Rest(_) => Verb::Rest,
+            Command::Pasv => Verb::Pasv,
+            Command::Epsv(_) => Verb::Epsv,
+            Command::Port(_) => Verb::Port,
+            Command::Eprt(_) => Verb::Eprt,
+            Command::Retr(_) => Verb::Retr,
+            Command::Stor(_) => Verb::Stor,
+            Command::Stou => Verb::Stou,
+            Command::Appe(_) => Verb::Appe,
+            Command::List(_) => Verb::List,
+            Command::Nlst(_) => Verb::Nlst,
+            Command::Mlsd(_) => Verb::Mlsd,
+            Command::Mlst(_) => Verb::Mlst,
+            Command::Abor => Verb::Abor,
+            Command::Allo => Verb::Allo,
+            Command::Site(_) => Verb::Site,
+            Command::Host(_) => Verb::Host,
+            Command::Auth(_) => Verb::Auth,
+            Command::Pbsz(_) => Verb::Pbsz,
+            Command::Prot(_) => Verb::Prot,
+            Command::Ccc => Verb::Ccc,
+        }
+    }
+
     /// Parses one command line without its line end. The verb is
     /// case-insensitive and separated from the argument by one space; the
     /// argument is everything after it, spaces included (file names may
@@ -328,12 +379,12 @@ impl<'a> Command<'a> {
                 Some(_) => return Err(bad),
             }),
             Verb::Port => Command::Port(address::parse_host_port(required?).map_err(|_| bad)?),
-            Verb::Eprt => Command::Eprt(address::parse_eprt_argument(required?).map_err(|e| {
-                match e {
+            Verb::Eprt => Command::Eprt(address::parse_eprt_argument(required?).map_err(
+                |e| match e {
                     AddressError::UnsupportedProtocol => ParseError::UnsupportedProtocol(verb),
                     AddressError::Malformed(_) => bad,
-                }
-            })?),
+                },
+            )?),
             Verb::Retr => Command::Retr(required?),
             Verb::Stor => Command::Stor(required?),
             Verb::Stou => Command::Stou,
@@ -391,7 +442,10 @@ fn strip_list_options(arg: Option<&[u8]>) -> Option<&[u8]> {
 
 fn trim(arg: &[u8]) -> &[u8] {
     let start = arg.iter().position(|&b| b != b' ').unwrap_or(arg.len());
-    let end = arg.iter().rposition(|&b| b != b' ').map_or(start, |e| e + 1);
+    let end = arg
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |e| e + 1);
     &arg[start..end]
 }
 
@@ -427,8 +481,14 @@ mod tests {
 
     #[test]
     fn arguments_keep_their_spaces_and_bytes() {
-        assert_eq!(Command::parse(b"RETR  lead.txt"), Ok(Command::Retr(b" lead.txt")));
-        assert_eq!(Command::parse(b"STOR a b\xff"), Ok(Command::Stor(b"a b\xff")));
+        assert_eq!(
+            Command::parse(b"RETR  lead.txt"),
+            Ok(Command::Retr(b" lead.txt"))
+        );
+        assert_eq!(
+            Command::parse(b"STOR a b\xff"),
+            Ok(Command::Stor(b"a b\xff"))
+        );
         assert_eq!(Command::parse(b"PASS "), Ok(Command::Pass(b"")));
         assert_eq!(Command::parse(b"PASS"), Ok(Command::Pass(b"")));
     }
@@ -444,11 +504,23 @@ mod tests {
 
     #[test]
     fn missing_or_extra_arguments_are_501() {
-        assert_eq!(Command::parse(b"RETR"), Err(ParseError::BadArgument(Verb::Retr)));
-        assert_eq!(Command::parse(b"USER"), Err(ParseError::BadArgument(Verb::User)));
-        assert_eq!(Command::parse(b"PWD x"), Err(ParseError::BadArgument(Verb::Pwd)));
+        assert_eq!(
+            Command::parse(b"RETR"),
+            Err(ParseError::BadArgument(Verb::Retr))
+        );
+        assert_eq!(
+            Command::parse(b"USER"),
+            Err(ParseError::BadArgument(Verb::User))
+        );
+        assert_eq!(
+            Command::parse(b"PWD x"),
+            Err(ParseError::BadArgument(Verb::Pwd))
+        );
         assert_eq!(Command::parse(b"PWD "), Ok(Command::Pwd));
-        assert_eq!(Command::parse(b"REST x"), Err(ParseError::BadArgument(Verb::Rest)));
+        assert_eq!(
+            Command::parse(b"REST x"),
+            Err(ParseError::BadArgument(Verb::Rest))
+        );
         assert_eq!(
             Command::parse(b"REST 99999999999999999999"),
             Err(ParseError::BadArgument(Verb::Rest))
@@ -458,10 +530,22 @@ mod tests {
 
     #[test]
     fn type_mode_stru() {
-        assert_eq!(Command::parse(b"TYPE I"), Ok(Command::Type(TransferType::Image)));
-        assert_eq!(Command::parse(b"type a"), Ok(Command::Type(TransferType::Ascii)));
-        assert_eq!(Command::parse(b"TYPE A N"), Ok(Command::Type(TransferType::Ascii)));
-        assert_eq!(Command::parse(b"TYPE L 8"), Ok(Command::Type(TransferType::Image)));
+        assert_eq!(
+            Command::parse(b"TYPE I"),
+            Ok(Command::Type(TransferType::Image))
+        );
+        assert_eq!(
+            Command::parse(b"type a"),
+            Ok(Command::Type(TransferType::Ascii))
+        );
+        assert_eq!(
+            Command::parse(b"TYPE A N"),
+            Ok(Command::Type(TransferType::Ascii))
+        );
+        assert_eq!(
+            Command::parse(b"TYPE L 8"),
+            Ok(Command::Type(TransferType::Image))
+        );
         assert_eq!(
             Command::parse(b"TYPE E"),
             Err(ParseError::UnsupportedParameter(Verb::Type))
@@ -470,7 +554,10 @@ mod tests {
             Command::parse(b"TYPE A T"),
             Err(ParseError::UnsupportedParameter(Verb::Type))
         );
-        assert_eq!(Command::parse(b"TYPE Z"), Err(ParseError::BadArgument(Verb::Type)));
+        assert_eq!(
+            Command::parse(b"TYPE Z"),
+            Err(ParseError::BadArgument(Verb::Type))
+        );
         assert_eq!(Command::parse(b"MODE S"), Ok(Command::ModeStream));
         assert_eq!(
             Command::parse(b"MODE B"),
@@ -485,22 +572,40 @@ mod tests {
 
     #[test]
     fn epsv_arguments() {
-        assert_eq!(Command::parse(b"EPSV"), Ok(Command::Epsv(EpsvArgument::None)));
-        assert_eq!(Command::parse(b"EPSV ALL"), Ok(Command::Epsv(EpsvArgument::All)));
-        assert_eq!(Command::parse(b"EPSV 2"), Ok(Command::Epsv(EpsvArgument::Protocol(2))));
+        assert_eq!(
+            Command::parse(b"EPSV"),
+            Ok(Command::Epsv(EpsvArgument::None))
+        );
+        assert_eq!(
+            Command::parse(b"EPSV ALL"),
+            Ok(Command::Epsv(EpsvArgument::All))
+        );
+        assert_eq!(
+            Command::parse(b"EPSV 2"),
+            Ok(Command::Epsv(EpsvArgument::Protocol(2)))
+        );
         assert_eq!(
             Command::parse(b"EPSV 3"),
             Err(ParseError::UnsupportedProtocol(Verb::Epsv))
         );
-        assert_eq!(Command::parse(b"EPSV x"), Err(ParseError::BadArgument(Verb::Epsv)));
+        assert_eq!(
+            Command::parse(b"EPSV x"),
+            Err(ParseError::BadArgument(Verb::Epsv))
+        );
     }
 
     #[test]
     fn list_options_are_stripped() {
         assert_eq!(Command::parse(b"LIST"), Ok(Command::List(None)));
         assert_eq!(Command::parse(b"LIST -la"), Ok(Command::List(None)));
-        assert_eq!(Command::parse(b"LIST -l -a dir"), Ok(Command::List(Some(b"dir"))));
-        assert_eq!(Command::parse(b"NLST -a  x y"), Ok(Command::Nlst(Some(b"x y"))));
+        assert_eq!(
+            Command::parse(b"LIST -l -a dir"),
+            Ok(Command::List(Some(b"dir")))
+        );
+        assert_eq!(
+            Command::parse(b"NLST -a  x y"),
+            Ok(Command::Nlst(Some(b"x y")))
+        );
         assert_eq!(Command::parse(b"MLSD"), Ok(Command::Mlsd(None)));
     }
 

@@ -55,6 +55,8 @@ pub struct ControlReader {
     discarding: bool,
     /// `line` holds a line already returned: clear it before reading on.
     returned: bool,
+    /// Return the buffered line again on the next call.
+    replay: bool,
 }
 
 impl ControlReader {
@@ -68,6 +70,7 @@ impl ControlReader {
             telnet: Telnet::Data,
             discarding: false,
             returned: false,
+            replay: false,
         }
     }
 
@@ -76,23 +79,40 @@ impl ControlReader {
         (!self.returned && !self.line.is_empty()) || self.telnet != Telnet::Data || self.discarding
     }
 
+    /// Keeps the line just returned for later: if it came from the reader's
+    /// own buffer, the next call returns it again (consuming nothing) and this
+    /// returns true; if it was a slice of the caller's input, this returns
+    /// false and the caller must keep those bytes and offer them again.
+    pub fn replay(&mut self) -> bool {
+        self.replay = self.returned;
+        self.replay
+    }
+
+    /// Whether a kept line ([`replay`](Self::replay)) is waiting.
+    pub fn has_replay(&self) -> bool {
+        self.replay
+    }
+
     /// Consumes bytes of `input` up to the end of the next line; returns how
     /// many bytes were consumed and what was found. A returned line is valid
     /// until the next call.
     pub fn next_line<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
+        if self.replay {
+            self.replay = false;
+            return (0, Frame::Line(strip_cr(&self.line)));
+        }
         if self.returned {
             self.line.clear();
             self.returned = false;
         }
-        if !self.is_mid_line() {
-            if let Some(lf) = memchr::memchr(b'\n', input) {
-                if memchr::memchr(IAC, &input[..lf]).is_none() {
-                    if lf + 1 > self.limit {
-                        return (lf + 1, Frame::TooLong);
-                    }
-                    return (lf + 1, Frame::Line(strip_cr(&input[..lf])));
-                }
+        if !self.is_mid_line()
+            && let Some(lf) = memchr::memchr(b'\n', input)
+            && memchr::memchr(IAC, &input[..lf]).is_none()
+        {
+            if lf + 1 > self.limit {
+                return (lf + 1, Frame::TooLong);
             }
+            return (lf + 1, Frame::Line(strip_cr(&input[..lf])));
         }
         self.next_line_slow(input)
     }
@@ -180,7 +200,11 @@ mod tests {
     fn crlf_and_bare_lf() {
         assert_eq!(
             frames(100, &[b"USER a\r\nPASS b\nNOOP\r\n"]),
-            vec![Ok(b"USER a".to_vec()), Ok(b"PASS b".to_vec()), Ok(b"NOOP".to_vec())]
+            vec![
+                Ok(b"USER a".to_vec()),
+                Ok(b"PASS b".to_vec()),
+                Ok(b"NOOP".to_vec())
+            ]
         );
     }
 
@@ -212,7 +236,10 @@ mod tests {
             frames(100, &[b"RETR a\xff\xffb\xff\xfb\x01c\r\n"]),
             vec![Ok(b"RETR a\xffbc".to_vec())]
         );
-        assert_eq!(frames(100, &[b"NO\xff", b"\xfd", b"\x18OP\n"]), vec![Ok(b"NOOP".to_vec())]);
+        assert_eq!(
+            frames(100, &[b"NO\xff", b"\xfd", b"\x18OP\n"]),
+            vec![Ok(b"NOOP".to_vec())]
+        );
     }
 
     #[test]
@@ -228,8 +255,25 @@ mod tests {
         assert_eq!(frames(16, &[&one]), vec![Err(()), Ok(b"NOOP".to_vec())]);
         // Exactly at the limit, CRLF included, is fine on both paths.
         assert_eq!(frames(8, &[b"NOOP12\r\n"]), vec![Ok(b"NOOP12".to_vec())]);
-        assert_eq!(frames(8, &[b"NOO", b"P12\r\n"]), vec![Ok(b"NOOP12".to_vec())]);
+        assert_eq!(
+            frames(8, &[b"NOO", b"P12\r\n"]),
+            vec![Ok(b"NOOP12".to_vec())]
+        );
         assert_eq!(frames(8, &[b"NOO", b"P123\r\n"]), vec![Err(())]);
+    }
+
+    #[test]
+    fn a_kept_line_comes_back() {
+        let mut reader = ControlReader::new(64);
+        assert_eq!(reader.next_line(b"NO"), (2, Frame::NeedMore));
+        assert_eq!(reader.next_line(b"OP\r\nX"), (4, Frame::Line(&b"NOOP"[..])));
+        assert!(reader.replay());
+        assert_eq!(reader.next_line(b"X"), (0, Frame::Line(&b"NOOP"[..])));
+        assert_eq!(reader.next_line(b"X"), (1, Frame::NeedMore));
+        // A line straight from the input is the caller's to keep.
+        let mut reader = ControlReader::new(64);
+        assert_eq!(reader.next_line(b"PWD\r\n"), (5, Frame::Line(&b"PWD"[..])));
+        assert!(!reader.replay());
     }
 
     #[test]

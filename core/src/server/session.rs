@@ -1,12 +1,20 @@
-//! The server session state machine.
+//! The server session state machine: every reply is decided here.
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
 
 use super::config::ServerConfig;
 use super::event::*;
 use crate::Instant;
-use crate::listing::Metadata;
+use crate::address::{self, PassiveChoice};
+use crate::command::{Command, EpsvArgument, ParseError, TransferType, Verb};
+use crate::control::{ControlReader, Frame};
+use crate::listing::{self, FileKind, Metadata};
+use crate::path;
+use crate::reply;
 
 /// One FTP control connection, server side, as a value the host owns.
 ///
@@ -24,7 +32,13 @@ use crate::listing::Metadata;
 ///         Output::Transmit(bytes) => { /* write all of `bytes` to the socket */ }
 ///         Output::Event(event) => { /* do the I/O, answer the event's token */ }
 ///         Output::Timeout(deadline) => {
-///             // wait for input or the deadline; then one of:
+///             // Bytes left over from an earlier call may be usable now.
+///             if session.wants_input() && !pending.is_empty() {
+///                 let used = session.handle_input(Instant::default(), &pending);
+///                 pending.drain(..used);
+///                 if used > 0 { continue; }
+///             }
+///             // Wait for input, an answer, or the deadline; then one of:
 ///             let (data, now) = io();
 ///             pending.extend_from_slice(&data);
 ///             let used = session.handle_input(now, &pending);
@@ -37,89 +51,1146 @@ use crate::listing::Metadata;
 /// ```
 #[derive(Debug)]
 pub struct ServerSession {
-    config: Arc<ServerConfig>,
+    reader: ControlReader,
+    state: State,
 }
+
+/// Everything but the line reader, so a line borrowed from the reader can be
+/// handled while the state is mutated.
+#[derive(Debug)]
+struct State {
+    config: Arc<ServerConfig>,
+    local: SocketAddr,
+    peer: SocketAddr,
+    now: Instant,
+    last_activity: Instant,
+
+    out: Vec<u8>,
+    /// `out` was handed to the host: clear it before writing more.
+    out_taken: bool,
+    events: VecDeque<Queued>,
+    closing: bool,
+    closed: bool,
+
+    login: LoginState,
+    failures: u32,
+    user: Vec<u8>,
+    password: Vec<u8>,
+
+    cwd: Vec<u8>,
+    /// The path of the command in progress (and RNTO's target).
+    path: Vec<u8>,
+    /// RNFR's path, kept for RNTO.
+    rename_from: Vec<u8>,
+    rename_pending: bool,
+    transfer_type: TransferType,
+    rest: u64,
+    data: DataSetup,
+    epsv_all: bool,
+
+    waiting: Waiting,
+    next_token: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginState {
+    Connected,
+    UserGiven,
+    LoggedIn { read_only: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataSetup {
+    None,
+    Passive,
+    Active(SocketAddr),
+}
+
+/// What the session is waiting for before it reads the next command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Nothing,
+    Login(u32),
+    /// A failed login's reply is held back until this instant.
+    LoginDelay(Instant),
+    Passive(u32, Advertise),
+    Stat(u32, StatPurpose),
+    Change(u32, ChangeKind),
+    Transfer(TransferState),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TransferState {
+    id: u32,
+    kind: TransferKind,
+    /// REST offset, taken when the command ran (REST applies to one transfer).
+    offset: u64,
+    started: bool,
+    /// Deadline for the data connection, until `started`.
+    deadline: Option<Instant>,
+    abort: Option<AbortReason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AbortReason {
+    Abor,
+    DataTimeout,
+}
+
+/// Which reply a passive listener's port goes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Advertise {
+    Epsv,
+    PasvLocal,
+    PasvAt(IpAddr),
+    PasvResolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatPurpose {
+    Cwd,
+    Size,
+    Mdtm,
+    Mlst,
+    Rnfr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeKind {
+    MakeDirectory,
+    RemoveDirectory,
+    Delete,
+    Rename,
+}
+
+/// An event waiting in the queue; its borrowed parts live in `State`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queued {
+    Login(u32),
+    OpenPassive(u32, bool),
+    ClosePassive,
+    Stat(u32),
+    Change(u32, ChangeKind),
+    Transfer(TransferState),
+    AbortTransfer,
+    Notice(QueuedNotice),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueuedNotice {
+    LoginSucceeded,
+    LoginFailed,
+    TooManyLoginFailures,
+    PortRefused(SocketAddr, &'static str),
+    LineTooLong,
+    IdleTimeout,
+}
+
+const FEATURES: &str = "211-Features:\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MLST type*;size*;modify*;perm*;\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n";
+
+const HELP: &str = "214-The following commands are recognized:\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LIST MDTM MKD\r\n MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR RMD\r\n RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD\r\n XRMD\r\n214 Help OK.\r\n";
 
 impl ServerSession {
     /// A new session on a control connection from `peer` accepted on `local`;
     /// the `220` greeting is queued.
-    pub fn new(config: Arc<ServerConfig>, local: SocketAddr, peer: SocketAddr, now: Instant) -> Self {
-        todo!("{config:?} {local} {peer} {now:?}")
+    pub fn new(
+        config: Arc<ServerConfig>,
+        local: SocketAddr,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> Self {
+        let reader = ControlReader::new(config.line_limit);
+        let mut state = State {
+            local: canonical(local),
+            peer: canonical(peer),
+            now,
+            last_activity: now,
+            out: Vec::with_capacity(512),
+            out_taken: false,
+            events: VecDeque::with_capacity(8),
+            closing: false,
+            closed: false,
+            login: LoginState::Connected,
+            failures: 0,
+            user: Vec::with_capacity(64),
+            password: Vec::with_capacity(64),
+            cwd: Vec::with_capacity(256),
+            path: Vec::with_capacity(256),
+            rename_from: Vec::with_capacity(256),
+            rename_pending: false,
+            transfer_type: TransferType::Ascii,
+            rest: 0,
+            data: DataSetup::None,
+            epsv_all: false,
+            waiting: Waiting::Nothing,
+            next_token: 0,
+            config,
+        };
+        state.cwd.push(b'/');
+        let greeting = state.config.clone();
+        reply::write(&mut state.out, 220, &greeting.greeting);
+        ServerSession { reader, state }
     }
 
     /// Feeds received control-channel bytes; returns how many were consumed.
-    /// Bytes not consumed (the session is waiting for an answer, or its
-    /// buffer is full) must be offered again after the next answer.
+    ///
+    /// Bytes not consumed (the session is waiting for the host's answer to an
+    /// event, or a transfer is running and the next command must wait for it)
+    /// must be kept and offered again once [`wants_input`](Self::wants_input)
+    /// says so; nothing is lost and pipelined commands run in order.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
-        todo!("{now:?} {data:?}")
+        self.state.settle(now);
+        if self.state.closing || self.state.closed {
+            return data.len();
+        }
+        let mut used = 0;
+        while self.state.reads_commands() && (used < data.len() || self.reader.has_replay()) {
+            let (n, frame) = self.reader.next_line(&data[used..]);
+            match frame {
+                Frame::NeedMore => {}
+                Frame::TooLong => {
+                    self.state.reply(500, "Command line too long.");
+                    self.state.notice(QueuedNotice::LineTooLong);
+                }
+                Frame::Line(line) => {
+                    if !self.state.runs_now(line) {
+                        // Wait for the transfer to end; keep the line.
+                        if self.reader.replay() {
+                            used += n;
+                        }
+                        break;
+                    }
+                    self.state.dispatch(line);
+                }
+            }
+            used += n;
+            if self.state.closing {
+                return data.len();
+            }
+        }
+        used
     }
 
-    /// The control connection reached end of file: the session closes.
+    /// Whether [`handle_input`](Self::handle_input) would consume bytes now.
+    pub fn wants_input(&self) -> bool {
+        !self.state.closing && !self.state.closed && self.state.reads_commands()
+    }
+
+    /// The control connection reached end of file (or broke): the session ends.
     pub fn handle_peer_closed(&mut self) {
-        todo!()
+        self.state.settle(self.state.now);
+        if let Waiting::Transfer(t) = self.state.waiting
+            && t.abort.is_none()
+        {
+            self.state.events.push_back(Queued::AbortTransfer);
+        }
+        self.state.closing = true;
     }
 
     /// The next thing the host must do. Call until it returns
     /// [`Output::Timeout`] or [`Output::Closed`].
     pub fn poll_output(&mut self) -> Output<'_> {
-        todo!()
+        self.run_replay();
+        let s = &mut self.state;
+        if s.out_taken {
+            s.out.clear();
+            s.out_taken = false;
+        }
+        if !s.out.is_empty() {
+            s.out_taken = true;
+            return Output::Transmit(&s.out);
+        }
+        if let Some(queued) = s.events.pop_front() {
+            return Output::Event(s.event(queued));
+        }
+        if s.closing || s.closed {
+            s.closed = true;
+            return Output::Closed;
+        }
+        Output::Timeout(s.deadline())
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) must be called next, if ever.
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next;
+    /// `None` once the session has ended.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        if self.state.closing || self.state.closed {
+            return None;
+        }
+        Some(self.state.deadline())
     }
 
     /// Tells the session the time is now `now` (at or after the deadline it asked for).
     pub fn handle_timeout(&mut self, now: Instant) {
-        todo!("{now:?}")
+        self.state.settle(now);
+        self.state.on_timeout();
+        self.run_replay();
     }
 
-    /// Whether the session has ended.
+    /// Whether the session has ended (the host saw [`Output::Closed`]).
     pub fn is_closed(&self) -> bool {
-        todo!()
+        self.state.closed
     }
 
     /// Answers [`Event::Login`].
     pub fn login(&mut self, token: LoginToken, outcome: LoginOutcome) {
-        todo!("{token:?} {outcome:?}")
+        self.state.settle(self.state.now);
+        self.state.on_login(token.0, outcome);
+        self.run_replay();
     }
 
     /// Answers [`Event::OpenPassive`]: the listener is bound on `port`;
-    /// `resolved` is the address the requested hostname resolved to.
+    /// `resolved` is what the requested hostname resolved to (`None` if none was requested).
     pub fn passive_opened(&mut self, token: PassiveToken, port: u16, resolved: Option<IpAddr>) {
-        todo!("{token:?} {port} {resolved:?}")
+        self.state.settle(self.state.now);
+        self.state.on_passive(token.0, Ok((port, resolved)));
+        self.run_replay();
     }
 
     /// Answers [`Event::OpenPassive`]: no listener could be opened.
     pub fn passive_failed(&mut self, token: PassiveToken, error: PassiveError) {
-        todo!("{token:?} {error:?}")
+        self.state.settle(self.state.now);
+        self.state.on_passive(token.0, Err(error));
+        self.run_replay();
     }
 
     /// Answers [`Event::Stat`].
     pub fn stat_done(&mut self, token: StatToken, result: Result<Metadata, FileError>) {
-        todo!("{token:?} {result:?}")
+        self.state.settle(self.state.now);
+        self.state.on_stat(token.0, result);
+        self.run_replay();
     }
 
     /// Answers [`Event::FileChange`].
     pub fn change_done(&mut self, token: ChangeToken, result: Result<(), FileError>) {
-        todo!("{token:?} {result:?}")
+        self.state.settle(self.state.now);
+        self.state.on_change(token.0, result);
+        self.run_replay();
     }
 
     /// The transfer's file is open and its data connection is up: `150` is sent.
     /// For STOU, use [`store_unique_started`](Self::store_unique_started).
     pub fn transfer_started(&mut self, token: &TransferToken) {
-        todo!("{token:?}")
+        self.state.settle(self.state.now);
+        self.state.on_transfer_started(token.0, None);
     }
 
     /// STOU's file `name` (in the requested directory) is open and the data connection is up.
     pub fn store_unique_started(&mut self, token: &TransferToken, name: &[u8]) {
-        todo!("{token:?} {name:?}")
+        self.state.settle(self.state.now);
+        self.state.on_transfer_started(token.0, Some(name));
     }
 
     /// The transfer ended: `Ok(bytes)` only if every byte was moved and the
     /// file is complete (`226`); otherwise the error picks the reply.
     pub fn transfer_finished(&mut self, token: TransferToken, result: Result<u64, TransferError>) {
-        todo!("{token:?} {result:?}")
+        self.state.settle(self.state.now);
+        self.state.on_transfer_finished(token.0, result);
+        self.run_replay();
+    }
+
+    /// Runs a command line that waited for the session to be free.
+    fn run_replay(&mut self) {
+        if self.reader.has_replay() && self.state.reads_commands() && !self.state.closing {
+            let now = self.state.now;
+            self.handle_input(now, &[]);
+        }
+    }
+}
+
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(address::canonical_ip(addr.ip()), addr.port())
+}
+
+/// `core::fmt` into the reply buffer, without allocating.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl core::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl FileError {
+    /// The reply code and text for this error (RFC 959 §4.2).
+    fn reply(self) -> (u16, &'static str) {
+        match self {
+            FileError::NotFound => (550, "No such file or directory."),
+            FileError::PermissionDenied => (550, "Permission denied."),
+            FileError::NotADirectory => (550, "Not a directory."),
+            FileError::IsADirectory => (550, "Is a directory."),
+            FileError::AlreadyExists => (550, "File exists."),
+            FileError::DirectoryNotEmpty => (550, "Directory not empty."),
+            FileError::InvalidName => (553, "File name not allowed."),
+            FileError::StorageFull => (452, "Insufficient storage space."),
+            FileError::Local => (451, "Local error in processing."),
+        }
+    }
+}
+
+impl State {
+    /// Start of every call from the host: time moves on, handed-over output is dropped.
+    fn settle(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        if self.out_taken {
+            self.out.clear();
+            self.out_taken = false;
+        }
+    }
+
+    fn reply(&mut self, code: u16, text: &str) {
+        reply::write(&mut self.out, code, text);
+    }
+
+    fn notice(&mut self, notice: QueuedNotice) {
+        self.events.push_back(Queued::Notice(notice));
+    }
+
+    fn token(&mut self) -> u32 {
+        self.next_token = self.next_token.wrapping_add(1);
+        self.next_token
+    }
+
+    fn close(&mut self, code: u16, text: &str) {
+        self.reply(code, text);
+        self.closing = true;
+    }
+
+    fn logged_in(&self) -> bool {
+        matches!(self.login, LoginState::LoggedIn { .. })
+    }
+
+    fn read_only(&self) -> bool {
+        matches!(self.login, LoginState::LoggedIn { read_only: true })
+    }
+
+    /// Whether the next command line may be read now.
+    fn reads_commands(&self) -> bool {
+        matches!(self.waiting, Waiting::Nothing | Waiting::Transfer(_))
+    }
+
+    /// During a transfer only ABOR, STAT and NOOP run; the rest wait for its end.
+    fn runs_now(&self, line: &[u8]) -> bool {
+        if !matches!(self.waiting, Waiting::Transfer(_)) {
+            return true;
+        }
+        matches!(
+            Command::parse(line),
+            Ok(Command::Abor | Command::Stat(None) | Command::Noop)
+        )
+    }
+
+    fn deadline(&self) -> Instant {
+        let idle = self.last_activity + self.config.idle_timeout;
+        match self.waiting {
+            Waiting::LoginDelay(until) => until.min(idle),
+            Waiting::Transfer(TransferState {
+                deadline: Some(d),
+                abort: None,
+                ..
+            }) => d.min(idle),
+            _ => idle,
+        }
+    }
+
+    fn on_timeout(&mut self) {
+        if self.closing || self.closed {
+            return;
+        }
+        match self.waiting {
+            Waiting::LoginDelay(until) if self.now >= until => {
+                self.waiting = Waiting::Nothing;
+                self.reply(530, "Login incorrect.");
+                if self.failures >= self.config.max_login_failures {
+                    self.notice(QueuedNotice::TooManyLoginFailures);
+                    self.close(421, "Too many failed logins; closing the connection.");
+                    return;
+                }
+            }
+            Waiting::Transfer(mut t) => {
+                if let Some(deadline) = t.deadline
+                    && self.now >= deadline
+                    && t.abort.is_none()
+                {
+                    t.abort = Some(AbortReason::DataTimeout);
+                    self.waiting = Waiting::Transfer(t);
+                    self.events.push_back(Queued::AbortTransfer);
+                }
+            }
+            _ => {}
+        }
+        if self.now >= self.last_activity + self.config.idle_timeout {
+            if matches!(self.waiting, Waiting::Nothing) {
+                self.notice(QueuedNotice::IdleTimeout);
+                self.close(421, "Idle timeout; closing the connection.");
+            } else {
+                // A transfer or a slow host answer is not idleness.
+                self.last_activity = self.now;
+            }
+        }
+    }
+
+    /// Builds the public event for a queued one, borrowing this state's buffers.
+    fn event(&self, queued: Queued) -> Event<'_> {
+        match queued {
+            Queued::Login(id) => Event::Login(Login {
+                user: &self.user,
+                password: &self.password,
+                token: LoginToken(id),
+            }),
+            Queued::OpenPassive(id, resolve) => Event::OpenPassive(OpenPassive {
+                bind: self.local.ip(),
+                resolve: match (resolve, self.config.passive.choose(self.peer.ip())) {
+                    (true, PassiveChoice::Resolve(name)) => Some(name),
+                    _ => None,
+                },
+                token: PassiveToken(id),
+            }),
+            Queued::ClosePassive => Event::ClosePassive,
+            Queued::Stat(id) => Event::Stat(Stat {
+                path: if self.rename_pending_stat() {
+                    &self.rename_from
+                } else {
+                    &self.path
+                },
+                token: StatToken(id),
+            }),
+            Queued::Change(id, kind) => Event::FileChange(FileChange {
+                change: match kind {
+                    ChangeKind::MakeDirectory => Change::MakeDirectory(&self.path),
+                    ChangeKind::RemoveDirectory => Change::RemoveDirectory(&self.path),
+                    ChangeKind::Delete => Change::Delete(&self.path),
+                    ChangeKind::Rename => Change::Rename {
+                        from: &self.rename_from,
+                        to: &self.path,
+                    },
+                },
+                token: ChangeToken(id),
+            }),
+            Queued::Transfer(t) => Event::Transfer(Transfer {
+                kind: t.kind,
+                path: &self.path,
+                offset: t.offset,
+                ascii: self.transfer_type == TransferType::Ascii
+                    && matches!(
+                        t.kind,
+                        TransferKind::Retrieve
+                            | TransferKind::Store
+                            | TransferKind::Append
+                            | TransferKind::StoreUnique
+                    ),
+                data: match self.data {
+                    DataSetup::Active(addr) => DataEndpoint::Active(addr),
+                    _ => DataEndpoint::Passive {
+                        peer: self.peer.ip(),
+                    },
+                },
+                protected: false,
+                read_only: self.read_only(),
+                token: TransferToken(t.id),
+            }),
+            Queued::AbortTransfer => Event::AbortTransfer,
+            Queued::Notice(n) => Event::Notice(match n {
+                QueuedNotice::LoginSucceeded => Notice::LoginSucceeded { user: &self.user },
+                QueuedNotice::LoginFailed => Notice::LoginFailed { user: &self.user },
+                QueuedNotice::TooManyLoginFailures => Notice::TooManyLoginFailures,
+                QueuedNotice::PortRefused(addr, reason) => Notice::PortRefused { addr, reason },
+                QueuedNotice::LineTooLong => Notice::LineTooLong,
+                QueuedNotice::IdleTimeout => Notice::IdleTimeout,
+            }),
+        }
+    }
+
+    fn rename_pending_stat(&self) -> bool {
+        matches!(self.waiting, Waiting::Stat(_, StatPurpose::Rnfr))
+    }
+
+    /// Runs one command line.
+    fn dispatch(&mut self, line: &[u8]) {
+        self.last_activity = self.now;
+        let command = match Command::parse(line) {
+            Ok(command) => command,
+            Err(error) => return self.refuse(error),
+        };
+        let verb = command.verb();
+        if !self.logged_in() && !verb.allowed_before_login() {
+            return self.reply(530, "Please log in with USER and PASS first.");
+        }
+        if verb != Verb::Rnto {
+            self.rename_pending = false;
+        }
+        match command {
+            Command::User(name) => {
+                self.user.clear();
+                self.user.extend_from_slice(name);
+                self.login = LoginState::UserGiven;
+                self.reply(331, "Password required.");
+            }
+            Command::Pass(password) => match self.login {
+                LoginState::UserGiven => {
+                    self.password.clear();
+                    self.password.extend_from_slice(password);
+                    let id = self.token();
+                    self.waiting = Waiting::Login(id);
+                    self.events.push_back(Queued::Login(id));
+                }
+                LoginState::LoggedIn { .. } => self.reply(503, "Already logged in."),
+                LoginState::Connected => self.reply(503, "Send USER first."),
+            },
+            Command::Acct(_) => self.reply(202, "ACCT not needed."),
+            Command::Quit => self.close(221, "Goodbye."),
+            Command::Rein => {
+                self.reset_data();
+                self.login = LoginState::Connected;
+                self.cwd.clear();
+                self.cwd.push(b'/');
+                self.transfer_type = TransferType::Ascii;
+                self.epsv_all = false;
+                self.rest = 0;
+                self.reply(220, "Ready for a new user.");
+            }
+            Command::Noop => self.reply(200, "NOOP ok."),
+            Command::Syst => self.reply(215, "UNIX Type: L8"),
+            Command::Stat(None) => self.status(),
+            Command::Stat(Some(_)) => {
+                self.reply(504, "STAT with a path is not supported; use LIST or MLST.")
+            }
+            Command::Help(_) => self.out.extend_from_slice(HELP.as_bytes()),
+            Command::Feat => self.out.extend_from_slice(FEATURES.as_bytes()),
+            Command::Opts(option) => self.opts(option),
+            Command::Pwd => reply::write_quoted_path(
+                &mut self.out,
+                257,
+                &self.cwd,
+                " is the current directory.",
+            ),
+            Command::Cwd(arg) => self.stat(arg, StatPurpose::Cwd),
+            Command::Cdup => {
+                let parent = path::parent(&self.cwd).len();
+                self.cwd.truncate(parent.max(1));
+                self.reply(250, "Directory changed.");
+            }
+            Command::Mkd(arg) => self.change(arg, ChangeKind::MakeDirectory),
+            Command::Rmd(arg) => self.change(arg, ChangeKind::RemoveDirectory),
+            Command::Dele(arg) => self.change(arg, ChangeKind::Delete),
+            Command::Rnfr(arg) => {
+                if self.read_only() {
+                    return self.reply(550, "Permission denied: this login is read-only.");
+                }
+                if self.resolve_into_rename_from(arg) {
+                    let id = self.token();
+                    self.waiting = Waiting::Stat(id, StatPurpose::Rnfr);
+                    self.events.push_back(Queued::Stat(id));
+                }
+            }
+            Command::Rnto(arg) => {
+                if !self.rename_pending {
+                    return self.reply(503, "Send RNFR first.");
+                }
+                self.rename_pending = false;
+                self.change(arg, ChangeKind::Rename);
+            }
+            Command::Size(arg) => self.stat(arg, StatPurpose::Size),
+            Command::Mdtm(arg) => self.stat(arg, StatPurpose::Mdtm),
+            Command::Mlst(arg) => self.stat(arg.unwrap_or(b"."), StatPurpose::Mlst),
+            Command::Type(kind) => {
+                self.transfer_type = kind;
+                match kind {
+                    TransferType::Ascii => self.reply(200, "Type set to A."),
+                    TransferType::Image => self.reply(200, "Type set to I."),
+                }
+            }
+            Command::ModeStream => self.reply(200, "Mode set to S."),
+            Command::StruFile => self.reply(200, "Structure set to F."),
+            Command::Rest(offset) => {
+                self.rest = offset;
+                reply::write_code(&mut self.out, 350, b' ');
+                let _ = write!(
+                    Bytes(&mut self.out),
+                    "Restarting at {offset}; send RETR or STOR.\r\n"
+                );
+            }
+            Command::Pasv => self.pasv(),
+            Command::Epsv(arg) => self.epsv(arg),
+            Command::Port(addr) => self.active(SocketAddr::V4(addr), "PORT"),
+            Command::Eprt(addr) => self.active(addr, "EPRT"),
+            Command::Retr(arg) => self.transfer(TransferKind::Retrieve, Some(arg)),
+            Command::Stor(arg) => self.transfer(TransferKind::Store, Some(arg)),
+            Command::Appe(arg) => self.transfer(TransferKind::Append, Some(arg)),
+            Command::Stou => self.transfer(TransferKind::StoreUnique, None),
+            Command::List(arg) => self.transfer(TransferKind::List, arg),
+            Command::Nlst(arg) => self.transfer(TransferKind::NameList, arg),
+            Command::Mlsd(arg) => self.transfer(TransferKind::MachineList, arg),
+            Command::Abor => match self.waiting {
+                Waiting::Transfer(mut t) => {
+                    if t.abort.is_none() {
+                        self.events.push_back(Queued::AbortTransfer);
+                    }
+                    t.abort = Some(AbortReason::Abor);
+                    self.waiting = Waiting::Transfer(t);
+                }
+                _ => self.reply(226, "No transfer to abort."),
+            },
+            Command::Allo => self.reply(202, "ALLO not needed."),
+            Command::Site(arg) => {
+                if arg.eq_ignore_ascii_case(b"HELP") {
+                    self.reply(214, "No SITE commands are supported.");
+                } else {
+                    self.reply(502, "Unknown SITE command.");
+                }
+            }
+            Command::Host(_) => match self.login {
+                LoginState::Connected => self.reply(220, "Host accepted."),
+                _ => self.reply(503, "HOST must be sent before USER."),
+            },
+            Command::Auth(_) | Command::Pbsz(_) | Command::Prot(_) | Command::Ccc => {
+                self.reply(502, "TLS is not configured on this server.")
+            }
+        }
+    }
+
+    fn refuse(&mut self, error: ParseError) {
+        if let Some(verb) = error.verb()
+            && !self.logged_in()
+            && !verb.allowed_before_login()
+        {
+            return self.reply(530, "Please log in with USER and PASS first.");
+        }
+        self.rename_pending = false;
+        match error {
+            ParseError::UnknownVerb => self.reply(500, "Unknown command."),
+            ParseError::NotImplemented => self.reply(502, "Command not implemented."),
+            ParseError::BadArgument(_) => {
+                self.reply(501, "Syntax error in parameters or arguments.")
+            }
+            ParseError::UnsupportedParameter(_) => {
+                self.reply(504, "Command not implemented for that parameter.")
+            }
+            ParseError::UnsupportedProtocol(_) => {
+                self.reply(522, "Network protocol not supported, use (1,2).")
+            }
+        }
+    }
+
+    fn status(&mut self) {
+        if let Waiting::Transfer(t) = self.waiting {
+            let state = if t.started {
+                "in progress"
+            } else {
+                "waiting for the data connection"
+            };
+            reply::write_code(&mut self.out, 211, b' ');
+            let _ = write!(Bytes(&mut self.out), "Transfer {state}.\r\n");
+            return;
+        }
+        reply::write_first(&mut self.out, 211, "ftpwire status:");
+        let _ = write!(
+            Bytes(&mut self.out),
+            " Connected from {}\r\n",
+            self.peer.ip()
+        );
+        if self.logged_in() {
+            self.out.extend_from_slice(b" Logged in as ");
+            self.out.extend_from_slice(&self.user);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.out.extend_from_slice(match self.transfer_type {
+            TransferType::Ascii => b" TYPE: ASCII; STRUcture: File; MODE: Stream\r\n",
+            TransferType::Image => b" TYPE: BINARY; STRUcture: File; MODE: Stream\r\n",
+        });
+        self.reply(211, "End of status.");
+    }
+
+    fn opts(&mut self, option: &[u8]) {
+        let mut words = option.split(|&b| b == b' ').filter(|w| !w.is_empty());
+        let name = words.next().unwrap_or_default();
+        if name.eq_ignore_ascii_case(b"UTF8") || name.eq_ignore_ascii_case(b"UTF-8") {
+            match words.next() {
+                Some(on) if on.eq_ignore_ascii_case(b"ON") => self.reply(200, "UTF8 mode on."),
+                None => self.reply(200, "UTF8 mode on."),
+                Some(_) => self.reply(504, "UTF8 cannot be turned off; paths are bytes."),
+            }
+        } else if name.eq_ignore_ascii_case(b"MLST") {
+            // Every fact is always sent; RFC 3659 §7.9 lets clients ignore the extras.
+            self.reply(200, "MLST OPTS type;size;modify;perm;");
+        } else {
+            self.reply(501, "Unknown option.");
+        }
+    }
+
+    /// Resolves a path argument into `self.path`; replies `501` and returns false if it can't.
+    fn resolve_into_path(&mut self, arg: &[u8]) -> bool {
+        match path::resolve(&self.cwd, arg, &mut self.path) {
+            Ok(()) => true,
+            Err(_) => {
+                self.reply(501, "Path contains a NUL byte.");
+                false
+            }
+        }
+    }
+
+    fn resolve_into_rename_from(&mut self, arg: &[u8]) -> bool {
+        match path::resolve(&self.cwd, arg, &mut self.rename_from) {
+            Ok(()) => true,
+            Err(_) => {
+                self.reply(501, "Path contains a NUL byte.");
+                false
+            }
+        }
+    }
+
+    fn stat(&mut self, arg: &[u8], purpose: StatPurpose) {
+        if self.resolve_into_path(arg) {
+            let id = self.token();
+            self.waiting = Waiting::Stat(id, purpose);
+            self.events.push_back(Queued::Stat(id));
+        }
+    }
+
+    fn change(&mut self, arg: &[u8], kind: ChangeKind) {
+        if self.read_only() {
+            return self.reply(550, "Permission denied: this login is read-only.");
+        }
+        if !self.resolve_into_path(arg) {
+            return;
+        }
+        if self.path == b"/" {
+            return self.reply(550, "The root directory cannot be changed.");
+        }
+        let id = self.token();
+        self.waiting = Waiting::Change(id, kind);
+        self.events.push_back(Queued::Change(id, kind));
+    }
+
+    /// Forgets the data connection set-up, closing a passive listener.
+    fn reset_data(&mut self) {
+        if self.data == DataSetup::Passive {
+            self.events.push_back(Queued::ClosePassive);
+        }
+        self.data = DataSetup::None;
+    }
+
+    fn pasv(&mut self) {
+        if self.epsv_all {
+            return self.reply(503, "EPSV ALL is in effect; use EPSV.");
+        }
+        let IpAddr::V4(_) = self.local.ip() else {
+            return self.reply(
+                522,
+                "PASV cannot carry an IPv6 address; use EPSV (RFC 2428).",
+            );
+        };
+        let advertise = match self.config.passive.choose(self.peer.ip()) {
+            PassiveChoice::Local => Advertise::PasvLocal,
+            PassiveChoice::External(ip @ IpAddr::V4(_)) => Advertise::PasvAt(ip),
+            // An IPv6 masquerade address cannot go into a 227 reply.
+            PassiveChoice::External(IpAddr::V6(_)) => Advertise::PasvLocal,
+            PassiveChoice::Resolve(_) => Advertise::PasvResolved,
+        };
+        self.open_passive(advertise);
+    }
+
+    fn epsv(&mut self, arg: EpsvArgument) {
+        match arg {
+            EpsvArgument::All => {
+                self.epsv_all = true;
+                self.reply(200, "EPSV ALL ok.");
+            }
+            EpsvArgument::Protocol(p) if p != self.protocol() => match self.protocol() {
+                1 => self.reply(522, "Network protocol not supported, use (1)."),
+                _ => self.reply(522, "Network protocol not supported, use (2)."),
+            },
+            EpsvArgument::Protocol(_) | EpsvArgument::None => self.open_passive(Advertise::Epsv),
+        }
+    }
+
+    /// RFC 2428 network protocol number of the control connection.
+    fn protocol(&self) -> u8 {
+        match self.local.ip() {
+            IpAddr::V4(_) => 1,
+            IpAddr::V6(_) => 2,
+        }
+    }
+
+    fn open_passive(&mut self, advertise: Advertise) {
+        self.data = DataSetup::None;
+        let id = self.token();
+        self.waiting = Waiting::Passive(id, advertise);
+        self.events.push_back(Queued::OpenPassive(
+            id,
+            advertise == Advertise::PasvResolved,
+        ));
+    }
+
+    fn active(&mut self, addr: SocketAddr, verb: &'static str) {
+        if self.epsv_all {
+            return self.reply(503, "EPSV ALL is in effect; use EPSV.");
+        }
+        let addr = canonical(addr);
+        // RFC 2577 §3: no third-party targets (bounce attacks), no privileged ports.
+        let refusal = if addr.ip() != self.peer.ip() {
+            Some("address is not the client's own")
+        } else if addr.port() < 1024 {
+            Some("port below 1024")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            self.notice(QueuedNotice::PortRefused(addr, reason));
+            reply::write_code(&mut self.out, 504, b' ');
+            let _ = write!(
+                Bytes(&mut self.out),
+                "{verb} refused: {reason} (RFC 2577).\r\n"
+            );
+            return;
+        }
+        self.reset_data();
+        self.data = DataSetup::Active(addr);
+        reply::write_code(&mut self.out, 200, b' ');
+        let _ = write!(Bytes(&mut self.out), "{verb} command successful.\r\n");
+    }
+
+    fn transfer(&mut self, kind: TransferKind, arg: Option<&[u8]>) {
+        if kind.is_upload() && self.read_only() {
+            self.rest = 0;
+            return self.reply(550, "Permission denied: this login is read-only.");
+        }
+        if self.data == DataSetup::None {
+            self.rest = 0;
+            return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.");
+        }
+        if !self.resolve_into_path(arg.unwrap_or(b".")) {
+            return;
+        }
+        let offset = match kind {
+            TransferKind::Retrieve | TransferKind::Store => self.rest,
+            _ => 0,
+        };
+        self.rest = 0;
+        let transfer = TransferState {
+            id: self.token(),
+            kind,
+            offset,
+            started: false,
+            deadline: Some(self.now + self.config.data_connection_timeout),
+            abort: None,
+        };
+        self.waiting = Waiting::Transfer(transfer);
+        self.events.push_back(Queued::Transfer(transfer));
+    }
+
+    fn on_login(&mut self, id: u32, outcome: LoginOutcome) {
+        if self.waiting != Waiting::Login(id) {
+            return;
+        }
+        self.password.fill(0);
+        self.password.clear();
+        match outcome {
+            LoginOutcome::Accepted { read_only } => {
+                self.waiting = Waiting::Nothing;
+                self.login = LoginState::LoggedIn { read_only };
+                self.cwd.clear();
+                self.cwd.push(b'/');
+                self.notice(QueuedNotice::LoginSucceeded);
+                self.reply(230, "Login successful.");
+            }
+            LoginOutcome::Rejected => {
+                self.failures = self.failures.saturating_add(1);
+                self.login = LoginState::Connected;
+                self.notice(QueuedNotice::LoginFailed);
+                // The 530 waits: guessing passwords gets slow.
+                self.waiting = Waiting::LoginDelay(self.now + self.config.failed_login_delay);
+                if self.config.failed_login_delay.is_zero() {
+                    self.on_timeout();
+                }
+            }
+        }
+    }
+
+    fn on_passive(&mut self, id: u32, result: Result<(u16, Option<IpAddr>), PassiveError>) {
+        let Waiting::Passive(expected, advertise) = self.waiting else {
+            return;
+        };
+        if expected != id {
+            return;
+        }
+        self.waiting = Waiting::Nothing;
+        let (port, resolved) = match result {
+            Ok(opened) => opened,
+            Err(error) => {
+                reply::write_code(&mut self.out, 425, b' ');
+                let _ = write!(
+                    Bytes(&mut self.out),
+                    "Cannot open a passive listener: {error}.\r\n"
+                );
+                return;
+            }
+        };
+        let ip = match advertise {
+            Advertise::Epsv => {
+                self.data = DataSetup::Passive;
+                reply::write_code(&mut self.out, 229, b' ');
+                let _ = write!(
+                    Bytes(&mut self.out),
+                    "Entering Extended Passive Mode (|||{port}|)\r\n"
+                );
+                return;
+            }
+            Advertise::PasvLocal => self.local.ip(),
+            Advertise::PasvAt(ip) => ip,
+            Advertise::PasvResolved => match resolved.map(address::canonical_ip) {
+                Some(ip @ IpAddr::V4(_)) => ip,
+                _ => {
+                    self.events.push_back(Queued::ClosePassive);
+                    return self.reply(
+                        425,
+                        "The passive address hostname did not resolve to an IPv4 address; use EPSV.",
+                    );
+                }
+            },
+        };
+        let IpAddr::V4(v4) = ip else {
+            self.events.push_back(Queued::ClosePassive);
+            return self.reply(425, "No IPv4 address to advertise; use EPSV.");
+        };
+        self.data = DataSetup::Passive;
+        self.out.extend_from_slice(b"227 Entering Passive Mode (");
+        address::write_host_port(&mut self.out, core::net::SocketAddrV4::new(v4, port));
+        self.out.extend_from_slice(b").\r\n");
+    }
+
+    fn on_stat(&mut self, id: u32, result: Result<Metadata, FileError>) {
+        let Waiting::Stat(expected, purpose) = self.waiting else {
+            return;
+        };
+        if expected != id {
+            return;
+        }
+        self.waiting = Waiting::Nothing;
+        let metadata = match result {
+            Ok(m) => m,
+            Err(error) => {
+                let (code, text) = error.reply();
+                return self.reply(code, text);
+            }
+        };
+        let is_dir = metadata.kind == FileKind::Directory;
+        match purpose {
+            StatPurpose::Cwd if is_dir => {
+                core::mem::swap(&mut self.cwd, &mut self.path);
+                self.reply(250, "Directory changed.");
+            }
+            StatPurpose::Cwd => self.reply(550, "Not a directory."),
+            StatPurpose::Size if is_dir => self.reply(550, "Not a plain file."),
+            StatPurpose::Size => {
+                reply::write_code(&mut self.out, 213, b' ');
+                reply::write_decimal(&mut self.out, metadata.size);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            StatPurpose::Mdtm => match metadata.modified {
+                Some(secs) if !is_dir => {
+                    reply::write_code(&mut self.out, 213, b' ');
+                    listing::write_timestamp(&mut self.out, secs);
+                    self.out.extend_from_slice(b"\r\n");
+                }
+                _ => self.reply(550, "No modification time for that path."),
+            },
+            StatPurpose::Mlst => {
+                reply::write_first(&mut self.out, 250, "Listing");
+                self.out.push(b' ');
+                let writable = !self.read_only();
+                listing::write_facts(&mut self.out, &metadata, writable);
+                self.out.extend_from_slice(&self.path);
+                self.out.extend_from_slice(b"\r\n");
+                self.reply(250, "End.");
+            }
+            StatPurpose::Rnfr => {
+                self.rename_pending = true;
+                self.reply(350, "Ready for RNTO.");
+            }
+        }
+    }
+
+    fn on_change(&mut self, id: u32, result: Result<(), FileError>) {
+        let Waiting::Change(expected, kind) = self.waiting else {
+            return;
+        };
+        if expected != id {
+            return;
+        }
+        self.waiting = Waiting::Nothing;
+        match (result, kind) {
+            (Err(error), _) => {
+                let (code, text) = error.reply();
+                self.reply(code, text);
+            }
+            (Ok(()), ChangeKind::MakeDirectory) => {
+                reply::write_quoted_path(&mut self.out, 257, &self.path, " created.")
+            }
+            (Ok(()), ChangeKind::RemoveDirectory) => self.reply(250, "Directory removed."),
+            (Ok(()), ChangeKind::Delete) => self.reply(250, "File deleted."),
+            (Ok(()), ChangeKind::Rename) => self.reply(250, "Rename successful."),
+        }
+    }
+
+    fn on_transfer_started(&mut self, id: u32, unique_name: Option<&[u8]>) {
+        let Waiting::Transfer(mut t) = self.waiting else {
+            return;
+        };
+        if t.id != id || t.started {
+            return;
+        }
+        t.started = true;
+        t.deadline = None;
+        self.waiting = Waiting::Transfer(t);
+        match unique_name {
+            Some(name) => {
+                // RFC 1123 §4.1.2.9: STOU's preliminary reply names the file.
+                self.out.extend_from_slice(b"150 FILE: ");
+                self.out.extend_from_slice(name);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            None => self.reply(150, "Opening data connection."),
+        }
+    }
+
+    fn on_transfer_finished(&mut self, id: u32, result: Result<u64, TransferError>) {
+        let Waiting::Transfer(t) = self.waiting else {
+            return;
+        };
+        if t.id != id {
+            return;
+        }
+        self.waiting = Waiting::Nothing;
+        self.last_activity = self.now;
+        // The data connection set-up is used up by the transfer (RFC 959 §3.2).
+        self.data = DataSetup::None;
+        match result {
+            Ok(_) => {
+                if !t.started {
+                    self.reply(150, "Opening data connection.");
+                }
+                self.reply(226, "Transfer complete.");
+            }
+            Err(TransferError::Aborted) => match t.abort {
+                Some(AbortReason::DataTimeout) if !t.started => {
+                    self.reply(425, "No data connection was made in time.")
+                }
+                _ => self.reply(426, "Transfer aborted."),
+            },
+            Err(TransferError::NoDataConnection) => self.reply(425, "Cannot open data connection."),
+            Err(TransferError::ConnectionLost) => {
+                self.reply(426, "Data connection closed; transfer aborted.")
+            }
+            Err(TransferError::File(error)) => {
+                let (code, text) = error.reply();
+                self.reply(code, text);
+            }
+        }
+        if t.abort == Some(AbortReason::Abor) {
+            self.reply(226, "ABOR successful.");
+        }
     }
 }
