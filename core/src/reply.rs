@@ -109,7 +109,13 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>, MalformedReply> {
     };
     let (code, separator) = code_of(&buf[..lf]).ok_or(MalformedReply)?;
     if separator == b' ' {
-        return Ok(Some((Reply { code, raw: &buf[..lf + 1] }, lf + 1)));
+        return Ok(Some((
+            Reply {
+                code,
+                raw: &buf[..lf + 1],
+            },
+            lf + 1,
+        )));
     }
     // Multi-line: ends at the first line that starts with the same code and a space.
     let mut start = lf + 1;
@@ -117,7 +123,13 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>, MalformedReply> {
         let line = &buf[start..start + next];
         start += next + 1;
         if code_of(line) == Some((code, b' ')) {
-            return Ok(Some((Reply { code, raw: &buf[..start] }, start)));
+            return Ok(Some((
+                Reply {
+                    code,
+                    raw: &buf[..start],
+                },
+                start,
+            )));
         }
     }
     Ok(None)
