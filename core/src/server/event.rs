@@ -4,6 +4,25 @@
 //! method on [`ServerSession`](super::ServerSession) consumes it, so a host
 //! cannot answer the wrong question or answer twice. Tokens are `#[must_use]`:
 //! a dropped token leaves the session waiting forever.
+//!
+//! An event borrows the session (its paths live in the session's buffers), so
+//! a host takes what it needs out of the event first, then answers:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
+//! # use ftpwire_core::server::{Event, LoginOutcome};
+//! # let mut session = ServerSession::new(Arc::new(ServerConfig::default()),
+//! #     "127.0.0.1:21".parse().unwrap(), "127.0.0.1:5000".parse().unwrap(), Instant::default());
+//! session.handle_input(Instant::default(), b"USER ann\r\nPASS pw\r\n");
+//! assert!(matches!(session.poll_output(), Output::Transmit(b"220 ftpwire ready\r\n331 Password required.\r\n")));
+//! if let Output::Event(Event::Login(login)) = session.poll_output() {
+//!     let ok = login.user == b"ann" && login.password == b"pw";
+//!     let token = login.token; // the event's borrow ends here
+//!     let outcome = if ok { LoginOutcome::Accepted { read_only: false } } else { LoginOutcome::Rejected };
+//!     session.login(token, outcome);
+//! }
+//! ```
 
 use core::net::{IpAddr, SocketAddr};
 

@@ -10,3 +10,6 @@ mod session;
 pub use config::ServerConfig;
 pub use event::*;
 pub use session::ServerSession;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1099 @@
+//! Byte-exact scripts: input lines → exact reply bytes and events, with a
+//! fake host in memory that answers each event the way a test says.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
+
+use super::*;
+use crate::Instant;
+use crate::address::{PassiveAddress, PassivePolicy};
+use crate::listing::{FileKind, Metadata};
+
+const FILE: Metadata = Metadata {
+    kind: FileKind::File,
+    size: 1234,
+    modified: Some(1_710_408_413), // 2024-03-14 09:26:53 UTC
+    mode: 0o644,
+};
+const DIR: Metadata = Metadata {
+    kind: FileKind::Directory,
+    size: 4096,
+    modified: Some(1_710_408_413),
+    mode: 0o755,
+};
+
+/// A host that records everything and holds the tokens it was given.
+struct Host {
+    session: ServerSession,
+    now: Instant,
+    pending: Vec<u8>,
+    out: Vec<u8>,
+    events: Vec<String>,
+    login: Option<LoginToken>,
+    passive: Option<PassiveToken>,
+    stat: Option<StatToken>,
+    change: Option<ChangeToken>,
+    transfer: Option<TransferToken>,
+    closed: bool,
+}
+
+impl Host {
+    fn new() -> Self {
+        Self::with(ServerConfig::default(), "127.0.0.1:21", "127.0.0.1:40000")
+    }
+
+    fn with(config: ServerConfig, local: &str, peer: &str) -> Self {
+        let now = Instant::from_millis(1_000);
+        let session = ServerSession::new(
+            Arc::new(config),
+            local.parse().unwrap(),
+            peer.parse().unwrap(),
+            now,
+        );
+        let mut host = Host {
+            session,
+            now,
+            pending: Vec::new(),
+            out: Vec::new(),
+            events: Vec::new(),
+            login: None,
+            passive: None,
+            stat: None,
+            change: None,
+            transfer: None,
+            closed: false,
+        };
+        assert_eq!(host.take(), "220 ftpwire ready\r\n");
+        host
+    }
+
+    /// A host whose session is logged in (read-write) and has no output pending.
+    fn logged_in() -> Self {
+        let mut host = Self::new();
+        host.login_as(false);
+        host
+    }
+
+    fn login_as(&mut self, read_only: bool) {
+        self.send("USER alice\r\nPASS secret\r\n");
+        self.answer_login(LoginOutcome::Accepted { read_only });
+        assert_eq!(
+            self.take(),
+            "331 Password required.\r\n230 Login successful.\r\n"
+        );
+        self.events.clear();
+    }
+
+    /// Feeds bytes like a host that just read them, then drains output.
+    fn send(&mut self, input: impl AsRef<[u8]>) {
+        self.pending.extend_from_slice(input.as_ref());
+        self.offer();
+    }
+
+    /// Offers kept bytes again (as a host does after answering) and drains output.
+    fn offer(&mut self) {
+        loop {
+            self.drain();
+            if self.pending.is_empty() || !self.session.wants_input() {
+                break;
+            }
+            let used = self.session.handle_input(self.now, &self.pending);
+            self.pending.drain(..used);
+            if used == 0 {
+                self.drain();
+                break;
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.session.poll_output() {
+                Output::Transmit(bytes) => self.out.extend_from_slice(bytes),
+                Output::Event(event) => {
+                    let text = match event {
+                        Event::Login(l) => {
+                            self.login = Some(l.token);
+                            format!("login {} {}", show(l.user), show(l.password))
+                        }
+                        Event::OpenPassive(p) => {
+                            self.passive = Some(p.token);
+                            format!("open-passive {} {:?}", p.bind, p.resolve)
+                        }
+                        Event::ClosePassive => "close-passive".to_string(),
+                        Event::Stat(s) => {
+                            self.stat = Some(s.token);
+                            format!("stat {}", show(s.path))
+                        }
+                        Event::FileChange(c) => {
+                            self.change = Some(c.token);
+                            match c.change {
+                                Change::MakeDirectory(p) => format!("mkd {}", show(p)),
+                                Change::RemoveDirectory(p) => format!("rmd {}", show(p)),
+                                Change::Delete(p) => format!("dele {}", show(p)),
+                                Change::Rename { from, to } => {
+                                    format!("rename {} {}", show(from), show(to))
+                                }
+                            }
+                        }
+                        Event::Transfer(t) => {
+                            self.transfer = Some(t.token);
+                            format!(
+                                "transfer {:?} {} offset={} ascii={} {:?} ro={}",
+                                t.kind,
+                                show(t.path),
+                                t.offset,
+                                t.ascii,
+                                t.data,
+                                t.read_only
+                            )
+                        }
+                        Event::AbortTransfer => "abort".to_string(),
+                        Event::Notice(n) => format!("notice {n:?}"),
+                    };
+                    self.events.push(text);
+                }
+                Output::Timeout(_) => break,
+                Output::Closed => {
+                    self.closed = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Everything transmitted since the last call, as text.
+    fn take(&mut self) -> String {
+        String::from_utf8_lossy(&core::mem::take(&mut self.out)).into_owned()
+    }
+
+    fn take_events(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.events)
+    }
+
+    /// Sends one line and returns its replies.
+    fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n"));
+        self.take()
+    }
+
+    fn answer_login(&mut self, outcome: LoginOutcome) {
+        let token = self.login.take().expect("a login was asked");
+        self.session.login(token, outcome);
+        self.offer();
+    }
+
+    fn answer_stat(&mut self, result: Result<Metadata, FileError>) {
+        let token = self.stat.take().expect("a stat was asked");
+        self.session.stat_done(token, result);
+        self.offer();
+    }
+
+    fn answer_change(&mut self, result: Result<(), FileError>) {
+        let token = self.change.take().expect("a change was asked");
+        self.session.change_done(token, result);
+        self.offer();
+    }
+
+    fn open_passive(&mut self, port: u16, resolved: Option<IpAddr>) {
+        let token = self.passive.take().expect("a passive listener was asked");
+        self.session.passive_opened(token, port, resolved);
+        self.offer();
+    }
+
+    fn start_transfer(&mut self) {
+        let token = self.transfer.as_ref().expect("a transfer was asked");
+        self.session.transfer_started(token);
+        self.offer();
+    }
+
+    fn finish_transfer(&mut self, result: Result<u64, TransferError>) {
+        let token = self.transfer.take().expect("a transfer was asked");
+        self.session.transfer_finished(token, result);
+        self.offer();
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now = self.now + by;
+        self.session.handle_timeout(self.now);
+        self.offer();
+    }
+
+    /// EPSV answered with port 50000.
+    fn epsv(&mut self) {
+        self.send("EPSV\r\n");
+        self.open_passive(50000, None);
+        assert_eq!(
+            self.take(),
+            "229 Entering Extended Passive Mode (|||50000|)\r\n"
+        );
+        self.events.clear();
+    }
+}
+
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn login_succeeds_and_is_logged() {
+    let mut h = Host::new();
+    assert_eq!(h.cmd("USER alice"), "331 Password required.\r\n");
+    assert_eq!(h.cmd("PASS secret"), "");
+    assert_eq!(h.take_events(), ["login alice secret"]);
+    h.answer_login(LoginOutcome::Accepted { read_only: false });
+    assert_eq!(h.take(), "230 Login successful.\r\n");
+    assert_eq!(
+        h.take_events(),
+        ["notice LoginSucceeded { user: [97, 108, 105, 99, 101] }"]
+    );
+    assert_eq!(h.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+}
+
+#[test]
+fn unknown_users_get_the_same_331() {
+    let mut h = Host::new();
+    assert_eq!(h.cmd("USER nobody-here"), "331 Password required.\r\n");
+    assert_eq!(h.cmd("USER anonymous"), "331 Password required.\r\n");
+}
+
+#[test]
+fn a_failed_login_is_answered_only_after_the_delay() {
+    let mut h = Host::new();
+    h.send("USER alice\r\nPASS wrong\r\nNOOP\r\n");
+    h.answer_login(LoginOutcome::Rejected);
+    assert_eq!(h.take(), "331 Password required.\r\n");
+    // The pipelined NOOP waits too: nothing is read during the delay.
+    assert_eq!(h.pending, b"NOOP\r\n");
+    h.advance(Duration::from_millis(999));
+    assert_eq!(h.take(), "");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.take(), "530 Login incorrect.\r\n200 NOOP ok.\r\n");
+}
+
+#[test]
+fn three_failed_logins_close_the_session() {
+    let mut h = Host::new();
+    for attempt in 1..=3 {
+        h.send("USER alice\r\nPASS wrong\r\n");
+        h.answer_login(LoginOutcome::Rejected);
+        h.advance(Duration::from_secs(1));
+        let expected = if attempt < 3 {
+            "331 Password required.\r\n530 Login incorrect.\r\n"
+        } else {
+            "331 Password required.\r\n530 Login incorrect.\r\n421 Too many failed logins; closing the connection.\r\n"
+        };
+        assert_eq!(h.take(), expected, "attempt {attempt}");
+    }
+    assert!(h.closed);
+    assert!(h.events.iter().any(|e| e == "notice TooManyLoginFailures"));
+}
+
+#[test]
+fn order_errors_are_503() {
+    let mut h = Host::new();
+    assert_eq!(h.cmd("PASS x"), "503 Send USER first.\r\n");
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("RNTO b"), "503 Send RNFR first.\r\n");
+    assert_eq!(
+        h.cmd("HOST example.com"),
+        "503 HOST must be sent before USER.\r\n"
+    );
+}
+
+#[test]
+fn before_login_only_the_login_commands_work() {
+    let mut h = Host::new();
+    for line in [
+        "PWD",
+        "CWD /",
+        "LIST",
+        "RETR a",
+        "STOR a",
+        "PASV",
+        "EPSV",
+        "PORT 127,0,0,1,200,10",
+        "MKD a",
+        "DELE a",
+        "SIZE a",
+        "TYPE I",
+        "REST 5",
+        "ACCT x",
+        "REIN",
+        "ABOR",
+        "STAT",
+        "RETR",
+        "TYPE Q",
+        "SITE CHMOD 777 a",
+    ] {
+        assert_eq!(
+            h.cmd(line),
+            "530 Please log in with USER and PASS first.\r\n",
+            "{line}"
+        );
+    }
+    assert_eq!(h.cmd("SYST"), "215 UNIX Type: L8\r\n");
+    assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
+    assert_eq!(h.cmd("HOST ftp.example.com"), "220 Host accepted.\r\n");
+    assert_eq!(h.cmd("OPTS UTF8 ON"), "200 UTF8 mode on.\r\n");
+    assert_eq!(
+        h.cmd("AUTH TLS"),
+        "502 TLS is not configured on this server.\r\n"
+    );
+    assert!(h.cmd("HELP").starts_with("214-"));
+    assert!(h.cmd("FEAT").starts_with("211-"));
+    assert_eq!(h.cmd("BOGUS"), "500 Unknown command.\r\n");
+    assert!(h.take_events().is_empty());
+}
+
+#[test]
+fn syntax_errors_and_unknown_verbs() {
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("XYZZY"), "500 Unknown command.\r\n");
+    assert_eq!(h.cmd("SMNT /x"), "502 Command not implemented.\r\n");
+    assert_eq!(
+        h.cmd("RETR"),
+        "501 Syntax error in parameters or arguments.\r\n"
+    );
+    assert_eq!(
+        h.cmd("REST abc"),
+        "501 Syntax error in parameters or arguments.\r\n"
+    );
+    assert_eq!(
+        h.cmd("PORT 1,2,3"),
+        "501 Syntax error in parameters or arguments.\r\n"
+    );
+    assert_eq!(
+        h.cmd("TYPE E"),
+        "504 Command not implemented for that parameter.\r\n"
+    );
+    assert_eq!(
+        h.cmd("MODE B"),
+        "504 Command not implemented for that parameter.\r\n"
+    );
+    assert_eq!(
+        h.cmd("STRU R"),
+        "504 Command not implemented for that parameter.\r\n"
+    );
+    assert_eq!(
+        h.cmd("EPRT |3|x|5|"),
+        "522 Network protocol not supported, use (1,2).\r\n"
+    );
+    assert_eq!(h.cmd("SITE CHMOD 777 a"), "502 Unknown SITE command.\r\n");
+    assert_eq!(
+        h.cmd("SITE HELP"),
+        "214 No SITE commands are supported.\r\n"
+    );
+    // The session is still usable.
+    assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn simple_commands() {
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("TYPE I"), "200 Type set to I.\r\n");
+    assert_eq!(h.cmd("TYPE L 8"), "200 Type set to I.\r\n");
+    assert_eq!(h.cmd("type a"), "200 Type set to A.\r\n");
+    assert_eq!(h.cmd("MODE S"), "200 Mode set to S.\r\n");
+    assert_eq!(h.cmd("STRU F"), "200 Structure set to F.\r\n");
+    assert_eq!(h.cmd("ALLO 1000"), "202 ALLO not needed.\r\n");
+    assert_eq!(h.cmd("ACCT x"), "202 ACCT not needed.\r\n");
+    assert_eq!(
+        h.cmd("OPTS UTF8 OFF"),
+        "504 UTF8 cannot be turned off; paths are bytes.\r\n"
+    );
+    assert_eq!(h.cmd("OPTS FOO"), "501 Unknown option.\r\n");
+    assert_eq!(h.cmd("ABOR"), "226 No transfer to abort.\r\n");
+    assert_eq!(
+        h.cmd("STAT"),
+        "211-ftpwire status:\r\n Connected from 127.0.0.1\r\n Logged in as alice\r\n TYPE: ASCII; STRUcture: File; MODE: Stream\r\n211 End of status.\r\n"
+    );
+    assert_eq!(
+        h.cmd("FEAT"),
+        "211-Features:\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MLST type*;size*;modify*;perm*;\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"
+    );
+    assert_eq!(h.cmd("QUIT"), "221 Goodbye.\r\n");
+    assert!(h.closed);
+}
+
+#[test]
+fn rein_forgets_the_login() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    assert_eq!(h.cmd("REIN"), "220 Ready for a new user.\r\n");
+    assert_eq!(h.take_events(), ["close-passive"]);
+    assert_eq!(
+        h.cmd("PWD"),
+        "530 Please log in with USER and PASS first.\r\n"
+    );
+}
+
+#[test]
+fn directories() {
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("CWD pub/../docs"), "");
+    assert_eq!(h.take_events(), ["stat /docs"]);
+    h.answer_stat(Ok(DIR));
+    assert_eq!(h.take(), "250 Directory changed.\r\n");
+    assert_eq!(h.cmd("PWD"), "257 \"/docs\" is the current directory.\r\n");
+    h.cmd("CWD file");
+    h.answer_stat(Ok(FILE));
+    assert_eq!(h.take(), "550 Not a directory.\r\n");
+    h.cmd("CWD missing");
+    h.answer_stat(Err(FileError::NotFound));
+    assert_eq!(h.take(), "550 No such file or directory.\r\n");
+    assert_eq!(h.cmd("CDUP"), "250 Directory changed.\r\n");
+    assert_eq!(h.cmd("XPWD"), "257 \"/\" is the current directory.\r\n");
+    assert_eq!(h.cmd("CDUP"), "250 Directory changed.\r\n");
+    assert_eq!(h.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+    h.take_events();
+
+    assert_eq!(h.cmd("MKD new \"dir\""), "");
+    assert_eq!(h.take_events(), ["mkd /new \"dir\""]);
+    h.answer_change(Ok(()));
+    assert_eq!(h.take(), "257 \"/new \"\"dir\"\"\" created.\r\n");
+    h.cmd("RMD full");
+    assert_eq!(h.take_events(), ["rmd /full"]);
+    h.answer_change(Err(FileError::DirectoryNotEmpty));
+    assert_eq!(h.take(), "550 Directory not empty.\r\n");
+    h.cmd("DELE a.txt");
+    assert_eq!(h.take_events(), ["dele /a.txt"]);
+    h.answer_change(Ok(()));
+    assert_eq!(h.take(), "250 File deleted.\r\n");
+    assert_eq!(
+        h.cmd("RMD /"),
+        "550 The root directory cannot be changed.\r\n"
+    );
+    assert_eq!(
+        h.cmd("RMD .."),
+        "550 The root directory cannot be changed.\r\n"
+    );
+}
+
+#[test]
+fn rename_needs_rnfr_right_before_rnto() {
+    let mut h = Host::logged_in();
+    h.cmd("RNFR a.txt");
+    assert_eq!(h.take_events(), ["stat /a.txt"]);
+    h.answer_stat(Ok(FILE));
+    assert_eq!(h.take(), "350 Ready for RNTO.\r\n");
+    h.cmd("RNTO sub/b.txt");
+    assert_eq!(h.take_events(), ["rename /a.txt /sub/b.txt"]);
+    h.answer_change(Ok(()));
+    assert_eq!(h.take(), "250 Rename successful.\r\n");
+    // Another command between RNFR and RNTO cancels the rename.
+    h.cmd("RNFR a.txt");
+    h.answer_stat(Ok(FILE));
+    h.take();
+    assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
+    assert_eq!(h.cmd("RNTO b.txt"), "503 Send RNFR first.\r\n");
+    // RNFR of a missing file.
+    h.cmd("RNFR nope");
+    h.answer_stat(Err(FileError::NotFound));
+    assert_eq!(h.take(), "550 No such file or directory.\r\n");
+    assert_eq!(h.cmd("RNTO b.txt"), "503 Send RNFR first.\r\n");
+}
+
+#[test]
+fn size_mdtm_mlst() {
+    let mut h = Host::logged_in();
+    h.cmd("SIZE a.txt");
+    h.answer_stat(Ok(FILE));
+    assert_eq!(h.take(), "213 1234\r\n");
+    h.cmd("SIZE dir");
+    h.answer_stat(Ok(DIR));
+    assert_eq!(h.take(), "550 Not a plain file.\r\n");
+    h.cmd("MDTM a.txt");
+    h.answer_stat(Ok(FILE));
+    assert_eq!(h.take(), "213 20240314092653\r\n");
+    h.cmd("MLST a.txt");
+    assert_eq!(h.take_events(), ["stat /a.txt"]);
+    h.answer_stat(Ok(FILE));
+    assert_eq!(
+        h.take(),
+        "250-Listing\r\n type=file;size=1234;modify=20240314092653;perm=radfw; /a.txt\r\n250 End.\r\n"
+    );
+}
+
+#[test]
+fn read_only_logins_cannot_write() {
+    let mut h = Host::new();
+    h.login_as(true);
+    let denied = "550 Permission denied: this login is read-only.\r\n";
+    h.epsv();
+    for line in [
+        "STOR a", "APPE a", "STOU", "DELE a", "MKD a", "RMD a", "RNFR a",
+    ] {
+        assert_eq!(h.cmd(line), denied, "{line}");
+    }
+    assert!(h.take_events().is_empty());
+    h.cmd("RETR a");
+    assert_eq!(
+        h.take_events(),
+        ["transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=true"]
+    );
+}
+
+#[test]
+fn pasv_advertises_the_local_address_by_default() {
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("PASV"), "");
+    assert_eq!(h.take_events(), ["open-passive 127.0.0.1 None"]);
+    h.open_passive(50001, None);
+    assert_eq!(
+        h.take(),
+        "227 Entering Passive Mode (127,0,0,1,195,81).\r\n"
+    );
+}
+
+fn masquerade(external: &str, local_networks: &[&str], peer: &str) -> Host {
+    let config = ServerConfig {
+        passive: PassivePolicy {
+            external: Some(external.parse::<PassiveAddress>().unwrap()),
+            local_networks: local_networks.iter().map(|n| n.parse().unwrap()).collect(),
+        },
+        ..ServerConfig::default()
+    };
+    let mut h = Host::with(config, "10.0.0.5:21", peer);
+    h.login_as(false);
+    h
+}
+
+#[test]
+fn pasv_advertises_the_external_address_to_outside_peers() {
+    let mut h = masquerade("203.0.113.7", &["10.0.0.0/8"], "198.51.100.20:5000");
+    h.cmd("PASV");
+    assert_eq!(h.take_events(), ["open-passive 10.0.0.5 None"]);
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "227 Entering Passive Mode (203,0,113,7,195,80).\r\n"
+    );
+}
+
+#[test]
+fn pasv_advertises_the_local_address_to_local_peers() {
+    let mut h = masquerade("203.0.113.7", &["10.0.0.0/8"], "10.1.2.3:5000");
+    h.cmd("PASV");
+    h.open_passive(50000, None);
+    assert_eq!(h.take(), "227 Entering Passive Mode (10,0,0,5,195,80).\r\n");
+}
+
+#[test]
+fn pasv_resolves_a_hostname_each_time() {
+    let mut h = masquerade("ftp.example.com", &[], "198.51.100.20:5000");
+    for ip in ["203.0.113.7", "203.0.113.99"] {
+        h.cmd("PASV");
+        assert_eq!(
+            h.take_events(),
+            ["open-passive 10.0.0.5 Some(\"ftp.example.com\")"]
+        );
+        h.open_passive(50000, Some(ip.parse().unwrap()));
+        let expected = format!(
+            "227 Entering Passive Mode ({},195,80).\r\n",
+            ip.replace('.', ",")
+        );
+        assert_eq!(h.take(), expected);
+    }
+    // A hostname that does not resolve: the listener is closed, EPSV is suggested.
+    h.cmd("PASV");
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "425 The passive address hostname did not resolve to an IPv4 address; use EPSV.\r\n"
+    );
+    assert_eq!(
+        h.take_events(),
+        [
+            "open-passive 10.0.0.5 Some(\"ftp.example.com\")",
+            "close-passive"
+        ]
+    );
+    // EPSV never needs the address.
+    h.cmd("EPSV");
+    assert_eq!(h.take_events(), ["open-passive 10.0.0.5 None"]);
+}
+
+#[test]
+fn passive_listener_failure_is_425() {
+    let mut h = Host::logged_in();
+    h.cmd("EPSV");
+    let token = h.passive.take().unwrap();
+    h.session.passive_failed(token, PassiveError::NoFreePort);
+    h.offer();
+    assert_eq!(
+        h.take(),
+        "425 Cannot open a passive listener: no free port in the passive range.\r\n"
+    );
+    assert_eq!(
+        h.cmd("RETR a"),
+        "425 Use PORT, EPRT, PASV or EPSV first.\r\n"
+    );
+}
+
+#[test]
+fn ipv6_control_connections() {
+    let mut h = Host::with(ServerConfig::default(), "[::1]:21", "[::1]:40000");
+    h.login_as(false);
+    assert_eq!(
+        h.cmd("PASV"),
+        "522 PASV cannot carry an IPv6 address; use EPSV (RFC 2428).\r\n"
+    );
+    assert_eq!(
+        h.cmd("EPSV 1"),
+        "522 Network protocol not supported, use (2).\r\n"
+    );
+    h.cmd("EPSV 2");
+    assert_eq!(h.take_events(), ["open-passive ::1 None"]);
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "229 Entering Extended Passive Mode (|||50000|)\r\n"
+    );
+    assert_eq!(
+        h.cmd("EPRT |2|::1|50001|"),
+        "200 EPRT command successful.\r\n"
+    );
+    assert_eq!(h.take_events(), ["close-passive"]);
+    h.cmd("RETR a");
+    assert_eq!(
+        h.take_events(),
+        ["transfer Retrieve /a offset=0 ascii=true Active([::1]:50001) ro=false"]
+    );
+}
+
+#[test]
+fn ipv4_mapped_addresses_count_as_ipv4() {
+    let mut h = Host::with(
+        ServerConfig::default(),
+        "[::ffff:127.0.0.1]:21",
+        "[::ffff:127.0.0.1]:4000",
+    );
+    h.login_as(false);
+    h.cmd("PASV");
+    assert_eq!(h.take_events(), ["open-passive 127.0.0.1 None"]);
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "227 Entering Passive Mode (127,0,0,1,195,80).\r\n"
+    );
+    assert_eq!(
+        h.cmd("PORT 127,0,0,1,200,10"),
+        "200 PORT command successful.\r\n"
+    );
+}
+
+#[test]
+fn epsv_all_refuses_other_data_commands() {
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("EPSV ALL"), "200 EPSV ALL ok.\r\n");
+    assert_eq!(h.cmd("PASV"), "503 EPSV ALL is in effect; use EPSV.\r\n");
+    assert_eq!(
+        h.cmd("PORT 127,0,0,1,200,10"),
+        "503 EPSV ALL is in effect; use EPSV.\r\n"
+    );
+    assert_eq!(
+        h.cmd("EPRT |1|127.0.0.1|51210|"),
+        "503 EPSV ALL is in effect; use EPSV.\r\n"
+    );
+    h.cmd("EPSV");
+    assert_eq!(h.take_events(), ["open-passive 127.0.0.1 None"]);
+}
+
+#[test]
+fn port_and_eprt_refuse_bounces_and_privileged_ports() {
+    let mut h = Host::logged_in();
+    assert_eq!(
+        h.cmd("PORT 127,0,0,2,200,10"),
+        "504 PORT refused: address is not the client's own (RFC 2577).\r\n"
+    );
+    assert_eq!(
+        h.cmd("PORT 127,0,0,1,0,80"),
+        "504 PORT refused: port below 1024 (RFC 2577).\r\n"
+    );
+    assert_eq!(
+        h.cmd("EPRT |1|10.9.8.7|50000|"),
+        "504 EPRT refused: address is not the client's own (RFC 2577).\r\n"
+    );
+    assert_eq!(
+        h.take_events(),
+        [
+            "notice PortRefused { addr: 127.0.0.2:51210, reason: \"address is not the client's own\" }",
+            "notice PortRefused { addr: 127.0.0.1:80, reason: \"port below 1024\" }",
+            "notice PortRefused { addr: 10.9.8.7:50000, reason: \"address is not the client's own\" }",
+        ]
+    );
+    // Nothing was set up by the refused commands.
+    assert_eq!(
+        h.cmd("RETR a"),
+        "425 Use PORT, EPRT, PASV or EPSV first.\r\n"
+    );
+    assert_eq!(
+        h.cmd("PORT 127,0,0,1,200,10"),
+        "200 PORT command successful.\r\n"
+    );
+    h.cmd("LIST -la");
+    assert_eq!(
+        h.take_events(),
+        ["transfer List / offset=0 ascii=false Active(127.0.0.1:51210) ro=false"]
+    );
+}
+
+#[test]
+fn a_transfer_replies_150_then_226() {
+    let mut h = Host::logged_in();
+    h.cmd("TYPE I");
+    h.epsv();
+    assert_eq!(h.cmd("RETR docs/a.bin"), "");
+    assert_eq!(
+        h.take_events(),
+        ["transfer Retrieve /docs/a.bin offset=0 ascii=false Passive { peer: 127.0.0.1 } ro=false"]
+    );
+    h.start_transfer();
+    assert_eq!(h.take(), "150 Opening data connection.\r\n");
+    h.finish_transfer(Ok(1234));
+    assert_eq!(h.take(), "226 Transfer complete.\r\n");
+    // The data connection set-up is used up.
+    assert_eq!(
+        h.cmd("RETR a"),
+        "425 Use PORT, EPRT, PASV or EPSV first.\r\n"
+    );
+}
+
+#[test]
+fn transfer_failures_never_say_226() {
+    let cases: [(Result<u64, TransferError>, bool, &str); 7] = [
+        (
+            Err(FileError::NotFound.into()),
+            false,
+            "550 No such file or directory.\r\n",
+        ),
+        (
+            Err(FileError::InvalidName.into()),
+            false,
+            "553 File name not allowed.\r\n",
+        ),
+        (
+            Err(TransferError::NoDataConnection),
+            false,
+            "425 Cannot open data connection.\r\n",
+        ),
+        (
+            Err(TransferError::ConnectionLost),
+            true,
+            "150 Opening data connection.\r\n426 Data connection closed; transfer aborted.\r\n",
+        ),
+        (
+            Err(FileError::StorageFull.into()),
+            true,
+            "150 Opening data connection.\r\n452 Insufficient storage space.\r\n",
+        ),
+        (
+            Err(FileError::Local.into()),
+            true,
+            "150 Opening data connection.\r\n451 Local error in processing.\r\n",
+        ),
+        (
+            Err(TransferError::Aborted),
+            true,
+            "150 Opening data connection.\r\n426 Transfer aborted.\r\n",
+        ),
+    ];
+    for (result, started, expected) in cases {
+        let mut h = Host::logged_in();
+        h.epsv();
+        h.cmd("STOR x");
+        if started {
+            h.start_transfer();
+        }
+        h.finish_transfer(result);
+        assert_eq!(h.take(), expected, "{result:?}");
+        assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
+    }
+}
+
+#[test]
+fn abor_during_a_transfer_is_426_then_226() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    assert_eq!(h.take(), "150 Opening data connection.\r\n");
+    h.take_events();
+    // Telnet IP + Synch, then ABOR, as RFC 959 clients send it.
+    h.send(b"\xff\xf4\xff\xf2ABOR\r\n");
+    assert_eq!(h.take(), "");
+    assert_eq!(h.take_events(), ["abort"]);
+    h.finish_transfer(Err(TransferError::Aborted));
+    assert_eq!(
+        h.take(),
+        "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+    assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn commands_during_a_transfer_wait_except_noop_stat_abor() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.send("NOOP\r\nSTAT\r\nPWD\r\nNOOP\r\n");
+    assert_eq!(h.take(), "200 NOOP ok.\r\n211 Transfer in progress.\r\n");
+    assert_eq!(h.pending, b"PWD\r\nNOOP\r\n");
+    h.finish_transfer(Ok(10));
+    assert_eq!(
+        h.take(),
+        "226 Transfer complete.\r\n257 \"/\" is the current directory.\r\n200 NOOP ok.\r\n"
+    );
+}
+
+#[test]
+fn a_held_line_split_across_reads_runs_after_the_transfer() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.send("PW");
+    h.send("D\r\n");
+    assert_eq!(h.take(), "");
+    h.finish_transfer(Ok(10));
+    assert_eq!(
+        h.take(),
+        "226 Transfer complete.\r\n257 \"/\" is the current directory.\r\n"
+    );
+}
+
+#[test]
+fn the_data_connection_timeout_is_425() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.take_events();
+    h.advance(Duration::from_secs(29));
+    assert!(h.take_events().is_empty());
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.take_events(), ["abort"]);
+    h.finish_transfer(Err(TransferError::Aborted));
+    assert_eq!(h.take(), "425 No data connection was made in time.\r\n");
+}
+
+#[test]
+fn rest_applies_to_the_next_transfer_only() {
+    let mut h = Host::logged_in();
+    assert_eq!(
+        h.cmd("REST 1000"),
+        "350 Restarting at 1000; send RETR or STOR.\r\n"
+    );
+    h.epsv();
+    h.cmd("RETR a");
+    assert_eq!(
+        h.take_events(),
+        ["transfer Retrieve /a offset=1000 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+    );
+    h.finish_transfer(Ok(5));
+    h.take();
+    h.epsv();
+    h.cmd("STOR a");
+    assert_eq!(
+        h.take_events(),
+        ["transfer Store /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+    );
+}
+
+#[test]
+fn stou_names_the_file_in_its_150() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("STOU");
+    assert_eq!(
+        h.take_events(),
+        ["transfer StoreUnique / offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+    );
+    let token = h.transfer.take().unwrap();
+    h.session.store_unique_started(&token, b"ftpwire.1");
+    h.session.transfer_finished(token, Ok(3));
+    h.offer();
+    assert_eq!(
+        h.take(),
+        "150 FILE: ftpwire.1\r\n226 Transfer complete.\r\n"
+    );
+}
+
+#[test]
+fn over_long_lines_get_500_and_the_session_survives() {
+    let mut h = Host::logged_in();
+    h.send(alloc::vec![b'A'; 100_000]);
+    assert_eq!(h.take(), "500 Command line too long.\r\n");
+    assert_eq!(h.take_events(), ["notice LineTooLong"]);
+    h.send("\r\nNOOP\r\n");
+    assert_eq!(h.take(), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn nul_bytes_and_garbage_are_refused_cleanly() {
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("RETR a\0b"), "501 Path contains a NUL byte.\r\n");
+    assert_eq!(h.cmd("\0\0\0"), "500 Unknown command.\r\n");
+    h.send(b"\xff\xfb\x01\xff\xfd\x03NOOP\r\n");
+    assert_eq!(h.take(), "200 NOOP ok.\r\n");
+    assert_eq!(h.cmd("\u{1F600}"), "500 Unknown command.\r\n");
+}
+
+#[test]
+fn pipelined_commands_run_in_order() {
+    let mut h = Host::new();
+    h.send("USER alice\r\nPASS secret\r\nPWD\r\nCWD x\r\nNOOP\r\n");
+    assert_eq!(h.take(), "331 Password required.\r\n");
+    h.answer_login(LoginOutcome::Accepted { read_only: false });
+    assert_eq!(
+        h.take(),
+        "230 Login successful.\r\n257 \"/\" is the current directory.\r\n"
+    );
+    h.answer_stat(Ok(DIR));
+    assert_eq!(h.take(), "250 Directory changed.\r\n200 NOOP ok.\r\n");
+}
+
+#[test]
+fn idle_sessions_are_closed() {
+    let mut h = Host::logged_in();
+    h.advance(Duration::from_secs(299));
+    assert_eq!(h.take(), "");
+    h.cmd("NOOP");
+    h.advance(Duration::from_secs(299));
+    assert_eq!(h.take(), "");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.take(), "421 Idle timeout; closing the connection.\r\n");
+    assert!(h.closed);
+}
+
+#[test]
+fn a_long_transfer_is_not_idleness() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.start_transfer();
+    h.take();
+    h.advance(Duration::from_secs(1000));
+    assert_eq!(h.take(), "");
+    assert!(!h.closed);
+    h.finish_transfer(Ok(1));
+    assert_eq!(h.take(), "226 Transfer complete.\r\n");
+}
+
+#[test]
+fn peer_close_during_a_transfer_aborts_it() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.take_events();
+    h.session.handle_peer_closed();
+    h.offer();
+    assert_eq!(h.take_events(), ["abort"]);
+    assert!(h.closed);
+}
+
+#[test]
+fn stale_tokens_are_ignored() {
+    let mut h = Host::logged_in();
+    h.cmd("SIZE a");
+    let stale = StatToken(h.stat.as_ref().unwrap().0 + 100);
+    h.session.stat_done(stale, Ok(FILE));
+    h.offer();
+    assert_eq!(h.take(), "");
+    h.answer_stat(Ok(FILE));
+    assert_eq!(h.take(), "213 1234\r\n");
+}
+
+#[test]
+fn reply_addresses_are_not_dialled_by_the_core() {
+    // The core only formats; a PASV masquerade address is text in a reply.
+    let mut h = masquerade("203.0.113.7", &[], "198.51.100.1:1");
+    h.cmd("PASV");
+    let events = h.take_events();
+    assert_eq!(events, ["open-passive 10.0.0.5 None"]);
+    let _: SocketAddr = "10.0.0.5:1".parse().unwrap();
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Answers every event with something plausible, chosen by `choice`.
+    fn answer_all(h: &mut Host, choice: u8) {
+        if let Some(t) = h.login.take() {
+            let outcome = if choice % 2 == 0 {
+                LoginOutcome::Accepted {
+                    read_only: choice % 4 == 0,
+                }
+            } else {
+                LoginOutcome::Rejected
+            };
+            h.session.login(t, outcome);
+        }
+        if let Some(t) = h.passive.take() {
+            if choice % 5 == 0 {
+                h.session.passive_failed(t, PassiveError::NoFreePort);
+            } else {
+                h.session
+                    .passive_opened(t, 50000, Some("203.0.113.1".parse().unwrap()));
+            }
+        }
+        if let Some(t) = h.stat.take() {
+            h.session
+                .stat_done(t, if choice % 3 == 0 { Ok(DIR) } else { Ok(FILE) });
+        }
+        if let Some(t) = h.change.take() {
+            h.session.change_done(t, Err(FileError::PermissionDenied));
+        }
+        if let Some(t) = h.transfer.take() {
+            h.session.transfer_started(&t);
+            h.session.transfer_finished(t, Ok(7));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_session_never_panics_on_arbitrary_bytes(
+            chunks in proptest::collection::vec(
+                prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..64),
+                    proptest::sample::select(alloc::vec![
+                        b"USER a\r\n".to_vec(), b"PASS b\r\n".to_vec(), b"EPSV\r\n".to_vec(),
+                        b"PASV\r\n".to_vec(), b"RETR x\r\n".to_vec(), b"ABOR\r\n".to_vec(),
+                        b"PORT 127,0,0,1,4,1\r\n".to_vec(), b"RNFR a\r\n".to_vec(),
+                        b"RNTO b\r\n".to_vec(), b"\xff\xf4\xff\xf2".to_vec(), b"REIN\r\n".to_vec(),
+                    ]),
+                ],
+                0..40),
+            choices in proptest::collection::vec(any::<u8>(), 40),
+        ) {
+            let mut h = Host::new();
+            for (chunk, choice) in chunks.iter().zip(choices) {
+                h.send(chunk);
+                answer_all(&mut h, choice);
+                h.offer();
+                if choice % 7 == 0 {
+                    h.advance(Duration::from_secs(u64::from(choice)));
+                }
+                if h.closed {
+                    break;
+                }
+            }
+            // Every transmitted line is a well-formed reply.
+            let mut rest = &h.out[..];
+            while !rest.is_empty() {
+                match crate::reply::parse(rest) {
+                    Ok(Some((_, used))) => rest = &rest[used..],
+                    other => prop_assert!(false, "bad reply stream {:?}: {:?}", other, show(rest)),
+                }
+            }
+        }
+    }
+}
