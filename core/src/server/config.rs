@@ -3,7 +3,7 @@
 use alloc::borrow::Cow;
 use core::time::Duration;
 
-use crate::address::PassivePolicy;
+use crate::address::{PassiveAddress, PassivePolicy};
 
 /// Settings every [`ServerSession`](super::ServerSession) of one server shares
 /// (wrap it in an `Arc`). `Default` is the safe operator default.
@@ -30,6 +30,18 @@ pub struct ServerConfig {
     pub max_login_failures: u32,
     /// Which address PASV replies advertise to which peer.
     pub passive: PassivePolicy,
+    /// The host can do TLS (a certificate is configured): AUTH TLS, PBSZ and
+    /// PROT are offered (RFC 4217).
+    pub tls: bool,
+    /// Refuse logins on a plain control channel and transfers without PROT P.
+    pub require_tls: bool,
+    /// Allow CCC (back to a plain control channel after login). Off: a NAT
+    /// ALG is the only reason to want it, and it undoes the protection.
+    pub allow_ccc: bool,
+    /// Masquerade address for sessions whose control channel is protected,
+    /// replacing `passive.external` for them: behind a NAT whose ALG rewrites
+    /// plain-FTP 227 replies, only FTPS needs the masquerade.
+    pub tls_passive_address: Option<PassiveAddress>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +54,10 @@ impl Default for ServerConfig {
             failed_login_delay: Duration::from_secs(1),
             max_login_failures: 3,
             passive: PassivePolicy::default(),
+            tls: false,
+            require_tls: false,
+            allow_ccc: false,
+            tls_passive_address: None,
         }
     }
 }

@@ -60,8 +60,24 @@ pub enum Event<'a> {
     /// Stop the running transfer (ABOR, or its data connection timed out), then
     /// answer its token with [`TransferError::Aborted`].
     AbortTransfer,
+    /// AUTH TLS was accepted and its `234` is in the output before this
+    /// event: write all output, then run the TLS handshake on the control
+    /// connection. Bytes already received after AUTH TLS were discarded by
+    /// the session (RFC 4217 §4: they could be injected plain text).
+    UpgradeTls(UpgradeTls),
+    /// CCC was accepted and its `200` is in the output before this event:
+    /// write all output, send TLS close_notify, then carry on in plain text.
+    DowngradeTls,
     /// Worth an operator's attention: log it. Needs no answer.
     Notice(Notice<'a>),
+}
+
+/// Upgrade the control connection to TLS.
+#[derive(Debug)]
+pub struct UpgradeTls {
+    /// Answer with [`ServerSession::tls_established`](super::ServerSession::tls_established)
+    /// once the handshake is done; if it fails, close the connection.
+    pub token: TlsToken,
 }
 
 /// Credentials to check.
@@ -283,6 +299,8 @@ pub enum Notice<'a> {
     LineTooLong,
     /// The idle timeout closed the session.
     IdleTimeout,
+    /// A command was refused because the server requires TLS.
+    TlsRequired,
 }
 
 macro_rules! token {
@@ -297,6 +315,10 @@ macro_rules! token {
 token!(
     /// Answers a [`Login`].
     LoginToken
+);
+token!(
+    /// Answers an [`UpgradeTls`].
+    TlsToken
 );
 token!(
     /// Answers an [`OpenPassive`].

@@ -9,7 +9,7 @@ use core::net::{IpAddr, SocketAddr};
 use super::config::ServerConfig;
 use super::event::*;
 use crate::Instant;
-use crate::address::{self, PassiveChoice};
+use crate::address::{self, PassiveAddress, PassiveChoice};
 use crate::command::{Command, EpsvArgument, ParseError, TransferType, Verb};
 use crate::control::{ControlReader, Frame};
 use crate::listing::{self, FileKind, Metadata};
@@ -87,6 +87,11 @@ struct State {
     rest: u64,
     data: DataSetup,
     epsv_all: bool,
+    tls: Tls,
+    /// PBSZ was sent on the protected control channel (required before PROT).
+    pbsz: bool,
+    /// PROT P: data connections are protected.
+    prot_private: bool,
 
     waiting: Waiting,
     next_token: u32,
@@ -97,6 +102,15 @@ enum LoginState {
     Connected,
     UserGiven,
     LoggedIn { read_only: bool },
+}
+
+/// The control channel's protection (RFC 4217).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    Plain,
+    /// 234 sent; waiting for the host's handshake. Input is discarded.
+    Upgrading(u32),
+    Secured,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +187,8 @@ enum Queued {
     Change(u32, ChangeKind),
     Transfer(TransferState),
     AbortTransfer,
+    UpgradeTls(u32),
+    DowngradeTls,
     Notice(QueuedNotice),
 }
 
@@ -184,9 +200,32 @@ enum QueuedNotice {
     PortRefused(SocketAddr, &'static str),
     LineTooLong,
     IdleTimeout,
+    TlsRequired,
 }
 
-const FEATURES: &str = "211-Features:\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MLST type*;size*;modify*;perm*;\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n";
+/// FEAT lines (RFC 2389), in alphabetical order; the TLS ones only when TLS is configured.
+const FEATURES: [(&str, Feature); 13] = [
+    (" AUTH TLS\r\n", Feature::Tls),
+    (" CCC\r\n", Feature::Ccc),
+    (" EPRT\r\n", Feature::Always),
+    (" EPSV\r\n", Feature::Always),
+    (" HOST\r\n", Feature::Always),
+    (" MDTM\r\n", Feature::Always),
+    (" MLST type*;size*;modify*;perm*;\r\n", Feature::Always),
+    (" PBSZ\r\n", Feature::Tls),
+    (" PROT\r\n", Feature::Tls),
+    (" REST STREAM\r\n", Feature::Always),
+    (" SIZE\r\n", Feature::Always),
+    (" TVFS\r\n", Feature::Always),
+    (" UTF8\r\n", Feature::Always),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feature {
+    Always,
+    Tls,
+    Ccc,
+}
 
 const HELP: &str = "214-The following commands are recognized:\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LIST MDTM MKD\r\n MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR RMD\r\n RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD\r\n XRMD\r\n214 Help OK.\r\n";
 
@@ -198,6 +237,28 @@ impl ServerSession {
         local: SocketAddr,
         peer: SocketAddr,
         now: Instant,
+    ) -> Self {
+        Self::start(config, local, peer, now, Tls::Plain)
+    }
+
+    /// A new session on an implicit-FTPS listener (port 990 style): the host
+    /// has completed the TLS handshake before the first byte, so the control
+    /// channel starts protected.
+    pub fn new_implicit_tls(
+        config: Arc<ServerConfig>,
+        local: SocketAddr,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> Self {
+        Self::start(config, local, peer, now, Tls::Secured)
+    }
+
+    fn start(
+        config: Arc<ServerConfig>,
+        local: SocketAddr,
+        peer: SocketAddr,
+        now: Instant,
+        tls: Tls,
     ) -> Self {
         let reader = ControlReader::new(config.line_limit);
         let mut state = State {
@@ -222,6 +283,9 @@ impl ServerSession {
             rest: 0,
             data: DataSetup::None,
             epsv_all: false,
+            tls,
+            pbsz: false,
+            prot_private: false,
             waiting: Waiting::Nothing,
             next_token: 0,
             config,
@@ -240,7 +304,7 @@ impl ServerSession {
     /// says so; nothing is lost and pipelined commands run in order.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
         self.state.settle(now);
-        if self.state.closing || self.state.closed {
+        if self.state.closing || self.state.closed || self.state.upgrading() {
             return data.len();
         }
         let mut used = 0;
@@ -264,7 +328,8 @@ impl ServerSession {
                 }
             }
             used += n;
-            if self.state.closing {
+            if self.state.closing || self.state.upgrading() {
+                // Lines pipelined after AUTH TLS are never run (RFC 4217 §4).
                 return data.len();
             }
         }
@@ -329,6 +394,21 @@ impl ServerSession {
     /// Whether the session has ended (the host saw [`Output::Closed`]).
     pub fn is_closed(&self) -> bool {
         self.state.closed
+    }
+
+    /// Answers [`Event::UpgradeTls`]: the handshake is done; what arrives now
+    /// is the decrypted control channel.
+    pub fn tls_established(&mut self, token: TlsToken) {
+        self.state.settle(self.state.now);
+        if self.state.tls == Tls::Upgrading(token.0) {
+            self.state.tls = Tls::Secured;
+            self.state.last_activity = self.state.now;
+        }
+    }
+
+    /// Whether the control channel is protected by TLS now.
+    pub fn is_secured(&self) -> bool {
+        self.state.tls == Tls::Secured
     }
 
     /// Answers [`Event::Login`].
@@ -458,6 +538,10 @@ impl State {
         self.closing = true;
     }
 
+    fn upgrading(&self) -> bool {
+        matches!(self.tls, Tls::Upgrading(_))
+    }
+
     fn logged_in(&self) -> bool {
         matches!(self.login, LoginState::LoggedIn { .. })
     }
@@ -468,7 +552,7 @@ impl State {
 
     /// Whether the next command line may be read now.
     fn reads_commands(&self) -> bool {
-        matches!(self.waiting, Waiting::Nothing | Waiting::Transfer(_))
+        matches!(self.waiting, Waiting::Nothing | Waiting::Transfer(_)) && !self.upgrading()
     }
 
     /// During a transfer only ABOR, STAT and NOOP run; the rest wait for its end.
@@ -542,7 +626,7 @@ impl State {
             }),
             Queued::OpenPassive(id, resolve) => Event::OpenPassive(OpenPassive {
                 bind: self.local.ip(),
-                resolve: match (resolve, self.config.passive.choose(self.peer.ip())) {
+                resolve: match (resolve, self.passive_choice()) {
                     (true, PassiveChoice::Resolve(name)) => Some(name),
                     _ => None,
                 },
@@ -587,11 +671,15 @@ impl State {
                         peer: self.peer.ip(),
                     },
                 },
-                protected: false,
+                protected: self.prot_private,
                 read_only: self.read_only(),
                 token: TransferToken(t.id),
             }),
             Queued::AbortTransfer => Event::AbortTransfer,
+            Queued::UpgradeTls(id) => Event::UpgradeTls(UpgradeTls {
+                token: TlsToken(id),
+            }),
+            Queued::DowngradeTls => Event::DowngradeTls,
             Queued::Notice(n) => Event::Notice(match n {
                 QueuedNotice::LoginSucceeded => Notice::LoginSucceeded { user: &self.user },
                 QueuedNotice::LoginFailed => Notice::LoginFailed { user: &self.user },
@@ -599,6 +687,7 @@ impl State {
                 QueuedNotice::PortRefused(addr, reason) => Notice::PortRefused { addr, reason },
                 QueuedNotice::LineTooLong => Notice::LineTooLong,
                 QueuedNotice::IdleTimeout => Notice::IdleTimeout,
+                QueuedNotice::TlsRequired => Notice::TlsRequired,
             }),
         }
     }
@@ -620,6 +709,16 @@ impl State {
         }
         if verb != Verb::Rnto {
             self.rename_pending = false;
+        }
+        if self.config.require_tls
+            && self.tls != Tls::Secured
+            && matches!(verb, Verb::User | Verb::Pass)
+        {
+            self.notice(QueuedNotice::TlsRequired);
+            return self.reply(
+                530,
+                "This server requires TLS: send AUTH TLS before USER (or use implicit FTPS).",
+            );
         }
         match command {
             Command::User(name) => {
@@ -649,6 +748,8 @@ impl State {
                 self.transfer_type = TransferType::Ascii;
                 self.epsv_all = false;
                 self.rest = 0;
+                self.pbsz = false;
+                self.prot_private = false;
                 self.reply(220, "Ready for a new user.");
             }
             Command::Noop => self.reply(200, "NOOP ok."),
@@ -658,7 +759,7 @@ impl State {
                 self.reply(504, "STAT with a path is not supported; use LIST or MLST.")
             }
             Command::Help(_) => self.out.extend_from_slice(HELP.as_bytes()),
-            Command::Feat => self.out.extend_from_slice(FEATURES.as_bytes()),
+            Command::Feat => self.features(),
             Command::Opts(option) => self.opts(option),
             Command::Pwd => reply::write_quoted_path(
                 &mut self.out,
@@ -745,9 +846,10 @@ impl State {
                 LoginState::Connected => self.reply(220, "Host accepted."),
                 _ => self.reply(503, "HOST must be sent before USER."),
             },
-            Command::Auth(_) | Command::Pbsz(_) | Command::Prot(_) | Command::Ccc => {
-                self.reply(502, "TLS is not configured on this server.")
-            }
+            Command::Auth(mechanism) => self.auth(mechanism),
+            Command::Pbsz(size) => self.pbsz(size),
+            Command::Prot(level) => self.prot(level),
+            Command::Ccc => self.ccc(),
         }
     }
 
@@ -772,6 +874,106 @@ impl State {
                 self.reply(522, "Network protocol not supported, use (1,2).")
             }
         }
+    }
+
+    fn features(&mut self) {
+        reply::write_first(&mut self.out, 211, "Features:");
+        for (line, feature) in FEATURES {
+            let offered = match feature {
+                Feature::Always => true,
+                Feature::Tls => self.config.tls,
+                Feature::Ccc => self.config.tls && self.config.allow_ccc,
+            };
+            if offered {
+                self.out.extend_from_slice(line.as_bytes());
+            }
+        }
+        self.reply(211, "End");
+    }
+
+    /// AUTH (RFC 4217 §4): `234`, then the host upgrades the connection.
+    fn auth(&mut self, mechanism: &[u8]) {
+        if !self.config.tls {
+            return self.reply(502, "TLS is not configured on this server.");
+        }
+        let known = [&b"TLS"[..], b"TLS-C", b"SSL", b"TLS-P"];
+        if !known.iter().any(|m| m.eq_ignore_ascii_case(mechanism)) {
+            return self.reply(504, "Unknown security mechanism; use AUTH TLS.");
+        }
+        if self.tls == Tls::Secured {
+            return self.reply(503, "The control connection is already protected.");
+        }
+        // A new security context starts a new login (RFC 4217 §4: the
+        // client must log in again, protected).
+        self.login = LoginState::Connected;
+        self.pbsz = false;
+        self.prot_private = false;
+        let id = self.token();
+        self.tls = Tls::Upgrading(id);
+        self.reply(234, "AUTH TLS ok; start the TLS handshake.");
+        self.events.push_back(Queued::UpgradeTls(id));
+    }
+
+    /// PBSZ (RFC 4217 §8): for TLS the buffer size is always 0.
+    fn pbsz(&mut self, size: &[u8]) {
+        if self.tls != Tls::Secured {
+            return self.reply(
+                503,
+                "PBSZ needs a protected control connection; send AUTH TLS first.",
+            );
+        }
+        if size.is_empty() || !size.iter().all(u8::is_ascii_digit) {
+            return self.reply(501, "PBSZ takes a number; send PBSZ 0.");
+        }
+        self.pbsz = true;
+        self.reply(200, "PBSZ=0");
+    }
+
+    /// PROT (RFC 4217 §9): C (clear) or P (private) data connections.
+    fn prot(&mut self, level: &[u8]) {
+        if self.tls != Tls::Secured {
+            return self.reply(
+                503,
+                "PROT needs a protected control connection; send AUTH TLS first.",
+            );
+        }
+        if !self.pbsz {
+            return self.reply(503, "Send PBSZ 0 before PROT.");
+        }
+        match level {
+            b"P" | b"p" => {
+                self.prot_private = true;
+                self.reply(200, "Data connections will be protected.");
+            }
+            b"C" | b"c" if self.config.require_tls => {
+                self.notice(QueuedNotice::TlsRequired);
+                self.reply(
+                    534,
+                    "This server requires protected data connections; send PROT P.",
+                )
+            }
+            b"C" | b"c" => {
+                self.prot_private = false;
+                self.reply(200, "Data connections will be in clear text.");
+            }
+            b"S" | b"s" | b"E" | b"e" => {
+                self.reply(536, "Only PROT C and PROT P are supported with TLS.")
+            }
+            _ => self.reply(504, "Unknown protection level; use C or P."),
+        }
+    }
+
+    /// CCC (RFC 4217 §6): back to a plain control channel, if allowed.
+    fn ccc(&mut self) {
+        if self.tls != Tls::Secured {
+            return self.reply(533, "The control connection is not protected.");
+        }
+        if !self.config.allow_ccc || self.config.require_tls {
+            return self.reply(534, "CCC is disabled on this server.");
+        }
+        self.tls = Tls::Plain;
+        self.reply(200, "Control connection is now in clear text.");
+        self.events.push_back(Queued::DowngradeTls);
     }
 
     fn status(&mut self) {
@@ -882,7 +1084,7 @@ impl State {
                 "PASV cannot carry an IPv6 address; use EPSV (RFC 2428).",
             );
         };
-        let advertise = match self.config.passive.choose(self.peer.ip()) {
+        let advertise = match self.passive_choice() {
             PassiveChoice::Local => Advertise::PasvLocal,
             PassiveChoice::External(ip @ IpAddr::V4(_)) => Advertise::PasvAt(ip),
             // An IPv6 masquerade address cannot go into a 227 reply.
@@ -890,6 +1092,26 @@ impl State {
             PassiveChoice::Resolve(_) => Advertise::PasvResolved,
         };
         self.open_passive(advertise);
+    }
+
+    /// The passive-address policy for this session: a protected control
+    /// channel uses the TLS masquerade address when one is configured.
+    fn passive_choice(&self) -> PassiveChoice<'_> {
+        let policy = &self.config.passive;
+        match &self.config.tls_passive_address {
+            Some(external) if self.tls == Tls::Secured => {
+                let peer = self.peer.ip();
+                if policy.local_networks.iter().any(|n| n.contains(peer)) {
+                    PassiveChoice::Local
+                } else {
+                    match external {
+                        PassiveAddress::Ip(ip) => PassiveChoice::External(*ip),
+                        PassiveAddress::Hostname(name) => PassiveChoice::Resolve(name),
+                    }
+                }
+            }
+            _ => policy.choose(self.peer.ip()),
+        }
     }
 
     fn epsv(&mut self, arg: EpsvArgument) {
@@ -956,6 +1178,14 @@ impl State {
         if kind.is_upload() && self.read_only() {
             self.rest = 0;
             return self.reply(550, "Permission denied: this login is read-only.");
+        }
+        if self.config.require_tls && !self.prot_private {
+            self.rest = 0;
+            self.notice(QueuedNotice::TlsRequired);
+            return self.reply(
+                521,
+                "This server requires protected data connections; send PBSZ 0 and PROT P.",
+            );
         }
         if self.data == DataSetup::None {
             self.rest = 0;

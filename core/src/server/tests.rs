@@ -38,6 +38,7 @@ struct Host {
     stat: Option<StatToken>,
     change: Option<ChangeToken>,
     transfer: Option<TransferToken>,
+    tls: Option<TlsToken>,
     closed: bool,
 }
 
@@ -65,6 +66,7 @@ impl Host {
             stat: None,
             change: None,
             transfer: None,
+            tls: None,
             closed: false,
         };
         assert_eq!(host.take(), "220 ftpwire ready\r\n");
@@ -143,16 +145,22 @@ impl Host {
                         Event::Transfer(t) => {
                             self.transfer = Some(t.token);
                             format!(
-                                "transfer {:?} {} offset={} ascii={} {:?} ro={}",
+                                "transfer {:?} {} offset={} ascii={} {:?} ro={}{}",
                                 t.kind,
                                 show(t.path),
                                 t.offset,
                                 t.ascii,
                                 t.data,
-                                t.read_only
+                                t.read_only,
+                                if t.protected { " protected" } else { "" }
                             )
                         }
                         Event::AbortTransfer => "abort".to_string(),
+                        Event::UpgradeTls(u) => {
+                            self.tls = Some(u.token);
+                            "upgrade-tls".to_string()
+                        }
+                        Event::DowngradeTls => "downgrade-tls".to_string(),
                         Event::Notice(n) => format!("notice {n:?}"),
                     };
                     self.events.push(text);
@@ -1095,5 +1103,216 @@ mod never_panics {
                 }
             }
         }
+    }
+}
+
+mod tls {
+    use super::*;
+
+    fn tls_config() -> ServerConfig {
+        ServerConfig {
+            tls: true,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Runs AUTH TLS and the host's (pretend) handshake.
+    fn upgrade(h: &mut Host) {
+        h.send("AUTH TLS\r\n");
+        assert_eq!(h.take(), "234 AUTH TLS ok; start the TLS handshake.\r\n");
+        let event = h.take_events();
+        assert_eq!(event.len(), 1);
+        assert!(event[0].starts_with("upgrade-tls"), "{event:?}");
+        let token = h.tls.take().unwrap();
+        h.session.tls_established(token);
+        h.offer();
+        assert!(h.session.is_secured());
+    }
+
+    #[test]
+    fn feat_lists_tls_only_when_configured() {
+        let mut h = Host::with(tls_config(), "127.0.0.1:21", "127.0.0.1:4000");
+        assert_eq!(
+            h.cmd("FEAT"),
+            "211-Features:\r\n AUTH TLS\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MLST type*;size*;modify*;perm*;\r\n PBSZ\r\n PROT\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"
+        );
+        let mut h = Host::new();
+        assert!(!h.cmd("FEAT").contains("AUTH"));
+    }
+
+    #[test]
+    fn pipelined_commands_after_auth_tls_are_discarded() {
+        let mut h = Host::with(tls_config(), "127.0.0.1:21", "127.0.0.1:4000");
+        // STARTTLS-style injection: plain-text commands behind AUTH TLS.
+        h.send("AUTH TLS\r\nUSER evil\r\nPASS x\r\nDELE /important\r\n");
+        assert_eq!(h.take(), "234 AUTH TLS ok; start the TLS handshake.\r\n");
+        assert!(
+            h.pending.is_empty(),
+            "the injected bytes were consumed, not kept"
+        );
+        assert_eq!(h.take_events().len(), 1);
+        // Bytes arriving before the handshake completes are dropped too.
+        h.send("USER evil\r\n");
+        assert_eq!(h.take(), "");
+        let token = h.tls.take().unwrap();
+        h.session.tls_established(token);
+        assert_eq!(
+            h.cmd("PWD"),
+            "530 Please log in with USER and PASS first.\r\n"
+        );
+    }
+
+    #[test]
+    fn pbsz_and_prot_follow_rfc_4217() {
+        let mut h = Host::with(tls_config(), "127.0.0.1:21", "127.0.0.1:4000");
+        assert_eq!(
+            h.cmd("PBSZ 0"),
+            "503 PBSZ needs a protected control connection; send AUTH TLS first.\r\n"
+        );
+        assert_eq!(
+            h.cmd("AUTH KERBEROS"),
+            "504 Unknown security mechanism; use AUTH TLS.\r\n"
+        );
+        upgrade(&mut h);
+        assert_eq!(
+            h.cmd("AUTH TLS"),
+            "503 The control connection is already protected.\r\n"
+        );
+        assert_eq!(h.cmd("PROT P"), "503 Send PBSZ 0 before PROT.\r\n");
+        assert_eq!(h.cmd("PBSZ x"), "501 PBSZ takes a number; send PBSZ 0.\r\n");
+        assert_eq!(h.cmd("PBSZ 0"), "200 PBSZ=0\r\n");
+        assert_eq!(
+            h.cmd("PROT S"),
+            "536 Only PROT C and PROT P are supported with TLS.\r\n"
+        );
+        assert_eq!(
+            h.cmd("PROT Z"),
+            "504 Unknown protection level; use C or P.\r\n"
+        );
+        assert_eq!(
+            h.cmd("PROT P"),
+            "200 Data connections will be protected.\r\n"
+        );
+        h.login_as(false);
+        h.epsv();
+        h.cmd("RETR a");
+        assert_eq!(
+            h.take_events(),
+            [
+                "transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false protected"
+            ]
+        );
+        h.finish_transfer(Ok(1));
+        h.take();
+        assert_eq!(
+            h.cmd("PROT C"),
+            "200 Data connections will be in clear text.\r\n"
+        );
+        assert_eq!(h.cmd("CCC"), "534 CCC is disabled on this server.\r\n");
+    }
+
+    #[test]
+    fn require_tls_refuses_plain_logins_and_clear_data() {
+        let config = ServerConfig {
+            require_tls: true,
+            ..tls_config()
+        };
+        let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:4000");
+        let refused =
+            "530 This server requires TLS: send AUTH TLS before USER (or use implicit FTPS).\r\n";
+        assert_eq!(h.cmd("USER alice"), refused);
+        assert_eq!(h.cmd("PASS secret"), refused);
+        assert_eq!(
+            h.take_events(),
+            ["notice TlsRequired", "notice TlsRequired"]
+        );
+        upgrade(&mut h);
+        h.login_as(false);
+        h.epsv();
+        assert_eq!(
+            h.cmd("RETR a"),
+            "521 This server requires protected data connections; send PBSZ 0 and PROT P.\r\n"
+        );
+        h.cmd("PBSZ 0");
+        assert_eq!(
+            h.cmd("PROT C"),
+            "534 This server requires protected data connections; send PROT P.\r\n"
+        );
+    }
+
+    #[test]
+    fn implicit_tls_sessions_start_secured() {
+        let config = Arc::new(ServerConfig {
+            require_tls: true,
+            ..tls_config()
+        });
+        let session = ServerSession::new_implicit_tls(
+            config,
+            "127.0.0.1:990".parse().unwrap(),
+            "127.0.0.1:4000".parse().unwrap(),
+            Instant::default(),
+        );
+        assert!(session.is_secured());
+        let mut h = Host {
+            session,
+            ..Host::with(tls_config(), "127.0.0.1:21", "127.0.0.1:4000")
+        };
+        h.take();
+        assert_eq!(h.cmd("USER alice"), "331 Password required.\r\n");
+    }
+
+    #[test]
+    fn tls_sessions_use_the_tls_passive_address() {
+        let config = ServerConfig {
+            passive: PassivePolicy {
+                external: None,
+                local_networks: alloc::vec!["10.0.0.0/8".parse().unwrap()],
+            },
+            tls_passive_address: Some("203.0.113.9".parse().unwrap()),
+            ..tls_config()
+        };
+        let mut h = Host::with(config.clone(), "10.0.0.5:21", "198.51.100.2:4000");
+        h.login_as(false);
+        h.cmd("PASV");
+        h.open_passive(50000, None);
+        // Plain control channel: an ALG may rewrite it, no masquerade.
+        assert_eq!(h.take(), "227 Entering Passive Mode (10,0,0,5,195,80).\r\n");
+        upgrade(&mut h);
+        h.login_as(false);
+        h.cmd("PASV");
+        h.open_passive(50000, None);
+        assert_eq!(
+            h.take(),
+            "227 Entering Passive Mode (203,0,113,9,195,80).\r\n"
+        );
+        // Local peers still get the local address under TLS.
+        let mut h = Host::with(config, "10.0.0.5:21", "10.0.0.9:4000");
+        upgrade(&mut h);
+        h.login_as(false);
+        h.cmd("PASV");
+        h.open_passive(50000, None);
+        assert_eq!(h.take(), "227 Entering Passive Mode (10,0,0,5,195,80).\r\n");
+    }
+
+    #[test]
+    fn ccc_when_allowed() {
+        let config = ServerConfig {
+            allow_ccc: true,
+            ..tls_config()
+        };
+        let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:4000");
+        assert_eq!(
+            h.cmd("CCC"),
+            "533 The control connection is not protected.\r\n"
+        );
+        upgrade(&mut h);
+        assert!(h.cmd("FEAT").contains(" CCC\r\n"));
+        h.login_as(false);
+        assert_eq!(
+            h.cmd("CCC"),
+            "200 Control connection is now in clear text.\r\n"
+        );
+        assert_eq!(h.take_events(), ["downgrade-tls"]);
+        assert!(!h.session.is_secured());
     }
 }
