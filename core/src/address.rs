@@ -59,13 +59,48 @@ pub enum PassiveChoice<'a> {
 
 impl IpNet {
     /// A network from an address and a prefix length (at most 32 for IPv4, 128 for IPv6).
+    ///
+    /// ```
+    /// use ftpwire_core::address::IpNet;
+    /// let net = IpNet::new("10.0.0.0".parse().unwrap(), 8).unwrap();
+    /// assert!(net.contains("10.1.2.3".parse().unwrap()));
+    /// assert!(IpNet::new("10.0.0.0".parse().unwrap(), 33).is_err());
+    /// ```
     pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, AddressError> {
-        todo!("H1: {addr} {prefix}")
+        let addr = canonical_ip(addr);
+        let max = match addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        if prefix > max {
+            return Err(AddressError::Malformed("CIDR prefix length too long"));
+        }
+        Ok(IpNet { addr, prefix })
     }
 
     /// Whether `ip` is inside this network (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        todo!("H1: {ip} {self:?}")
+        match (self.addr, canonical_ip(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl core::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
     }
 }
 
@@ -73,7 +108,45 @@ impl core::str::FromStr for IpNet {
     type Err = AddressError;
     /// `10.0.0.0/8`, `fd00::/8`; a bare address is a /32 or /128.
     fn from_str(s: &str) -> Result<Self, AddressError> {
-        todo!("H1: {s}")
+        let (addr, prefix) = match s.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| AddressError::Malformed("CIDR address is not an IP address"))?;
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p
+                .parse()
+                .map_err(|_| AddressError::Malformed("CIDR prefix length too long"))?,
+            Some(_) => {
+                return Err(AddressError::Malformed(
+                    "CIDR prefix length is not a number",
+                ));
+            }
+            None if addr.is_ipv4() => 32,
+            None => 128,
+        };
+        // `::ffff:10.0.0.0/104` is the IPv4 network 10.0.0.0/8.
+        let prefix = match (addr, canonical_ip(addr)) {
+            (IpAddr::V6(_), IpAddr::V4(_)) if prefix >= 96 => prefix - 96,
+            (IpAddr::V6(_), IpAddr::V4(_)) => {
+                return Err(AddressError::Malformed(
+                    "IPv4-mapped CIDR prefix shorter than 96",
+                ));
+            }
+            _ => prefix,
+        };
+        IpNet::new(addr, prefix)
+    }
+}
+
+impl core::fmt::Display for PassiveAddress {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PassiveAddress::Ip(ip) => write!(f, "{ip}"),
+            PassiveAddress::Hostname(name) => f.write_str(name),
+        }
     }
 }
 
@@ -81,52 +154,270 @@ impl core::str::FromStr for PassiveAddress {
     type Err = AddressError;
     /// An IP literal becomes [`PassiveAddress::Ip`]; anything else that is a
     /// valid DNS name becomes [`PassiveAddress::Hostname`].
+    ///
+    /// ```
+    /// use ftpwire_core::address::PassiveAddress;
+    /// assert!(matches!("203.0.113.7".parse(), Ok(PassiveAddress::Ip(_))));
+    /// assert!(matches!("ftp.example.com".parse(), Ok(PassiveAddress::Hostname(_))));
+    /// assert!("not a host".parse::<PassiveAddress>().is_err());
+    /// ```
     fn from_str(s: &str) -> Result<Self, AddressError> {
-        todo!("H1: {s}")
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(PassiveAddress::Ip(ip));
+        }
+        if is_dns_name(s) {
+            Ok(PassiveAddress::Hostname(String::from(s)))
+        } else {
+            Err(AddressError::Malformed(
+                "passive address is neither an IP address nor a DNS name",
+            ))
+        }
     }
+}
+
+/// RFC 1123 host name syntax; a last label of digits only is a mistyped IP.
+fn is_dns_name(s: &str) -> bool {
+    let name = s.strip_suffix('.').unwrap_or(s);
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    let last_numeric = name
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    labels_ok && !last_numeric
 }
 
 impl PassivePolicy {
     /// The address a PASV reply should advertise to `peer`.
+    ///
+    /// ```
+    /// use ftpwire_core::address::{PassiveChoice, PassivePolicy};
+    /// let policy = PassivePolicy {
+    ///     external: Some("203.0.113.7".parse().unwrap()),
+    ///     local_networks: vec!["10.0.0.0/8".parse().unwrap()],
+    /// };
+    /// assert_eq!(policy.choose("10.1.1.1".parse().unwrap()), PassiveChoice::Local);
+    /// assert_eq!(
+    ///     policy.choose("198.51.100.2".parse().unwrap()),
+    ///     PassiveChoice::External("203.0.113.7".parse().unwrap())
+    /// );
+    /// ```
     pub fn choose(&self, peer: IpAddr) -> PassiveChoice<'_> {
-        todo!("H1: {peer}")
+        if self.local_networks.iter().any(|net| net.contains(peer)) {
+            return PassiveChoice::Local;
+        }
+        match &self.external {
+            None => PassiveChoice::Local,
+            Some(PassiveAddress::Ip(ip)) => PassiveChoice::External(*ip),
+            Some(PassiveAddress::Hostname(name)) => PassiveChoice::Resolve(name),
+        }
     }
 }
 
 /// `::ffff:a.b.c.d` as the IPv4 address it is; any other address unchanged.
 pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    todo!("H1: {ip}")
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => ip,
+        },
+        v4 => v4,
+    }
 }
 
 /// Appends `h1,h2,h3,h4,p1,p2` (the PASV reply's and PORT's argument form).
 pub fn write_host_port(out: &mut Vec<u8>, addr: SocketAddrV4) {
-    todo!("H1: {out:?} {addr}")
+    let [a, b, c, d] = addr.ip().octets();
+    let [p1, p2] = addr.port().to_be_bytes();
+    for (i, n) in [a, b, c, d, p1, p2].into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_decimal(out, u64::from(n));
+    }
+}
+
+/// Appends `n` in decimal without allocating.
+pub(crate) fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// A decimal number of at most `max_digits` digits, no sign, no spaces.
+fn parse_decimal(text: &[u8], max_digits: usize) -> Option<u32> {
+    if text.is_empty() || text.len() > max_digits || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(text.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')))
 }
 
 /// Parses PORT's argument `h1,h2,h3,h4,p1,p2` (surrounding spaces allowed).
+///
+/// ```
+/// use ftpwire_core::address::parse_host_port;
+/// let addr = parse_host_port(b"127,0,0,1,195,80").unwrap();
+/// assert_eq!(addr.to_string(), "127.0.0.1:50000");
+/// ```
 pub fn parse_host_port(arg: &[u8]) -> Result<SocketAddrV4, AddressError> {
-    todo!("H1: {arg:?}")
+    let arg = arg.trim_ascii();
+    let mut numbers = [0u8; 6];
+    let mut count = 0;
+    for field in arg.split(|&b| b == b',') {
+        let slot = numbers
+            .get_mut(count)
+            .ok_or(AddressError::Malformed("more than six numbers"))?;
+        let n = parse_decimal(field.trim_ascii(), 3)
+            .ok_or(AddressError::Malformed("not a decimal number"))?;
+        *slot = u8::try_from(n).map_err(|_| AddressError::Malformed("number above 255"))?;
+        count += 1;
+    }
+    if count != 6 {
+        return Err(AddressError::Malformed("fewer than six numbers"));
+    }
+    let [a, b, c, d, p1, p2] = numbers;
+    Ok(SocketAddrV4::new(
+        Ipv4Addr::new(a, b, c, d),
+        u16::from_be_bytes([p1, p2]),
+    ))
 }
 
 /// Appends EPRT's argument `|1|132.235.1.2|6275|` or `|2|::1|6275|`.
 pub fn write_eprt_argument(out: &mut Vec<u8>, addr: SocketAddr) {
-    todo!("H1: {out:?} {addr}")
+    use core::fmt::Write as _;
+    let mut text = ByteWriter(out);
+    let protocol = if addr.is_ipv4() { 1 } else { 2 };
+    // Writing into a Vec cannot fail.
+    let _ = write!(text, "|{protocol}|{}|{}|", addr.ip(), addr.port());
+}
+
+/// `core::fmt::Write` into a byte vector.
+struct ByteWriter<'a>(&'a mut Vec<u8>);
+
+impl core::fmt::Write for ByteWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// Parses EPRT's argument; any delimiter in 33..=126 is allowed (RFC 2428 §2).
+///
+/// ```
+/// use ftpwire_core::address::parse_eprt_argument;
+/// assert_eq!(parse_eprt_argument(b"|2|::1|6275|").unwrap().to_string(), "[::1]:6275");
+/// ```
 pub fn parse_eprt_argument(arg: &[u8]) -> Result<SocketAddr, AddressError> {
-    todo!("H1: {arg:?}")
+    let arg = arg.trim_ascii();
+    let (&delimiter, rest) = arg
+        .split_first()
+        .ok_or(AddressError::Malformed("empty EPRT argument"))?;
+    if !(33..=126).contains(&delimiter) {
+        return Err(AddressError::Malformed(
+            "EPRT delimiter must be printable ASCII",
+        ));
+    }
+    let mut fields = rest.split(|&b| b == delimiter);
+    let (Some(protocol), Some(host), Some(port), Some(b""), None) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
+        return Err(AddressError::Malformed("EPRT needs |proto|address|port|"));
+    };
+    let host = core::str::from_utf8(host)
+        .map_err(|_| AddressError::Malformed("EPRT address is not text"))?;
+    let ip: IpAddr = match protocol {
+        b"1" => host
+            .parse::<Ipv4Addr>()
+            .map_err(|_| AddressError::Malformed("EPRT address is not IPv4"))?
+            .into(),
+        b"2" => host
+            .parse::<core::net::Ipv6Addr>()
+            .map_err(|_| AddressError::Malformed("EPRT address is not IPv6"))?
+            .into(),
+        _ => return Err(AddressError::UnsupportedProtocol),
+    };
+    let port = parse_decimal(port, 5)
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or(AddressError::Malformed(
+            "EPRT port is not a number below 65536",
+        ))?;
+    Ok(SocketAddr::new(ip, port))
 }
 
 /// Client side: the address in a `227 Entering Passive Mode (h1,...,p2)` reply text.
+///
+/// ```
+/// use ftpwire_core::address::parse_pasv_reply;
+/// let addr = parse_pasv_reply(b"227 Entering Passive Mode (203,0,113,7,195,80).").unwrap();
+/// assert_eq!(addr.to_string(), "203.0.113.7:50000");
+/// ```
 pub fn parse_pasv_reply(text: &[u8]) -> Result<SocketAddrV4, AddressError> {
-    todo!("H1: {text:?}")
+    // Servers vary the words and the parentheses; the six numbers are the contract.
+    let start = text
+        .iter()
+        .skip(3)
+        .position(u8::is_ascii_digit)
+        .map(|p| p + 3)
+        .ok_or(AddressError::Malformed("no address in 227 reply"))?;
+    let rest = &text[start..];
+    let end = rest
+        .iter()
+        .position(|b| !(b.is_ascii_digit() || *b == b','))
+        .unwrap_or(rest.len());
+    parse_host_port(&rest[..end])
 }
 
 /// Client side: the port in a `229 Entering Extended Passive Mode (|||port|)` reply text.
+///
+/// ```
+/// use ftpwire_core::address::parse_epsv_reply;
+/// assert_eq!(parse_epsv_reply(b"229 Entering Extended Passive Mode (|||50000|)").unwrap(), 50000);
+/// ```
 pub fn parse_epsv_reply(text: &[u8]) -> Result<u16, AddressError> {
-    todo!("H1: {text:?}")
+    let open = text
+        .iter()
+        .position(|&b| b == b'(')
+        .ok_or(AddressError::Malformed("no ( in 229 reply"))?;
+    let inner = &text[open + 1..];
+    let close = inner
+        .iter()
+        .position(|&b| b == b')')
+        .ok_or(AddressError::Malformed("no ) in 229 reply"))?;
+    let inner = &inner[..close];
+    let Some((&d, rest)) = inner.split_first() else {
+        return Err(AddressError::Malformed("empty 229 argument"));
+    };
+    match rest {
+        [a, b, port @ .., last] if *a == d && *b == d && *last == d => parse_decimal(port, 5)
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or(AddressError::Malformed(
+                "229 port is not a number below 65536",
+            )),
+        _ => Err(AddressError::Malformed("229 argument is not (|||port|)")),
+    }
 }
 
-#[allow(dead_code)]
-fn _unused(_: Ipv4Addr) {}
+#[cfg(test)]
+mod tests;

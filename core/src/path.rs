@@ -25,7 +25,30 @@ pub enum PathError {
 /// assert_eq!(out, b"/etc/passwd");
 /// ```
 pub fn resolve(cwd: &[u8], arg: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
-    todo!("H1: {cwd:?} {arg:?} {out:?}")
+    out.clear();
+    if arg.contains(&0) {
+        return Err(PathError::Nul);
+    }
+    let relative = !arg.starts_with(b"/");
+    let base = if relative { cwd } else { &b""[..] };
+    for component in components(base).chain(components(arg)) {
+        match component {
+            b"." => {}
+            b".." => {
+                // Truncating to the last '/' climbs one level; at the root it stays.
+                let keep = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(keep);
+            }
+            name => {
+                out.push(b'/');
+                out.extend_from_slice(name);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    Ok(())
 }
 
 /// The components of a normalized virtual path, root first excluded.
@@ -35,10 +58,19 @@ pub fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// The last component of a normalized path (empty for the root).
 pub fn file_name(path: &[u8]) -> &[u8] {
-    todo!("H1: {path:?}")
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(slash) => &path[slash + 1..],
+        None => path,
+    }
 }
 
 /// The parent of a normalized path (the root's parent is the root).
 pub fn parent(path: &[u8]) -> &[u8] {
-    todo!("H1: {path:?}")
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) | None => b"/",
+        Some(slash) => &path[..slash],
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -80,7 +80,7 @@ fn run(session: &mut ServerSession, input: &[u8]) -> usize {
                 }
                 Output::Event(Event::Login(l)) => Answer::Login(l.token),
                 Output::Event(Event::Stat(s)) => {
-                    let is_dir = s.path.ends_with(b"dir");
+                    let is_dir = s.path.ends_with(b"dir") || s.path == b"/";
                     Answer::Stat(s.token, if is_dir { DIR } else { FILE })
                 }
                 Output::Event(Event::FileChange(c)) => Answer::Change(c.token),
@@ -121,7 +121,7 @@ fn commands_allocate_nothing_in_steady_state() {
     );
     run(&mut session, b"USER alice\r\nPASS secret\r\n");
     let script: &[u8] =
-        b"NOOP\r\nPWD\r\nTYPE I\r\nCWD some/dir\r\nCDUP\r\nSIZE a.txt\r\nMDTM a.txt\r\n\
+        b"CWD /\r\nNOOP\r\nPWD\r\nTYPE I\r\nCWD some/dir\r\nCDUP\r\nSIZE a.txt\r\nMDTM a.txt\r\n\
         MLST a.txt\r\nFEAT\r\nSTAT\r\nSYST\r\nREST 100\r\nEPSV\r\nRETR docs/report.pdf\r\nPASV\r\n\
         STOR up/load.bin\r\nPORT 127,0,0,1,200,10\r\nLIST -la\r\nMKD new\r\nDELE old.txt\r\n\
         RNFR a\r\nRNTO b\r\nBOGUS\r\nRETR\r\n";

@@ -337,8 +337,14 @@ impl ServerSession {
     }
 
     /// Whether [`handle_input`](Self::handle_input) would consume bytes now.
+    ///
+    /// While a TLS upgrade is pending it does: offer every plaintext byte you
+    /// still hold, and the session drops them all, so commands pipelined
+    /// after `AUTH TLS` are never run as if they had been protected.
     pub fn wants_input(&self) -> bool {
-        !self.state.closing && !self.state.closed && self.state.reads_commands()
+        !self.state.closing
+            && !self.state.closed
+            && (self.state.reads_commands() || self.state.upgrading())
     }
 
     /// The control connection reached end of file (or broke): the session ends.
@@ -1187,12 +1193,15 @@ impl State {
                 "This server requires protected data connections; send PBSZ 0 and PROT P.",
             );
         }
+        // A malformed path is a syntax error (501), reported before asking
+        // for a data connection the command could never use.
+        if !self.resolve_into_path(arg.unwrap_or(b".")) {
+            self.rest = 0;
+            return;
+        }
         if self.data == DataSetup::None {
             self.rest = 0;
             return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.");
-        }
-        if !self.resolve_into_path(arg.unwrap_or(b".")) {
-            return;
         }
         let offset = match kind {
             TransferKind::Retrieve | TransferKind::Store => self.rest,

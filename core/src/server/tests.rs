@@ -69,6 +69,7 @@ impl Host {
             tls: None,
             closed: false,
         };
+        host.drain();
         assert_eq!(host.take(), "220 ftpwire ready\r\n");
         host
     }
@@ -518,6 +519,7 @@ fn size_mdtm_mlst() {
     h.cmd("MDTM a.txt");
     h.answer_stat(Ok(FILE));
     assert_eq!(h.take(), "213 20240314092653\r\n");
+    h.take_events();
     h.cmd("MLST a.txt");
     assert_eq!(h.take_events(), ["stat /a.txt"]);
     h.answer_stat(Ok(FILE));
@@ -1036,9 +1038,9 @@ mod never_panics {
     /// Answers every event with something plausible, chosen by `choice`.
     fn answer_all(h: &mut Host, choice: u8) {
         if let Some(t) = h.login.take() {
-            let outcome = if choice % 2 == 0 {
+            let outcome = if choice.is_multiple_of(2) {
                 LoginOutcome::Accepted {
-                    read_only: choice % 4 == 0,
+                    read_only: choice.is_multiple_of(4),
                 }
             } else {
                 LoginOutcome::Rejected
@@ -1046,7 +1048,7 @@ mod never_panics {
             h.session.login(t, outcome);
         }
         if let Some(t) = h.passive.take() {
-            if choice % 5 == 0 {
+            if choice.is_multiple_of(5) {
                 h.session.passive_failed(t, PassiveError::NoFreePort);
             } else {
                 h.session
@@ -1055,7 +1057,7 @@ mod never_panics {
         }
         if let Some(t) = h.stat.take() {
             h.session
-                .stat_done(t, if choice % 3 == 0 { Ok(DIR) } else { Ok(FILE) });
+                .stat_done(t, if choice.is_multiple_of(3) { Ok(DIR) } else { Ok(FILE) });
         }
         if let Some(t) = h.change.take() {
             h.session.change_done(t, Err(FileError::PermissionDenied));
@@ -1118,6 +1120,7 @@ mod tls {
 
     /// Runs AUTH TLS and the host's (pretend) handshake.
     fn upgrade(h: &mut Host) {
+        h.take_events();
         h.send("AUTH TLS\r\n");
         assert_eq!(h.take(), "234 AUTH TLS ok; start the TLS handshake.\r\n");
         let event = h.take_events();
@@ -1257,7 +1260,8 @@ mod tls {
             session,
             ..Host::with(tls_config(), "127.0.0.1:21", "127.0.0.1:4000")
         };
-        h.take();
+        h.drain();
+        assert_eq!(h.take(), "220 ftpwire ready\r\n");
         assert_eq!(h.cmd("USER alice"), "331 Password required.\r\n");
     }
 
@@ -1300,10 +1304,16 @@ mod tls {
             allow_ccc: true,
             ..tls_config()
         };
+        let mut plain = Host::with(config.clone(), "127.0.0.1:21", "127.0.0.1:4000");
+        plain.login_as(false);
+        assert_eq!(
+            plain.cmd("CCC"),
+            "533 The control connection is not protected.\r\n"
+        );
         let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:4000");
         assert_eq!(
             h.cmd("CCC"),
-            "533 The control connection is not protected.\r\n"
+            "530 Please log in with USER and PASS first.\r\n"
         );
         upgrade(&mut h);
         assert!(h.cmd("FEAT").contains(" CCC\r\n"));

@@ -1,0 +1,217 @@
+use super::*;
+use alloc::string::ToString;
+use alloc::vec;
+use proptest::prelude::*;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn cidr_parsing_and_membership() {
+    let net: IpNet = "10.0.0.0/8".parse().unwrap();
+    assert!(net.contains(ip("10.255.0.1")));
+    assert!(!net.contains(ip("11.0.0.1")));
+    assert!(
+        net.contains(ip("::ffff:10.1.2.3")),
+        "mapped IPv4 counts as IPv4"
+    );
+    assert!(!net.contains(ip("fd00::1")));
+
+    let v6: IpNet = "fd00::/8".parse().unwrap();
+    assert!(v6.contains(ip("fd12::1")));
+    assert!(!v6.contains(ip("fe80::1")));
+
+    let host: IpNet = "192.0.2.1".parse().unwrap();
+    assert!(host.contains(ip("192.0.2.1")));
+    assert!(!host.contains(ip("192.0.2.2")));
+
+    let all: IpNet = "0.0.0.0/0".parse().unwrap();
+    assert!(all.contains(ip("198.51.100.1")));
+    let mapped: IpNet = "::ffff:127.0.0.0/104".parse().unwrap();
+    assert!(mapped.contains(ip("127.9.9.9")));
+
+    for bad in [
+        "10.0.0.0/33",
+        "fd00::/129",
+        "10.0.0/8",
+        "10.0.0.0/",
+        "10.0.0.0/x",
+        "",
+        "/8",
+    ] {
+        assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+    }
+    assert_eq!(net.to_string(), "10.0.0.0/8");
+}
+
+#[test]
+fn passive_address_is_ip_or_hostname() {
+    assert_eq!(
+        "203.0.113.7".parse::<PassiveAddress>().unwrap(),
+        PassiveAddress::Ip(ip("203.0.113.7"))
+    );
+    assert_eq!(
+        "2001:db8::1".parse::<PassiveAddress>().unwrap(),
+        PassiveAddress::Ip(ip("2001:db8::1"))
+    );
+    assert_eq!(
+        "ftp.example.com.".parse::<PassiveAddress>().unwrap(),
+        PassiveAddress::Hostname("ftp.example.com.".into())
+    );
+    assert_eq!(
+        "my-vm".parse::<PassiveAddress>().unwrap(),
+        PassiveAddress::Hostname("my-vm".into())
+    );
+    for bad in [
+        "",
+        "has space",
+        "-lead.example",
+        "a..b",
+        "203.0.113",
+        "x_y.com",
+        ".",
+    ] {
+        assert!(bad.parse::<PassiveAddress>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn policy_masquerades_only_outside_peers() {
+    let mut policy = PassivePolicy::default();
+    assert_eq!(policy.choose(ip("198.51.100.1")), PassiveChoice::Local);
+    policy.external = Some("203.0.113.7".parse().unwrap());
+    assert_eq!(
+        policy.choose(ip("198.51.100.1")),
+        PassiveChoice::External(ip("203.0.113.7"))
+    );
+    policy.local_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    assert_eq!(policy.choose(ip("127.0.0.1")), PassiveChoice::Local);
+    assert_eq!(policy.choose(ip("::ffff:127.0.0.1")), PassiveChoice::Local);
+    policy.external = Some("ftp.example.com".parse().unwrap());
+    assert_eq!(
+        policy.choose(ip("198.51.100.1")),
+        PassiveChoice::Resolve("ftp.example.com")
+    );
+}
+
+#[test]
+fn host_port_text() {
+    let mut out = Vec::new();
+    write_host_port(&mut out, "203.0.113.7:50000".parse().unwrap());
+    assert_eq!(out, b"203,0,113,7,195,80");
+    assert_eq!(
+        parse_host_port(b" 127,0,0,1,0,21 ").unwrap(),
+        "127.0.0.1:21".parse().unwrap()
+    );
+    for bad in [
+        &b"127,0,0,1,0"[..],
+        b"127,0,0,1,0,21,1",
+        b"256,0,0,1,0,21",
+        b"127,0,0,1,0,-1",
+        b"127,0,0,1,,21",
+        b"1270,0,0,1,0,21",
+        b"",
+    ] {
+        assert!(parse_host_port(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn eprt_text() {
+    let mut out = Vec::new();
+    write_eprt_argument(&mut out, "132.235.1.2:6275".parse().unwrap());
+    assert_eq!(out, b"|1|132.235.1.2|6275|");
+    out.clear();
+    write_eprt_argument(&mut out, "[::1]:6275".parse().unwrap());
+    assert_eq!(out, b"|2|::1|6275|");
+    assert_eq!(
+        parse_eprt_argument(b"!1!10.0.0.1!21!").unwrap(),
+        "10.0.0.1:21".parse().unwrap()
+    );
+    assert_eq!(
+        parse_eprt_argument(b"|3|::1|21|"),
+        Err(AddressError::UnsupportedProtocol)
+    );
+    for bad in [
+        &b"|1|::1|21|"[..],
+        b"|2|10.0.0.1|21|",
+        b"|1|10.0.0.1|70000|",
+        b"|1|10.0.0.1|21",
+        b"|1|10.0.0.1|21|x",
+        b" 1 10.0.0.1 21 ",
+        b"",
+    ] {
+        assert!(parse_eprt_argument(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn client_side_reply_parsing() {
+    assert_eq!(
+        parse_pasv_reply(b"227 Entering Passive Mode (127,0,0,1,195,80).").unwrap(),
+        "127.0.0.1:50000".parse().unwrap()
+    );
+    assert_eq!(
+        parse_pasv_reply(b"227 =127,0,0,1,0,21").unwrap(),
+        "127.0.0.1:21".parse().unwrap()
+    );
+    assert!(parse_pasv_reply(b"227 nothing here").is_err());
+    assert_eq!(
+        parse_epsv_reply(b"229 Entering Extended Passive Mode (|||6446|)").unwrap(),
+        6446
+    );
+    assert!(parse_epsv_reply(b"229 (|1|6446|)").is_err());
+    assert!(parse_epsv_reply(b"229 (|||99999|)").is_err());
+}
+
+proptest! {
+    #[test]
+    fn host_port_round_trip(a: [u8; 4], port: u16) {
+        let addr = SocketAddrV4::new(Ipv4Addr::from(a), port);
+        let mut out = Vec::new();
+        write_host_port(&mut out, addr);
+        prop_assert_eq!(parse_host_port(&out).unwrap(), addr);
+        let mut reply = b"227 Entering Passive Mode (".to_vec();
+        reply.extend_from_slice(&out);
+        reply.extend_from_slice(b").");
+        prop_assert_eq!(parse_pasv_reply(&reply).unwrap(), addr);
+    }
+
+    #[test]
+    fn eprt_round_trip(v4: [u8; 4], v6: [u8; 16], port: u16, use_v6: bool) {
+        let ip: IpAddr = if use_v6 {
+            core::net::Ipv6Addr::from(v6).into()
+        } else {
+            Ipv4Addr::from(v4).into()
+        };
+        let addr = SocketAddr::new(ip, port);
+        let mut out = Vec::new();
+        write_eprt_argument(&mut out, addr);
+        prop_assert_eq!(parse_eprt_argument(&out).unwrap(), addr);
+    }
+
+    #[test]
+    fn epsv_round_trip(port: u16) {
+        let reply = alloc::format!("229 Entering Extended Passive Mode (|||{port}|)");
+        prop_assert_eq!(parse_epsv_reply(reply.as_bytes()).unwrap(), port);
+    }
+
+    #[test]
+    fn parsers_never_panic(bytes: Vec<u8>) {
+        let _ = parse_host_port(&bytes);
+        let _ = parse_eprt_argument(&bytes);
+        let _ = parse_pasv_reply(&bytes);
+        let _ = parse_epsv_reply(&bytes);
+        if let Ok(text) = core::str::from_utf8(&bytes) {
+            let _ = text.parse::<IpNet>();
+            let _ = text.parse::<PassiveAddress>();
+        }
+    }
+
+    #[test]
+    fn cidr_contains_its_own_network(a: [u8; 4], prefix in 0u8..=32) {
+        let net = IpNet::new(Ipv4Addr::from(a).into(), prefix).unwrap();
+        prop_assert!(net.contains(Ipv4Addr::from(a).into()));
+    }
+}

@@ -1,0 +1,79 @@
+use super::*;
+use proptest::prelude::*;
+
+fn resolved(cwd: &[u8], arg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    resolve(cwd, arg, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn resolution_cases() {
+    let cases: &[(&[u8], &[u8], &[u8])] = &[
+        (b"/", b"", b"/"),
+        (b"/", b"a", b"/a"),
+        (b"/pub", b"a/b/", b"/pub/a/b"),
+        (b"/pub", b"/x//y/./z", b"/x/y/z"),
+        (b"/pub", b"..", b"/"),
+        (b"/pub", b"../../../etc/passwd", b"/etc/passwd"),
+        (b"/a/b", b"../c", b"/a/c"),
+        (b"/a/b", b".", b"/a/b"),
+        (b"/", b"/..", b"/"),
+        (b"/", b"...", b"/..."),
+        (b"/", b"\xff\xfe", b"/\xff\xfe"),
+    ];
+    for (cwd, arg, expected) in cases {
+        assert_eq!(resolved(cwd, arg), *expected, "{cwd:?} + {arg:?}");
+    }
+    let mut out = Vec::new();
+    assert_eq!(resolve(b"/", b"a\0b", &mut out), Err(PathError::Nul));
+}
+
+#[test]
+fn file_name_and_parent() {
+    assert_eq!(file_name(b"/"), b"");
+    assert_eq!(file_name(b"/a/b.txt"), b"b.txt");
+    assert_eq!(parent(b"/"), b"/");
+    assert_eq!(parent(b"/a"), b"/");
+    assert_eq!(parent(b"/a/b"), b"/a");
+}
+
+fn is_normalized(path: &[u8]) -> bool {
+    path == b"/"
+        || (path.starts_with(b"/")
+            && !path.ends_with(b"/")
+            && path[1..]
+                .split(|&b| b == b'/')
+                .all(|c| !c.is_empty() && c != b"." && c != b".."))
+}
+
+proptest! {
+    /// Whatever the client sends, the result stays a normalized path under `/`:
+    /// no `..` component survives, so the host can never be asked to climb.
+    #[test]
+    fn never_escapes_the_root(
+        cwd_parts in proptest::collection::vec("[a-z.]{1,3}", 0..4),
+        arg in proptest::collection::vec(prop_oneof![
+            Just(b'/'), Just(b'.'), Just(b'a'), Just(0xffu8), Just(b'\\')
+        ], 0..40),
+    ) {
+        let mut cwd = Vec::new();
+        resolve(b"/", cwd_parts.join("/").as_bytes(), &mut cwd).unwrap();
+        let mut out = Vec::new();
+        resolve(&cwd, &arg, &mut out).unwrap();
+        prop_assert!(is_normalized(&out), "{:?}", out);
+        // Idempotent: a resolved path resolves to itself from anywhere.
+        let mut again = Vec::new();
+        resolve(b"/elsewhere", &out, &mut again).unwrap();
+        prop_assert_eq!(again, out);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(cwd: Vec<u8>, arg: Vec<u8>) {
+        let mut out = Vec::new();
+        match resolve(&cwd, &arg, &mut out) {
+            Ok(()) => prop_assert!(out.starts_with(b"/")),
+            Err(PathError::Nul) => prop_assert!(arg.contains(&0)),
+        }
+    }
+}
