@@ -1,0 +1,536 @@
+//! A whole `ServerSession` driven by a fake host: arbitrary control bytes in
+//! arbitrary chunks, every event answered (at once or later, with outcomes
+//! the input picks), time advanced, the peer hanging up.
+//!
+//! Checks, beyond "never panics": everything transmitted is a stream of
+//! well-formed replies (RFC 959 §4.2: a 3-digit code, space or hyphen, text,
+//! CRLF; a multi-line reply ends with its code and a space; a CR inside a
+//! line only as CR NUL); `226 Transfer complete` never outnumbers the
+//! transfers the host reported complete; nothing is transmitted after
+//! `Output::Closed`; `handle_input` never claims more bytes than it got.
+#![no_main]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ftpwire_core::address::PassiveAddress;
+use ftpwire_core::listing::{FileKind, Metadata};
+use ftpwire_core::server::{
+    ChangeToken, DataEndpoint, Event, FileError, LoginOutcome, LoginToken, Notice, PassiveError,
+    PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
+};
+use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+struct Script {
+    setup: Setup,
+    /// Outcomes for the host's answers, used in turn (cycled).
+    choices: Vec<u8>,
+    steps: Vec<Step>,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Setup {
+    tls: bool,
+    require_tls: bool,
+    allow_ccc: bool,
+    implicit_tls: bool,
+    ipv6: bool,
+    /// 0: the default limit (4096); otherwise a small one, to hit it often.
+    line_limit: u8,
+    /// Passive masquerade: none, an IPv4, an IPv6, a hostname.
+    external: u8,
+    local_network: bool,
+    tls_passive_hostname: bool,
+    max_login_failures: u8,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Step {
+    /// Raw bytes as one read from the socket.
+    Send(Vec<u8>),
+    /// A command line: a known verb and either the fuzzer's own argument or,
+    /// when that is empty, one of `ARGUMENTS` (deep states come faster).
+    Line {
+        verb: u8,
+        known_argument: u8,
+        argument: Vec<u8>,
+    },
+    /// Answer every held event now.
+    AnswerHeld,
+    /// Let this many tens of milliseconds pass.
+    Advance(u16),
+    /// The client hung up.
+    PeerClosed,
+}
+
+const VERBS: &[&str] = &[
+    "USER", "PASS", "ACCT", "QUIT", "REIN", "NOOP", "SYST", "STAT", "HELP", "FEAT", "OPTS", "PWD",
+    "XPWD", "CWD", "XCWD", "CDUP", "XCUP", "MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO",
+    "SIZE", "MDTM", "TYPE", "MODE", "STRU", "REST", "PASV", "EPSV", "PORT", "EPRT", "RETR", "STOR",
+    "STOU", "APPE", "LIST", "NLST", "MLSD", "MLST", "ABOR", "ALLO", "SITE", "HOST", "AUTH", "PBSZ",
+    "PROT", "CCC", "SMNT",
+];
+
+/// Arguments worth trying with any verb, picked when the fuzzer's own is empty.
+const ARGUMENTS: &[&str] = &[
+    "",
+    "anonymous",
+    "TLS",
+    "0",
+    "P",
+    "C",
+    "I",
+    "A",
+    "L 8",
+    "ALL",
+    "2",
+    "UTF8 ON",
+    "100",
+    "127,0,0,1,4,1",
+    "127,0,0,2,4,1",
+    "127,0,0,1,0,80",
+    "|1|127.0.0.1|5000|",
+    "|2|::1|5000|",
+    "a.txt",
+    "../../etc/passwd",
+    "/",
+    "dir/sub",
+    "-la",
+    "ftp.example",
+];
+
+/// File names a real filesystem may hand back for STOU, including awkward ones.
+const UNIQUE_NAMES: &[&[u8]] = &[
+    b"upload.1",
+    b"with space",
+    b"quote\"d",
+    b"caf\xc3\xa9",
+    b"\xff",
+];
+
+enum Held {
+    Login(LoginToken),
+    Passive(PassiveToken, bool),
+    Stat(StatToken),
+    Change(ChangeToken),
+    Transfer(TransferToken, TransferKind, bool),
+    Tls(TlsToken),
+}
+
+struct Host {
+    session: ServerSession,
+    now: Instant,
+    /// Received bytes the session has not consumed yet.
+    pending: Vec<u8>,
+    /// Everything transmitted.
+    out: Vec<u8>,
+    held: Vec<Held>,
+    choices: Vec<u8>,
+    next_choice: usize,
+    completed_transfers: usize,
+    closed: bool,
+    hung_up: bool,
+}
+
+fuzz_target!(|script: Script| {
+    let mut host = Host::new(&script.setup, script.choices);
+    for step in script.steps.iter().take(200) {
+        if host.closed {
+            break;
+        }
+        match step {
+            Step::Send(bytes) => host.receive(bytes),
+            Step::Line {
+                verb,
+                known_argument,
+                argument,
+            } => {
+                let mut line = VERBS[usize::from(*verb) % VERBS.len()].as_bytes().to_vec();
+                let arg: &[u8] = if argument.is_empty() {
+                    ARGUMENTS[usize::from(*known_argument) % ARGUMENTS.len()].as_bytes()
+                } else {
+                    argument
+                };
+                if !arg.is_empty() {
+                    line.push(b' ');
+                    line.extend_from_slice(arg);
+                }
+                line.extend_from_slice(b"\r\n");
+                host.receive(&line);
+            }
+            Step::AnswerHeld => host.answer_held(),
+            Step::Advance(tens_of_ms) => {
+                host.advance(Duration::from_millis(u64::from(*tens_of_ms) * 10))
+            }
+            Step::PeerClosed => host.hang_up(),
+        }
+    }
+    // Let everything finish: answer what is held, let every timer fire.
+    for _ in 0..4 {
+        host.answer_held();
+        host.advance(Duration::from_secs(400));
+    }
+    check_replies(&host.out, host.completed_transfers);
+});
+
+impl Host {
+    fn new(setup: &Setup, choices: Vec<u8>) -> Self {
+        let mut config = ServerConfig {
+            tls: setup.tls,
+            require_tls: setup.require_tls,
+            allow_ccc: setup.allow_ccc,
+            max_login_failures: u32::from(setup.max_login_failures % 5),
+            ..ServerConfig::default()
+        };
+        if setup.line_limit != 0 {
+            config.line_limit = usize::from(setup.line_limit % 64);
+        }
+        config.passive.external = match setup.external % 4 {
+            0 => None,
+            1 => Some(PassiveAddress::Ip("203.0.113.7".parse().unwrap())),
+            2 => Some(PassiveAddress::Ip("2001:db8::7".parse().unwrap())),
+            _ => Some(PassiveAddress::Hostname("ftp.example".into())),
+        };
+        if setup.local_network {
+            config.passive.local_networks =
+                vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        }
+        if setup.tls_passive_hostname {
+            config.tls_passive_address = Some(PassiveAddress::Hostname("tls.example".into()));
+        }
+        let (local, peer) = if setup.ipv6 {
+            ("[::1]:21", "[::1]:40000")
+        } else {
+            ("127.0.0.1:21", "127.0.0.1:40000")
+        };
+        let (local, peer) = (local.parse().unwrap(), peer.parse().unwrap());
+        let now = Instant::from_millis(1_000);
+        let config = Arc::new(config);
+        let session = if setup.implicit_tls {
+            ServerSession::new_implicit_tls(config, local, peer, now)
+        } else {
+            ServerSession::new(config, local, peer, now)
+        };
+        let mut host = Host {
+            session,
+            now,
+            pending: Vec::new(),
+            out: Vec::new(),
+            held: Vec::new(),
+            choices,
+            next_choice: 0,
+            completed_transfers: 0,
+            closed: false,
+            hung_up: false,
+        };
+        host.pump();
+        host
+    }
+
+    fn choice(&mut self) -> u8 {
+        if self.choices.is_empty() {
+            return 0;
+        }
+        let c = self.choices[self.next_choice % self.choices.len()];
+        self.next_choice += 1;
+        c
+    }
+
+    /// Bytes read from the socket.
+    fn receive(&mut self, bytes: &[u8]) {
+        if self.hung_up {
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        self.pump();
+    }
+
+    fn hang_up(&mut self) {
+        if !self.hung_up {
+            self.hung_up = true;
+            self.session.handle_peer_closed();
+            self.pump();
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now = self.now + by;
+        if let Some(deadline) = self.session.poll_timeout()
+            && self.now >= deadline
+        {
+            self.session.handle_timeout(self.now);
+        }
+        self.pump();
+    }
+
+    /// The host loop: drain output, answer events, offer kept bytes again.
+    fn pump(&mut self) {
+        loop {
+            self.drain();
+            if self.closed || self.pending.is_empty() || !self.session.wants_input() {
+                return;
+            }
+            let offered = self.pending.len();
+            let used = self.session.handle_input(self.now, &self.pending);
+            assert!(
+                used <= offered,
+                "handle_input used {used} of {offered} bytes"
+            );
+            self.pending.drain(..used);
+            if used == 0 {
+                self.drain();
+                return;
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            // Take what the answer needs out of the event first: it borrows the session.
+            let held = match self.session.poll_output() {
+                Output::Transmit(bytes) => {
+                    assert!(!self.closed, "transmitted after Closed");
+                    assert!(!bytes.is_empty(), "an empty Transmit");
+                    self.out.extend_from_slice(bytes);
+                    continue;
+                }
+                Output::Timeout(_) => return,
+                Output::Closed => {
+                    self.closed = true;
+                    return;
+                }
+                Output::Event(event) => match event {
+                    Event::Login(login) => {
+                        let _ = (login.user.len(), login.password.len());
+                        Held::Login(login.token)
+                    }
+                    Event::OpenPassive(open) => Held::Passive(open.token, open.resolve.is_some()),
+                    Event::Stat(stat) => {
+                        assert!(stat.path.starts_with(b"/"), "stat path not absolute");
+                        Held::Stat(stat.token)
+                    }
+                    Event::FileChange(change) => Held::Change(change.token),
+                    Event::Transfer(transfer) => {
+                        assert!(
+                            transfer.path.starts_with(b"/"),
+                            "transfer path not absolute"
+                        );
+                        if let DataEndpoint::Active(addr) = transfer.data {
+                            assert!(
+                                addr.port() >= 1024,
+                                "active connection to a privileged port"
+                            );
+                        }
+                        Held::Transfer(transfer.token, transfer.kind, false)
+                    }
+                    Event::UpgradeTls(upgrade) => Held::Tls(upgrade.token),
+                    Event::AbortTransfer => {
+                        self.abort_transfer();
+                        continue;
+                    }
+                    Event::ClosePassive | Event::DowngradeTls => continue,
+                    Event::Notice(notice) => {
+                        if let Notice::LoginFailed { user } | Notice::LoginSucceeded { user } =
+                            notice
+                        {
+                            let _ = user.len();
+                        }
+                        continue;
+                    }
+                },
+            };
+            // An answer may come at once or later (after a file read, a handshake).
+            if self.choice() % 4 == 3 {
+                self.held.push(held);
+            } else {
+                self.answer(held);
+            }
+        }
+    }
+
+    fn answer_held(&mut self) {
+        while !self.held.is_empty() && !self.closed {
+            let held = self.held.remove(0);
+            self.answer(held);
+            self.pump();
+        }
+    }
+
+    /// Stops the running transfer: answers its token with `Aborted`.
+    fn abort_transfer(&mut self) {
+        if let Some(i) = self
+            .held
+            .iter()
+            .position(|h| matches!(h, Held::Transfer(..)))
+        {
+            let Held::Transfer(token, ..) = self.held.remove(i) else {
+                unreachable!()
+            };
+            self.session
+                .transfer_finished(token, Err(TransferError::Aborted));
+        }
+    }
+
+    fn answer(&mut self, held: Held) {
+        let c = self.choice();
+        let s = &mut self.session;
+        match held {
+            Held::Login(token) => {
+                let outcome = match c % 4 {
+                    0 | 1 => LoginOutcome::Accepted { read_only: false },
+                    2 => LoginOutcome::Accepted { read_only: true },
+                    _ => LoginOutcome::Rejected,
+                };
+                s.login(token, outcome);
+            }
+            Held::Passive(token, resolve) => match c % 8 {
+                6 => s.passive_failed(token, PassiveError::NoFreePort),
+                7 => s.passive_failed(token, PassiveError::Unresolved),
+                _ => {
+                    let port = 1024 + u16::from(c) * 200;
+                    let resolved = match (resolve, c % 3) {
+                        (false, _) => None,
+                        (true, 0) => Some("198.51.100.9".parse().unwrap()),
+                        (true, 1) => Some("2001:db8::9".parse().unwrap()),
+                        (true, _) => Some("::ffff:198.51.100.10".parse().unwrap()),
+                    };
+                    s.passive_opened(token, port, resolved);
+                }
+            },
+            Held::Stat(token) => {
+                let result = match c % 5 {
+                    0 | 1 => Ok(metadata(FileKind::File, c)),
+                    2 => Ok(metadata(FileKind::Directory, c)),
+                    3 => Err(FileError::NotFound),
+                    _ => Err(file_error(c)),
+                };
+                s.stat_done(token, result);
+            }
+            Held::Change(token) => {
+                let result = if c % 3 == 0 {
+                    Err(file_error(c))
+                } else {
+                    Ok(())
+                };
+                s.change_done(token, result);
+            }
+            Held::Transfer(token, kind, started) => {
+                if !started && c % 8 < 6 {
+                    if kind == TransferKind::StoreUnique {
+                        s.store_unique_started(
+                            &token,
+                            UNIQUE_NAMES[usize::from(c) % UNIQUE_NAMES.len()],
+                        );
+                    } else {
+                        s.transfer_started(&token);
+                    }
+                    // Still running: finish it on a later answer (ABOR may come first).
+                    if c % 8 == 5 {
+                        self.held.push(Held::Transfer(token, kind, true));
+                        return;
+                    }
+                }
+                let result = match c % 8 {
+                    0..=3 | 5 => Ok(u64::from(c) * 1000),
+                    4 => Err(TransferError::ConnectionLost),
+                    6 => Err(TransferError::NoDataConnection),
+                    _ => Err(TransferError::File(file_error(c))),
+                };
+                if result.is_ok() {
+                    self.completed_transfers += 1;
+                }
+                s.transfer_finished(token, result);
+            }
+            Held::Tls(token) => {
+                if c % 8 == 7 {
+                    // The handshake failed: the host closes the connection.
+                    self.hang_up();
+                } else {
+                    s.tls_established(token);
+                }
+            }
+        }
+    }
+}
+
+fn metadata(kind: FileKind, c: u8) -> Metadata {
+    Metadata {
+        kind,
+        size: u64::from(c) << (c % 40),
+        modified: match c % 3 {
+            0 => None,
+            1 => Some(1_710_408_413),
+            _ => Some(-i64::from(c) * 1_000_000_000),
+        },
+        mode: 0o600 | u32::from(c),
+    }
+}
+
+fn file_error(c: u8) -> FileError {
+    [
+        FileError::NotFound,
+        FileError::PermissionDenied,
+        FileError::NotADirectory,
+        FileError::IsADirectory,
+        FileError::AlreadyExists,
+        FileError::DirectoryNotEmpty,
+        FileError::InvalidName,
+        FileError::StorageFull,
+        FileError::Local,
+    ][usize::from(c) % 9]
+}
+
+/// The transmitted bytes are whole, well-formed replies (RFC 959 §4.2).
+fn check_replies(out: &[u8], completed_transfers: usize) {
+    let mut open: Option<&[u8]> = None;
+    let mut transfers_complete = 0;
+    for line in out.split_inclusive(|&b| b == b'\n') {
+        let Some(body) = line.strip_suffix(b"\r\n") else {
+            panic!(
+                "reply line without CRLF: {:?}",
+                String::from_utf8_lossy(line)
+            );
+        };
+        for (i, &b) in body.iter().enumerate() {
+            assert!(
+                b != b'\r' || body.get(i + 1) == Some(&0),
+                "bare CR inside a reply line: {:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        let code = body.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit));
+        let separator = body.get(3).copied();
+        match open {
+            Some(first) if code == Some(first) && separator == Some(b' ') => open = None,
+            Some(_) => {}
+            None => {
+                let code = code.unwrap_or_else(|| {
+                    panic!("reply without a code: {:?}", String::from_utf8_lossy(line))
+                });
+                assert!(
+                    (b'1'..=b'5').contains(&code[0]),
+                    "reply code {code:?} out of range"
+                );
+                match separator {
+                    Some(b'-') => open = Some(code),
+                    Some(b' ') => {}
+                    _ => panic!(
+                        "code not followed by space or hyphen: {:?}",
+                        String::from_utf8_lossy(line)
+                    ),
+                }
+                if body.starts_with(b"226 Transfer complete") {
+                    transfers_complete += 1;
+                }
+            }
+        }
+    }
+    assert!(open.is_none(), "a multi-line reply never ended");
+    assert!(
+        transfers_complete <= completed_transfers,
+        "226 sent {transfers_complete} times for {completed_transfers} completed transfers"
+    );
+}
