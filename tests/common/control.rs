@@ -1,0 +1,243 @@
+//! A raw control connection, for what no polite client sends (garbage,
+//! bounce attempts, endless lines) and for reading reply text verbatim.
+//! Every read is bounded, so a server that stops answering fails the test.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use super::server::{PASSWORD, USER};
+
+/// The bound on waiting for one reply (a failed PASS is delayed about 1 s).
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One complete reply, possibly multi-line.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The three-digit code.
+    pub code: u16,
+    /// Every line, CRLFs included, as received (lossy UTF-8).
+    pub text: String,
+}
+
+impl Reply {
+    /// Whether the code is in the `5xx` (permanent negative) class.
+    pub fn is_permanent_error(&self) -> bool {
+        (500..600).contains(&self.code)
+    }
+}
+
+/// A control connection to the server under test.
+pub struct Control {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Control {
+    /// Connects and reads the greeting, which must be `220`.
+    pub fn connect(addr: SocketAddr) -> Control {
+        let stream = TcpStream::connect_timeout(&addr, REPLY_TIMEOUT)
+            .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+        let mut control = Control::from_stream(stream);
+        let greeting = control.reply();
+        assert_eq!(greeting.code, 220, "greeting: {greeting:?}");
+        control
+    }
+
+    /// Connects and logs in as alice.
+    pub fn login(addr: SocketAddr) -> Control {
+        let mut control = Control::connect(addr);
+        control.log_in_as(USER, PASSWORD);
+        control
+    }
+
+    fn from_stream(stream: TcpStream) -> Control {
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("set a read timeout");
+        stream
+            .set_write_timeout(Some(REPLY_TIMEOUT))
+            .expect("set a write timeout");
+        let writer = stream.try_clone().expect("clone the control stream");
+        Control {
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+
+    /// `USER name`, `PASS password`; panics unless the answers are 331, 230.
+    pub fn log_in_as(&mut self, user: &str, password: &str) {
+        let reply = self.command(&format!("USER {user}"));
+        assert_eq!(reply.code, 331, "USER {user}: {reply:?}");
+        let reply = self.command(&format!("PASS {password}"));
+        assert_eq!(reply.code, 230, "PASS for {user}: {reply:?}");
+    }
+
+    /// `TYPE I`, so RETR sends the file's bytes unchanged (the default
+    /// TYPE A converts line endings).
+    pub fn binary(&mut self) {
+        let reply = self.command("TYPE I");
+        assert_eq!(reply.code, 200, "TYPE I: {reply:?}");
+    }
+
+    /// Sends raw bytes as they are.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap_or_else(|e| {
+            panic!(
+                "sending {} bytes on the control connection: {e}",
+                bytes.len()
+            )
+        });
+    }
+
+    /// Sends `line` + CRLF and reads the reply.
+    pub fn command(&mut self, line: &str) -> Reply {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// Reads one complete reply (RFC 959 4.2: `ddd-` starts a multi-line
+    /// reply that ends at a line starting `ddd `).
+    pub fn reply(&mut self) -> Reply {
+        let first = self.line();
+        let code = reply_code(&first).unwrap_or_else(|| panic!("not a reply line: {first:?}"));
+        let mut text = first.clone();
+        if first.as_bytes()[3] == b'-' {
+            let end = format!("{code} ");
+            loop {
+                let line = self.line();
+                text.push_str(&line);
+                if line.starts_with(&end) {
+                    break;
+                }
+            }
+        }
+        Reply { code, text }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        match self.reader.read_until(b'\n', &mut line) {
+            Ok(0) => panic!("the server closed the control connection while a reply was expected"),
+            Ok(_) if line.ends_with(b"\n") => String::from_utf8_lossy(&line).into_owned(),
+            Ok(_) => panic!(
+                "the control connection ended inside a reply line: {:?}",
+                String::from_utf8_lossy(&line)
+            ),
+            Err(e) => panic!(
+                "no complete reply line within {REPLY_TIMEOUT:?} ({e}); got so far: {:?}",
+                String::from_utf8_lossy(&line)
+            ),
+        }
+    }
+
+    /// Panics unless the server closes the connection (EOF or reset) within
+    /// the reply timeout, without sending anything more.
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) | Err(_) if !rest.is_empty() => panic!(
+                "expected the connection to close, got more bytes: {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {
+                panic!("the server did not close the connection within {REPLY_TIMEOUT:?}")
+            }
+            Err(_) => {} // reset: closed too
+        }
+    }
+
+    /// `PASV`; returns the address of the 227 reply and the reply itself.
+    pub fn pasv(&mut self) -> (SocketAddr, Reply) {
+        let reply = self.command("PASV");
+        assert_eq!(reply.code, 227, "PASV: {reply:?}");
+        let addr = parse_227(&reply.text).unwrap_or_else(|| panic!("unparsable 227: {reply:?}"));
+        (addr, reply)
+    }
+
+    /// `EPSV`; returns the port of the 229 reply.
+    pub fn epsv(&mut self) -> u16 {
+        let reply = self.command("EPSV");
+        assert_eq!(reply.code, 229, "EPSV: {reply:?}");
+        parse_229(&reply.text).unwrap_or_else(|| panic!("unparsable 229: {reply:?}"))
+    }
+
+    /// The local address of the control connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.writer.local_addr().expect("local address")
+    }
+}
+
+/// The code of a reply line (`ddd ` or `ddd-`).
+fn reply_code(line: &str) -> Option<u16> {
+    let bytes = line.as_bytes();
+    if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if bytes[3] != b' ' && bytes[3] != b'-' {
+        return None;
+    }
+    line[..3].parse().ok()
+}
+
+/// The `h1,h2,h3,h4,p1,p2` of a 227 reply.
+pub fn parse_227(text: &str) -> Option<SocketAddr> {
+    let start = text.find('(')? + 1;
+    let end = start + text[start..].find(')')?;
+    let numbers: Vec<u8> = text[start..end]
+        .split(',')
+        .map(|n| n.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    let [h1, h2, h3, h4, p1, p2] = numbers[..] else {
+        return None;
+    };
+    let ip = Ipv4Addr::new(h1, h2, h3, h4);
+    Some(SocketAddr::new(
+        IpAddr::V4(ip),
+        u16::from(p1) << 8 | u16::from(p2),
+    ))
+}
+
+/// The port of a `229 ... (|||port|)` reply.
+pub fn parse_229(text: &str) -> Option<u16> {
+    let start = text.find("(|||")? + 4;
+    let end = start + text[start..].find("|)")?;
+    text[start..end].parse().ok()
+}
+
+/// A TCP connection to `to` whose source address is `from` (any port): how
+/// a test poses as another host on the loopback network.
+pub fn connect_from(from: IpAddr, to: SocketAddr) -> io::Result<TcpStream> {
+    let socket = Socket::new(Domain::for_address(to), Type::STREAM, None)?;
+    socket.bind(&SockAddr::from(SocketAddr::new(from, 0)))?;
+    socket.connect_timeout(&SockAddr::from(to), REPLY_TIMEOUT)?;
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Reads a data connection to its end (bounded by its read timeout).
+pub fn read_data(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(REPLY_TIMEOUT))
+        .expect("set a read timeout");
+    let mut data = Vec::new();
+    stream.read_to_end(&mut data).unwrap_or_else(|e| {
+        panic!(
+            "reading the data connection after {} bytes: {e}",
+            data.len()
+        )
+    });
+    data
+}
+
+/// Whether an I/O error is a read timeout.
+pub fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
