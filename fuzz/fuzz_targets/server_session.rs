@@ -45,18 +45,21 @@ struct Setup {
     local_network: bool,
     tls_passive_hostname: bool,
     max_login_failures: u8,
+    /// Start with USER and PASS sent (the answer still comes from `choices`),
+    /// so the fuzzer spends its time past the login.
+    log_in: bool,
 }
 
 #[derive(Arbitrary, Debug)]
 enum Step {
     /// Raw bytes as one read from the socket.
-    Send(Vec<u8>),
+    Send(Bytes),
     /// A command line: a known verb and either the fuzzer's own argument or,
     /// when that is empty, one of `ARGUMENTS` (deep states come faster).
     Line {
         verb: u8,
         known_argument: u8,
-        argument: Vec<u8>,
+        argument: Bytes,
     },
     /// Answer every held event now.
     AnswerHeld,
@@ -64,6 +67,16 @@ enum Step {
     Advance(u16),
     /// The client hung up.
     PeerClosed,
+}
+
+/// Bytes that print as a byte string (`cargo fuzz fmt` shows a crash readably).
+#[derive(Arbitrary)]
+struct Bytes(Vec<u8>);
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
 }
 
 const VERBS: &[&str] = &[
@@ -142,17 +155,17 @@ fuzz_target!(|script: Script| {
             break;
         }
         match step {
-            Step::Send(bytes) => host.receive(bytes),
+            Step::Send(bytes) => host.receive(&bytes.0),
             Step::Line {
                 verb,
                 known_argument,
                 argument,
             } => {
                 let mut line = VERBS[usize::from(*verb) % VERBS.len()].as_bytes().to_vec();
-                let arg: &[u8] = if argument.is_empty() {
+                let arg: &[u8] = if argument.0.is_empty() {
                     ARGUMENTS[usize::from(*known_argument) % ARGUMENTS.len()].as_bytes()
                 } else {
-                    argument
+                    &argument.0
                 };
                 if !arg.is_empty() {
                     line.push(b' ');
@@ -227,6 +240,9 @@ impl Host {
             hung_up: false,
         };
         host.pump();
+        if setup.log_in {
+            host.receive(b"USER alice\r\nPASS secret\r\n");
+        }
         host
     }
 
