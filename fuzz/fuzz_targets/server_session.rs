@@ -10,10 +10,11 @@
 //! `Output::Closed`; `handle_input` never claims more bytes than it got.
 #![no_main]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ftpwire_core::address::PassiveAddress;
+use ftpwire_core::address::{PassiveAddress, canonical_ip};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{
     ChangeToken, DataEndpoint, Event, FileError, LoginOutcome, LoginToken, Notice, PassiveError,
@@ -37,7 +38,8 @@ struct Setup {
     require_tls: bool,
     allow_ccc: bool,
     implicit_tls: bool,
-    ipv6: bool,
+    /// The control connection: IPv4, IPv6, or IPv4-mapped IPv6.
+    family: u8,
     /// 0: the default limit (4096); otherwise a small one, to hit it often.
     line_limit: u8,
     /// Passive masquerade: none, an IPv4, an IPv6, a hostname.
@@ -135,6 +137,9 @@ enum Held {
 
 struct Host {
     session: ServerSession,
+    /// The control connection's two ends.
+    local: SocketAddr,
+    peer: SocketAddr,
     now: Instant,
     /// Received bytes the session has not consumed yet.
     pending: Vec<u8>,
@@ -214,12 +219,13 @@ impl Host {
         if setup.tls_passive_hostname {
             config.tls_passive_address = Some(PassiveAddress::Hostname("tls.example".into()));
         }
-        let (local, peer) = if setup.ipv6 {
-            ("[::1]:21", "[::1]:40000")
-        } else {
-            ("127.0.0.1:21", "127.0.0.1:40000")
+        let (local, peer) = match setup.family % 3 {
+            0 => ("127.0.0.1:21", "127.0.0.1:40000"),
+            1 => ("[::1]:21", "[::1]:40000"),
+            _ => ("[::ffff:127.0.0.1]:21", "[::ffff:127.0.0.1]:40000"),
         };
-        let (local, peer) = (local.parse().unwrap(), peer.parse().unwrap());
+        let (local, peer): (SocketAddr, SocketAddr) =
+            (local.parse().unwrap(), peer.parse().unwrap());
         let now = Instant::from_millis(1_000);
         let config = Arc::new(config);
         let session = if setup.implicit_tls {
@@ -229,6 +235,9 @@ impl Host {
         };
         let mut host = Host {
             session,
+            // Events name addresses as the session sees them: mapped IPv4 as IPv4.
+            local: SocketAddr::new(canonical_ip(local.ip()), local.port()),
+            peer: SocketAddr::new(canonical_ip(peer.ip()), peer.port()),
             now,
             pending: Vec::new(),
             out: Vec::new(),
@@ -323,7 +332,10 @@ impl Host {
                         let _ = (login.user.len(), login.password.len());
                         Held::Login(login.token)
                     }
-                    Event::OpenPassive(open) => Held::Passive(open.token, open.resolve.is_some()),
+                    Event::OpenPassive(open) => {
+                        assert_eq!(open.bind, self.local.ip(), "passive listener on another IP");
+                        Held::Passive(open.token, open.resolve.is_some())
+                    }
                     Event::Stat(stat) => {
                         assert!(stat.path.starts_with(b"/"), "stat path not absolute");
                         Held::Stat(stat.token)
@@ -334,11 +346,18 @@ impl Host {
                             transfer.path.starts_with(b"/"),
                             "transfer path not absolute"
                         );
-                        if let DataEndpoint::Active(addr) = transfer.data {
-                            assert!(
-                                addr.port() >= 1024,
-                                "active connection to a privileged port"
-                            );
+                        // RFC 2577: data connections only with the control connection's peer.
+                        match transfer.data {
+                            DataEndpoint::Active(addr) => {
+                                assert_eq!(addr.ip(), self.peer.ip(), "PORT bounce let through");
+                                assert!(
+                                    addr.port() >= 1024,
+                                    "active connection to a privileged port"
+                                );
+                            }
+                            DataEndpoint::Passive { peer } => {
+                                assert_eq!(peer, self.peer.ip(), "passive accepts another peer");
+                            }
                         }
                         Held::Transfer(transfer.token, transfer.kind, false)
                     }
