@@ -1,0 +1,1 @@
+//! # ftpwire-wasm: the ftpwire server session for JavaScript hosts
