@@ -1,1 +1,31 @@
 //! # ftpwire-wasm: the ftpwire server session for JavaScript hosts
+//!
+//! The same sans-IO core as the native drivers, compiled to WebAssembly and
+//! driven from JavaScript (Node, Deno, browsers, edge runtimes). The host
+//! only moves bytes, opens sockets and touches files; every protocol
+//! decision — replies, login policy, passive addresses, listing lines,
+//! TYPE A line ends — is made in the module.
+//!
+//! ```text
+//!  socket bytes ──► session.handleInput(now, bytes)
+//!  loop session.pollOutput():
+//!     {type: "transmit", data}   → write data to the control socket
+//!     {type: "login", id, …}     → do the I/O, answer: session.login(id, …)
+//!     {type: "timeout", at}      → setTimeout(() => session.handleTimeout(now), at - now)
+//!     {type: "closed"}           → end the socket
+//! ```
+//!
+//! [`Session`] is that API in Rust terms (events as [`Value`]s with numeric
+//! ids, tokens kept in a table until the host answers); `bindings` exposes it
+//! to JavaScript through wasm-bindgen, typed in the generated `.d.ts`.
+//! `drivers/wasm/js/server.mjs` is the reference host: a complete FTP/FTPS
+//! server on Node's `net`, `tls` and `fs/promises`.
+
+pub mod answer;
+mod bindings;
+mod session;
+mod value;
+
+pub use bindings::{JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host};
+pub use session::Session;
+pub use value::Value;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the release WebAssembly module and its JavaScript bindings:
+#   pkg/node/  wasm-bindgen --target nodejs (CommonJS; the Node host uses it)
+#   pkg/web/   wasm-bindgen --target web    (ES module for browsers and edge runtimes)
+# The single build entry point for the wasm driver: CI runs it before the
+# node tests (js/test/run.sh). Installs nothing; it needs what the README's
+# set-up installs: the wasm32-unknown-unknown target and wasm-bindgen-cli at
+# exactly the version of the wasm-bindgen crate in Cargo.lock.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+if ! command -v wasm-bindgen >/dev/null; then
+    echo "build.sh: wasm-bindgen not found; install it: cargo install wasm-bindgen-cli --version $want" >&2
+    exit 1
+fi
+have=$(wasm-bindgen --version | awk '{ print $2 }')
+if [ "$have" != "$want" ]; then
+    echo "build.sh: wasm-bindgen $have found but Cargo.lock has $want; install it: cargo install wasm-bindgen-cli --version $want" >&2
+    exit 1
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "build.sh: the wasm32-unknown-unknown target is missing; install it: rustup target add wasm32-unknown-unknown" >&2
+    exit 1
+fi
+
+cargo build -p ftpwire-wasm --target wasm32-unknown-unknown --profile wasm-release
+module="$root/target/wasm32-unknown-unknown/wasm-release/ftpwire_wasm.wasm"
+
+rm -rf "$here/pkg"
+wasm-bindgen --remove-name-section --remove-producers-section --target nodejs --out-dir "$here/pkg/node" "$module"
+wasm-bindgen --remove-name-section --remove-producers-section --target web --out-dir "$here/pkg/web" "$module"
+# The nodejs bindings are CommonJS; package.json beside them says so, since
+# drivers/wasm/package.json makes .js files ES modules.
+echo '{ "type": "commonjs" }' > "$here/pkg/node/package.json"
+
+for wasm in "$here/pkg/node/ftpwire_wasm_bg.wasm" "$here/pkg/web/ftpwire_wasm_bg.wasm"; do
+    raw=$(wc -c < "$wasm")
+    gz=$(gzip -9 -c "$wasm" | wc -c)
+    echo "built ${wasm#"$root"/}: $raw bytes raw, $gz bytes gzip -9"
+done

@@ -1,0 +1,176 @@
+//! The host's answers in the words JavaScript has for them: error names
+//! (`"notFound"`, or a Node.js errno code such as `"ENOENT"`), file facts,
+//! socket addresses. Each parser says exactly what it could not understand.
+
+use std::net::{IpAddr, SocketAddr};
+use std::string::String;
+
+use ftpwire_core::listing::{FileKind, Metadata};
+use ftpwire_core::server::{FileError, PassiveError, TransferError};
+
+/// An answer the session could not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// The id does not belong to a pending event of that kind.
+    #[error(
+        "no pending {expected} event has id {id}: answer each event once, with the `id` it carried, through the method for its type"
+    )]
+    UnknownId {
+        /// The id given.
+        id: u32,
+        /// The event type the method answers.
+        expected: &'static str,
+    },
+    /// An error name that is neither one of ftpwire's nor a known errno code.
+    #[error(
+        "unknown error {0:?}: use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, local (or a Node.js errno code such as ENOENT)"
+    )]
+    UnknownFileError(String),
+    /// A transfer error name that is not known.
+    #[error(
+        "unknown transfer error {0:?}: use noDataConnection, connectionLost, aborted, or a file error name"
+    )]
+    UnknownTransferError(String),
+    /// A passive error name that is not known.
+    #[error("unknown passive error {0:?}: use noFreePort or unresolved")]
+    UnknownPassiveError(String),
+    /// A file kind that is not known.
+    #[error("unknown file kind {0:?}: use file, directory, symlink or other")]
+    UnknownFileKind(String),
+    /// Not an IP address.
+    #[error("{0:?} is not an IP address")]
+    BadIp(String),
+    /// A value of the wrong shape.
+    #[error("{0}")]
+    Malformed(&'static str),
+}
+
+/// The storage error a name stands for: ftpwire's own camelCase names, or
+/// the errno code a Node.js `fs` error carries in `error.code`.
+///
+/// ```
+/// use ftpwire_core::server::FileError;
+/// use ftpwire_wasm::answer::file_error;
+/// assert_eq!(file_error("ENOENT"), Ok(FileError::NotFound));
+/// assert_eq!(file_error("storageFull"), Ok(FileError::StorageFull));
+/// assert!(file_error("nope").is_err());
+/// ```
+pub fn file_error(name: &str) -> Result<FileError, AnswerError> {
+    Ok(match name {
+        "notFound" | "ENOENT" => FileError::NotFound,
+        "permissionDenied" | "EACCES" | "EPERM" | "EROFS" => FileError::PermissionDenied,
+        "notADirectory" | "ENOTDIR" => FileError::NotADirectory,
+        "isADirectory" | "EISDIR" => FileError::IsADirectory,
+        "alreadyExists" | "EEXIST" => FileError::AlreadyExists,
+        "directoryNotEmpty" | "ENOTEMPTY" => FileError::DirectoryNotEmpty,
+        "invalidName" | "ENAMETOOLONG" | "EILSEQ" => FileError::InvalidName,
+        "storageFull" | "ENOSPC" | "EDQUOT" | "EFBIG" => FileError::StorageFull,
+        // Any other errno is a local failure: the client cannot fix it.
+        "local" => FileError::Local,
+        other
+            if other.len() > 1
+                && other.starts_with('E')
+                && other
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+        {
+            FileError::Local
+        }
+        other => return Err(AnswerError::UnknownFileError(String::from(other))),
+    })
+}
+
+/// Why a transfer failed: a transfer error name or any [`file_error`] name.
+///
+/// ```
+/// use ftpwire_core::server::{FileError, TransferError};
+/// use ftpwire_wasm::answer::transfer_error;
+/// assert_eq!(transfer_error("aborted"), Ok(TransferError::Aborted));
+/// assert_eq!(transfer_error("EACCES"), Ok(TransferError::File(FileError::PermissionDenied)));
+/// ```
+pub fn transfer_error(name: &str) -> Result<TransferError, AnswerError> {
+    Ok(match name {
+        "noDataConnection" => TransferError::NoDataConnection,
+        "connectionLost" | "ECONNRESET" | "EPIPE" => TransferError::ConnectionLost,
+        "aborted" => TransferError::Aborted,
+        other => match file_error(other) {
+            Ok(error) => TransferError::File(error),
+            Err(_) => return Err(AnswerError::UnknownTransferError(String::from(other))),
+        },
+    })
+}
+
+/// Why no passive listener could be opened.
+pub fn passive_error(name: &str) -> Result<PassiveError, AnswerError> {
+    match name {
+        "noFreePort" | "EADDRINUSE" => Ok(PassiveError::NoFreePort),
+        "unresolved" | "ENOTFOUND" => Ok(PassiveError::Unresolved),
+        other => Err(AnswerError::UnknownPassiveError(String::from(other))),
+    }
+}
+
+/// A file kind by name.
+pub fn file_kind(name: &str) -> Result<FileKind, AnswerError> {
+    match name {
+        "file" => Ok(FileKind::File),
+        "directory" => Ok(FileKind::Directory),
+        "symlink" => Ok(FileKind::Symlink),
+        "other" => Ok(FileKind::Other),
+        other => Err(AnswerError::UnknownFileKind(String::from(other))),
+    }
+}
+
+/// File facts from JS numbers: sizes are whole non-negative numbers, times
+/// seconds since the Unix epoch (fractions dropped).
+pub fn metadata(
+    kind: &str,
+    size: f64,
+    modified: Option<f64>,
+    mode: u32,
+) -> Result<Metadata, AnswerError> {
+    if !(size >= 0.0 && size.is_finite()) {
+        return Err(AnswerError::Malformed("file size must be a number >= 0"));
+    }
+    Ok(Metadata {
+        kind: file_kind(kind)?,
+        size: size as u64,
+        modified: modified.filter(|t| t.is_finite()).map(|t| t.floor() as i64),
+        mode,
+    })
+}
+
+/// An IP address as Node.js writes it (an IPv6 zone such as `%eth0` is dropped).
+pub fn ip(text: &str) -> Result<IpAddr, AnswerError> {
+    let unzoned = text.split('%').next().unwrap_or(text);
+    unzoned
+        .parse()
+        .map_err(|_| AnswerError::BadIp(String::from(text)))
+}
+
+/// A socket address from an IP text and a port.
+pub fn socket_addr(address: &str, port: f64) -> Result<SocketAddr, AnswerError> {
+    if !(0.0..=65535.0).contains(&port) || port.fract() != 0.0 {
+        return Err(AnswerError::Malformed(
+            "port must be a whole number from 0 to 65535",
+        ));
+    }
+    Ok(SocketAddr::new(ip(address)?, port as u16))
+}
+
+/// Milliseconds on the host's clock as an [`Instant`](ftpwire_core::Instant)
+/// (negative and NaN are the epoch).
+pub fn instant(now_ms: f64) -> ftpwire_core::Instant {
+    let micros = if now_ms.is_finite() && now_ms > 0.0 {
+        (now_ms * 1000.0) as u64
+    } else {
+        0
+    };
+    ftpwire_core::Instant::from_duration(std::time::Duration::from_micros(micros))
+}
+
+/// An [`Instant`](ftpwire_core::Instant) as milliseconds, rounded up so a
+/// timer set for it never fires before the deadline.
+pub fn millis(instant: ftpwire_core::Instant) -> f64 {
+    let micros = instant.as_duration().as_micros();
+    micros.div_ceil(1000) as f64
+}

@@ -1,0 +1,85 @@
+/** An address as Node's `socket.address()` returns it. */
+export interface SocketAddress { address: string; port: number }
+
+/** What a directory entry is. */
+export type FileKind = "file" | "directory" | "symlink" | "other";
+
+/** Facts about one file; `modified` is seconds since the Unix epoch (UTC). */
+export interface FileFacts { kind: FileKind; size: number; modified?: number | null; mode: number }
+
+/** One directory entry for `Session.formatListing`: name as stored (bytes) or UTF-8 text. */
+export interface DirEntry { name: Uint8Array | string; facts: FileFacts }
+
+/** Storage errors by ftpwire's names (the reply they get: 550, 553 invalidName, 452 storageFull, 451 local). */
+export type FileErrorName =
+  | "notFound" | "permissionDenied" | "notADirectory" | "isADirectory" | "alreadyExists"
+  | "directoryNotEmpty" | "invalidName" | "storageFull" | "local";
+
+/** A storage error: ftpwire's name, or a Node.js errno code such as `"ENOENT"` (`error.code`). */
+export type FileErrorCode = FileErrorName | `E${string}`;
+
+/** Why a transfer did not complete. */
+export type TransferErrorCode = "noDataConnection" | "connectionLost" | "aborted" | FileErrorCode;
+
+/** Why no passive listener could be opened. */
+export type PassiveErrorCode = "noFreePort" | "unresolved";
+
+/** Which transfer command runs: RETR, STOR, APPE, STOU, LIST, NLST, MLSD. */
+export type TransferKind =
+  | "retrieve" | "store" | "append" | "storeUnique" | "list" | "nameList" | "machineList";
+
+/** Where a transfer's data connection comes from. */
+export type DataEndpoint =
+  /** Accept on this session's passive listener, only from the IP `peer`. */
+  | { mode: "passive"; peer: string }
+  /** Connect to `address`:`port` (PORT/EPRT, already checked against bounce attacks). */
+  | { mode: "active"; address: string; port: number };
+
+/** Write these bytes to the control connection, in order, before anything later. */
+export interface TransmitOutput { type: "transmit"; data: Uint8Array }
+/** Nothing to do until input arrives, an answer is given, or `at` (host ms) passes. */
+export interface TimeoutOutput { type: "timeout"; at: number }
+/** The session is over: close the control connection after writing everything. */
+export interface ClosedOutput { type: "closed" }
+
+/** Check USER/PASS; answer with `login(id, accepted, readOnly)`. */
+export interface LoginEvent { type: "login"; id: number; user: Uint8Array; password: Uint8Array }
+/** Open a passive listener on `bind` (replacing any earlier one); resolve `resolve` if set.
+ *  Answer with `passiveOpened(id, port, resolvedIp?)` or `passiveFailed(id, code)`. */
+export interface OpenPassiveEvent { type: "openPassive"; id: number; bind: string; resolve: string | null }
+/** Drop the passive listener. */
+export interface ClosePassiveEvent { type: "closePassive" }
+/** Look up a path's facts; answer with `statDone(id, facts)` or `statFailed(id, code)`. */
+export interface StatEvent { type: "stat"; id: number; path: Uint8Array }
+/** Change the filesystem; answer with `changeDone(id)` or `changeFailed(id, code)`. */
+export type FileChangeEvent = { type: "fileChange"; id: number } & (
+  | { change: "makeDirectory" | "removeDirectory" | "delete"; path: Uint8Array }
+  | { change: "rename"; from: Uint8Array; to: Uint8Array });
+/** Run a data transfer: `transferStarted(id)` (or `storeUniqueStarted`) once the file is open
+ *  and the data connection up (TLS-wrapped if `protected`), then `transferFinished(id, bytes)`
+ *  or `transferFailed(id, code)`. `ascii`: convert with AsciiEncoder/AsciiDecoder.
+ *  Paths are normalized, absolute, and never above `/` (the session root). */
+export interface TransferEvent {
+  type: "transfer"; id: number; kind: TransferKind; path: Uint8Array; offset: number;
+  ascii: boolean; data: DataEndpoint; protected: boolean; readOnly: boolean;
+}
+/** Stop the running transfer `id`, then answer `transferFailed(id, "aborted")`. */
+export interface AbortTransferEvent { type: "abortTransfer"; id: number | null }
+/** AUTH TLS accepted (its 234 was transmitted before): flush, run the TLS handshake as
+ *  server on the control connection, then `tlsEstablished(id)`; on failure close. */
+export interface UpgradeTlsEvent { type: "upgradeTls"; id: number }
+/** CCC accepted: flush, send TLS close_notify, carry on in plain text. */
+export interface DowngradeTlsEvent { type: "downgradeTls" }
+/** Worth an operator's attention: log `message`. Needs no answer. */
+export type NoticeEvent = { type: "notice"; message: string } & (
+  | { notice: "loginSucceeded" | "loginFailed"; user: string }
+  | { notice: "portRefused"; address: string; reason: string }
+  | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "tlsRequired" });
+
+/** Everything a session asks of its host. */
+export type SessionEvent =
+  | LoginEvent | OpenPassiveEvent | ClosePassiveEvent | StatEvent | FileChangeEvent
+  | TransferEvent | AbortTransferEvent | UpgradeTlsEvent | DowngradeTlsEvent | NoticeEvent;
+
+/** One result of `Session.pollOutput()`. */
+export type SessionOutput = TransmitOutput | TimeoutOutput | ClosedOutput | SessionEvent;
