@@ -96,6 +96,12 @@ impl JsServerConfig {
         self.edit().require_tls = on;
     }
 
+    /// Allow CCC (back to a plain control channel after login); off by default.
+    #[wasm_bindgen(setter = allowCcc)]
+    pub fn set_allow_ccc(&mut self, on: bool) {
+        self.edit().allow_ccc = on;
+    }
+
     /// The address PASV advertises to peers outside the local networks: an
     /// IP, or a DNS name the host resolves at each PASV. Throws if it is neither.
     #[wasm_bindgen(js_name = setPassiveAddress)]
