@@ -1,0 +1,288 @@
+// One control connection: the host loop around a wasm Session. Bytes in,
+// outputs polled until the session says `timeout` (arm a timer) or `closed`,
+// every event answered by its id — now or when the I/O is done.
+import tls from 'node:tls';
+import dns from 'node:dns/promises';
+import { Session } from './module.mjs';
+import { PassiveListener } from './data.mjs';
+import { runTransfer, failureCode } from './transfer.mjs';
+
+/** Unanswered input beyond this pauses reading, so a client cannot make the host buffer without bound. */
+const MAX_HELD = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+const now = () => performance.now();
+
+export class ControlConnection {
+  /** `server` provides config, storage, users (login), secureContext, passiveRange, log. */
+  constructor(server, socket, { implicitTls = false } = {}) {
+    this.server = server;
+    this.storage = server.storage;
+    this.secureContext = server.secureContext;
+    this.localAddress = socket.localAddress;
+    this.peerName = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.controlPeer = socket.remoteAddress;
+    const local = { address: socket.localAddress, port: socket.localPort };
+    const peer = { address: socket.remoteAddress, port: socket.remotePort };
+    this.session = implicitTls
+      ? Session.implicitTls(server.config, local, peer, now())
+      : new Session(server.config, local, peer, now());
+    this.held = EMPTY;
+    this.timer = null;
+    this.passive = null;
+    this.transfer = null; // {id, controller}
+    this.pumping = false;
+    this.again = false;
+    this.closed = false;
+    this.lastWrite = Promise.resolve();
+    this.onData = (chunk) => this.received(chunk);
+    this.onEnd = () => this.peerClosed();
+    this.onError = (error) => {
+      this.log(`control connection error: ${error.message}`);
+      this.peerClosed();
+    };
+    this.attach(socket);
+    this.pump();
+  }
+
+  log(line) {
+    this.server.log(`${this.peerName} ${line}`);
+  }
+
+  attach(stream) {
+    this.stream = stream;
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('close', this.onEnd);
+    stream.on('error', this.onError);
+  }
+
+  detach(stream) {
+    stream.removeListener('data', this.onData);
+    stream.removeListener('end', this.onEnd);
+    stream.removeListener('close', this.onEnd);
+    stream.removeListener('error', this.onError);
+  }
+
+  received(chunk) {
+    this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+    if (this.held.length > MAX_HELD) this.stream.pause();
+    this.pump();
+  }
+
+  peerClosed() {
+    if (this.closed) return;
+    this.session.handlePeerClosed();
+    this.pump();
+  }
+
+  /** Runs the session until it waits for input, an answer or the clock. */
+  pump() {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        this.run();
+      } while (this.again);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  run() {
+    const session = this.session;
+    for (;;) {
+      if (this.closed) return;
+      let used = 0;
+      if (this.held.length > 0 && session.wantsInput()) {
+        used = session.handleInput(now(), this.held);
+        this.held = this.held.subarray(used);
+        if (this.held.length <= MAX_HELD && this.stream.isPaused() && !this.upgrading) this.stream.resume();
+      }
+      const output = session.pollOutput();
+      switch (output.type) {
+        case 'transmit':
+          this.write(output.data);
+          break;
+        case 'timeout':
+          if (used > 0) break;
+          this.arm(output.at);
+          return;
+        case 'closed':
+          this.close();
+          return;
+        default:
+          this.handle(output);
+      }
+    }
+  }
+
+  write(data) {
+    this.lastWrite = new Promise((resolve) => this.stream.write(data, () => resolve()));
+  }
+
+  arm(at) {
+    clearTimeout(this.timer);
+    const delay = Math.min(Math.max(0, at - now()), 2 ** 31 - 1);
+    this.timer = setTimeout(() => {
+      this.session.handleTimeout(now());
+      this.pump();
+    }, delay);
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.passive?.close();
+    this.passive = null;
+    this.transfer?.controller.abort();
+    const stream = this.stream;
+    stream.end();
+    setTimeout(() => stream.destroy(), 5000).unref();
+  }
+
+  /** Calls `answer` (a session method call) unless the session is over, then pumps. */
+  answer(answer) {
+    if (this.closed) return;
+    try {
+      answer();
+    } catch (error) {
+      this.log(`answer refused: ${error.message}`);
+    }
+    this.pump();
+  }
+
+  /** Runs `work` (async I/O) and answers with its result. */
+  later(work, answerOk, answerError) {
+    work().then(
+      (value) => this.answer(() => answerOk(value)),
+      (error) => this.answer(() => answerError(error)),
+    );
+  }
+
+  handle(event) {
+    const session = this.session;
+    const storage = this.storage;
+    const code = (error) => failureCode(error, false);
+    switch (event.type) {
+      case 'login': {
+        const { accepted, readOnly } = this.server.login(event.user, event.password);
+        session.login(event.id, accepted, readOnly);
+        break;
+      }
+      case 'openPassive':
+        this.later(
+          () => this.openPassive(event),
+          ({ port, resolved }) => session.passiveOpened(event.id, port, resolved),
+          (error) => session.passiveFailed(event.id, error.code === 'unresolved' ? 'unresolved' : 'noFreePort'),
+        );
+        break;
+      case 'closePassive':
+        this.passive?.close();
+        this.passive = null;
+        break;
+      case 'stat':
+        this.later(
+          () => storage.stat(event.path),
+          (facts) => session.statDone(event.id, facts),
+          (error) => session.statFailed(event.id, code(error)),
+        );
+        break;
+      case 'fileChange': {
+        const change = {
+          makeDirectory: () => storage.makeDirectory(event.path),
+          removeDirectory: () => storage.removeDirectory(event.path),
+          delete: () => storage.delete(event.path),
+          rename: () => storage.rename(event.from, event.to),
+        }[event.change];
+        this.later(
+          change,
+          () => session.changeDone(event.id),
+          (error) => session.changeFailed(event.id, code(error)),
+        );
+        break;
+      }
+      case 'transfer': {
+        const controller = new AbortController();
+        this.transfer = { id: event.id, controller };
+        runTransfer(this, event, controller.signal)
+          .catch((error) => this.log(`transfer error: ${error.message}`))
+          .finally(() => {
+            if (this.transfer?.id === event.id) this.transfer = null;
+          });
+        break;
+      }
+      case 'abortTransfer':
+        this.transfer?.controller.abort();
+        break;
+      case 'upgradeTls':
+        this.upgrade(event.id);
+        break;
+      case 'downgradeTls':
+        // CCC is never enabled by this host (allowCcc stays off).
+        this.log('CCC is not supported by this host; closing');
+        this.session.handlePeerClosed();
+        break;
+      case 'notice':
+        this.log(event.message);
+        break;
+      default:
+        this.log(`unknown event ${event.type}`);
+    }
+  }
+
+  /** A listener on the address the core chose; the hostname (if any) resolved now, at each PASV. */
+  async openPassive(event) {
+    this.passive?.close();
+    this.passive = null;
+    let resolved;
+    if (event.resolve !== null) {
+      const family = event.bind.includes(':') ? 6 : 4;
+      try {
+        resolved = (await dns.lookup(event.resolve, { family })).address;
+      } catch {
+        // Unresolved: the core answers 425 and suggests EPSV.
+        resolved = undefined;
+      }
+    }
+    const listener = await PassiveListener.open(event.bind, this.server.passiveRange, this.controlPeer, (from) =>
+      this.log(`data connection from ${from} refused: not the control connection's peer`),
+    );
+    if (this.closed) {
+      listener.close();
+      throw new Error('session closed');
+    }
+    this.passive = listener;
+    return { port: listener.port, resolved };
+  }
+
+  /** AUTH TLS: the 234 is written; hand the socket to a TLS server handshake. */
+  async upgrade(id) {
+    const raw = this.stream;
+    this.upgrading = true;
+    // Stop reading plain text: the ClientHello stays buffered for the TLS socket.
+    this.detach(raw);
+    raw.pause();
+    // Plain text received after AUTH TLS is dropped by the session (RFC 4217 §4).
+    if (this.held.length > 0) this.session.handleInput(now(), this.held);
+    this.held = EMPTY;
+    await this.lastWrite;
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
+    const failed = (error) => {
+      this.log(`TLS handshake failed: ${error.message}`);
+      secure.destroy();
+      this.stream = secure;
+      this.peerClosed();
+    };
+    secure.once('error', failed);
+    secure.once('secure', () => {
+      secure.removeListener('error', failed);
+      this.upgrading = false;
+      this.attach(secure);
+      this.answer(() => this.session.tlsEstablished(id));
+    });
+  }
+}

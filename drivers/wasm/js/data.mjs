@@ -1,0 +1,163 @@
+// Data connections: passive listeners (a port from the operator's range,
+// accepting only the control connection's peer) and active connections
+// (PORT/EPRT), optionally wrapped in TLS (PROT P). Which address to bind,
+// advertise or dial is the core's decision; this file only opens sockets.
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomInt } from 'node:crypto';
+import { sameHost } from './module.mjs';
+
+/** An inclusive passive port range `LO-HI`; throws a clear error if malformed. */
+export function parsePortRange(text) {
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  const [first, last] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (!match) throw new Error(`passive port range "${text}" is not LO-HI (e.g. 50000-50100)`);
+  if (first < 1 || first > last || last > 65535) {
+    throw new Error(`passive port range "${text}" must have 1 <= LO <= HI <= 65535`);
+  }
+  return { first, last };
+}
+
+function listenOn(server, host, port) {
+  return new Promise((resolve, reject) => {
+    const onError = (error) => {
+      server.removeListener('listening', onListening);
+      reject(error);
+    };
+    const onListening = () => {
+      server.removeListener('error', onError);
+      resolve(server.address().port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, exclusive: true, backlog: 8 });
+  });
+}
+
+function abortError() {
+  return Object.assign(new Error('transfer aborted'), { code: 'ABORT_ERR' });
+}
+
+/** A passive data listener for one session. */
+export class PassiveListener {
+  /**
+   * Binds `bind` on a free port of `range` (any port if none), starting at a
+   * random one so concurrent sessions rarely collide. Connections whose source
+   * is not `peer` are closed at once (RFC 2577) and reported to `onRefused`.
+   */
+  static async open(bind, range, peer, onRefused) {
+    const listener = new PassiveListener(peer, onRefused);
+    if (!range) {
+      listener.port = await listenOn(listener.server, bind, 0);
+      return listener;
+    }
+    const count = range.last - range.first + 1;
+    const start = randomInt(count);
+    for (let i = 0; i < count; i++) {
+      const port = range.first + ((start + i) % count);
+      try {
+        listener.port = await listenOn(listener.server, bind, port);
+        return listener;
+      } catch (error) {
+        if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES') throw error;
+      }
+    }
+    throw Object.assign(new Error('no free port in the passive range'), { code: 'EADDRINUSE' });
+  }
+
+  constructor(peer, onRefused) {
+    this.peer = peer;
+    this.queue = [];
+    this.waiter = null;
+    this.server = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket, onRefused));
+    this.server.on('error', () => {});
+  }
+
+  onConnection(socket, onRefused) {
+    socket.on('error', () => {});
+    if (!sameHost(socket.remoteAddress ?? '', this.peer)) {
+      onRefused?.(socket.remoteAddress);
+      socket.destroy();
+      return;
+    }
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = null;
+      resolve(socket);
+    } else {
+      this.queue.push(socket);
+    }
+  }
+
+  /** The next data connection from the peer; rejects when `signal` aborts. */
+  accept(signal) {
+    if (signal.aborted) return Promise.reject(abortError());
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiter = null;
+        reject(abortError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiter = {
+        resolve: (socket) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(socket);
+        },
+      };
+    });
+  }
+
+  close() {
+    this.server.close();
+    for (const socket of this.queue) socket.destroy();
+    this.queue = [];
+  }
+}
+
+/** Connects to the client for PORT/EPRT from the control connection's local IP. */
+export function connectActive(address, port, localAddress, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError());
+    const socket = net.connect({ host: address, port, localAddress });
+    const onAbort = () => {
+      socket.destroy();
+      reject(abortError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      socket.on('error', () => {});
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(Object.assign(error, { code: 'noDataConnection' }));
+    });
+  });
+}
+
+/** Runs the TLS handshake (as server, RFC 4217) on a data connection. */
+export function secureData(socket, secureContext, signal) {
+  return new Promise((resolve, reject) => {
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext });
+    const onAbort = () => {
+      secure.destroy();
+      reject(abortError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    secure.once('secure', () => {
+      signal.removeEventListener('abort', onAbort);
+      secure.removeAllListeners('error');
+      secure.on('error', () => {});
+      resolve(secure);
+    });
+    secure.once('error', (error) => {
+      signal.removeEventListener('abort', onAbort);
+      secure.destroy();
+      reject(Object.assign(error, { code: 'noDataConnection' }));
+    });
+  });
+}

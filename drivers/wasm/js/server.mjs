@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// ftpwire's reference JavaScript host: an FTP/FTPS server whose protocol
+// runs in the WebAssembly module. The same flags as `ftpwire serve`:
+//
+//   node drivers/wasm/js/server.mjs --listen 127.0.0.1:2121 --root DIR --user NAME:PASSWORD
+//     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
+//     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
+//     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--require-tls]
+//
+// With no --user and no --anonymous it serves read-only to anonymous users.
+// Prints `listening ftp://HOST:PORT` on stdout when ready; logs on stderr.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parsePortRange } from './data.mjs';
+import { FtpServer } from './ftp-server.mjs';
+
+const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--user NAME:PASSWORD ...] [--anonymous]
+  [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
+  [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
+  [--implicit-tls-listen HOST:PORT] [--require-tls]`;
+
+/** `HOST:PORT` or `[IPV6]:PORT`. */
+export function parseListen(text, flag) {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : -1;
+  if (!match || port > 65535) throw new Error(`${flag} "${text}" is not HOST:PORT (e.g. 127.0.0.1:2121)`);
+  return { host: match[1] ?? match[2], port };
+}
+
+/** The command line as FtpServer options; throws one clear error for anything wrong. */
+export function parseOptions(args) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:2121' },
+      root: { type: 'string', default: '.' },
+      user: { type: 'string', multiple: true, default: [] },
+      anonymous: { type: 'boolean', default: false },
+      'passive-ports': { type: 'string' },
+      'passive-address': { type: 'string' },
+      'tls-passive-address': { type: 'string' },
+      'local-network': { type: 'string', multiple: true, default: [] },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'implicit-tls-listen': { type: 'string' },
+      'require-tls': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'serve')) {
+    throw new Error(`unexpected argument "${positionals.at(-1)}"\n${USAGE}`);
+  }
+  const users = values.user.map((spec) => {
+    const colon = spec.indexOf(':');
+    if (colon <= 0) throw new Error(`--user "${spec}" is not NAME:PASSWORD`);
+    return { name: spec.slice(0, colon), password: spec.slice(colon + 1) };
+  });
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new Error('--tls-cert and --tls-key go together: give both');
+  const readPem = (flag, file) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`${flag} ${file}: ${error.message}`);
+    }
+  };
+  const tls = certFile ? { cert: readPem('--tls-cert', certFile), key: readPem('--tls-key', keyFile) } : null;
+  if (!tls && (values['require-tls'] || values['implicit-tls-listen'])) {
+    throw new Error('--require-tls and --implicit-tls-listen need --tls-cert and --tls-key');
+  }
+  return {
+    help: values.help,
+    listen: parseListen(values.listen, '--listen'),
+    implicitTlsListen: values['implicit-tls-listen']
+      ? parseListen(values['implicit-tls-listen'], '--implicit-tls-listen')
+      : null,
+    root: values.root,
+    users,
+    anonymous: values.anonymous || users.length === 0,
+    passiveRange: values['passive-ports'] ? parsePortRange(values['passive-ports']) : null,
+    passiveAddress: values['passive-address'],
+    tlsPassiveAddress: values['tls-passive-address'],
+    localNetworks: values['local-network'],
+    tls,
+    requireTls: values['require-tls'],
+  };
+}
+
+const url = (scheme, { address, port }) =>
+  `${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}`;
+
+async function main() {
+  let options;
+  let server;
+  try {
+    options = parseOptions(process.argv.slice(2));
+    if (options.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    }
+    try {
+      server = await FtpServer.create(options);
+    } catch (error) {
+      const what = error.code ? `--root ${options.root}` : 'configuration';
+      throw new Error(`${what}: ${error.message}`);
+    }
+    const address = await server.listen(options.listen).catch((error) => {
+      throw new Error(`--listen ${options.listen.host}:${options.listen.port}: ${error.message}`);
+    });
+    process.stdout.write(`listening ${url('ftp', address)}\n`);
+    if (options.implicitTlsListen) {
+      const secure = await server.listen(options.implicitTlsListen, { implicitTls: true }).catch((error) => {
+        throw new Error(`--implicit-tls-listen: ${error.message}`);
+      });
+      process.stdout.write(`listening ${url('ftps', secure)}\n`);
+    }
+  } catch (error) {
+    process.stderr.write(`ftpwire: ${error.message}\n`);
+    process.exit(2);
+  }
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(0));
+}
+
+main();
