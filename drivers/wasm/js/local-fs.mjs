@@ -46,6 +46,27 @@ function components(virt) {
 
 let uniqueCounter = 0;
 
+/** An open file being written at a position that moves with each write (appended if `position` is null). */
+export class FileWriter {
+  constructor(handle, position) {
+    this.handle = handle;
+    this.position = position;
+  }
+
+  async write(data) {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, this.position);
+      done += bytesWritten;
+      if (this.position !== null) this.position += bytesWritten;
+    }
+  }
+
+  close() {
+    return this.handle.close();
+  }
+}
+
 export class LocalFs {
   /** Serves `root`: it must exist, be a directory and be listable (checked now, so a bad root fails at start). */
   static async open(root) {
@@ -158,7 +179,7 @@ export class LocalFs {
     return handle;
   }
 
-  /** An open file to write: `truncate` (STOR), `at` an offset (STOR after REST), or `append` (APPE). */
+  /** A FileWriter: `truncate` (STOR), `at` an offset (STOR after REST; the rest is cut), or `append` (APPE). */
   async openWrite(virt, mode, offset = 0) {
     const real = await this.writeTarget(virt);
     const flags = {
@@ -174,7 +195,7 @@ export class LocalFs {
       await handle.close();
       throw error;
     }
-    return handle;
+    return new FileWriter(handle, { truncate: 0, at: offset, append: null }[mode]);
   }
 
   /** STOU: a new file with a name nobody used, in the directory `virt`. */
@@ -185,7 +206,7 @@ export class LocalFs {
       const name = Buffer.from(`ftpwire.${process.pid}.${Date.now().toString(16)}${(uniqueCounter++).toString(16)}`);
       try {
         const handle = await fs.open(this.join(dir, [name]), 'wx', 0o644);
-        return { name, handle };
+        return { name, writer: new FileWriter(handle, 0) };
       } catch (error) {
         if (error.code !== 'EEXIST') throw error;
       }

@@ -102,7 +102,7 @@ export async function runTransfer(control, event, signal) {
         break;
       case 'storeUnique': {
         const unique = await storage.createUnique(event.path);
-        file = unique.handle;
+        file = unique.writer;
         event.uniqueName = unique.name;
         break;
       }

@@ -1,0 +1,213 @@
+// Runs the shared session scripts (drivers/wasm/fixtures/sessions.json)
+// through the WebAssembly module; tests/fixtures.rs runs the same file
+// natively. The step format is in fixtures/README.md.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Session, ServerConfig } from '../module.mjs';
+
+const fixtures = JSON.parse(readFileSync(new URL('../../fixtures/sessions.json', import.meta.url), 'utf8'));
+const text = (bytes) => Buffer.from(bytes).toString('utf8');
+
+/** The fixture form of an output: no ids, bytes as UTF-8 text. */
+function plain(value) {
+  if (value instanceof Uint8Array) return text(value);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== 'id')
+      .map(([key, v]) => [key, plain(v)]),
+  );
+}
+
+function address(textAddress) {
+  const match = /^\[?(.*?)\]?:(\d+)$/.exec(textAddress);
+  return { address: match[1], port: Number(match[2]) };
+}
+
+function config(settings = {}) {
+  const config = new ServerConfig();
+  for (const [key, value] of Object.entries(settings)) {
+    switch (key) {
+      case 'passiveAddress':
+        config.setPassiveAddress(value);
+        break;
+      case 'tlsPassiveAddress':
+        config.setTlsPassiveAddress(value);
+        break;
+      case 'localNetworks':
+        for (const net of value) config.addLocalNetwork(net);
+        break;
+      case 'greeting':
+      case 'tls':
+      case 'requireTls':
+      case 'allowCcc':
+      case 'maxLoginFailures':
+      case 'failedLoginDelayMs':
+      case 'idleTimeoutMs':
+      case 'dataConnectionTimeoutMs':
+        config[key] = value;
+        break;
+      default:
+        throw new Error(`unknown config key ${key} in fixture`);
+    }
+  }
+  return config;
+}
+
+class Runner {
+  constructor(script) {
+    const make = script.implicitTls ? Session.implicitTls : (...args) => new Session(...args);
+    this.now = 1000;
+    this.session = make(
+      config(script.config),
+      address(script.local ?? '127.0.0.1:21'),
+      address(script.peer ?? '127.0.0.1:40000'),
+      this.now,
+    );
+    this.held = Buffer.alloc(0);
+    this.out = [];
+    this.events = [];
+    this.ids = new Map();
+    this.closed = false;
+  }
+
+  offer() {
+    for (;;) {
+      this.drain();
+      if (this.held.length === 0 || !this.session.wantsInput()) break;
+      const used = this.session.handleInput(this.now, this.held);
+      this.held = this.held.subarray(used);
+      if (used === 0) {
+        this.drain();
+        break;
+      }
+    }
+  }
+
+  drain() {
+    for (;;) {
+      const output = this.session.pollOutput();
+      if (output.type === 'transmit') this.out.push(Buffer.from(output.data));
+      else if (output.type === 'timeout') break;
+      else if (output.type === 'closed') {
+        this.closed = true;
+        break;
+      } else {
+        if (typeof output.id === 'number' && output.type !== 'abortTransfer') this.ids.set(output.type, output.id);
+        this.events.push(plain(output));
+      }
+    }
+  }
+
+  id(kind, keep = false) {
+    assert.ok(this.ids.has(kind), `no ${kind} event to answer`);
+    const id = this.ids.get(kind);
+    if (!keep) this.ids.delete(kind);
+    return id;
+  }
+
+  facts(value) {
+    return typeof value === 'string' ? fixtures.facts[value] : value;
+  }
+
+  answer(step) {
+    const s = this.session;
+    switch (step.answer) {
+      case 'login':
+        s.login(this.id('login'), step.accepted, step.readOnly ?? false);
+        break;
+      case 'openPassive':
+        if (step.error) s.passiveFailed(this.id('openPassive'), step.error);
+        else s.passiveOpened(this.id('openPassive'), step.port, step.resolved);
+        break;
+      case 'stat':
+        if (step.error) s.statFailed(this.id('stat'), step.error);
+        else s.statDone(this.id('stat'), this.facts(step.facts));
+        break;
+      case 'fileChange':
+        if (step.error) s.changeFailed(this.id('fileChange'), step.error);
+        else s.changeDone(this.id('fileChange'));
+        break;
+      case 'upgradeTls':
+        s.tlsEstablished(this.id('upgradeTls'));
+        break;
+      case 'transfer': {
+        const id = this.id('transfer', true);
+        if (step.started) s.transferStarted(id);
+        if (step.uniqueName !== undefined) s.storeUniqueStarted(id, Buffer.from(step.uniqueName));
+        if (step.finished !== undefined) {
+          this.ids.delete('transfer');
+          s.transferFinished(id, step.finished);
+        }
+        if (step.error !== undefined) {
+          this.ids.delete('transfer');
+          s.transferFailed(id, step.error);
+        }
+        break;
+      }
+      default:
+        throw new Error(`cannot answer ${step.answer}`);
+    }
+    this.offer();
+  }
+
+  step(step, at) {
+    let replies = step.replies ?? '';
+    let events = step.events ?? [];
+    if (step.login) {
+      this.held = Buffer.concat([this.held, Buffer.from('USER alice\r\nPASS secret\r\n')]);
+      this.offer();
+      this.session.login(this.id('login'), true, step.login.readOnly ?? false);
+      this.offer();
+      replies = '331 Password required.\r\n230 Login successful.\r\n';
+      events = [
+        { type: 'login', user: 'alice', password: 'secret' },
+        { type: 'notice', notice: 'loginSucceeded', user: 'alice', message: 'login ok: alice' },
+      ];
+    } else {
+      const input = [];
+      if (step.sendHex) input.push(Buffer.from(step.sendHex, 'hex'));
+      if (step.sendRepeat) input.push(Buffer.from(step.sendRepeat.text.repeat(step.sendRepeat.times)));
+      if (step.send !== undefined) input.push(Buffer.from(step.send));
+      if (input.length > 0) {
+        this.held = Buffer.concat([this.held, ...input]);
+        this.offer();
+      }
+      if (step.advance !== undefined) {
+        this.now += step.advance;
+        this.session.handleTimeout(this.now);
+        this.offer();
+      }
+      if (step.peerClosed) {
+        this.session.handlePeerClosed();
+        this.offer();
+      }
+      if (step.answer) this.answer(step);
+      if (step.listing) {
+        const entries = step.listing.map((e) => ({ name: e.name, facts: this.facts(e.facts) }));
+        const bytes = this.session.formatListing(this.id('transfer', true), entries, step.nowUnix);
+        assert.equal(text(bytes), step.bytes, `${at}: listing bytes`);
+      }
+    }
+    assert.equal(text(Buffer.concat(this.out.splice(0))), replies, `${at}: replies`);
+    assert.deepEqual(this.events.splice(0), events, `${at}: events`);
+    if (step.held !== undefined) assert.equal(text(this.held), step.held, `${at}: held input`);
+    if (step.closed !== undefined) assert.equal(this.closed, step.closed, `${at}: closed`);
+    if (step.secured !== undefined) assert.equal(this.session.isSecured(), step.secured, `${at}: secured`);
+  }
+}
+
+test('the fixture file holds the shared scripts', () => {
+  assert.ok(fixtures.scripts.length >= 40, `only ${fixtures.scripts.length} scripts`);
+});
+
+for (const script of fixtures.scripts) {
+  test(`script: ${script.name}`, () => {
+    const runner = new Runner(script);
+    runner.drain();
+    assert.equal(text(Buffer.concat(runner.out.splice(0))), script.greeting ?? '220 ftpwire ready\r\n', 'greeting');
+    assert.deepEqual(runner.events, [], 'events before any input');
+    script.steps.forEach((step, i) => runner.step(step, `step ${i + 1}`));
+  });
+}

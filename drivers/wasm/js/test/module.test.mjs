@@ -1,0 +1,194 @@
+// The JavaScript API of the module beyond the shared scripts: argument
+// checking, answers by id, bytes that are not UTF-8, timeouts, TYPE A
+// codecs, listing formats and the RFC 2577 peer check.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AsciiDecoder, AsciiEncoder, ServerConfig, Session, sameHost } from '../module.mjs';
+
+const LOCAL = { address: '127.0.0.1', port: 21 };
+const PEER = { address: '127.0.0.1', port: 40000 };
+const text = (bytes) => Buffer.from(bytes).toString('latin1');
+
+/** Polls until `timeout`, returning transmitted text and events. */
+function drain(session) {
+  let out = '';
+  const events = [];
+  for (;;) {
+    const output = session.pollOutput();
+    if (output.type === 'transmit') out += text(output.data);
+    else if (output.type === 'timeout' || output.type === 'closed') return { out, events, last: output };
+    else events.push(output);
+  }
+}
+
+function loggedIn(config = new ServerConfig()) {
+  const session = new Session(config, LOCAL, PEER, 0);
+  session.handleInput(0, Buffer.from('USER alice\r\nPASS secret\r\n'));
+  const { events } = drain(session);
+  session.login(events.find((e) => e.type === 'login').id, true, false);
+  assert.equal(drain(session).out, '230 Login successful.\r\n');
+  return session;
+}
+
+function epsvTransfer(session, line) {
+  session.handleInput(1, Buffer.from('EPSV\r\n'));
+  const open = drain(session).events[0];
+  session.passiveOpened(open.id, 50000);
+  drain(session);
+  session.handleInput(2, Buffer.from(line));
+  return drain(session).events.find((e) => e.type === 'transfer');
+}
+
+test('configuration errors say what is wrong and how to fix it', () => {
+  const config = new ServerConfig();
+  assert.throws(() => config.setPassiveAddress('not a host'), /passive address "not a host".*neither an IP address nor a DNS name/);
+  assert.throws(() => config.addLocalNetwork('10.0.0.0/33'), /local network "10.0.0.0\/33".*prefix.*use CIDR/);
+  assert.throws(() => new Session(config, { address: 'nope', port: 21 }, PEER, 0), /"nope" is not an IP address/);
+  assert.throws(() => new Session(config, { port: 21 }, PEER, 0), /local must be an object \{address, port\}/);
+  assert.throws(() => new Session(config, { address: '127.0.0.1', port: 70000 }, PEER, 0), /port must be a whole number/);
+  config.setPassiveAddress('ftp.example.com');
+  config.addLocalNetwork('10.0.0.0/8');
+});
+
+test('an answer needs the id of a pending event of its type, once', () => {
+  const session = new Session(new ServerConfig(), LOCAL, PEER, 0);
+  session.handleInput(0, Buffer.from('USER a\r\nPASS b\r\n'));
+  const login = drain(session).events[0];
+  assert.equal(login.type, 'login');
+  assert.throws(() => session.statFailed(login.id, 'ENOENT'), /no pending stat event has id/);
+  assert.throws(() => session.login(login.id + 1, true, false), /no pending login event has id/);
+  session.login(login.id, true, false);
+  assert.throws(() => session.login(login.id, true, false), /answer each event once/);
+  assert.equal(drain(session).out, '230 Login successful.\r\n');
+});
+
+test('unknown error names are refused with the list of known ones', () => {
+  const session = loggedIn();
+  session.handleInput(1, Buffer.from('SIZE a\r\n'));
+  const stat = drain(session).events[0];
+  assert.throws(() => session.statFailed(stat.id, 'gone'), /unknown error "gone": use one of notFound/);
+  assert.throws(() => session.statDone(stat.id, { kind: 'fifo', size: 1, mode: 0 }), /unknown file kind "fifo"/);
+  assert.throws(() => session.statDone(stat.id, { kind: 'file', size: -1, mode: 0 }), /file size must be a number >= 0/);
+  // Any errno code works, and unknown ones are a local error (451).
+  session.statFailed(stat.id, 'EACCES');
+  assert.equal(drain(session).out, '550 Permission denied.\r\n');
+});
+
+test('paths and user names that are not UTF-8 stay bytes', () => {
+  const session = new Session(new ServerConfig(), LOCAL, PEER, 0);
+  drain(session);
+  // Invalid UTF-8 (0xff would be Telnet IAC: a literal one is sent doubled).
+  session.handleInput(0, Buffer.from([...Buffer.from('USER '), 0xc3, 0x28, 0xff, 0xff, 13, 10]));
+  drain(session);
+  session.handleInput(0, Buffer.from('PASS x\r\n'));
+  const login = drain(session).events[0];
+  assert.deepEqual([...login.user], [0xc3, 0x28, 0xff]);
+  session.login(login.id, true, false);
+  drain(session);
+  session.handleInput(1, Buffer.from([...Buffer.from('MKD caf'), 0xe9, 13, 10]));
+  const change = drain(session).events[0];
+  assert.equal(change.type, 'fileChange');
+  assert.equal(change.change, 'makeDirectory');
+  assert.deepEqual([...change.path], [...Buffer.from('/caf'), 0xe9]);
+  session.changeDone(change.id);
+  assert.equal(drain(session).out, '257 "/caf\xe9" created.\r\n');
+});
+
+test('timeouts are host milliseconds, rounded up, and fire the failed-login delay', () => {
+  const session = new Session(new ServerConfig(), LOCAL, PEER, 500.25);
+  const { last } = drain(session);
+  assert.deepEqual(last, { type: 'timeout', at: 300501 });
+  assert.equal(session.pollTimeout(), 300501);
+  session.handleInput(600, Buffer.from('USER a\r\nPASS wrong\r\n'));
+  const login = drain(session).events[0];
+  session.login(login.id, false, false);
+  const delayed = drain(session);
+  assert.equal(delayed.out, '');
+  assert.equal(delayed.last.at, 1600);
+  session.handleTimeout(1599);
+  assert.equal(drain(session).out, '');
+  session.handleTimeout(1600);
+  assert.equal(drain(session).out, '530 Login incorrect.\r\n');
+});
+
+test('abortTransfer names the running transfer', () => {
+  const session = loggedIn();
+  const transfer = epsvTransfer(session, 'RETR big\r\n');
+  session.transferStarted(transfer.id);
+  assert.equal(drain(session).out, '150 Opening data connection.\r\n');
+  session.handleInput(3, Buffer.from('ABOR\r\n'));
+  assert.deepEqual(drain(session).events, [{ type: 'abortTransfer', id: transfer.id }]);
+  session.transferFailed(transfer.id, 'aborted');
+  assert.equal(drain(session).out, '426 Transfer aborted.\r\n226 ABOR successful.\r\n');
+});
+
+test('transfer events carry everything the host needs', () => {
+  const config = new ServerConfig();
+  config.tls = true;
+  const session = loggedIn(config);
+  session.handleInput(1, Buffer.from('PORT 127,0,0,1,200,10\r\nTYPE I\r\nREST 7\r\n'));
+  drain(session);
+  session.handleInput(2, Buffer.from('RETR /x/../y.bin\r\n'));
+  const transfer = drain(session).events[0];
+  assert.deepEqual(
+    { ...transfer, path: text(transfer.path), id: undefined },
+    {
+      type: 'transfer', id: undefined, kind: 'retrieve', path: '/y.bin', offset: 7, ascii: false,
+      data: { mode: 'active', address: '127.0.0.1', port: 51210 }, protected: false, readOnly: false,
+    },
+  );
+});
+
+test('listings come out in the format the client asked for', () => {
+  const session = loggedIn();
+  const facts = { kind: 'file', size: 5, modified: 0, mode: 0o600 };
+  let transfer = epsvTransfer(session, 'NLST\r\n');
+  const odd = Buffer.from([0x61, 0xff, 0x62]);
+  assert.deepEqual([...session.formatListing(transfer.id, [{ name: odd, facts }], 0)], [0x61, 0xff, 0x62, 13, 10]);
+  session.transferFinished(transfer.id, 5);
+  drain(session);
+  transfer = epsvTransfer(session, 'LIST\r\n');
+  assert.equal(
+    text(session.formatListing(transfer.id, [{ name: 'old.txt', facts }], 400 * 86400)),
+    '-rw-------   1 ftp      ftp                 5 Jan  1  1970 old.txt\r\n',
+  );
+  assert.throws(() => session.formatListing(transfer.id, [{ name: 5, facts }], 0), /entry.name must be a Uint8Array or a string/);
+  session.transferFinished(transfer.id, 5);
+  drain(session);
+  transfer = epsvTransfer(session, 'RETR a\r\n');
+  assert.throws(() => session.formatListing(transfer.id, [{ name: 'a', facts }], 0), /not a listing/);
+});
+
+test('TYPE A codecs convert line ends across chunk boundaries', () => {
+  const encoder = new AsciiEncoder();
+  assert.equal(text(encoder.encode(Buffer.from('a\nb\r'))) + text(encoder.encode(Buffer.from('\nc\n'))), 'a\r\nb\r\nc\r\n');
+  const decoder = new AsciiDecoder();
+  const parts = [decoder.decode(Buffer.from('a\r\nb\r')), decoder.decode(Buffer.from('\nc\r')), decoder.finish()];
+  assert.equal(parts.map(text).join(''), 'a\nb\nc\r');
+});
+
+test('sameHost treats IPv4-mapped IPv6 addresses as IPv4', () => {
+  assert.equal(sameHost('::ffff:127.0.0.1', '127.0.0.1'), true);
+  assert.equal(sameHost('127.0.0.2', '127.0.0.1'), false);
+  assert.equal(sameHost('fe80::1%eth0', 'fe80::1'), true);
+  assert.throws(() => sameHost('x', '127.0.0.1'), /"x" is not an IP address/);
+});
+
+test('implicit-TLS sessions start secured; AUTH TLS sessions after the handshake', () => {
+  const config = new ServerConfig();
+  config.tls = true;
+  assert.equal(Session.implicitTls(config, LOCAL, PEER, 0).isSecured(), true);
+  const session = new Session(config, LOCAL, PEER, 0);
+  drain(session);
+  session.handleInput(0, Buffer.from('AUTH TLS\r\nUSER injected\r\n'));
+  const { out, events } = drain(session);
+  assert.equal(out, '234 AUTH TLS ok; start the TLS handshake.\r\n');
+  assert.equal(events[0].type, 'upgradeTls');
+  assert.equal(session.wantsInput(), true, 'plain text is handed over and dropped during the upgrade');
+  assert.equal(session.handleInput(0, Buffer.from('PASS x\r\n')), 8);
+  assert.equal(session.isSecured(), false);
+  session.tlsEstablished(events[0].id);
+  assert.equal(session.isSecured(), true);
+  session.handleInput(1, Buffer.from('PWD\r\n'));
+  assert.equal(drain(session).out, '530 Please log in with USER and PASS first.\r\n');
+});

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every node test of the wasm driver (unit, shared fixtures, size budget,
+# jail, and the Node host against curl on loopback). Needs the module built
+# by drivers/wasm/build.sh, curl and openssl.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ ! -f "$here/../../pkg/node/ftpwire_wasm_bg.wasm" ]; then
+    echo "run.sh: the module is not built; run drivers/wasm/build.sh first" >&2
+    exit 1
+fi
+exec node --test "$here"/*.test.mjs
