@@ -1,0 +1,26 @@
+// The --target web build (an ES module for browsers and edge runtimes) runs
+// the same session: initialised from the module's bytes, as a host without
+// a file system would after fetching it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+test('the web build initialises from bytes and runs a session', async () => {
+  const web = await import(new URL('../../pkg/web/ftpwire_wasm.js', import.meta.url));
+  await web.default({ module_or_path: readFileSync(new URL('../../pkg/web/ftpwire_wasm_bg.wasm', import.meta.url)) });
+  const session = new web.Session(new web.ServerConfig(), { address: '::1', port: 21 }, { address: '::1', port: 5000 }, 0);
+  session.handleInput(0, new TextEncoder().encode('USER a\r\nPASS b\r\n'));
+  const outputs = [];
+  for (let output = session.pollOutput(); output.type !== 'timeout'; output = session.pollOutput()) outputs.push(output);
+  const login = outputs.find((o) => o.type === 'login');
+  session.login(login.id, true, true);
+  session.handleInput(1, new TextEncoder().encode('PASV\r\n'));
+  const text = [];
+  for (let output = session.pollOutput(); output.type !== 'timeout'; output = session.pollOutput()) {
+    if (output.type === 'transmit') text.push(new TextDecoder().decode(output.data));
+  }
+  assert.equal(
+    text.join(''),
+    '230 Login successful.\r\n522 PASV cannot carry an IPv6 address; use EPSV (RFC 2428).\r\n',
+  );
+});
