@@ -19,7 +19,8 @@ export class ControlConnection {
     this.storage = server.storage;
     this.secureContext = server.secureContext;
     this.localAddress = socket.localAddress;
-    this.peerName = `${socket.remoteAddress}:${socket.remotePort}`;
+    const host = socket.remoteAddress ?? '?';
+    this.peerName = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort}`;
     this.controlPeer = socket.remoteAddress;
     const local = { address: socket.localAddress, port: socket.localPort };
     const peer = { address: socket.remoteAddress, port: socket.remotePort };
@@ -33,6 +34,7 @@ export class ControlConnection {
     this.pumping = false;
     this.again = false;
     this.closed = false;
+    this.upgrading = false;
     this.lastWrite = Promise.resolve();
     this.onData = (chunk) => this.received(chunk);
     this.onEnd = () => this.peerClosed();

@@ -7,6 +7,8 @@ import { AsciiDecoder, AsciiEncoder } from './module.mjs';
 import { connectActive, secureData } from './data.mjs';
 
 const CHUNK = 256 * 1024;
+/** A data connection silent this long is dropped (426): the core does not time out a started transfer. */
+const DATA_IDLE_MS = 5 * 60 * 1000;
 
 /** The name to report for a failure: a transfer or file error the module knows. */
 export function failureCode(error, dataPhase) {
@@ -187,11 +189,16 @@ async function dataConnection(control, event, signal) {
   } else {
     socket = await connectActive(event.data.address, event.data.port, control.localAddress, signal);
   }
-  if (!event.protected) return socket;
-  try {
-    return await secureData(socket, control.secureContext, signal);
-  } catch (error) {
-    socket.destroy();
-    throw error;
+  if (event.protected) {
+    try {
+      socket = await secureData(socket, control.secureContext, signal);
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
   }
+  socket.setTimeout(DATA_IDLE_MS, () =>
+    socket.destroy(Object.assign(new Error('data connection idle'), { code: 'ETIMEDOUT' })),
+  );
+  return socket;
 }

@@ -211,6 +211,26 @@ describe('plain FTP', () => {
   });
 });
 
+test('IPv6: EPSV and EPRT on [::1]', async (t) => {
+  const probe = net.createServer();
+  const ipv6 = await new Promise((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen({ host: '::1', port: 0 }, () => probe.close(() => resolve(true)));
+  });
+  if (!ipv6) return t.skip('no IPv6 loopback on this machine');
+  const server = await startServer(['--listen', '[::1]:0', '--root', root, '--user', 'alice:secret']);
+  try {
+    assert.match(server.urls[0], /^listening ftp:\/\/\[::1\]:\d+$/);
+    const url = `ftp://[::1]:${server.port}/hello.txt`;
+    for (const flags of [[], ['--ftp-port', '::1']]) {
+      const got = await curl('-g', ...USER, ...flags, url);
+      assert.equal(got.stdout, 'hello\nworld\n', got.stderr);
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
 describe('the passive-address policy', () => {
   test('PASV advertises --passive-address to outside peers; EPSV and --ftp-skip-pasv-ip still work', async () => {
     const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret',
