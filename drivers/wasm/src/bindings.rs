@@ -105,15 +105,15 @@ impl JsServerConfig {
     /// The address PASV advertises to peers outside the local networks: an
     /// IP, or a DNS name the host resolves at each PASV. Throws if it is neither.
     #[wasm_bindgen(js_name = setPassiveAddress)]
-    pub fn set_passive_address(&mut self, ip_or_hostname: &str) -> Result<(), JsError> {
-        self.edit().passive.external = Some(passive_address(ip_or_hostname)?);
+    pub fn set_passive_address(&mut self, address: &str) -> Result<(), JsError> {
+        self.edit().passive.external = Some(passive_address(address)?);
         Ok(())
     }
 
     /// Like `setPassiveAddress`, for sessions whose control channel is TLS.
     #[wasm_bindgen(js_name = setTlsPassiveAddress)]
-    pub fn set_tls_passive_address(&mut self, ip_or_hostname: &str) -> Result<(), JsError> {
-        self.edit().tls_passive_address = Some(passive_address(ip_or_hostname)?);
+    pub fn set_tls_passive_address(&mut self, address: &str) -> Result<(), JsError> {
+        self.edit().tls_passive_address = Some(passive_address(address)?);
         Ok(())
     }
 
@@ -153,7 +153,7 @@ fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAd
 }
 
 /// `{kind, size, modified, mode}` as the core's metadata.
-fn facts(value: &JsValue) -> Result<ftpwire_core::listing::Metadata, JsError> {
+fn read_facts(value: &JsValue) -> Result<ftpwire_core::listing::Metadata, JsError> {
     let kind = property(value, "kind")
         .as_string()
         .ok_or_else(|| JsError::new("facts.kind must be file, directory, symlink or other"))?;
@@ -191,7 +191,7 @@ impl JsSession {
         config: &JsServerConfig,
         #[wasm_bindgen(unchecked_param_type = "SocketAddress")] local: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SocketAddress")] peer: JsValue,
-        now_ms: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
     ) -> Result<JsSession, JsError> {
         Self::start(config, &local, &peer, now_ms, false)
     }
@@ -203,7 +203,7 @@ impl JsSession {
         config: &JsServerConfig,
         #[wasm_bindgen(unchecked_param_type = "SocketAddress")] local: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SocketAddress")] peer: JsValue,
-        now_ms: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
     ) -> Result<JsSession, JsError> {
         Self::start(config, &local, &peer, now_ms, true)
     }
@@ -225,7 +225,11 @@ impl JsSession {
     /// Feeds received control bytes; returns how many were used. Keep the
     /// rest and offer it again when `wantsInput()` is true.
     #[wasm_bindgen(js_name = handleInput)]
-    pub fn handle_input(&mut self, now_ms: f64, data: &[u8]) -> usize {
+    pub fn handle_input(
+        &mut self,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+        data: &[u8],
+    ) -> usize {
         self.inner.handle_input(now_ms, data)
     }
 
@@ -256,7 +260,7 @@ impl JsSession {
 
     /// The host's clock reached the deadline.
     #[wasm_bindgen(js_name = handleTimeout)]
-    pub fn handle_timeout(&mut self, now_ms: f64) {
+    pub fn handle_timeout(&mut self, #[wasm_bindgen(js_name = nowMs)] now_ms: f64) {
         self.inner.handle_timeout(now_ms);
     }
 
@@ -273,7 +277,12 @@ impl JsSession {
     }
 
     /// Answers `login`: accepted or not, and whether the session may only read.
-    pub fn login(&mut self, id: u32, accepted: bool, read_only: bool) -> Result<(), JsError> {
+    pub fn login(
+        &mut self,
+        id: u32,
+        accepted: bool,
+        #[wasm_bindgen(js_name = readOnly)] read_only: bool,
+    ) -> Result<(), JsError> {
         self.inner.login(id, accepted, read_only).map_err(js_error)
     }
 
@@ -312,9 +321,9 @@ impl JsSession {
     pub fn stat_done(
         &mut self,
         id: u32,
-        #[wasm_bindgen(unchecked_param_type = "FileFacts")] facts_value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FileFacts")] facts: JsValue,
     ) -> Result<(), JsError> {
-        let metadata = facts(&facts_value)?;
+        let metadata = read_facts(&facts)?;
         self.inner.stat_done(id, Ok(metadata)).map_err(js_error)
     }
 
@@ -401,7 +410,7 @@ impl JsSession {
         &self,
         id: u32,
         #[wasm_bindgen(unchecked_param_type = "DirEntry[]")] entries: Array,
-        now_unix: f64,
+        #[wasm_bindgen(js_name = nowUnix)] now_unix: f64,
     ) -> Result<Vec<u8>, JsError> {
         let mut names = Vec::with_capacity(entries.length() as usize);
         let mut metadata = Vec::with_capacity(names.capacity());
@@ -409,7 +418,7 @@ impl JsSession {
             let name = bytes(&property(&entry, "name"))
                 .ok_or_else(|| JsError::new("entry.name must be a Uint8Array or a string"))?;
             names.push(name);
-            metadata.push(facts(&property(&entry, "facts"))?);
+            metadata.push(read_facts(&property(&entry, "facts"))?);
         }
         let list: Vec<ListEntry<'_>> = names
             .iter()
