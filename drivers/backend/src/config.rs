@@ -1,0 +1,492 @@
+//! The settings of `ftpwire serve`, shared by every driver: read from TOML,
+//! overridden by command-line flags, checked at start, and turned into the
+//! core's [`ServerConfig`] and the pieces a driver needs.
+//!
+//! ```toml
+//! listen = "0.0.0.0:21"
+//! root = "/srv/ftp"              # relative paths are relative to this file
+//! anonymous = false              # default: true only when no user is configured
+//! passive_ports = "50000-50100"
+//! passive_address = "ftp.example.com"   # or an IP; names resolve at each PASV
+//! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
+//!
+//! [[users]]
+//! name = "alice"
+//! password = "plain text"
+//!
+//! [[users]]
+//! name = "bob"
+//! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
+//! read_only = true
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use ftpwire_core::ServerConfig;
+use ftpwire_core::address::{IpNet, PassiveAddress, PassivePolicy};
+use serde::{Deserialize, Deserializer};
+
+use crate::local_fs::LocalFs;
+use crate::passive::PortRange;
+use crate::users::{Password, UserDb};
+
+/// The address `ftpwire serve` listens on when none is given.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2121";
+
+/// Every setting of `ftpwire serve` (see the [module docs](self) for the TOML form).
+///
+/// ```
+/// use ftpwire_backend::ServeConfig;
+/// let config = ServeConfig::from_toml(r#"
+///     root = "/srv/ftp"
+///     passive_ports = "50000-50010"
+///     [[users]]
+///     name = "alice"
+///     password = "secret"
+/// "#).unwrap();
+/// assert_eq!(config.listen.port(), 2121);
+/// assert!(!config.anonymous_allowed());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// The control connection listener.
+    pub listen: SocketAddr,
+    /// The directory served to every user.
+    pub root: PathBuf,
+    /// Named users.
+    pub users: Vec<UserConfig>,
+    /// Read-only `anonymous`/`ftp` logins; `None` means "only if there are no users".
+    pub anonymous: Option<bool>,
+    /// Ports for passive listeners; `None`: any port the OS picks.
+    #[serde(deserialize_with = "some_from_str")]
+    pub passive_ports: Option<PortRange>,
+    /// The address PASV advertises to peers outside `local_networks`.
+    #[serde(deserialize_with = "some_from_str")]
+    pub passive_address: Option<PassiveAddress>,
+    /// Peers in these networks get the control connection's local address in PASV.
+    #[serde(deserialize_with = "vec_from_str")]
+    pub local_networks: Vec<IpNet>,
+}
+
+impl Default for ServeConfig {
+    /// The current directory, read-only to anonymous users, on 127.0.0.1:2121.
+    fn default() -> Self {
+        ServeConfig {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            root: PathBuf::from("."),
+            users: Vec::new(),
+            anonymous: None,
+            passive_ports: None,
+            passive_address: None,
+            local_networks: Vec::new(),
+        }
+    }
+}
+
+/// One `[[users]]` entry.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// The login name.
+    pub name: String,
+    /// A plain-text password (either this or `password_hash`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// An argon2 PHC string (either this or `password`).
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Refuse every command that writes.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserConfig {
+    /// A user with a plain password, from `NAME:PASSWORD` (the password may
+    /// contain `:`).
+    ///
+    /// ```
+    /// let user: ftpwire_backend::UserConfig = "alice:pa:ss".parse().unwrap();
+    /// assert_eq!((user.name.as_str(), user.password.as_deref()), ("alice", Some("pa:ss")));
+    /// ```
+    pub fn plain(name: &str, password: &str) -> Self {
+        UserConfig {
+            name: name.to_owned(),
+            password: Some(password.to_owned()),
+            password_hash: None,
+            read_only: false,
+        }
+    }
+}
+
+impl FromStr for UserConfig {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.split_once(':') {
+            Some((name, password)) if !name.is_empty() => Ok(UserConfig::plain(name, password)),
+            _ => Err(ConfigError::UserSyntax),
+        }
+    }
+}
+
+/// A configuration that cannot be used; each message is one line that says
+/// what is wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has a bad value.
+    #[error("{origin}, line {line}: {message}")]
+    Syntax {
+        /// The file (or "config").
+        origin: String,
+        /// 1-based line of the problem.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--user` without `NAME:`.
+    #[error("user must be given as NAME:PASSWORD")]
+    UserSyntax,
+    /// A user entry is incomplete or contradictory.
+    #[error("user {name:?}: {problem}")]
+    User {
+        /// The user's name.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The root directory cannot be served.
+    #[error("root directory {path} cannot be served: {source}")]
+    Root {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl ServeConfig {
+    /// Parses TOML text (relative paths stay relative to the current directory).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::parse(text, "config")
+    }
+
+    /// Reads a TOML config file; a relative `root` in it is taken relative
+    /// to the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        if config.root.is_relative() {
+            if let Some(dir) = path.parent() {
+                config.root = dir.join(&config.root);
+            }
+        }
+        Ok(config)
+    }
+
+    fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|error: toml::de::Error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            ConfigError::Syntax {
+                origin: origin.to_owned(),
+                line: text[..offset.min(text.len())].matches('\n').count() + 1,
+                message: error.message().trim().replace('\n', "; "),
+            }
+        })
+    }
+
+    /// Whether anonymous read-only logins are allowed: as configured, or
+    /// when no user is configured at all (so `ftpwire serve` alone works).
+    pub fn anonymous_allowed(&self) -> bool {
+        self.anonymous.unwrap_or(self.users.is_empty())
+    }
+
+    /// The user database, with every user entry checked.
+    pub fn user_db(&self) -> Result<UserDb, ConfigError> {
+        let mut db = UserDb::new();
+        let mut seen = HashSet::new();
+        for user in &self.users {
+            let problem = |problem: &str| ConfigError::User {
+                name: user.name.clone(),
+                problem: problem.to_owned(),
+            };
+            if user.name.is_empty() {
+                return Err(problem("the name is empty"));
+            }
+            if !seen.insert(&user.name) {
+                return Err(problem("configured twice"));
+            }
+            let password = match (&user.password, &user.password_hash) {
+                (Some(plain), None) => Password::Plain(plain.clone().into_bytes()),
+                (None, Some(hash)) => {
+                    Password::argon2(hash).map_err(|e| problem(&format!("password_hash is {e}")))?
+                }
+                (Some(_), Some(_)) => {
+                    return Err(problem("give either password or password_hash, not both"));
+                }
+                (None, None) => return Err(problem("needs a password or a password_hash")),
+            };
+            db.add(user.name.as_bytes(), password, user.read_only);
+        }
+        db.allow_anonymous(self.anonymous_allowed());
+        Ok(db)
+    }
+
+    /// The jailed storage at `root`; fails now if the root cannot be served.
+    pub fn storage(&self) -> Result<LocalFs, ConfigError> {
+        LocalFs::new(&self.root).map_err(|source| ConfigError::Root {
+            path: self.root.clone(),
+            source,
+        })
+    }
+
+    /// The core's settings.
+    pub fn server_config(&self) -> ServerConfig {
+        ServerConfig {
+            passive: PassivePolicy {
+                external: self.passive_address.clone(),
+                local_networks: self.local_networks.clone(),
+            },
+            ..ServerConfig::default()
+        }
+    }
+
+    /// What a driver needs beyond storage and users.
+    pub fn driver_config(&self) -> DriverConfig {
+        DriverConfig {
+            session: Arc::new(self.server_config()),
+            passive_ports: self.passive_ports,
+        }
+    }
+}
+
+/// What every driver needs to run sessions, besides storage and an
+/// authenticator.
+#[derive(Debug, Clone, Default)]
+pub struct DriverConfig {
+    /// Settings shared by every session.
+    pub session: Arc<ServerConfig>,
+    /// Ports for passive listeners; `None`: any port the OS picks.
+    pub passive_ports: Option<PortRange>,
+}
+
+fn some_from_str<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+fn vec_from_str<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|text| {
+            text.parse()
+                .map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use ftpwire_core::server::LoginOutcome;
+
+    use super::*;
+    use crate::Authenticator;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$sDq4SJydHwxWnLTlXqq5ZzNDfmXrJUlaeTohxQaFrio";
+
+    #[test]
+    fn an_empty_file_is_the_no_flags_default() {
+        let config = ServeConfig::from_toml("").unwrap();
+        assert_eq!(config, ServeConfig::default());
+        assert_eq!(config.listen, "127.0.0.1:2121".parse().unwrap());
+        assert_eq!(config.root, PathBuf::from("."));
+        assert!(config.anonymous_allowed());
+    }
+
+    #[test]
+    fn every_setting_parses() {
+        let text = format!(
+            r#"
+            listen = "[::1]:0"
+            root = "/srv"
+            anonymous = true
+            passive_ports = "50000-50009"
+            local_networks = []
+
+            [[users]]
+            name = "alice"
+            password = "pw"
+
+            [[users]]
+            name = "bob"
+            password_hash = "{HASH}"
+            read_only = true
+            "#
+        );
+        let config = ServeConfig::from_toml(&text).unwrap();
+        assert_eq!(config.listen, "[::1]:0".parse().unwrap());
+        assert_eq!(config.root, PathBuf::from("/srv"));
+        assert_eq!(config.passive_ports, PortRange::new(50000, 50009));
+        assert_eq!(config.users.len(), 2);
+        assert!(config.anonymous_allowed());
+        let db = config.user_db().unwrap();
+        assert_eq!(
+            db.authenticate(b"alice", b"pw"),
+            LoginOutcome::Accepted { read_only: false }
+        );
+        assert_eq!(
+            db.authenticate(b"bob", b"correct horse"),
+            LoginOutcome::Accepted { read_only: true }
+        );
+        assert_eq!(
+            db.authenticate(b"ftp", b"x"),
+            LoginOutcome::Accepted { read_only: true }
+        );
+        let driver = config.driver_config();
+        assert_eq!(driver.passive_ports, config.passive_ports);
+    }
+
+    #[test]
+    fn users_turn_anonymous_off_unless_asked_for() {
+        let config = ServeConfig::from_toml("[[users]]\nname = \"a\"\npassword = \"b\"\n").unwrap();
+        assert!(!config.anonymous_allowed());
+        let db = config.user_db().unwrap();
+        assert_eq!(db.authenticate(b"anonymous", b"x"), LoginOutcome::Rejected);
+    }
+
+    fn syntax_error(text: &str) -> (usize, String) {
+        match ServeConfig::from_toml(text) {
+            Err(ConfigError::Syntax { line, message, .. }) => {
+                assert!(!message.contains('\n'));
+                (line, message)
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_line() {
+        let (line, message) = syntax_error("root = \"/srv\"\npassive_ports = \"9-1\"\n");
+        assert_eq!(line, 2);
+        assert!(message.contains("LO <= HI"), "{message}");
+        let (line, message) = syntax_error("\n\nlisten = \"localhost\"\n");
+        assert_eq!(line, 3);
+        assert!(!message.is_empty());
+        let (line, message) = syntax_error("root = \"/\"\nrot = \"/\"\n");
+        assert_eq!(line, 2);
+        assert!(message.contains("rot"), "{message}");
+        let (line, _) = syntax_error("[[users]]\nname = \"a\"\npasword = \"x\"\n");
+        assert!(line >= 1);
+    }
+
+    #[test]
+    fn user_entries_are_checked() {
+        let problem = |users: &str| -> String {
+            let config = ServeConfig::from_toml(users).unwrap();
+            match config.user_db() {
+                Err(error @ ConfigError::User { .. }) => error.to_string(),
+                other => panic!("expected a user error, got {other:?}"),
+            }
+        };
+        assert!(problem("[[users]]\nname = \"a\"\n").contains("needs a password"));
+        assert!(
+            problem(&format!(
+                "[[users]]\nname = \"a\"\npassword = \"x\"\npassword_hash = \"{HASH}\"\n"
+            ))
+            .contains("not both")
+        );
+        assert!(problem("[[users]]\nname = \"a\"\npassword_hash = \"nope\"\n").contains("argon2"));
+        assert!(
+            problem("[[users]]\nname = \"a\"\npassword = \"x\"\n[[users]]\nname = \"a\"\npassword = \"y\"\n")
+                .contains("twice")
+        );
+        assert!(problem("[[users]]\nname = \"\"\npassword = \"x\"\n").contains("empty"));
+    }
+
+    #[test]
+    fn user_flags_split_at_the_first_colon() {
+        let user: UserConfig = "bob:a:b".parse().unwrap();
+        assert_eq!(user.name, "bob");
+        assert_eq!(user.password.as_deref(), Some("a:b"));
+        let user: UserConfig = "bob:".parse().unwrap();
+        assert_eq!(user.password.as_deref(), Some(""));
+        assert!(matches!(
+            "bob".parse::<UserConfig>(),
+            Err(ConfigError::UserSyntax)
+        ));
+        assert!(matches!(
+            ":pw".parse::<UserConfig>(),
+            Err(ConfigError::UserSyntax)
+        ));
+    }
+
+    #[test]
+    fn a_relative_root_in_a_file_is_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("files")).unwrap();
+        let file = dir.path().join("ftpwire.toml");
+        std::fs::write(&file, "root = \"files\"\n").unwrap();
+        let config = ServeConfig::load(&file).unwrap();
+        assert_eq!(config.root, dir.path().join("files"));
+        assert!(config.storage().is_ok());
+    }
+
+    #[test]
+    fn an_unusable_root_or_file_is_one_clear_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServeConfig {
+            root: dir.path().join("missing"),
+            ..ServeConfig::default()
+        };
+        let message = config.storage().unwrap_err().to_string();
+        assert!(
+            message.contains("missing") && !message.contains('\n'),
+            "{message}"
+        );
+        let message = ServeConfig::load(&dir.path().join("none.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.starts_with("cannot read config file") && !message.contains('\n'));
+    }
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let user = UserConfig::plain("alice", "hunter2");
+        assert!(!format!("{user:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,215 @@
+//! Directory listings (LIST, NLST, MLSD) as a byte stream for the data
+//! connection, formatted by [`ftpwire_core::listing`] one entry at a time so a
+//! huge directory never sits in memory as text.
+
+use std::io::{self, Read};
+
+use ftpwire_core::listing::{
+    FileKind, ListEntry, write_list_line, write_mlsd_line, write_nlst_line,
+};
+use ftpwire_core::path::components;
+use ftpwire_core::server::TransferKind;
+
+use crate::storage::{DirEntries, DirEntry, Storage};
+
+/// Which listing format a transfer asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    /// LIST: `ls -l` lines.
+    Long,
+    /// NLST: names only.
+    Names,
+    /// MLSD: RFC 3659 facts.
+    Machine,
+}
+
+impl ListFormat {
+    /// The format of a listing transfer; `None` for file transfers.
+    pub fn of(kind: TransferKind) -> Option<ListFormat> {
+        match kind {
+            TransferKind::List => Some(ListFormat::Long),
+            TransferKind::NameList => Some(ListFormat::Names),
+            TransferKind::MachineList => Some(ListFormat::Machine),
+            _ => None,
+        }
+    }
+}
+
+/// A listing being produced: implements [`Read`], yielding CRLF-terminated
+/// lines.
+pub struct Listing {
+    entries: DirEntries,
+    format: ListFormat,
+    writable: bool,
+    now_unix: i64,
+    line: Vec<u8>,
+    read: usize,
+}
+
+impl std::fmt::Debug for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listing")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Listing {
+    /// Starts listing `path`: a directory's entries, or a file as a
+    /// one-entry listing of itself (as `ls -l FILE` does). `writable` sets
+    /// the MLSD `perm` fact; `now_unix` decides when LIST shows a year
+    /// instead of a time.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use ftpwire_backend::{LocalFs, listing::{ListFormat, Listing}};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("a.txt"), b"abc").unwrap();
+    /// let fs = LocalFs::new(dir.path()).unwrap();
+    /// let mut text = String::new();
+    /// Listing::open(&fs, b"/", ListFormat::Names, false, 0).unwrap().read_to_string(&mut text).unwrap();
+    /// assert_eq!(text, "a.txt\r\n");
+    /// ```
+    pub fn open(
+        storage: &dyn Storage,
+        path: &[u8],
+        format: ListFormat,
+        writable: bool,
+        now_unix: i64,
+    ) -> io::Result<Listing> {
+        let metadata = storage.stat(path)?;
+        let entries: DirEntries = if metadata.kind == FileKind::Directory {
+            storage.list(path)?
+        } else {
+            let name = components(path).last().unwrap_or_default().to_vec();
+            Box::new(std::iter::once(Ok(DirEntry { name, metadata })))
+        };
+        Ok(Listing {
+            entries,
+            format,
+            writable,
+            now_unix,
+            line: Vec::with_capacity(128),
+            read: 0,
+        })
+    }
+
+    /// Formats the next entry into `self.line`; false at the end.
+    fn next_line(&mut self) -> io::Result<bool> {
+        self.line.clear();
+        self.read = 0;
+        let Some(entry) = self.entries.next() else {
+            return Ok(false);
+        };
+        let entry = entry?;
+        let entry = ListEntry {
+            name: &entry.name,
+            metadata: entry.metadata,
+        };
+        match self.format {
+            ListFormat::Long => write_list_line(&mut self.line, &entry, self.now_unix),
+            ListFormat::Names => write_nlst_line(&mut self.line, entry.name),
+            ListFormat::Machine => write_mlsd_line(&mut self.line, &entry, self.writable),
+        }
+        Ok(true)
+    }
+}
+
+impl Read for Listing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.read == self.line.len() && !self.next_line()? {
+                break;
+            }
+            let n = (self.line.len() - self.read).min(buf.len() - filled);
+            buf[filled..filled + n].copy_from_slice(&self.line[self.read..self.read + n]);
+            self.read += n;
+            filled += n;
+        }
+        Ok(filled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::LocalFs;
+
+    fn listing(fs: &LocalFs, path: &[u8], format: ListFormat) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        Listing::open(fs, path, format, true, 0)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out.is_empty() || out.ends_with(b"\r\n"));
+        let mut lines: Vec<Vec<u8>> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn fixture() -> (tempfile::TempDir, LocalFs) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("b.txt"), b"bb").unwrap();
+        fs::write(dir.path().join("a.txt"), b"a").unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        let fs = LocalFs::new(dir.path()).unwrap();
+        (dir, fs)
+    }
+
+    #[test]
+    fn names_lists_each_entry_once() {
+        let (_dir, fs) = fixture();
+        assert_eq!(
+            listing(&fs, b"/", ListFormat::Names),
+            [&b"a.txt\r"[..], b"b.txt\r", b"sub\r"]
+        );
+    }
+
+    #[test]
+    fn an_empty_directory_is_an_empty_listing() {
+        let (_dir, fs) = fixture();
+        assert!(listing(&fs, b"/sub", ListFormat::Long).is_empty());
+    }
+
+    #[test]
+    fn a_file_lists_itself() {
+        let (_dir, fs) = fixture();
+        assert_eq!(listing(&fs, b"/b.txt", ListFormat::Names), [b"b.txt\r"]);
+    }
+
+    #[test]
+    fn a_missing_path_fails_before_any_byte() {
+        let (_dir, fs) = fixture();
+        let error = Listing::open(&fs, b"/nope", ListFormat::Long, true, 0).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn small_reads_reassemble_the_same_bytes() {
+        let (_dir, fs) = fixture();
+        let mut whole = Vec::new();
+        Listing::open(&fs, b"/", ListFormat::Names, true, 0)
+            .unwrap()
+            .read_to_end(&mut whole)
+            .unwrap();
+        let mut listing = Listing::open(&fs, b"/", ListFormat::Names, true, 0).unwrap();
+        let mut pieces = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = listing.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            pieces.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(pieces, whole);
+        assert_eq!(whole.len(), "a.txt\r\nb.txt\r\nsub\r\n".len());
+    }
+}

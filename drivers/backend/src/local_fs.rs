@@ -1,0 +1,650 @@
+//! [`LocalFs`]: a local directory served as the whole storage, jailed so that
+//! nothing outside it can be read, written, listed or named.
+//!
+//! A virtual path is mapped component by component under the root; the real
+//! path is then canonicalized (following symlinks) and must still lie under
+//! the canonicalized root, or the operation fails with `PermissionDenied`.
+//! Operations that create or remove a directory entry check the entry's
+//! *parent* that way, and never follow a final symlink out of the root.
+//!
+//! The check and the open are two system calls: a local user who can swap a
+//! directory for a symlink between them could win a race. FTP clients
+//! cannot create symlinks, so this only matters if untrusted local users
+//! share the served tree.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ftpwire_core::listing::{FileKind, Metadata};
+use ftpwire_core::path::components;
+
+use crate::storage::{DirEntries, DirEntry, FileReader, FileWriter, Storage, WriteMode};
+
+/// A local directory tree as [`Storage`], jailed at its root.
+///
+/// ```
+/// use ftpwire_backend::{LocalFs, Storage};
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("hello.txt"), b"hi\n").unwrap();
+/// let fs = LocalFs::new(dir.path()).unwrap();
+/// assert_eq!(fs.stat(b"/hello.txt").unwrap().size, 3);
+/// assert!(fs.stat(b"/../../etc/passwd").is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct LocalFs {
+    /// Canonical (absolute, symlink-free) root.
+    root: PathBuf,
+}
+
+impl LocalFs {
+    /// Serves the directory `root`; fails if it does not exist, is not a
+    /// directory, or cannot be listed.
+    pub fn new(root: impl AsRef<Path>) -> io::Result<Self> {
+        let root = fs::canonicalize(root.as_ref())?;
+        if !fs::metadata(&root)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "the root is not a directory",
+            ));
+        }
+        // Listing it proves it is readable, so a bad root fails at start.
+        fs::read_dir(&root)?;
+        Ok(LocalFs { root })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `virt` mapped under the root, without touching the filesystem.
+    fn map(&self, virt: &[u8]) -> io::Result<PathBuf> {
+        let mut real = self.root.clone();
+        for component in components(virt) {
+            real.push(component_os_str(component)?);
+        }
+        Ok(real)
+    }
+
+    /// The canonical real path of an existing `virt`, refused if it resolves
+    /// outside the root.
+    fn existing(&self, virt: &[u8]) -> io::Result<PathBuf> {
+        let real = fs::canonicalize(self.map(virt)?)?;
+        self.inside(real)
+    }
+
+    fn inside(&self, real: PathBuf) -> io::Result<PathBuf> {
+        if real.starts_with(&self.root) {
+            Ok(real)
+        } else {
+            Err(outside_root())
+        }
+    }
+
+    /// The real path of the directory entry `virt` names, with its parent
+    /// canonicalized and checked; the last component is not followed. The
+    /// root itself is not an entry anyone may create, remove or rename.
+    fn entry(&self, virt: &[u8]) -> io::Result<PathBuf> {
+        let mut parts: Vec<&[u8]> = components(virt).collect();
+        let Some(name) = parts.pop() else {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the root directory cannot be changed",
+            ));
+        };
+        let mut parent = self.root.clone();
+        for part in parts {
+            parent.push(component_os_str(part)?);
+        }
+        let mut real = self.inside(fs::canonicalize(parent)?)?;
+        real.push(component_os_str(name)?);
+        Ok(real)
+    }
+
+    /// Where an upload to `virt` writes: the entry itself, or, if it is a
+    /// symlink, its target (which must exist and lie inside the root).
+    fn write_target(&self, virt: &[u8]) -> io::Result<PathBuf> {
+        let entry = self.entry(virt)?;
+        match fs::symlink_metadata(&entry) {
+            Ok(meta) if meta.file_type().is_symlink() => match fs::canonicalize(&entry) {
+                Ok(target) => self.inside(target),
+                // A dangling link could point anywhere: do not create its target.
+                Err(_) => Err(outside_root()),
+            },
+            _ => Ok(entry),
+        }
+    }
+
+    /// Facts for a listing entry: a symlink that stays inside the root shows
+    /// what it points to; one that leaves it (or dangles) shows as a link.
+    fn entry_metadata(&self, path: &Path, own: fs::Metadata) -> Metadata {
+        if own.file_type().is_symlink() {
+            let target = fs::canonicalize(path)
+                .ok()
+                .filter(|real| real.starts_with(&self.root))
+                .and_then(|real| fs::metadata(real).ok());
+            if let Some(target) = target {
+                return metadata(&target);
+            }
+        }
+        metadata(&own)
+    }
+}
+
+impl Storage for LocalFs {
+    fn stat(&self, path: &[u8]) -> io::Result<Metadata> {
+        Ok(metadata(&fs::metadata(self.existing(path)?)?))
+    }
+
+    fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
+        let dir = self.existing(path)?;
+        let entries = fs::read_dir(dir)?;
+        let jail = self.clone();
+        Ok(Box::new(entries.filter_map(move |entry| {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => return Some(Err(error)),
+            };
+            match entry.metadata() {
+                Ok(own) => Some(Ok(DirEntry {
+                    name: os_str_bytes(&entry.file_name()),
+                    metadata: jail.entry_metadata(&entry.path(), own),
+                })),
+                // Removed between readdir and stat: it is simply gone.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+                Err(error) => Some(Err(error)),
+            }
+        })))
+    }
+
+    fn open_read(&self, path: &[u8], offset: u64) -> io::Result<FileReader> {
+        let real = self.existing(path)?;
+        let mut file = File::open(real)?;
+        if file.metadata()?.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))?;
+        }
+        Ok(Box::new(file))
+    }
+
+    fn open_write(&self, path: &[u8], mode: WriteMode) -> io::Result<FileWriter> {
+        let real = self.write_target(path)?;
+        if real.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        let mut options = OpenOptions::new();
+        options.create(true);
+        match mode {
+            WriteMode::Truncate => options.write(true).truncate(true),
+            WriteMode::At(_) => options.write(true),
+            WriteMode::Append => options.append(true),
+        };
+        let mut file = options.open(real)?;
+        if let WriteMode::At(offset) = mode {
+            file.set_len(offset)?;
+            file.seek(SeekFrom::Start(offset))?;
+        }
+        Ok(Box::new(file))
+    }
+
+    fn create_unique(&self, directory: &[u8]) -> io::Result<(Vec<u8>, FileWriter)> {
+        let dir = self.existing(directory)?;
+        if !fs::metadata(&dir)?.is_dir() {
+            return Err(io::ErrorKind::NotADirectory.into());
+        }
+        for _ in 0..64 {
+            let name = unique_name();
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dir.join(&name))
+            {
+                Ok(file) => return Ok((name.into_bytes(), Box::new(file))),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "could not find a free unique file name",
+        ))
+    }
+
+    fn make_directory(&self, path: &[u8]) -> io::Result<()> {
+        fs::create_dir(self.entry(path)?)
+    }
+
+    fn remove_directory(&self, path: &[u8]) -> io::Result<()> {
+        fs::remove_dir(self.entry(path)?)
+    }
+
+    fn delete(&self, path: &[u8]) -> io::Result<()> {
+        let real = self.entry(path)?;
+        // unlink(2) on a directory says EISDIR on Linux but EPERM elsewhere.
+        if fs::symlink_metadata(&real)?.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        fs::remove_file(real)
+    }
+
+    fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()> {
+        let from = self.entry(from)?;
+        let to = self.entry(to)?;
+        // Make sure the source exists so a missing one is NotFound, not a
+        // confusing error about the destination.
+        fs::symlink_metadata(&from)?;
+        fs::rename(from, to)
+    }
+}
+
+fn outside_root() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "path resolves outside the served root",
+    )
+}
+
+/// A name STOU has not used before in this process (`create_new` guarantees
+/// uniqueness on disk; the counter just makes collisions rare).
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("ftpwire.{}.{nanos:08x}{n:x}", std::process::id())
+}
+
+/// One virtual path component as an OS file name; `.`/`..`, separators and
+/// NUL are refused even though the core never produces them, so a storage
+/// called directly by an embedder is just as safe.
+fn component_os_str(component: &[u8]) -> io::Result<&OsStr> {
+    let bad = component.is_empty()
+        || component == b"."
+        || component == b".."
+        || component.contains(&0)
+        || component.contains(&b'/')
+        || (cfg!(windows) && component.iter().any(|b| matches!(b, b'\\' | b':')));
+    if bad {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidFilename,
+            "file name not allowed",
+        ));
+    }
+    bytes_os_str(component)
+}
+
+#[cfg(unix)]
+fn bytes_os_str(bytes: &[u8]) -> io::Result<&OsStr> {
+    use std::os::unix::ffi::OsStrExt;
+    Ok(OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn bytes_os_str(bytes: &[u8]) -> io::Result<&OsStr> {
+    std::str::from_utf8(bytes).map(OsStr::new).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidFilename,
+            "file names must be UTF-8 on this system",
+        )
+    })
+}
+
+#[cfg(unix)]
+fn os_str_bytes(name: &OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    name.as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn os_str_bytes(name: &OsStr) -> Vec<u8> {
+    name.to_string_lossy().into_owned().into_bytes()
+}
+
+/// Facts the core formats, from the OS's metadata.
+pub fn metadata(meta: &fs::Metadata) -> Metadata {
+    let file_type = meta.file_type();
+    let kind = if file_type.is_dir() {
+        FileKind::Directory
+    } else if file_type.is_file() {
+        FileKind::File
+    } else if file_type.is_symlink() {
+        FileKind::Symlink
+    } else {
+        FileKind::Other
+    };
+    Metadata {
+        kind,
+        size: meta.len(),
+        modified: meta.modified().ok().and_then(unix_seconds),
+        mode: mode(meta),
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> Option<i64> {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).ok(),
+        Err(before) => i64::try_from(before.duration().as_secs()).ok().map(|s| -s),
+    }
+}
+
+#[cfg(unix)]
+fn mode(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode(meta: &fs::Metadata) -> u32 {
+    match (meta.is_dir(), meta.permissions().readonly()) {
+        (true, _) => 0o755,
+        (false, true) => 0o444,
+        (false, false) => 0o644,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    fn fixture() -> (tempfile::TempDir, LocalFs) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("pub")).unwrap();
+        fs::write(dir.path().join("pub/a.txt"), b"0123456789").unwrap();
+        let fs = LocalFs::new(dir.path()).unwrap();
+        (dir, fs)
+    }
+
+    fn kind(error: io::Error) -> io::ErrorKind {
+        error.kind()
+    }
+
+    fn read_all(mut reader: FileReader) -> Vec<u8> {
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn stat_reports_kind_size_and_time() {
+        let (_dir, fs) = fixture();
+        let root = fs.stat(b"/").unwrap();
+        assert_eq!(root.kind, FileKind::Directory);
+        let file = fs.stat(b"/pub/a.txt").unwrap();
+        assert_eq!(file.kind, FileKind::File);
+        assert_eq!(file.size, 10);
+        assert!(file.modified.unwrap() > 1_600_000_000);
+        assert_eq!(
+            kind(fs.stat(b"/pub/missing").unwrap_err()),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn read_starts_at_the_offset() {
+        let (_dir, fs) = fixture();
+        assert_eq!(
+            read_all(fs.open_read(b"/pub/a.txt", 0).unwrap()),
+            b"0123456789"
+        );
+        assert_eq!(read_all(fs.open_read(b"/pub/a.txt", 7).unwrap()), b"789");
+        assert_eq!(
+            kind(fs.open_read(b"/pub", 0).err().unwrap()),
+            io::ErrorKind::IsADirectory
+        );
+    }
+
+    #[test]
+    fn write_modes_truncate_resume_and_append() {
+        let (dir, fs) = fixture();
+        let file = dir.path().join("pub/a.txt");
+        fs.open_write(b"/pub/a.txt", WriteMode::At(4))
+            .unwrap()
+            .write_all(b"xy")
+            .unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"0123xy");
+        fs.open_write(b"/pub/a.txt", WriteMode::Append)
+            .unwrap()
+            .write_all(b"!")
+            .unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"0123xy!");
+        fs.open_write(b"/pub/a.txt", WriteMode::Truncate)
+            .unwrap()
+            .write_all(b"new")
+            .unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"new");
+        fs.open_write(b"/pub/b.txt", WriteMode::Truncate)
+            .unwrap()
+            .write_all(b"b")
+            .unwrap();
+        assert_eq!(fs::read(dir.path().join("pub/b.txt")).unwrap(), b"b");
+        assert_eq!(
+            kind(fs.open_write(b"/pub", WriteMode::Truncate).err().unwrap()),
+            io::ErrorKind::IsADirectory
+        );
+        assert_eq!(
+            kind(
+                fs.open_write(b"/nodir/x", WriteMode::Truncate)
+                    .err()
+                    .unwrap()
+            ),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn list_gives_names_and_facts() {
+        let (_dir, fs) = fixture();
+        fs.make_directory(b"/pub/sub").unwrap();
+        let mut entries: Vec<DirEntry> = fs.list(b"/pub").unwrap().map(Result::unwrap).collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].name, b"a.txt");
+        assert_eq!(entries[0].metadata.size, 10);
+        assert_eq!(entries[1].name, b"sub");
+        assert_eq!(entries[1].metadata.kind, FileKind::Directory);
+        assert_eq!(
+            kind(fs.list(b"/pub/a.txt").err().unwrap()),
+            io::ErrorKind::NotADirectory
+        );
+    }
+
+    #[test]
+    fn directory_changes_and_their_errors() {
+        let (dir, fs) = fixture();
+        fs.make_directory(b"/new").unwrap();
+        assert!(dir.path().join("new").is_dir());
+        assert_eq!(
+            kind(fs.make_directory(b"/new").unwrap_err()),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            kind(fs.remove_directory(b"/pub").unwrap_err()),
+            io::ErrorKind::DirectoryNotEmpty
+        );
+        assert_eq!(
+            kind(fs.delete(b"/pub").unwrap_err()),
+            io::ErrorKind::IsADirectory
+        );
+        fs.rename(b"/pub/a.txt", b"/new/b.txt").unwrap();
+        assert_eq!(
+            fs::read(dir.path().join("new/b.txt")).unwrap(),
+            b"0123456789"
+        );
+        assert_eq!(
+            kind(fs.rename(b"/pub/a.txt", b"/x").unwrap_err()),
+            io::ErrorKind::NotFound
+        );
+        fs.delete(b"/new/b.txt").unwrap();
+        fs.remove_directory(b"/new").unwrap();
+        assert!(!dir.path().join("new").exists());
+        assert_eq!(
+            kind(fs.delete(b"/new/b.txt").unwrap_err()),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn the_root_itself_cannot_be_removed_or_renamed() {
+        let (_dir, fs) = fixture();
+        for result in [
+            fs.remove_directory(b"/"),
+            fs.delete(b"/"),
+            fs.rename(b"/", b"/x"),
+        ] {
+            assert_eq!(kind(result.unwrap_err()), io::ErrorKind::PermissionDenied);
+        }
+    }
+
+    #[test]
+    fn store_unique_creates_distinct_new_files() {
+        let (dir, fs) = fixture();
+        let (first, mut file) = fs.create_unique(b"/pub").unwrap();
+        file.write_all(b"one").unwrap();
+        let (second, _) = fs.create_unique(b"/pub").unwrap();
+        assert_ne!(first, second);
+        let path = dir
+            .path()
+            .join("pub")
+            .join(String::from_utf8(first).unwrap());
+        assert_eq!(fs::read(path).unwrap(), b"one");
+        assert_eq!(
+            kind(fs.create_unique(b"/pub/a.txt").err().unwrap()),
+            io::ErrorKind::NotADirectory
+        );
+    }
+
+    #[test]
+    fn dot_dot_and_separators_in_a_component_are_refused() {
+        let (_dir, fs) = fixture();
+        // The core never produces these; an embedder calling directly might.
+        assert_eq!(
+            kind(fs.stat(b"/../etc").unwrap_err()),
+            io::ErrorKind::InvalidFilename
+        );
+        assert_eq!(
+            kind(fs.stat(b"/pub/./a.txt").unwrap_err()),
+            io::ErrorKind::InvalidFilename
+        );
+        assert_eq!(
+            kind(fs.stat(b"/a\0b").unwrap_err()),
+            io::ErrorKind::InvalidFilename
+        );
+    }
+
+    #[test]
+    fn a_root_that_is_not_a_usable_directory_fails_at_start() {
+        let (dir, _fs) = fixture();
+        assert!(LocalFs::new(dir.path().join("missing")).is_err());
+        assert_eq!(
+            LocalFs::new(dir.path().join("pub/a.txt"))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotADirectory
+        );
+    }
+
+    #[cfg(unix)]
+    mod jail {
+        use std::os::unix::fs::symlink;
+
+        use super::*;
+
+        /// A root with links out of it (to a sibling "outside" dir) and inside it.
+        fn jailed() -> (tempfile::TempDir, LocalFs) {
+            let top = tempfile::tempdir().unwrap();
+            let root = top.path().join("root");
+            let outside = top.path().join("outside");
+            fs::create_dir_all(root.join("pub")).unwrap();
+            fs::create_dir(&outside).unwrap();
+            fs::write(outside.join("secret"), b"secret").unwrap();
+            fs::write(root.join("pub/a.txt"), b"a").unwrap();
+            symlink(&outside, root.join("escape")).unwrap();
+            symlink(outside.join("secret"), root.join("secret-link")).unwrap();
+            symlink(outside.join("new-file"), root.join("dangling")).unwrap();
+            symlink("pub", root.join("inner")).unwrap();
+            symlink("/etc", root.join("etc")).unwrap();
+            let fs = LocalFs::new(&root).unwrap();
+            (top, fs)
+        }
+
+        fn denied(result: io::Result<impl Sized>) {
+            match result {
+                Err(error) => assert_eq!(error.kind(), io::ErrorKind::PermissionDenied),
+                Ok(_) => panic!("escaped the root"),
+            }
+        }
+
+        #[test]
+        fn symlinks_out_of_the_root_are_refused() {
+            let (top, fs) = jailed();
+            denied(fs.stat(b"/escape"));
+            denied(fs.stat(b"/etc"));
+            denied(fs.stat(b"/etc/passwd"));
+            denied(fs.list(b"/escape"));
+            denied(fs.open_read(b"/secret-link", 0));
+            denied(fs.open_read(b"/escape/secret", 0));
+            denied(fs.open_write(b"/secret-link", WriteMode::Truncate));
+            denied(fs.open_write(b"/escape/new", WriteMode::Truncate));
+            denied(fs.open_write(b"/dangling", WriteMode::Truncate));
+            denied(fs.create_unique(b"/escape"));
+            denied(fs.make_directory(b"/escape/dir"));
+            denied(fs.delete(b"/escape/secret"));
+            denied(fs.rename(b"/escape/secret", b"/stolen"));
+            denied(fs.rename(b"/pub/a.txt", b"/escape/planted"));
+            let outside = top.path().join("outside");
+            assert_eq!(fs::read(outside.join("secret")).unwrap(), b"secret");
+            assert!(!outside.join("new-file").exists());
+            assert!(!outside.join("new").exists());
+            assert!(!outside.join("planted").exists());
+        }
+
+        #[test]
+        fn symlinks_inside_the_root_work() {
+            let (_top, fs) = jailed();
+            assert_eq!(fs.stat(b"/inner").unwrap().kind, FileKind::Directory);
+            assert_eq!(read_all(fs.open_read(b"/inner/a.txt", 0).unwrap()), b"a");
+        }
+
+        #[test]
+        fn a_listing_shows_escaping_links_as_links_without_following_them() {
+            let (_top, fs) = jailed();
+            let entries: Vec<DirEntry> = fs.list(b"/").unwrap().map(Result::unwrap).collect();
+            let find = |name: &[u8]| entries.iter().find(|e| e.name == name).unwrap().metadata;
+            assert_eq!(find(b"escape").kind, FileKind::Symlink);
+            assert_eq!(find(b"secret-link").kind, FileKind::Symlink);
+            assert_eq!(find(b"inner").kind, FileKind::Directory);
+        }
+
+        #[test]
+        fn deleting_a_link_removes_the_link_not_its_target() {
+            let (top, fs) = jailed();
+            fs.delete(b"/secret-link").unwrap();
+            assert!(top.path().join("outside/secret").exists());
+        }
+
+        #[test]
+        fn non_utf8_names_round_trip() {
+            let (top, fs) = jailed();
+            let name: &[u8] = b"caf\xe9.txt";
+            let mut path = b"/pub/".to_vec();
+            path.extend_from_slice(name);
+            fs.open_write(&path, WriteMode::Truncate)
+                .unwrap()
+                .write_all(b"latin1")
+                .unwrap();
+            assert_eq!(fs.stat(&path).unwrap().size, 6);
+            let names: Vec<Vec<u8>> = fs.list(b"/pub").unwrap().map(|e| e.unwrap().name).collect();
+            assert!(names.iter().any(|n| n == name));
+            assert!(top.path().join("root/pub").read_dir().unwrap().count() == 2);
+        }
+    }
+}

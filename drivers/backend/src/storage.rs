@@ -1,0 +1,186 @@
+//! The storage a session's files live in, seen through *virtual* paths.
+//!
+//! The core hands the host normalized absolute byte paths (`/pub/a.txt`, see
+//! [`ftpwire_core::path`]); a [`Storage`] maps them onto real storage. Every
+//! driver talks to storage through this one blocking trait (an async driver
+//! runs the calls on a blocking thread pool), so an embedder who supplies
+//! their own storage writes it once for all drivers.
+
+use std::io::{self, Read, Write};
+
+use ftpwire_core::listing::Metadata;
+use ftpwire_core::server::FileError;
+
+/// A file opened for reading (RETR).
+pub type FileReader = Box<dyn Read + Send>;
+/// A file opened for writing (STOR, APPE, STOU).
+pub type FileWriter = Box<dyn Write + Send>;
+/// The entries of one directory, produced lazily so a huge directory does
+/// not have to sit in memory.
+pub type DirEntries = Box<dyn Iterator<Item = io::Result<DirEntry>> + Send>;
+
+/// One directory entry: its name (a single path component, bytes as stored)
+/// and its facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Name of the entry, without any directory part.
+    pub name: Vec<u8>,
+    /// What the listing shows about it.
+    pub metadata: Metadata,
+}
+
+/// How an upload opens its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// STOR: create the file or replace its contents.
+    Truncate,
+    /// STOR after REST: keep the first `offset` bytes, write from there and
+    /// drop whatever followed (a resumed upload replaces the tail).
+    At(u64),
+    /// APPE: create the file or write after its current end.
+    Append,
+}
+
+/// Blocking access to the files of a server, by virtual path.
+///
+/// Paths are normalized absolute virtual paths from the core (`/`, `/a/b`);
+/// an implementation must never let one reach outside the storage it serves.
+/// Errors are [`io::Error`]s so their text can be logged; their
+/// [`io::ErrorKind`] picks the client's reply through [`file_error`]
+/// (`NotFound` → `550`, `StorageFull` → `452`, `InvalidFilename` → `553`, …).
+///
+/// Implement it to serve something other than a local directory:
+///
+/// ```
+/// use std::io;
+/// use ftpwire_backend::storage::{DirEntries, FileReader, FileWriter, Storage, WriteMode};
+/// use ftpwire_core::listing::{FileKind, Metadata};
+///
+/// /// A storage with one read-only file, `/motd`.
+/// struct Motd;
+///
+/// impl Storage for Motd {
+///     fn stat(&self, path: &[u8]) -> io::Result<Metadata> {
+///         let (kind, size) = match path {
+///             b"/" => (FileKind::Directory, 0),
+///             b"/motd" => (FileKind::File, 6),
+///             _ => return Err(io::ErrorKind::NotFound.into()),
+///         };
+///         Ok(Metadata { kind, size, modified: None, mode: 0o444 })
+///     }
+///     fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
+///         let motd = ftpwire_backend::storage::DirEntry { name: b"motd".to_vec(), metadata: self.stat(b"/motd")? };
+///         match path {
+///             b"/" => Ok(Box::new(std::iter::once(Ok(motd)))),
+///             _ => Err(io::ErrorKind::NotFound.into()),
+///         }
+///     }
+///     fn open_read(&self, path: &[u8], offset: u64) -> io::Result<FileReader> {
+///         match path {
+///             b"/motd" => Ok(Box::new(io::Cursor::new(&b"hello\n"[offset.min(6) as usize..]))),
+///             _ => Err(io::ErrorKind::NotFound.into()),
+///         }
+///     }
+///     fn open_write(&self, _: &[u8], _: WriteMode) -> io::Result<FileWriter> {
+///         Err(io::ErrorKind::PermissionDenied.into())
+///     }
+///     fn create_unique(&self, _: &[u8]) -> io::Result<(Vec<u8>, FileWriter)> {
+///         Err(io::ErrorKind::PermissionDenied.into())
+///     }
+///     fn make_directory(&self, _: &[u8]) -> io::Result<()> { Err(io::ErrorKind::PermissionDenied.into()) }
+///     fn remove_directory(&self, _: &[u8]) -> io::Result<()> { Err(io::ErrorKind::PermissionDenied.into()) }
+///     fn delete(&self, _: &[u8]) -> io::Result<()> { Err(io::ErrorKind::PermissionDenied.into()) }
+///     fn rename(&self, _: &[u8], _: &[u8]) -> io::Result<()> { Err(io::ErrorKind::PermissionDenied.into()) }
+/// }
+///
+/// assert_eq!(Motd.stat(b"/motd").unwrap().size, 6);
+/// ```
+pub trait Storage: Send + Sync {
+    /// Facts about `path` (SIZE, MDTM, MLST, CWD, RNFR).
+    fn stat(&self, path: &[u8]) -> io::Result<Metadata>;
+
+    /// The entries of the directory `path` (not `.` and `..`).
+    fn list(&self, path: &[u8]) -> io::Result<DirEntries>;
+
+    /// Opens the file `path` for reading, positioned at `offset` (REST).
+    fn open_read(&self, path: &[u8], offset: u64) -> io::Result<FileReader>;
+
+    /// Opens (creating if needed) the file `path` for writing.
+    fn open_write(&self, path: &[u8], mode: WriteMode) -> io::Result<FileWriter>;
+
+    /// STOU: creates a new file with a name of the storage's choosing in the
+    /// directory `directory`; returns that name (one component) and the file.
+    fn create_unique(&self, directory: &[u8]) -> io::Result<(Vec<u8>, FileWriter)>;
+
+    /// MKD.
+    fn make_directory(&self, path: &[u8]) -> io::Result<()>;
+
+    /// RMD: removes an empty directory.
+    fn remove_directory(&self, path: &[u8]) -> io::Result<()>;
+
+    /// DELE: removes a file.
+    fn delete(&self, path: &[u8]) -> io::Result<()>;
+
+    /// RNFR + RNTO.
+    fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()>;
+}
+
+/// The reply-picking kind of a storage error.
+///
+/// ```
+/// use std::io;
+/// use ftpwire_core::server::FileError;
+/// let full = io::Error::from(io::ErrorKind::StorageFull);
+/// assert_eq!(ftpwire_backend::storage::file_error(&full), FileError::StorageFull);
+/// ```
+pub fn file_error(error: &io::Error) -> FileError {
+    use io::ErrorKind as K;
+    match error.kind() {
+        K::NotFound => FileError::NotFound,
+        K::PermissionDenied | K::ReadOnlyFilesystem => FileError::PermissionDenied,
+        K::AlreadyExists => FileError::AlreadyExists,
+        K::DirectoryNotEmpty => FileError::DirectoryNotEmpty,
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => FileError::StorageFull,
+        K::IsADirectory => FileError::IsADirectory,
+        K::NotADirectory => FileError::NotADirectory,
+        K::InvalidFilename => FileError::InvalidName,
+        _ => FileError::Local,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_error_kinds_pick_the_file_error() {
+        use io::ErrorKind as K;
+        let cases = [
+            (K::NotFound, FileError::NotFound),
+            (K::PermissionDenied, FileError::PermissionDenied),
+            (K::ReadOnlyFilesystem, FileError::PermissionDenied),
+            (K::AlreadyExists, FileError::AlreadyExists),
+            (K::DirectoryNotEmpty, FileError::DirectoryNotEmpty),
+            (K::StorageFull, FileError::StorageFull),
+            (K::QuotaExceeded, FileError::StorageFull),
+            (K::IsADirectory, FileError::IsADirectory),
+            (K::NotADirectory, FileError::NotADirectory),
+            (K::InvalidFilename, FileError::InvalidName),
+            (K::Other, FileError::Local),
+            (K::TimedOut, FileError::Local),
+        ];
+        for (kind, expected) in cases {
+            assert_eq!(file_error(&io::Error::from(kind)), expected, "{kind:?}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn raw_os_errors_for_a_full_disk_or_quota_map_to_storage_full() {
+        // ENOSPC = 28, EDQUOT = 122 on Linux.
+        for errno in [28, 122] {
+            let error = io::Error::from_raw_os_error(errno);
+            assert_eq!(file_error(&error), FileError::StorageFull, "errno {errno}");
+        }
+    }
+}
