@@ -1,0 +1,249 @@
+//! Data connections and the transfer that runs over one, on its own thread
+//! so that ABOR and STAT on the control connection still get answers.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ftpwire_backend::Storage;
+use ftpwire_backend::file_error;
+use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
+use ftpwire_core::address::canonical_ip;
+use ftpwire_core::server::{DataEndpoint, TransferError};
+use polling::{Event, Events, Poller};
+
+/// Bounds an active-mode connect; the core's own data-connection timeout
+/// covers passive waits.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the transfer thread tells its session.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// The data connection is up (STOU: with the name the storage chose).
+    Started { unique_name: Option<Vec<u8>> },
+    /// The transfer ended; `Ok` holds the bytes moved.
+    Finished(Result<u64, TransferError>),
+}
+
+/// Lets the session interrupt its transfer (ABOR, data-connection timeout,
+/// control connection gone) wherever the transfer thread is blocked.
+pub(crate) struct Abort {
+    aborted: AtomicBool,
+    poller: Poller,
+    data: Mutex<Option<TcpStream>>,
+}
+
+impl Abort {
+    pub(crate) fn new() -> io::Result<Arc<Abort>> {
+        Ok(Arc::new(Abort {
+            aborted: AtomicBool::new(false),
+            poller: Poller::new()?,
+            data: Mutex::new(None),
+        }))
+    }
+
+    /// Stops the transfer: wakes a passive accept, breaks a running copy.
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        let _ = self.poller.notify();
+        if let Some(data) = self.data.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = data.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// Records the data connection so [`abort`](Self::abort) can break it.
+    fn attach(&self, data: &TcpStream) {
+        let mut slot = self.data.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = data.try_clone().ok();
+        if self.is_aborted() {
+            let _ = data.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// A data-connection failure, or the abort that caused it.
+    fn lost(&self) -> TransferError {
+        if self.is_aborted() {
+            TransferError::Aborted
+        } else {
+            TransferError::ConnectionLost
+        }
+    }
+}
+
+/// Runs one transfer to its end and reports through `report`.
+pub(crate) fn run(
+    job: TransferJob,
+    listener: Option<TcpListener>,
+    storage: Arc<dyn Storage>,
+    abort: Arc<Abort>,
+    report: impl Fn(Report),
+) {
+    let result = transfer(&job, listener, &*storage, &abort, &report);
+    report(Report::Finished(result));
+}
+
+fn transfer(
+    job: &TransferJob,
+    listener: Option<TcpListener>,
+    storage: &dyn Storage,
+    abort: &Abort,
+    report: &impl Fn(Report),
+) -> Result<u64, TransferError> {
+    // Storage first: a missing file is 550 without a useless data connection.
+    let stream = job
+        .open(storage)
+        .map_err(|e| TransferError::File(file_error(&e)))?;
+    let data = match job.data {
+        DataEndpoint::Passive { peer } => {
+            let listener = listener.ok_or(TransferError::NoDataConnection)?;
+            accept_from(&listener, peer, abort)
+        }
+        DataEndpoint::Active(addr) => connect(addr, abort),
+    };
+    let Some(mut data) = data else {
+        return Err(if abort.is_aborted() {
+            TransferError::Aborted
+        } else {
+            TransferError::NoDataConnection
+        });
+    };
+    let _ = data.set_nodelay(true);
+    abort.attach(&data);
+    match stream {
+        Stream::Download(mut file) => {
+            report(Report::Started { unique_name: None });
+            let sent = send(&mut *file, &mut data, job.ascii, abort)?;
+            // An orderly close tells the client the file is complete.
+            let _ = data.shutdown(Shutdown::Write);
+            Ok(sent)
+        }
+        Stream::Upload {
+            mut file,
+            unique_name,
+        } => {
+            report(Report::Started { unique_name });
+            receive(&mut data, &mut *file, job.ascii, abort)
+        }
+    }
+}
+
+/// Waits for the data connection from the control connection's peer; a
+/// connection from any other address is closed (RFC 2577 data theft) and
+/// the wait goes on until the session aborts it.
+fn accept_from(listener: &TcpListener, peer: IpAddr, abort: &Abort) -> Option<TcpStream> {
+    let want = canonical_ip(peer);
+    listener.set_nonblocking(true).ok()?;
+    // SAFETY: the listener outlives its registration: it is deleted from the
+    // poller below before this function returns, and the poller is never
+    // waited on by anyone else for this listener.
+    unsafe { abort.poller.add(listener, Event::readable(0)) }.ok()?;
+    let mut events = Events::new();
+    let accepted = loop {
+        if abort.is_aborted() {
+            break None;
+        }
+        match listener.accept() {
+            Ok((stream, from)) if canonical_ip(from.ip()) == want => break Some(stream),
+            Ok((stream, from)) => {
+                log::warn!(
+                    "refused a data connection from {from}: the control connection is from {want} (RFC 2577)"
+                );
+                drop(stream);
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::warn!("passive accept failed: {e}");
+                break None;
+            }
+        }
+        events.clear();
+        if abort.poller.modify(listener, Event::readable(0)).is_err()
+            || abort.poller.wait(&mut events, None).is_err()
+        {
+            break None;
+        }
+    };
+    let _ = abort.poller.delete(listener);
+    let stream = accepted?;
+    stream.set_nonblocking(false).ok()?;
+    Some(stream)
+}
+
+/// Active mode (PORT/EPRT): the core has already checked the address.
+fn connect(addr: SocketAddr, abort: &Abort) -> Option<TcpStream> {
+    if abort.is_aborted() {
+        return None;
+    }
+    match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+        Ok(stream) => Some(stream),
+        Err(e) => {
+            log::info!("active data connection to {addr} failed: {e}");
+            None
+        }
+    }
+}
+
+fn send(
+    file: &mut dyn Read,
+    data: &mut TcpStream,
+    ascii: bool,
+    abort: &Abort,
+) -> Result<u64, TransferError> {
+    let mut buf = vec![0; CHUNK_SIZE];
+    let mut outbound = Outbound::new(ascii);
+    let mut sent = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => return Ok(sent),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(TransferError::File(file_error(&e))),
+        };
+        let wire = outbound.convert(&buf[..n]);
+        data.write_all(wire).map_err(|_| abort.lost())?;
+        sent += wire.len() as u64;
+        if abort.is_aborted() {
+            return Err(TransferError::Aborted);
+        }
+    }
+}
+
+fn receive(
+    data: &mut TcpStream,
+    file: &mut dyn Write,
+    ascii: bool,
+    abort: &Abort,
+) -> Result<u64, TransferError> {
+    let mut buf = vec![0; CHUNK_SIZE];
+    let mut inbound = Inbound::new(ascii);
+    let mut received = 0u64;
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(abort.lost()),
+        };
+        if abort.is_aborted() {
+            return Err(TransferError::Aborted);
+        }
+        received += n as u64;
+        file.write_all(inbound.convert(&buf[..n]))
+            .map_err(|e| TransferError::File(file_error(&e)))?;
+    }
+    if abort.is_aborted() {
+        return Err(TransferError::Aborted);
+    }
+    file.write_all(inbound.finish())
+        .and_then(|()| file.flush())
+        .map_err(|e| TransferError::File(file_error(&e)))?;
+    Ok(received)
+}
