@@ -1056,8 +1056,14 @@ mod never_panics {
             }
         }
         if let Some(t) = h.stat.take() {
-            h.session
-                .stat_done(t, if choice.is_multiple_of(3) { Ok(DIR) } else { Ok(FILE) });
+            h.session.stat_done(
+                t,
+                if choice.is_multiple_of(3) {
+                    Ok(DIR)
+                } else {
+                    Ok(FILE)
+                },
+            );
         }
         if let Some(t) = h.change.take() {
             h.session.change_done(t, Err(FileError::PermissionDenied));

@@ -200,10 +200,10 @@ impl ServeConfig {
             source,
         })?;
         let mut config = Self::parse(&text, &path.display().to_string())?;
-        if config.root.is_relative() {
-            if let Some(dir) = path.parent() {
-                config.root = dir.join(&config.root);
-            }
+        if config.root.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            config.root = dir.join(&config.root);
         }
         Ok(config)
     }
