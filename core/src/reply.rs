@@ -32,16 +32,28 @@ pub fn write_first(out: &mut Vec<u8>, code: u16, text: &str) {
 pub fn write_quoted_path(out: &mut Vec<u8>, code: u16, path: &[u8], rest: &str) {
     write_code(out, code, b' ');
     out.push(b'"');
-    for &b in path {
-        match b {
-            b'"' => out.extend_from_slice(b"\"\""),
-            b'\r' => out.extend_from_slice(b"\r\0"),
-            _ => out.push(b),
+    for chunk in path.split_inclusive(|&b| b == b'"') {
+        write_path(out, chunk);
+        if chunk.ends_with(b"\"") {
+            out.push(b'"');
         }
     }
     out.push(b'"');
     out.extend_from_slice(rest.as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a path inside a reply line: a CR is sent as CR NUL (RFC 959
+/// §3.2) and an LF, which no reply line can carry, as NUL, so a file name
+/// can never end the line or forge a reply.
+pub fn write_path(out: &mut Vec<u8>, path: &[u8]) {
+    for &b in path {
+        match b {
+            b'\r' => out.extend_from_slice(b"\r\0"),
+            b'\n' => out.push(0),
+            _ => out.push(b),
+        }
+    }
 }
 
 /// Appends `code` and the separator (space for a last line, `-` otherwise).

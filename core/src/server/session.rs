@@ -1341,7 +1341,7 @@ impl State {
                 self.out.push(b' ');
                 let writable = !self.read_only();
                 listing::write_facts(&mut self.out, &metadata, writable);
-                self.out.extend_from_slice(&self.path);
+                reply::write_path(&mut self.out, &self.path);
                 self.out.extend_from_slice(b"\r\n");
                 self.reply(250, "End.");
             }
@@ -1388,7 +1388,7 @@ impl State {
             Some(name) => {
                 // RFC 1123 §4.1.2.9: STOU's preliminary reply names the file.
                 self.out.extend_from_slice(b"150 FILE: ");
-                self.out.extend_from_slice(name);
+                reply::write_path(&mut self.out, name);
                 self.out.extend_from_slice(b"\r\n");
             }
             None => self.reply(150, "Opening data connection."),

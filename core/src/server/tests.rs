@@ -1332,3 +1332,23 @@ mod tls {
         assert!(!h.session.is_secured());
     }
 }
+
+#[test]
+fn control_characters_in_paths_cannot_break_reply_lines() {
+    let mut h = Host::logged_in();
+    h.send("MLST x\r\r\n");
+    h.answer_stat(Ok(FILE));
+    assert_eq!(
+        h.take(),
+        "250-Listing\r\n type=file;size=1234;modify=20240314092653;perm=radfw; /x\r\0\r\n250 End.\r\n"
+    );
+    h.cmd("PASV");
+    h.open_passive(50000, None);
+    h.take();
+    h.cmd("STOU");
+    let token = h.transfer.take().unwrap();
+    h.session.store_unique_started(&token, b"evil\r\n226 fake");
+    h.drain();
+    assert_eq!(h.take(), "150 FILE: evil\r\0\0226 fake\r\n");
+    h.transfer = Some(token);
+}
