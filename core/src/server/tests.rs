@@ -1349,6 +1349,6 @@ fn control_characters_in_paths_cannot_break_reply_lines() {
     let token = h.transfer.take().unwrap();
     h.session.store_unique_started(&token, b"evil\r\n226 fake");
     h.drain();
-    assert_eq!(h.take(), "150 FILE: evil\r\0\0226 fake\r\n");
+    assert_eq!(h.take(), "150 FILE: evil\r\0\u{0}226 fake\r\n");
     h.transfer = Some(token);
 }
