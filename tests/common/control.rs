@@ -46,6 +46,12 @@ impl Control {
         control
     }
 
+    /// The control socket, for what `send` cannot do (TCP urgent data).
+    #[allow(dead_code)]
+    pub fn socket(&self) -> &TcpStream {
+        &self.writer
+    }
+
     /// Connects and logs in as alice.
     pub fn login(addr: SocketAddr) -> Control {
         let mut control = Control::connect(addr);
