@@ -243,23 +243,8 @@ pub fn write_host_port(out: &mut Vec<u8>, addr: SocketAddrV4) {
         if i > 0 {
             out.push(b',');
         }
-        write_decimal(out, u64::from(n));
+        crate::reply::write_decimal(out, u64::from(n));
     }
-}
-
-/// Appends `n` in decimal without allocating.
-pub(crate) fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// A decimal number of at most `max_digits` digits, no sign, no spaces.

@@ -143,7 +143,7 @@ const MONTHS: [&[u8]; 12] = [
 /// `n` right-aligned in `width` columns.
 fn pad_decimal(out: &mut Vec<u8>, n: u64, width: usize) {
     let start = out.len();
-    crate::address::write_decimal(out, n);
+    crate::reply::write_decimal(out, n);
     let len = out.len() - start;
     if len < width {
         let pad = width - len;
@@ -177,7 +177,7 @@ pub fn write_facts(out: &mut Vec<u8>, metadata: &Metadata, writable: bool) {
     out.extend_from_slice(b"type=");
     out.extend_from_slice(kind);
     out.extend_from_slice(b";size=");
-    crate::address::write_decimal(out, metadata.size);
+    crate::reply::write_decimal(out, metadata.size);
     out.push(b';');
     if let Some(modified) = metadata.modified {
         out.extend_from_slice(b"modify=");
