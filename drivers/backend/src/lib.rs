@@ -4,6 +4,7 @@
 //! so the std and smol drivers use it without copying.
 
 pub mod config;
+pub mod host;
 pub mod listing;
 pub mod local_fs;
 pub mod passive;

@@ -2,18 +2,15 @@
 //! answered on this thread, with each transfer on a thread of its own.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 
-use ftpwire_backend::file_error;
+use ftpwire_backend::host::{Blocking, Work};
 use ftpwire_backend::passive::resolve_passive_address;
 use ftpwire_backend::transfer::TransferJob;
-use ftpwire_core::server::{
-    Change, ChangeToken, Event, FileChange, LoginToken, Notice, Output, PassiveError, PassiveToken,
-    StatToken, TransferKind, TransferToken,
-};
+use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 
 use crate::data::{self, Abort, Report};
@@ -155,8 +152,8 @@ impl Host {
                     }
                 }
                 Output::Event(event) => {
-                    let owned = self.own(event);
-                    self.on_event(session, owned);
+                    let work = Work::from_event(event, self.peer);
+                    self.on_event(session, work);
                 }
                 Output::Timeout(_) => return true,
                 Output::Closed => return false,
@@ -164,66 +161,19 @@ impl Host {
         }
     }
 
-    /// Copies what an event needs out of the session's buffers (and logs
-    /// notices), so the session can be answered while acting on it.
-    fn own(&self, event: Event<'_>) -> Owned {
-        match event {
-            Event::Login(login) => Owned::Login {
-                user: login.user.to_vec(),
-                password: login.password.to_vec(),
-                token: login.token,
-            },
-            Event::OpenPassive(open) => Owned::OpenPassive {
-                bind: open.bind,
-                resolve: open.resolve.map(str::to_owned),
-                token: open.token,
-            },
-            Event::ClosePassive => Owned::ClosePassive,
-            Event::Stat(stat) => Owned::Stat {
-                path: stat.path.to_vec(),
-                token: stat.token,
-            },
-            Event::FileChange(FileChange { change, token }) => {
-                let (kind, from, to) = match change {
-                    Change::MakeDirectory(p) => (ChangeKind::MakeDirectory, p, &b""[..]),
-                    Change::RemoveDirectory(p) => (ChangeKind::RemoveDirectory, p, &b""[..]),
-                    Change::Delete(p) => (ChangeKind::Delete, p, &b""[..]),
-                    Change::Rename { from, to } => (ChangeKind::Rename, from, to),
-                };
-                Owned::Change {
-                    kind,
-                    from: from.to_vec(),
-                    to: to.to_vec(),
-                    token,
-                }
-            }
-            Event::Transfer(transfer) => {
-                let job = TransferJob::new(&transfer);
-                Owned::Transfer(job, transfer.token)
-            }
-            Event::AbortTransfer => Owned::Abort,
-            Event::UpgradeTls(_) | Event::DowngradeTls => Owned::Tls,
-            Event::Notice(notice) => {
-                self.log_notice(notice);
-                Owned::Nothing
-            }
-        }
-    }
-
-    fn on_event(&mut self, session: &mut ServerSession, event: Owned) {
+    fn on_event(&mut self, session: &mut ServerSession, work: Work) {
         let peer = self.peer;
-        match event {
-            Owned::Login {
-                user,
-                mut password,
-                token,
-            } => {
-                let outcome = self.shared.authenticator.authenticate(&user, &password);
-                password.fill(0);
-                self.user = String::from_utf8_lossy(&user).into_owned();
-                session.login(token, outcome);
+        match work {
+            Work::Blocking(blocking) => {
+                if let Blocking::Login { user, .. } = &blocking {
+                    self.user = String::from_utf8_lossy(user).into_owned();
+                }
+                let shared = &self.shared;
+                blocking
+                    .run(&*shared.storage, &*shared.authenticator, peer)
+                    .apply(session);
             }
-            Owned::OpenPassive {
+            Work::OpenPassive {
                 bind,
                 resolve,
                 token,
@@ -254,43 +204,19 @@ impl Host {
                     None => session.passive_failed(token, PassiveError::NoFreePort),
                 }
             }
-            Owned::ClosePassive => self.passive = None,
-            Owned::Stat { path, token } => {
-                let result = self.shared.storage.stat(&path).map_err(|e| file_error(&e));
-                session.stat_done(token, result);
-            }
-            Owned::Change {
-                kind,
-                from,
-                to,
-                token,
-            } => {
-                let storage = &self.shared.storage;
-                let result = match kind {
-                    ChangeKind::MakeDirectory => storage.make_directory(&from),
-                    ChangeKind::RemoveDirectory => storage.remove_directory(&from),
-                    ChangeKind::Delete => storage.delete(&from),
-                    ChangeKind::Rename => storage.rename(&from, &to),
-                };
-                let what = kind.describe(&from, &to);
-                match &result {
-                    Ok(()) => log::info!("{peer}: {what} by {}", self.user),
-                    Err(error) => log::info!("{peer}: {what} failed: {error}"),
-                }
-                session.change_done(token, result.map_err(|e| file_error(&e)));
-            }
-            Owned::Transfer(job, token) => self.start_transfer(session, job, token),
-            Owned::Abort => {
+            Work::ClosePassive => self.passive = None,
+            Work::Transfer(job, token) => self.start_transfer(session, job, token),
+            Work::AbortTransfer => {
                 if let Some(running) = &self.running {
                     running.abort.abort();
                 }
             }
-            Owned::Tls => {
+            Work::UpgradeTls(_) | Work::DowngradeTls => {
                 // This driver has no TLS configured, so the core never asks.
                 log::warn!("{peer}: TLS requested but not configured; closing");
                 session.handle_peer_closed();
             }
-            Owned::Nothing => {}
+            Work::Nothing => {}
         }
     }
 
@@ -374,76 +300,6 @@ impl Host {
                     session.transfer_finished(token, result);
                 }
             }
-        }
-    }
-
-    fn log_notice(&self, notice: Notice<'_>) {
-        let peer = self.peer;
-        match notice {
-            Notice::LoginSucceeded { user } => {
-                log::info!("{peer}: login ok as {}", String::from_utf8_lossy(user))
-            }
-            Notice::LoginFailed { user } => {
-                log::warn!("{peer}: login failed as {}", String::from_utf8_lossy(user))
-            }
-            Notice::TooManyLoginFailures => {
-                log::warn!("{peer}: too many failed logins; closing")
-            }
-            Notice::PortRefused { addr, reason } => {
-                log::warn!("{peer}: data connection to {addr} refused: {reason}")
-            }
-            Notice::LineTooLong => log::warn!("{peer}: command line too long; discarded"),
-            Notice::IdleTimeout => log::info!("{peer}: idle timeout; closing"),
-            Notice::TlsRequired => log::warn!("{peer}: refused: TLS is required"),
-        }
-    }
-}
-
-/// An event's data, copied out of the session.
-enum Owned {
-    Login {
-        user: Vec<u8>,
-        password: Vec<u8>,
-        token: LoginToken,
-    },
-    OpenPassive {
-        bind: IpAddr,
-        resolve: Option<String>,
-        token: PassiveToken,
-    },
-    ClosePassive,
-    Stat {
-        path: Vec<u8>,
-        token: StatToken,
-    },
-    Change {
-        kind: ChangeKind,
-        from: Vec<u8>,
-        to: Vec<u8>,
-        token: ChangeToken,
-    },
-    Transfer(TransferJob, TransferToken),
-    Abort,
-    Tls,
-    Nothing,
-}
-
-#[derive(Clone, Copy)]
-enum ChangeKind {
-    MakeDirectory,
-    RemoveDirectory,
-    Delete,
-    Rename,
-}
-
-impl ChangeKind {
-    fn describe(self, from: &[u8], to: &[u8]) -> String {
-        let from = String::from_utf8_lossy(from);
-        match self {
-            ChangeKind::MakeDirectory => format!("MKD {from}"),
-            ChangeKind::RemoveDirectory => format!("RMD {from}"),
-            ChangeKind::Delete => format!("DELE {from}"),
-            ChangeKind::Rename => format!("rename {from} to {}", String::from_utf8_lossy(to)),
         }
     }
 }

@@ -1,0 +1,247 @@
+//! What every driver does with the core's events, whatever its sockets:
+//! copy the event out of the session ([`Work::from_event`]), do the blocking
+//! part against storage and users ([`Blocking::run`], inline in a thread
+//! driver, on a blocking pool in an async one), and answer the session
+//! ([`Answer::apply`]). Only passive listeners, transfers and TLS are left
+//! to the driver, because they are socket work.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use ftpwire_core::ServerSession;
+use ftpwire_core::listing::Metadata;
+use ftpwire_core::server::{
+    Change, ChangeToken, Event, FileChange, FileError, LoginOutcome, LoginToken, Notice,
+    PassiveToken, StatToken, TlsToken, TransferToken,
+};
+
+use crate::storage::{Storage, file_error};
+use crate::transfer::TransferJob;
+use crate::users::Authenticator;
+
+/// An event copied out of the session's buffers, so the session can be
+/// answered (borrowed mutably) while the work is done.
+#[derive(Debug)]
+pub enum Work {
+    /// Storage or user work that may block.
+    Blocking(Blocking),
+    /// Open a passive listener on `bind`; resolve `resolve` for the reply.
+    OpenPassive {
+        /// Local IP to bind (the control connection's).
+        bind: IpAddr,
+        /// A passive-address hostname to resolve now.
+        resolve: Option<String>,
+        /// Answer with `passive_opened`/`passive_failed`.
+        token: PassiveToken,
+    },
+    /// Drop the passive listener.
+    ClosePassive,
+    /// Run a transfer.
+    Transfer(TransferJob, TransferToken),
+    /// Interrupt the running transfer.
+    AbortTransfer,
+    /// Run a TLS handshake on the control connection (after sending the 234).
+    UpgradeTls(TlsToken),
+    /// Back to plain text on the control connection (CCC).
+    DowngradeTls,
+    /// Nothing to do (a notice, already logged).
+    Nothing,
+}
+
+/// Work against storage or the user database.
+pub enum Blocking {
+    /// Check a password (argon2 can take tens of milliseconds).
+    Login {
+        /// As the client sent it.
+        user: Vec<u8>,
+        /// Zeroed after the check.
+        password: Vec<u8>,
+        /// Answer with `login`.
+        token: LoginToken,
+    },
+    /// Facts about a path.
+    Stat {
+        /// Virtual path.
+        path: Vec<u8>,
+        /// Answer with `stat_done`.
+        token: StatToken,
+    },
+    /// MKD, RMD, DELE, RNFR+RNTO.
+    Change {
+        /// Which change.
+        kind: ChangeKind,
+        /// The path (the source for a rename).
+        from: Vec<u8>,
+        /// The rename target (empty otherwise).
+        to: Vec<u8>,
+        /// Answer with `change_done`.
+        token: ChangeToken,
+    },
+}
+
+impl fmt::Debug for Blocking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print a password.
+        match self {
+            Blocking::Login { .. } => f.write_str("Blocking::Login"),
+            Blocking::Stat { .. } => f.write_str("Blocking::Stat"),
+            Blocking::Change { kind, .. } => write!(f, "Blocking::Change({kind:?})"),
+        }
+    }
+}
+
+/// Which file change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// MKD.
+    MakeDirectory,
+    /// RMD.
+    RemoveDirectory,
+    /// DELE.
+    Delete,
+    /// RNFR + RNTO.
+    Rename,
+}
+
+/// The outcome of [`Blocking::run`], ready to give to the session.
+#[derive(Debug)]
+pub enum Answer {
+    /// A login decision.
+    Login(LoginToken, LoginOutcome),
+    /// A stat result.
+    Stat(StatToken, Result<Metadata, FileError>),
+    /// A change result.
+    Change(ChangeToken, Result<(), FileError>),
+}
+
+impl Work {
+    /// Copies `event` out of the session; notices are logged here, with the
+    /// control connection's `peer`, so every driver logs the same lines.
+    pub fn from_event(event: Event<'_>, peer: SocketAddr) -> Work {
+        match event {
+            Event::Login(login) => Work::Blocking(Blocking::Login {
+                user: login.user.to_vec(),
+                password: login.password.to_vec(),
+                token: login.token,
+            }),
+            Event::OpenPassive(open) => Work::OpenPassive {
+                bind: open.bind,
+                resolve: open.resolve.map(str::to_owned),
+                token: open.token,
+            },
+            Event::ClosePassive => Work::ClosePassive,
+            Event::Stat(stat) => Work::Blocking(Blocking::Stat {
+                path: stat.path.to_vec(),
+                token: stat.token,
+            }),
+            Event::FileChange(FileChange { change, token }) => {
+                let (kind, from, to) = match change {
+                    Change::MakeDirectory(p) => (ChangeKind::MakeDirectory, p, &b""[..]),
+                    Change::RemoveDirectory(p) => (ChangeKind::RemoveDirectory, p, &b""[..]),
+                    Change::Delete(p) => (ChangeKind::Delete, p, &b""[..]),
+                    Change::Rename { from, to } => (ChangeKind::Rename, from, to),
+                };
+                Work::Blocking(Blocking::Change {
+                    kind,
+                    from: from.to_vec(),
+                    to: to.to_vec(),
+                    token,
+                })
+            }
+            Event::Transfer(transfer) => {
+                let job = TransferJob::new(&transfer);
+                Work::Transfer(job, transfer.token)
+            }
+            Event::AbortTransfer => Work::AbortTransfer,
+            Event::UpgradeTls(upgrade) => Work::UpgradeTls(upgrade.token),
+            Event::DowngradeTls => Work::DowngradeTls,
+            Event::Notice(notice) => {
+                log_notice(peer, notice);
+                Work::Nothing
+            }
+        }
+    }
+}
+
+impl Blocking {
+    /// Does the work; logs what an operator wants to see.
+    pub fn run(
+        self,
+        storage: &dyn Storage,
+        authenticator: &dyn Authenticator,
+        peer: SocketAddr,
+    ) -> Answer {
+        match self {
+            Blocking::Login {
+                user,
+                mut password,
+                token,
+            } => {
+                let outcome = authenticator.authenticate(&user, &password);
+                password.fill(0);
+                Answer::Login(token, outcome)
+            }
+            Blocking::Stat { path, token } => {
+                Answer::Stat(token, storage.stat(&path).map_err(|e| file_error(&e)))
+            }
+            Blocking::Change {
+                kind,
+                from,
+                to,
+                token,
+            } => {
+                let result = match kind {
+                    ChangeKind::MakeDirectory => storage.make_directory(&from),
+                    ChangeKind::RemoveDirectory => storage.remove_directory(&from),
+                    ChangeKind::Delete => storage.delete(&from),
+                    ChangeKind::Rename => storage.rename(&from, &to),
+                };
+                let what = kind.describe(&from, &to);
+                match &result {
+                    Ok(()) => log::info!("{peer}: {what}"),
+                    Err(error) => log::info!("{peer}: {what} failed: {error}"),
+                }
+                Answer::Change(token, result.map_err(|e| file_error(&e)))
+            }
+        }
+    }
+}
+
+impl Answer {
+    /// Gives the outcome to the session.
+    pub fn apply(self, session: &mut ServerSession) {
+        match self {
+            Answer::Login(token, outcome) => session.login(token, outcome),
+            Answer::Stat(token, result) => session.stat_done(token, result),
+            Answer::Change(token, result) => session.change_done(token, result),
+        }
+    }
+}
+
+impl ChangeKind {
+    fn describe(self, from: &[u8], to: &[u8]) -> String {
+        let from = String::from_utf8_lossy(from);
+        match self {
+            ChangeKind::MakeDirectory => format!("MKD {from}"),
+            ChangeKind::RemoveDirectory => format!("RMD {from}"),
+            ChangeKind::Delete => format!("DELE {from}"),
+            ChangeKind::Rename => format!("rename {from} to {}", String::from_utf8_lossy(to)),
+        }
+    }
+}
+
+/// One log line per notice worth an operator's attention.
+pub fn log_notice(peer: SocketAddr, notice: Notice<'_>) {
+    let name = |user: &[u8]| String::from_utf8_lossy(user).into_owned();
+    match notice {
+        Notice::LoginSucceeded { user } => log::info!("{peer}: login ok as {}", name(user)),
+        Notice::LoginFailed { user } => log::warn!("{peer}: login failed as {}", name(user)),
+        Notice::TooManyLoginFailures => log::warn!("{peer}: too many failed logins; closing"),
+        Notice::PortRefused { addr, reason } => {
+            log::warn!("{peer}: data connection to {addr} refused: {reason}")
+        }
+        Notice::LineTooLong => log::warn!("{peer}: command line too long; discarded"),
+        Notice::IdleTimeout => log::info!("{peer}: idle timeout; closing"),
+        Notice::TlsRequired => log::warn!("{peer}: refused: TLS is required"),
+    }
+}
