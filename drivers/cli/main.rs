@@ -31,9 +31,21 @@ enum Command {
     Serve(ServeArgs),
 }
 
+/// Which driver runs the sessions.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Driver {
+    /// A thread per session (blocking std sockets).
+    Std,
+    /// Many sessions per thread (smol / async-io).
+    Smol,
+}
+
 /// Flags override the same settings from `--config`.
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// The driver: `smol` (async, the default) or `std` (a thread per session).
+    #[arg(long, value_enum, default_value = "smol")]
+    driver: Driver,
     /// Control connection address, e.g. 0.0.0.0:21 (`:0` picks a free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
@@ -63,7 +75,7 @@ struct ServeArgs {
 
 impl ServeArgs {
     /// The config file (or defaults) with the flags applied on top.
-    fn settings(self) -> Result<ServeConfig, String> {
+    fn settings(self) -> Result<(Driver, ServeConfig), String> {
         let mut config = match &self.config {
             Some(path) => ServeConfig::load(path).map_err(|e| e.to_string())?,
             None => ServeConfig::default(),
@@ -85,7 +97,7 @@ impl ServeArgs {
             config.passive_address = self.passive_address;
         }
         config.local_networks.extend(self.local_networks);
-        Ok(config)
+        Ok((self.driver, config))
     }
 }
 
@@ -106,7 +118,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let config = args.settings()?;
+    let (driver, config) = args.settings()?;
     let users = config.user_db().map_err(|e| e.to_string())?;
     let storage = config.storage().map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen).map_err(|e| {
@@ -130,11 +142,24 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         },
         config.users.len()
     );
-    let server =
-        ftpwire_std::Server::new(config.driver_config(), Arc::new(storage), Arc::new(users));
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening ftp://{host}:{}", addr.port())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))?;
-    server.serve(listener).map_err(|e| e.to_string())
+    let (storage, users) = (Arc::new(storage), Arc::new(users));
+    let announce = || {
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening ftp://{host}:{}", addr.port())
+            .and_then(|()| stdout.flush())
+            .map_err(|e| format!("cannot write to stdout: {e}"))
+    };
+    match driver {
+        Driver::Std => {
+            let server = ftpwire_std::Server::new(config.driver_config(), storage, users);
+            announce()?;
+            server.serve(listener).map_err(|e| e.to_string())
+        }
+        Driver::Smol => {
+            let server = ftpwire_smol::Server::new(config.driver_config(), storage, users);
+            let listener = smol::net::TcpListener::try_from(listener).map_err(|e| e.to_string())?;
+            announce()?;
+            smol::block_on(server.serve(listener)).map_err(|e| e.to_string())
+        }
+    }
 }

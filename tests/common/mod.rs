@@ -22,7 +22,7 @@ pub mod server;
 /// adding it there (the harness passes `--driver NAME` to `ftpwire serve`).
 macro_rules! driver_matrix {
     ($($test:ident),* $(,)?) => {
-        driver_matrix!(@drivers [(std_driver "std")] $($test),*);
+        driver_matrix!(@drivers [(std_driver "std") (smol_driver "smol")] $($test),*);
     };
     (@drivers [($module:ident $driver:literal) $($rest:tt)*] $($test:ident),*) => {
         mod $module {

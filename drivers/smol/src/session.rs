@@ -1,0 +1,280 @@
+//! One control connection as a task: the core session, the control socket,
+//! the clock and the transfer task's reports, raced in one loop.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ftpwire_backend::host::{Blocking, Work};
+use ftpwire_backend::passive::resolve_passive_address;
+use ftpwire_backend::transfer::TransferJob;
+use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
+use ftpwire_core::{Instant, ServerSession};
+use smol::channel::{self, Receiver, Sender};
+use smol::future::FutureExt;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::{TcpListener, TcpStream};
+
+use crate::data::{self, Report};
+use crate::server::Shared;
+
+/// Control-channel reads; a command line is far smaller.
+const READ_SIZE: usize = 4096;
+
+/// What woke the session task.
+enum Wake {
+    Read(io::Result<usize>),
+    Transfer(Report),
+    Timeout,
+}
+
+/// The transfer in flight.
+struct Running {
+    token: Option<TransferToken>,
+    abort: Sender<()>,
+    kind: TransferKind,
+    path: Vec<u8>,
+    started: std::time::Instant,
+}
+
+/// Serves one control connection until the session closes.
+pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
+    let (Ok(peer), Ok(local)) = (control.peer_addr(), control.local_addr()) else {
+        return;
+    };
+    let _ = control.set_nodelay(true);
+    // RFC 959 ABOR: Telnet IP then Synch, the DM as TCP urgent data. Inline,
+    // the core's Telnet handling sees it like any other byte.
+    let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);
+    let (reports, reported) = channel::bounded(4);
+    let mut host = Host {
+        shared,
+        control,
+        peer,
+        reports,
+        base: std::time::Instant::now(),
+        passive: None,
+        running: None,
+        user: String::new(),
+    };
+    let mut session =
+        ServerSession::new(host.shared.config.session.clone(), local, peer, host.now());
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0; READ_SIZE];
+    loop {
+        if !host.drain(&mut session).await {
+            break;
+        }
+        if !pending.is_empty() && session.wants_input() {
+            let used = session.handle_input(host.now(), &pending);
+            pending.drain(..used);
+            if used > 0 {
+                continue;
+            }
+        }
+        let Some(deadline) = session.poll_timeout() else {
+            break;
+        };
+        let wait = deadline.saturating_duration_since(host.now());
+        match host.wait(&mut buf, &reported, wait).await {
+            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => session.handle_peer_closed(),
+            Wake::Read(Ok(n)) => {
+                if pending.is_empty() && session.wants_input() {
+                    let used = session.handle_input(host.now(), &buf[..n]);
+                    pending.extend_from_slice(&buf[used..n]);
+                } else {
+                    pending.extend_from_slice(&buf[..n]);
+                }
+            }
+            Wake::Transfer(report) => host.on_report(&mut session, report),
+            Wake::Timeout => session.handle_timeout(host.now()),
+        }
+    }
+    // Dropping the abort sender stops a running transfer; its task frees the
+    // data connection, the passive port and the file.
+    host.running = None;
+    let _ = host.control.shutdown(std::net::Shutdown::Both);
+}
+
+/// The world the session's events act on.
+struct Host {
+    shared: Arc<Shared>,
+    control: TcpStream,
+    peer: SocketAddr,
+    reports: Sender<Report>,
+    base: std::time::Instant,
+    passive: Option<TcpListener>,
+    running: Option<Running>,
+    user: String,
+}
+
+impl Host {
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.base.elapsed())
+    }
+
+    /// The first of: control bytes, a transfer report, the session's deadline.
+    async fn wait(
+        &mut self,
+        buf: &mut [u8],
+        reported: &Receiver<Report>,
+        wait: std::time::Duration,
+    ) -> Wake {
+        let control = &mut self.control;
+        // A read that loses the race has taken nothing (readiness-based I/O).
+        let read = async { Wake::Read(control.read(buf).await) };
+        let report = async {
+            match reported.recv().await {
+                Ok(report) => Wake::Transfer(report),
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let timeout = async {
+            smol::Timer::after(wait).await;
+            Wake::Timeout
+        };
+        read.or(report).or(timeout).await
+    }
+
+    /// Sends replies and answers events until the session waits for the
+    /// world; `false` once it has closed.
+    async fn drain(&mut self, session: &mut ServerSession) -> bool {
+        loop {
+            match session.poll_output() {
+                Output::Transmit(bytes) => {
+                    if self.control.write_all(bytes).await.is_err() {
+                        session.handle_peer_closed();
+                    }
+                }
+                Output::Event(event) => {
+                    let work = Work::from_event(event, self.peer);
+                    self.on_event(session, work).await;
+                }
+                Output::Timeout(_) => return true,
+                Output::Closed => return false,
+            }
+        }
+    }
+
+    async fn on_event(&mut self, session: &mut ServerSession, work: Work) {
+        let peer = self.peer;
+        match work {
+            Work::Blocking(blocking) => {
+                if let Blocking::Login { user, .. } = &blocking {
+                    self.user = String::from_utf8_lossy(user).into_owned();
+                }
+                let shared = self.shared.clone();
+                let answer = smol::unblock(move || {
+                    blocking.run(&*shared.storage, &*shared.authenticator, peer)
+                })
+                .await;
+                answer.apply(session);
+            }
+            Work::OpenPassive {
+                bind,
+                resolve,
+                token,
+            } => {
+                let resolved = match resolve {
+                    None => None,
+                    Some(name) => {
+                        let lookup = name.clone();
+                        match smol::unblock(move || resolve_passive_address(&lookup, bind)).await {
+                            Ok(ip) => Some(ip),
+                            Err(_) => {
+                                log::warn!(
+                                    "{peer}: PASV refused: passive address {name} did not resolve"
+                                );
+                                return session.passive_failed(token, PassiveError::Unresolved);
+                            }
+                        }
+                    }
+                };
+                let bound = self
+                    .shared
+                    .ports
+                    .bind(bind)
+                    .ok()
+                    .and_then(|l| TcpListener::try_from(l).ok())
+                    .and_then(|l| l.local_addr().ok().map(|a| (l, a.port())));
+                match bound {
+                    Some((listener, port)) => {
+                        self.passive = Some(listener);
+                        session.passive_opened(token, port, resolved);
+                    }
+                    None => session.passive_failed(token, PassiveError::NoFreePort),
+                }
+            }
+            Work::ClosePassive => self.passive = None,
+            Work::Transfer(job, token) => self.start_transfer(job, token),
+            Work::AbortTransfer => {
+                if let Some(running) = &self.running {
+                    let _ = running.abort.try_send(());
+                }
+            }
+            Work::UpgradeTls(_) | Work::DowngradeTls => {
+                // This driver has no TLS configured, so the core never asks.
+                log::warn!("{peer}: TLS requested but not configured; closing");
+                session.handle_peer_closed();
+            }
+            Work::Nothing => {}
+        }
+    }
+
+    fn start_transfer(&mut self, job: TransferJob, token: TransferToken) {
+        let (abort, aborted) = channel::bounded(1);
+        self.running = Some(Running {
+            token: Some(token),
+            abort,
+            kind: job.kind,
+            path: job.path.clone(),
+            started: std::time::Instant::now(),
+        });
+        let task = data::run(
+            job,
+            self.passive.take(),
+            self.shared.storage.clone(),
+            aborted,
+            self.reports.clone(),
+        );
+        self.shared.executor.spawn(task).detach();
+    }
+
+    fn on_report(&mut self, session: &mut ServerSession, report: Report) {
+        let Some(running) = &mut self.running else {
+            return;
+        };
+        match report {
+            Report::Started { unique_name } => {
+                if let Some(token) = &running.token {
+                    match unique_name {
+                        Some(name) => session.store_unique_started(token, &name),
+                        None => session.transfer_started(token),
+                    }
+                }
+            }
+            Report::Finished(result) => {
+                let Some(running) = self.running.take() else {
+                    return;
+                };
+                let elapsed = running.started.elapsed().as_secs_f64();
+                let path = String::from_utf8_lossy(&running.path);
+                let kind = running.kind;
+                match &result {
+                    Ok(bytes) => log::info!(
+                        "{}: {kind:?} {path} done: {bytes} bytes in {elapsed:.3} s by {}",
+                        self.peer,
+                        self.user
+                    ),
+                    Err(error) => log::info!(
+                        "{}: {kind:?} {path} failed after {elapsed:.3} s: {error}",
+                        self.peer
+                    ),
+                }
+                if let Some(token) = running.token {
+                    session.transfer_finished(token, result);
+                }
+            }
+        }
+    }
+}
