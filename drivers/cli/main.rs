@@ -68,6 +68,12 @@ struct ServeArgs {
     /// Peers in this network get the server's local address in PASV; repeat.
     #[arg(long = "local-network", value_name = "CIDR")]
     local_networks: Vec<IpNet>,
+    /// Sessions running at once; more connections get 421 [default: 1000].
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<usize>,
+    /// Sessions running at once from one client IP [default: 50].
+    #[arg(long, value_name = "N")]
+    max_sessions_per_ip: Option<usize>,
     /// Read settings from a TOML file (flags given too take precedence).
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -97,6 +103,12 @@ impl ServeArgs {
             config.passive_address = self.passive_address;
         }
         config.local_networks.extend(self.local_networks);
+        if let Some(n) = self.max_sessions {
+            config.max_sessions = n;
+        }
+        if let Some(n) = self.max_sessions_per_ip {
+            config.max_sessions_per_ip = n;
+        }
         Ok((self.driver, config))
     }
 }

@@ -72,6 +72,10 @@ pub struct ServeConfig {
     /// Peers in these networks get the control connection's local address in PASV.
     #[serde(deserialize_with = "vec_from_str")]
     pub local_networks: Vec<IpNet>,
+    /// Sessions running at once; more connections get `421` and are closed.
+    pub max_sessions: usize,
+    /// Sessions running at once from one client IP.
+    pub max_sessions_per_ip: usize,
 }
 
 impl Default for ServeConfig {
@@ -85,6 +89,8 @@ impl Default for ServeConfig {
             passive_ports: None,
             passive_address: None,
             local_networks: Vec::new(),
+            max_sessions: crate::limits::DEFAULT_MAX_SESSIONS,
+            max_sessions_per_ip: crate::limits::DEFAULT_MAX_SESSIONS_PER_IP,
         }
     }
 }
@@ -280,6 +286,7 @@ impl ServeConfig {
         DriverConfig {
             session: Arc::new(self.server_config()),
             passive_ports: self.passive_ports,
+            limits: crate::limits::SessionLimits::new(self.max_sessions, self.max_sessions_per_ip),
         }
     }
 }
@@ -292,6 +299,8 @@ pub struct DriverConfig {
     pub session: Arc<ServerConfig>,
     /// Ports for passive listeners; `None`: any port the OS picks.
     pub passive_ports: Option<PortRange>,
+    /// How many sessions may run at once.
+    pub limits: crate::limits::SessionLimits,
 }
 
 fn some_from_str<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>

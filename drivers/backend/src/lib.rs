@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod host;
+pub mod limits;
 pub mod listing;
 pub mod local_fs;
 pub mod passive;

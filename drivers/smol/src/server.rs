@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ftpwire_backend::passive::PassivePorts;
 use ftpwire_backend::{Authenticator, DriverConfig, Storage};
 use smol::Executor;
+use smol::io::AsyncWriteExt;
 use smol::net::TcpListener;
 
 use crate::session;
@@ -60,11 +61,26 @@ impl Server {
                             continue;
                         }
                     };
-                    let shared2 = shared.clone();
-                    shared
-                        .executor
-                        .spawn(session::run(stream, shared2))
-                        .detach();
+                    let Ok(peer) = stream.peer_addr() else {
+                        continue;
+                    };
+                    let task = match shared.config.limits.admit(peer.ip()) {
+                        Ok(permit) => {
+                            let session_shared = shared.clone();
+                            shared.executor.spawn(async move {
+                                session::run(stream, session_shared).await;
+                                drop(permit);
+                            })
+                        }
+                        Err(refusal) => {
+                            log::warn!("{peer}: connection refused: {refusal}");
+                            let mut stream = stream;
+                            shared.executor.spawn(async move {
+                                let _ = stream.write_all(&refusal.reply()).await;
+                            })
+                        }
+                    };
+                    task.detach();
                 }
             })
             .await

@@ -1,6 +1,6 @@
 //! The accept loop: one thread per control connection.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -99,10 +99,25 @@ impl Server {
                     continue;
                 }
             };
+            let permit = match stream
+                .peer_addr()
+                .map(|peer| (peer, self.shared.config.limits.admit(peer.ip())))
+            {
+                Ok((_, Ok(permit))) => permit,
+                Ok((peer, Err(refusal))) => {
+                    log::warn!("{peer}: connection refused: {refusal}");
+                    let _ = (&stream).write_all(&refusal.reply());
+                    continue;
+                }
+                Err(_) => continue,
+            };
             let shared = self.shared.clone();
             let spawned = thread::Builder::new()
                 .name("ftpwire-session".into())
-                .spawn(move || session::run(stream, shared));
+                .spawn(move || {
+                    session::run(stream, shared);
+                    drop(permit);
+                });
             if let Err(error) = spawned {
                 log::warn!("cannot start a session thread: {error}");
             }
