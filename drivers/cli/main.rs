@@ -131,6 +131,17 @@ fn main() -> ExitCode {
 
 fn serve(args: ServeArgs) -> Result<(), String> {
     let (driver, config) = args.settings()?;
+    // Each session holds a control socket, maybe a passive listener, a data
+    // socket and a file: the usual soft limit of 1024 descriptors would cap
+    // a server far below --max-sessions.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if (limit as usize) < config.max_sessions.saturating_mul(4) => log::warn!(
+            "only {limit} file descriptors are allowed; --max-sessions {} may need more",
+            config.max_sessions
+        ),
+        Ok(_) => {}
+        Err(error) => log::warn!("cannot raise the file descriptor limit: {error}"),
+    }
     let users = config.user_db().map_err(|e| e.to_string())?;
     let storage = config.storage().map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen).map_err(|e| {
