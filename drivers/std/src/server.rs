@@ -87,6 +87,10 @@ impl Server {
             .listening
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(wake);
+        // A shutdown that came before `listening` was set had nothing to wake.
+        if self.shutdown.stopped() {
+            return Ok(());
+        }
         for stream in listener.incoming() {
             if self.shutdown.stopped() {
                 break;

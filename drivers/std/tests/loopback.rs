@@ -1,0 +1,400 @@
+//! The std driver on real loopback sockets, driven by a raw `TcpStream`
+//! client: login, passive and active transfers, ABOR (plain and the RFC 959
+//! Telnet way), the passive peer check, and shutdown. Every socket read has
+//! a timeout, so a hang fails the test instead of stalling it.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use ftpwire_backend::{LocalFs, Password, ServeConfig, UserDb};
+use ftpwire_core::ServerConfig;
+use ftpwire_core::address::{parse_epsv_reply, parse_pasv_reply};
+use ftpwire_std::{Server, ShutdownHandle};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server on `127.0.0.1:0` serving a fresh temporary root; shut down on drop.
+struct TestServer {
+    addr: SocketAddr,
+    root: tempfile::TempDir,
+    shutdown: ShutdownHandle,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        let root = tempfile::tempdir().unwrap();
+        let mut users = UserDb::new();
+        users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
+        let mut config = ServeConfig::default().driver_config();
+        config.session = Arc::new(ServerConfig {
+            // Short, so the wrong-password test stays quick; still a real delay.
+            failed_login_delay: Duration::from_millis(200),
+            ..ServerConfig::default()
+        });
+        let server = Server::new(
+            config,
+            Arc::new(LocalFs::new(root.path()).unwrap()),
+            Arc::new(users),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = server.shutdown_handle();
+        let thread = thread::spawn(move || server.serve(listener));
+        TestServer {
+            addr,
+            root,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// A client past the greeting and logged in as alice.
+    fn login(&self) -> Client {
+        let mut client = Client::connect(self.addr);
+        assert_eq!(client.command("USER alice").0, 331);
+        assert_eq!(client.command("PASS secret").0, 230);
+        client
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A control connection that reads whole replies.
+struct Client {
+    control: TcpStream,
+    received: Vec<u8>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let control = TcpStream::connect(addr).unwrap();
+        control.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut client = Client {
+            control,
+            received: Vec::new(),
+        };
+        assert_eq!(client.reply().0, 220);
+        client
+    }
+
+    /// The next complete reply: its code and all its text.
+    fn reply(&mut self) -> (u16, String) {
+        loop {
+            if let Some((reply, used)) = ftpwire_core::reply::parse(&self.received).unwrap() {
+                let answer = (reply.code, String::from_utf8_lossy(reply.raw).into_owned());
+                self.received.drain(..used);
+                return answer;
+            }
+            let mut buf = [0; 4096];
+            let n = self.control.read(&mut buf).expect("a reply in time");
+            assert!(n > 0, "control connection closed while waiting for a reply");
+            self.received.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.control
+            .write_all(format!("{line}\r\n").as_bytes())
+            .unwrap();
+    }
+
+    fn command(&mut self, line: &str) -> (u16, String) {
+        self.send(line);
+        self.reply()
+    }
+
+    /// PASV, then the data connection to the address it names.
+    fn pasv(&mut self) -> SocketAddr {
+        let (code, text) = self.command("PASV");
+        assert_eq!(code, 227, "{text}");
+        parse_pasv_reply(text.trim_end().as_bytes()).unwrap().into()
+    }
+
+    /// EPSV: the control connection's IP with the port it names.
+    fn epsv(&mut self) -> SocketAddr {
+        let (code, text) = self.command("EPSV");
+        assert_eq!(code, 229, "{text}");
+        let port = parse_epsv_reply(text.trim_end().as_bytes()).unwrap();
+        SocketAddr::new(self.control.peer_addr().unwrap().ip(), port)
+    }
+}
+
+fn data_connect(addr: SocketAddr) -> TcpStream {
+    let data = TcpStream::connect(addr).unwrap();
+    data.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    data
+}
+
+fn read_to_end(mut data: TcpStream) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes).unwrap();
+    bytes
+}
+
+/// Bytes that are not all alike, so an offset or reordering error shows.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn only_the_right_password_logs_in() {
+    let server = TestServer::start();
+    let mut client = Client::connect(server.addr);
+    assert_eq!(client.command("USER alice").0, 331);
+    assert_eq!(client.command("PASS wrong").0, 530);
+    assert_eq!(client.command("PWD").0, 530);
+    assert_eq!(client.command("USER alice").0, 331);
+    assert_eq!(client.command("PASS secret").0, 230);
+    let (code, text) = client.command("PWD");
+    assert_eq!(
+        (code, text.as_str()),
+        (257, "257 \"/\" is the current directory.\r\n")
+    );
+    assert_eq!(client.command("QUIT").0, 221);
+}
+
+#[test]
+fn pasv_retr_sends_the_whole_file_then_226() {
+    let server = TestServer::start();
+    let content = pattern(3 * 1024 * 1024 + 17);
+    fs::write(server.root().join("file.bin"), &content).unwrap();
+    let mut client = server.login();
+    assert_eq!(client.command("TYPE I").0, 200);
+    let data_addr = client.pasv();
+    let data = data_connect(data_addr);
+    assert_eq!(client.command("RETR file.bin").0, 150);
+    assert!(read_to_end(data) == content, "downloaded bytes differ");
+    assert_eq!(client.reply().0, 226);
+}
+
+#[test]
+fn retr_resumes_at_the_rest_offset() {
+    let server = TestServer::start();
+    let content = pattern(100_000);
+    fs::write(server.root().join("file.bin"), &content).unwrap();
+    let mut client = server.login();
+    assert_eq!(client.command("TYPE I").0, 200);
+    let data = data_connect(client.epsv());
+    assert_eq!(client.command("REST 99000").0, 350);
+    assert_eq!(client.command("RETR file.bin").0, 150);
+    assert!(read_to_end(data) == content[99_000..]);
+    assert_eq!(client.reply().0, 226);
+}
+
+#[test]
+fn epsv_stor_writes_the_file_then_226() {
+    let server = TestServer::start();
+    let content = pattern(2 * 1024 * 1024 + 5);
+    let mut client = server.login();
+    assert_eq!(client.command("TYPE I").0, 200);
+    let mut data = data_connect(client.epsv());
+    assert_eq!(client.command("STOR up.bin").0, 150);
+    data.write_all(&content).unwrap();
+    drop(data);
+    assert_eq!(client.reply().0, 226);
+    assert!(fs::read(server.root().join("up.bin")).unwrap() == content);
+}
+
+#[test]
+fn type_a_converts_line_ends_both_ways() {
+    let server = TestServer::start();
+    fs::write(server.root().join("unix.txt"), b"one\ntwo\n").unwrap();
+    let mut client = server.login();
+    assert_eq!(client.command("TYPE A").0, 200);
+    let data = data_connect(client.pasv());
+    assert_eq!(client.command("RETR unix.txt").0, 150);
+    assert_eq!(read_to_end(data), b"one\r\ntwo\r\n");
+    assert_eq!(client.reply().0, 226);
+
+    let mut data = data_connect(client.pasv());
+    assert_eq!(client.command("STOR dos.txt").0, 150);
+    data.write_all(b"a\r\nb\r\n").unwrap();
+    drop(data);
+    assert_eq!(client.reply().0, 226);
+    assert_eq!(fs::read(server.root().join("dos.txt")).unwrap(), b"a\nb\n");
+}
+
+#[test]
+fn list_is_ls_long_format() {
+    let server = TestServer::start();
+    fs::write(server.root().join("notes.txt"), b"12345").unwrap();
+    fs::create_dir(server.root().join("sub")).unwrap();
+    let mut client = server.login();
+    let data = data_connect(client.pasv());
+    assert_eq!(client.command("LIST").0, 150);
+    let listing = String::from_utf8(read_to_end(data)).unwrap();
+    assert_eq!(client.reply().0, 226);
+    let file = listing.lines().find(|l| l.ends_with(" notes.txt")).unwrap();
+    assert!(file.starts_with("-rw"), "{file}");
+    assert!(file.split_whitespace().any(|field| field == "5"), "{file}");
+    let dir = listing.lines().find(|l| l.ends_with(" sub")).unwrap();
+    assert!(dir.starts_with('d'), "{dir}");
+    assert!(listing.ends_with("\r\n"));
+}
+
+#[test]
+fn active_eprt_retr_connects_to_the_client() {
+    let server = TestServer::start();
+    fs::write(server.root().join("file.bin"), pattern(70_000)).unwrap();
+    let mut client = server.login();
+    assert_eq!(client.command("TYPE I").0, 200);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    assert_eq!(client.command(&format!("EPRT |1|127.0.0.1|{port}|")).0, 200);
+    client.send("RETR file.bin");
+    let (data, _) = listener.accept().unwrap();
+    data.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    assert_eq!(client.reply().0, 150);
+    assert!(read_to_end(data) == pattern(70_000));
+    assert_eq!(client.reply().0, 226);
+}
+
+/// Starts a RETR of a file far larger than the socket buffers and reads a
+/// little of it, so the transfer is surely still running.
+fn running_retr(server: &TestServer, client: &mut Client) -> TcpStream {
+    let file = fs::File::create(server.root().join("huge.bin")).unwrap();
+    file.set_len(1 << 30).unwrap(); // sparse: costs no disk
+    assert_eq!(client.command("TYPE I").0, 200);
+    let mut data = data_connect(client.pasv());
+    assert_eq!(client.command("RETR huge.bin").0, 150);
+    let mut first = [0; 1024];
+    data.read_exact(&mut first).unwrap();
+    data
+}
+
+#[test]
+fn abor_stops_a_running_retr_with_426_then_226() {
+    let server = TestServer::start();
+    let mut client = server.login();
+    let data = running_retr(&server, &mut client);
+    // STAT is answered while the transfer runs.
+    assert_eq!(client.command("STAT").0, 211);
+    assert_eq!(client.command("ABOR").0, 426);
+    assert_eq!(client.reply().0, 226);
+    drop(data);
+    assert_eq!(client.command("NOOP").0, 200);
+}
+
+#[test]
+fn abor_the_rfc_959_way_with_telnet_ip_and_synch() {
+    let server = TestServer::start();
+    let mut client = server.login();
+    let data = running_retr(&server, &mut client);
+    // IAC IP, then IAC DM with the DM as TCP urgent data, then the command.
+    client.control.write_all(&[0xff, 0xf4, 0xff]).unwrap();
+    socket2::SockRef::from(&client.control)
+        .send_out_of_band(&[0xf2])
+        .unwrap();
+    client.send("ABOR");
+    assert_eq!(client.reply().0, 426);
+    assert_eq!(client.reply().0, 226);
+    drop(data);
+    assert_eq!(client.command("NOOP").0, 200);
+}
+
+#[test]
+fn closing_the_control_connection_ends_its_transfer() {
+    let server = TestServer::start();
+    let mut client = server.login();
+    let mut data = running_retr(&server, &mut client);
+    drop(client);
+    // The server stops sending: the data connection reaches its end (or
+    // is reset) instead of delivering the whole gigabyte.
+    let mut buf = vec![0; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        match data.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n as u64,
+        }
+    }
+    assert!(total < 1 << 30, "the whole file was sent after QUIT");
+    // And the server still serves others.
+    assert_eq!(server.login().command("NOOP").0, 200);
+}
+
+#[test]
+fn a_data_connection_from_another_address_is_closed_and_the_wait_goes_on() {
+    let server = TestServer::start();
+    fs::write(server.root().join("file.bin"), b"for alice only").unwrap();
+    let mut client = server.login();
+    let data_addr = client.pasv();
+    client.send("RETR file.bin");
+    // 127.0.0.2 is loopback too, but not the control connection's peer.
+    let thief = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    thief
+        .bind(&SocketAddr::new(IpAddr::from([127, 0, 0, 2]), 0).into())
+        .unwrap();
+    thief.connect(&data_addr.into()).unwrap();
+    let mut thief: TcpStream = thief.into();
+    thief.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut stolen = Vec::new();
+    let _ = thief.read_to_end(&mut stolen);
+    assert!(stolen.is_empty(), "the thief got {stolen:?}");
+    let data = data_connect(data_addr);
+    assert_eq!(client.reply().0, 150);
+    assert_eq!(read_to_end(data), b"for alice only");
+    assert_eq!(client.reply().0, 226);
+}
+
+#[test]
+fn retr_of_a_missing_file_is_550_and_the_session_goes_on() {
+    let server = TestServer::start();
+    let mut client = server.login();
+    // The file is opened before the data connection is used: no 150.
+    let _data = data_connect(client.pasv());
+    assert_eq!(client.command("RETR missing.bin").0, 550);
+    let _data = data_connect(client.pasv());
+    assert_eq!(client.command("RETR ../../etc/passwd").0, 550);
+    assert_eq!(client.command("NOOP").0, 200);
+}
+
+#[test]
+fn shutdown_stops_accepting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::new(
+        ServeConfig::default().driver_config(),
+        Arc::new(LocalFs::new(dir.path()).unwrap()),
+        Arc::new(UserDb::new()),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = server.shutdown_handle();
+    let serving = thread::spawn(move || server.serve(listener));
+    // A session works, then shutdown makes `serve` return.
+    let mut client = Client::connect(addr);
+    assert_eq!(client.command("NOOP").0, 200);
+    handle.shutdown();
+    serving.join().unwrap().unwrap();
+    assert!(TcpStream::connect(addr).is_err(), "still accepting");
+}
+
+#[test]
+fn shutdown_before_serve_returns_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::new(
+        ServeConfig::default().driver_config(),
+        Arc::new(LocalFs::new(dir.path()).unwrap()),
+        Arc::new(UserDb::new()),
+    );
+    server.shutdown_handle().shutdown();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    server.serve(listener).unwrap();
+}
