@@ -25,4 +25,4 @@ mod data;
 mod server;
 mod session;
 
-pub use server::Server;
+pub use server::{Server, ShutdownHandle};

@@ -1,11 +1,15 @@
-//! The accept loop: one task per control connection.
+//! The accept loop: one task per control connection, and the graceful
+//! shutdown that stops it.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ftpwire_backend::passive::PassivePorts;
 use ftpwire_backend::{Authenticator, DriverConfig, Storage};
 use smol::Executor;
+use smol::channel::{self, Receiver, Sender};
+use smol::future::FutureExt;
 use smol::io::AsyncWriteExt;
 use smol::net::TcpListener;
 
@@ -18,11 +22,39 @@ pub(crate) struct Shared {
     pub authenticator: Arc<dyn Authenticator>,
     pub ports: PassivePorts,
     pub executor: Arc<Executor<'static>>,
+    /// Closed when shutdown starts: idle sessions end, transfers finish.
+    pub stop: Receiver<()>,
+    /// Closed when the grace period is over: everything ends now.
+    pub hard_stop: Receiver<()>,
+    /// Kept so that `hard_stop` stays open until closed on purpose.
+    _hard_stop_sender: Sender<()>,
 }
 
 /// An async FTP server: [`serve`](Self::serve) a listener on any executor.
 pub struct Server {
     shared: Arc<Shared>,
+    shutdown: ShutdownHandle,
+}
+
+/// Stops a running [`Server::serve`] gracefully, from any thread or task.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    stop: Sender<()>,
+    grace: Arc<Mutex<Duration>>,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting connections and ends idle sessions at once; sessions
+    /// with a transfer running end when it does, or when `grace` has passed,
+    /// whichever is first. `serve` returns once every session has ended.
+    pub fn shutdown(&self, grace: Duration) {
+        *self.grace.lock().unwrap_or_else(|e| e.into_inner()) = grace;
+        self.stop.close();
+    }
+
+    fn grace(&self) -> Duration {
+        *self.grace.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Server {
@@ -33,6 +65,8 @@ impl Server {
         authenticator: Arc<dyn Authenticator>,
     ) -> Self {
         let ports = PassivePorts::new(config.passive_ports);
+        let (stop_tx, stop) = channel::bounded(1);
+        let (hard_stop_sender, hard_stop) = channel::bounded(1);
         Server {
             shared: Arc::new(Shared {
                 config,
@@ -40,49 +74,87 @@ impl Server {
                 authenticator,
                 ports,
                 executor: Arc::new(Executor::new()),
+                stop,
+                hard_stop,
+                _hard_stop_sender: hard_stop_sender,
             }),
+            shutdown: ShutdownHandle {
+                stop: stop_tx,
+                grace: Arc::default(),
+            },
         }
     }
 
+    /// A handle that shuts [`serve`](Self::serve) down.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
     /// Accepts control connections on `listener` and serves each as a task;
-    /// the returned future drives all of them. Dropping it closes every session.
+    /// the returned future drives all of them and ends after a
+    /// [shutdown](ShutdownHandle::shutdown). Dropping it instead freezes
+    /// every session until the server is dropped.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
         let shared = self.shared.clone();
         let executor = shared.executor.clone();
-        executor
-            .run(async move {
-                loop {
-                    let (stream, _) = match listener.accept().await {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            // Out of descriptors and the like: keep serving the others.
-                            log::warn!("accept failed: {error}");
-                            smol::Timer::after(std::time::Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let Ok(peer) = stream.peer_addr() else {
-                        continue;
-                    };
-                    let task = match shared.config.limits.admit(peer.ip()) {
-                        Ok(permit) => {
-                            let session_shared = shared.clone();
-                            shared.executor.spawn(async move {
-                                session::run(stream, session_shared).await;
-                                drop(permit);
-                            })
-                        }
-                        Err(refusal) => {
-                            log::warn!("{peer}: connection refused: {refusal}");
-                            let mut stream = stream;
-                            shared.executor.spawn(async move {
-                                let _ = stream.write_all(&refusal.reply()).await;
-                            })
-                        }
-                    };
-                    task.detach();
-                }
-            })
-            .await
+        // Every session task holds a clone; `recv` fails once all are gone.
+        let (running, all_ended) = channel::bounded::<()>(1);
+        let accepting = accept_loop(listener, shared.clone(), running);
+        let stopped = async {
+            let _ = shared.stop.recv().await;
+        };
+        executor.run(accepting.or(stopped)).await;
+        log::info!("shutting down: no new connections");
+        let ended = async {
+            let _ = all_ended.recv().await;
+            true
+        };
+        let grace = self.shutdown.grace();
+        let deadline = async {
+            smol::Timer::after(grace).await;
+            false
+        };
+        if !executor.run(ended.or(deadline)).await {
+            log::warn!("grace period of {grace:?} over: closing the remaining sessions");
+            shared.hard_stop.close();
+            let _ = executor.run(all_ended.recv()).await;
+        }
+        Ok(())
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, running: Sender<()>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of descriptors and the like: back off, keep serving.
+                log::warn!("accept failed: {error}");
+                smol::Timer::after(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(peer) = stream.peer_addr() else {
+            continue;
+        };
+        let task = match shared.config.limits.admit(peer.ip()) {
+            Ok(permit) => {
+                let session_shared = shared.clone();
+                let running = running.clone();
+                shared.executor.spawn(async move {
+                    session::run(stream, session_shared).await;
+                    drop(permit);
+                    drop(running);
+                })
+            }
+            Err(refusal) => {
+                log::warn!("{peer}: connection refused: {refusal}");
+                let mut stream = stream;
+                shared.executor.spawn(async move {
+                    let _ = stream.write_all(&refusal.reply()).await;
+                })
+            }
+        };
+        task.detach();
     }
 }

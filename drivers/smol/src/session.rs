@@ -26,6 +26,10 @@ enum Wake {
     Read(io::Result<usize>),
     Transfer(Report),
     Timeout,
+    /// Graceful shutdown began.
+    Stop,
+    /// The grace period is over.
+    HardStop,
 }
 
 /// The transfer in flight.
@@ -56,6 +60,7 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
         passive: None,
         running: None,
         user: String::new(),
+        stopping: false,
     };
     let mut session =
         ServerSession::new(host.shared.config.session.clone(), local, peer, host.now());
@@ -63,6 +68,10 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
     let mut buf = vec![0; READ_SIZE];
     loop {
         if !host.drain(&mut session).await {
+            break;
+        }
+        if host.stopping && host.running.is_none() {
+            // Shutting down, replies sent and nothing in flight: end now.
             break;
         }
         if !pending.is_empty() && session.wants_input() {
@@ -88,6 +97,8 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
             }
             Wake::Transfer(report) => host.on_report(&mut session, report),
             Wake::Timeout => session.handle_timeout(host.now()),
+            Wake::Stop => host.stopping = true,
+            Wake::HardStop => break,
         }
     }
     // Dropping the abort sender stops a running transfer; its task frees the
@@ -106,6 +117,8 @@ struct Host {
     passive: Option<TcpListener>,
     running: Option<Running>,
     user: String,
+    /// Shutdown began: the session ends as soon as no transfer runs.
+    stopping: bool,
 }
 
 impl Host {
@@ -133,7 +146,19 @@ impl Host {
             smol::Timer::after(wait).await;
             Wake::Timeout
         };
-        read.or(report).or(timeout).await
+        let stopping = self.stopping;
+        let stop = async {
+            if stopping {
+                std::future::pending::<()>().await;
+            }
+            let _ = self.shared.stop.recv().await;
+            Wake::Stop
+        };
+        let hard_stop = async {
+            let _ = self.shared.hard_stop.recv().await;
+            Wake::HardStop
+        };
+        hard_stop.or(stop).or(read).or(report).or(timeout).await
     }
 
     /// Sends replies and answers events until the session waits for the
