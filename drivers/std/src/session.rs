@@ -3,8 +3,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use ftpwire_backend::host::{Blocking, Work};
@@ -18,6 +18,11 @@ use crate::server::Shared;
 
 /// Control-channel reads; a command line is far smaller.
 const READ_SIZE: usize = 4096;
+
+/// Most control bytes held unconsumed (while a transfer runs, the session
+/// takes no new command): past this the reader stops reading, so a client
+/// cannot fill memory by talking during a long transfer.
+const MAX_BACKLOG: usize = 64 * 1024;
 
 /// Everything that wakes the session thread.
 enum Wake {
@@ -49,9 +54,11 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
         return;
     };
     let reader_wake = wake.clone();
+    let backlog = Arc::new(Backlog::default());
+    let reader_backlog = backlog.clone();
     let spawned = thread::Builder::new()
         .name("ftpwire-control-reader".into())
-        .spawn(move || read_control(reader, reader_wake));
+        .spawn(move || read_control(reader, reader_wake, &reader_backlog));
     if spawned.is_err() {
         return;
     }
@@ -76,6 +83,7 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
         if !pending.is_empty() && session.wants_input() {
             let used = session.handle_input(host.now(), &pending);
             pending.drain(..used);
+            backlog.release(used);
             if used > 0 {
                 continue;
             }
@@ -88,6 +96,7 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
             Ok(Wake::Control(bytes)) => {
                 if pending.is_empty() && session.wants_input() {
                     let used = session.handle_input(host.now(), &bytes);
+                    backlog.release(used);
                     pending.extend_from_slice(&bytes[used..]);
                 } else {
                     pending.extend_from_slice(&bytes);
@@ -102,25 +111,76 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
     if let Some(running) = &host.running {
         running.abort.abort();
     }
+    backlog.close();
     let _ = host.control.shutdown(Shutdown::Both);
     log::debug!("{peer}: session closed");
 }
 
-/// Feeds the session what the control connection receives.
-fn read_control(mut control: TcpStream, wake: SyncSender<Wake>) {
+/// Feeds the session what the control connection receives, no further
+/// ahead of it than [`MAX_BACKLOG`].
+fn read_control(mut control: TcpStream, wake: SyncSender<Wake>, backlog: &Backlog) {
     let mut buf = vec![0; READ_SIZE];
     loop {
+        if !backlog.wait_for_room() {
+            return;
+        }
         match control.read(&mut buf) {
             Ok(0) | Err(_) => {
                 let _ = wake.send(Wake::ControlClosed);
                 return;
             }
             Ok(n) => {
+                backlog.hold(n);
                 if wake.send(Wake::Control(buf[..n].to_vec())).is_err() {
                     return;
                 }
             }
         }
+    }
+}
+
+/// Counts control bytes read but not yet consumed by the session.
+#[derive(Default)]
+struct Backlog {
+    state: Mutex<BacklogState>,
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct BacklogState {
+    held: usize,
+    closed: bool,
+}
+
+impl Backlog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BacklogState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks while the backlog is full; `false` once the session has ended.
+    fn wait_for_room(&self) -> bool {
+        let mut state = self.lock();
+        while state.held >= MAX_BACKLOG && !state.closed {
+            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        !state.closed
+    }
+
+    fn hold(&self, n: usize) {
+        self.lock().held += n;
+    }
+
+    fn release(&self, n: usize) {
+        if n > 0 {
+            let mut state = self.lock();
+            state.held = state.held.saturating_sub(n);
+            self.room.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.room.notify_one();
     }
 }
 

@@ -398,3 +398,38 @@ fn shutdown_before_serve_returns_at_once() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     server.serve(listener).unwrap();
 }
+
+#[test]
+fn control_input_during_a_transfer_is_not_buffered_without_bound() {
+    let server = TestServer::start();
+    let mut client = server.login();
+    let _data = running_retr(&server, &mut client);
+    // The session takes no new command while the transfer runs; the driver
+    // must stop reading rather than hold everything the client sends.
+    client
+        .control
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    // PWD waits for the transfer to end (NOOP would be answered at once).
+    let flood = b"PWD\r\n".repeat(64 * 1024);
+    let mut written = 0usize;
+    let limit = 256 * 1024 * 1024;
+    while written < limit {
+        match client.control.write(&flood) {
+            Ok(n) => written += n,
+            Err(error) => {
+                assert!(
+                    matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{error}"
+                );
+                break;
+            }
+        }
+    }
+    assert!(written < limit, "the server read {written} bytes ahead");
+    drop(client);
+    assert_eq!(server.login().command("NOOP").0, 200);
+}
