@@ -65,6 +65,12 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server's process id (to look at its open files).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `ftpwire serve --listen 127.0.0.1:0 --root TMP --user alice:secret EXTRA...`
     /// on `driver`, with a fresh empty root.
     pub fn start(driver: &'static str, extra: &[&str]) -> Server {
