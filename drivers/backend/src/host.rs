@@ -7,12 +7,13 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use ftpwire_core::ServerSession;
 use ftpwire_core::listing::Metadata;
 use ftpwire_core::server::{
     Change, ChangeToken, Event, FileChange, FileError, LoginOutcome, LoginToken, Notice,
-    PassiveToken, StatToken, TlsToken, TransferToken,
+    PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
 };
 
 use crate::storage::{Storage, file_error};
@@ -243,5 +244,39 @@ pub fn log_notice(peer: SocketAddr, notice: Notice<'_>) {
         Notice::LineTooLong => log::warn!("{peer}: command line too long; discarded"),
         Notice::IdleTimeout => log::info!("{peer}: idle timeout; closing"),
         Notice::TlsRequired => log::warn!("{peer}: refused: TLS is required"),
+    }
+}
+
+/// The one log line of a finished transfer: command, path, bytes and
+/// duration, or why it failed; `user` is who was logged in.
+pub fn log_transfer(
+    peer: SocketAddr,
+    user: &str,
+    kind: TransferKind,
+    path: &[u8],
+    result: &Result<u64, TransferError>,
+    elapsed: Duration,
+) {
+    let verb = verb(kind);
+    let path = String::from_utf8_lossy(path);
+    let secs = elapsed.as_secs_f64();
+    match result {
+        Ok(bytes) => log::info!("{peer}: {verb} {path}: {bytes} bytes in {secs:.3} s ({user})"),
+        Err(error) => {
+            log::info!("{peer}: {verb} {path} failed after {secs:.3} s: {error} ({user})")
+        }
+    }
+}
+
+/// The command that asked for a transfer of this kind.
+pub fn verb(kind: TransferKind) -> &'static str {
+    match kind {
+        TransferKind::Retrieve => "RETR",
+        TransferKind::Store => "STOR",
+        TransferKind::Append => "APPE",
+        TransferKind::StoreUnique => "STOU",
+        TransferKind::List => "LIST",
+        TransferKind::NameList => "NLST",
+        TransferKind::MachineList => "MLSD",
     }
 }

@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
-use ftpwire_backend::host::{Blocking, Work};
+use ftpwire_backend::host::{Blocking, Work, log_transfer};
 use ftpwire_backend::passive::resolve_passive_address;
 use ftpwire_backend::transfer::TransferJob;
 use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
@@ -339,23 +339,14 @@ impl Host {
             }
             Report::Finished(result) => {
                 let running = self.running.take().expect("checked above");
-                let elapsed = running.started.elapsed();
-                let path = String::from_utf8_lossy(&running.path);
-                match &result {
-                    Ok(bytes) => log::info!(
-                        "{}: {:?} {path} done: {bytes} bytes in {:.3} s by {}",
-                        self.peer,
-                        running.kind,
-                        elapsed.as_secs_f64(),
-                        self.user
-                    ),
-                    Err(error) => log::info!(
-                        "{}: {:?} {path} failed after {:.3} s: {error}",
-                        self.peer,
-                        running.kind,
-                        elapsed.as_secs_f64()
-                    ),
-                }
+                log_transfer(
+                    self.peer,
+                    &self.user,
+                    running.kind,
+                    &running.path,
+                    &result,
+                    running.started.elapsed(),
+                );
                 if let Some(token) = running.token {
                     session.transfer_finished(token, result);
                 }
