@@ -114,11 +114,13 @@ fn config_file_with_an_argon2_user(driver: &'static str) {
     );
 }
 
-/// Panics unless some stderr line names `needle` (the one clear line).
+/// Panics unless the first line on stderr names `needle`: the one clear
+/// line an operator reads (clap may add a `--help` hint after it).
 fn assert_says(stderr: &str, needle: &str, what: &str) {
+    let first = stderr.lines().find(|line| !line.trim().is_empty());
     assert!(
-        stderr.lines().any(|line| line.contains(needle)),
-        "{what}: no stderr line names {needle:?}; stderr: {stderr:?}"
+        first.is_some_and(|line| line.contains(needle) && line.contains("error")),
+        "{what}: the first stderr line should be an error naming {needle:?}; stderr: {stderr:?}"
     );
 }
 
