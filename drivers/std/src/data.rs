@@ -13,6 +13,7 @@ use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJ
 use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError};
 use polling::{Event, Events, Poller};
+use socket2::{Domain, Protocol, Socket, Type};
 
 /// Bounds an active-mode connect; the core's own data-connection timeout
 /// covers passive waits.
@@ -177,18 +178,75 @@ fn accept_from(listener: &TcpListener, peer: IpAddr, abort: &Abort) -> Option<Tc
     Some(stream)
 }
 
-/// Active mode (PORT/EPRT): the core has already checked the address.
+/// Active mode (PORT/EPRT): the core has already checked the address. The
+/// connect waits on the abort poller, so ABOR does not have to wait for an
+/// unanswered connect to time out.
 fn connect(addr: SocketAddr, abort: &Abort) -> Option<TcpStream> {
-    if abort.is_aborted() {
-        return None;
-    }
-    match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-        Ok(stream) => Some(stream),
+    let failed = |error: io::Error| log::info!("active data connection to {addr} failed: {error}");
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .and_then(|socket| socket.set_nonblocking(true).map(|()| socket))
+        .map_err(failed)
+        .ok()?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if in_progress(&e) => {}
         Err(e) => {
-            log::info!("active data connection to {addr} failed: {e}");
+            failed(e);
+            return None;
+        }
+    }
+    // SAFETY: the socket outlives its registration: it is deleted from the
+    // poller below before this function returns.
+    unsafe { abort.poller.add(&socket, Event::writable(0)) }
+        .map_err(failed)
+        .ok()?;
+    let deadline = std::time::Instant::now() + CONNECT_TIMEOUT;
+    let mut events = Events::new();
+    let outcome = loop {
+        if abort.is_aborted() {
+            break None;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break Some(Err(io::ErrorKind::TimedOut.into()));
+        }
+        events.clear();
+        if let Err(error) = abort.poller.wait(&mut events, Some(left)) {
+            break Some(Err(error));
+        }
+        if !events.is_empty() {
+            // Writable: the connect finished, one way or the other.
+            break Some(match socket.take_error() {
+                Ok(None) => Ok(()),
+                Ok(Some(error)) | Err(error) => Err(error),
+            });
+        }
+        // Woken by an abort (checked above) or a spurious wake-up: re-arm.
+        if let Err(error) = abort.poller.modify(&socket, Event::writable(0)) {
+            break Some(Err(error));
+        }
+    };
+    let _ = abort.poller.delete(&socket);
+    match outcome? {
+        Ok(()) => {
+            socket.set_nonblocking(false).map_err(failed).ok()?;
+            Some(socket.into())
+        }
+        Err(error) => {
+            failed(error);
             None
         }
     }
+}
+
+/// A non-blocking connect that has started and will finish later.
+fn in_progress(error: &io::Error) -> bool {
+    #[cfg(unix)]
+    if error.raw_os_error() == Some(libc::EINPROGRESS) {
+        return true;
+    }
+    // Windows says WSAEWOULDBLOCK.
+    error.kind() == io::ErrorKind::WouldBlock
 }
 
 fn send(

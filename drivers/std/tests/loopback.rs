@@ -433,3 +433,47 @@ fn control_input_during_a_transfer_is_not_buffered_without_bound() {
     drop(client);
     assert_eq!(server.login().command("NOOP").0, 200);
 }
+
+/// A loopback address whose TCP connects hang: a listener with a full
+/// accept queue, so Linux drops further SYNs instead of answering them.
+#[cfg(target_os = "linux")]
+fn unanswered_address() -> (socket2::Socket, Vec<socket2::Socket>, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let full = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    full.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    full.listen(0).unwrap();
+    let addr = full.local_addr().unwrap().as_socket().unwrap();
+    let fillers = (0..4)
+        .map(|_| {
+            let filler = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            filler.set_nonblocking(true).unwrap();
+            let _ = filler.connect(&addr.into());
+            filler
+        })
+        .collect();
+    (full, fillers, addr)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn abor_stops_an_active_connect_that_hangs() {
+    let server = TestServer::start();
+    fs::write(server.root().join("file.bin"), b"x").unwrap();
+    let (_full, _fillers, addr) = unanswered_address();
+    let mut client = server.login();
+    let port = addr.port();
+    assert_eq!(client.command(&format!("EPRT |1|127.0.0.1|{port}|")).0, 200);
+    client.send("RETR file.bin");
+    // No reply while the server connects; ABOR must not wait for the
+    // connect to time out.
+    let asked = std::time::Instant::now();
+    assert_eq!(client.command("ABOR").0, 426);
+    assert_eq!(client.reply().0, 226);
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "ABOR took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(client.command("NOOP").0, 200);
+}
