@@ -15,7 +15,7 @@
 //!     Arc::new(UserDb::new()),
 //! );
 //! let listener = TcpListener::bind("127.0.0.1:2121")?;
-//! server.serve(listener)?; // runs until shutdown() is called on server.shutdown_handle()
+//! server.serve(listener)?; // until server.shutdown_handle().shutdown(grace) is called
 //! # Ok::<(), std::io::Error>(())
 //! ```
 

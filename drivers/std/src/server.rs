@@ -1,15 +1,19 @@
-//! The accept loop: one thread per control connection.
+//! The accept loop: one thread per control connection; and shutdown, which
+//! has to reach every running session.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use ftpwire_backend::passive::PassivePorts;
 use ftpwire_backend::{Authenticator, DriverConfig, Storage};
 
-use crate::session;
+use crate::session::{self, Wake};
 
 /// What every session of one server shares.
 pub(crate) struct Shared {
@@ -17,6 +21,7 @@ pub(crate) struct Shared {
     pub storage: Arc<dyn Storage>,
     pub authenticator: Arc<dyn Authenticator>,
     pub ports: PassivePorts,
+    pub sessions: Sessions,
 }
 
 /// A blocking FTP server: give it a listener and it serves until shut down.
@@ -25,17 +30,20 @@ pub struct Server {
     shutdown: ShutdownHandle,
 }
 
-/// Stops a running [`Server::serve`] from any thread: no new connection is
-/// accepted; sessions already running finish on their own.
+/// Stops a running [`Server::serve`] gracefully, from any thread.
 #[derive(Clone, Default)]
 pub struct ShutdownHandle {
     stop: Arc<AtomicBool>,
+    grace: Arc<Mutex<Duration>>,
     listening: Arc<Mutex<Option<SocketAddr>>>,
 }
 
 impl ShutdownHandle {
-    /// Asks the accept loop to stop.
-    pub fn shutdown(&self) {
+    /// Stops accepting connections and ends idle sessions at once; sessions
+    /// with a transfer running end when it does, or when `grace` has passed,
+    /// whichever is first. `serve` returns once every session has ended.
+    pub fn shutdown(&self, grace: Duration) {
+        *self.grace.lock().unwrap_or_else(|e| e.into_inner()) = grace;
         self.stop.store(true, Ordering::SeqCst);
         // `accept` cannot be interrupted portably; a connection wakes it.
         if let Some(addr) = *self.listening.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -45,6 +53,10 @@ impl ShutdownHandle {
 
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    fn grace(&self) -> Duration {
+        *self.grace.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -62,6 +74,7 @@ impl Server {
                 storage,
                 authenticator,
                 ports,
+                sessions: Sessions::default(),
             }),
             shutdown: ShutdownHandle::default(),
         }
@@ -72,8 +85,9 @@ impl Server {
         self.shutdown.clone()
     }
 
-    /// Accepts control connections on `listener` until shut down, each
-    /// served on its own thread.
+    /// Accepts control connections on `listener`, each served on its own
+    /// thread, until [shut down](ShutdownHandle::shutdown); then returns
+    /// once every session has ended.
     pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
         let mut wake = listener.local_addr()?;
         if wake.ip().is_unspecified() {
@@ -87,6 +101,13 @@ impl Server {
             .listening
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(wake);
+        let result = self.accept(&listener);
+        drop(listener);
+        self.shared.sessions.stop(self.shutdown.grace());
+        result
+    }
+
+    fn accept(&self, listener: &TcpListener) -> io::Result<()> {
         // A shutdown that came before `listening` was set had nothing to wake.
         if self.shutdown.stopped() {
             return Ok(());
@@ -127,5 +148,107 @@ impl Server {
             }
         }
         Ok(())
+    }
+}
+
+/// The sessions running now, so that a shutdown can reach each of them.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    state: Mutex<SessionsState>,
+    /// A session ended.
+    ended: Condvar,
+    stopping: AtomicBool,
+    hard_stop: AtomicBool,
+}
+
+#[derive(Default)]
+struct SessionsState {
+    next_id: u64,
+    running: HashMap<u64, Entry>,
+}
+
+struct Entry {
+    wake: SyncSender<Wake>,
+    control: TcpStream,
+}
+
+/// A session's place in [`Sessions`]; dropping it removes the session.
+pub(crate) struct Registration<'a> {
+    sessions: &'a Sessions,
+    id: u64,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.sessions.lock().running.remove(&self.id);
+        self.sessions.ended.notify_all();
+    }
+}
+
+impl Sessions {
+    fn lock(&self) -> MutexGuard<'_, SessionsState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a session: `wake` nudges it, `control` is closed by a hard stop.
+    pub(crate) fn register(&self, wake: SyncSender<Wake>, control: TcpStream) -> Registration<'_> {
+        let mut state = self.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.running.insert(id, Entry { wake, control });
+        Registration { sessions: self, id }
+    }
+
+    /// Shutdown began: sessions end as soon as no transfer runs.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The grace period is over: sessions end now.
+    pub(crate) fn hard_stopped(&self) -> bool {
+        self.hard_stop.load(Ordering::SeqCst)
+    }
+
+    /// Ends every session: idle ones now, busy ones when their transfer
+    /// ends or `grace` has passed; returns when none is left.
+    fn stop(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        let mut state = self.lock();
+        self.stopping.store(true, Ordering::SeqCst);
+        nudge(&state);
+        while !state.running.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .ended
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        if !state.running.is_empty() {
+            log::warn!(
+                "grace period of {grace:?} over: closing {} remaining session(s)",
+                state.running.len()
+            );
+            self.hard_stop.store(true, Ordering::SeqCst);
+            for entry in state.running.values() {
+                // Also unblocks a session thread stuck writing to its client.
+                let _ = entry.control.shutdown(Shutdown::Both);
+            }
+            nudge(&state);
+        }
+        while !state.running.is_empty() {
+            state = self.ended.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Wakes every session to look at the stop flags; a session whose queue is
+/// full is awake anyway.
+fn nudge(state: &SessionsState) {
+    for entry in state.running.values() {
+        let _ = entry.wake.try_send(Wake::Nudge);
     }
 }

@@ -25,10 +25,12 @@ const READ_SIZE: usize = 4096;
 const MAX_BACKLOG: usize = 64 * 1024;
 
 /// Everything that wakes the session thread.
-enum Wake {
+pub(crate) enum Wake {
     Control(Vec<u8>),
     ControlClosed,
     Transfer(Report),
+    /// The server is shutting down: look at its stop flags.
+    Nudge,
 }
 
 /// The transfer in flight, as this thread tracks it.
@@ -62,6 +64,11 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
     if spawned.is_err() {
         return;
     }
+    let Ok(registered) = control.try_clone() else {
+        return;
+    };
+    let sessions = shared.clone();
+    let _registration = sessions.sessions.register(wake.clone(), registered);
     let mut host = Host {
         shared,
         control,
@@ -78,6 +85,11 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
     let mut pending: Vec<u8> = Vec::new();
     loop {
         if !host.drain(&mut session) {
+            break;
+        }
+        let sessions = &host.shared.sessions;
+        if sessions.hard_stopped() || (sessions.stopping() && host.running.is_none()) {
+            // Shutting down, and every reply so far is sent.
             break;
         }
         if !pending.is_empty() && session.wants_input() {
@@ -104,6 +116,7 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
             }
             Ok(Wake::ControlClosed) => session.handle_peer_closed(),
             Ok(Wake::Transfer(report)) => host.on_report(&mut session, report),
+            Ok(Wake::Nudge) => {}
             Err(RecvTimeoutError::Timeout) => session.handle_timeout(host.now()),
             Err(RecvTimeoutError::Disconnected) => break,
         }

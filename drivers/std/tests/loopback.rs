@@ -69,7 +69,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.shutdown.shutdown();
+        self.shutdown.shutdown(Duration::ZERO);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -366,24 +366,62 @@ fn retr_of_a_missing_file_is_550_and_the_session_goes_on() {
     assert_eq!(client.command("NOOP").0, 200);
 }
 
+/// Reads the control connection until the server closes it.
+fn closed_by_server(client: &mut Client) -> bool {
+    let mut rest = Vec::new();
+    client.control.read_to_end(&mut rest).is_ok()
+}
+
 #[test]
-fn shutdown_stops_accepting() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::new(
-        ServeConfig::default().driver_config(),
-        Arc::new(LocalFs::new(dir.path()).unwrap()),
-        Arc::new(UserDb::new()),
+fn shutdown_ends_idle_sessions_at_once_and_lets_a_transfer_finish() {
+    let mut server = TestServer::start();
+    let mut idle = server.login();
+    let mut busy = server.login();
+    assert_eq!(busy.command("TYPE I").0, 200);
+    let mut data = data_connect(busy.epsv());
+    assert_eq!(busy.command("STOR up.bin").0, 150);
+    data.write_all(b"first half, ").unwrap();
+
+    let handle = server.shutdown.clone();
+    let serving = server.thread.take().unwrap();
+    let stopper = thread::spawn(move || handle.shutdown(Duration::from_secs(30)));
+    // The idle session is closed without waiting for the grace period...
+    assert!(closed_by_server(&mut idle));
+    assert!(
+        TcpStream::connect(server.addr).is_err(),
+        "still accepting after shutdown"
     );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = server.shutdown_handle();
-    let serving = thread::spawn(move || server.serve(listener));
-    // A session works, then shutdown makes `serve` return.
-    let mut client = Client::connect(addr);
-    assert_eq!(client.command("NOOP").0, 200);
-    handle.shutdown();
+    // ...while the upload still completes, with its 226, before its session ends.
+    data.write_all(b"second half").unwrap();
+    drop(data);
+    assert_eq!(busy.reply().0, 226);
+    assert!(closed_by_server(&mut busy));
     serving.join().unwrap().unwrap();
-    assert!(TcpStream::connect(addr).is_err(), "still accepting");
+    stopper.join().unwrap();
+    assert_eq!(
+        fs::read(server.root().join("up.bin")).unwrap(),
+        b"first half, second half"
+    );
+}
+
+#[test]
+fn after_the_grace_period_a_running_transfer_is_cut_off() {
+    let mut server = TestServer::start();
+    let mut client = server.login();
+    let mut data = running_retr(&server, &mut client);
+    let serving = server.thread.take().unwrap();
+    let asked = std::time::Instant::now();
+    server.shutdown.shutdown(Duration::from_millis(200));
+    serving.join().unwrap().unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    assert!(closed_by_server(&mut client));
+    // The data connection ends too, long before the gigabyte is through.
+    let mut buf = vec![0; 64 * 1024];
+    let mut total = 0u64;
+    while let Ok(n @ 1..) = data.read(&mut buf) {
+        total += n as u64;
+    }
+    assert!(total < 1 << 30);
 }
 
 #[test]
@@ -394,7 +432,7 @@ fn shutdown_before_serve_returns_at_once() {
         Arc::new(LocalFs::new(dir.path()).unwrap()),
         Arc::new(UserDb::new()),
     );
-    server.shutdown_handle().shutdown();
+    server.shutdown_handle().shutdown(Duration::from_secs(1));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     server.serve(listener).unwrap();
 }
