@@ -1,5 +1,5 @@
 //! The runtime-independent half of a data transfer: what a
-//! [`Transfer`](ftpwire_core::server::Transfer) event asks for as an owned
+//! [`Transfer`] event asks for as an owned
 //! value a worker can take, opening its file or listing in storage, and
 //! the TYPE A conversion between the stored and the network form.
 //!
