@@ -67,6 +67,19 @@ impl Abort {
         }
     }
 
+    /// The data connection `data` failed with `error` (or was broken by an abort).
+    fn lost_with(&self, data: &TcpStream, error: &io::Error) -> TransferError {
+        let stalled = matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        );
+        if stalled && !self.is_aborted() {
+            let peer = data.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            log::info!("data connection with {peer} stalled; giving up the transfer");
+        }
+        self.lost()
+    }
+
     /// A data-connection failure, or the abort that caused it.
     fn lost(&self) -> TransferError {
         if self.is_aborted() {
@@ -77,15 +90,19 @@ impl Abort {
     }
 }
 
-/// Runs one transfer to its end and reports through `report`.
+/// Runs one transfer to its end and reports through `report`. A data
+/// connection on which nothing moves for `stall` is given up (`426`): the
+/// core does not count a running transfer as idleness, so this is what
+/// frees a session whose client stopped reading or writing for good.
 pub(crate) fn run(
     job: TransferJob,
     listener: Option<TcpListener>,
     storage: Arc<dyn Storage>,
     abort: Arc<Abort>,
+    stall: Duration,
     report: impl Fn(Report),
 ) {
-    let result = transfer(&job, listener, &*storage, &abort, &report);
+    let result = transfer(&job, listener, &*storage, &abort, stall, &report);
     report(Report::Finished(result));
 }
 
@@ -94,6 +111,7 @@ fn transfer(
     listener: Option<TcpListener>,
     storage: &dyn Storage,
     abort: &Abort,
+    stall: Duration,
     report: &impl Fn(Report),
 ) -> Result<u64, TransferError> {
     // Storage first: a missing file is 550 without a useless data connection.
@@ -115,6 +133,11 @@ fn transfer(
         });
     };
     let _ = data.set_nodelay(true);
+    // Zero would mean "no timeout" to std.
+    let stall = Some(stall.max(Duration::from_millis(1)));
+    if data.set_read_timeout(stall).is_err() || data.set_write_timeout(stall).is_err() {
+        return Err(TransferError::NoDataConnection);
+    }
     abort.attach(&data);
     match stream {
         Stream::Download(mut file) => {
@@ -266,7 +289,8 @@ fn send(
             Err(e) => return Err(TransferError::File(file_error(&e))),
         };
         let wire = outbound.convert(&buf[..n]);
-        data.write_all(wire).map_err(|_| abort.lost())?;
+        data.write_all(wire)
+            .map_err(|e| abort.lost_with(data, &e))?;
         sent += wire.len() as u64;
         if abort.is_aborted() {
             return Err(TransferError::Aborted);
@@ -288,7 +312,7 @@ fn receive(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(abort.lost()),
+            Err(e) => return Err(abort.lost_with(data, &e)),
         };
         if abort.is_aborted() {
             return Err(TransferError::Aborted);

@@ -312,6 +312,7 @@ impl Host {
         let listener = self.passive.take();
         let storage = self.shared.storage.clone();
         let wake = self.wake.clone();
+        let stall = self.shared.config.session.idle_timeout;
         self.running = Some(Running {
             token: Some(token),
             abort: abort.clone(),
@@ -322,7 +323,7 @@ impl Host {
         let spawned = thread::Builder::new()
             .name("ftpwire-transfer".into())
             .spawn(move || {
-                data::run(job, listener, storage, abort, |report| {
+                data::run(job, listener, storage, abort, stall, |report| {
                     let _ = wake.send(Wake::Transfer(report));
                 })
             });

@@ -28,15 +28,19 @@ struct TestServer {
 
 impl TestServer {
     fn start() -> TestServer {
+        TestServer::start_with(ServerConfig {
+            // Short, so the wrong-password test stays quick; still a real delay.
+            failed_login_delay: Duration::from_millis(200),
+            ..ServerConfig::default()
+        })
+    }
+
+    fn start_with(session: ServerConfig) -> TestServer {
         let root = tempfile::tempdir().unwrap();
         let mut users = UserDb::new();
         users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
         let mut config = ServeConfig::default().driver_config();
-        config.session = Arc::new(ServerConfig {
-            // Short, so the wrong-password test stays quick; still a real delay.
-            failed_login_delay: Duration::from_millis(200),
-            ..ServerConfig::default()
-        });
+        config.session = Arc::new(session);
         let server = Server::new(
             config,
             Arc::new(LocalFs::new(root.path()).unwrap()),
@@ -513,5 +517,25 @@ fn abor_stops_an_active_connect_that_hangs() {
         "ABOR took {:?}",
         asked.elapsed()
     );
+    assert_eq!(client.command("NOOP").0, 200);
+}
+
+#[test]
+fn a_stalled_data_connection_is_given_up_after_the_idle_timeout() {
+    let server = TestServer::start_with(ServerConfig {
+        idle_timeout: Duration::from_millis(500),
+        ..ServerConfig::default()
+    });
+    // A download whose client stops reading...
+    let mut client = server.login();
+    let _data = running_retr(&server, &mut client);
+    let (code, text) = client.reply();
+    assert_eq!(code, 426, "{text}");
+    assert_eq!(client.command("NOOP").0, 200);
+    // ...and an upload whose client stops sending without closing.
+    let mut data = data_connect(client.epsv());
+    assert_eq!(client.command("STOR stalled.bin").0, 150);
+    data.write_all(b"partial").unwrap();
+    assert_eq!(client.reply().0, 426);
     assert_eq!(client.command("NOOP").0, 200);
 }
