@@ -6,6 +6,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use ftpwire_backend::host::{Blocking, Work, log_transfer};
 use ftpwire_backend::passive::resolve_passive_address;
@@ -48,6 +49,14 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
         return;
     };
     let _ = control.set_nodelay(true);
+    // A client that stops reading replies for this long is gone (the reader
+    // clone shares the socket but sets no read timeout).
+    let idle = shared
+        .config
+        .session
+        .idle_timeout
+        .max(Duration::from_millis(1));
+    let _ = control.set_write_timeout(Some(idle));
     // RFC 959 ABOR: Telnet IP then Synch, the DM as TCP urgent data. Inline,
     // the core's Telnet handling sees it like any other byte.
     let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);

@@ -539,3 +539,38 @@ fn a_stalled_data_connection_is_given_up_after_the_idle_timeout() {
     assert_eq!(client.reply().0, 426);
     assert_eq!(client.command("NOOP").0, 200);
 }
+
+#[test]
+fn a_client_that_stops_reading_replies_is_disconnected() {
+    let idle = Duration::from_millis(500);
+    let server = TestServer::start_with(ServerConfig {
+        idle_timeout: idle,
+        ..ServerConfig::default()
+    });
+    let mut client = server.login();
+    client
+        .control
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    // NOOPs answered into a connection nobody reads, until both sides'
+    // buffers are full and the server's reply writes block.
+    let flood = b"NOOP\r\n".repeat(64 * 1024);
+    while client.control.write(&flood).is_ok() {}
+    // What is tested is the server's timeout, so time must pass.
+    thread::sleep(idle * 3);
+    // A server still blocked in its write would now go on answering every
+    // NOOP, fall idle and say 421; one that gave up on the client just
+    // closed the connection.
+    let mut rest = Vec::new();
+    if client.control.read_to_end(&mut rest).is_ok() {
+        let last_line = rest[..rest.len().saturating_sub(2)]
+            .rsplit(|&b| b == b'\n')
+            .next()
+            .unwrap_or_default();
+        assert!(
+            !last_line.starts_with(b"421"),
+            "the server waited for the client to read"
+        );
+    }
+    assert_eq!(server.login().command("NOOP").0, 200);
+}
