@@ -15,6 +15,9 @@ use ftpwire_backend::{Authenticator, DriverConfig, Storage};
 
 use crate::session::{self, Wake};
 
+/// Pause after a failed accept (EMFILE fails again at once).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// What every session of one server shares.
 pub(crate) struct Shared {
     pub config: DriverConfig,
@@ -119,8 +122,11 @@ impl Server {
             let stream = match stream {
                 Ok(stream) => stream,
                 Err(error) => {
-                    // Out of descriptors and the like: keep serving the others.
+                    // Out of descriptors and the like: keep serving the
+                    // others, without spinning on an error that repeats
+                    // until some session ends.
                     log::warn!("accept failed: {error}");
+                    thread::sleep(ACCEPT_BACKOFF);
                     continue;
                 }
             };
