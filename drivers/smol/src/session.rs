@@ -21,6 +21,11 @@ use crate::server::Shared;
 /// Control-channel reads; a command line is far smaller.
 const READ_SIZE: usize = 4096;
 
+/// Received bytes the session has not taken yet (commands held during a
+/// transfer); past this the socket is not read until the session catches up,
+/// so a client pipelining without end cannot grow the server's memory.
+const MAX_PENDING: usize = 64 * 1024;
+
 /// What woke the session task.
 enum Wake {
     Read(io::Result<usize>),
@@ -85,7 +90,8 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
             break;
         };
         let wait = deadline.saturating_duration_since(host.now());
-        match host.wait(&mut buf, &reported, wait).await {
+        let read_more = pending.len() < MAX_PENDING;
+        match host.wait(&mut buf, read_more, &reported, wait).await {
             Wake::Read(Ok(0)) | Wake::Read(Err(_)) => session.handle_peer_closed(),
             Wake::Read(Ok(n)) => {
                 if pending.is_empty() && session.wants_input() {
@@ -130,12 +136,18 @@ impl Host {
     async fn wait(
         &mut self,
         buf: &mut [u8],
+        read_more: bool,
         reported: &Receiver<Report>,
         wait: std::time::Duration,
     ) -> Wake {
         let control = &mut self.control;
         // A read that loses the race has taken nothing (readiness-based I/O).
-        let read = async { Wake::Read(control.read(buf).await) };
+        let read = async {
+            if !read_more {
+                std::future::pending::<()>().await;
+            }
+            Wake::Read(control.read(buf).await)
+        };
         let report = async {
             match reported.recv().await {
                 Ok(report) => Wake::Transfer(report),
