@@ -38,8 +38,9 @@ pub(crate) async fn run(
     storage: Arc<dyn Storage>,
     abort: Receiver<()>,
     report: Sender<Report>,
+    stall: Duration,
 ) {
-    let work = transfer(job, listener, storage, &report);
+    let work = transfer(job, listener, storage, &report, stall);
     let aborted = async {
         let _ = abort.recv().await;
         Err(TransferError::Aborted)
@@ -53,6 +54,7 @@ async fn transfer(
     listener: Option<TcpListener>,
     storage: Arc<dyn Storage>,
     report: &Sender<Report>,
+    stall: Duration,
 ) -> Result<u64, TransferError> {
     // Storage first: a missing file is 550 without a useless data connection.
     let opened = {
@@ -72,14 +74,14 @@ async fn transfer(
     match stream {
         Stream::Download(file) => {
             let _ = report.send(Report::Started { unique_name: None }).await;
-            let sent = send(file, &mut data, job.ascii).await?;
+            let sent = send(file, &mut data, job.ascii, stall).await?;
             // An orderly close tells the client the file is complete.
             let _ = data.close().await;
             Ok(sent)
         }
         Stream::Upload { file, unique_name } => {
             let _ = report.send(Report::Started { unique_name }).await;
-            receive(&mut data, file, job.ascii).await
+            receive(&mut data, file, job.ascii, stall).await
         }
     }
 }
@@ -121,6 +123,7 @@ async fn send(
     file: ftpwire_backend::storage::FileReader,
     data: &mut TcpStream,
     ascii: bool,
+    stall: Duration,
 ) -> Result<u64, TransferError> {
     // Blocking reads on smol's pool, through a bounded pipe.
     let mut file = smol::Unblock::with_capacity(CHUNK_SIZE, file);
@@ -136,7 +139,7 @@ async fn send(
             return Ok(sent);
         }
         let wire = outbound.convert(&buf[..n]);
-        data.write_all(wire)
+        within(stall, data.write_all(wire))
             .await
             .map_err(|_| TransferError::ConnectionLost)?;
         sent += wire.len() as u64;
@@ -147,6 +150,7 @@ async fn receive(
     data: &mut TcpStream,
     file: ftpwire_backend::storage::FileWriter,
     ascii: bool,
+    stall: Duration,
 ) -> Result<u64, TransferError> {
     let mut file = smol::Unblock::with_capacity(CHUNK_SIZE, file);
     let mut buf = vec![0; CHUNK_SIZE];
@@ -154,8 +158,7 @@ async fn receive(
     let mut received = 0u64;
     let stored = |e: io::Error| TransferError::File(file_error(&e));
     loop {
-        let n = data
-            .read(&mut buf)
+        let n = within(stall, data.read(&mut buf))
             .await
             .map_err(|_| TransferError::ConnectionLost)?;
         if n == 0 {
@@ -169,4 +172,14 @@ async fn receive(
     file.write_all(inbound.finish()).await.map_err(stored)?;
     file.flush().await.map_err(stored)?;
     Ok(received)
+}
+
+/// `io` unless it makes no progress for `stall`: a client that vanished
+/// without closing must not hold its transfer (and session) forever.
+async fn within<T>(stall: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    let give_up = async {
+        smol::Timer::after(stall).await;
+        Err(io::ErrorKind::TimedOut.into())
+    };
+    io.or(give_up).await
 }

@@ -179,7 +179,14 @@ impl Host {
         loop {
             match session.poll_output() {
                 Output::Transmit(bytes) => {
-                    if self.control.write_all(bytes).await.is_err() {
+                    // A client that stops reading replies is gone, too.
+                    let stall = self.shared.config.session.idle_timeout;
+                    let write = self.control.write_all(bytes);
+                    let gave_up = async {
+                        smol::Timer::after(stall).await;
+                        Err(std::io::ErrorKind::TimedOut.into())
+                    };
+                    if write.or(gave_up).await.is_err() {
                         session.handle_peer_closed();
                     }
                 }
@@ -273,6 +280,9 @@ impl Host {
             self.shared.storage.clone(),
             aborted,
             self.reports.clone(),
+            // No progress on the data connection for as long as an idle
+            // control connection may last: the client is gone (426).
+            self.shared.config.session.idle_timeout,
         );
         self.shared.executor.spawn(task).detach();
     }
