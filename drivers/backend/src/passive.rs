@@ -132,6 +132,33 @@ impl PassivePorts {
     }
 }
 
+/// A passive listener opened for an `OpenPassive` event: the listener, its
+/// port, and the masquerade address if a hostname had to be resolved.
+pub type OpenedPassive = (TcpListener, u16, Option<IpAddr>);
+
+/// Does what an `OpenPassive` event asks, blocking (DNS): resolves
+/// `resolve` if given, then binds a port of `ports` on `bind`. Every driver
+/// answers the session from this result.
+pub fn open_passive(
+    ports: &PassivePorts,
+    bind: IpAddr,
+    resolve: Option<&str>,
+    peer: SocketAddr,
+) -> Result<OpenedPassive, PassiveError> {
+    let resolved = match resolve {
+        None => None,
+        Some(name) => Some(resolve_passive_address(name, bind).inspect_err(|_| {
+            log::warn!("{peer}: PASV refused: passive address {name} did not resolve")
+        })?),
+    };
+    let listener = ports.bind(bind)?;
+    let port = listener
+        .local_addr()
+        .map_err(|_| PassiveError::NoFreePort)?
+        .port();
+    Ok((listener, port, resolved))
+}
+
 /// Resolves the external passive `hostname`, preferring an address of the
 /// same family as `like` (the listener's IP): a PASV reply on an IPv4 control
 /// connection can only carry an IPv4 address.

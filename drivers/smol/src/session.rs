@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ftpwire_backend::host::{Blocking, Work};
-use ftpwire_backend::passive::resolve_passive_address;
+use ftpwire_backend::passive::open_passive;
 use ftpwire_backend::transfer::TransferJob;
 use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
@@ -219,34 +219,22 @@ impl Host {
                 resolve,
                 token,
             } => {
-                let resolved = match resolve {
-                    None => None,
-                    Some(name) => {
-                        let lookup = name.clone();
-                        match smol::unblock(move || resolve_passive_address(&lookup, bind)).await {
-                            Ok(ip) => Some(ip),
-                            Err(_) => {
-                                log::warn!(
-                                    "{peer}: PASV refused: passive address {name} did not resolve"
-                                );
-                                return session.passive_failed(token, PassiveError::Unresolved);
-                            }
-                        }
-                    }
-                };
-                let bound = self
-                    .shared
-                    .ports
-                    .bind(bind)
-                    .ok()
-                    .and_then(|l| TcpListener::try_from(l).ok())
-                    .and_then(|l| l.local_addr().ok().map(|a| (l, a.port())));
-                match bound {
-                    Some((listener, port)) => {
+                let shared = self.shared.clone();
+                let opened = smol::unblock(move || {
+                    open_passive(&shared.ports, bind, resolve.as_deref(), peer)
+                })
+                .await
+                .and_then(|(listener, port, resolved)| {
+                    let listener =
+                        TcpListener::try_from(listener).map_err(|_| PassiveError::NoFreePort)?;
+                    Ok((listener, port, resolved))
+                });
+                match opened {
+                    Ok((listener, port, resolved)) => {
                         self.passive = Some(listener);
                         session.passive_opened(token, port, resolved);
                     }
-                    None => session.passive_failed(token, PassiveError::NoFreePort),
+                    Err(error) => session.passive_failed(token, error),
                 }
             }
             Work::ClosePassive => self.passive = None,

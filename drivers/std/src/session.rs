@@ -9,9 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use ftpwire_backend::host::{Blocking, Work, log_transfer};
-use ftpwire_backend::passive::resolve_passive_address;
+use ftpwire_backend::passive::open_passive;
 use ftpwire_backend::transfer::TransferJob;
-use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
+use ftpwire_core::server::{Output, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 
 use crate::data::{self, Abort, Report};
@@ -259,33 +259,13 @@ impl Host {
                 bind,
                 resolve,
                 token,
-            } => {
-                let resolved = match resolve {
-                    None => None,
-                    Some(name) => match resolve_passive_address(&name, bind) {
-                        Ok(ip) => Some(ip),
-                        Err(_) => {
-                            log::warn!(
-                                "{peer}: PASV refused: passive address {name} did not resolve"
-                            );
-                            return session.passive_failed(token, PassiveError::Unresolved);
-                        }
-                    },
-                };
-                let bound = self
-                    .shared
-                    .ports
-                    .bind(bind)
-                    .ok()
-                    .and_then(|l| l.local_addr().ok().map(|a| (l, a.port())));
-                match bound {
-                    Some((listener, port)) => {
-                        self.passive = Some(listener);
-                        session.passive_opened(token, port, resolved);
-                    }
-                    None => session.passive_failed(token, PassiveError::NoFreePort),
+            } => match open_passive(&self.shared.ports, bind, resolve.as_deref(), peer) {
+                Ok((listener, port, resolved)) => {
+                    self.passive = Some(listener);
+                    session.passive_opened(token, port, resolved);
                 }
-            }
+                Err(error) => session.passive_failed(token, error),
+            },
             Work::ClosePassive => self.passive = None,
             Work::Transfer(job, token) => self.start_transfer(session, job, token),
             Work::AbortTransfer => {
