@@ -260,6 +260,14 @@ pub enum TransferError {
     /// Stopped after [`Event::AbortTransfer`] (`426`).
     #[error("transfer aborted")]
     Aborted,
+    /// The TLS handshake on a protected (PROT P) data connection failed (`425`).
+    #[error("TLS negotiation on the data connection failed")]
+    TlsFailed,
+    /// The protected data connection did not resume the control connection's
+    /// TLS session, and the host requires it (`522`, RFC 4217 §10.2): another
+    /// party may have taken the data connection.
+    #[error("the data connection did not resume the control connection's TLS session")]
+    TlsSessionNotReused,
 }
 
 /// Why a passive listener could not be opened.

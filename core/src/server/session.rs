@@ -1423,6 +1423,13 @@ impl State {
             Err(TransferError::ConnectionLost) => {
                 self.reply(426, "Data connection closed; transfer aborted.")
             }
+            Err(TransferError::TlsFailed) => {
+                self.reply(425, "TLS negotiation on the data connection failed.")
+            }
+            Err(TransferError::TlsSessionNotReused) => self.reply(
+                522,
+                "The data connection must resume the control connection's TLS session.",
+            ),
             Err(TransferError::File(error)) => {
                 let (code, text) = error.reply();
                 self.reply(code, text);

@@ -776,7 +776,7 @@ fn a_transfer_replies_150_then_226() {
 
 #[test]
 fn transfer_failures_never_say_226() {
-    let cases: [(Result<u64, TransferError>, bool, &str); 7] = [
+    let cases: [(Result<u64, TransferError>, bool, &str); 9] = [
         (
             Err(FileError::NotFound.into()),
             false,
@@ -811,6 +811,16 @@ fn transfer_failures_never_say_226() {
             Err(TransferError::Aborted),
             true,
             "150 Opening data connection.\r\n426 Transfer aborted.\r\n",
+        ),
+        (
+            Err(TransferError::TlsFailed),
+            true,
+            "150 Opening data connection.\r\n425 TLS negotiation on the data connection failed.\r\n",
+        ),
+        (
+            Err(TransferError::TlsSessionNotReused),
+            true,
+            "150 Opening data connection.\r\n522 The data connection must resume the control connection's TLS session.\r\n",
         ),
     ];
     for (result, started, expected) in cases {

@@ -93,6 +93,8 @@ pub fn transfer_error(name: &str) -> Result<TransferError, AnswerError> {
         "noDataConnection" => TransferError::NoDataConnection,
         "connectionLost" | "ECONNRESET" | "EPIPE" => TransferError::ConnectionLost,
         "aborted" => TransferError::Aborted,
+        "tlsFailed" => TransferError::TlsFailed,
+        "tlsSessionNotReused" => TransferError::TlsSessionNotReused,
         other => match file_error(other) {
             Ok(error) => TransferError::File(error),
             Err(_) => return Err(AnswerError::UnknownTransferError(String::from(other))),
