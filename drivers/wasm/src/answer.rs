@@ -28,7 +28,7 @@ pub enum AnswerError {
     UnknownFileError(String),
     /// A transfer error name that is not known.
     #[error(
-        "unknown transfer error {0:?}: use noDataConnection, connectionLost, aborted, or a file error name"
+        "unknown transfer error {0:?}: use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name"
     )]
     UnknownTransferError(String),
     /// A passive error name that is not known.
