@@ -74,6 +74,27 @@ struct ServeArgs {
     /// Sessions running at once from one client IP [default: 50].
     #[arg(long, value_name = "N")]
     max_sessions_per_ip: Option<usize>,
+    /// PEM certificate chain for FTPS (with --tls-key): clients may then
+    /// send AUTH TLS on the --listen port (explicit FTPS).
+    #[arg(long, value_name = "FILE.pem")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE.pem")]
+    tls_key: Option<PathBuf>,
+    /// Address PASV advertises to outside peers on a TLS control channel
+    /// (a NAT helper can rewrite plain 227 replies, never encrypted ones).
+    #[arg(long, value_name = "IP_OR_HOSTNAME")]
+    tls_passive_address: Option<PassiveAddress>,
+    /// Also serve implicit FTPS (TLS from the first byte) here, e.g. 0.0.0.0:990.
+    #[arg(long, value_name = "ADDR")]
+    implicit_tls_listen: Option<SocketAddr>,
+    /// Refuse logins on a plain control channel and transfers without PROT P.
+    #[arg(long)]
+    require_tls: bool,
+    /// Refuse protected data connections that do not resume the control
+    /// connection's TLS session (RFC 4217 §10.2; Python's ftplib cannot).
+    #[arg(long)]
+    require_tls_session_reuse: bool,
     /// Read settings from a TOML file (flags given too take precedence).
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -109,6 +130,20 @@ impl ServeArgs {
         if let Some(n) = self.max_sessions_per_ip {
             config.max_sessions_per_ip = n;
         }
+        if self.tls_cert.is_some() {
+            config.tls_cert = self.tls_cert;
+        }
+        if self.tls_key.is_some() {
+            config.tls_key = self.tls_key;
+        }
+        if self.tls_passive_address.is_some() {
+            config.tls_passive_address = self.tls_passive_address;
+        }
+        if self.implicit_tls_listen.is_some() {
+            config.implicit_tls_listen = self.implicit_tls_listen;
+        }
+        config.require_tls |= self.require_tls;
+        config.require_tls_session_reuse |= self.require_tls_session_reuse;
         Ok((self.driver, config))
     }
 }
@@ -144,17 +179,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let users = config.user_db().map_err(|e| e.to_string())?;
     let storage = config.storage().map_err(|e| e.to_string())?;
-    let listener = TcpListener::bind(config.listen).map_err(|e| {
-        format!(
-            "cannot listen on {}: {e} (pick another --listen address or stop what uses it)",
-            config.listen
-        )
-    })?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let host = match addr {
-        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
-        SocketAddr::V4(v4) => v4.ip().to_string(),
+    let driver_config = config.driver_config().map_err(|e| e.to_string())?;
+    let listener = bind(config.listen, "--listen")?;
+    let implicit = match config.implicit_tls_listen {
+        Some(addr) => Some(bind(addr, "--implicit-tls-listen")?),
+        None => None,
     };
+    let mut listening = vec![("ftp", listener.local_addr().map_err(|e| e.to_string())?)];
+    if let Some(implicit) = &implicit {
+        listening.push(("ftps", implicit.local_addr().map_err(|e| e.to_string())?));
+    }
     log::info!(
         "serving {} ({}{} user(s))",
         storage.root().display(),
@@ -165,24 +199,68 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         },
         config.users.len()
     );
+    if driver_config.tls.is_some() {
+        log::info!(
+            "FTPS: AUTH TLS on {}{}{}",
+            listening[0].1,
+            match listening.get(1) {
+                Some((_, addr)) => format!(", implicit TLS on {addr}"),
+                None => String::new(),
+            },
+            if config.require_tls {
+                "; plain FTP refused"
+            } else {
+                ""
+            }
+        );
+    }
     let (storage, users) = (Arc::new(storage), Arc::new(users));
     let announce = || {
         let mut stdout = std::io::stdout();
-        writeln!(stdout, "listening ftp://{host}:{}", addr.port())
+        listening
+            .iter()
+            .try_for_each(|(scheme, addr)| {
+                let host = match addr {
+                    SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+                    SocketAddr::V4(v4) => v4.ip().to_string(),
+                };
+                writeln!(stdout, "listening {scheme}://{host}:{}", addr.port())
+            })
             .and_then(|()| stdout.flush())
             .map_err(|e| format!("cannot write to stdout: {e}"))
     };
     match driver {
         Driver::Std => {
-            let server = ftpwire_std::Server::new(config.driver_config(), storage, users);
+            let server = ftpwire_std::Server::new(driver_config, storage, users);
             announce()?;
-            server.serve(listener).map_err(|e| e.to_string())
+            match implicit {
+                Some(implicit) => server.serve_with_implicit_tls(listener, implicit),
+                None => server.serve(listener),
+            }
+            .map_err(|e| e.to_string())
         }
         Driver::Smol => {
-            let server = ftpwire_smol::Server::new(config.driver_config(), storage, users);
+            let server = ftpwire_smol::Server::new(driver_config, storage, users);
             let listener = smol::net::TcpListener::try_from(listener).map_err(|e| e.to_string())?;
+            let implicit = implicit
+                .map(smol::net::TcpListener::try_from)
+                .transpose()
+                .map_err(|e| e.to_string())?;
             announce()?;
-            smol::block_on(server.serve(listener)).map_err(|e| e.to_string())
+            smol::block_on(async {
+                match implicit {
+                    Some(implicit) => server.serve_with_implicit_tls(listener, implicit).await,
+                    None => server.serve(listener).await,
+                }
+            })
+            .map_err(|e| e.to_string())
         }
     }
+}
+
+/// A listener on `addr`, or one line that says what to do.
+fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| {
+        format!("cannot listen on {addr}: {e} (pick another {flag} address or stop what uses it)")
+    })
 }

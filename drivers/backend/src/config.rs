@@ -10,6 +10,13 @@
 //! passive_address = "ftp.example.com"   # or an IP; names resolve at each PASV
 //! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
 //!
+//! tls_cert = "cert.pem"          # FTPS: AUTH TLS on `listen`
+//! tls_key = "key.pem"
+//! implicit_tls_listen = "0.0.0.0:990"   # optional implicit-FTPS listener
+//! tls_passive_address = "203.0.113.7"   # PASV address for TLS sessions
+//! require_tls = false
+//! require_tls_session_reuse = false
+//!
 //! [[users]]
 //! name = "alice"
 //! password = "plain text"
@@ -33,6 +40,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::local_fs::LocalFs;
 use crate::passive::PortRange;
+use crate::tls::TlsSettings;
 use crate::users::{Password, UserDb};
 
 /// The address `ftpwire serve` listens on when none is given.
@@ -76,6 +84,21 @@ pub struct ServeConfig {
     pub max_sessions: usize,
     /// Sessions running at once from one client IP.
     pub max_sessions_per_ip: usize,
+    /// PEM certificate chain for FTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// The address PASV advertises to outside peers on a TLS control
+    /// channel, which no NAT helper can rewrite.
+    #[serde(deserialize_with = "some_from_str")]
+    pub tls_passive_address: Option<PassiveAddress>,
+    /// A second listener where TLS starts before the first byte (port 990 style).
+    pub implicit_tls_listen: Option<SocketAddr>,
+    /// Refuse logins on a plain control channel and transfers without PROT P.
+    pub require_tls: bool,
+    /// Refuse protected data connections that do not resume the control
+    /// connection's TLS session.
+    pub require_tls_session_reuse: bool,
 }
 
 impl Default for ServeConfig {
@@ -91,6 +114,12 @@ impl Default for ServeConfig {
             local_networks: Vec::new(),
             max_sessions: crate::limits::DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: crate::limits::DEFAULT_MAX_SESSIONS_PER_IP,
+            tls_cert: None,
+            tls_key: None,
+            tls_passive_address: None,
+            implicit_tls_listen: None,
+            require_tls: false,
+            require_tls_session_reuse: false,
         }
     }
 }
@@ -182,6 +211,17 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
+    /// The certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// A TLS setting was given without a certificate.
+    #[error(
+        "{setting} needs a certificate: give --tls-cert FILE.pem and --tls-key FILE.pem (tls_cert and tls_key in the config file)"
+    )]
+    TlsNotConfigured {
+        /// The setting that needs TLS.
+        setting: &'static str,
+    },
     /// The root directory cannot be served.
     #[error("root directory {path} cannot be served: {source}")]
     Root {
@@ -198,18 +238,25 @@ impl ServeConfig {
         Self::parse(text, "config")
     }
 
-    /// Reads a TOML config file; a relative `root` in it is taken relative
-    /// to the file's directory.
+    /// Reads a TOML config file; relative paths in it (`root`, `tls_cert`,
+    /// `tls_key`) are taken relative to the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
         let mut config = Self::parse(&text, &path.display().to_string())?;
-        if config.root.is_relative()
-            && let Some(dir) = path.parent()
-        {
-            config.root = dir.join(&config.root);
+        if let Some(dir) = path.parent() {
+            let paths = [
+                Some(&mut config.root),
+                config.tls_cert.as_mut(),
+                config.tls_key.as_mut(),
+            ];
+            for path in paths.into_iter().flatten() {
+                if path.is_relative() {
+                    *path = dir.join(&*path);
+                }
+            }
         }
         Ok(config)
     }
@@ -277,17 +324,58 @@ impl ServeConfig {
                 external: self.passive_address.clone(),
                 local_networks: self.local_networks.clone(),
             },
+            tls: self.tls_cert.is_some(),
+            require_tls: self.require_tls,
+            tls_passive_address: self.tls_passive_address.clone(),
             ..ServerConfig::default()
         }
     }
 
-    /// What a driver needs beyond storage and users.
-    pub fn driver_config(&self) -> DriverConfig {
-        DriverConfig {
+    /// The FTPS settings: `None` without a certificate; fails now if the
+    /// certificate or key cannot be used, or if a TLS-only setting is given
+    /// without them.
+    pub fn tls(&self) -> Result<Option<TlsSettings>, ConfigError> {
+        let (cert, key) = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => (cert, key),
+            (Some(_), None) => {
+                return Err(ConfigError::TlsNotConfigured {
+                    setting: "--tls-cert",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::TlsNotConfigured {
+                    setting: "--tls-key",
+                });
+            }
+            (None, None) => {
+                let needs_tls = [
+                    (self.implicit_tls_listen.is_some(), "--implicit-tls-listen"),
+                    (self.require_tls, "--require-tls"),
+                    (
+                        self.require_tls_session_reuse,
+                        "--require-tls-session-reuse",
+                    ),
+                    (self.tls_passive_address.is_some(), "--tls-passive-address"),
+                ];
+                return match needs_tls.into_iter().find(|(given, _)| *given) {
+                    Some((_, setting)) => Err(ConfigError::TlsNotConfigured { setting }),
+                    None => Ok(None),
+                };
+            }
+        };
+        let tls = TlsSettings::from_pem_files(cert, key)?
+            .with_session_reuse_required(self.require_tls_session_reuse);
+        Ok(Some(tls))
+    }
+
+    /// What a driver needs beyond storage and users; fails as [`tls`](Self::tls) does.
+    pub fn driver_config(&self) -> Result<DriverConfig, ConfigError> {
+        Ok(DriverConfig {
             session: Arc::new(self.server_config()),
             passive_ports: self.passive_ports,
             limits: crate::limits::SessionLimits::new(self.max_sessions, self.max_sessions_per_ip),
-        }
+            tls: self.tls()?,
+        })
     }
 }
 
@@ -301,6 +389,8 @@ pub struct DriverConfig {
     pub passive_ports: Option<PortRange>,
     /// How many sessions may run at once.
     pub limits: crate::limits::SessionLimits,
+    /// FTPS; `None`: plain FTP only (then `session.tls` must be false).
+    pub tls: Option<TlsSettings>,
 }
 
 fn some_from_str<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
@@ -386,7 +476,7 @@ mod tests {
             db.authenticate(b"ftp", b"x"),
             LoginOutcome::Accepted { read_only: true }
         );
-        let driver = config.driver_config();
+        let driver = config.driver_config().unwrap();
         assert_eq!(driver.passive_ports, config.passive_ports);
     }
 
@@ -497,5 +587,77 @@ mod tests {
     fn debug_output_hides_passwords() {
         let user = UserConfig::plain("alice", "hunter2");
         assert!(!format!("{user:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn tls_settings_parse_with_paths_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::create_dir(dir.path().join("tls")).unwrap();
+        std::fs::write(dir.path().join("tls/cert.pem"), key.cert.pem()).unwrap();
+        std::fs::write(
+            dir.path().join("tls/key.pem"),
+            key.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        let file = dir.path().join("ftpwire.toml");
+        std::fs::write(
+            &file,
+            r#"
+            tls_cert = "tls/cert.pem"
+            tls_key = "tls/key.pem"
+            tls_passive_address = "203.0.113.7"
+            implicit_tls_listen = "127.0.0.1:0"
+            require_tls = true
+            require_tls_session_reuse = true
+            "#,
+        )
+        .unwrap();
+        let config = ServeConfig::load(&file).unwrap();
+        assert_eq!(config.tls_cert, Some(dir.path().join("tls/cert.pem")));
+        assert_eq!(
+            config.implicit_tls_listen,
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        let core = config.server_config();
+        assert!(core.tls && core.require_tls);
+        assert_eq!(
+            core.tls_passive_address,
+            Some("203.0.113.7".parse().unwrap())
+        );
+        let driver = config.driver_config().unwrap();
+        assert!(driver.tls.expect("TLS configured").session_reuse_required());
+    }
+
+    #[test]
+    fn tls_only_settings_without_a_certificate_fail() {
+        for (text, setting) in [
+            ("require_tls = true", "--require-tls"),
+            (
+                "require_tls_session_reuse = true",
+                "--require-tls-session-reuse",
+            ),
+            (
+                "implicit_tls_listen = \"127.0.0.1:990\"",
+                "--implicit-tls-listen",
+            ),
+            (
+                "tls_passive_address = \"203.0.113.7\"",
+                "--tls-passive-address",
+            ),
+            ("tls_cert = \"cert.pem\"", "--tls-cert"),
+        ] {
+            let config = ServeConfig::from_toml(text).unwrap();
+            let error = config.driver_config().unwrap_err().to_string();
+            assert!(error.starts_with(setting), "{text}: {error}");
+            assert!(error.contains("--tls-key FILE.pem"), "{error}");
+        }
+        assert!(
+            ServeConfig::default()
+                .driver_config()
+                .unwrap()
+                .tls
+                .is_none()
+        );
     }
 }

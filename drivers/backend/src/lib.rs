@@ -1,6 +1,6 @@
 //! I/O glue every ftpwire driver shares: the jailed local filesystem, the
-//! user database, listings and transfer conversion, passive listeners and the
-//! `ftpwire serve` configuration. Nothing here knows about a socket runtime,
+//! user database, listings and transfer conversion, passive listeners, FTPS
+//! (rustls) and the `ftpwire serve` configuration. Nothing here knows about a socket runtime,
 //! so the std and smol drivers use it without copying.
 
 pub mod config;
@@ -10,6 +10,7 @@ pub mod listing;
 pub mod local_fs;
 pub mod passive;
 pub mod storage;
+pub mod tls;
 pub mod transfer;
 pub mod users;
 

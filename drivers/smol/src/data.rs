@@ -3,17 +3,22 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
+use ftpwire_backend::tls::SessionTls;
 use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
 use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError};
+use futures_rustls::TlsAcceptor;
+use futures_rustls::server::TlsStream;
 use smol::channel::{Receiver, Sender};
 use smol::future::FutureExt;
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
 /// Bounds an active-mode connect; the core's own data-connection timeout
@@ -31,16 +36,18 @@ pub(crate) enum Report {
 
 /// Runs one transfer to its end and reports on `report`. A message on (or
 /// the closing of) `abort` interrupts it wherever it waits; dropping the
-/// data connection and the file frees both.
+/// data connection and the file frees both. `tls` is the control
+/// connection's TLS when the data connection is protected (PROT P).
 pub(crate) async fn run(
     job: TransferJob,
     listener: Option<TcpListener>,
+    tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     abort: Receiver<()>,
     report: Sender<Report>,
     stall: Duration,
 ) {
-    let work = transfer(job, listener, storage, &report, stall);
+    let work = transfer(job, listener, tls, storage, &report, stall);
     let aborted = async {
         let _ = abort.recv().await;
         Err(TransferError::Aborted)
@@ -52,10 +59,15 @@ pub(crate) async fn run(
 async fn transfer(
     job: TransferJob,
     listener: Option<TcpListener>,
+    tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     report: &Sender<Report>,
     stall: Duration,
 ) -> Result<u64, TransferError> {
+    if job.protected && tls.is_none() {
+        // The core allows PROT P only on a secured control channel.
+        return Err(TransferError::TlsFailed);
+    }
     // Storage first: a missing file is 550 without a useless data connection.
     let opened = {
         let job = job.clone();
@@ -69,19 +81,108 @@ async fn transfer(
         }
         DataEndpoint::Active(addr) => connect(addr).await,
     };
-    let mut data = data.ok_or(TransferError::NoDataConnection)?;
+    let data = data.ok_or(TransferError::NoDataConnection)?;
     let _ = data.set_nodelay(true);
+    let mut stream = stream;
+    let unique_name = match &mut stream {
+        Stream::Upload { unique_name, .. } => unique_name.take(),
+        Stream::Download(_) => None,
+    };
+    // The 150 goes out before the TLS handshake: clients such as ftplib
+    // read it before they start TLS on the data connection.
+    let _ = report.send(Report::Started { unique_name }).await;
+    let mut data = match tls {
+        Some(tls) if job.protected => secure(data, &tls, stall).await?,
+        _ => DataStream::Plain(data),
+    };
     match stream {
         Stream::Download(file) => {
-            let _ = report.send(Report::Started { unique_name: None }).await;
             let sent = send(file, &mut data, job.ascii, stall).await?;
-            // An orderly close tells the client the file is complete.
-            let _ = data.close().await;
+            // An orderly close (close_notify under TLS, then FIN) tells the
+            // client the file is complete.
+            let _ = within(stall, data.close()).await;
             Ok(sent)
         }
-        Stream::Upload { file, unique_name } => {
-            let _ = report.send(Report::Started { unique_name }).await;
-            receive(&mut data, file, job.ascii, stall).await
+        Stream::Upload { file, .. } => {
+            let received = receive(&mut data, file, job.ascii, stall).await?;
+            // Answer the client's close_notify: ftplib's unwrap() waits for it.
+            let _ = within(stall, data.close()).await;
+            Ok(received)
+        }
+    }
+}
+
+/// The TLS handshake of a protected data connection (the server is the TLS
+/// server in either direction, RFC 4217), then the session-reuse check.
+async fn secure(
+    tcp: TcpStream,
+    tls: &SessionTls,
+    stall: Duration,
+) -> Result<DataStream, TransferError> {
+    let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let accepted = within(stall, TlsAcceptor::from(tls.data_config()).accept(tcp)).await;
+    let stream = accepted.map_err(|error| {
+        log::info!("TLS handshake on the data connection with {peer} failed: {error}");
+        TransferError::TlsFailed
+    })?;
+    if let Err(refused) = tls.check_data(stream.get_ref().1) {
+        log::warn!(
+            "refused a protected data connection from {peer}: it did not resume the control connection's TLS session (--require-tls-session-reuse)"
+        );
+        return Err(refused);
+    }
+    Ok(DataStream::Tls(Box::new(stream)))
+}
+
+/// A data connection, in TLS under PROT P.
+enum DataStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for DataStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            DataStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            DataStream::Tls(tls) => match Pin::new(&mut **tls).poll_read(cx, buf) {
+                // A client that closes without close_notify (many do after
+                // an upload) has still sent everything it meant to.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(0))
+                }
+                other => other,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for DataStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            DataStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            DataStream::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            DataStream::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Plain(tcp) => Pin::new(tcp).poll_close(cx),
+            DataStream::Tls(tls) => Pin::new(&mut **tls).poll_close(cx),
         }
     }
 }
@@ -121,7 +222,7 @@ async fn connect(addr: SocketAddr) -> Option<TcpStream> {
 
 async fn send(
     file: ftpwire_backend::storage::FileReader,
-    data: &mut TcpStream,
+    data: &mut DataStream,
     ascii: bool,
     stall: Duration,
 ) -> Result<u64, TransferError> {
@@ -147,7 +248,7 @@ async fn send(
 }
 
 async fn receive(
-    data: &mut TcpStream,
+    data: &mut DataStream,
     file: ftpwire_backend::storage::FileWriter,
     ascii: bool,
     stall: Duration,

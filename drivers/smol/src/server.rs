@@ -93,17 +93,54 @@ impl Server {
     /// Accepts control connections on `listener` and serves each as a task;
     /// the returned future drives all of them and ends after a
     /// [shutdown](ShutdownHandle::shutdown). Dropping it instead freezes
-    /// every session until the server is dropped.
+    /// every session until the server is dropped. With
+    /// [`DriverConfig::tls`] set, clients may turn on TLS with `AUTH TLS`.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        self.serve_listeners(listener, None).await
+    }
+
+    /// [`serve`](Self::serve), and implicit FTPS on `implicit_tls` (TLS
+    /// from the first byte, port 990 style) for the same sessions, limits
+    /// and shutdown. Needs [`DriverConfig::tls`].
+    pub async fn serve_with_implicit_tls(
+        &self,
+        listener: TcpListener,
+        implicit_tls: TcpListener,
+    ) -> io::Result<()> {
+        if self.shared.config.tls.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "implicit FTPS needs a certificate: set DriverConfig::tls",
+            ));
+        }
+        self.serve_listeners(listener, Some(implicit_tls)).await
+    }
+
+    async fn serve_listeners(
+        &self,
+        listener: TcpListener,
+        implicit_tls: Option<TcpListener>,
+    ) -> io::Result<()> {
         let shared = self.shared.clone();
         let executor = shared.executor.clone();
         // Every session task holds a clone; `recv` fails once all are gone.
         let (running, all_ended) = channel::bounded::<()>(1);
-        let accepting = accept_loop(listener, shared.clone(), running);
+        let accepting = accept_loop(listener, shared.clone(), running.clone(), false);
+        let accepting_implicit = async {
+            match implicit_tls {
+                Some(implicit) => accept_loop(implicit, shared.clone(), running, true).await,
+                None => {
+                    drop(running);
+                    std::future::pending().await
+                }
+            }
+        };
         let stopped = async {
             let _ = shared.stop.recv().await;
         };
-        executor.run(accepting.or(stopped)).await;
+        executor
+            .run(accepting.or(accepting_implicit).or(stopped))
+            .await;
         log::info!("shutting down: no new connections");
         let ended = async {
             let _ = all_ended.recv().await;
@@ -123,7 +160,12 @@ impl Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, running: Sender<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    running: Sender<()>,
+    implicit_tls: bool,
+) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -142,7 +184,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, running: Sender
                 let session_shared = shared.clone();
                 let running = running.clone();
                 shared.executor.spawn(async move {
-                    session::run(stream, session_shared).await;
+                    session::run(stream, session_shared, implicit_tls).await;
                     drop(permit);
                     drop(running);
                 })

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use ftpwire_backend::host::{Blocking, Work};
 use ftpwire_backend::passive::open_passive;
+use ftpwire_backend::tls::{ControlTls, Received, SessionTls};
 use ftpwire_backend::transfer::TransferJob;
-use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
+use ftpwire_core::server::{Output, PassiveError, TlsToken, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
@@ -46,8 +47,9 @@ struct Running {
     started: std::time::Instant,
 }
 
-/// Serves one control connection until the session closes.
-pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
+/// Serves one control connection until the session closes; `implicit_tls`:
+/// it came to the implicit-FTPS listener, so TLS starts before the greeting.
+pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let (Ok(peer), Ok(local)) = (control.peer_addr(), control.local_addr()) else {
         return;
     };
@@ -66,9 +68,20 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
         running: None,
         user: String::new(),
         stopping: false,
+        session_tls: None,
+        tls: None,
+        upgrading: None,
     };
-    let mut session =
-        ServerSession::new(host.shared.config.session.clone(), local, peer, host.now());
+    let config = host.shared.config.session.clone();
+    let mut session = if implicit_tls {
+        match host.start_tls() {
+            Some(tls) => host.tls = Some(tls),
+            None => return,
+        }
+        ServerSession::new_implicit_tls(config, local, peer, host.now())
+    } else {
+        ServerSession::new(config, local, peer, host.now())
+    };
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0; READ_SIZE];
     loop {
@@ -94,11 +107,21 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
         match host.wait(&mut buf, read_more, &reported, wait).await {
             Wake::Read(Ok(0)) | Wake::Read(Err(_)) => session.handle_peer_closed(),
             Wake::Read(Ok(n)) => {
-                if pending.is_empty() && session.wants_input() {
-                    let used = session.handle_input(host.now(), &buf[..n]);
-                    pending.extend_from_slice(&buf[used..n]);
+                let plain;
+                let bytes = if host.tls.is_some() {
+                    match host.decrypt(&mut session, &buf[..n]).await {
+                        Some(decrypted) => plain = decrypted,
+                        None => continue,
+                    }
+                    &plain[..]
                 } else {
-                    pending.extend_from_slice(&buf[..n]);
+                    &buf[..n]
+                };
+                if pending.is_empty() && session.wants_input() {
+                    let used = session.handle_input(host.now(), bytes);
+                    pending.extend_from_slice(&bytes[used..]);
+                } else {
+                    pending.extend_from_slice(bytes);
                 }
             }
             Wake::Transfer(report) => host.on_report(&mut session, report),
@@ -110,6 +133,10 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>) {
     // Dropping the abort sender stops a running transfer; its task frees the
     // data connection, the passive port and the file.
     host.running = None;
+    if let Some(tls) = &mut host.tls {
+        tls.close();
+        let _ = host.flush_tls().await;
+    }
     let _ = host.control.shutdown(std::net::Shutdown::Both);
 }
 
@@ -125,9 +152,91 @@ struct Host {
     user: String,
     /// Shutdown began: the session ends as soon as no transfer runs.
     stopping: bool,
+    /// This control connection's TLS session cache, once TLS was asked for.
+    session_tls: Option<SessionTls>,
+    /// The control channel's TLS while it is on.
+    tls: Option<ControlTls>,
+    /// `AUTH TLS` is waiting for the handshake to finish.
+    upgrading: Option<TlsToken>,
 }
 
 impl Host {
+    /// TLS for the control channel, or `None` (logged) if the server has
+    /// no certificate or rustls refuses.
+    fn start_tls(&mut self) -> Option<ControlTls> {
+        let Some(settings) = &self.shared.config.tls else {
+            log::warn!(
+                "{}: TLS requested but no certificate is configured; closing",
+                self.peer
+            );
+            return None;
+        };
+        let session_tls = self
+            .session_tls
+            .get_or_insert_with(|| settings.for_session());
+        session_tls
+            .control()
+            .map_err(|error| log::warn!("{}: cannot start TLS: {error}", self.peer))
+            .ok()
+    }
+
+    /// What bytes read from a TLS control channel decrypt to (handshake
+    /// replies are sent on the way); `None` if the channel failed.
+    async fn decrypt(&mut self, session: &mut ServerSession, wire: &[u8]) -> Option<Vec<u8>> {
+        let tls = self.tls.as_mut()?;
+        let mut plain = Vec::new();
+        let received = tls.receive(wire, &mut plain);
+        if self.flush_tls().await.is_err() {
+            session.handle_peer_closed();
+            return None;
+        }
+        match received {
+            Err(error) => {
+                log::info!(
+                    "{}: TLS failed on the control connection: {error}",
+                    self.peer
+                );
+                session.handle_peer_closed();
+                return None;
+            }
+            Ok(Received::Closed) => session.handle_peer_closed(),
+            Ok(Received::Plain) => self.tls = None,
+            Ok(Received::Tls) => {}
+        }
+        if let Some(tls) = &self.tls
+            && !tls.is_handshaking()
+            && let Some(token) = self.upgrading.take()
+        {
+            log::debug!("{}: control connection secured", self.peer);
+            session.tls_established(token);
+        }
+        Some(plain)
+    }
+
+    /// Writes what the control channel's TLS has to send.
+    async fn flush_tls(&mut self) -> io::Result<()> {
+        let Some(tls) = &mut self.tls else {
+            return Ok(());
+        };
+        let mut wire = Vec::new();
+        tls.take_wire(&mut wire);
+        if wire.is_empty() {
+            return Ok(());
+        }
+        self.write_control(&wire).await
+    }
+
+    /// Writes to the control socket; a client that stops reading replies
+    /// for the idle timeout is gone, too.
+    async fn write_control(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let stall = self.shared.config.session.idle_timeout;
+        let write = self.control.write_all(bytes);
+        let gave_up = async {
+            smol::Timer::after(stall).await;
+            Err(io::ErrorKind::TimedOut.into())
+        };
+        write.or(gave_up).await
+    }
     fn now(&self) -> Instant {
         Instant::from_duration(self.base.elapsed())
     }
@@ -179,14 +288,14 @@ impl Host {
         loop {
             match session.poll_output() {
                 Output::Transmit(bytes) => {
-                    // A client that stops reading replies is gone, too.
-                    let stall = self.shared.config.session.idle_timeout;
-                    let write = self.control.write_all(bytes);
-                    let gave_up = async {
-                        smol::Timer::after(stall).await;
-                        Err(std::io::ErrorKind::TimedOut.into())
+                    let written = match &mut self.tls {
+                        None => self.write_control(bytes).await,
+                        Some(tls) => {
+                            tls.send(bytes);
+                            self.flush_tls().await
+                        }
                     };
-                    if write.or(gave_up).await.is_err() {
+                    if written.is_err() {
                         session.handle_peer_closed();
                     }
                 }
@@ -244,10 +353,21 @@ impl Host {
                     let _ = running.abort.try_send(());
                 }
             }
-            Work::UpgradeTls(_) | Work::DowngradeTls => {
-                // This driver has no TLS configured, so the core never asks.
-                log::warn!("{peer}: TLS requested but not configured; closing");
-                session.handle_peer_closed();
+            Work::UpgradeTls(token) => match self.start_tls() {
+                // The 234 is out; what the socket brings now is the handshake.
+                Some(tls) => {
+                    self.tls = Some(tls);
+                    self.upgrading = Some(token);
+                }
+                None => session.handle_peer_closed(),
+            },
+            Work::DowngradeTls => {
+                if let Some(tls) = &mut self.tls {
+                    tls.downgrade();
+                }
+                if self.flush_tls().await.is_err() {
+                    session.handle_peer_closed();
+                }
             }
             Work::Nothing => {}
         }
@@ -262,9 +382,15 @@ impl Host {
             path: job.path.clone(),
             started: std::time::Instant::now(),
         });
+        let tls = if job.protected {
+            self.session_tls.clone()
+        } else {
+            None
+        };
         let task = data::run(
             job,
             self.passive.take(),
+            tls,
             self.shared.storage.clone(),
             aborted,
             self.reports.clone(),

@@ -33,7 +33,7 @@ fn a_running_transfer_finishes_and_serve_returns() {
     let mut users = UserDb::new();
     users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
     let server = ftpwire_smol::Server::new(
-        ServeConfig::default().driver_config(),
+        ServeConfig::default().driver_config().unwrap(),
         Arc::new(LocalFs::new(root.path()).unwrap()),
         Arc::new(users),
     );

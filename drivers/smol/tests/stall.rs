@@ -28,7 +28,7 @@ fn a_stalled_download_is_given_up_with_426() {
         .unwrap();
     let mut users = UserDb::new();
     users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
-    let mut config = ServeConfig::default().driver_config();
+    let mut config = ServeConfig::default().driver_config().unwrap();
     config.session = Arc::new(ServerConfig {
         idle_timeout: Duration::from_secs(1),
         ..ServerConfig::default()

@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
+use ftpwire_backend::tls::SessionTls;
 use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
 use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError};
 use polling::{Event, Events, Poller};
+use rustls::{ServerConnection, StreamOwned};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Bounds an active-mode connect; the core's own data-connection timeout
@@ -68,13 +70,17 @@ impl Abort {
     }
 
     /// The data connection `data` failed with `error` (or was broken by an abort).
-    fn lost_with(&self, data: &TcpStream, error: &io::Error) -> TransferError {
+    fn lost_with(&self, data: &DataStream, error: &io::Error) -> TransferError {
         let stalled = matches!(
             error.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
         );
         if stalled && !self.is_aborted() {
-            let peer = data.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            let peer = data
+                .tcp()
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
             log::info!("data connection with {peer} stalled; giving up the transfer");
         }
         self.lost()
@@ -94,28 +100,44 @@ impl Abort {
 /// connection on which nothing moves for `stall` is given up (`426`): the
 /// core does not count a running transfer as idleness, so this is what
 /// frees a session whose client stopped reading or writing for good.
+/// `tls` is the control connection's TLS when the data connection is
+/// protected (PROT P).
 pub(crate) fn run(
     job: TransferJob,
     listener: Option<TcpListener>,
+    tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     abort: Arc<Abort>,
     stall: Duration,
     report: impl Fn(Report),
 ) {
-    let result = transfer(&job, listener, &*storage, &abort, stall, &report);
+    let result = transfer(
+        &job,
+        listener,
+        tls.as_ref(),
+        &*storage,
+        &abort,
+        stall,
+        &report,
+    );
     report(Report::Finished(result));
 }
 
 fn transfer(
     job: &TransferJob,
     listener: Option<TcpListener>,
+    tls: Option<&SessionTls>,
     storage: &dyn Storage,
     abort: &Abort,
     stall: Duration,
     report: &impl Fn(Report),
 ) -> Result<u64, TransferError> {
+    if job.protected && tls.is_none() {
+        // The core allows PROT P only on a secured control channel.
+        return Err(TransferError::TlsFailed);
+    }
     // Storage first: a missing file is 550 without a useless data connection.
-    let stream = job
+    let mut stream = job
         .open(storage)
         .map_err(|e| TransferError::File(file_error(&e)))?;
     let data = match job.data {
@@ -125,7 +147,7 @@ fn transfer(
         }
         DataEndpoint::Active(addr) => connect(addr, abort),
     };
-    let Some(mut data) = data else {
+    let Some(data) = data else {
         return Err(if abort.is_aborted() {
             TransferError::Aborted
         } else {
@@ -139,22 +161,121 @@ fn transfer(
         return Err(TransferError::NoDataConnection);
     }
     abort.attach(&data);
+    let unique_name = match &mut stream {
+        Stream::Upload { unique_name, .. } => unique_name.take(),
+        Stream::Download(_) => None,
+    };
+    // The 150 goes out before the TLS handshake: clients such as ftplib
+    // read it before they start TLS on the data connection.
+    report(Report::Started { unique_name });
+    let mut data = match tls {
+        Some(tls) if job.protected => secure(data, tls, abort)?,
+        _ => DataStream::Plain(data),
+    };
     match stream {
         Stream::Download(mut file) => {
-            report(Report::Started { unique_name: None });
             let sent = send(&mut *file, &mut data, job.ascii, abort)?;
             // An orderly close tells the client the file is complete.
-            let _ = data.shutdown(Shutdown::Write);
+            data.finish();
             Ok(sent)
         }
-        Stream::Upload {
-            mut file,
-            unique_name,
-        } => {
-            report(Report::Started { unique_name });
-            receive(&mut data, &mut *file, job.ascii, abort)
+        Stream::Upload { mut file, .. } => {
+            let received = receive(&mut data, &mut *file, job.ascii, abort)?;
+            // Answer the client's close_notify: ftplib's unwrap() waits for it.
+            data.finish();
+            Ok(received)
         }
     }
+}
+
+/// A data connection, in TLS under PROT P.
+enum DataStream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+impl DataStream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            DataStream::Plain(tcp) => tcp,
+            DataStream::Tls(tls) => &tls.sock,
+        }
+    }
+
+    /// Ends the data connection in order: close_notify under TLS, then the TCP FIN.
+    fn finish(&mut self) {
+        if let DataStream::Tls(tls) = self {
+            tls.conn.send_close_notify();
+            while tls.conn.wants_write() {
+                if tls.conn.write_tls(&mut tls.sock).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.tcp().shutdown(Shutdown::Write);
+    }
+}
+
+impl Read for DataStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            DataStream::Plain(tcp) => tcp.read(buf),
+            DataStream::Tls(tls) => match tls.read(buf) {
+                // A client that closes without close_notify (many do after
+                // an upload) has still sent everything it meant to.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for DataStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            DataStream::Plain(tcp) => tcp.write(buf),
+            DataStream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            DataStream::Plain(tcp) => tcp.flush(),
+            DataStream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// The TLS handshake of a protected data connection (the server is the TLS
+/// server in either direction, RFC 4217), then the session-reuse check.
+fn secure(
+    mut tcp: TcpStream,
+    tls: &SessionTls,
+    abort: &Abort,
+) -> Result<DataStream, TransferError> {
+    let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let mut conn = tls.data_connection().map_err(|error| {
+        log::warn!("cannot start TLS on the data connection with {peer}: {error}");
+        TransferError::TlsFailed
+    })?;
+    while conn.is_handshaking() {
+        if let Err(error) = conn.complete_io(&mut tcp) {
+            if abort.is_aborted() {
+                return Err(TransferError::Aborted);
+            }
+            log::info!("TLS handshake on the data connection with {peer} failed: {error}");
+            // The alert, if rustls has one to send.
+            let _ = conn.write_tls(&mut tcp);
+            return Err(TransferError::TlsFailed);
+        }
+    }
+    if let Err(refused) = tls.check_data(&conn) {
+        log::warn!(
+            "refused a protected data connection from {peer}: it did not resume the control connection's TLS session (--require-tls-session-reuse)"
+        );
+        return Err(refused);
+    }
+    Ok(DataStream::Tls(Box::new(StreamOwned::new(conn, tcp))))
 }
 
 /// Waits for the data connection from the control connection's peer; a
@@ -274,7 +395,7 @@ fn in_progress(error: &io::Error) -> bool {
 
 fn send(
     file: &mut dyn Read,
-    data: &mut TcpStream,
+    data: &mut DataStream,
     ascii: bool,
     abort: &Abort,
 ) -> Result<u64, TransferError> {
@@ -299,7 +420,7 @@ fn send(
 }
 
 fn receive(
-    data: &mut TcpStream,
+    data: &mut DataStream,
     file: &mut dyn Write,
     ascii: bool,
     abort: &Abort,

@@ -38,7 +38,8 @@ pub struct Server {
 pub struct ShutdownHandle {
     stop: Arc<AtomicBool>,
     grace: Arc<Mutex<Duration>>,
-    listening: Arc<Mutex<Option<SocketAddr>>>,
+    /// The listeners' addresses, to wake their `accept`.
+    listening: Arc<Mutex<Vec<SocketAddr>>>,
 }
 
 impl ShutdownHandle {
@@ -49,7 +50,12 @@ impl ShutdownHandle {
         *self.grace.lock().unwrap_or_else(|e| e.into_inner()) = grace;
         self.stop.store(true, Ordering::SeqCst);
         // `accept` cannot be interrupted portably; a connection wakes it.
-        if let Some(addr) = *self.listening.lock().unwrap_or_else(|e| e.into_inner()) {
+        for addr in self
+            .listening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let _ = TcpStream::connect(addr);
         }
     }
@@ -90,27 +96,66 @@ impl Server {
 
     /// Accepts control connections on `listener`, each served on its own
     /// thread, until [shut down](ShutdownHandle::shutdown); then returns
-    /// once every session has ended.
+    /// once every session has ended. With [`DriverConfig::tls`] set, clients
+    /// may turn on TLS with `AUTH TLS` (explicit FTPS).
     pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
-        let mut wake = listener.local_addr()?;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
+        self.serve_listeners(listener, None)
+    }
+
+    /// [`serve`](Self::serve), and implicit FTPS on `implicit_tls` (TLS
+    /// from the first byte, port 990 style) for the same sessions, limits
+    /// and shutdown. Needs [`DriverConfig::tls`].
+    pub fn serve_with_implicit_tls(
+        &self,
+        listener: TcpListener,
+        implicit_tls: TcpListener,
+    ) -> io::Result<()> {
+        if self.shared.config.tls.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "implicit FTPS needs a certificate: set DriverConfig::tls",
+            ));
         }
-        *self
-            .shutdown
-            .listening
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(wake);
-        let result = self.accept(&listener);
-        drop(listener);
+        self.serve_listeners(listener, Some(implicit_tls))
+    }
+
+    fn serve_listeners(
+        &self,
+        listener: TcpListener,
+        implicit_tls: Option<TcpListener>,
+    ) -> io::Result<()> {
+        {
+            let mut listening = self
+                .shutdown
+                .listening
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for listener in std::iter::once(&listener).chain(implicit_tls.as_ref()) {
+                listening.push(wake_address(listener.local_addr()?));
+            }
+        }
+        let result = thread::scope(|scope| {
+            let implicit = implicit_tls.map(|implicit| {
+                thread::Builder::new()
+                    .name("ftpwire-accept-ftps".into())
+                    .spawn_scoped(scope, move || self.accept(&implicit, true))
+            });
+            let explicit = self.accept(&listener, false);
+            drop(listener);
+            match implicit {
+                Some(Ok(handle)) => {
+                    let implicit = handle.join().unwrap_or(Ok(()));
+                    explicit.and(implicit)
+                }
+                Some(Err(error)) => Err(error),
+                None => explicit,
+            }
+        });
         self.shared.sessions.stop(self.shutdown.grace());
         result
     }
 
-    fn accept(&self, listener: &TcpListener) -> io::Result<()> {
+    fn accept(&self, listener: &TcpListener, implicit_tls: bool) -> io::Result<()> {
         // A shutdown that came before `listening` was set had nothing to wake.
         if self.shutdown.stopped() {
             return Ok(());
@@ -146,7 +191,7 @@ impl Server {
             let spawned = thread::Builder::new()
                 .name("ftpwire-session".into())
                 .spawn(move || {
-                    session::run(stream, shared);
+                    session::run(stream, shared, implicit_tls);
                     drop(permit);
                 });
             if let Err(error) = spawned {
@@ -155,6 +200,18 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Where a connection wakes a listener bound to `addr` (`0.0.0.0` is not
+/// an address to connect to).
+fn wake_address(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
 }
 
 /// The sessions running now, so that a shutdown can reach each of them.

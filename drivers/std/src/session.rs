@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use ftpwire_backend::host::{Blocking, Work, log_transfer};
 use ftpwire_backend::passive::open_passive;
+use ftpwire_backend::tls::{ControlTls, Received, SessionTls};
 use ftpwire_backend::transfer::TransferJob;
-use ftpwire_core::server::{Output, TransferKind, TransferToken};
+use ftpwire_core::server::{Output, TlsToken, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 
 use crate::data::{self, Abort, Report};
@@ -43,8 +44,9 @@ struct Running {
     started: std::time::Instant,
 }
 
-/// Serves one control connection until the session closes.
-pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
+/// Serves one control connection until the session closes; `implicit_tls`:
+/// it came to the implicit-FTPS listener, so TLS starts before the greeting.
+pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let (Ok(peer), Ok(local)) = (control.peer_addr(), control.local_addr()) else {
         return;
     };
@@ -87,9 +89,21 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
         passive: None,
         running: None,
         user: String::new(),
+        session_tls: None,
+        tls: None,
+        upgrading: None,
     };
     let now = host.now();
-    let mut session = ServerSession::new(host.shared.config.session.clone(), local, peer, now);
+    let config = host.shared.config.session.clone();
+    let mut session = if implicit_tls {
+        match host.start_tls() {
+            Some(tls) => host.tls = Some(tls),
+            None => return,
+        }
+        ServerSession::new_implicit_tls(config, local, peer, now)
+    } else {
+        ServerSession::new(config, local, peer, now)
+    };
     log::debug!("{peer}: connected");
     let mut pending: Vec<u8> = Vec::new();
     loop {
@@ -114,7 +128,10 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
         };
         let wait = deadline.saturating_duration_since(host.now());
         match woken.recv_timeout(wait) {
-            Ok(Wake::Control(bytes)) => {
+            Ok(Wake::Control(wire)) => {
+                let Some(bytes) = host.decrypt(&mut session, wire, &backlog) else {
+                    continue;
+                };
                 if pending.is_empty() && session.wants_input() {
                     let used = session.handle_input(host.now(), &bytes);
                     backlog.release(used);
@@ -132,6 +149,10 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>) {
     }
     if let Some(running) = &host.running {
         running.abort.abort();
+    }
+    if let Some(tls) = &mut host.tls {
+        tls.close();
+        host.flush_tls();
     }
     backlog.close();
     let _ = host.control.shutdown(Shutdown::Both);
@@ -216,9 +237,103 @@ struct Host {
     passive: Option<TcpListener>,
     running: Option<Running>,
     user: String,
+    /// This control connection's TLS session cache, once TLS was asked for.
+    session_tls: Option<SessionTls>,
+    /// The control channel's TLS while it is on.
+    tls: Option<ControlTls>,
+    /// `AUTH TLS` is waiting for the handshake to finish.
+    upgrading: Option<TlsToken>,
 }
 
 impl Host {
+    /// TLS for the control channel, or `None` (logged) if the server has
+    /// no certificate or rustls refuses.
+    fn start_tls(&mut self) -> Option<ControlTls> {
+        let Some(settings) = &self.shared.config.tls else {
+            log::warn!(
+                "{}: TLS requested but no certificate is configured; closing",
+                self.peer
+            );
+            return None;
+        };
+        let session_tls = self
+            .session_tls
+            .get_or_insert_with(|| settings.for_session());
+        session_tls
+            .control()
+            .map_err(|error| log::warn!("{}: cannot start TLS: {error}", self.peer))
+            .ok()
+    }
+
+    /// What the session should see of bytes read from the socket: the same
+    /// bytes on a plain channel, their decryption on a TLS one (the backlog
+    /// then counts the decrypted bytes); `None` if there is nothing.
+    fn decrypt(
+        &mut self,
+        session: &mut ServerSession,
+        wire: Vec<u8>,
+        backlog: &Backlog,
+    ) -> Option<Vec<u8>> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Some(wire);
+        };
+        let mut plain = Vec::new();
+        let received = tls.receive(&wire, &mut plain);
+        backlog.release(wire.len());
+        backlog.hold(plain.len());
+        self.flush_tls();
+        match received {
+            Err(error) => {
+                log::info!(
+                    "{}: TLS failed on the control connection: {error}",
+                    self.peer
+                );
+                session.handle_peer_closed();
+                backlog.release(plain.len());
+                return None;
+            }
+            Ok(Received::Closed) => session.handle_peer_closed(),
+            Ok(Received::Plain) => self.tls = None,
+            Ok(Received::Tls) => {}
+        }
+        if let Some(tls) = &self.tls
+            && !tls.is_handshaking()
+            && let Some(token) = self.upgrading.take()
+        {
+            log::debug!("{}: control connection secured", self.peer);
+            session.tls_established(token);
+        }
+        Some(plain)
+    }
+
+    /// Writes what the control channel's TLS has to send.
+    fn flush_tls(&mut self) {
+        let Some(tls) = &mut self.tls else {
+            return;
+        };
+        let mut wire = Vec::new();
+        tls.take_wire(&mut wire);
+        if !wire.is_empty() && self.control.write_all(&wire).is_err() {
+            log::debug!(
+                "{}: control connection lost while writing TLS records",
+                self.peer
+            );
+        }
+    }
+
+    /// Sends reply bytes, through TLS when it is on.
+    fn transmit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match &mut self.tls {
+            None => self.control.write_all(bytes),
+            Some(tls) => {
+                tls.send(bytes);
+                let mut wire = Vec::new();
+                tls.take_wire(&mut wire);
+                self.control.write_all(&wire)
+            }
+        }
+    }
+
     fn now(&self) -> Instant {
         Instant::from_duration(self.base.elapsed())
     }
@@ -229,7 +344,7 @@ impl Host {
         loop {
             match session.poll_output() {
                 Output::Transmit(bytes) => {
-                    if self.control.write_all(bytes).is_err() {
+                    if self.transmit(bytes).is_err() {
                         session.handle_peer_closed();
                     }
                 }
@@ -273,10 +388,19 @@ impl Host {
                     running.abort.abort();
                 }
             }
-            Work::UpgradeTls(_) | Work::DowngradeTls => {
-                // This driver has no TLS configured, so the core never asks.
-                log::warn!("{peer}: TLS requested but not configured; closing");
-                session.handle_peer_closed();
+            Work::UpgradeTls(token) => match self.start_tls() {
+                // The 234 is out; what the socket brings now is the handshake.
+                Some(tls) => {
+                    self.tls = Some(tls);
+                    self.upgrading = Some(token);
+                }
+                None => session.handle_peer_closed(),
+            },
+            Work::DowngradeTls => {
+                if let Some(tls) = &mut self.tls {
+                    tls.downgrade();
+                }
+                self.flush_tls();
             }
             Work::Nothing => {}
         }
@@ -299,6 +423,11 @@ impl Host {
             }
         };
         let listener = self.passive.take();
+        let tls = if job.protected {
+            self.session_tls.clone()
+        } else {
+            None
+        };
         let storage = self.shared.storage.clone();
         let wake = self.wake.clone();
         let stall = self.shared.config.session.idle_timeout;
@@ -312,7 +441,7 @@ impl Host {
         let spawned = thread::Builder::new()
             .name("ftpwire-transfer".into())
             .spawn(move || {
-                data::run(job, listener, storage, abort, stall, |report| {
+                data::run(job, listener, tls, storage, abort, stall, |report| {
                     let _ = wake.send(Wake::Transfer(report));
                 })
             });

@@ -39,7 +39,7 @@ impl TestServer {
         let root = tempfile::tempdir().unwrap();
         let mut users = UserDb::new();
         users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
-        let mut config = ServeConfig::default().driver_config();
+        let mut config = ServeConfig::default().driver_config().unwrap();
         config.session = Arc::new(session);
         let server = Server::new(
             config,
@@ -432,7 +432,7 @@ fn after_the_grace_period_a_running_transfer_is_cut_off() {
 fn shutdown_before_serve_returns_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::new(
-        ServeConfig::default().driver_config(),
+        ServeConfig::default().driver_config().unwrap(),
         Arc::new(LocalFs::new(dir.path()).unwrap()),
         Arc::new(UserDb::new()),
     );

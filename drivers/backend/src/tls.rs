@@ -1,0 +1,372 @@
+//! FTPS for every driver: the certificate from PEM files, a TLS session
+//! cache of its own for each control connection, and the control channel's
+//! TLS as a layer the driver passes socket bytes through (it does no I/O).
+//!
+//! The per-control-connection cache is what makes
+//! `--require-tls-session-reuse` mean something: a data connection that
+//! resumed a session can only have found it in *this* control connection's
+//! cache, so whoever opened it holds that control connection's TLS secrets
+//! (RFC 4217 §10.2). rustls' `handshake_kind()` alone says only "resumed".
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ftpwire_core::server::TransferError;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ProducesTickets, ServerConnection, ServerSessionMemoryCache};
+use rustls::{HandshakeKind, ServerConfig};
+
+/// TLS sessions one control connection may keep: its own, and the tickets
+/// its data connections are issued (TLS 1.3 sends two per handshake).
+const SESSIONS_PER_CONTROL: usize = 32;
+
+/// Largest TLS record: header plus 2^14 bytes and expansion (RFC 8446 §5.2).
+const MAX_RECORD: usize = 5 + 16384 + 256;
+
+/// A certificate or key that cannot be used; one line that names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate file could not be read or holds no certificate.
+    #[error(
+        "TLS certificate {path}: {reason} (give a PEM file with -----BEGIN CERTIFICATE----- blocks, the server's first)"
+    )]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key file could not be read or holds no private key.
+    #[error(
+        "TLS key {path}: {reason} (give an unencrypted PEM private key: PKCS#8, PKCS#1 or SEC1)"
+    )]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// rustls refused the pair (most often: the key is not the certificate's).
+    #[error(
+        "TLS key {key} cannot be used with certificate {certificate}: {reason} (give the key the certificate was issued for)"
+    )]
+    Pair {
+        /// The certificate file.
+        certificate: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// rustls' reason.
+        reason: String,
+    },
+}
+
+/// A server's FTPS settings: its rustls configuration and whether data
+/// connections must resume their control connection's TLS session.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use ftpwire_backend::tls::TlsSettings;
+/// let tls = TlsSettings::from_pem_files(Path::new("cert.pem"), Path::new("key.pem"))?
+///     .with_session_reuse_required(true);
+/// # Ok::<(), ftpwire_backend::tls::TlsError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    config: Arc<ServerConfig>,
+    require_session_reuse: bool,
+}
+
+impl TlsSettings {
+    /// Loads a certificate chain and its private key from PEM files.
+    pub fn from_pem_files(certificate: &Path, key: &Path) -> Result<Self, TlsError> {
+        let cert_error = |reason: String| TlsError::Certificate {
+            path: certificate.to_owned(),
+            reason,
+        };
+        let chain = CertificateDer::pem_file_iter(certificate)
+            .map_err(|e| cert_error(pem_reason(e)))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| cert_error(pem_reason(e)))?;
+        if chain.is_empty() {
+            return Err(cert_error("no certificate in the file".into()));
+        }
+        let private_key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+            path: key.to_owned(),
+            reason: pem_reason(e),
+        })?;
+        Self::from_der(chain, private_key).map_err(|reason| TlsError::Pair {
+            certificate: certificate.to_owned(),
+            key: key.to_owned(),
+            reason,
+        })
+    }
+
+    /// From a DER certificate chain (server certificate first) and its key.
+    pub fn from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| e.to_string())?;
+        Ok(Self::new(Arc::new(config)))
+    }
+
+    /// Uses a rustls configuration built elsewhere. Its session storage and
+    /// ticketer are replaced per control connection (see the module docs).
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        TlsSettings {
+            config,
+            require_session_reuse: false,
+        }
+    }
+
+    /// Refuse (`522`) a protected data connection that did not resume its
+    /// control connection's TLS session. Clients that never resume (Python's
+    /// ftplib) then cannot transfer, so this is off unless asked for.
+    pub fn with_session_reuse_required(mut self, required: bool) -> Self {
+        self.require_session_reuse = required;
+        self
+    }
+
+    /// Whether data connections must resume their control connection's session.
+    pub fn session_reuse_required(&self) -> bool {
+        self.require_session_reuse
+    }
+
+    /// The TLS state of one new control connection.
+    pub fn for_session(&self) -> SessionTls {
+        let mut config = (*self.config).clone();
+        config.session_storage = ServerSessionMemoryCache::new(SESSIONS_PER_CONTROL);
+        // Stateless tickets would resume from any connection: off.
+        config.ticketer = Arc::new(NoTickets);
+        SessionTls {
+            config: Arc::new(config),
+            require_session_reuse: self.require_session_reuse,
+        }
+    }
+}
+
+fn pem_reason(error: rustls::pki_types::pem::Error) -> String {
+    match error {
+        rustls::pki_types::pem::Error::Io(e) => e.to_string(),
+        rustls::pki_types::pem::Error::NoItemsFound => "no PEM item of that kind found".into(),
+        other => format!("not valid PEM ({other:?})"),
+    }
+}
+
+/// Tickets off: resumption only from the control connection's own cache.
+#[derive(Debug)]
+struct NoTickets;
+
+impl ProducesTickets for NoTickets {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn lifetime(&self) -> u32 {
+        0
+    }
+    fn encrypt(&self, _plain: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn decrypt(&self, _cipher: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// The TLS of one control connection and its data connections, which share
+/// its session cache.
+#[derive(Debug, Clone)]
+pub struct SessionTls {
+    config: Arc<ServerConfig>,
+    require_session_reuse: bool,
+}
+
+impl SessionTls {
+    /// TLS for the control channel (after `AUTH TLS`, or at once on an
+    /// implicit-FTPS listener).
+    pub fn control(&self) -> Result<ControlTls, rustls::Error> {
+        Ok(ControlTls {
+            conn: ServerConnection::new(self.config.clone())?,
+            downgrading: false,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The configuration for a protected data connection (for TLS stream
+    /// wrappers that take one).
+    pub fn data_config(&self) -> Arc<ServerConfig> {
+        self.config.clone()
+    }
+
+    /// A server-side TLS connection for a protected data connection.
+    pub fn data_connection(&self) -> Result<ServerConnection, rustls::Error> {
+        ServerConnection::new(self.config.clone())
+    }
+
+    /// After a data connection's handshake: `Err` if reuse is required and
+    /// this connection did not resume from the control connection's cache.
+    pub fn check_data(&self, conn: &ServerConnection) -> Result<(), TransferError> {
+        if self.require_session_reuse && conn.handshake_kind() != Some(HandshakeKind::Resumed) {
+            return Err(TransferError::TlsSessionNotReused);
+        }
+        Ok(())
+    }
+}
+
+/// What [`ControlTls::receive`] found besides application bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// TLS goes on.
+    Tls,
+    /// After [`ControlTls::downgrade`] (CCC) the client closed its side of
+    /// TLS: what followed is plain text (already in `plain`); drop this layer.
+    Plain,
+    /// The client ended TLS without CCC: the control connection is over.
+    Closed,
+}
+
+/// The control channel's TLS, as a layer without I/O: the driver passes
+/// what it reads to [`receive`](Self::receive), what the session says to
+/// [`send`](Self::send), and writes what [`take_wire`](Self::take_wire)
+/// gives to the socket (handshake messages and alerts included).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use ftpwire_backend::tls::{Received, TlsSettings};
+/// # let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let tls = TlsSettings::from_der(
+/// #     vec![key.cert.der().clone()],
+/// #     rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into()),
+/// # ).unwrap();
+/// let mut control = tls.for_session().control().unwrap();
+/// // The greeting of an implicit-FTPS session waits for the handshake.
+/// control.send(b"220 Ready.\r\n");
+/// let mut plain = Vec::new();
+/// // Not a TLS record: the client is not speaking TLS.
+/// assert!(control.receive(b"USER alice\r\n", &mut plain).is_err());
+/// assert!(plain.is_empty());
+/// ```
+pub struct ControlTls {
+    conn: ServerConnection,
+    /// CCC sent our close_notify; the client's ends TLS.
+    downgrading: bool,
+    /// While downgrading: an incomplete record (records are passed one by
+    /// one so that nothing after the client's close_notify is lost).
+    partial: Vec<u8>,
+}
+
+impl ControlTls {
+    /// Whether the handshake is still going on (the session's `AUTH TLS`
+    /// upgrade completes when it is not).
+    pub fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    /// Takes bytes read from the socket; appends what they decrypt to to
+    /// `plain`. On `Err` write [`take_wire`](Self::take_wire) (an alert) and
+    /// close the connection.
+    pub fn receive(&mut self, wire: &[u8], plain: &mut Vec<u8>) -> Result<Received, rustls::Error> {
+        if self.downgrading {
+            return self.receive_records(wire, plain);
+        }
+        let mut rest = wire;
+        while !rest.is_empty() {
+            let fed = self.conn.read_tls(&mut rest).map_err(io_to_tls)?;
+            self.conn.process_new_packets()?;
+            if self.read_plain(plain) {
+                return Ok(Received::Closed);
+            }
+            if fed == 0 {
+                return Err(rustls::Error::General("TLS input buffer full".into()));
+            }
+        }
+        Ok(Received::Tls)
+    }
+
+    /// Downgrading: one whole record at a time, so the client's
+    /// close_notify marks exactly where plain text starts.
+    fn receive_records(
+        &mut self,
+        wire: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Result<Received, rustls::Error> {
+        self.partial.extend_from_slice(wire);
+        loop {
+            if self.partial.len() < 5 {
+                return Ok(Received::Tls);
+            }
+            let length = 5 + usize::from(u16::from_be_bytes([self.partial[3], self.partial[4]]));
+            if length > MAX_RECORD {
+                return Err(rustls::Error::General("oversized TLS record".into()));
+            }
+            if self.partial.len() < length {
+                return Ok(Received::Tls);
+            }
+            let mut record = &self.partial[..length];
+            self.conn.read_tls(&mut record).map_err(io_to_tls)?;
+            self.partial.drain(..length);
+            self.conn.process_new_packets()?;
+            // Commands sent between CCC and the close_notify are still
+            // protected ones; keep them.
+            if self.read_plain(plain) {
+                plain.append(&mut self.partial);
+                return Ok(Received::Plain);
+            }
+        }
+    }
+
+    /// Moves decrypted bytes to `plain`; `true` once the peer closed TLS.
+    fn read_plain(&mut self, plain: &mut Vec<u8>) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.conn.reader().read(&mut buf) {
+                Ok(0) => return true,
+                Ok(n) => plain.extend_from_slice(&buf[..n]),
+                // WouldBlock: nothing more for now; UnexpectedEof cannot
+                // happen without I/O of our own.
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Queues application bytes (sent once the handshake has finished).
+    pub fn send(&mut self, plain: &[u8]) {
+        // The writer only buffers; it cannot fail.
+        let _ = io::Write::write_all(&mut self.conn.writer(), plain);
+    }
+
+    /// Appends what must go to the socket now.
+    pub fn take_wire(&mut self, wire: &mut Vec<u8>) {
+        while self.conn.wants_write() {
+            if self.conn.write_tls(wire).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Queues a close_notify, for a session that ends.
+    pub fn close(&mut self) {
+        self.conn.send_close_notify();
+    }
+
+    /// CCC: queues our close_notify; [`receive`](Self::receive) returns
+    /// [`Received::Plain`] once the client has closed its side.
+    pub fn downgrade(&mut self) {
+        self.conn.send_close_notify();
+        self.downgrading = true;
+    }
+}
+
+fn io_to_tls(error: io::Error) -> rustls::Error {
+    rustls::Error::General(error.to_string())
+}
+
+#[cfg(test)]
+mod tests;
