@@ -21,20 +21,33 @@
 //! so an RFC 959 ABOR (Telnet IP, then Synch as TCP urgent data) reaches
 //! the core's Telnet handling like any other byte.
 //!
+//! FTPS: with [`DriverConfig::tls`](ftpwire_backend::DriverConfig::tls)
+//! set, `AUTH TLS` turns the control channel into TLS on the session thread
+//! (the reader thread keeps passing raw bytes, so no byte the client sent
+//! before the handshake can be taken for a command), and PROT P data
+//! connections are TLS on their transfer thread.
+//!
 //! ```no_run
 //! use std::net::TcpListener;
+//! use std::path::PathBuf;
 //! use std::sync::Arc;
 //! use ftpwire_backend::{LocalFs, ServeConfig, UserDb};
 //!
-//! let config = ServeConfig::default();
+//! let config = ServeConfig {
+//!     tls_cert: Some(PathBuf::from("/etc/ftpwire/cert.pem")),
+//!     tls_key: Some(PathBuf::from("/etc/ftpwire/key.pem")),
+//!     ..ServeConfig::default()
+//! };
 //! let server = ftpwire_std::Server::new(
-//!     config.driver_config(),
+//!     config.driver_config()?, // fails here if the certificate cannot be used
 //!     Arc::new(LocalFs::new("/srv/ftp")?),
 //!     Arc::new(UserDb::new()),
 //! );
-//! let listener = TcpListener::bind("127.0.0.1:2121")?;
-//! server.serve(listener)?; // until server.shutdown_handle().shutdown(grace) is called
-//! # Ok::<(), std::io::Error>(())
+//! let explicit = TcpListener::bind("127.0.0.1:2121")?;
+//! let implicit = TcpListener::bind("127.0.0.1:2990")?;
+//! // Until server.shutdown_handle().shutdown(grace) is called:
+//! server.serve_with_implicit_tls(explicit, implicit)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod data;
