@@ -149,9 +149,11 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_target(false)
-        .init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,rustls=error"),
+    )
+    .format_target(false)
+    .init();
     let Cli {
         command: Command::Serve(args),
     } = Cli::parse();

@@ -8,14 +8,15 @@
 //! cache, so whoever opened it holds that control connection's TLS secrets
 //! (RFC 4217 §10.2). rustls' `handshake_kind()` alone says only "resumed".
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ftpwire_core::server::TransferError;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ProducesTickets, ServerConnection, ServerSessionMemoryCache};
+use rustls::server::{ProducesTickets, ServerConnection, StoresServerSessions};
 use rustls::{HandshakeKind, ServerConfig};
 
 /// TLS sessions one control connection may keep: its own, and the tickets
@@ -143,7 +144,7 @@ impl TlsSettings {
     /// The TLS state of one new control connection.
     pub fn for_session(&self) -> SessionTls {
         let mut config = (*self.config).clone();
-        config.session_storage = ServerSessionMemoryCache::new(SESSIONS_PER_CONTROL);
+        config.session_storage = Arc::new(ControlSessionCache::default());
         // Stateless tickets would resume from any connection: off.
         config.ticketer = Arc::new(NoTickets);
         SessionTls {
@@ -177,6 +178,50 @@ impl ProducesTickets for NoTickets {
     }
     fn decrypt(&self, _cipher: &[u8]) -> Option<Vec<u8>> {
         None
+    }
+}
+
+/// The TLS sessions of one control connection, for its data connections to
+/// resume. A TLS 1.3 ticket stays usable after a resumption: clients such
+/// as lftp (GnuTLS) resume every data connection from the control
+/// connection's first ticket, and the tickets never leave this connection's
+/// cache, so single use would buy nothing here.
+#[derive(Debug, Default)]
+struct ControlSessionCache {
+    sessions: Mutex<VecDeque<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl ControlSessionCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Vec<u8>, Vec<u8>)>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl StoresServerSessions for ControlSessionCache {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        let mut sessions = self.lock();
+        sessions.retain(|(k, _)| *k != key);
+        if sessions.len() == SESSIONS_PER_CONTROL {
+            sessions.pop_front();
+        }
+        sessions.push_back((key, value));
+        true
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let sessions = self.lock();
+        sessions
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.get(key)
+    }
+
+    fn can_cache(&self) -> bool {
+        true
     }
 }
 

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ftpwire_backend::host::{Blocking, Work};
+use ftpwire_backend::host::{Blocking, Work, log_transfer};
 use ftpwire_backend::passive::open_passive;
 use ftpwire_backend::tls::{ControlTls, Received, SessionTls};
 use ftpwire_backend::transfer::TransferJob;
@@ -418,20 +418,14 @@ impl Host {
                 let Some(running) = self.running.take() else {
                     return;
                 };
-                let elapsed = running.started.elapsed().as_secs_f64();
-                let path = String::from_utf8_lossy(&running.path);
-                let kind = running.kind;
-                match &result {
-                    Ok(bytes) => log::info!(
-                        "{}: {kind:?} {path} done: {bytes} bytes in {elapsed:.3} s by {}",
-                        self.peer,
-                        self.user
-                    ),
-                    Err(error) => log::info!(
-                        "{}: {kind:?} {path} failed after {elapsed:.3} s: {error}",
-                        self.peer
-                    ),
-                }
+                log_transfer(
+                    self.peer,
+                    &self.user,
+                    running.kind,
+                    &running.path,
+                    &result,
+                    running.started.elapsed(),
+                );
                 if let Some(token) = running.token {
                     session.transfer_finished(token, result);
                 }

@@ -163,6 +163,10 @@ fn data_connections_resume_only_their_own_control_session() {
     assert_eq!(data.handshake_kind(), Some(HandshakeKind::Resumed));
     assert_eq!(session.check_data(&data), Ok(()));
 
+    // Again with the same ticket, as lftp (GnuTLS) does for every data connection.
+    let data = data_handshake(&session, &curl_like);
+    assert_eq!(data.handshake_kind(), Some(HandshakeKind::Resumed));
+
     // A client that does not resume (ftplib) is refused.
     let fresh = client_config(&id);
     let data = data_handshake(&session, &fresh);
