@@ -7,11 +7,17 @@
 //! resumed a session can only have found it in *this* control connection's
 //! cache, so whoever opened it holds that control connection's TLS secrets
 //! (RFC 4217 §10.2). rustls' `handshake_kind()` alone says only "resumed".
+//!
+//! Certificates loaded from files are reloaded when the files change
+//! (checked as each control connection starts TLS), so a renewal by certbot
+//! or acme.sh needs no restart; a renewal that cannot be used is logged and
+//! the previous certificate stays.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use ftpwire_core::server::TransferError;
 use rustls::pki_types::pem::PemObject;
@@ -75,13 +81,78 @@ pub enum TlsError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
-    config: Arc<ServerConfig>,
+    source: Arc<Source>,
     require_session_reuse: bool,
 }
 
+/// Where the rustls configuration comes from: fixed, or PEM files watched
+/// for renewal.
+#[derive(Debug)]
+struct Source {
+    files: Option<(PathBuf, PathBuf)>,
+    loaded: Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    config: Arc<ServerConfig>,
+    /// The files' modification times when last loaded (or tried).
+    stamp: Stamp,
+}
+
+type Stamp = Option<(SystemTime, SystemTime)>;
+
+fn stamp(certificate: &Path, key: &Path) -> Stamp {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    Some((modified(certificate)?, modified(key)?))
+}
+
+impl Source {
+    fn lock(&self) -> MutexGuard<'_, Loaded> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The configuration now, reloaded first if the files changed.
+    fn config(&self) -> Arc<ServerConfig> {
+        let mut loaded = self.lock();
+        if let Some((certificate, key)) = &self.files {
+            let now = stamp(certificate, key);
+            if now != loaded.stamp {
+                // Tried once per change: a half-written renewal is retried
+                // when its second file lands.
+                loaded.stamp = now;
+                match TlsSettings::load(certificate, key) {
+                    Ok(config) => {
+                        log::info!("TLS certificate {} reloaded", certificate.display());
+                        loaded.config = config;
+                    }
+                    Err(error) => log::warn!("{error}; still using the previous certificate"),
+                }
+            }
+        }
+        loaded.config.clone()
+    }
+}
+
 impl TlsSettings {
-    /// Loads a certificate chain and its private key from PEM files.
+    /// Loads a certificate chain and its private key from PEM files, and
+    /// reloads them when they change.
     pub fn from_pem_files(certificate: &Path, key: &Path) -> Result<Self, TlsError> {
+        let before = stamp(certificate, key);
+        let config = Self::load(certificate, key)?;
+        Ok(TlsSettings {
+            source: Arc::new(Source {
+                files: Some((certificate.to_owned(), key.to_owned())),
+                loaded: Mutex::new(Loaded {
+                    config,
+                    stamp: before,
+                }),
+            }),
+            require_session_reuse: false,
+        })
+    }
+
+    fn load(certificate: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
         let cert_error = |reason: String| TlsError::Certificate {
             path: certificate.to_owned(),
             reason,
@@ -97,7 +168,7 @@ impl TlsSettings {
             path: key.to_owned(),
             reason: pem_reason(e),
         })?;
-        Self::from_der(chain, private_key).map_err(|reason| TlsError::Pair {
+        Self::config_from_der(chain, private_key).map_err(|reason| TlsError::Pair {
             certificate: certificate.to_owned(),
             key: key.to_owned(),
             reason,
@@ -109,6 +180,13 @@ impl TlsSettings {
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<Self, String> {
+        Self::config_from_der(chain, key).map(Self::new)
+    }
+
+    fn config_from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Arc<ServerConfig>, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -116,14 +194,20 @@ impl TlsSettings {
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .map_err(|e| e.to_string())?;
-        Ok(Self::new(Arc::new(config)))
+        Ok(Arc::new(config))
     }
 
     /// Uses a rustls configuration built elsewhere. Its session storage and
     /// ticketer are replaced per control connection (see the module docs).
     pub fn new(config: Arc<ServerConfig>) -> Self {
         TlsSettings {
-            config,
+            source: Arc::new(Source {
+                files: None,
+                loaded: Mutex::new(Loaded {
+                    config,
+                    stamp: None,
+                }),
+            }),
             require_session_reuse: false,
         }
     }
@@ -143,7 +227,7 @@ impl TlsSettings {
 
     /// The TLS state of one new control connection.
     pub fn for_session(&self) -> SessionTls {
-        let mut config = (*self.config).clone();
+        let mut config = (*self.source.config()).clone();
         config.session_storage = Arc::new(ControlSessionCache::default());
         // Stateless tickets would resume from any connection: off.
         config.ticketer = Arc::new(NoTickets);
@@ -192,7 +276,7 @@ struct ControlSessionCache {
 }
 
 impl ControlSessionCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Vec<u8>, Vec<u8>)>> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<(Vec<u8>, Vec<u8>)>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

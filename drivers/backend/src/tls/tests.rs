@@ -295,3 +295,42 @@ fn pem_files_load_and_bad_ones_name_the_file() {
         "{m}"
     );
 }
+
+#[test]
+fn a_renewed_certificate_is_used_by_the_next_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let write_pair = |id: &Identity, at: SystemTime| {
+        for (path, text) in [(&cert, &id.cert_pem), (&key, &id.key_pem)] {
+            std::fs::write(path, text).unwrap();
+            let file = std::fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(at).unwrap();
+        }
+    };
+    let served_certificate = |tls: &TlsSettings, trusted: &Identity| {
+        let mut control = tls.for_session().control().unwrap();
+        let mut client = client(&client_config(trusted));
+        pump(&mut client, &mut control);
+        assert!(
+            !control.is_handshaking(),
+            "handshake with the trusted certificate"
+        );
+        client.peer_certificates().unwrap()[0].clone()
+    };
+    let (old, new) = (identity(), identity());
+    let start = SystemTime::now();
+    write_pair(&old, start);
+    let tls = TlsSettings::from_pem_files(&cert, &key).unwrap();
+    assert_eq!(served_certificate(&tls, &old), old.cert);
+
+    // Half a renewal (new certificate, old key) cannot be used: the old pair stays.
+    std::fs::write(&cert, &new.cert_pem).unwrap();
+    let file = std::fs::File::options().write(true).open(&cert).unwrap();
+    file.set_modified(start + std::time::Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(served_certificate(&tls, &old), old.cert);
+
+    write_pair(&new, start + std::time::Duration::from_secs(20));
+    assert_eq!(served_certificate(&tls, &new), new.cert);
+}
