@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Drives one FTP session with Python's ftplib for ftpwire's integration tests.
 
-usage: ftplib_session.py HOST PORT USER PASSWORD OPS_JSON
+usage: ftplib_session.py HOST PORT USER PASSWORD OPS_JSON [tls]
+
+With "tls": ftplib.FTP_TLS (AUTH TLS before the login, certificate not
+checked), then prot_p(), so data connections are TLS too. Like ftplib
+always does, they do not resume the control connection's TLS session.
 
 OPS_JSON is a list of operations, each a list of strings:
   ["passive", "yes"|"no"]        set_pasv
@@ -22,6 +26,7 @@ A failed connection or login is not an operation: it exits non-zero.
 
 import ftplib
 import json
+import ssl
 import sys
 
 
@@ -73,9 +78,18 @@ def run(ftp, op, args):
 
 def main():
     host, port, user, password, ops = sys.argv[1:6]
-    ftp = ftplib.FTP()
+    tls = sys.argv[6:] == ["tls"]
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        ftp = ftplib.FTP_TLS(context=context)
+    else:
+        ftp = ftplib.FTP()
     ftp.connect(host, int(port), timeout=30)
     ftp.login(user, password)
+    if tls:
+        ftp.prot_p()
     for op, *args in json.loads(ops):
         try:
             value = run(ftp, op, args)

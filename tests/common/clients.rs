@@ -151,6 +151,15 @@ pub fn curl() -> Command {
 /// with the operations `ops` (see that script), and returns one result per
 /// operation: `Ok(json value)` or `Err(error text)`.
 pub fn ftplib(server: &Server, ops: &[&[&str]]) -> Vec<Result<String, String>> {
+    ftplib_session(server, ops, &[])
+}
+
+/// [`ftplib`] with `FTP_TLS`: AUTH TLS before the login, then `prot_p()`.
+pub fn ftplib_tls(server: &Server, ops: &[&[&str]]) -> Vec<Result<String, String>> {
+    ftplib_session(server, ops, &["tls"])
+}
+
+fn ftplib_session(server: &Server, ops: &[&[&str]], mode: &[&str]) -> Vec<Result<String, String>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/ftplib_session.py");
     let run = run_bounded(
         Command::new("python3")
@@ -158,7 +167,8 @@ pub fn ftplib(server: &Server, ops: &[&[&str]]) -> Vec<Result<String, String>> {
             .arg(server.addr.ip().to_string())
             .arg(server.addr.port().to_string())
             .args([USER, PASSWORD])
-            .arg(json_ops(ops)),
+            .arg(json_ops(ops))
+            .args(mode),
         CLIENT_TIMEOUT,
     )
     .success();
@@ -195,9 +205,24 @@ fn json_ops(ops: &[&[&str]]) -> String {
 /// `server`: every failed command fails the run, nothing is retried, no TLS
 /// is tried; the debug trace (`---> VERB ...` lines) goes to stderr.
 pub fn lftp(server: &Server, commands: &str) -> Run {
+    lftp_with(server, "set ftp:ssl-allow no", commands)
+}
+
+/// [`lftp`] over FTPS: AUTH TLS is required (`ftp:ssl-force`) and data
+/// connections are protected (`ftp:ssl-protect-data`); `settings` adds more
+/// (`set ftp:passive-mode no` for active mode).
+pub fn lftp_tls(server: &Server, settings: &str, commands: &str) -> Run {
+    let settings = format!(
+        "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; \
+         set ssl:verify-certificate no; {settings}"
+    );
+    lftp_with(server, &settings, commands)
+}
+
+fn lftp_with(server: &Server, settings: &str, commands: &str) -> Run {
     let script = format!(
         "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; \
-         set net:reconnect-interval-base 1; set ftp:ssl-allow no; set xfer:clobber on; \
+         set net:reconnect-interval-base 1; set xfer:clobber on; {settings}; \
          open -u {USER},{PASSWORD} -p {port} {ip}; {commands}",
         port = server.addr.port(),
         ip = server.addr.ip(),

@@ -104,39 +104,20 @@ impl Control {
         self.reply()
     }
 
-    /// Reads one complete reply (RFC 959 4.2: `ddd-` starts a multi-line
-    /// reply that ends at a line starting `ddd `).
+    /// Reads one complete reply.
     pub fn reply(&mut self) -> Reply {
-        let first = self.line();
-        let code = reply_code(&first).unwrap_or_else(|| panic!("not a reply line: {first:?}"));
-        let mut text = first.clone();
-        if first.as_bytes()[3] == b'-' {
-            let end = format!("{code} ");
-            loop {
-                let line = self.line();
-                text.push_str(&line);
-                if line.starts_with(&end) {
-                    break;
-                }
-            }
-        }
-        Reply { code, text }
+        read_reply(&mut self.reader)
     }
 
-    fn line(&mut self) -> String {
-        let mut line = Vec::new();
-        match self.reader.read_until(b'\n', &mut line) {
-            Ok(0) => panic!("the server closed the control connection while a reply was expected"),
-            Ok(_) if line.ends_with(b"\n") => String::from_utf8_lossy(&line).into_owned(),
-            Ok(_) => panic!(
-                "the control connection ended inside a reply line: {:?}",
-                String::from_utf8_lossy(&line)
-            ),
-            Err(e) => panic!(
-                "no complete reply line within {REPLY_TIMEOUT:?} ({e}); got so far: {:?}",
-                String::from_utf8_lossy(&line)
-            ),
-        }
+    /// The bare socket, for a TLS client to take over after `AUTH TLS`;
+    /// panics if reply bytes were read ahead (they would be lost).
+    pub fn into_socket(self) -> TcpStream {
+        assert!(
+            self.reader.buffer().is_empty(),
+            "the server sent more than the reply before the TLS handshake: {:?}",
+            String::from_utf8_lossy(self.reader.buffer())
+        );
+        self.writer
     }
 
     /// Panics unless the server closes the connection (EOF or reset) within
@@ -174,6 +155,41 @@ impl Control {
     /// The local address of the control connection.
     pub fn local_addr(&self) -> SocketAddr {
         self.writer.local_addr().expect("local address")
+    }
+}
+
+/// Reads one complete reply (RFC 959 4.2: `ddd-` starts a multi-line
+/// reply that ends at a line starting `ddd `).
+pub fn read_reply(reader: &mut impl BufRead) -> Reply {
+    let first = reply_line(reader);
+    let code = reply_code(&first).unwrap_or_else(|| panic!("not a reply line: {first:?}"));
+    let mut text = first.clone();
+    if first.as_bytes()[3] == b'-' {
+        let end = format!("{code} ");
+        loop {
+            let line = reply_line(reader);
+            text.push_str(&line);
+            if line.starts_with(&end) {
+                break;
+            }
+        }
+    }
+    Reply { code, text }
+}
+
+fn reply_line(reader: &mut impl BufRead) -> String {
+    let mut line = Vec::new();
+    match reader.read_until(b'\n', &mut line) {
+        Ok(0) => panic!("the server closed the control connection while a reply was expected"),
+        Ok(_) if line.ends_with(b"\n") => String::from_utf8_lossy(&line).into_owned(),
+        Ok(_) => panic!(
+            "the control connection ended inside a reply line: {:?}",
+            String::from_utf8_lossy(&line)
+        ),
+        Err(e) => panic!(
+            "no complete reply line within {REPLY_TIMEOUT:?} ({e}); got so far: {:?}",
+            String::from_utf8_lossy(&line)
+        ),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The harness of the real-client integration tests: the real `ftpwire`
 //! binary on `127.0.0.1:0` ([`server`]), real clients run with a time bound
 //! ([`clients`]), a raw control connection for what no polite client sends
-//! ([`control`]), and the 20 MiB payload every transfer test moves
+//! ([`control`]), the same under TLS with a certificate made at test time
+//! ([`ftps`]), and the 20 MiB payload every transfer test moves
 //! ([`payload`]).
 //!
 //! Every test runs once per driver: write `fn name(driver: &'static str)`
@@ -12,6 +13,7 @@
 
 pub mod clients;
 pub mod control;
+pub mod ftps;
 pub mod payload;
 pub mod server;
 

@@ -58,6 +58,9 @@ pub struct Server {
     child: Child,
     /// Where it accepts control connections.
     pub addr: SocketAddr,
+    /// The implicit-FTPS listener (`listening ftps://`), when asked for
+    /// with `--implicit-tls-listen`.
+    pub implicit_addr: Option<SocketAddr>,
     root: PathBuf,
     _root_dir: Option<TempDir>,
     log: Arc<Mutex<Vec<u8>>>,
@@ -136,9 +139,22 @@ impl Server {
             addr.ip().is_loopback(),
             "the server must listen on loopback in tests, got {addr}"
         );
+        // The implicit-FTPS line follows at once.
+        let implicit_addr = args.iter().any(|a| a == "--implicit-tls-listen").then(|| {
+            let line = lines
+                .recv_timeout(STARTUP)
+                .expect("a `listening ftps://HOST:PORT` line after the ftp:// one");
+            let addr = line
+                .trim_end()
+                .strip_prefix("listening ftps://")
+                .unwrap_or_else(|| panic!("expected `listening ftps://HOST:PORT`, got {line:?}"));
+            addr.parse::<SocketAddr>()
+                .unwrap_or_else(|e| panic!("`{line}`: the address does not parse ({e})"))
+        });
         Server {
             child,
             addr,
+            implicit_addr,
             root,
             _root_dir: root_dir,
             log,
