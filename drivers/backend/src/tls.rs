@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use ftpwire_core::server::TransferError;
+use ftpwire_core::server::{TransferError, TransferKind};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ProducesTickets, ServerConnection, StoresServerSessions};
@@ -28,6 +28,9 @@ use rustls::{HandshakeKind, ServerConfig};
 /// TLS sessions one control connection may keep: its own, and the tickets
 /// its data connections are issued (TLS 1.3 sends two per handshake).
 const SESSIONS_PER_CONTROL: usize = 32;
+
+/// TLS 1.3 tickets sent on a control connection (rustls' default is 2).
+const CONTROL_TICKETS: usize = 4;
 
 /// Largest TLS record: header plus 2^14 bytes and expansion (RFC 8446 §5.2).
 const MAX_RECORD: usize = 5 + 16384 + 256;
@@ -227,12 +230,23 @@ impl TlsSettings {
 
     /// The TLS state of one new control connection.
     pub fn for_session(&self) -> SessionTls {
-        let mut config = (*self.source.config()).clone();
-        config.session_storage = Arc::new(ControlSessionCache::default());
+        let mut control = (*self.source.config()).clone();
+        control.session_storage = Arc::new(ControlSessionCache::default());
         // Stateless tickets would resume from any connection: off.
-        config.ticketer = Arc::new(NoTickets);
+        control.ticketer = Arc::new(NoTickets);
+        // Enough TLS 1.3 tickets for clients that use each one once
+        // (rustls' own client) to resume several uploads, which bring none.
+        control.send_tls13_tickets = CONTROL_TICKETS;
+        let mut upload = control.clone();
+        // An upload's client never reads its data connection, and closing
+        // a socket with unread tickets in it sends a TCP reset that can cut
+        // off the end of the upload: no tickets there. Downloads are read to
+        // the end, so they hand out fresh ones.
+        upload.send_tls13_tickets = 0;
         SessionTls {
-            config: Arc::new(config),
+            control: Arc::new(control.clone()),
+            download: Arc::new(control),
+            upload: Arc::new(upload),
             require_session_reuse: self.require_session_reuse,
         }
     }
@@ -313,7 +327,9 @@ impl StoresServerSessions for ControlSessionCache {
 /// its session cache.
 #[derive(Debug, Clone)]
 pub struct SessionTls {
-    config: Arc<ServerConfig>,
+    control: Arc<ServerConfig>,
+    download: Arc<ServerConfig>,
+    upload: Arc<ServerConfig>,
     require_session_reuse: bool,
 }
 
@@ -322,21 +338,26 @@ impl SessionTls {
     /// implicit-FTPS listener).
     pub fn control(&self) -> Result<ControlTls, rustls::Error> {
         Ok(ControlTls {
-            conn: ServerConnection::new(self.config.clone())?,
+            conn: ServerConnection::new(self.control.clone())?,
             downgrading: false,
             partial: Vec::new(),
         })
     }
 
-    /// The configuration for a protected data connection (for TLS stream
-    /// wrappers that take one).
-    pub fn data_config(&self) -> Arc<ServerConfig> {
-        self.config.clone()
+    /// The configuration for the protected data connection of a `kind`
+    /// transfer (for TLS stream wrappers that take one).
+    pub fn data_config(&self, kind: TransferKind) -> Arc<ServerConfig> {
+        if kind.is_upload() {
+            self.upload.clone()
+        } else {
+            self.download.clone()
+        }
     }
 
-    /// A server-side TLS connection for a protected data connection.
-    pub fn data_connection(&self) -> Result<ServerConnection, rustls::Error> {
-        ServerConnection::new(self.config.clone())
+    /// A server-side TLS connection for the protected data connection of a
+    /// `kind` transfer.
+    pub fn data_connection(&self, kind: TransferKind) -> Result<ServerConnection, rustls::Error> {
+        ServerConnection::new(self.data_config(kind))
     }
 
     /// After a data connection's handshake: `Err` if reuse is required and

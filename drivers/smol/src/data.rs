@@ -13,7 +13,7 @@ use ftpwire_backend::file_error;
 use ftpwire_backend::tls::SessionTls;
 use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
 use ftpwire_core::address::canonical_ip;
-use ftpwire_core::server::{DataEndpoint, TransferError};
+use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
 use futures_rustls::TlsAcceptor;
 use futures_rustls::server::TlsStream;
 use smol::channel::{Receiver, Sender};
@@ -92,7 +92,7 @@ async fn transfer(
     // read it before they start TLS on the data connection.
     let _ = report.send(Report::Started { unique_name }).await;
     let mut data = match tls {
-        Some(tls) if job.protected => secure(data, &tls, stall).await?,
+        Some(tls) if job.protected => secure(data, &tls, job.kind, stall).await?,
         _ => DataStream::Plain(data),
     };
     match stream {
@@ -117,10 +117,11 @@ async fn transfer(
 async fn secure(
     tcp: TcpStream,
     tls: &SessionTls,
+    kind: TransferKind,
     stall: Duration,
 ) -> Result<DataStream, TransferError> {
     let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let accepted = within(stall, TlsAcceptor::from(tls.data_config()).accept(tcp)).await;
+    let accepted = within(stall, TlsAcceptor::from(tls.data_config(kind)).accept(tcp)).await;
     let stream = accepted.map_err(|error| {
         log::info!("TLS handshake on the data connection with {peer} failed: {error}");
         TransferError::TlsFailed

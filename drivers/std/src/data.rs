@@ -12,7 +12,7 @@ use ftpwire_backend::file_error;
 use ftpwire_backend::tls::SessionTls;
 use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
 use ftpwire_core::address::canonical_ip;
-use ftpwire_core::server::{DataEndpoint, TransferError};
+use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
 use polling::{Event, Events, Poller};
 use rustls::{ServerConnection, StreamOwned};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -169,7 +169,7 @@ fn transfer(
     // read it before they start TLS on the data connection.
     report(Report::Started { unique_name });
     let mut data = match tls {
-        Some(tls) if job.protected => secure(data, tls, abort)?,
+        Some(tls) if job.protected => secure(data, tls, job.kind, abort)?,
         _ => DataStream::Plain(data),
     };
     match stream {
@@ -251,10 +251,11 @@ impl Write for DataStream {
 fn secure(
     mut tcp: TcpStream,
     tls: &SessionTls,
+    kind: TransferKind,
     abort: &Abort,
 ) -> Result<DataStream, TransferError> {
     let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let mut conn = tls.data_connection().map_err(|error| {
+    let mut conn = tls.data_connection(kind).map_err(|error| {
         log::warn!("cannot start TLS on the data connection with {peer}: {error}");
         TransferError::TlsFailed
     })?;

@@ -87,7 +87,7 @@ fn client_reads(client: &mut ClientConnection) -> Vec<u8> {
 
 /// A data connection of `session` opened by a client with `config`.
 fn data_handshake(session: &SessionTls, config: &Arc<ClientConfig>) -> ServerConnection {
-    let mut server = session.data_connection().unwrap();
+    let mut server = session.data_connection(TransferKind::Retrieve).unwrap();
     let mut client = client(config);
     for _ in 0..20 {
         let mut wire = Vec::new();
