@@ -100,7 +100,8 @@ impl TlsControl {
         control
     }
 
-    fn handshake(mut socket: TcpStream, certificate: &Certificate) -> TlsControl {
+    /// The TLS handshake on a control connection whose `AUTH TLS` got 234.
+    pub fn handshake(mut socket: TcpStream, certificate: &Certificate) -> TlsControl {
         let config = certificate.client_config();
         let mut conn = ClientConnection::new(config.clone(), localhost()).unwrap();
         while conn.is_handshaking() {

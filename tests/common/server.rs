@@ -139,8 +139,14 @@ impl Server {
             addr.ip().is_loopback(),
             "the server must listen on loopback in tests, got {addr}"
         );
-        // The implicit-FTPS line follows at once.
-        let implicit_addr = args.iter().any(|a| a == "--implicit-tls-listen").then(|| {
+        // The implicit-FTPS line follows at once, when a flag or the config
+        // file asks for that listener.
+        let asks_implicit = args.iter().any(|a| {
+            a == "--implicit-tls-listen"
+                || (Path::new(a).extension().is_some_and(|e| e == "toml")
+                    && std::fs::read_to_string(a).is_ok_and(|t| t.contains("implicit_tls_listen")))
+        });
+        let implicit_addr = asks_implicit.then(|| {
             let line = lines
                 .recv_timeout(STARTUP)
                 .expect("a `listening ftps://HOST:PORT` line after the ftp:// one");
