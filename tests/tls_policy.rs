@@ -25,6 +25,7 @@ driver_matrix!(
     session_reuse_refuses_ftplib,
     session_reuse_refuses_another_control_connections_session,
     tls_sessions_get_the_tls_passive_address,
+    curl_skipping_the_pasv_ip_transfers_under_tls,
     local_network_peers_get_the_local_address_under_tls,
     commands_pipelined_after_auth_tls_never_run,
     toml_config_with_tls_and_relative_paths,
@@ -325,6 +326,53 @@ fn tls_sessions_get_the_tls_passive_address(driver: &'static str) {
         &bytes,
         &payload()[..SMALL],
         "EPSV under TLS with a masquerade",
+    );
+}
+
+/// curl under TLS with `--disable-epsv --ftp-skip-pasv-ip` receives the
+/// masqueraded 227 (curl's trace shows it decrypted), ignores its address,
+/// and moves the file both ways.
+fn curl_skipping_the_pasv_ip_transfers_under_tls(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = ftps_server(
+        driver,
+        &certificate,
+        &["--tls-passive-address", TLS_EXTERNAL],
+    );
+    let client = tempfile::tempdir().unwrap();
+    let flags = ["--ssl-reqd", "-k", "--disable-epsv", "--ftp-skip-pasv-ip"];
+    let downloaded = client.path().join("down.bin");
+    let run = run_bounded(
+        curl()
+            .args(flags)
+            .arg("-o")
+            .arg(&downloaded)
+            .arg(server.url("down.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    assert!(run.curl_sent("PASV") && run.curl_sent("PROT"), "{run}");
+    assert!(
+        run.stderr.contains("203,0,113,7"),
+        "curl never saw the masqueraded 227: {run}"
+    );
+    assert_file_holds(&downloaded, &payload()[..SMALL], "PASV download under TLS");
+
+    let local = client.path().join("up.bin");
+    std::fs::write(&local, &payload()[..SMALL]).unwrap();
+    run_bounded(
+        curl()
+            .args(flags)
+            .arg("-T")
+            .arg(&local)
+            .arg(server.url("up.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    assert_file_holds(
+        &server.root().join("up.bin"),
+        &payload()[..SMALL],
+        "PASV upload under TLS",
     );
 }
 
