@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use ftpwire_backend::host::{Blocking, Work, log_transfer};
 use ftpwire_backend::passive::open_passive;
-use ftpwire_backend::tls::{ControlTls, Received, SessionTls};
+use ftpwire_backend::tls::ControlChannel;
 use ftpwire_backend::transfer::TransferJob;
-use ftpwire_core::server::{Output, PassiveError, TlsToken, TransferKind, TransferToken};
+use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
@@ -68,15 +68,12 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
         running: None,
         user: String::new(),
         stopping: false,
-        session_tls: None,
-        tls: None,
-        upgrading: None,
+        channel: ControlChannel::default(),
     };
     let config = host.shared.config.session.clone();
     let mut session = if implicit_tls {
-        match host.start_tls() {
-            Some(tls) => host.tls = Some(tls),
-            None => return,
+        if !host.channel.start(host.shared.config.tls.as_ref(), peer) {
+            return;
         }
         ServerSession::new_implicit_tls(config, local, peer, host.now())
     } else {
@@ -108,8 +105,8 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
             Wake::Read(Ok(0)) | Wake::Read(Err(_)) => session.handle_peer_closed(),
             Wake::Read(Ok(n)) => {
                 let plain;
-                let bytes = if host.tls.is_some() {
-                    match host.decrypt(&mut session, &buf[..n]).await {
+                let bytes = if host.channel.is_tls() {
+                    match host.receive(&mut session, &buf[..n]).await {
                         Some(decrypted) => plain = decrypted,
                         None => continue,
                     }
@@ -133,9 +130,10 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
     // Dropping the abort sender stops a running transfer; its task frees the
     // data connection, the passive port and the file.
     host.running = None;
-    if let Some(tls) = &mut host.tls {
-        tls.close();
-        let _ = host.flush_tls().await;
+    let mut wire = Vec::new();
+    host.channel.close(&mut wire);
+    if !wire.is_empty() {
+        let _ = host.write_control(&wire).await;
     }
     let _ = host.control.shutdown(std::net::Shutdown::Both);
 }
@@ -152,78 +150,21 @@ struct Host {
     user: String,
     /// Shutdown began: the session ends as soon as no transfer runs.
     stopping: bool,
-    /// This control connection's TLS session cache, once TLS was asked for.
-    session_tls: Option<SessionTls>,
-    /// The control channel's TLS while it is on.
-    tls: Option<ControlTls>,
-    /// `AUTH TLS` is waiting for the handshake to finish.
-    upgrading: Option<TlsToken>,
+    /// Plain text or TLS, and the TLS session data connections resume.
+    channel: ControlChannel,
 }
 
 impl Host {
-    /// TLS for the control channel, or `None` (logged) if the server has
-    /// no certificate or rustls refuses.
-    fn start_tls(&mut self) -> Option<ControlTls> {
-        let Some(settings) = &self.shared.config.tls else {
-            log::warn!(
-                "{}: TLS requested but no certificate is configured; closing",
-                self.peer
-            );
-            return None;
-        };
-        let session_tls = self
-            .session_tls
-            .get_or_insert_with(|| settings.for_session());
-        session_tls
-            .control()
-            .map_err(|error| log::warn!("{}: cannot start TLS: {error}", self.peer))
-            .ok()
-    }
-
     /// What bytes read from a TLS control channel decrypt to (handshake
     /// replies are sent on the way); `None` if the channel failed.
-    async fn decrypt(&mut self, session: &mut ServerSession, wire: &[u8]) -> Option<Vec<u8>> {
-        let tls = self.tls.as_mut()?;
-        let mut plain = Vec::new();
-        let received = tls.receive(wire, &mut plain);
-        if self.flush_tls().await.is_err() {
+    async fn receive(&mut self, session: &mut ServerSession, input: &[u8]) -> Option<Vec<u8>> {
+        let mut wire = Vec::new();
+        let plain = self.channel.receive(session, input, &mut wire, self.peer);
+        if !wire.is_empty() && self.write_control(&wire).await.is_err() {
             session.handle_peer_closed();
             return None;
         }
-        match received {
-            Err(error) => {
-                log::info!(
-                    "{}: TLS failed on the control connection: {error}",
-                    self.peer
-                );
-                session.handle_peer_closed();
-                return None;
-            }
-            Ok(Received::Closed) => session.handle_peer_closed(),
-            Ok(Received::Plain) => self.tls = None,
-            Ok(Received::Tls) => {}
-        }
-        if let Some(tls) = &self.tls
-            && !tls.is_handshaking()
-            && let Some(token) = self.upgrading.take()
-        {
-            log::debug!("{}: control connection secured", self.peer);
-            session.tls_established(token);
-        }
-        Some(plain)
-    }
-
-    /// Writes what the control channel's TLS has to send.
-    async fn flush_tls(&mut self) -> io::Result<()> {
-        let Some(tls) = &mut self.tls else {
-            return Ok(());
-        };
-        let mut wire = Vec::new();
-        tls.take_wire(&mut wire);
-        if wire.is_empty() {
-            return Ok(());
-        }
-        self.write_control(&wire).await
+        plain
     }
 
     /// Writes to the control socket; a client that stops reading replies
@@ -288,12 +229,12 @@ impl Host {
         loop {
             match session.poll_output() {
                 Output::Transmit(bytes) => {
-                    let written = match &mut self.tls {
-                        None => self.write_control(bytes).await,
-                        Some(tls) => {
-                            tls.send(bytes);
-                            self.flush_tls().await
-                        }
+                    let written = if self.channel.is_tls() {
+                        let mut wire = Vec::new();
+                        self.channel.send(bytes, &mut wire);
+                        self.write_control(&wire).await
+                    } else {
+                        self.write_control(bytes).await
                     };
                     if written.is_err() {
                         session.handle_peer_closed();
@@ -353,19 +294,16 @@ impl Host {
                     let _ = running.abort.try_send(());
                 }
             }
-            Work::UpgradeTls(token) => match self.start_tls() {
-                // The 234 is out; what the socket brings now is the handshake.
-                Some(tls) => {
-                    self.tls = Some(tls);
-                    self.upgrading = Some(token);
+            Work::UpgradeTls(token) => {
+                let settings = self.shared.config.tls.as_ref();
+                if !self.channel.upgrade(settings, token, peer) {
+                    session.handle_peer_closed();
                 }
-                None => session.handle_peer_closed(),
-            },
+            }
             Work::DowngradeTls => {
-                if let Some(tls) = &mut self.tls {
-                    tls.downgrade();
-                }
-                if self.flush_tls().await.is_err() {
+                let mut wire = Vec::new();
+                self.channel.downgrade(&mut wire);
+                if self.write_control(&wire).await.is_err() {
                     session.handle_peer_closed();
                 }
             }
@@ -382,11 +320,7 @@ impl Host {
             path: job.path.clone(),
             started: std::time::Instant::now(),
         });
-        let tls = if job.protected {
-            self.session_tls.clone()
-        } else {
-            None
-        };
+        let tls = self.channel.data_tls(job.protected);
         let task = data::run(
             job,
             self.passive.take(),

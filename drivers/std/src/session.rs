@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use ftpwire_backend::host::{Blocking, Work, log_transfer};
 use ftpwire_backend::passive::open_passive;
-use ftpwire_backend::tls::{ControlTls, Received, SessionTls};
+use ftpwire_backend::tls::ControlChannel;
 use ftpwire_backend::transfer::TransferJob;
-use ftpwire_core::server::{Output, TlsToken, TransferKind, TransferToken};
+use ftpwire_core::server::{Output, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 
 use crate::data::{self, Abort, Report};
@@ -89,16 +89,13 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         passive: None,
         running: None,
         user: String::new(),
-        session_tls: None,
-        tls: None,
-        upgrading: None,
+        channel: ControlChannel::default(),
     };
     let now = host.now();
     let config = host.shared.config.session.clone();
     let mut session = if implicit_tls {
-        match host.start_tls() {
-            Some(tls) => host.tls = Some(tls),
-            None => return,
+        if !host.channel.start(host.shared.config.tls.as_ref(), peer) {
+            return;
         }
         ServerSession::new_implicit_tls(config, local, peer, now)
     } else {
@@ -129,7 +126,7 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         let wait = deadline.saturating_duration_since(host.now());
         match woken.recv_timeout(wait) {
             Ok(Wake::Control(wire)) => {
-                let Some(bytes) = host.decrypt(&mut session, wire, &backlog) else {
+                let Some(bytes) = host.receive(&mut session, wire, &backlog) else {
                     continue;
                 };
                 if pending.is_empty() && session.wants_input() {
@@ -150,10 +147,9 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     if let Some(running) = &host.running {
         running.abort.abort();
     }
-    if let Some(tls) = &mut host.tls {
-        tls.close();
-        host.flush_tls();
-    }
+    let mut wire = Vec::new();
+    host.channel.close(&mut wire);
+    let _ = host.control.write_all(&wire);
     backlog.close();
     let _ = host.control.shutdown(Shutdown::Both);
     log::debug!("{peer}: session closed");
@@ -237,101 +233,43 @@ struct Host {
     passive: Option<TcpListener>,
     running: Option<Running>,
     user: String,
-    /// This control connection's TLS session cache, once TLS was asked for.
-    session_tls: Option<SessionTls>,
-    /// The control channel's TLS while it is on.
-    tls: Option<ControlTls>,
-    /// `AUTH TLS` is waiting for the handshake to finish.
-    upgrading: Option<TlsToken>,
+    /// Plain text or TLS, and the TLS session data connections resume.
+    channel: ControlChannel,
 }
 
 impl Host {
-    /// TLS for the control channel, or `None` (logged) if the server has
-    /// no certificate or rustls refuses.
-    fn start_tls(&mut self) -> Option<ControlTls> {
-        let Some(settings) = &self.shared.config.tls else {
-            log::warn!(
-                "{}: TLS requested but no certificate is configured; closing",
-                self.peer
-            );
-            return None;
-        };
-        let session_tls = self
-            .session_tls
-            .get_or_insert_with(|| settings.for_session());
-        session_tls
-            .control()
-            .map_err(|error| log::warn!("{}: cannot start TLS: {error}", self.peer))
-            .ok()
-    }
-
-    /// What the session should see of bytes read from the socket: the same
-    /// bytes on a plain channel, their decryption on a TLS one (the backlog
-    /// then counts the decrypted bytes); `None` if there is nothing.
-    fn decrypt(
+    /// What the session should see of bytes read from the socket (their
+    /// decryption on a TLS channel, the backlog then counting the decrypted
+    /// bytes); `None` if the channel failed.
+    fn receive(
         &mut self,
         session: &mut ServerSession,
-        wire: Vec<u8>,
+        input: Vec<u8>,
         backlog: &Backlog,
     ) -> Option<Vec<u8>> {
-        let Some(tls) = self.tls.as_mut() else {
-            return Some(wire);
-        };
-        let mut plain = Vec::new();
-        let received = tls.receive(&wire, &mut plain);
-        backlog.release(wire.len());
-        backlog.hold(plain.len());
-        self.flush_tls();
-        match received {
-            Err(error) => {
-                log::info!(
-                    "{}: TLS failed on the control connection: {error}",
-                    self.peer
-                );
-                session.handle_peer_closed();
-                backlog.release(plain.len());
-                return None;
-            }
-            Ok(Received::Closed) => session.handle_peer_closed(),
-            Ok(Received::Plain) => self.tls = None,
-            Ok(Received::Tls) => {}
+        if !self.channel.is_tls() {
+            return Some(input);
         }
-        if let Some(tls) = &self.tls
-            && !tls.is_handshaking()
-            && let Some(token) = self.upgrading.take()
-        {
-            log::debug!("{}: control connection secured", self.peer);
-            session.tls_established(token);
-        }
-        Some(plain)
-    }
-
-    /// Writes what the control channel's TLS has to send.
-    fn flush_tls(&mut self) {
-        let Some(tls) = &mut self.tls else {
-            return;
-        };
         let mut wire = Vec::new();
-        tls.take_wire(&mut wire);
-        if !wire.is_empty() && self.control.write_all(&wire).is_err() {
-            log::debug!(
-                "{}: control connection lost while writing TLS records",
-                self.peer
-            );
+        let plain = self.channel.receive(session, &input, &mut wire, self.peer);
+        backlog.release(input.len());
+        if let Some(plain) = &plain {
+            backlog.hold(plain.len());
         }
+        if !wire.is_empty() && self.control.write_all(&wire).is_err() {
+            session.handle_peer_closed();
+        }
+        plain
     }
 
     /// Sends reply bytes, through TLS when it is on.
     fn transmit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match &mut self.tls {
-            None => self.control.write_all(bytes),
-            Some(tls) => {
-                tls.send(bytes);
-                let mut wire = Vec::new();
-                tls.take_wire(&mut wire);
-                self.control.write_all(&wire)
-            }
+        if !self.channel.is_tls() {
+            return self.control.write_all(bytes);
         }
+        let mut wire = Vec::new();
+        self.channel.send(bytes, &mut wire);
+        self.control.write_all(&wire)
     }
 
     fn now(&self) -> Instant {
@@ -388,19 +326,18 @@ impl Host {
                     running.abort.abort();
                 }
             }
-            Work::UpgradeTls(token) => match self.start_tls() {
-                // The 234 is out; what the socket brings now is the handshake.
-                Some(tls) => {
-                    self.tls = Some(tls);
-                    self.upgrading = Some(token);
+            Work::UpgradeTls(token) => {
+                let settings = self.shared.config.tls.as_ref();
+                if !self.channel.upgrade(settings, token, peer) {
+                    session.handle_peer_closed();
                 }
-                None => session.handle_peer_closed(),
-            },
+            }
             Work::DowngradeTls => {
-                if let Some(tls) = &mut self.tls {
-                    tls.downgrade();
+                let mut wire = Vec::new();
+                self.channel.downgrade(&mut wire);
+                if self.control.write_all(&wire).is_err() {
+                    session.handle_peer_closed();
                 }
-                self.flush_tls();
             }
             Work::Nothing => {}
         }
@@ -423,11 +360,7 @@ impl Host {
             }
         };
         let listener = self.passive.take();
-        let tls = if job.protected {
-            self.session_tls.clone()
-        } else {
-            None
-        };
+        let tls = self.channel.data_tls(job.protected);
         let storage = self.shared.storage.clone();
         let wake = self.wake.clone();
         let stall = self.shared.config.session.idle_timeout;

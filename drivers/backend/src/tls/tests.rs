@@ -334,3 +334,126 @@ fn a_renewed_certificate_is_used_by_the_next_session() {
     write_pair(&new, start + std::time::Duration::from_secs(20));
     assert_eq!(served_certificate(&tls, &new), new.cert);
 }
+
+/// Everything the session says until it waits: the bytes, and the token of
+/// an `UpgradeTls` event if one came.
+fn drain(session: &mut ftpwire_core::ServerSession) -> (Vec<u8>, Option<TlsToken>) {
+    use ftpwire_core::{Event, Output};
+    let mut said = Vec::new();
+    let mut upgrade = None;
+    loop {
+        match session.poll_output() {
+            Output::Transmit(bytes) => said.extend_from_slice(bytes),
+            Output::Event(Event::UpgradeTls(event)) => upgrade = Some(event.token),
+            Output::Event(other) => panic!("unexpected event {other:?}"),
+            Output::Timeout(_) | Output::Closed => return (said, upgrade),
+        }
+    }
+}
+
+#[test]
+fn control_channel_carries_a_session_through_auth_tls() {
+    use ftpwire_core::{Instant, ServerConfig, ServerSession};
+    let id = identity();
+    let tls = settings(&id);
+    let config = Arc::new(ServerConfig {
+        tls: true,
+        ..ServerConfig::default()
+    });
+    let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+    let local: SocketAddr = "127.0.0.1:21".parse().unwrap();
+    let mut session = ServerSession::new(
+        config,
+        local,
+        peer,
+        Instant::from_duration(std::time::Duration::ZERO),
+    );
+    let mut channel = ControlChannel::default();
+    assert!(!channel.is_tls());
+    assert!(
+        channel.data_tls(true).is_none(),
+        "no TLS session before AUTH TLS"
+    );
+
+    // A command injected behind AUTH TLS in the same read.
+    let input = channel
+        .receive(
+            &mut session,
+            b"AUTH TLS\r\nUSER alice\r\n",
+            &mut Vec::new(),
+            peer,
+        )
+        .unwrap();
+    assert!(drain(&mut session).0.starts_with(b"220 "), "the greeting");
+    let used = session.handle_input(Instant::from_duration(std::time::Duration::ZERO), &input);
+    let (said, token) = drain(&mut session);
+    assert_eq!(said, b"234 AUTH TLS ok; start the TLS handshake.\r\n");
+    assert!(channel.upgrade(Some(&tls), token.expect("an upgrade event"), peer));
+    // What followed AUTH TLS in the clear is offered, and thrown away.
+    session.handle_input(
+        Instant::from_duration(std::time::Duration::ZERO),
+        &input[used..],
+    );
+    assert_eq!(drain(&mut session).0, b"");
+
+    let client_config = client_config(&id);
+    let mut client = client(&client_config);
+    for _ in 0..10 {
+        let mut to_server = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut to_server).unwrap();
+        }
+        let mut to_client = Vec::new();
+        let plain = channel
+            .receive(&mut session, &to_server, &mut to_client, peer)
+            .unwrap();
+        assert!(plain.is_empty());
+        let mut slice = &to_client[..];
+        while !slice.is_empty() {
+            client.read_tls(&mut slice).unwrap();
+            client.process_new_packets().unwrap();
+        }
+        if !client.is_handshaking() && to_client.is_empty() {
+            break;
+        }
+    }
+    assert!(session.is_secured(), "the handshake answered the upgrade");
+    assert!(channel.data_tls(true).is_some() && channel.data_tls(false).is_none());
+
+    // Under TLS: the injected USER did not run, so PASS is out of sequence.
+    client.writer().write_all(b"PASS secret\r\n").unwrap();
+    let mut to_server = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut to_server).unwrap();
+    }
+    let plain = channel
+        .receive(&mut session, &to_server, &mut Vec::new(), peer)
+        .unwrap();
+    assert_eq!(plain, b"PASS secret\r\n");
+    session.handle_input(Instant::from_duration(std::time::Duration::ZERO), &plain);
+    let (said, _) = drain(&mut session);
+    let mut wire = Vec::new();
+    channel.send(&said, &mut wire);
+    assert!(
+        !wire.windows(4).any(|w| w == b"503 "),
+        "replies are encrypted"
+    );
+    let mut slice = &wire[..];
+    while !slice.is_empty() {
+        client.read_tls(&mut slice).unwrap();
+        client.process_new_packets().unwrap();
+    }
+    let reply = client_reads(&mut client);
+    assert!(
+        reply.starts_with(b"503 "),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+}
+
+#[test]
+fn control_channel_without_a_certificate_refuses_to_start() {
+    let mut channel = ControlChannel::default();
+    assert!(!channel.start(None, "127.0.0.1:1".parse().unwrap()));
+    assert!(!channel.is_tls());
+}
