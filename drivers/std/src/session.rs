@@ -95,6 +95,9 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let config = host.shared.config.session.clone();
     let mut session = if implicit_tls {
         if !host.channel.start(host.shared.config.tls.as_ref(), peer) {
+            // Also ends the reader thread, blocked on its clone of the socket.
+            backlog.close();
+            let _ = host.control.shutdown(Shutdown::Both);
             return;
         }
         ServerSession::new_implicit_tls(config, local, peer, now)
