@@ -81,7 +81,11 @@ fn retr_mib_per_s(server: &Server, file: &str, mib: u64, tls: bool) -> f64 {
     let started = Instant::now();
     let status = Command::new("curl")
         .args(["-sS", "--user", "alice:secret", "-o", "/dev/null"])
-        .args(if tls { &["--ssl-reqd", "-k"][..] } else { &[][..] })
+        .args(if tls {
+            &["--ssl-reqd", "-k"][..]
+        } else {
+            &[][..]
+        })
         .arg(format!("ftp://{}/{file}", server.addr))
         .status()
         .expect("run curl");
