@@ -1,6 +1,7 @@
 //! FTPS with real clients, on every driver: curl explicit (`--ssl-reqd`) in
 //! EPSV and PASV and implicit (`ftps://`), lftp and Python's `FTP_TLS` in
-//! passive and active mode under `PROT P`, each moving the 20 MiB payload up
+//! passive and active mode under `PROT P` (lftp also over implicit FTPS),
+//! each moving the 20 MiB payload up
 //! and down with a byte compare; and 100 MiB each way with a checksum.
 //! (Debian's curl 7.88 hangs on active-mode FTPS against every server, so
 //! active mode is lftp's and ftplib's.)
@@ -11,7 +12,9 @@ mod common;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use common::clients::{CLIENT_TIMEOUT, Run, curl, ftplib_tls, lftp_tls, run_bounded};
+use common::clients::{
+    CLIENT_TIMEOUT, Run, curl, ftplib_tls, lftp_implicit, lftp_tls, run_bounded,
+};
 use common::ftps::Certificate;
 use common::payload::{assert_file_holds, checksum, payload};
 use common::server::Server;
@@ -20,6 +23,7 @@ driver_matrix!(
     curl_explicit_epsv,
     curl_explicit_pasv,
     curl_implicit,
+    lftp_implicit_passive_and_active,
     lftp_passive,
     lftp_active,
     ftplib_passive,
@@ -168,6 +172,49 @@ fn curl_implicit(driver: &'static str) {
         "plain FTP on the implicit port: {plain}"
     );
     assert!(!plain.stderr.contains("< 220"), "a plain greeting: {plain}");
+}
+
+/// Implicit FTPS in both data connection modes, with lftp (`ftps://`).
+fn lftp_implicit_passive_and_active(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = ftps_server(
+        driver,
+        &certificate,
+        &["--implicit-tls-listen", "127.0.0.1:0"],
+    );
+    let implicit = server.implicit_addr.expect("an implicit-FTPS listener");
+    std::fs::write(server.root().join("down.bin"), payload()).unwrap();
+    let client = tempfile::tempdir().unwrap();
+    let local = client.path().join("payload.bin");
+    std::fs::write(&local, payload()).unwrap();
+    for (mode, verb) in [("yes", "PASV"), ("no", "PORT")] {
+        let downloaded = client.path().join(format!("down-{verb}.bin"));
+        let run = lftp_implicit(
+            implicit,
+            &format!("set ftp:passive-mode {mode}"),
+            &format!(
+                "put {} -o up-{verb}.bin; get down.bin -o {}",
+                local.display(),
+                downloaded.display()
+            ),
+        )
+        .success();
+        assert!(
+            run.stderr.contains(&format!("---> {verb}")),
+            "no {verb}: {run}"
+        );
+        assert!(
+            run.stderr.contains("---> PROT P"),
+            "data not protected: {run}"
+        );
+        assert!(
+            !run.stderr.contains("---> AUTH"),
+            "AUTH on an implicit port: {run}"
+        );
+        let uploaded = server.root().join(format!("up-{verb}.bin"));
+        assert_file_holds(&uploaded, payload(), "lftp put over implicit FTPS");
+        assert_file_holds(&downloaded, payload(), "lftp get over implicit FTPS");
+    }
 }
 
 /// lftp puts and gets the payload and lists, over FTPS with `settings`.

@@ -220,12 +220,22 @@ pub fn lftp_tls(server: &Server, settings: &str, commands: &str) -> Run {
 }
 
 fn lftp_with(server: &Server, settings: &str, commands: &str) -> Run {
+    let target = format!("-p {} {}", server.addr.port(), server.addr.ip());
+    lftp_open(&target, settings, commands)
+}
+
+/// lftp against an implicit-FTPS listener (`ftps://` URL: TLS before the
+/// greeting), with `settings` (`set ftp:passive-mode no` for active mode).
+pub fn lftp_implicit(addr: std::net::SocketAddr, settings: &str, commands: &str) -> Run {
+    let settings = format!("set ssl:verify-certificate no; {settings}");
+    lftp_open(&format!("ftps://{addr}"), &settings, commands)
+}
+
+fn lftp_open(target: &str, settings: &str, commands: &str) -> Run {
     let script = format!(
         "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; \
          set net:reconnect-interval-base 1; set xfer:clobber on; {settings}; \
-         open -u {USER},{PASSWORD} -p {port} {ip}; {commands}",
-        port = server.addr.port(),
-        ip = server.addr.ip(),
+         open -u {USER},{PASSWORD} {target}; {commands}"
     );
     run_bounded(
         Command::new("lftp").args(["-d", "-c", &script]),
