@@ -1,8 +1,8 @@
 //! FTPS with real clients, on every driver: curl explicit (`--ssl-reqd`) in
 //! EPSV and PASV and implicit (`ftps://`), lftp and Python's `FTP_TLS` in
 //! passive and active mode under `PROT P` (lftp also over implicit FTPS),
-//! each moving the 20 MiB payload up
-//! and down with a byte compare; and 100 MiB each way with a checksum.
+//! each moving the 20 MiB payload up and down with a byte compare; and
+//! 100 MiB each way with a checksum.
 //! (Debian's curl 7.88 hangs on active-mode FTPS against every server, so
 //! active mode is lftp's and ftplib's.)
 
