@@ -1,7 +1,7 @@
 //! # ftpwire-core: the FTP/FTPS protocol, without I/O
 //!
 //! A sans-IO engine: the host feeds received control-channel bytes in,
-//! drains reply bytes and [`Event`](server::Event)s out, answers each event
+//! drains reply bytes and [`Event`]s out, answers each event
 //! (possibly much later), and tells the session what time it is. The core
 //! never blocks, never reads a clock, never touches a socket or a file.
 //!

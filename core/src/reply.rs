@@ -20,7 +20,7 @@ pub fn write(out: &mut Vec<u8>, code: u16, text: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends the first line of a multi-line reply (`code-text`); end it with [`write`].
+/// Appends the first line of a multi-line reply (`code-text`); end it with [`write()`].
 pub fn write_first(out: &mut Vec<u8>, code: u16, text: &str) {
     write_code(out, code, b'-');
     out.extend_from_slice(text.as_bytes());
