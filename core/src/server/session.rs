@@ -358,6 +358,25 @@ impl ServerSession {
         self.state.closing = true;
     }
 
+    /// The server is shutting down: `421` (RFC 959: service not available,
+    /// closing control connection), then [`Output::Closed`], so the client
+    /// knows to come back later rather than seeing a bare disconnect. Call
+    /// it when no transfer runs, to let transfers finish first; a running
+    /// one is aborted (without its `426`: the connection is going away).
+    pub fn shut_down(&mut self, now: Instant) {
+        self.state.settle(now);
+        if self.state.closing || self.state.closed {
+            return;
+        }
+        if let Waiting::Transfer(t) = self.state.waiting
+            && t.abort.is_none()
+        {
+            self.state.events.push_back(Queued::AbortTransfer);
+        }
+        self.state
+            .close(421, "Server shutting down; closing the connection.");
+    }
+
     /// The next thing the host must do. Call until it returns
     /// [`Output::Timeout`] or [`Output::Closed`].
     pub fn poll_output(&mut self) -> Output<'_> {

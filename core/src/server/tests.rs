@@ -303,6 +303,40 @@ fn three_failed_logins_close_the_session() {
 }
 
 #[test]
+fn shut_down_says_421_and_closes() {
+    let mut h = Host::logged_in();
+    h.session.shut_down(h.now);
+    h.drain();
+    assert_eq!(
+        h.take(),
+        "421 Server shutting down; closing the connection.\r\n"
+    );
+    assert!(h.closed);
+    // Once closed, nothing more.
+    h.session.shut_down(h.now);
+    h.drain();
+    assert_eq!(h.take(), "");
+}
+
+#[test]
+fn shut_down_during_a_transfer_aborts_it() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.start_transfer();
+    h.take();
+    h.take_events();
+    h.session.shut_down(h.now);
+    h.drain();
+    assert_eq!(h.take_events(), ["abort"], "the transfer is stopped");
+    assert_eq!(
+        h.take(),
+        "421 Server shutting down; closing the connection.\r\n"
+    );
+    assert!(h.closed);
+}
+
+#[test]
 fn order_errors_are_503() {
     let mut h = Host::new();
     assert_eq!(h.cmd("PASS x"), "503 Send USER first.\r\n");
