@@ -86,8 +86,10 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
             break;
         }
         if host.stopping && host.running.is_none() {
-            // Shutting down, replies sent and nothing in flight: end now.
-            break;
+            // Shutting down, replies sent and nothing in flight: 421, then
+            // the session closes.
+            session.shut_down(host.now());
+            continue;
         }
         if !pending.is_empty() && session.wants_input() {
             let used = session.handle_input(host.now(), &pending);

@@ -72,13 +72,13 @@ fn a_running_transfer_finishes_and_serve_returns() {
     assert!(received == payload, "the transfer in flight was cut short");
     let done = reply(&mut control);
     assert!(done.starts_with("226 "), "end of RETR: {done}");
-    // Then the session ends, and so does serve().
+    // Then the session ends with 421, and so does serve().
     let mut rest = Vec::new();
     control.read_to_end(&mut rest).unwrap();
-    assert!(
-        rest.is_empty(),
-        "after shutdown: {:?}",
-        String::from_utf8_lossy(&rest)
+    assert_eq!(
+        String::from_utf8_lossy(&rest),
+        "421 Server shutting down; closing the connection.\r\n",
+        "after shutdown"
     );
     serving.join().unwrap().unwrap();
     // The listener is gone with it.

@@ -111,9 +111,15 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             break;
         }
         let sessions = &host.shared.sessions;
-        if sessions.hard_stopped() || (sessions.stopping() && host.running.is_none()) {
-            // Shutting down, and every reply so far is sent.
+        if sessions.hard_stopped() {
+            // The grace period is over: the socket is already shut down.
             break;
+        }
+        if sessions.stopping() && host.running.is_none() {
+            // Shutting down, every reply so far sent and no transfer
+            // running: 421, then the session closes.
+            session.shut_down(host.now());
+            continue;
         }
         if !pending.is_empty() && session.wants_input() {
             let used = session.handle_input(host.now(), &pending);

@@ -389,7 +389,8 @@ fn shutdown_ends_idle_sessions_at_once_and_lets_a_transfer_finish() {
     let handle = server.shutdown.clone();
     let serving = server.thread.take().unwrap();
     let stopper = thread::spawn(move || handle.shutdown(Duration::from_secs(30)));
-    // The idle session is closed without waiting for the grace period...
+    // The idle session is told and closed without waiting for the grace period...
+    assert_eq!(idle.reply().0, 421, "an idle session hears why it ends");
     assert!(closed_by_server(&mut idle));
     assert!(
         TcpStream::connect(server.addr).is_err(),
@@ -399,6 +400,7 @@ fn shutdown_ends_idle_sessions_at_once_and_lets_a_transfer_finish() {
     data.write_all(b"second half").unwrap();
     drop(data);
     assert_eq!(busy.reply().0, 226);
+    assert_eq!(busy.reply().0, 421, "then the session ends with 421");
     assert!(closed_by_server(&mut busy));
     serving.join().unwrap().unwrap();
     stopper.join().unwrap();
