@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ftpwire_backend::passive::PortRange;
@@ -74,6 +75,14 @@ struct ServeArgs {
     /// Sessions running at once from one client IP [default: 50].
     #[arg(long, value_name = "N")]
     max_sessions_per_ip: Option<usize>,
+    /// Seconds a session may go without a command (or data moving) before
+    /// it gets 421 and is closed [default: 300].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
+    /// Seconds running transfers may go on after SIGINT/SIGTERM before their
+    /// sessions are closed; a second signal stops at once [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace: Option<u64>,
     /// PEM certificate chain for FTPS (with --tls-key): clients may then
     /// send AUTH TLS on the --listen port (explicit FTPS).
     #[arg(long, value_name = "FILE.pem")]
@@ -129,6 +138,12 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_sessions_per_ip {
             config.max_sessions_per_ip = n;
+        }
+        if let Some(secs) = self.idle_timeout {
+            config.idle_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.shutdown_grace {
+            config.shutdown_grace = Duration::from_secs(secs);
         }
         if self.tls_cert.is_some() {
             config.tls_cert = self.tls_cert;
@@ -231,9 +246,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .and_then(|()| stdout.flush())
             .map_err(|e| format!("cannot write to stdout: {e}"))
     };
+    let grace = config.shutdown_grace;
     match driver {
         Driver::Std => {
             let server = ftpwire_std::Server::new(driver_config, storage, users);
+            let handle = server.shutdown_handle();
+            stop_on_signals(move || handle.shutdown(grace), grace)?;
             announce()?;
             match implicit {
                 Some(implicit) => server.serve_with_implicit_tls(listener, implicit),
@@ -243,6 +261,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
         Driver::Smol => {
             let server = ftpwire_smol::Server::new(driver_config, storage, users);
+            let handle = server.shutdown_handle();
+            stop_on_signals(move || handle.shutdown(grace), grace)?;
             let listener = smol::net::TcpListener::try_from(listener).map_err(|e| e.to_string())?;
             let implicit = implicit
                 .map(smol::net::TcpListener::try_from)
@@ -258,6 +278,40 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())
         }
     }
+}
+
+/// SIGINT or SIGTERM (Ctrl-C, `systemctl stop`) calls `shutdown`: no new
+/// connections, idle sessions get 421, running transfers get `grace`, then
+/// `serve` returns and the process exits 0. A second signal exits at once.
+#[cfg(unix)]
+fn stop_on_signals(shutdown: impl Fn() + Send + 'static, grace: Duration) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
+    std::thread::Builder::new()
+        .name("ftpwire-signals".into())
+        .spawn(move || {
+            let mut stopping = false;
+            for signal in signals.forever() {
+                if stopping {
+                    log::warn!("signal {signal} again: stopping now");
+                    std::process::exit(128 + signal);
+                }
+                stopping = true;
+                log::info!(
+                    "signal {signal}: shutting down; running transfers get {}s (signal again to stop now)",
+                    grace.as_secs()
+                );
+                shutdown();
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn stop_on_signals(_shutdown: impl Fn() + Send + 'static, _grace: Duration) -> Result<(), String> {
+    Ok(())
 }
 
 /// A listener on `addr`, or one line that says what to do.

@@ -188,6 +188,21 @@ impl Server {
         String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
     }
 
+    /// Waits for the process to exit on its own; panics after `timeout`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> ExitStatus {
+        match self
+            .child
+            .wait_timeout(timeout)
+            .expect("wait for ftpwire serve")
+        {
+            Some(status) => status,
+            None => panic!(
+                "ftpwire serve still running after {timeout:?}; its stderr:\n{}",
+                self.log()
+            ),
+        }
+    }
+
     /// Panics unless the process is still running (it must survive every
     /// client's misbehaviour).
     pub fn assert_running(&mut self) {

@@ -10,6 +10,9 @@
 //! passive_address = "ftp.example.com"   # or an IP; names resolve at each PASV
 //! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
 //!
+//! idle_timeout = 300             # seconds without a command before 421
+//! shutdown_grace = 30            # seconds running transfers get at shutdown
+//!
 //! tls_cert = "cert.pem"          # FTPS: AUTH TLS on `listen`
 //! tls_key = "key.pem"
 //! implicit_tls_listen = "0.0.0.0:990"   # optional implicit-FTPS listener
@@ -33,6 +36,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ftpwire_core::ServerConfig;
 use ftpwire_core::address::{IpNet, PassiveAddress, PassivePolicy};
@@ -45,6 +49,9 @@ use crate::users::{Password, UserDb};
 
 /// The address `ftpwire serve` listens on when none is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2121";
+
+/// How long running transfers may go on after a shutdown signal.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Every setting of `ftpwire serve` (see the [module docs](self) for the TOML form).
 ///
@@ -84,6 +91,14 @@ pub struct ServeConfig {
     pub max_sessions: usize,
     /// Sessions running at once from one client IP.
     pub max_sessions_per_ip: usize,
+    /// A session without a command (or data moving) for this long gets
+    /// `421` and is closed (TOML: whole seconds).
+    #[serde(deserialize_with = "positive_duration_from_secs")]
+    pub idle_timeout: Duration,
+    /// At shutdown (SIGINT/SIGTERM), how long running transfers may go on
+    /// before their sessions are closed (TOML: whole seconds).
+    #[serde(deserialize_with = "duration_from_secs")]
+    pub shutdown_grace: Duration,
     /// PEM certificate chain for FTPS (with `tls_key`).
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -114,6 +129,8 @@ impl Default for ServeConfig {
             local_networks: Vec::new(),
             max_sessions: crate::limits::DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: crate::limits::DEFAULT_MAX_SESSIONS_PER_IP,
+            idle_timeout: ServerConfig::default().idle_timeout,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             tls_cert: None,
             tls_key: None,
             tls_passive_address: None,
@@ -324,6 +341,7 @@ impl ServeConfig {
                 external: self.passive_address.clone(),
                 local_networks: self.local_networks.clone(),
             },
+            idle_timeout: self.idle_timeout,
             tls: self.tls_cert.is_some(),
             require_tls: self.require_tls,
             tls_passive_address: self.tls_passive_address.clone(),
@@ -401,6 +419,23 @@ where
 {
     let text = String::deserialize(deserializer)?;
     text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+fn duration_from_secs<'de, D>(deserializer: D) -> Result<Duration, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+fn positive_duration_from_secs<'de, D>(deserializer: D) -> Result<Duration, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match u64::deserialize(deserializer)? {
+        0 => Err(serde::de::Error::custom("must be at least 1 second")),
+        secs => Ok(Duration::from_secs(secs)),
+    }
 }
 
 fn vec_from_str<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
@@ -659,5 +694,20 @@ mod tests {
                 .tls
                 .is_none()
         );
+    }
+
+    #[test]
+    fn timeouts_are_whole_seconds() {
+        let config = ServeConfig::from_toml("idle_timeout = 60\nshutdown_grace = 0").unwrap();
+        assert_eq!(config.server_config().idle_timeout, Duration::from_secs(60));
+        assert_eq!(config.shutdown_grace, Duration::ZERO);
+        assert_eq!(
+            ServeConfig::default().shutdown_grace,
+            Duration::from_secs(30)
+        );
+        let error = ServeConfig::from_toml("idle_timeout = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at least 1 second"), "{error}");
     }
 }
