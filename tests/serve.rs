@@ -1,7 +1,7 @@
 //! `ftpwire serve` as an operator meets it: a TOML config with an argon2
 //! user, configurations that must fail at start with a clear line and a
-//! non-zero exit, and the no-flags default (anonymous, read-only, the
-//! current directory, 127.0.0.1:2121).
+//! non-zero exit, the no-flags default (anonymous, read-only, the current
+//! directory, 127.0.0.1:2121), and `--idle-timeout`.
 
 #[macro_use]
 mod common;
@@ -25,7 +25,19 @@ driver_matrix!(
     a_port_in_use_fails_at_start,
     a_bad_config_file_fails_at_start,
     no_flags_serves_the_current_directory_read_only_on_2121,
+    idle_timeout_flag_closes_quiet_sessions,
 );
+
+/// `--idle-timeout 1`: a logged-in session that sends nothing reads 421
+/// and is closed (the harness's reply bound, 10 s, is far above 1 s).
+fn idle_timeout_flag_closes_quiet_sessions(driver: &'static str) {
+    let server = Server::start(driver, &["--idle-timeout", "1"]);
+    let mut control = Control::login(server.addr);
+    let reply = control.reply();
+    assert_eq!(reply.code, 421, "idle timeout: {reply:?}");
+    assert!(reply.text.contains("Idle"), "{reply:?}");
+    control.expect_closed();
+}
 
 /// curl as `user:password` (the harness's `curl()` is alice's).
 fn curl_as(user: &str, password: &str) -> Command {
