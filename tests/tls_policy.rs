@@ -147,6 +147,21 @@ fn session_reuse_lets_resuming_clients_through(driver: &'static str) {
     assert_file_holds(&downloaded, &payload()[..SMALL], "lftp get");
     assert!(run.stdout.lines().any(|l| l == "up.bin"), "{run}");
 
+    // lftp resumes every data connection from one control ticket: a mirror
+    // of 40 files must not lose it to the tickets its downloads bring.
+    let many = server.root().join("many");
+    std::fs::create_dir(&many).unwrap();
+    for n in 0..40 {
+        std::fs::write(many.join(format!("f{n}.txt")), format!("file {n}\n")).unwrap();
+    }
+    let mirrored = client.path().join("mirror");
+    lftp_tls(&server, "", &format!("mirror many {}", mirrored.display())).success();
+    for n in 0..40 {
+        let got = std::fs::read_to_string(mirrored.join(format!("f{n}.txt")));
+        assert_eq!(got.ok(), Some(format!("file {n}\n")), "mirrored f{n}.txt");
+    }
+    assert!(!server.log().contains("did not resume"), "{}", server.log());
+
     // This suite's own client, with its control connection's session.
     let mut control = TlsControl::explicit(server.addr, &certificate);
     control.login();

@@ -27,12 +27,16 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ProducesTickets, ServerConnection, StoresServerSessions};
 use rustls::{HandshakeKind, ServerConfig};
 
-/// TLS sessions one control connection may keep: its own, and the tickets
-/// its data connections are issued (TLS 1.3 sends two per handshake).
+/// TLS sessions one control connection may keep: its own tickets and those
+/// its downloads hand out, least recently used dropped first.
 const SESSIONS_PER_CONTROL: usize = 32;
 
 /// TLS 1.3 tickets sent on a control connection (rustls' default is 2).
 const CONTROL_TICKETS: usize = 4;
+
+/// TLS 1.3 tickets sent on a download's data connection: enough to replace
+/// the one a single-use client spent on it.
+const DOWNLOAD_TICKETS: usize = 2;
 
 /// Largest TLS record: header plus 2^14 bytes and expansion (RFC 8446 §5.2).
 const MAX_RECORD: usize = 5 + 16384 + 256;
@@ -239,6 +243,8 @@ impl TlsSettings {
         // Enough TLS 1.3 tickets for clients that use each one once
         // (rustls' own client) to resume several uploads, which bring none.
         control.send_tls13_tickets = CONTROL_TICKETS;
+        let mut download = control.clone();
+        download.send_tls13_tickets = DOWNLOAD_TICKETS;
         let mut upload = control.clone();
         // An upload's client never reads its data connection, and closing
         // a socket with unread tickets in it sends a TCP reset that can cut
@@ -246,8 +252,8 @@ impl TlsSettings {
         // the end, so they hand out fresh ones.
         upload.send_tls13_tickets = 0;
         SessionTls {
-            control: Arc::new(control.clone()),
-            download: Arc::new(control),
+            control: Arc::new(control),
+            download: Arc::new(download),
             upload: Arc::new(upload),
             require_session_reuse: self.require_session_reuse,
         }
@@ -308,12 +314,16 @@ impl StoresServerSessions for ControlSessionCache {
         true
     }
 
+    /// A resumed session becomes the newest: a client that resumes from
+    /// the same ticket every time (lftp) must not lose it to the tickets
+    /// its own downloads keep adding.
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let sessions = self.lock();
-        sessions
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
+        let mut sessions = self.lock();
+        let found = sessions.iter().position(|(k, _)| k == key)?;
+        let entry = sessions.remove(found)?;
+        let value = entry.1.clone();
+        sessions.push_back(entry);
+        Some(value)
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {

@@ -457,3 +457,18 @@ fn control_channel_without_a_certificate_refuses_to_start() {
     assert!(!channel.start(None, "127.0.0.1:1".parse().unwrap()));
     assert!(!channel.is_tls());
 }
+
+#[test]
+fn a_ticket_resumed_again_and_again_outlives_newer_ones() {
+    let cache = ControlSessionCache::default();
+    cache.put(b"control".to_vec(), b"first".to_vec());
+    for n in 0..10 * SESSIONS_PER_CONTROL {
+        // Each download resumes from the same ticket and is issued new ones.
+        assert_eq!(cache.get(b"control"), Some(b"first".to_vec()), "round {n}");
+        cache.put(format!("download {n} a").into_bytes(), vec![1]);
+        cache.put(format!("download {n} b").into_bytes(), vec![2]);
+    }
+    // Bounded all the same: the oldest unused tickets went.
+    assert!(cache.get(b"download 0 a").is_none());
+    assert_eq!(cache.lock().len(), SESSIONS_PER_CONTROL);
+}
