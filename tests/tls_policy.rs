@@ -2,8 +2,9 @@
 //! (with real clients, and a data connection opened with another control
 //! connection's session), the passive address under TLS (227 text read
 //! through TLS; the masquerade address is never dialled), commands pipelined
-//! after `AUTH TLS` never run, the TOML settings, and certificates that
-//! cannot be used failing at start.
+//! after `AUTH TLS` never run, CCC (`--allow-ccc`) with a raw client and with
+//! lftp, the TOML settings, and certificates that cannot be used failing at
+//! start.
 
 #[macro_use]
 mod common;
@@ -15,7 +16,7 @@ use std::path::Path;
 
 use common::clients::{CLIENT_TIMEOUT, curl, ftplib_tls, lftp_tls, run_bounded};
 use common::control::{Control, REPLY_TIMEOUT};
-use common::ftps::{Certificate, TlsControl, read_protected};
+use common::ftps::{Certificate, TlsControl, read_protected, secure_data_with};
 use common::payload::{assert_file_holds, assert_same_bytes, payload};
 use common::server::{Server, serve_expecting_failure};
 
@@ -28,6 +29,8 @@ driver_matrix!(
     curl_skipping_the_pasv_ip_transfers_under_tls,
     local_network_peers_get_the_local_address_under_tls,
     commands_pipelined_after_auth_tls_never_run,
+    ccc_only_when_allowed_and_data_stays_protected,
+    real_clients_with_ccc_transfer_both_ways,
     toml_config_with_tls_and_relative_paths,
     unusable_certificates_fail_at_start,
 );
@@ -548,4 +551,112 @@ fn unusable_certificates_fail_at_start(driver: &'static str) {
         "{:?}",
         failure.stderr
     );
+}
+
+/// CCC is refused by default; with `--allow-ccc` the control channel goes
+/// back to plain text after the TLS closure both ways, PASV then gives the
+/// address a NAT helper rewrites (not the TLS one), and the data connection
+/// is still protected.
+fn ccc_only_when_allowed_and_data_stays_protected(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = ftps_server(driver, &certificate, &[]);
+    let mut tls = TlsControl::explicit(server.addr, &certificate);
+    tls.login();
+    let reply = tls.command("CCC");
+    assert_eq!(reply.code, 534, "CCC without --allow-ccc: {reply:?}");
+    assert_eq!(tls.command("NOOP").code, 200, "still under TLS after 534");
+
+    let server = ftps_server(
+        driver,
+        &certificate,
+        &["--allow-ccc", "--tls-passive-address", TLS_EXTERNAL],
+    );
+    let mut tls = TlsControl::explicit(server.addr, &certificate);
+    tls.login();
+    let reply = tls.command("FEAT");
+    assert!(reply.text.contains(" CCC"), "FEAT lists CCC: {reply:?}");
+    tls.protect_data();
+    let (_, reply) = tls.pasv();
+    assert!(
+        reply.text.contains("203,0,113,7"),
+        "227 under TLS: {reply:?}"
+    );
+    let (mut plain, config) = tls.clear_command_channel();
+    let reply = plain.command("PWD");
+    assert_eq!(reply.code, 257, "PWD in clear text after CCC: {reply:?}");
+    // Readable on the wire again: the router's helper rewrites this one.
+    let (addr, reply) = plain.pasv();
+    assert_eq!(addr.ip(), Ipv4Addr::LOCALHOST, "227 after CCC: {reply:?}");
+    let data = TcpStream::connect_timeout(&addr, REPLY_TIMEOUT).unwrap();
+    let reply = plain.command("RETR down.bin");
+    assert!(matches!(reply.code, 125 | 150), "RETR after CCC: {reply:?}");
+    let bytes = read_protected(&mut secure_data_with(&config, data).expect("data TLS after CCC"));
+    assert_eq!(plain.reply().code, 226, "RETR after CCC");
+    assert_same_bytes(&bytes, &payload()[..SMALL], "RETR under PROT P after CCC");
+    assert_eq!(plain.command("QUIT").code, 221);
+}
+
+/// The clients that clear the control channel, each way the TLS closure
+/// goes: lftp (`ftp:ssl-use-ccc`) and curl `--ftp-ssl-ccc-mode active` send
+/// close_notify first; curl's default passive mode waits for the server's
+/// and never answers it. Each lists or moves files over protected data
+/// connections with a plain control channel.
+fn real_clients_with_ccc_transfer_both_ways(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = ftps_server(driver, &certificate, &["--allow-ccc"]);
+    let client = tempfile::tempdir().unwrap();
+    let local = client.path().join("up.bin");
+    let downloaded = client.path().join("down.bin");
+    std::fs::write(&local, &payload()[SMALL..2 * SMALL]).unwrap();
+    let run = lftp_tls(
+        &server,
+        "set ftp:ssl-use-ccc yes",
+        &format!(
+            "cls -1; put {} -o up.bin; get down.bin -o {}",
+            local.display(),
+            downloaded.display()
+        ),
+    )
+    .success();
+    assert!(run.stderr.contains("---> CCC"), "lftp sent CCC: {run}");
+    assert!(run.stdout.contains("down.bin"), "listing after CCC: {run}");
+    assert_file_holds(
+        &server.root().join("up.bin"),
+        &payload()[SMALL..2 * SMALL],
+        "lftp STOR after CCC",
+    );
+    assert_file_holds(&downloaded, &payload()[..SMALL], "lftp RETR after CCC");
+
+    for mode in ["passive", "active"] {
+        std::fs::remove_file(&downloaded).unwrap();
+        let run = run_bounded(
+            curl()
+                .args(["--ssl-reqd", "-k", "--ftp-ssl-ccc-mode", mode, "-o"])
+                .arg(&downloaded)
+                .arg(server.url("down.bin")),
+            CLIENT_TIMEOUT,
+        )
+        .success();
+        assert!(run.curl_sent("CCC"), "curl ({mode}) sent CCC: {run}");
+        assert_file_holds(
+            &downloaded,
+            &payload()[..SMALL],
+            &format!("curl RETR after CCC ({mode})"),
+        );
+        let name = format!("up-{mode}.bin");
+        let run = run_bounded(
+            curl()
+                .args(["--ssl-reqd", "-k", "--ftp-ssl-ccc-mode", mode, "-T"])
+                .arg(&local)
+                .arg(server.url(&name)),
+            CLIENT_TIMEOUT,
+        )
+        .success();
+        assert!(run.curl_sent("CCC"), "curl ({mode}) sent CCC: {run}");
+        assert_file_holds(
+            &server.root().join(&name),
+            &payload()[SMALL..2 * SMALL],
+            &format!("curl STOR after CCC ({mode})"),
+        );
+    }
 }

@@ -104,6 +104,10 @@ struct ServeArgs {
     /// connection's TLS session (RFC 4217 §10.2; Python's ftplib cannot).
     #[arg(long)]
     require_tls_session_reuse: bool,
+    /// Let clients turn the control channel back to plain text with CCC
+    /// after login, for NAT helpers that must read it (data stays protected).
+    #[arg(long)]
+    allow_ccc: bool,
     /// Read settings from a TOML file (flags given too take precedence).
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -159,6 +163,7 @@ impl ServeArgs {
         }
         config.require_tls |= self.require_tls;
         config.require_tls_session_reuse |= self.require_tls_session_reuse;
+        config.allow_ccc |= self.allow_ccc;
         Ok((self.driver, config))
     }
 }

@@ -59,7 +59,8 @@ impl Control {
         control
     }
 
-    fn from_stream(stream: TcpStream) -> Control {
+    /// A control connection on `stream`, with the reply timeouts set.
+    pub fn from_stream(stream: TcpStream) -> Control {
         stream
             .set_read_timeout(Some(REPLY_TIMEOUT))
             .expect("set a read timeout");

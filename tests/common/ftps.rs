@@ -164,14 +164,44 @@ impl TlsControl {
 
     /// TLS on a data connection, as the client (the server is the TLS
     /// server); with this control connection's session cache, so it resumes.
-    pub fn secure_data(&self, mut data: TcpStream) -> Result<Tls, std::io::Error> {
-        data.set_read_timeout(Some(REPLY_TIMEOUT))?;
-        let mut conn = ClientConnection::new(self.config.clone(), localhost()).unwrap();
-        while conn.is_handshaking() {
-            conn.complete_io(&mut data)?;
-        }
-        Ok(StreamOwned::new(conn, data))
+    pub fn secure_data(&self, data: TcpStream) -> Result<Tls, std::io::Error> {
+        secure_data_with(&self.config, data)
     }
+
+    /// `CCC` (must get `200`), then the TLS closure both ways (RFC 4217 §6):
+    /// the control connection in plain text again, and the client TLS
+    /// settings whose session cache data connections keep using.
+    #[allow(dead_code)]
+    pub fn clear_command_channel(mut self) -> (Control, Arc<ClientConfig>) {
+        let reply = self.command("CCC");
+        assert_eq!(reply.code, 200, "CCC: {reply:?}");
+        assert!(
+            self.stream.buffer().is_empty(),
+            "the server sent more under TLS after CCC's reply"
+        );
+        let mut tls = self.stream.into_inner();
+        let mut rest = Vec::new();
+        tls.read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("waiting for the server's close_notify after CCC: {e}"));
+        assert!(rest.is_empty(), "bytes under TLS after CCC: {rest:?}");
+        tls.conn.send_close_notify();
+        tls.flush()
+            .unwrap_or_else(|e| panic!("sending our close_notify after CCC: {e}"));
+        (Control::from_stream(tls.sock), self.config)
+    }
+}
+
+/// TLS on a data connection with `config` (and its session cache).
+pub fn secure_data_with(
+    config: &Arc<ClientConfig>,
+    mut data: TcpStream,
+) -> Result<Tls, std::io::Error> {
+    data.set_read_timeout(Some(REPLY_TIMEOUT))?;
+    let mut conn = ClientConnection::new(config.clone(), localhost()).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut data)?;
+    }
+    Ok(StreamOwned::new(conn, data))
 }
 
 fn localhost() -> ServerName<'static> {

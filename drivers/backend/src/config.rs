@@ -19,6 +19,7 @@
 //! tls_passive_address = "203.0.113.7"   # PASV address for TLS sessions
 //! require_tls = false
 //! require_tls_session_reuse = false
+//! allow_ccc = false              # CCC: plain control channel after login
 //!
 //! [[users]]
 //! name = "alice"
@@ -114,6 +115,10 @@ pub struct ServeConfig {
     /// Refuse protected data connections that do not resume the control
     /// connection's TLS session.
     pub require_tls_session_reuse: bool,
+    /// Let a client turn its control channel back to plain text with CCC,
+    /// so a NAT's FTP helper can read (and rewrite) the rest of the session;
+    /// data connections keep their protection. Conflicts with `require_tls`.
+    pub allow_ccc: bool,
 }
 
 impl Default for ServeConfig {
@@ -137,6 +142,7 @@ impl Default for ServeConfig {
             implicit_tls_listen: None,
             require_tls: false,
             require_tls_session_reuse: false,
+            allow_ccc: false,
         }
     }
 }
@@ -239,6 +245,11 @@ pub enum ConfigError {
         /// The setting that needs TLS.
         setting: &'static str,
     },
+    /// CCC would undo what `--require-tls` demands.
+    #[error(
+        "--allow-ccc conflicts with --require-tls: a session that must stay protected cannot drop TLS; give only one of them"
+    )]
+    CccWithRequireTls,
     /// The root directory cannot be served.
     #[error("root directory {path} cannot be served: {source}")]
     Root {
@@ -344,6 +355,7 @@ impl ServeConfig {
             idle_timeout: self.idle_timeout,
             tls: self.tls_cert.is_some(),
             require_tls: self.require_tls,
+            allow_ccc: self.allow_ccc,
             tls_passive_address: self.tls_passive_address.clone(),
             ..ServerConfig::default()
         }
@@ -374,6 +386,7 @@ impl ServeConfig {
                         "--require-tls-session-reuse",
                     ),
                     (self.tls_passive_address.is_some(), "--tls-passive-address"),
+                    (self.allow_ccc, "--allow-ccc"),
                 ];
                 return match needs_tls.into_iter().find(|(given, _)| *given) {
                     Some((_, setting)) => Err(ConfigError::TlsNotConfigured { setting }),
@@ -381,6 +394,9 @@ impl ServeConfig {
                 };
             }
         };
+        if self.allow_ccc && self.require_tls {
+            return Err(ConfigError::CccWithRequireTls);
+        }
         let tls = TlsSettings::from_pem_files(cert, key)?
             .with_session_reuse_required(self.require_tls_session_reuse);
         Ok(Some(tls))
@@ -680,6 +696,7 @@ mod tests {
                 "tls_passive_address = \"203.0.113.7\"",
                 "--tls-passive-address",
             ),
+            ("allow_ccc = true", "--allow-ccc"),
             ("tls_cert = \"cert.pem\"", "--tls-cert"),
         ] {
             let config = ServeConfig::from_toml(text).unwrap();
@@ -693,6 +710,22 @@ mod tests {
                 .unwrap()
                 .tls
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn allow_ccc_reaches_the_core_and_conflicts_with_require_tls() {
+        let config = ServeConfig::from_toml("allow_ccc = true").unwrap();
+        assert!(config.server_config().allow_ccc);
+        assert!(!ServeConfig::default().server_config().allow_ccc);
+        let both = ServeConfig::from_toml(
+            "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nallow_ccc = true\nrequire_tls = true",
+        )
+        .unwrap();
+        let error = both.driver_config().unwrap_err().to_string();
+        assert!(
+            error.starts_with("--allow-ccc conflicts with --require-tls"),
+            "{error}"
         );
     }
 

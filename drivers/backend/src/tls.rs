@@ -18,10 +18,10 @@ use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use ftpwire_core::ServerSession;
 use ftpwire_core::server::{TlsToken, TransferError, TransferKind};
+use ftpwire_core::{Instant, ServerSession};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ProducesTickets, ServerConnection, StoresServerSessions};
@@ -40,6 +40,13 @@ const DOWNLOAD_TICKETS: usize = 2;
 
 /// Largest TLS record: header plus 2^14 bytes and expansion (RFC 8446 §5.2).
 const MAX_RECORD: usize = 5 + 16384 + 256;
+
+/// After CCC's `200`, how long the server waits for the client to start the
+/// TLS closure before it sends its own close_notify. Clients that close
+/// first (lftp, curl's `--ftp-ssl-ccc-mode active`) take our close_notify
+/// arriving with the `200` for the end of the connection; clients that
+/// wait for the server (curl's default passive mode) get it after this.
+pub const CCC_CLOSE_WAIT: Duration = Duration::from_millis(250);
 
 /// A certificate or key that cannot be used; one line that names the file.
 #[derive(Debug, thiserror::Error)]
@@ -351,7 +358,7 @@ impl SessionTls {
     pub fn control(&self) -> Result<ControlTls, rustls::Error> {
         Ok(ControlTls {
             conn: ServerConnection::new(self.control.clone())?,
-            downgrading: false,
+            downgrade: None,
             partial: Vec::new(),
         })
     }
@@ -387,8 +394,8 @@ impl SessionTls {
 pub enum Received {
     /// TLS goes on.
     Tls,
-    /// After [`ControlTls::downgrade`] (CCC) the client closed its side of
-    /// TLS: what followed is plain text (already in `plain`); drop this layer.
+    /// After [`ControlTls::downgrade`] (CCC) the TLS closure is over and
+    /// the client speaks plain text (already in `plain`); drop this layer.
     Plain,
     /// The client ended TLS without CCC: the control connection is over.
     Closed,
@@ -417,11 +424,29 @@ pub enum Received {
 /// ```
 pub struct ControlTls {
     conn: ServerConnection,
-    /// CCC sent our close_notify; the client's ends TLS.
-    downgrading: bool,
+    /// After CCC: where the TLS closure stands.
+    downgrade: Option<Downgrade>,
     /// While downgrading: an incomplete record (records are passed one by
     /// one so that nothing after the client's close_notify is lost).
     partial: Vec<u8>,
+}
+
+/// The TLS closure after CCC (RFC 4217 §6). Clients differ: some send
+/// close_notify at once and wait for ours, some wait for ours and never
+/// answer it, some send an alert more; all then speak plain text.
+#[derive(Debug, Clone, Copy)]
+struct Downgrade {
+    /// When our close_notify goes out unless the client's comes first;
+    /// `None` once it is queued.
+    ours_due: Option<Instant>,
+    /// The client's close_notify arrived: further records are dropped.
+    theirs_seen: bool,
+}
+
+/// Whether `byte` can start a TLS record (content types 20..=24). No FTP
+/// command starts with one, so after CCC it tells TLS from plain text.
+fn starts_tls_record(byte: u8) -> bool {
+    (20..=24).contains(&byte)
 }
 
 impl ControlTls {
@@ -435,7 +460,7 @@ impl ControlTls {
     /// `plain`. On `Err` write [`take_wire`](Self::take_wire) (an alert) and
     /// close the connection.
     pub fn receive(&mut self, wire: &[u8], plain: &mut Vec<u8>) -> Result<Received, rustls::Error> {
-        if self.downgrading {
+        if self.downgrade.is_some() {
             return self.receive_records(wire, plain);
         }
         let mut rest = wire;
@@ -452,8 +477,9 @@ impl ControlTls {
         Ok(Received::Tls)
     }
 
-    /// Downgrading: one whole record at a time, so the client's
-    /// close_notify marks exactly where plain text starts.
+    /// Downgrading: one whole record at a time, so that plain text is
+    /// recognised wherever it starts: after the client's close_notify, or
+    /// straight after ours from a client that never sends one.
     fn receive_records(
         &mut self,
         wire: &[u8],
@@ -461,6 +487,16 @@ impl ControlTls {
     ) -> Result<Received, rustls::Error> {
         self.partial.extend_from_slice(wire);
         loop {
+            let Some(&first) = self.partial.first() else {
+                return Ok(Received::Tls);
+            };
+            if !starts_tls_record(first) {
+                // Plain text: the closure is over (or the client skipped
+                // its part). Make sure ours went out first.
+                self.send_our_close_notify();
+                plain.append(&mut self.partial);
+                return Ok(Received::Plain);
+            }
             if self.partial.len() < 5 {
                 return Ok(Received::Tls);
             }
@@ -471,6 +507,13 @@ impl ControlTls {
             if self.partial.len() < length {
                 return Ok(Received::Tls);
             }
+            let theirs_seen = self.downgrade.is_some_and(|d| d.theirs_seen);
+            if theirs_seen {
+                // An alert sent after the client's close_notify: nothing
+                // can be read from it any more.
+                self.partial.drain(..length);
+                continue;
+            }
             let mut record = &self.partial[..length];
             self.conn.read_tls(&mut record).map_err(io_to_tls)?;
             self.partial.drain(..length);
@@ -478,9 +521,20 @@ impl ControlTls {
             // Commands sent between CCC and the close_notify are still
             // protected ones; keep them.
             if self.read_plain(plain) {
-                plain.append(&mut self.partial);
-                return Ok(Received::Plain);
+                if let Some(downgrade) = &mut self.downgrade {
+                    downgrade.theirs_seen = true;
+                }
+                self.send_our_close_notify();
             }
+        }
+    }
+
+    /// Queues our close_notify after CCC unless it already is.
+    fn send_our_close_notify(&mut self) {
+        if let Some(downgrade) = &mut self.downgrade
+            && downgrade.ours_due.take().is_some()
+        {
+            self.conn.send_close_notify();
         }
     }
 
@@ -513,16 +567,41 @@ impl ControlTls {
         }
     }
 
-    /// Queues a close_notify, for a session that ends.
+    /// Queues a close_notify, for a session that ends (unless CCC sent it).
     pub fn close(&mut self) {
-        self.conn.send_close_notify();
+        if !self.sends_plain() {
+            self.conn.send_close_notify();
+        }
     }
 
-    /// CCC: queues our close_notify; [`receive`](Self::receive) returns
-    /// [`Received::Plain`] once the client has closed its side.
-    pub fn downgrade(&mut self) {
-        self.conn.send_close_notify();
-        self.downgrading = true;
+    /// CCC (its `200` already sent): starts the TLS closure.
+    /// [`receive`](Self::receive) returns [`Received::Plain`] once the client
+    /// speaks plain text. Our close_notify answers the client's, or goes out
+    /// at [`deadline`](Self::deadline) if the client waits for us.
+    pub fn downgrade(&mut self, now: Instant) {
+        self.downgrade = Some(Downgrade {
+            ours_due: Some(now + CCC_CLOSE_WAIT),
+            theirs_seen: false,
+        });
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.downgrade.and_then(|d| d.ours_due)
+    }
+
+    /// Sends our close_notify after CCC if the client did not start the
+    /// closure by `now`; then write [`take_wire`](Self::take_wire).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.deadline().is_some_and(|due| due <= now) {
+            self.send_our_close_notify();
+        }
+    }
+
+    /// After CCC, once our close_notify is out: replies go in plain text
+    /// (the client reads nothing more under TLS).
+    pub fn sends_plain(&self) -> bool {
+        self.downgrade.is_some_and(|d| d.ours_due.is_none())
     }
 }
 
@@ -623,19 +702,33 @@ impl ControlChannel {
     /// Appends to `wire` what to write for reply bytes `plain`.
     pub fn send(&mut self, plain: &[u8], wire: &mut Vec<u8>) {
         match &mut self.tls {
-            Some(tls) => {
+            Some(tls) if !tls.sends_plain() => {
                 tls.send(plain);
                 tls.take_wire(wire);
             }
-            None => wire.extend_from_slice(plain),
+            _ => wire.extend_from_slice(plain),
         }
     }
 
     /// Answers [`Work::DowngradeTls`](crate::host::Work::DowngradeTls) (CCC):
-    /// appends our close_notify to `wire`.
-    pub fn downgrade(&mut self, wire: &mut Vec<u8>) {
+    /// the TLS closure starts; see [`deadline`](Self::deadline).
+    pub fn downgrade(&mut self, now: Instant) {
         if let Some(tls) = &mut self.tls {
-            tls.downgrade();
+            tls.downgrade(now);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called (after
+    /// CCC, to send our close_notify to a client that waits for it).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.tls.as_ref().and_then(ControlTls::deadline)
+    }
+
+    /// The [`deadline`](Self::deadline) passed: appends to `wire` what must
+    /// be written.
+    pub fn handle_timeout(&mut self, now: Instant, wire: &mut Vec<u8>) {
+        if let Some(tls) = &mut self.tls {
+            tls.handle_timeout(now);
             tls.take_wire(wire);
         }
     }

@@ -98,9 +98,12 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
                 continue;
             }
         }
-        let Some(deadline) = session.poll_timeout() else {
+        let Some(mut deadline) = session.poll_timeout() else {
             break;
         };
+        if let Some(tls_deadline) = host.channel.deadline() {
+            deadline = deadline.min(tls_deadline);
+        }
         let wait = deadline.saturating_duration_since(host.now());
         let read_more = pending.len() < MAX_PENDING;
         match host.wait(&mut buf, read_more, &reported, wait).await {
@@ -124,7 +127,14 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
                 }
             }
             Wake::Transfer(report) => host.on_report(&mut session, report),
-            Wake::Timeout => session.handle_timeout(host.now()),
+            Wake::Timeout => {
+                session.handle_timeout(host.now());
+                let mut wire = Vec::new();
+                host.channel.handle_timeout(host.now(), &mut wire);
+                if !wire.is_empty() && host.write_control(&wire).await.is_err() {
+                    session.handle_peer_closed();
+                }
+            }
             Wake::Stop => host.stopping = true,
             Wake::HardStop => break,
         }
@@ -302,13 +312,7 @@ impl Host {
                     session.handle_peer_closed();
                 }
             }
-            Work::DowngradeTls => {
-                let mut wire = Vec::new();
-                self.channel.downgrade(&mut wire);
-                if self.write_control(&wire).await.is_err() {
-                    session.handle_peer_closed();
-                }
-            }
+            Work::DowngradeTls => self.channel.downgrade(self.now()),
             Work::Nothing => {}
         }
     }

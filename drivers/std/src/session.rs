@@ -129,9 +129,12 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                 continue;
             }
         }
-        let Some(deadline) = session.poll_timeout() else {
+        let Some(mut deadline) = session.poll_timeout() else {
             break;
         };
+        if let Some(tls_deadline) = host.channel.deadline() {
+            deadline = deadline.min(tls_deadline);
+        }
         let wait = deadline.saturating_duration_since(host.now());
         match woken.recv_timeout(wait) {
             Ok(Wake::Control(wire)) => {
@@ -149,7 +152,10 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             Ok(Wake::ControlClosed) => session.handle_peer_closed(),
             Ok(Wake::Transfer(report)) => host.on_report(&mut session, report),
             Ok(Wake::Nudge) => {}
-            Err(RecvTimeoutError::Timeout) => session.handle_timeout(host.now()),
+            Err(RecvTimeoutError::Timeout) => {
+                session.handle_timeout(host.now());
+                host.channel_timeout(&mut session);
+            }
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -271,6 +277,16 @@ impl Host {
         plain
     }
 
+    /// The control channel's TLS deadline passed (after CCC): writes what
+    /// it has to say.
+    fn channel_timeout(&mut self, session: &mut ServerSession) {
+        let mut wire = Vec::new();
+        self.channel.handle_timeout(self.now(), &mut wire);
+        if !wire.is_empty() && self.control.write_all(&wire).is_err() {
+            session.handle_peer_closed();
+        }
+    }
+
     /// Sends reply bytes, through TLS when it is on.
     fn transmit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         if !self.channel.is_tls() {
@@ -341,13 +357,7 @@ impl Host {
                     session.handle_peer_closed();
                 }
             }
-            Work::DowngradeTls => {
-                let mut wire = Vec::new();
-                self.channel.downgrade(&mut wire);
-                if self.control.write_all(&wire).is_err() {
-                    session.handle_peer_closed();
-                }
-            }
+            Work::DowngradeTls => self.channel.downgrade(self.now()),
             Work::Nothing => {}
         }
     }

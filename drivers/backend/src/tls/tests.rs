@@ -197,37 +197,69 @@ fn reuse_not_required_accepts_full_handshakes() {
     assert_eq!(session.check_data(&data), Ok(()));
 }
 
-#[test]
-fn ccc_downgrade_keeps_plain_text_after_the_close_notify() {
-    let id = identity();
-    let mut control = settings(&id).for_session().control().unwrap();
-    let config = client_config(&id);
+/// A control channel after login, CCC's `200` sent and the downgrade
+/// started at `t0`; the client has read the `200`.
+fn after_ccc(id: &Identity) -> (ControlTls, ClientConnection) {
+    let mut control = settings(id).for_session().control().unwrap();
+    let config = client_config(id);
     let mut client = client(&config);
     pump(&mut client, &mut control);
-
     control.send(b"200 Control channel in plain text.\r\n");
-    control.downgrade();
+    control.downgrade(Instant::from_millis(1_000));
     let mut to_client = Vec::new();
     control.take_wire(&mut to_client);
-    let mut slice = &to_client[..];
-    while !slice.is_empty() {
-        client.read_tls(&mut slice).unwrap();
-        client.process_new_packets().unwrap();
-    }
+    feed_client(&mut client, &to_client);
     assert_eq!(
         client_reads(&mut client),
         b"200 Control channel in plain text.\r\n"
     );
+    (control, client)
+}
 
-    // A last protected command, the client's close_notify and plain text, in one read.
-    client.writer().write_all(b"NOOP\r\n").unwrap();
-    client.send_close_notify();
+fn feed_client(client: &mut ClientConnection, wire: &[u8]) {
+    let mut slice = wire;
+    while !slice.is_empty() {
+        client.read_tls(&mut slice).unwrap();
+        client.process_new_packets().unwrap();
+    }
+}
+
+fn client_wire(client: &mut ClientConnection) -> Vec<u8> {
     let mut wire = Vec::new();
     while client.wants_write() {
         client.write_tls(&mut wire).unwrap();
     }
+    wire
+}
+
+/// Whether `wire` holds the server's close_notify, as the client sees it.
+fn closes_client(client: &mut ClientConnection, wire: &[u8]) -> bool {
+    feed_client(client, wire);
+    let mut buf = [0; 64];
+    matches!(client.reader().read(&mut buf), Ok(0))
+}
+
+#[test]
+fn ccc_answers_a_client_that_closes_first() {
+    let id = identity();
+    let (mut control, mut client) = after_ccc(&id);
+    // Nothing goes out with the 200: a client that closes first (lftp)
+    // would take our close_notify for the end of the connection.
+    let mut wire = Vec::new();
+    control.take_wire(&mut wire);
+    assert!(wire.is_empty(), "close_notify sent before the client's");
+    assert_eq!(
+        control.deadline(),
+        Some(Instant::from_millis(1_000) + CCC_CLOSE_WAIT)
+    );
+    assert!(!control.sends_plain());
+
+    // A last protected command, the client's close_notify and plain text,
+    // in one read, split mid-record to exercise the record reassembly.
+    client.writer().write_all(b"NOOP\r\n").unwrap();
+    client.send_close_notify();
+    let mut wire = client_wire(&mut client);
     wire.extend_from_slice(b"PWD\r\n");
-    // Split mid-record to exercise the record reassembly.
     let mut plain = Vec::new();
     assert_eq!(
         control.receive(&wire[..3], &mut plain).unwrap(),
@@ -238,6 +270,57 @@ fn ccc_downgrade_keeps_plain_text_after_the_close_notify() {
         Received::Plain
     );
     assert_eq!(plain, b"NOOP\r\nPWD\r\n");
+    // Our close_notify answers theirs at once, not at the deadline.
+    let mut to_client = Vec::new();
+    control.take_wire(&mut to_client);
+    assert!(closes_client(&mut client, &to_client));
+    assert_eq!(control.deadline(), None);
+    assert!(control.sends_plain());
+}
+
+#[test]
+fn ccc_drops_alerts_after_the_close_notify_and_waits_for_plain_text() {
+    let id = identity();
+    let (mut control, mut client) = after_ccc(&id);
+    client.send_close_notify();
+    let close = client_wire(&mut client);
+    let mut plain = Vec::new();
+    // The close_notify alone: still waiting for the plain text.
+    assert_eq!(control.receive(&close, &mut plain).unwrap(), Received::Tls);
+    assert!(control.sends_plain());
+    // An alert record more (GnuTLS can send one), then the command.
+    let mut more = vec![23, 3, 3, 0, 19];
+    more.extend_from_slice(&[0xa5; 19]);
+    more.extend_from_slice(b"PWD\r\n");
+    assert_eq!(control.receive(&more, &mut plain).unwrap(), Received::Plain);
+    assert_eq!(plain, b"PWD\r\n");
+}
+
+#[test]
+fn ccc_closes_first_for_a_client_that_waits() {
+    let id = identity();
+    let (mut control, mut client) = after_ccc(&id);
+    let due = control.deadline().expect("a deadline after CCC");
+    control.handle_timeout(Instant::from_millis(1_000));
+    let mut wire = Vec::new();
+    control.take_wire(&mut wire);
+    assert!(wire.is_empty(), "close_notify before the deadline");
+    control.handle_timeout(due);
+    control.take_wire(&mut wire);
+    assert!(
+        closes_client(&mut client, &wire),
+        "our close_notify at the deadline"
+    );
+    assert_eq!(control.deadline(), None);
+    // curl's passive mode never answers it: plain text follows at once.
+    let mut plain = Vec::new();
+    assert_eq!(
+        control.receive(b"PWD\r\n", &mut plain).unwrap(),
+        Received::Plain
+    );
+    assert_eq!(plain, b"PWD\r\n");
+    // Replies now go in plain text.
+    assert!(control.sends_plain());
 }
 
 #[test]
