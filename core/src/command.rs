@@ -68,64 +68,23 @@ pub enum Verb {
 impl Verb {
     /// The verb of a command line's first word, case-insensitively; `None` if unknown (`500`).
     pub fn from_bytes(word: &[u8]) -> Option<Verb> {
-        if word.len() > 4 || word.len() < 3 {
-            return None;
+        match *word {
+            // A trailing space is the padding of a three-letter key anyway.
+            [a, b, c] | [a, b, c, b' '] => Verb::from_key(key3([a, b, c, b' '])),
+            [a, b, c, d] => Verb::from_key(key4([a, b, c, d])),
+            _ => None,
         }
-        let mut up = [b' '; 4];
-        for (dst, src) in up.iter_mut().zip(word) {
-            *dst = src.to_ascii_uppercase();
+    }
+
+    /// The verb of an uppercased key (see [`key3`], [`key4`]): one multiply
+    /// and one table probe instead of a chain of comparisons.
+    fn from_key(key: u32) -> Option<Verb> {
+        let slot = verb_slot(key);
+        if VERB_TABLE.keys[slot] == key {
+            VERB_TABLE.verbs[slot]
+        } else {
+            None
         }
-        Some(match &up {
-            b"USER" => Verb::User,
-            b"PASS" => Verb::Pass,
-            b"ACCT" => Verb::Acct,
-            b"QUIT" => Verb::Quit,
-            b"REIN" => Verb::Rein,
-            b"NOOP" => Verb::Noop,
-            b"SYST" => Verb::Syst,
-            b"STAT" => Verb::Stat,
-            b"HELP" => Verb::Help,
-            b"FEAT" => Verb::Feat,
-            b"OPTS" => Verb::Opts,
-            b"PWD " | b"XPWD" => Verb::Pwd,
-            b"CWD " | b"XCWD" => Verb::Cwd,
-            b"CDUP" | b"XCUP" => Verb::Cdup,
-            b"MKD " | b"XMKD" => Verb::Mkd,
-            b"RMD " | b"XRMD" => Verb::Rmd,
-            b"DELE" => Verb::Dele,
-            b"RNFR" => Verb::Rnfr,
-            b"RNTO" => Verb::Rnto,
-            b"SIZE" => Verb::Size,
-            b"MDTM" => Verb::Mdtm,
-            b"TYPE" => Verb::Type,
-            b"MODE" => Verb::Mode,
-            b"STRU" => Verb::Stru,
-            b"REST" => Verb::Rest,
-            b"PASV" => Verb::Pasv,
-            b"EPSV" => Verb::Epsv,
-            b"PORT" => Verb::Port,
-            b"EPRT" => Verb::Eprt,
-            b"RETR" => Verb::Retr,
-            b"STOR" => Verb::Stor,
-            b"STOU" => Verb::Stou,
-            b"APPE" => Verb::Appe,
-            b"LIST" => Verb::List,
-            b"NLST" => Verb::Nlst,
-            b"MLSD" => Verb::Mlsd,
-            b"MLST" => Verb::Mlst,
-            b"ABOR" => Verb::Abor,
-            b"ALLO" => Verb::Allo,
-            b"SITE" => Verb::Site,
-            b"HOST" => Verb::Host,
-            b"AUTH" => Verb::Auth,
-            b"PBSZ" => Verb::Pbsz,
-            b"PROT" => Verb::Prot,
-            b"CCC " => Verb::Ccc,
-            b"SMNT" | b"LPRT" | b"LPSV" | b"ADAT" | b"MIC " | b"CONF" | b"ENC " | b"MFMT"
-            | b"MFCT" | b"MFF " | b"LANG" | b"XRCP" | b"XSEN" | b"XSEM" | b"XMAS" | b"MLFL"
-            | b"MAIL" | b"MSND" | b"MSOM" | b"MSAM" | b"MRSQ" | b"MRCP" => Verb::Unimplemented,
-            _ => return None,
-        })
     }
 
     /// Whether the verb may be used before login (RFC 959 leaves this to the
@@ -148,6 +107,131 @@ impl Verb {
         )
     }
 }
+
+/// Every verb's key: its four bytes, a three-letter verb padded with a space.
+const VERB_KEYS: [(&[u8; 4], Verb); 72] = [
+    (b"USER", Verb::User),
+    (b"PASS", Verb::Pass),
+    (b"ACCT", Verb::Acct),
+    (b"QUIT", Verb::Quit),
+    (b"REIN", Verb::Rein),
+    (b"NOOP", Verb::Noop),
+    (b"SYST", Verb::Syst),
+    (b"STAT", Verb::Stat),
+    (b"HELP", Verb::Help),
+    (b"FEAT", Verb::Feat),
+    (b"OPTS", Verb::Opts),
+    (b"PWD ", Verb::Pwd),
+    (b"XPWD", Verb::Pwd),
+    (b"CWD ", Verb::Cwd),
+    (b"XCWD", Verb::Cwd),
+    (b"CDUP", Verb::Cdup),
+    (b"XCUP", Verb::Cdup),
+    (b"MKD ", Verb::Mkd),
+    (b"XMKD", Verb::Mkd),
+    (b"RMD ", Verb::Rmd),
+    (b"XRMD", Verb::Rmd),
+    (b"DELE", Verb::Dele),
+    (b"RNFR", Verb::Rnfr),
+    (b"RNTO", Verb::Rnto),
+    (b"SIZE", Verb::Size),
+    (b"MDTM", Verb::Mdtm),
+    (b"TYPE", Verb::Type),
+    (b"MODE", Verb::Mode),
+    (b"STRU", Verb::Stru),
+    (b"REST", Verb::Rest),
+    (b"PASV", Verb::Pasv),
+    (b"EPSV", Verb::Epsv),
+    (b"PORT", Verb::Port),
+    (b"EPRT", Verb::Eprt),
+    (b"RETR", Verb::Retr),
+    (b"STOR", Verb::Stor),
+    (b"STOU", Verb::Stou),
+    (b"APPE", Verb::Appe),
+    (b"LIST", Verb::List),
+    (b"NLST", Verb::Nlst),
+    (b"MLSD", Verb::Mlsd),
+    (b"MLST", Verb::Mlst),
+    (b"ABOR", Verb::Abor),
+    (b"ALLO", Verb::Allo),
+    (b"SITE", Verb::Site),
+    (b"HOST", Verb::Host),
+    (b"AUTH", Verb::Auth),
+    (b"PBSZ", Verb::Pbsz),
+    (b"PROT", Verb::Prot),
+    (b"CCC ", Verb::Ccc),
+    (b"SMNT", Verb::Unimplemented),
+    (b"LPRT", Verb::Unimplemented),
+    (b"LPSV", Verb::Unimplemented),
+    (b"ADAT", Verb::Unimplemented),
+    (b"MIC ", Verb::Unimplemented),
+    (b"CONF", Verb::Unimplemented),
+    (b"ENC ", Verb::Unimplemented),
+    (b"MFMT", Verb::Unimplemented),
+    (b"MFCT", Verb::Unimplemented),
+    (b"MFF ", Verb::Unimplemented),
+    (b"LANG", Verb::Unimplemented),
+    (b"XRCP", Verb::Unimplemented),
+    (b"XSEN", Verb::Unimplemented),
+    (b"XSEM", Verb::Unimplemented),
+    (b"XMAS", Verb::Unimplemented),
+    (b"MLFL", Verb::Unimplemented),
+    (b"MAIL", Verb::Unimplemented),
+    (b"MSND", Verb::Unimplemented),
+    (b"MSOM", Verb::Unimplemented),
+    (b"MSAM", Verb::Unimplemented),
+    (b"MRSQ", Verb::Unimplemented),
+    (b"MRCP", Verb::Unimplemented),
+];
+
+/// Clearing bit 5 of every byte uppercases ASCII letters. No other byte
+/// becomes a letter (only `x` and `x | 0x20` map to a letter `x`), and no byte
+/// becomes a space (bit 5 is always clear), so a masked four-letter word can
+/// never equal a three-letter key and its padding space.
+const UPPERCASE: u32 = 0xDFDF_DFDF;
+
+/// The key of a four-byte word.
+fn key4(word: [u8; 4]) -> u32 {
+    u32::from_le_bytes(word) & UPPERCASE
+}
+
+/// The key of a three-byte word followed by a space (`word[3]`), which is kept.
+fn key3(word: [u8; 4]) -> u32 {
+    u32::from_le_bytes(word) & (UPPERCASE | 0xFF00_0000)
+}
+
+/// Multiplier of the verb hash: the top byte of `key * VERB_HASH` differs for
+/// every key in [`VERB_KEYS`] (found by trying odd multipliers; `VERB_TABLE`
+/// fails to compile if a change to the keys makes two collide).
+const VERB_HASH: u32 = 0x7E3D_2569;
+
+const fn verb_slot(key: u32) -> usize {
+    (key.wrapping_mul(VERB_HASH) >> 24) as usize
+}
+
+/// A perfect hash table of [`VERB_KEYS`]; empty slots hold no verb.
+struct VerbTable {
+    keys: [u32; 256],
+    verbs: [Option<Verb>; 256],
+}
+
+static VERB_TABLE: VerbTable = {
+    let mut table = VerbTable {
+        keys: [0; 256],
+        verbs: [None; 256],
+    };
+    let mut i = 0;
+    while i < VERB_KEYS.len() {
+        let (word, verb) = VERB_KEYS[i];
+        let key = u32::from_le_bytes(*word);
+        let slot = verb_slot(key);
+        assert!(table.verbs[slot].is_none(), "VERB_HASH: two verbs collide");
+        table.keys[slot] = key;
+        table.verbs[slot] = Some(verb);
+        i += 1;
+    }
+    table
+};
 
 /// TYPE's argument (RFC 959 §3.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,11 +401,19 @@ impl<'a> Command<'a> {
     /// argument is everything after it, spaces included (file names may
     /// contain and even start with spaces).
     pub fn parse(line: &'a [u8]) -> Result<Command<'a>, ParseError> {
-        let (word, arg) = match memchr::memchr(b' ', line) {
-            Some(space) => (&line[..space], &line[space + 1..]),
-            None => (line, &line[line.len()..]),
+        // Verbs are 3 or 4 bytes, so the space can only be at index 3 or 4:
+        // look there instead of searching the line for it.
+        let (key, arg) = match line.split_first_chunk::<4>() {
+            Some((&head, arg)) if head[3] == b' ' => (key3(head), arg),
+            Some((&head, arg @ [])) => (key4(head), arg),
+            Some((&head, [b' ', arg @ ..])) => (key4(head), arg),
+            Some(_) => return Err(ParseError::UnknownVerb),
+            None => match *line {
+                [a, b, c] => (key3([a, b, c, b' ']), &line[3..]),
+                _ => return Err(ParseError::UnknownVerb),
+            },
         };
-        let verb = Verb::from_bytes(word).ok_or(ParseError::UnknownVerb)?;
+        let verb = Verb::from_key(key).ok_or(ParseError::UnknownVerb)?;
         Self::with_argument(verb, arg)
     }
 
@@ -609,7 +701,146 @@ mod tests {
         assert_eq!(Command::parse(b"MLSD"), Ok(Command::Mlsd(None)));
     }
 
+    /// The verb lookup before the hash table: uppercase into a buffer, compare.
+    fn reference_verb(word: &[u8]) -> Option<Verb> {
+        if word.len() > 4 || word.len() < 3 {
+            return None;
+        }
+        let mut up = [b' '; 4];
+        for (dst, src) in up.iter_mut().zip(word) {
+            *dst = src.to_ascii_uppercase();
+        }
+        VERB_KEYS
+            .iter()
+            .find(|(key, _)| **key == up)
+            .map(|&(_, verb)| verb)
+    }
+
+    /// The parser before the fixed-position split: search the line for the space.
+    fn reference_parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
+        let (word, arg) = match line.iter().position(|&b| b == b' ') {
+            Some(space) => (&line[..space], &line[space + 1..]),
+            None => (line, &line[line.len()..]),
+        };
+        let verb = reference_verb(word).ok_or(ParseError::UnknownVerb)?;
+        Command::with_argument(verb, arg)
+    }
+
+    #[test]
+    fn every_verb_in_every_case_and_ending() {
+        for &(key, verb) in &VERB_KEYS {
+            let word = key.strip_suffix(b" ").unwrap_or(key);
+            let lower = word.to_ascii_lowercase();
+            let mut mixed = word.to_vec();
+            mixed[0] = mixed[0].to_ascii_lowercase();
+            mixed[2] = mixed[2].to_ascii_lowercase();
+            for w in [word, &lower[..], &mixed[..]] {
+                assert_eq!(Verb::from_bytes(w), Some(verb), "{w:?}");
+                for ending in [&b""[..], b" ", b"  ", b" x", b" a b"] {
+                    let mut line = w.to_vec();
+                    line.extend_from_slice(ending);
+                    let parsed = Command::parse(&line);
+                    assert_eq!(parsed, reference_parse(&line), "{line:?}");
+                    let known = match parsed {
+                        Ok(command) => command.verb() == verb,
+                        Err(e) => e.verb() == Some(verb) || verb == Verb::Unimplemented,
+                    };
+                    assert!(known, "{line:?} gave {parsed:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn near_verbs_are_unknown() {
+        for line in [
+            &b"PWDX"[..],
+            b"PWD\0",
+            b"PWD\0 x",
+            b"PW D",
+            b"P D",
+            b" PWD",
+            b"RETRX a",
+            b"RET",
+            b"CC",
+            b"CCCC",
+            b"C@C",
+            b"\xd0\xd7\xc4",
+            b"\xf0\xf7\xe4 x",
+            b"\xd2\xc5\xd4\xd2 a",
+            b"R\xc5TR a",
+            b"{WD",
+            b"PWD\t",
+        ] {
+            assert_eq!(Verb::from_bytes(line), None, "{line:?}");
+            assert_eq!(
+                Command::parse(line),
+                Err(ParseError::UnknownVerb),
+                "{line:?}"
+            );
+        }
+        // As before, a three-letter verb and its padding space are the same word.
+        assert_eq!(Verb::from_bytes(b"PWD "), Some(Verb::Pwd));
+        assert_eq!(Verb::from_bytes(b"pwd"), Some(Verb::Pwd));
+        assert_eq!(Command::parse(b"CWD  /a"), Ok(Command::Cwd(b" /a")));
+        assert_eq!(Command::parse(b"CWD /a"), Ok(Command::Cwd(b"/a")));
+    }
+
+    /// Bytes that stress the verb position: letters of both cases, spaces, and
+    /// the bytes that differ from a letter or a space only in bit 5 or bit 7.
+    fn verb_byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            b'A'..=b'Z',
+            b'a'..=b'z',
+            Just(b' '),
+            Just(0u8),
+            Just(b'@'),
+            Just(b'`'),
+            Just(b'['),
+            Just(b'{'),
+            0x80u8..=0xFF,
+            any::<u8>(),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn verb_lookup_matches_the_reference(word in proptest::collection::vec(verb_byte(), 0..6)) {
+            prop_assert_eq!(Verb::from_bytes(&word), reference_verb(&word));
+        }
+
+        #[test]
+        fn parse_matches_the_reference(
+            head in proptest::collection::vec(verb_byte(), 0..7),
+            tail in proptest::collection::vec(any::<u8>(), 0..12),
+        ) {
+            let mut line = head;
+            line.extend_from_slice(&tail);
+            prop_assert_eq!(Command::parse(&line), reference_parse(&line));
+        }
+
+        #[test]
+        fn known_verbs_in_any_case_match_the_reference(
+            index in 0..VERB_KEYS.len(),
+            case in any::<u8>(),
+            sep in prop_oneof![Just(&b""[..]), Just(&b" "[..]), Just(&b"  "[..])],
+            tail in proptest::collection::vec(any::<u8>(), 0..12),
+        ) {
+            let key = VERB_KEYS[index].0;
+            let mut line = key.strip_suffix(b" ").unwrap_or(key).to_vec();
+            for (i, b) in line.iter_mut().enumerate() {
+                if case & (1 << i) != 0 {
+                    *b = b.to_ascii_lowercase();
+                }
+            }
+            line.extend_from_slice(sep);
+            if !sep.is_empty() {
+                line.extend_from_slice(&tail);
+            }
+            prop_assert_eq!(Command::parse(&line), reference_parse(&line));
+            prop_assert!(Command::parse(&line) != Err(ParseError::UnknownVerb));
+        }
+
         #[test]
         fn parse_never_panics(line in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = Command::parse(&line);
