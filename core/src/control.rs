@@ -105,9 +105,11 @@ impl ControlReader {
             self.line.clear();
             self.returned = false;
         }
+        // One search for whichever comes first: an LF with no IAC before it
+        // is a line to hand out as it is.
         if !self.is_mid_line()
-            && let Some(lf) = memchr::memchr(b'\n', input)
-            && memchr::memchr(IAC, &input[..lf]).is_none()
+            && let Some(lf) = find_lf_or_iac(input)
+            && input[lf] == b'\n'
         {
             if lf + 1 > self.limit {
                 return (lf + 1, Frame::TooLong);
@@ -161,6 +163,33 @@ impl ControlReader {
         }
         (input.len(), Frame::NeedMore)
     }
+}
+
+/// The index of the first LF or IAC in `input`. Eight bytes at a time in a
+/// `u64`: command lines are a few dozen bytes, where a call into `memchr2`
+/// costs more than the search itself.
+fn find_lf_or_iac(input: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
+    let mut rest = input;
+    while let Some((&chunk, tail)) = rest.split_first_chunk::<8>() {
+        let word = u64::from_le_bytes(chunk);
+        // Zero bytes where the LFs and the IACs are. `(v - 1) & !v` sets the
+        // high bit of a zero byte; a borrow can flag bytes after the first
+        // zero byte too, but never one before it, and only the first counts.
+        let (lf, iac) = (word ^ LFS, !word);
+        let found = (lf.wrapping_sub(ONES) & !lf | iac.wrapping_sub(ONES) & !iac) & HIGHS;
+        if found != 0 {
+            let at = input.len() - rest.len();
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        rest = tail;
+    }
+    let at = input.len() - rest.len();
+    rest.iter()
+        .position(|&b| b == b'\n' || b == IAC)
+        .map(|i| at + i)
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
@@ -286,7 +315,36 @@ mod tests {
         assert_eq!(reader.line.capacity(), capacity);
     }
 
+    #[test]
+    fn lf_or_iac_at_every_offset_of_a_word() {
+        for len in 0..20 {
+            for at in 0..len {
+                for (mark, other) in [(b'\n', 0xfe), (IAC, 0x0b), (b'\n', 0x00), (IAC, 0x01)] {
+                    let mut input = vec![other; len];
+                    input[at] = mark;
+                    assert_eq!(find_lf_or_iac(&input), Some(at), "{input:?}");
+                    // A later mark does not hide an earlier one.
+                    input[len - 1] = b'\n' ^ IAC ^ mark;
+                    assert_eq!(find_lf_or_iac(&input), Some(at), "{input:?}");
+                }
+            }
+            assert_eq!(find_lf_or_iac(&vec![b'a'; len]), None);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn lf_or_iac_search_matches_a_plain_scan(
+            input in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'\n'), Just(0xffu8), Just(0x0bu8), Just(0x09u8), Just(0xfeu8),
+                    Just(0u8), Just(1u8), Just(0x80u8), any::<u8>(), any::<u8>(), any::<u8>()
+                ], 0..80),
+        ) {
+            let plain = input.iter().position(|&b| b == b'\n' || b == IAC);
+            prop_assert_eq!(find_lf_or_iac(&input), plain);
+        }
+
         #[test]
         fn splitting_the_input_anywhere_gives_the_same_lines(
             input in proptest::collection::vec(
