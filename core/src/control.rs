@@ -119,6 +119,8 @@ impl ControlReader {
         self.next_line_slow(input)
     }
 
+    /// Kept out of line so that the fast path needs few registers saved.
+    #[inline(never)]
     fn next_line_slow<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
         for (i, &byte) in input.iter().enumerate() {
             match self.telnet {
