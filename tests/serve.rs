@@ -288,6 +288,10 @@ fn no_flags_serves_the_current_directory_read_only_on_2121(driver: &'static str)
             "anonymous `{command}`: {reply:?}"
         );
     }
+    // Each refusal is logged with the command and the login.
+    server.wait_for_log("STOR refused: anonymous is read-only");
+    server.wait_for_log("DELE refused: anonymous is read-only");
+    server.wait_for_log("MKD refused: anonymous is read-only");
     // RNFR may be accepted (it only names a file); the rename may not.
     let reply = control.command("RNFR readme.txt");
     if reply.code == 350 {

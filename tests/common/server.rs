@@ -188,6 +188,21 @@ impl Server {
         String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
     }
 
+    /// Waits until the server's log holds `needle` (its stderr is read by
+    /// another thread); panics after the reply timeout.
+    #[allow(dead_code)]
+    pub fn wait_for_log(&self, needle: &str) {
+        let start = std::time::Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                start.elapsed() < super::control::REPLY_TIMEOUT,
+                "no {needle:?} in the server log: {}",
+                self.log()
+            );
+            std::thread::yield_now();
+        }
+    }
+
     /// Waits for the process to exit on its own; panics after `timeout`.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> ExitStatus {
         match self

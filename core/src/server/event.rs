@@ -309,6 +309,14 @@ pub enum Notice<'a> {
     IdleTimeout,
     /// A command was refused because the server requires TLS.
     TlsRequired,
+    /// A write (upload, delete, rename, directory change) was refused
+    /// because the login is read-only.
+    ReadOnlyRefused {
+        /// The user name.
+        user: &'a [u8],
+        /// The refused command's verb, e.g. `"STOR"`.
+        command: &'static str,
+    },
 }
 
 macro_rules! token {

@@ -201,6 +201,7 @@ enum QueuedNotice {
     LineTooLong,
     IdleTimeout,
     TlsRequired,
+    ReadOnlyRefused(&'static str),
 }
 
 /// FEAT lines (RFC 2389), in alphabetical order; the TLS ones only when TLS is configured.
@@ -558,6 +559,13 @@ impl State {
         self.next_token
     }
 
+    /// 550 for a write on a read-only login, with a notice so the refusal
+    /// reaches the operator's log.
+    fn refuse_read_only(&mut self, command: &'static str) {
+        self.notice(QueuedNotice::ReadOnlyRefused(command));
+        self.reply(550, "Permission denied: this login is read-only.");
+    }
+
     fn close(&mut self, code: u16, text: &str) {
         self.reply(code, text);
         self.closing = true;
@@ -713,6 +721,10 @@ impl State {
                 QueuedNotice::LineTooLong => Notice::LineTooLong,
                 QueuedNotice::IdleTimeout => Notice::IdleTimeout,
                 QueuedNotice::TlsRequired => Notice::TlsRequired,
+                QueuedNotice::ReadOnlyRefused(command) => Notice::ReadOnlyRefused {
+                    user: &self.user,
+                    command,
+                },
             }),
         }
     }
@@ -803,7 +815,7 @@ impl State {
             Command::Dele(arg) => self.change(arg, ChangeKind::Delete),
             Command::Rnfr(arg) => {
                 if self.read_only() {
-                    return self.reply(550, "Permission denied: this login is read-only.");
+                    return self.refuse_read_only("RNFR");
                 }
                 if self.resolve_into_rename_from(arg) {
                     let id = self.token();
@@ -1078,7 +1090,12 @@ impl State {
 
     fn change(&mut self, arg: &[u8], kind: ChangeKind) {
         if self.read_only() {
-            return self.reply(550, "Permission denied: this login is read-only.");
+            return self.refuse_read_only(match kind {
+                ChangeKind::MakeDirectory => "MKD",
+                ChangeKind::RemoveDirectory => "RMD",
+                ChangeKind::Delete => "DELE",
+                ChangeKind::Rename => "RNTO",
+            });
         }
         if !self.resolve_into_path(arg) {
             return;
@@ -1202,7 +1219,11 @@ impl State {
     fn transfer(&mut self, kind: TransferKind, arg: Option<&[u8]>) {
         if kind.is_upload() && self.read_only() {
             self.rest = 0;
-            return self.reply(550, "Permission denied: this login is read-only.");
+            return self.refuse_read_only(match kind {
+                TransferKind::Append => "APPE",
+                TransferKind::StoreUnique => "STOU",
+                _ => "STOR",
+            });
         }
         if self.config.require_tls && !self.prot_private {
             self.rest = 0;

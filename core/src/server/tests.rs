@@ -573,8 +573,17 @@ fn read_only_logins_cannot_write() {
         "STOR a", "APPE a", "STOU", "DELE a", "MKD a", "RMD a", "RNFR a",
     ] {
         assert_eq!(h.cmd(line), denied, "{line}");
+        // The refusal reaches the operator's log, naming the command.
+        let verb = line.split(' ').next().unwrap();
+        assert_eq!(
+            h.take_events(),
+            [format!(
+                "notice ReadOnlyRefused {{ user: {:?}, command: {verb:?} }}",
+                b"alice"
+            )],
+            "{line}"
+        );
     }
-    assert!(h.take_events().is_empty());
     h.cmd("RETR a");
     assert_eq!(
         h.take_events(),

@@ -244,6 +244,9 @@ pub fn log_notice(peer: SocketAddr, notice: Notice<'_>) {
         Notice::LineTooLong => log::warn!("{peer}: command line too long; discarded"),
         Notice::IdleTimeout => log::info!("{peer}: idle timeout; closing"),
         Notice::TlsRequired => log::warn!("{peer}: refused: TLS is required"),
+        Notice::ReadOnlyRefused { user, command } => {
+            log::info!("{peer}: {command} refused: {} is read-only", name(user))
+        }
     }
 }
 

@@ -475,6 +475,11 @@ fn notice_value(notice: Notice<'_>) -> Value {
             "command refused: TLS is required".into(),
             vec![],
         ),
+        Notice::ReadOnlyRefused { user: u, command } => (
+            "readOnlyRefused",
+            format!("{command} refused: {} is read-only", user(u)),
+            vec![("user", Value::Text(user(u))), ("command", command.into())],
+        ),
     };
     let mut fields = vec![("notice", name.into())];
     fields.extend(extra);

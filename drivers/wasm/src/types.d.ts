@@ -74,6 +74,7 @@ export interface DowngradeTlsEvent { type: "downgradeTls" }
 export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "loginSucceeded" | "loginFailed"; user: string }
   | { notice: "portRefused"; address: string; reason: string }
+  | { notice: "readOnlyRefused"; user: string; command: string }
   | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "tlsRequired" });
 
 /** Everything a session asks of its host. */
