@@ -25,6 +25,13 @@ use smol::net::{TcpListener, TcpStream};
 /// covers passive waits.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The pipe between a transfer and its file on smol's blocking pool, and
+/// the copy buffer. Each refill of the pipe is a hand-over between threads:
+/// at 64 KiB a 1 GiB RETR on loopback ran at 1.3-1.5 GiB/s, at 256 KiB at
+/// 4.1-4.3 (std, which reads the file itself: 3.8-4.9). 512 KiB per
+/// running transfer.
+const FILE_PIPE: usize = 4 * CHUNK_SIZE;
+
 /// What the transfer task tells its session.
 #[derive(Debug)]
 pub(crate) enum Report {
@@ -228,8 +235,8 @@ async fn send(
     stall: Duration,
 ) -> Result<u64, TransferError> {
     // Blocking reads on smol's pool, through a bounded pipe.
-    let mut file = smol::Unblock::with_capacity(CHUNK_SIZE, file);
-    let mut buf = vec![0; CHUNK_SIZE];
+    let mut file = smol::Unblock::with_capacity(FILE_PIPE, file);
+    let mut buf = vec![0; FILE_PIPE];
     let mut outbound = Outbound::new(ascii);
     let mut sent = 0u64;
     loop {
@@ -254,8 +261,8 @@ async fn receive(
     ascii: bool,
     stall: Duration,
 ) -> Result<u64, TransferError> {
-    let mut file = smol::Unblock::with_capacity(CHUNK_SIZE, file);
-    let mut buf = vec![0; CHUNK_SIZE];
+    let mut file = smol::Unblock::with_capacity(FILE_PIPE, file);
+    let mut buf = vec![0; FILE_PIPE];
     let mut inbound = Inbound::new(ascii);
     let mut received = 0u64;
     let stored = |e: io::Error| TransferError::File(file_error(&e));
