@@ -193,6 +193,42 @@ fn a_port_in_use_fails_at_start(driver: &'static str) {
     assert_says(&failure.stderr, &addr, "--listen on a port in use");
 }
 
+/// Port 21 without the privilege to bind it: the error says how to get it
+/// (run as root, this drops CAP_NET_BIND_SERVICE with util-linux's setpriv).
+#[test]
+fn a_privileged_port_without_the_capability_says_how_to_get_it() {
+    use std::os::unix::fs::MetadataExt;
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .expect("read net.ipv4.ip_unprivileged_port_start");
+    let start: u16 = start.trim().parse().unwrap();
+    assert!(
+        start > 21,
+        "net.ipv4.ip_unprivileged_port_start is {start}: anyone may bind port 21 here, so this \
+         test cannot check the refusal; it expects Linux's default of 1024"
+    );
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let mut command = if root {
+        let mut setpriv = Command::new("setpriv");
+        setpriv
+            .args(["--bounding-set", "-net_bind_service"])
+            .arg(common::server::binary());
+        setpriv
+    } else {
+        Command::new(common::server::binary())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    command
+        .args(["serve", "--listen", "127.0.0.1:21", "--root"])
+        .arg(dir.path());
+    let run = run_bounded(&mut command, CLIENT_TIMEOUT).failure();
+    assert!(
+        run.stderr.contains("cannot listen on 127.0.0.1:21")
+            && run.stderr.contains("CAP_NET_BIND_SERVICE"),
+        "{run}"
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {run}");
+}
+
 fn a_bad_config_file_fails_at_start(driver: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let cases = [

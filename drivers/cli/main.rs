@@ -322,6 +322,19 @@ fn stop_on_signals(_shutdown: impl Fn() + Send + 'static, _grace: Duration) -> R
 /// A listener on `addr`, or one line that says what to do.
 fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| {
-        format!("cannot listen on {addr}: {e} (pick another {flag} address or stop what uses it)")
+        let advice = match e.kind() {
+            std::io::ErrorKind::PermissionDenied if addr.port() < 1024 => format!(
+                "ports below 1024 need root or the CAP_NET_BIND_SERVICE capability \
+                 (setcap cap_net_bind_service=+ep on the binary, or \
+                 AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit); \
+                 or pick a port above 1023 with {flag}"
+            ),
+            std::io::ErrorKind::AddrNotAvailable => format!(
+                "{} is not an address of this machine; use 0.0.0.0 (or [::]) to listen on all of them",
+                addr.ip()
+            ),
+            _ => format!("pick another {flag} address or stop what uses it"),
+        };
+        format!("cannot listen on {addr}: {e} ({advice})")
     })
 }
