@@ -35,6 +35,8 @@ export class ControlConnection {
     this.again = false;
     this.closed = false;
     this.upgrading = false;
+    /** The server is stopping: 421 once no transfer runs. */
+    this.stopping = false;
     this.lastWrite = Promise.resolve();
     this.onData = (chunk) => this.received(chunk);
     this.onEnd = () => this.peerClosed();
@@ -43,6 +45,13 @@ export class ControlConnection {
       this.peerClosed();
     };
     this.attach(socket);
+    server.sessions?.add(this);
+    this.pump();
+  }
+
+  /** The server stops: the session ends with 421 as soon as no transfer runs. */
+  shutDown() {
+    this.stopping = true;
     this.pump();
   }
 
@@ -111,6 +120,11 @@ export class ControlConnection {
           break;
         case 'timeout':
           if (used > 0) break;
+          if (this.stopping && !this.transfer && !this.upgrading) {
+            this.stopping = false;
+            session.shutDown(now());
+            break;
+          }
           this.arm(output.at);
           return;
         case 'closed':
@@ -144,6 +158,7 @@ export class ControlConnection {
     const stream = this.stream;
     stream.end();
     setTimeout(() => stream.destroy(), 5000).unref();
+    this.server.sessionEnded?.(this);
   }
 
   /** Calls `answer` (a session method call) unless the session is over, then pumps. */
@@ -214,6 +229,8 @@ export class ControlConnection {
           .catch((error) => this.log(`transfer error: ${error.message}`))
           .finally(() => {
             if (this.transfer?.id === event.id) this.transfer = null;
+            // A stopping server was waiting for this transfer.
+            if (this.stopping) this.pump();
           });
         break;
       }

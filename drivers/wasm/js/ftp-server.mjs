@@ -40,6 +40,29 @@ export class FtpServer {
     for (const cidr of options.localNetworks ?? []) config.addLocalNetwork(cidr);
     this.config = config;
     this.servers = [];
+    /** Open control connections, for shutdown. */
+    this.sessions = new Set();
+    this.allEnded = null;
+  }
+
+  /** A control connection closed. */
+  sessionEnded(connection) {
+    this.sessions.delete(connection);
+    if (this.sessions.size === 0) this.allEnded?.();
+  }
+
+  /**
+   * Stops the server: no new connections; idle sessions get 421 now, the
+   * others once their transfer ends. Resolves when every session has ended.
+   */
+  shutdown() {
+    this.close();
+    const ended = new Promise((resolve) => {
+      this.allEnded = resolve;
+    });
+    if (this.sessions.size === 0) this.allEnded();
+    for (const connection of [...this.sessions]) connection.shutDown();
+    return ended;
   }
 
   /** The host's answer to a login: accounts from --user, read-only anonymous with --anonymous. */

@@ -6,7 +6,11 @@
 //     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
 //     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
 //     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--require-tls]
+//     [--shutdown-grace SECONDS]
 //
+// SIGTERM or SIGINT stops it as they stop `ftpwire serve`: no new connections,
+// idle sessions read 421, running transfers finish (then 421) within the
+// grace period, exit 0; a second signal exits at once (128 + its number).
 // With no --user and no --anonymous it serves read-only to anonymous users.
 // Prints `listening ftp://HOST:PORT` on stdout when ready; logs on stderr.
 import { readFileSync } from 'node:fs';
@@ -17,7 +21,7 @@ import { FtpServer } from './ftp-server.mjs';
 const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--user NAME:PASSWORD ...] [--anonymous]
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
-  [--implicit-tls-listen HOST:PORT] [--require-tls]`;
+  [--implicit-tls-listen HOST:PORT] [--require-tls] [--shutdown-grace SECONDS]`;
 
 /** `HOST:PORT` or `[IPV6]:PORT`. */
 export function parseListen(text, flag) {
@@ -45,6 +49,7 @@ export function parseOptions(args) {
       'tls-key': { type: 'string' },
       'implicit-tls-listen': { type: 'string' },
       'require-tls': { type: 'boolean', default: false },
+      'shutdown-grace': { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -70,8 +75,11 @@ export function parseOptions(args) {
   if (!tls && (values['require-tls'] || values['implicit-tls-listen'])) {
     throw new Error('--require-tls and --implicit-tls-listen need --tls-cert and --tls-key');
   }
+  const grace = values['shutdown-grace'];
+  if (!/^\d+$/.test(grace)) throw new Error(`--shutdown-grace "${grace}" is not a number of seconds`);
   return {
     help: values.help,
+    shutdownGraceMs: Number(grace) * 1000,
     listen: parseListen(values.listen, '--listen'),
     implicitTlsListen: values['implicit-tls-listen']
       ? parseListen(values['implicit-tls-listen'], '--implicit-tls-listen')
@@ -120,7 +128,17 @@ async function main() {
     process.stderr.write(`ftpwire: ${error.message}\n`);
     process.exit(2);
   }
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(0));
+  const signals = { SIGINT: 2, SIGTERM: 15 };
+  let stopping = false;
+  for (const [signal, number] of Object.entries(signals)) {
+    process.on(signal, () => {
+      if (stopping) process.exit(128 + number);
+      stopping = true;
+      process.stderr.write(`ftpwire: ${signal}: shutting down (running transfers get ${options.shutdownGraceMs / 1000} s)\n`);
+      const grace = new Promise((resolve) => setTimeout(resolve, options.shutdownGraceMs).unref());
+      Promise.race([server.shutdown(), grace]).then(() => process.exit(0));
+    });
+  }
 }
 
 main();

@@ -264,6 +264,14 @@ impl JsSession {
         self.inner.handle_timeout(now_ms);
     }
 
+    /// The server is stopping: queues `421` and closes the session. A
+    /// running transfer is aborted (an `abortTransfer` event comes first),
+    /// so a host that lets transfers finish calls this once none runs.
+    #[wasm_bindgen(js_name = shutDown)]
+    pub fn shut_down(&mut self, #[wasm_bindgen(js_name = nowMs)] now_ms: f64) {
+        self.inner.shut_down(now_ms);
+    }
+
     /// Whether the session is over.
     #[wasm_bindgen(js_name = isClosed)]
     pub fn is_closed(&self) -> bool {

@@ -138,6 +138,12 @@ impl Session {
         self.inner.handle_timeout(answer::instant(now_ms));
     }
 
+    /// The server stops: `421` is queued and the session closes (a running
+    /// transfer is aborted first, so call it once none runs).
+    pub fn shut_down(&mut self, now_ms: f64) {
+        self.inner.shut_down(answer::instant(now_ms));
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()

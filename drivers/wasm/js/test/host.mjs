@@ -37,6 +37,13 @@ export async function startServer(args, { lines = 1 } = {}) {
     async logged(pattern) {
       while (!pattern.test(log)) await once(child.stderr, 'data');
     },
+    /** Sends `signal`; resolves with the exit code (null if killed by a signal). */
+    async terminate(signal = 'SIGTERM') {
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      const [code] = await exited;
+      return code;
+    },
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

@@ -1,7 +1,8 @@
 // The Node host (server.mjs) end to end on loopback, driven by curl and a raw
 // control client: EPSV, PASV, active mode, 20 MiB up and down with checksums,
 // file commands, resume and append, the passive-address policy, refusals,
-// and explicit and implicit FTPS with protected data connections.
+// explicit and implicit FTPS with protected data connections, and the
+// graceful shutdown on SIGTERM.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -329,4 +330,59 @@ describe('bad configuration fails at start with one clear line', () => {
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     });
   }
+});
+
+describe('shutdown', () => {
+  test('SIGTERM: an idle session reads 421, a running RETR finishes first, exit 0', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
+    await fs.copyFile(big, path.join(root, 'shutdown.bin'));
+    const idle = await RawClient.connect(server.port);
+    assert.match(await idle.login(), /^230 /);
+    const busy = await RawClient.connect(server.port);
+    assert.match(await busy.login(), /^230 /);
+    assert.match(await busy.command('TYPE I'), /^200 /);
+    const port = Number(/\(\|\|\|(\d+)\|\)/.exec(await busy.command('EPSV'))[1]);
+    // Not read until after the signal: 20 MiB cannot fit in the socket
+    // buffers, so the transfer is still running when the server stops.
+    const data = net.connect({ port, host: '127.0.0.1' });
+    data.pause();
+    await once(data, 'connect');
+    assert.match(await busy.command('RETR shutdown.bin'), /^150 /);
+
+    const exited = server.terminate('SIGTERM');
+    assert.match(await idle.reply(), /^421 /);
+    assert.equal(await idle.reply(), null, 'the idle session is closed after 421');
+    // The listener is closed: nobody new gets in.
+    const refused = net.connect({ port: server.port, host: '127.0.0.1' });
+    const [error] = await once(refused, 'error');
+    assert.equal(error.code, 'ECONNREFUSED');
+
+    const chunks = [];
+    data.on('data', (chunk) => chunks.push(chunk));
+    data.resume();
+    await once(data, 'end');
+    assert.equal(sha256(Buffer.concat(chunks)), bigSum, 'every byte of the running RETR');
+    assert.match(await busy.reply(), /^226 /);
+    assert.match(await busy.reply(), /^421 /);
+    assert.equal(await exited, 0);
+  });
+
+  test('a second signal exits at once', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
+    await fs.copyFile(big, path.join(root, 'stuck.bin'));
+    const busy = await RawClient.connect(server.port);
+    await busy.login();
+    const port = Number(/\(\|\|\|(\d+)\|\)/.exec(await busy.command('EPSV'))[1]);
+    const data = net.connect({ port, host: '127.0.0.1' });
+    data.pause();
+    await once(data, 'connect');
+    assert.match(await busy.command('RETR stuck.bin'), /^150 /);
+    const exited = server.terminate('SIGINT');
+    await server.logged(/shutting down/);
+    const code = server.terminate('SIGINT');
+    assert.equal(await code, 130);
+    assert.equal(await exited, 130);
+    data.destroy();
+    busy.close();
+  });
 });
