@@ -711,22 +711,31 @@ impl ControlChannel {
     }
 
     /// Answers [`Work::DowngradeTls`](crate::host::Work::DowngradeTls) (CCC):
-    /// the TLS closure starts; see [`deadline`](Self::deadline).
+    /// the TLS closure starts; see [`poll_timeout`](Self::poll_timeout).
     pub fn downgrade(&mut self, now: Instant) {
         if let Some(tls) = &mut self.tls {
             tls.downgrade(now);
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) must be called (after
-    /// CCC, to send our close_notify to a client that waits for it).
-    pub fn deadline(&self) -> Option<Instant> {
-        self.tls.as_ref().and_then(ControlTls::deadline)
+    /// When [`handle_timeout`](Self::handle_timeout) must be called: the
+    /// session's deadline, or ours if sooner (after CCC, our close_notify
+    /// for a client that waits for it). `None` once the session has closed.
+    pub fn poll_timeout(&self, session: &ServerSession) -> Option<Instant> {
+        let deadline = session.poll_timeout()?;
+        let ours = self.tls.as_ref().and_then(ControlTls::deadline);
+        Some(ours.map_or(deadline, |ours| deadline.min(ours)))
     }
 
-    /// The [`deadline`](Self::deadline) passed: appends to `wire` what must
-    /// be written.
-    pub fn handle_timeout(&mut self, now: Instant, wire: &mut Vec<u8>) {
+    /// The [`poll_timeout`](Self::poll_timeout) deadline passed: the
+    /// session's timers, then ours; appends to `wire` what must be written.
+    pub fn handle_timeout(
+        &mut self,
+        session: &mut ServerSession,
+        now: Instant,
+        wire: &mut Vec<u8>,
+    ) {
+        session.handle_timeout(now);
         if let Some(tls) = &mut self.tls {
             tls.handle_timeout(now);
             tls.take_wire(wire);

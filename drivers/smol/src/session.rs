@@ -98,12 +98,9 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
                 continue;
             }
         }
-        let Some(mut deadline) = session.poll_timeout() else {
+        let Some(deadline) = host.channel.poll_timeout(&session) else {
             break;
         };
-        if let Some(tls_deadline) = host.channel.deadline() {
-            deadline = deadline.min(tls_deadline);
-        }
         let wait = deadline.saturating_duration_since(host.now());
         let read_more = pending.len() < MAX_PENDING;
         match host.wait(&mut buf, read_more, &reported, wait).await {
@@ -128,9 +125,9 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
             }
             Wake::Transfer(report) => host.on_report(&mut session, report),
             Wake::Timeout => {
-                session.handle_timeout(host.now());
                 let mut wire = Vec::new();
-                host.channel.handle_timeout(host.now(), &mut wire);
+                host.channel
+                    .handle_timeout(&mut session, host.now(), &mut wire);
                 if !wire.is_empty() && host.write_control(&wire).await.is_err() {
                     session.handle_peer_closed();
                 }

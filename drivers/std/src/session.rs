@@ -129,12 +129,9 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                 continue;
             }
         }
-        let Some(mut deadline) = session.poll_timeout() else {
+        let Some(deadline) = host.channel.poll_timeout(&session) else {
             break;
         };
-        if let Some(tls_deadline) = host.channel.deadline() {
-            deadline = deadline.min(tls_deadline);
-        }
         let wait = deadline.saturating_duration_since(host.now());
         match woken.recv_timeout(wait) {
             Ok(Wake::Control(wire)) => {
@@ -152,10 +149,7 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             Ok(Wake::ControlClosed) => session.handle_peer_closed(),
             Ok(Wake::Transfer(report)) => host.on_report(&mut session, report),
             Ok(Wake::Nudge) => {}
-            Err(RecvTimeoutError::Timeout) => {
-                session.handle_timeout(host.now());
-                host.channel_timeout(&mut session);
-            }
+            Err(RecvTimeoutError::Timeout) => host.timeout(&mut session),
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -277,11 +271,11 @@ impl Host {
         plain
     }
 
-    /// The control channel's TLS deadline passed (after CCC): writes what
-    /// it has to say.
-    fn channel_timeout(&mut self, session: &mut ServerSession) {
+    /// A deadline passed: the session's timers and the control channel's
+    /// (after CCC); writes what the channel has to say.
+    fn timeout(&mut self, session: &mut ServerSession) {
         let mut wire = Vec::new();
-        self.channel.handle_timeout(self.now(), &mut wire);
+        self.channel.handle_timeout(session, self.now(), &mut wire);
         if !wire.is_empty() && self.control.write_all(&wire).is_err() {
             session.handle_peer_closed();
         }

@@ -13,7 +13,8 @@ const EMPTY = Buffer.alloc(0);
 const now = () => performance.now();
 
 export class ControlConnection {
-  /** `server` provides config, storage, users (login), secureContext, passiveRange, log. */
+  /** `server` provides config, storage, users (login), secureContext, passiveRange, log, and
+   *  the set of open `sessions` with `sessionEnded(connection)` (for shutdown). */
   constructor(server, socket, { implicitTls = false } = {}) {
     this.server = server;
     this.storage = server.storage;
@@ -45,7 +46,7 @@ export class ControlConnection {
       this.peerClosed();
     };
     this.attach(socket);
-    server.sessions?.add(this);
+    server.sessions.add(this);
     this.pump();
   }
 
@@ -158,7 +159,7 @@ export class ControlConnection {
     const stream = this.stream;
     stream.end();
     setTimeout(() => stream.destroy(), 5000).unref();
-    this.server.sessionEnded?.(this);
+    this.server.sessionEnded(this);
   }
 
   /** Calls `answer` (a session method call) unless the session is over, then pumps. */

@@ -333,21 +333,27 @@ describe('bad configuration fails at start with one clear line', () => {
 });
 
 describe('shutdown', () => {
-  test('SIGTERM: an idle session reads 421, a running RETR finishes first, exit 0', async () => {
-    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
-    await fs.copyFile(big, path.join(root, 'shutdown.bin'));
-    const idle = await RawClient.connect(server.port);
-    assert.match(await idle.login(), /^230 /);
+  /** A logged-in session with a 20 MiB RETR running: its data connection is
+   *  not read, and 20 MiB cannot fit in the socket buffers, so the transfer
+   *  is still running until `data` is resumed. */
+  async function runningRetr(server, name) {
+    await fs.copyFile(big, path.join(root, name));
     const busy = await RawClient.connect(server.port);
     assert.match(await busy.login(), /^230 /);
     assert.match(await busy.command('TYPE I'), /^200 /);
     const port = Number(/\(\|\|\|(\d+)\|\)/.exec(await busy.command('EPSV'))[1]);
-    // Not read until after the signal: 20 MiB cannot fit in the socket
-    // buffers, so the transfer is still running when the server stops.
     const data = net.connect({ port, host: '127.0.0.1' });
     data.pause();
     await once(data, 'connect');
-    assert.match(await busy.command('RETR shutdown.bin'), /^150 /);
+    assert.match(await busy.command(`RETR ${name}`), /^150 /);
+    return { busy, data };
+  }
+
+  test('SIGTERM: an idle session reads 421, a running RETR finishes first, exit 0', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
+    const idle = await RawClient.connect(server.port);
+    assert.match(await idle.login(), /^230 /);
+    const { busy, data } = await runningRetr(server, 'shutdown.bin');
 
     const exited = server.terminate('SIGTERM');
     assert.match(await idle.reply(), /^421 /);
@@ -369,14 +375,7 @@ describe('shutdown', () => {
 
   test('a second signal exits at once', async () => {
     const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
-    await fs.copyFile(big, path.join(root, 'stuck.bin'));
-    const busy = await RawClient.connect(server.port);
-    await busy.login();
-    const port = Number(/\(\|\|\|(\d+)\|\)/.exec(await busy.command('EPSV'))[1]);
-    const data = net.connect({ port, host: '127.0.0.1' });
-    data.pause();
-    await once(data, 'connect');
-    assert.match(await busy.command('RETR stuck.bin'), /^150 /);
+    const { busy, data } = await runningRetr(server, 'stuck.bin');
     const exited = server.terminate('SIGINT');
     await server.logged(/shutting down/);
     const code = server.terminate('SIGINT');
