@@ -974,7 +974,10 @@ impl State {
                 "PROT needs a protected control connection; send AUTH TLS first.",
             );
         }
-        if !self.pbsz {
+        // PROT C asks for no buffer, so it needs no PBSZ (Python's ftplib
+        // `prot_c()` sends it alone); PROT P does (RFC 4217 §9).
+        let clear = matches!(level, b"C" | b"c");
+        if !self.pbsz && !clear {
             return self.reply(503, "Send PBSZ 0 before PROT.");
         }
         match level {
@@ -1444,8 +1447,15 @@ impl State {
         }
         self.waiting = Waiting::Nothing;
         self.last_activity = self.now;
-        // The data connection set-up is used up by the transfer (RFC 959 §3.2).
-        self.data = DataSetup::None;
+        // The data connection set-up is used up by the transfer (RFC 959
+        // §3.2), unless the command was refused before any data connection
+        // was made (a missing file): then, as in vsftpd and pure-ftpd, the
+        // same passive listener serves the next transfer command, for
+        // clients that connect after sending the command.
+        let refused_early = !t.started && matches!(result, Err(TransferError::File(_)));
+        if !refused_early {
+            self.reset_data();
+        }
         match result {
             Ok(_) => {
                 if !t.started {
