@@ -1,7 +1,9 @@
 //! What other clients and other projects' test suites expect, on every
 //! driver: a passive listener outlives a transfer refused before its data
-//! connection (suppaftp's tests connect after sending the command), and
-//! `PROT C` needs no `PBSZ` (Python's ftplib `prot_c()`).
+//! connection (suppaftp's tests connect after sending the command),
+//! `PROT C` needs no `PBSZ` (Python's ftplib `prot_c()`), and
+//! `--implicit-tls-prot-p` protects implicit sessions' data without `PROT P`
+//! (suppaftp's implicit mode).
 
 #[macro_use]
 mod common;
@@ -10,7 +12,7 @@ use std::net::TcpStream;
 
 use common::clients::ftplib_tls_unprotected;
 use common::control::{Control, REPLY_TIMEOUT, read_data};
-use common::ftps::Certificate;
+use common::ftps::{Certificate, TlsControl, read_protected};
 use common::payload::{assert_same_bytes, payload};
 use common::server::Server;
 
@@ -18,6 +20,8 @@ driver_matrix!(
     a_refused_retr_keeps_the_passive_listener_for_the_next_transfer,
     a_connection_made_before_a_refused_list_serves_the_next_transfer,
     ftplib_prot_c_without_pbsz,
+    implicit_tls_prot_p_protects_data_without_pbsz_or_prot,
+    implicit_sessions_without_the_setting_send_clear_data,
 );
 
 /// PASV, RETR of a missing file (550), and only then the data connection:
@@ -92,4 +96,55 @@ fn ftplib_prot_c_without_pbsz(driver: &'static str) {
         payload(),
         "ftplib RETR after prot_c()",
     );
+}
+
+/// An implicit-FTPS server with `extra` flags, the payload in `down.bin`.
+fn implicit_server(driver: &'static str, certificate: &Certificate, extra: &[&str]) -> Server {
+    let mut args = certificate.args();
+    args.extend(["--implicit-tls-listen".into(), "127.0.0.1:0".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(driver, &args);
+    std::fs::write(server.root().join("down.bin"), payload()).unwrap();
+    server
+}
+
+/// Logged in over implicit FTPS (no PBSZ, no PROT): EPSV, connect, RETR
+/// down.bin up to its 150; returns the data connection.
+fn implicit_retr(server: &Server, certificate: &Certificate) -> (TlsControl, TcpStream) {
+    let addr = server.implicit_addr.expect("the implicit-FTPS listener");
+    let mut control = TlsControl::implicit(addr, certificate);
+    control.login();
+    let port = control.epsv();
+    let data =
+        TcpStream::connect_timeout(&std::net::SocketAddr::new(addr.ip(), port), REPLY_TIMEOUT)
+            .expect("connect to EPSV");
+    let started = control.command("RETR down.bin");
+    assert_eq!(started.code, 150, "RETR: {started:?}");
+    (control, data)
+}
+
+fn implicit_tls_prot_p_protects_data_without_pbsz_or_prot(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = implicit_server(driver, &certificate, &["--implicit-tls-prot-p"]);
+    let (mut control, data) = implicit_retr(&server, &certificate);
+    let mut data = control
+        .secure_data(data)
+        .unwrap_or_else(|e| panic!("TLS on the data connection of an implicit session: {e}"));
+    let bytes = read_protected(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(
+        &bytes,
+        payload(),
+        "RETR over TLS with --implicit-tls-prot-p",
+    );
+}
+
+fn implicit_sessions_without_the_setting_send_clear_data(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = implicit_server(driver, &certificate, &[]);
+    let (mut control, mut data) = implicit_retr(&server, &certificate);
+    let bytes = read_data(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(&bytes, payload(), "clear-text RETR on an implicit session");
 }

@@ -92,6 +92,9 @@ struct State {
     pbsz: bool,
     /// PROT P: data connections are protected.
     prot_private: bool,
+    /// An implicit-FTPS session under `implicit_tls_prot_p`: it starts (and
+    /// REIN returns it) with PBSZ and PROT P in force.
+    starts_protected: bool,
 
     waiting: Waiting,
     next_token: u32,
@@ -262,6 +265,7 @@ impl ServerSession {
         tls: Tls,
     ) -> Self {
         let reader = ControlReader::new(config.line_limit);
+        let starts_protected = tls == Tls::Secured && config.implicit_tls_prot_p;
         let mut state = State {
             local: canonical(local),
             peer: canonical(peer),
@@ -285,8 +289,9 @@ impl ServerSession {
             data: DataSetup::None,
             epsv_all: false,
             tls,
-            pbsz: false,
-            prot_private: false,
+            pbsz: starts_protected,
+            prot_private: starts_protected,
+            starts_protected,
             waiting: Waiting::Nothing,
             next_token: 0,
             config,
@@ -785,8 +790,8 @@ impl State {
                 self.transfer_type = TransferType::Ascii;
                 self.epsv_all = false;
                 self.rest = 0;
-                self.pbsz = false;
-                self.prot_private = false;
+                self.pbsz = self.starts_protected;
+                self.prot_private = self.starts_protected;
                 self.reply(220, "Ready for a new user.");
             }
             Command::Noop => self.reply(200, "NOOP ok."),

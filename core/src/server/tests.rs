@@ -1387,6 +1387,81 @@ mod tls {
         assert_eq!(h.cmd("USER alice"), "331 Password required.\r\n");
     }
 
+    /// An implicit-FTPS session, drained of its greeting.
+    fn implicit(config: ServerConfig) -> Host {
+        let session = ServerSession::new_implicit_tls(
+            Arc::new(config.clone()),
+            "127.0.0.1:990".parse().unwrap(),
+            "127.0.0.1:4000".parse().unwrap(),
+            Instant::default(),
+        );
+        let mut h = Host {
+            session,
+            ..Host::with(config, "127.0.0.1:990", "127.0.0.1:4000")
+        };
+        h.drain();
+        h.take();
+        h
+    }
+
+    #[test]
+    fn implicit_tls_prot_p_starts_implicit_sessions_protected() {
+        let config = ServerConfig {
+            implicit_tls_prot_p: true,
+            require_tls: true,
+            ..tls_config()
+        };
+        let mut h = implicit(config.clone());
+        h.login_as(false);
+        h.epsv();
+        // No PBSZ, no PROT: protected all the same, and require_tls is content.
+        h.cmd("RETR a");
+        assert_eq!(
+            h.take_events(),
+            [
+                "transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false protected"
+            ]
+        );
+        h.finish_transfer(Ok(1));
+        h.take();
+        // PROT C still works (no PBSZ needed), and REIN returns to PROT P.
+        let mut h = implicit(ServerConfig {
+            require_tls: false,
+            ..config.clone()
+        });
+        h.login_as(false);
+        assert_eq!(
+            h.cmd("PROT C"),
+            "200 Data connections will be in clear text.\r\n"
+        );
+        assert_eq!(h.cmd("REIN"), "220 Ready for a new user.\r\n");
+        h.login_as(false);
+        h.epsv();
+        h.cmd("LIST");
+        assert!(h.take_events()[0].ends_with(" protected"));
+        // Explicit FTPS (AUTH TLS) is not affected.
+        let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:4000");
+        upgrade(&mut h);
+        h.login_as(false);
+        h.epsv();
+        assert_eq!(
+            h.cmd("RETR a"),
+            "521 This server requires protected data connections; send PBSZ 0 and PROT P.\r\n"
+        );
+    }
+
+    #[test]
+    fn implicit_sessions_start_with_clear_data_by_default() {
+        let mut h = implicit(tls_config());
+        h.login_as(false);
+        h.epsv();
+        h.cmd("RETR a");
+        assert_eq!(
+            h.take_events(),
+            ["transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+        );
+    }
+
     #[test]
     fn tls_sessions_use_the_tls_passive_address() {
         let config = ServerConfig {
