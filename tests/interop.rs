@@ -3,16 +3,20 @@
 //! connection (suppaftp's tests connect after sending the command),
 //! `PROT C` needs no `PBSZ` (Python's ftplib `prot_c()`), and
 //! `--implicit-tls-prot-p` protects implicit sessions' data without `PROT P`
-//! (suppaftp's implicit mode).
+//! (suppaftp's implicit mode), and a protected passive data connection
+//! whose client finishes its TLS handshake before the transfer command
+//! (aioftp) is served, also across a 550 and under
+//! `--require-tls-session-reuse`.
 
 #[macro_use]
 mod common;
 
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 
 use common::clients::ftplib_tls_unprotected;
 use common::control::{Control, REPLY_TIMEOUT, read_data};
-use common::ftps::{Certificate, TlsControl, read_protected};
+use common::ftps::{Certificate, TlsControl, read_protected, secure_data_with};
 use common::payload::{assert_same_bytes, payload};
 use common::server::Server;
 
@@ -22,7 +26,132 @@ driver_matrix!(
     ftplib_prot_c_without_pbsz,
     implicit_tls_prot_p_protects_data_without_pbsz_or_prot,
     implicit_sessions_without_the_setting_send_clear_data,
+    tls_before_the_command_on_retr_stor_and_list,
+    tls_before_a_refused_retr_serves_the_next_transfer,
+    tls_before_the_command_under_session_reuse,
 );
+
+/// An explicit-FTPS server with `extra` flags, the payload in `down.bin`,
+/// and a session logged in under PBSZ 0 / PROT P.
+fn protected_session(
+    driver: &'static str,
+    certificate: &Certificate,
+    extra: &[&str],
+) -> (Server, TlsControl) {
+    let mut args = certificate.args();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(driver, &args);
+    std::fs::write(server.root().join("down.bin"), payload()).unwrap();
+    let mut control = TlsControl::explicit(server.addr, certificate);
+    control.login();
+    control.protect_data();
+    (server, control)
+}
+
+/// EPSV, connect, and the whole TLS handshake on the data connection before
+/// any transfer command (aioftp's order); the server must take the
+/// connection and answer the handshake while it waits for the command.
+fn secured_before_the_command(server: &Server, control: &mut TlsControl) -> common::ftps::DataTls {
+    let port = control.epsv();
+    let data = TcpStream::connect_timeout(&SocketAddr::new(server.addr.ip(), port), REPLY_TIMEOUT)
+        .expect("connect to EPSV");
+    control
+        .secure_data(data)
+        .unwrap_or_else(|e| panic!("TLS handshake on the data connection before the command: {e}"))
+}
+
+fn tls_before_the_command_on_retr_stor_and_list(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let (server, mut control) = protected_session(driver, &certificate, &[]);
+
+    let mut data = secured_before_the_command(&server, &mut control);
+    let started = control.command("RETR down.bin");
+    assert_eq!(started.code, 150, "RETR after the handshake: {started:?}");
+    let bytes = read_protected(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(&bytes, payload(), "RETR secured before the command");
+
+    let mut data = secured_before_the_command(&server, &mut control);
+    let started = control.command("STOR up.bin");
+    assert_eq!(started.code, 150, "STOR after the handshake: {started:?}");
+    data.write_all(payload())
+        .and_then(|()| {
+            data.conn.send_close_notify();
+            data.flush()
+        })
+        .unwrap_or_else(|e| panic!("uploading over the early-secured connection: {e}"));
+    let _ = data.sock.shutdown(Shutdown::Write);
+    let mut rest = Vec::new();
+    let _ = data.read_to_end(&mut rest);
+    assert_eq!(control.reply().code, 226, "STOR completes");
+    assert_same_bytes(
+        &std::fs::read(server.root().join("up.bin")).unwrap(),
+        payload(),
+        "STOR secured before the command",
+    );
+
+    let mut data = secured_before_the_command(&server, &mut control);
+    let started = control.command("NLST");
+    assert_eq!(started.code, 150, "NLST after the handshake: {started:?}");
+    let names = read_protected(&mut data);
+    assert_eq!(control.reply().code, 226);
+    let mut names: Vec<String> = String::from_utf8_lossy(&names)
+        .split_terminator("\r\n")
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["down.bin", "up.bin"],
+        "NLST secured before the command"
+    );
+}
+
+/// The early-secured connection is not used up by a 550 before it: it
+/// carries the next RETR.
+fn tls_before_a_refused_retr_serves_the_next_transfer(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let (server, mut control) = protected_session(driver, &certificate, &[]);
+    let mut data = secured_before_the_command(&server, &mut control);
+    let refused = control.command("RETR missing.bin");
+    assert_eq!(refused.code, 550, "RETR of a missing file: {refused:?}");
+    let started = control.command("RETR down.bin");
+    assert_eq!(
+        started.code, 150,
+        "RETR on the kept connection: {started:?}"
+    );
+    let bytes = read_protected(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(&bytes, payload(), "RETR after a 550, secured early");
+}
+
+/// `--require-tls-session-reuse` judges an early handshake too: one that
+/// resumes the control connection's session gets the file, one with a
+/// session of its own is refused.
+fn tls_before_the_command_under_session_reuse(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let (server, mut control) =
+        protected_session(driver, &certificate, &["--require-tls-session-reuse"]);
+    let mut data = secured_before_the_command(&server, &mut control);
+    let started = control.command("RETR down.bin");
+    assert_eq!(started.code, 150, "resumed early handshake: {started:?}");
+    let bytes = read_protected(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(&bytes, payload(), "RETR, resumed before the command");
+
+    let port = control.epsv();
+    let data = TcpStream::connect_timeout(&SocketAddr::new(server.addr.ip(), port), REPLY_TIMEOUT)
+        .expect("connect to EPSV");
+    // A fresh session cache: a full handshake, not a resumption.
+    let _data = secure_data_with(&certificate.client_config(), data)
+        .unwrap_or_else(|e| panic!("full TLS handshake before the command: {e}"));
+    let refused = control.command("RETR down.bin");
+    assert_eq!(
+        refused.code, 522,
+        "a data connection that did not resume is refused: {refused:?}"
+    );
+}
 
 /// PASV, RETR of a missing file (550), and only then the data connection:
 /// the listener is still there and the next RETR gets the file over it.

@@ -73,6 +73,10 @@ impl Certificate {
 
 type Tls = StreamOwned<ClientConnection, TcpStream>;
 
+/// A data connection under TLS, as the client.
+#[allow(dead_code)]
+pub type DataTls = Tls;
+
 /// A control connection under TLS.
 pub struct TlsControl {
     stream: BufReader<Tls>,

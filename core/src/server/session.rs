@@ -442,6 +442,13 @@ impl ServerSession {
         self.state.tls == Tls::Secured
     }
 
+    /// Whether data connections are protected now (PROT P): a driver may
+    /// then take a passive data connection whose client starts TLS before
+    /// it sends the transfer command (aioftp).
+    pub fn data_protected(&self) -> bool {
+        self.state.prot_private
+    }
+
     /// Answers [`Event::Login`].
     pub fn login(&mut self, token: LoginToken, outcome: LoginOutcome) {
         self.state.settle(self.state.now);

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,20 +41,123 @@ pub(crate) enum Report {
     Finished(Result<u64, TransferError>),
 }
 
+/// A passive listener and the data connection a client may open on it
+/// before its transfer command. aioftp starts TLS on a protected data
+/// connection before it sends the command: that connection is accepted when
+/// it arrives and its handshake runs while the command is awaited.
+pub(crate) struct Passive {
+    listener: TcpListener,
+    /// Dropped with the listener (new PASV, PORT, a transfer done, session
+    /// end): the task ends, and frees the connection it may hold.
+    early: Mutex<Option<Early>>,
+}
+
+/// The task that takes a data connection before its command.
+struct Early {
+    /// Dropped when the transfer command comes.
+    claim: Sender<()>,
+    task: smol::Task<Option<EarlyData>>,
+}
+
+/// A data connection taken before its transfer command.
+enum EarlyData {
+    /// The client sent nothing before the command (ftplib, curl): TLS, if
+    /// any, starts after the 150 as usual.
+    Plain(TcpStream),
+    /// Secured before the command (aioftp).
+    Secured(DataStream),
+    /// Its handshake failed or was refused.
+    Failed(TransferError),
+}
+
+impl Passive {
+    /// A listener whose data connection is taken when the transfer command
+    /// comes; under PROT P (`early` holds the control connection's TLS and
+    /// the executor) also one that arrives before: its TLS handshake starts
+    /// once the client's first bytes are in, so that a client which waits
+    /// for the 150 before its handshake (ftplib) still gets it first.
+    pub(crate) fn new(
+        listener: TcpListener,
+        peer: IpAddr,
+        early: Option<(SessionTls, &smol::Executor<'static>)>,
+        stall: Duration,
+    ) -> Arc<Passive> {
+        let early = early.map(|(tls, executor)| {
+            let (claim, claimed) = smol::channel::bounded(1);
+            let task = executor.spawn(take_early(listener.clone(), peer, tls, stall, claimed));
+            Early { claim, task }
+        });
+        Arc::new(Passive {
+            listener,
+            early: Mutex::new(early),
+        })
+    }
+
+    /// The transfer command has come: what the early task has taken
+    /// (waiting for a handshake in progress), `None` if nothing yet.
+    async fn claim_early(&self) -> Option<EarlyData> {
+        let early = self
+            .early
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        drop(early.claim);
+        early.task.await
+    }
+}
+
+/// The early task: the peer's data connection, then its handshake if the
+/// client speaks first; gives up what it has once claimed.
+async fn take_early(
+    listener: TcpListener,
+    peer: IpAddr,
+    tls: SessionTls,
+    stall: Duration,
+    claimed: Receiver<()>,
+) -> Option<EarlyData> {
+    let claim = async {
+        let _ = claimed.recv().await;
+        None
+    };
+    let tcp = async { accept_from(&listener, peer).await }
+        .or(claim)
+        .await?;
+    let _ = tcp.set_nodelay(true);
+    let spoke = async {
+        let mut first = [0; 1];
+        let _ = tcp.peek(&mut first).await;
+        true
+    };
+    let command_came = async {
+        let _ = claimed.recv().await;
+        false
+    };
+    if !spoke.or(command_came).await {
+        return Some(EarlyData::Plain(tcp));
+    }
+    // The command is unknown yet: the upload configuration (no session
+    // tickets), which suits a download as well; tickets on an upload's
+    // connection can cut off its end (see tls.rs).
+    Some(match secure(tcp, &tls, TransferKind::Store, stall).await {
+        Ok(stream) => EarlyData::Secured(stream),
+        Err(error) => EarlyData::Failed(error),
+    })
+}
+
 /// Runs one transfer to its end and reports on `report`. A message on (or
 /// the closing of) `abort` interrupts it wherever it waits; dropping the
 /// data connection and the file frees both. `tls` is the control
 /// connection's TLS when the data connection is protected (PROT P).
 pub(crate) async fn run(
     job: TransferJob,
-    listener: Option<TcpListener>,
+    passive: Option<Arc<Passive>>,
     tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     abort: Receiver<()>,
     report: Sender<Report>,
     stall: Duration,
 ) {
-    let work = transfer(job, listener, tls, storage, &report, stall);
+    let work = transfer(job, passive, tls, storage, &report, stall);
     let aborted = async {
         let _ = abort.recv().await;
         Err(TransferError::Aborted)
@@ -65,7 +168,7 @@ pub(crate) async fn run(
 
 async fn transfer(
     job: TransferJob,
-    listener: Option<TcpListener>,
+    passive: Option<Arc<Passive>>,
     tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     report: &Sender<Report>,
@@ -80,38 +183,69 @@ async fn transfer(
         let job = job.clone();
         smol::unblock(move || job.open(&*storage)).await
     };
-    let stream = opened.map_err(|e| TransferError::File(file_error(&e)))?;
-    let data = match job.data {
-        DataEndpoint::Passive { peer } => {
-            let listener = listener.ok_or(TransferError::NoDataConnection)?;
-            accept_from(&listener, peer).await
+    let mut stream = opened.map_err(|e| TransferError::File(file_error(&e)))?;
+    let early = match (&job.data, &passive) {
+        (DataEndpoint::Passive { .. }, Some(passive)) => passive.claim_early().await,
+        _ => None,
+    };
+    let data = match early {
+        Some(EarlyData::Plain(tcp)) => Some(tcp),
+        Some(EarlyData::Secured(secured)) => {
+            if !job.protected {
+                log::info!("a data connection secured under PROT P is not used after PROT C");
+                return Err(TransferError::NoDataConnection);
+            }
+            let unique_name = unique_name(&mut stream);
+            let _ = report.send(Report::Started { unique_name }).await;
+            return move_data(stream, secured, job.ascii, stall).await;
         }
-        DataEndpoint::Active(addr) => connect(addr).await,
+        Some(EarlyData::Failed(error)) => return Err(error),
+        None => match job.data {
+            DataEndpoint::Passive { peer } => {
+                let passive = passive.ok_or(TransferError::NoDataConnection)?;
+                accept_from(&passive.listener, peer).await
+            }
+            DataEndpoint::Active(addr) => connect(addr).await,
+        },
     };
     let data = data.ok_or(TransferError::NoDataConnection)?;
     let _ = data.set_nodelay(true);
-    let mut stream = stream;
-    let unique_name = match &mut stream {
-        Stream::Upload { unique_name, .. } => unique_name.take(),
-        Stream::Download(_) => None,
-    };
+    let unique_name = unique_name(&mut stream);
     // The 150 goes out before the TLS handshake: clients such as ftplib
     // read it before they start TLS on the data connection.
     let _ = report.send(Report::Started { unique_name }).await;
-    let mut data = match tls {
+    let data = match tls {
         Some(tls) if job.protected => secure(data, &tls, job.kind, stall).await?,
         _ => DataStream::Plain(data),
     };
+    move_data(stream, data, job.ascii, stall).await
+}
+
+/// STOU's name for the 150.
+fn unique_name(stream: &mut Stream) -> Option<Vec<u8>> {
+    match stream {
+        Stream::Upload { unique_name, .. } => unique_name.take(),
+        Stream::Download(_) => None,
+    }
+}
+
+/// Copies between the file and the data connection, then closes it in order.
+async fn move_data(
+    stream: Stream,
+    mut data: DataStream,
+    ascii: bool,
+    stall: Duration,
+) -> Result<u64, TransferError> {
     match stream {
         Stream::Download(file) => {
-            let sent = send(file, &mut data, job.ascii, stall).await?;
+            let sent = send(file, &mut data, ascii, stall).await?;
             // An orderly close (close_notify under TLS, then FIN) tells the
             // client the file is complete.
             let _ = within(stall, data.close()).await;
             Ok(sent)
         }
         Stream::Upload { file, .. } => {
-            let received = receive(&mut data, file, job.ascii, stall).await?;
+            let received = receive(&mut data, file, ascii, stall).await?;
             // Answer the client's close_notify: ftplib's unwrap() waits for it.
             let _ = within(stall, data.close()).await;
             Ok(received)

@@ -16,7 +16,7 @@ use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
-use crate::data::{self, Report};
+use crate::data::{self, Passive, Report};
 use crate::server::Shared;
 
 /// Control-channel reads; a command line is far smaller.
@@ -154,7 +154,7 @@ struct Host {
     peer: SocketAddr,
     reports: Sender<Report>,
     base: std::time::Instant,
-    passive: Option<TcpListener>,
+    passive: Option<Arc<Passive>>,
     running: Option<Running>,
     user: String,
     /// Shutdown began: the session ends as soon as no transfer runs.
@@ -290,7 +290,13 @@ impl Host {
                 });
                 match opened {
                     Ok((listener, port, resolved)) => {
-                        self.passive = Some(listener);
+                        let executor = &*self.shared.executor;
+                        let early = self
+                            .channel
+                            .data_tls(session.data_protected())
+                            .map(|tls| (tls, executor));
+                        let stall = self.shared.config.session.idle_timeout;
+                        self.passive = Some(Passive::new(listener, peer.ip(), early, stall));
                         session.passive_opened(token, port, resolved);
                     }
                     Err(error) => session.passive_failed(token, error),

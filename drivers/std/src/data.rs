@@ -5,6 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
 use ftpwire_backend::Storage;
@@ -96,6 +97,177 @@ impl Abort {
     }
 }
 
+/// A passive listener and the data connection a client may open on it
+/// before its transfer command. aioftp starts TLS on a protected data
+/// connection before it sends the command: that connection is accepted when
+/// it arrives and its handshake runs while the command is awaited.
+pub(crate) struct Passive {
+    listener: Arc<TcpListener>,
+    early: Mutex<Option<Early>>,
+    /// Ends the early accept or handshake: a dropped listener, ABOR.
+    early_abort: Option<Arc<Abort>>,
+}
+
+/// The thread that takes a data connection before its command.
+struct Early {
+    claimed: Arc<AtomicBool>,
+    thread: thread::JoinHandle<Option<EarlyData>>,
+}
+
+/// A data connection taken before its transfer command.
+enum EarlyData {
+    /// The client sent nothing before the command (ftplib, curl): TLS, if
+    /// any, starts after the 150 as usual.
+    Plain(TcpStream),
+    /// Secured before the command (aioftp).
+    Secured(DataStream),
+    /// Its handshake failed or was refused.
+    Failed(TransferError),
+}
+
+impl Passive {
+    /// A listener whose data connection is taken when the transfer command comes.
+    pub(crate) fn new(listener: TcpListener) -> Arc<Passive> {
+        Arc::new(Passive {
+            listener: Arc::new(listener),
+            early: Mutex::new(None),
+            early_abort: None,
+        })
+    }
+
+    /// A listener of a PROT P session: the connection from `peer` is
+    /// accepted when it arrives, and its TLS handshake starts once the
+    /// client's first bytes are in, so that a client which waits for the
+    /// 150 before its handshake (ftplib) still gets it first.
+    pub(crate) fn protected(
+        listener: TcpListener,
+        peer: IpAddr,
+        tls: SessionTls,
+        stall: Duration,
+    ) -> Arc<Passive> {
+        let listener = Arc::new(listener);
+        let (Ok(abort), claimed) = (Abort::new(), Arc::new(AtomicBool::new(false))) else {
+            return Passive::new_shared(listener);
+        };
+        let spawned = {
+            let (listener, abort, claimed) = (listener.clone(), abort.clone(), claimed.clone());
+            thread::Builder::new()
+                .name("ftpwire-early-data".into())
+                .spawn(move || take_early(&listener, peer, &tls, stall, &abort, &claimed))
+        };
+        match spawned {
+            Ok(thread) => Arc::new(Passive {
+                listener,
+                early: Mutex::new(Some(Early { claimed, thread })),
+                early_abort: Some(abort),
+            }),
+            Err(_) => Passive::new_shared(listener),
+        }
+    }
+
+    fn new_shared(listener: Arc<TcpListener>) -> Arc<Passive> {
+        Arc::new(Passive {
+            listener,
+            early: Mutex::new(None),
+            early_abort: None,
+        })
+    }
+
+    /// ABOR: also breaks a handshake that started before the command.
+    pub(crate) fn abort_early(&self) {
+        if let Some(abort) = &self.early_abort {
+            abort.abort();
+        }
+    }
+
+    /// The transfer command has come: what the early acceptor has taken
+    /// (waiting for a handshake in progress), `None` if nothing yet.
+    fn claim_early(&self) -> Option<EarlyData> {
+        let early = self
+            .early
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        early.claimed.store(true, Ordering::SeqCst);
+        if let Some(abort) = &self.early_abort {
+            let _ = abort.poller.notify();
+        }
+        early.thread.join().ok().flatten()
+    }
+}
+
+impl Drop for Passive {
+    /// A listener given up (new PASV, PORT, a transfer done, session end)
+    /// ends its early acceptor, and the connection it may hold.
+    fn drop(&mut self) {
+        self.abort_early();
+    }
+}
+
+/// The early acceptor: the peer's data connection, then its handshake if
+/// the client speaks first; gives up what it has once `claimed`.
+fn take_early(
+    listener: &TcpListener,
+    peer: IpAddr,
+    tls: &SessionTls,
+    stall: Duration,
+    abort: &Abort,
+    claimed: &AtomicBool,
+) -> Option<EarlyData> {
+    let tcp = accept_from(listener, peer, abort, Some(claimed))?;
+    if !prepare(&tcp, stall) {
+        return Some(EarlyData::Failed(TransferError::NoDataConnection));
+    }
+    abort.attach(&tcp);
+    if !client_spoke(&tcp, abort, claimed)? {
+        return Some(EarlyData::Plain(tcp));
+    }
+    // The command is unknown yet: the upload configuration (no session
+    // tickets), which suits a download as well; tickets on an upload's
+    // connection can cut off its end (see tls.rs).
+    Some(match secure(tcp, tls, TransferKind::Store, abort) {
+        Ok(stream) => EarlyData::Secured(stream),
+        Err(error) => EarlyData::Failed(error),
+    })
+}
+
+/// Waits until `tcp` has bytes to read (`Some(true)`), the command came
+/// first (`Some(false)`), or the acceptor is aborted (`None`).
+fn client_spoke(tcp: &TcpStream, abort: &Abort, claimed: &AtomicBool) -> Option<bool> {
+    // SAFETY: `tcp` outlives its registration: it is deleted from the poller
+    // below before this function returns.
+    unsafe { abort.poller.add(tcp, Event::readable(0)) }.ok()?;
+    let mut events = Events::new();
+    let outcome = loop {
+        if abort.is_aborted() {
+            break None;
+        }
+        if claimed.load(Ordering::SeqCst) {
+            break Some(false);
+        }
+        events.clear();
+        if abort.poller.wait(&mut events, None).is_err() {
+            break None;
+        }
+        if !events.is_empty() {
+            break Some(true);
+        }
+        if abort.poller.modify(tcp, Event::readable(0)).is_err() {
+            break None;
+        }
+    };
+    let _ = abort.poller.delete(tcp);
+    outcome
+}
+
+/// Socket options for a data connection; `false` if they cannot be set.
+fn prepare(data: &TcpStream, stall: Duration) -> bool {
+    let _ = data.set_nodelay(true);
+    // Zero would mean "no timeout" to std.
+    let stall = Some(stall.max(Duration::from_millis(1)));
+    data.set_read_timeout(stall).is_ok() && data.set_write_timeout(stall).is_ok()
+}
+
 /// Runs one transfer to its end and reports through `report`. A data
 /// connection on which nothing moves for `stall` is given up (`426`): the
 /// core does not count a running transfer as idleness, so this is what
@@ -104,7 +276,7 @@ impl Abort {
 /// protected (PROT P).
 pub(crate) fn run(
     job: TransferJob,
-    listener: Option<Arc<TcpListener>>,
+    passive: Option<Arc<Passive>>,
     tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     abort: Arc<Abort>,
@@ -113,7 +285,7 @@ pub(crate) fn run(
 ) {
     let result = transfer(
         &job,
-        listener,
+        passive,
         tls.as_ref(),
         &*storage,
         &abort,
@@ -125,7 +297,7 @@ pub(crate) fn run(
 
 fn transfer(
     job: &TransferJob,
-    listener: Option<Arc<TcpListener>>,
+    passive: Option<Arc<Passive>>,
     tls: Option<&SessionTls>,
     storage: &dyn Storage,
     abort: &Abort,
@@ -140,12 +312,31 @@ fn transfer(
     let mut stream = job
         .open(storage)
         .map_err(|e| TransferError::File(file_error(&e)))?;
-    let data = match job.data {
-        DataEndpoint::Passive { peer } => {
-            let listener = listener.ok_or(TransferError::NoDataConnection)?;
-            accept_from(&listener, peer, abort)
+    let early = match job.data {
+        DataEndpoint::Passive { .. } => passive.as_ref().and_then(|p| p.claim_early()),
+        DataEndpoint::Active(_) => None,
+    };
+    let data = match early {
+        Some(EarlyData::Plain(tcp)) => Some(tcp),
+        Some(EarlyData::Secured(secured)) => {
+            if !job.protected {
+                log::info!("a data connection secured under PROT P is not used after PROT C");
+                return Err(TransferError::NoDataConnection);
+            }
+            abort.attach(secured.tcp());
+            report(Report::Started {
+                unique_name: unique_name(&mut stream),
+            });
+            return move_data(stream, secured, job.ascii, abort);
         }
-        DataEndpoint::Active(addr) => connect(addr, abort),
+        Some(EarlyData::Failed(error)) => return Err(error),
+        None => match job.data {
+            DataEndpoint::Passive { peer } => {
+                let passive = passive.ok_or(TransferError::NoDataConnection)?;
+                accept_from(&passive.listener, peer, abort, None)
+            }
+            DataEndpoint::Active(addr) => connect(addr, abort),
+        },
     };
     let Some(data) = data else {
         return Err(if abort.is_aborted() {
@@ -154,33 +345,46 @@ fn transfer(
             TransferError::NoDataConnection
         });
     };
-    let _ = data.set_nodelay(true);
-    // Zero would mean "no timeout" to std.
-    let stall = Some(stall.max(Duration::from_millis(1)));
-    if data.set_read_timeout(stall).is_err() || data.set_write_timeout(stall).is_err() {
+    if !prepare(&data, stall) {
         return Err(TransferError::NoDataConnection);
     }
     abort.attach(&data);
-    let unique_name = match &mut stream {
-        Stream::Upload { unique_name, .. } => unique_name.take(),
-        Stream::Download(_) => None,
-    };
     // The 150 goes out before the TLS handshake: clients such as ftplib
     // read it before they start TLS on the data connection.
-    report(Report::Started { unique_name });
-    let mut data = match tls {
+    report(Report::Started {
+        unique_name: unique_name(&mut stream),
+    });
+    let data = match tls {
         Some(tls) if job.protected => secure(data, tls, job.kind, abort)?,
         _ => DataStream::Plain(data),
     };
+    move_data(stream, data, job.ascii, abort)
+}
+
+/// STOU's name for the 150.
+fn unique_name(stream: &mut Stream) -> Option<Vec<u8>> {
+    match stream {
+        Stream::Upload { unique_name, .. } => unique_name.take(),
+        Stream::Download(_) => None,
+    }
+}
+
+/// Copies between the file and the data connection, then closes it in order.
+fn move_data(
+    stream: Stream,
+    mut data: DataStream,
+    ascii: bool,
+    abort: &Abort,
+) -> Result<u64, TransferError> {
     match stream {
         Stream::Download(mut file) => {
-            let sent = send(&mut *file, &mut data, job.ascii, abort)?;
+            let sent = send(&mut *file, &mut data, ascii, abort)?;
             // An orderly close tells the client the file is complete.
             data.finish();
             Ok(sent)
         }
         Stream::Upload { mut file, .. } => {
-            let received = receive(&mut data, &mut *file, job.ascii, abort)?;
+            let received = receive(&mut data, &mut *file, ascii, abort)?;
             // Answer the client's close_notify: ftplib's unwrap() waits for it.
             data.finish();
             Ok(received)
@@ -281,8 +485,14 @@ fn secure(
 
 /// Waits for the data connection from the control connection's peer; a
 /// connection from any other address is closed (RFC 2577 data theft) and
-/// the wait goes on until the session aborts it.
-fn accept_from(listener: &TcpListener, peer: IpAddr, abort: &Abort) -> Option<TcpStream> {
+/// the wait goes on until the session aborts it (or, for the early
+/// acceptor, the transfer command has `claimed` the listener).
+fn accept_from(
+    listener: &TcpListener,
+    peer: IpAddr,
+    abort: &Abort,
+    claimed: Option<&AtomicBool>,
+) -> Option<TcpStream> {
     let want = canonical_ip(peer);
     listener.set_nonblocking(true).ok()?;
     // SAFETY: the listener outlives its registration: it is deleted from the
@@ -291,7 +501,7 @@ fn accept_from(listener: &TcpListener, peer: IpAddr, abort: &Abort) -> Option<Tc
     unsafe { abort.poller.add(listener, Event::readable(0)) }.ok()?;
     let mut events = Events::new();
     let accepted = loop {
-        if abort.is_aborted() {
+        if abort.is_aborted() || claimed.is_some_and(|c| c.load(Ordering::SeqCst)) {
             break None;
         }
         match listener.accept() {

@@ -2,7 +2,7 @@
 //! answered on this thread, with each transfer on a thread of its own.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -15,7 +15,7 @@ use ftpwire_backend::transfer::TransferJob;
 use ftpwire_core::server::{Output, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 
-use crate::data::{self, Abort, Report};
+use crate::data::{self, Abort, Passive, Report};
 use crate::server::Shared;
 
 /// Control-channel reads; a command line is far smaller.
@@ -241,7 +241,7 @@ struct Host {
     base: std::time::Instant,
     /// Shared with the transfer that accepts on it: it outlives a transfer
     /// refused before its data connection, until the session closes it.
-    passive: Option<Arc<TcpListener>>,
+    passive: Option<Arc<Passive>>,
     running: Option<Running>,
     user: String,
     /// Plain text or TLS, and the TLS session data connections resume.
@@ -335,7 +335,11 @@ impl Host {
                 token,
             } => match open_passive(&self.shared.ports, bind, resolve.as_deref(), peer) {
                 Ok((listener, port, resolved)) => {
-                    self.passive = Some(Arc::new(listener));
+                    let stall = self.shared.config.session.idle_timeout;
+                    self.passive = Some(match self.channel.data_tls(session.data_protected()) {
+                        Some(tls) => Passive::protected(listener, peer.ip(), tls, stall),
+                        None => Passive::new(listener),
+                    });
                     session.passive_opened(token, port, resolved);
                 }
                 Err(error) => session.passive_failed(token, error),
@@ -345,6 +349,9 @@ impl Host {
             Work::AbortTransfer => {
                 if let Some(running) = &self.running {
                     running.abort.abort();
+                    if let Some(passive) = &self.passive {
+                        passive.abort_early();
+                    }
                 }
             }
             Work::UpgradeTls(token) => {
