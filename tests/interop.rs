@@ -14,11 +14,11 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 
-use common::clients::ftplib_tls_unprotected;
+use common::clients::{CLIENT_TIMEOUT, ftplib_tls_unprotected, run_bounded};
 use common::control::{Control, REPLY_TIMEOUT, read_data};
 use common::ftps::{Certificate, TlsControl, read_protected, secure_data_with};
-use common::payload::{assert_same_bytes, payload};
-use common::server::Server;
+use common::payload::{assert_file_holds, assert_same_bytes, payload};
+use common::server::{PASSWORD, Server, USER};
 
 driver_matrix!(
     a_refused_retr_keeps_the_passive_listener_for_the_next_transfer,
@@ -29,7 +29,43 @@ driver_matrix!(
     tls_before_the_command_on_retr_stor_and_list,
     tls_before_a_refused_retr_serves_the_next_transfer,
     tls_before_the_command_under_session_reuse,
+    aioftp_transfers_over_implicit_ftps,
 );
+
+/// Real aioftp (implicit FTPS, no PROT P sent: the server's
+/// `--implicit-tls-prot-p`), which secures each data connection before it
+/// sends the transfer command: RETR, STOR and a listing.
+fn aioftp_transfers_over_implicit_ftps(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = implicit_server(driver, &certificate, &["--implicit-tls-prot-p"]);
+    let addr = server.implicit_addr.expect("the implicit-FTPS listener");
+    let client = tempfile::tempdir().unwrap();
+    let downloaded = client.path().join("down.bin");
+    let local = client.path().join("up.bin");
+    std::fs::write(&local, payload()).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/aioftp_session.py");
+    let run = run_bounded(
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(addr.ip().to_string())
+            .arg(addr.port().to_string())
+            .args([USER, PASSWORD])
+            .arg(&certificate.cert)
+            .arg("down.bin")
+            .arg(&downloaded)
+            .arg(&local),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        ["downloaded", "uploaded", "listed down.bin up.bin"],
+        "{run}"
+    );
+    assert_file_holds(&downloaded, payload(), "aioftp download");
+    assert_file_holds(&server.root().join("up.bin"), payload(), "aioftp upload");
+}
 
 /// An explicit-FTPS server with `extra` flags, the payload in `down.bin`,
 /// and a session logged in under PBSZ 0 / PROT P.
