@@ -268,8 +268,13 @@ export class ControlConnection {
         resolved = undefined;
       }
     }
-    const listener = await PassiveListener.open(event.bind, this.server.passiveRange, this.controlPeer, (from) =>
-      this.log(`data connection from ${from} refused: not the control connection's peer`),
+    const early = this.session.dataProtected() ? this.secureContext : null;
+    const listener = await PassiveListener.open(
+      event.bind,
+      this.server.passiveRange,
+      this.controlPeer,
+      (from) => this.log(`data connection from ${from} refused: not the control connection's peer`),
+      early,
     );
     if (this.closed) {
       listener.close();

@@ -45,8 +45,8 @@ export class PassiveListener {
    * random one so concurrent sessions rarely collide. Connections whose source
    * is not `peer` are closed at once (RFC 2577) and reported to `onRefused`.
    */
-  static async open(bind, range, peer, onRefused) {
-    const listener = new PassiveListener(peer, onRefused);
+  static async open(bind, range, peer, onRefused, secureContext = null) {
+    const listener = new PassiveListener(peer, onRefused, secureContext);
     if (!range) {
       listener.port = await listenOn(listener.server, bind, 0);
       return listener;
@@ -65,8 +65,14 @@ export class PassiveListener {
     throw Object.assign(new Error('no free port in the passive range'), { code: 'EADDRINUSE' });
   }
 
-  constructor(peer, onRefused) {
+  /**
+   * `secureContext` under PROT P: a connection that arrives before its
+   * transfer command has its TLS handshake answered at once, for clients
+   * (aioftp) that finish it before they send the command.
+   */
+  constructor(peer, onRefused, secureContext = null) {
     this.peer = peer;
+    this.secureContext = secureContext;
     this.queue = [];
     this.waiter = null;
     this.server = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket, onRefused));
@@ -85,6 +91,10 @@ export class PassiveListener {
       this.waiter = null;
       resolve(socket);
     } else {
+      // Before its command: a TLS server speaks only after the client's
+      // ClientHello, so a client that waits for the 150 first (ftplib) is
+      // served the same way.
+      if (this.secureContext) socket.earlyTls = startTls(socket, this.secureContext);
       this.queue.push(socket);
     }
   }
@@ -111,7 +121,10 @@ export class PassiveListener {
 
   close() {
     this.server.close();
-    for (const socket of this.queue) socket.destroy();
+    for (const socket of this.queue) {
+      socket.earlyTls?.secure.destroy();
+      socket.destroy();
+    }
     this.queue = [];
   }
 }
@@ -139,25 +152,52 @@ export function connectActive(address, port, localAddress, signal) {
   });
 }
 
-/** Runs the TLS handshake (as server, RFC 4217) on a data connection. */
-export function secureData(socket, secureContext, signal) {
-  return new Promise((resolve, reject) => {
-    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext });
-    const onAbort = () => {
-      secure.destroy();
-      reject(abortError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+/**
+ * Starts the TLS handshake (as server, RFC 4217) on a data connection:
+ * `{ secure, done }`, `done` resolving to the TLS socket once it is up.
+ */
+function startTls(socket, secureContext) {
+  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext });
+  const done = new Promise((resolve, reject) => {
     secure.once('secure', () => {
-      signal.removeEventListener('abort', onAbort);
       secure.removeAllListeners('error');
       secure.on('error', () => {});
       resolve(secure);
     });
     secure.once('error', (error) => {
-      signal.removeEventListener('abort', onAbort);
       secure.destroy();
       reject(Object.assign(error, { code: 'noDataConnection' }));
     });
+  });
+  done.catch(() => {});
+  return { secure, done };
+}
+
+/**
+ * The TLS handshake on a data connection: the one started when it arrived
+ * before its command, or a new one; rejects when `signal` aborts.
+ */
+export function secureData(socket, secureContext, signal) {
+  const { secure, done } = socket.earlyTls ?? startTls(socket, secureContext);
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      secure.destroy();
+      return reject(abortError());
+    }
+    const onAbort = () => {
+      secure.destroy();
+      reject(abortError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    done.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }

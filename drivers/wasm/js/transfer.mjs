@@ -118,10 +118,28 @@ export async function runTransfer(control, event, signal) {
     }
 
     socket = await dataConnection(control, event, signal);
+    // The 150 goes out before the TLS handshake: clients such as ftplib
+    // read it before they start TLS on the data connection.
     control.answer(() =>
       event.kind === 'storeUnique'
         ? session.storeUniqueStarted(event.id, event.uniqueName)
         : session.transferStarted(event.id),
+    );
+    if (event.protected) {
+      const raw = socket;
+      socket = null;
+      try {
+        socket = await secureData(raw, control.secureContext, signal);
+      } catch (error) {
+        raw.destroy();
+        throw error;
+      }
+    } else if (socket.earlyTls) {
+      // Secured under PROT P, then PROT C: not a clear-text connection.
+      throw Object.assign(new Error('data connection secured before PROT C'), { code: 'noDataConnection' });
+    }
+    socket.setTimeout(DATA_IDLE_MS, () =>
+      socket.destroy(Object.assign(new Error('data connection idle'), { code: 'ETIMEDOUT' })),
     );
     dataPhase = true;
 
@@ -180,25 +198,11 @@ export async function runTransfer(control, event, signal) {
   }
 }
 
-/** The transfer's data connection: accepted (passive) or dialled (active), TLS-wrapped if protected. */
+/** The transfer's data connection, before any TLS: accepted (passive) or dialled (active). */
 async function dataConnection(control, event, signal) {
-  let socket;
   if (event.data.mode === 'passive') {
     if (!control.passive) throw Object.assign(new Error('no passive listener'), { code: 'noDataConnection' });
-    socket = await control.passive.accept(signal);
-  } else {
-    socket = await connectActive(event.data.address, event.data.port, control.localAddress, signal);
+    return control.passive.accept(signal);
   }
-  if (event.protected) {
-    try {
-      socket = await secureData(socket, control.secureContext, signal);
-    } catch (error) {
-      socket.destroy();
-      throw error;
-    }
-  }
-  socket.setTimeout(DATA_IDLE_MS, () =>
-    socket.destroy(Object.assign(new Error('data connection idle'), { code: 'ETIMEDOUT' })),
-  );
-  return socket;
+  return connectActive(event.data.address, event.data.port, control.localAddress, signal);
 }

@@ -291,6 +291,13 @@ impl JsSession {
         self.inner.is_secured()
     }
 
+    /// Whether data connections are protected now (PROT P): the host then
+    /// secures a passive data connection that arrives before its command.
+    #[wasm_bindgen(js_name = dataProtected)]
+    pub fn data_protected(&self) -> bool {
+        self.inner.data_protected()
+    }
+
     /// Answers `login`: accepted or not, and whether the session may only read.
     pub fn login(
         &mut self,

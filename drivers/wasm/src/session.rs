@@ -154,6 +154,11 @@ impl Session {
         self.inner.is_secured()
     }
 
+    /// Whether data connections are protected now (PROT P).
+    pub fn data_protected(&self) -> bool {
+        self.inner.data_protected()
+    }
+
     /// The next output as plain data: `{type: "transmit", data}`,
     /// `{type: "timeout", at}`, `{type: "closed"}`, or an event.
     pub fn poll_output(&mut self) -> Value {

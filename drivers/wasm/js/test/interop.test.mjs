@@ -1,7 +1,9 @@
 // What other clients expect of the Node host, as of the Rust drivers: a
 // passive listener outlives a transfer refused before its data connection
 // (suppaftp's tests connect after the command), and --implicit-tls-prot-p
-// protects implicit sessions' data without PBSZ/PROT (suppaftp's implicit mode).
+// protects implicit sessions' data without PBSZ/PROT (suppaftp's implicit mode);
+// a protected data connection secured before its command (aioftp) is served,
+// and the 150 goes out before the TLS handshake (ftplib reads it first).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -68,11 +70,9 @@ test('a RETR refused with 550 keeps the passive listener for the next RETR', asy
 
 describe('implicit FTPS data protection', () => {
   /**
-   * Logged in over implicit TLS (no PBSZ/PROT), EPSV, connect, RETR sent;
-   * `started` is its first reply (this host sends 150 once the data
-   * connection is up, after its TLS handshake).
+   * Logged in over implicit TLS (no PBSZ/PROT), EPSV and a connection to it.
    */
-  async function implicitRetr(extra) {
+  async function implicitData(extra) {
     const server = await startServer(['--listen', '127.0.0.1:0', '--implicit-tls-listen', '127.0.0.1:0',
       '--root', root, '--user', 'alice:secret', '--tls-cert', cert, '--tls-key', key, ...extra], { lines: 2 });
     const control = tls.connect({ host: '127.0.0.1', port: server.ftpsPort, rejectUnauthorized: false });
@@ -84,9 +84,53 @@ describe('implicit FTPS data protection', () => {
     const port = epsvPort(await client.command('EPSV'));
     const data = net.connect({ host: '127.0.0.1', port });
     await once(data, 'connect');
+    return { server, client, data };
+  }
+
+  /** [`implicitData`], then RETR sent; `started` is its first reply. */
+  async function implicitRetr(extra) {
+    const { server, client, data } = await implicitData(extra);
     const started = client.command('RETR here.txt');
     return { server, client, data, started };
   }
+
+  test('the 150 comes before the TLS handshake on the data connection (ftplib)', { timeout: 20000 }, async () => {
+    const { server, client, data, started } = await implicitRetr(['--implicit-tls-prot-p']);
+    try {
+      assert.match(await started, /^150 /);
+      const secure = tls.connect({ socket: data, rejectUnauthorized: false });
+      await once(secure, 'secureConnect');
+      assert.equal(await readAll(secure), CONTENT);
+      assert.match(await client.reply(), /^226 /);
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a data connection secured before its command carries RETR and STOR (aioftp)', { timeout: 20000 }, async () => {
+    const { server, client, data } = await implicitData(['--implicit-tls-prot-p']);
+    try {
+      const secure = tls.connect({ socket: data, rejectUnauthorized: false });
+      await once(secure, 'secureConnect');
+      assert.match(await client.command('RETR here.txt'), /^150 /);
+      assert.equal(await readAll(secure), CONTENT);
+      assert.match(await client.reply(), /^226 /);
+
+      const port = epsvPort(await client.command('EPSV'));
+      const raw = net.connect({ host: '127.0.0.1', port });
+      await once(raw, 'connect');
+      const upload = tls.connect({ socket: raw, rejectUnauthorized: false });
+      await once(upload, 'secureConnect');
+      assert.match(await client.command('STOR early.txt'), /^150 /);
+      upload.end(CONTENT);
+      assert.match(await client.reply(), /^226 /);
+      assert.equal(await fs.readFile(path.join(root, 'early.txt'), 'latin1'), CONTENT);
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
 
   test('--implicit-tls-prot-p: the data connection is TLS without PBSZ or PROT', async () => {
     const { server, client, data, started } = await implicitRetr(['--implicit-tls-prot-p']);
