@@ -243,6 +243,10 @@ pub enum FileError {
     /// `451`
     #[error("local error in processing")]
     Local,
+    /// `504`: the storage cannot do this at all (MFMT, SITE CHMOD on a
+    /// storage without times or permission bits).
+    #[error("not supported by this storage")]
+    Unsupported,
 }
 
 /// Why a transfer did not complete.

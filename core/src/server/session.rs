@@ -530,6 +530,7 @@ impl FileError {
             FileError::InvalidName => (553, "File name not allowed."),
             FileError::StorageFull => (452, "Insufficient storage space."),
             FileError::Local => (451, "Local error in processing."),
+            FileError::Unsupported => (504, "Not supported by this server's storage."),
         }
     }
 }
