@@ -126,20 +126,16 @@ impl Storage for LocalFs {
             // The entry's own facts: readdir names it, lstat describes it.
             match entry.metadata() {
                 Ok(own) if own.is_symlink() => {
-                    let path = relative.join(&name);
+                    // Shown as the link it is (`name -> target`), never
+                    // followed: its target may lie outside the root.
                     let link_target = jail
                         .dir
-                        .read_link_contents(&path)
+                        .read_link_contents(relative.join(&name))
                         .ok()
                         .map(|target| os_str_bytes(target.as_os_str()));
-                    // Followed beneath the root, or shown as the link itself.
-                    let metadata = jail
-                        .dir
-                        .metadata(&path)
-                        .map_or_else(|_| self::metadata(&own), |target| self::metadata(&target));
                     Some(Ok(DirEntry {
                         name: os_str_bytes(&name),
-                        metadata,
+                        metadata: metadata(&own),
                         link_target,
                     }))
                 }
@@ -656,7 +652,7 @@ mod tests {
             let find = |name: &[u8]| entries.iter().find(|e| e.name == name).unwrap().metadata;
             assert_eq!(find(b"escape").kind, FileKind::Symlink);
             assert_eq!(find(b"secret-link").kind, FileKind::Symlink);
-            assert_eq!(find(b"inner").kind, FileKind::Directory);
+            assert_eq!(find(b"inner").kind, FileKind::Symlink);
         }
 
         #[test]
@@ -672,7 +668,7 @@ mod tests {
             let entries: Vec<DirEntry> = fs.list(b"/").unwrap().map(Result::unwrap).collect();
             let find = |name: &[u8]| entries.iter().find(|e| e.name == name).unwrap();
             assert_eq!(find(b"inner").link_target.as_deref(), Some(&b"pub"[..]));
-            assert_eq!(find(b"inner").metadata.kind, FileKind::Directory);
+            assert_eq!(find(b"inner").metadata.kind, FileKind::Symlink);
             let outside = top.path().join("outside");
             assert_eq!(
                 find(b"escape").link_target.as_deref(),
