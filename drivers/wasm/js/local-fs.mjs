@@ -165,7 +165,11 @@ export class LocalFs {
     }
   }
 
-  /** Facts for a listing entry at `at`: a symlink inside the root shows its target, one leaving it shows as a link. */
+  /**
+   * Facts for a listing entry at `at`. A symlink is listed as the link it is
+   * (its own facts, kind 'symlink', and `linkTarget` as stored), never
+   * followed: its target may lie outside the root. Same as the Rust drivers.
+   */
   async entryFacts(at, own) {
     if (!own.isSymbolicLink()) return { facts: factsOf(own), linkTarget: null };
     let linkTarget = null;
@@ -173,17 +177,6 @@ export class LocalFs {
       linkTarget = await fs.readlink(at, { encoding: 'buffer' });
     } catch {
       // Gone since readdir: no target to show.
-    }
-    try {
-      const target = await fs.open(at, O_PATH);
-      try {
-        const real = await fs.readlink(viaHandle(target), { encoding: 'buffer' });
-        if (this.isInside(real)) return { facts: factsOf(await target.stat()), linkTarget };
-      } finally {
-        await target.close();
-      }
-    } catch {
-      // Dangling: show the link itself.
     }
     return { facts: factsOf(own), linkTarget };
   }
