@@ -67,7 +67,7 @@ pub enum Blocking {
         /// Answer with `stat_done`.
         token: StatToken,
     },
-    /// MKD, RMD, DELE, RNFR+RNTO.
+    /// MKD, RMD, DELE, RNFR+RNTO, MFMT, SITE CHMOD.
     Change {
         /// Which change.
         kind: ChangeKind,
@@ -102,6 +102,10 @@ pub enum ChangeKind {
     Delete,
     /// RNFR + RNTO.
     Rename,
+    /// MFMT, with the time (Unix seconds).
+    SetModified(i64),
+    /// SITE CHMOD, with the mode.
+    SetPermissions(u32),
 }
 
 /// The outcome of [`Blocking::run`], ready to give to the session.
@@ -141,6 +145,12 @@ impl Work {
                     Change::RemoveDirectory(p) => (ChangeKind::RemoveDirectory, p, &b""[..]),
                     Change::Delete(p) => (ChangeKind::Delete, p, &b""[..]),
                     Change::Rename { from, to } => (ChangeKind::Rename, from, to),
+                    Change::SetModified { path, modified } => {
+                        (ChangeKind::SetModified(modified), path, &b""[..])
+                    }
+                    Change::SetPermissions { path, mode } => {
+                        (ChangeKind::SetPermissions(mode), path, &b""[..])
+                    }
                 };
                 Work::Blocking(Blocking::Change {
                     kind,
@@ -196,6 +206,8 @@ impl Blocking {
                     ChangeKind::RemoveDirectory => storage.remove_directory(&from),
                     ChangeKind::Delete => storage.delete(&from),
                     ChangeKind::Rename => storage.rename(&from, &to),
+                    ChangeKind::SetModified(modified) => storage.set_modified(&from, modified),
+                    ChangeKind::SetPermissions(mode) => storage.set_permissions(&from, mode),
                 };
                 let what = kind.describe(&from, &to);
                 match &result {
@@ -227,6 +239,12 @@ impl ChangeKind {
             ChangeKind::RemoveDirectory => format!("RMD {from}"),
             ChangeKind::Delete => format!("DELE {from}"),
             ChangeKind::Rename => format!("rename {from} to {}", String::from_utf8_lossy(to)),
+            ChangeKind::SetModified(modified) => {
+                let mut time = Vec::with_capacity(14);
+                ftpwire_core::listing::write_timestamp(&mut time, modified);
+                format!("MFMT {} {from}", String::from_utf8_lossy(&time))
+            }
+            ChangeKind::SetPermissions(mode) => format!("SITE CHMOD {mode:03o} {from}"),
         }
     }
 }

@@ -123,6 +123,18 @@ pub trait Storage: Send + Sync {
 
     /// RNFR + RNTO.
     fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()>;
+
+    /// MFMT: sets the modification time of `path` (seconds since the Unix epoch, UTC).
+    fn set_modified(&self, path: &[u8], unix_seconds: i64) -> io::Result<()> {
+        let _ = (path, unix_seconds);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// SITE CHMOD: sets the permission bits of `path`.
+    fn set_permissions(&self, path: &[u8], mode: u32) -> io::Result<()> {
+        let _ = (path, mode);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// The reply-picking kind of a storage error.
@@ -144,6 +156,7 @@ pub fn file_error(error: &io::Error) -> FileError {
         K::IsADirectory => FileError::IsADirectory,
         K::NotADirectory => FileError::NotADirectory,
         K::InvalidFilename => FileError::InvalidName,
+        K::Unsupported => FileError::Unsupported,
         _ => FileError::Local,
     }
 }
@@ -166,6 +179,7 @@ mod tests {
             (K::IsADirectory, FileError::IsADirectory),
             (K::NotADirectory, FileError::NotADirectory),
             (K::InvalidFilename, FileError::InvalidName),
+            (K::Unsupported, FileError::Unsupported),
             (K::Other, FileError::Local),
             (K::TimedOut, FileError::Local),
         ];

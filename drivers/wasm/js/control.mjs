@@ -215,6 +215,8 @@ export class ControlConnection {
           removeDirectory: () => storage.removeDirectory(event.path),
           delete: () => storage.delete(event.path),
           rename: () => storage.rename(event.from, event.to),
+          setModified: () => storage.setModified(event.path, event.modified),
+          setPermissions: () => storage.setPermissions(event.path, event.mode),
         }[event.change];
         this.later(
           change,
