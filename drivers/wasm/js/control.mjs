@@ -175,7 +175,8 @@ export class ControlConnection {
 
   /** Runs `work` (async I/O) and answers with its result. */
   later(work, answerOk, answerError) {
-    work().then(
+    // A synchronous throw is answered like a rejection: the server must not crash.
+    Promise.resolve().then(work).then(
       (value) => this.answer(() => answerOk(value)),
       (error) => this.answer(() => answerError(error)),
     );
