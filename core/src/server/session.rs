@@ -1304,6 +1304,9 @@ impl State {
             self.rest = 0;
             return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.");
         }
+        let names_dot_file = path::components(&self.path)
+            .last()
+            .is_some_and(listing::is_dot_file);
         let offset = match kind {
             TransferKind::Retrieve | TransferKind::Store => self.rest,
             _ => 0,
@@ -1314,9 +1317,10 @@ impl State {
             kind,
             offset,
             started: false,
+            // A path that is itself a dot file (`LIST .env`, `NLST .git`) is asked for by name.
             filter: ListFilter {
                 dot_files: kind.is_listing()
-                    && (all || self.config.show_dot_files)
+                    && (all || self.config.show_dot_files || names_dot_file)
                     && !self.dot_files_withheld(),
             },
             deadline: Some(self.now + self.config.data_connection_timeout),

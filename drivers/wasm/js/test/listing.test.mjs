@@ -82,6 +82,8 @@ describe('listings', () => {
     const mlsd = await ok(...USER, '-X', 'MLSD', `${url}/`);
     assert.match(mlsd, /; \.env\r?$/m);
     assert.equal(await ok(...USER, `${url}/.env`), 'SECRET=1\n');
+    assert.deepEqual(lines(await ok(...USER, '-X', 'NLST .env', `${url}/`)), ['.env']);
+    assert.deepEqual(lines(await ok(...USER, '-X', 'LIST .env', `${url}/`)), [ENV]);
   });
 
   test('symlinks are listed as links', async () => {
