@@ -114,8 +114,14 @@ fn listings_are_sorted_and_hide_dot_files_unless_a(driver: &'static str) {
     );
     // A writable login reaches dot files by name, and lists one by name.
     assert_eq!(curl_text(&[], server.url(".env")), "SECRET=1\n");
-    assert_eq!(lines(&curl_text(&["-X", "NLST .env"], server.url(""))), [".env"]);
-    assert_eq!(lines(&curl_text(&["-X", "LIST .env"], server.url(""))), [ENV]);
+    assert_eq!(
+        lines(&curl_text(&["-X", "NLST .env"], server.url(""))),
+        [".env"]
+    );
+    assert_eq!(
+        lines(&curl_text(&["-X", "LIST .env"], server.url(""))),
+        [ENV]
+    );
 }
 
 fn show_dot_files_lists_them_without_a(driver: &'static str) {

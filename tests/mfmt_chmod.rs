@@ -16,6 +16,7 @@ driver_matrix!(
     mfmt_sets_the_modification_time,
     site_chmod_sets_the_permission_bits,
     read_only_logins_cannot_set_times_or_modes,
+    lftp_mirror_keeps_times_and_modes,
 );
 
 fn mtime(path: &std::path::Path) -> u64 {
@@ -134,5 +135,30 @@ fn read_only_logins_cannot_set_times_or_modes(driver: &'static str) {
     assert_eq!(
         fs::metadata(&file).unwrap().permissions().mode() & 0o7777,
         0o644
+    );
+}
+
+/// `lftp mirror -R` uploads, then sends `MFMT` and `SITE CHMOD` for each
+/// file: the copy on the server keeps the local time and mode.
+fn lftp_mirror_keeps_times_and_modes(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("kept.txt");
+    fs::write(&file, b"kept\n").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+    let when = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_577_934_245);
+    fs::File::open(&file).unwrap().set_modified(when).unwrap();
+    let run = lftp(&server, &format!("mirror -R {} /", local.path().display()));
+    assert!(
+        run.stderr.contains("---> MFMT 20200102030405 kept.txt"),
+        "lftp: {run}"
+    );
+    let copy = server.root().join("kept.txt");
+    assert_eq!(fs::read(&copy).unwrap(), b"kept\n");
+    assert_eq!(mtime(&copy), 1_577_934_245, "lftp: {run}");
+    assert_eq!(
+        fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "lftp: {run}"
     );
 }
