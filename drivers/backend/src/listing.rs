@@ -120,7 +120,10 @@ impl Listing {
         let entry = ListEntry {
             name: &entry.name,
             metadata: entry.metadata,
-            link_target: None, // JAIL-MERGE: entry.link_target.as_deref()
+            // JAIL-MERGE: `entry.link_target.as_deref()` once storage's DirEntry
+            // carries the link target (the jail's storage API); until then a
+            // link lists by the facts the storage gives it.
+            link_target: None,
         };
         match self.format {
             ListFormat::Long => write_list_line(&mut self.line, &entry, self.now_unix),
