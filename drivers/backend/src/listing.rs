@@ -98,7 +98,11 @@ impl Listing {
             entries
         } else {
             let name = components(path).last().unwrap_or_default().to_vec();
-            vec![DirEntry { name, metadata }]
+            vec![DirEntry {
+                name,
+                metadata,
+                link_target: None,
+            }]
         };
         Ok(Listing {
             entries: entries.into_iter(),
@@ -120,10 +124,7 @@ impl Listing {
         let entry = ListEntry {
             name: &entry.name,
             metadata: entry.metadata,
-            // JAIL-MERGE: `entry.link_target.as_deref()` once storage's DirEntry
-            // carries the link target (the jail's storage API); until then a
-            // link lists by the facts the storage gives it.
-            link_target: None,
+            link_target: entry.link_target.as_deref(),
         };
         match self.format {
             ListFormat::Long => write_list_line(&mut self.line, &entry, self.now_unix),
