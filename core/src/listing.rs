@@ -40,8 +40,7 @@ pub struct ListEntry<'a> {
     /// (dangling, or leading out of the served root).
     pub metadata: Metadata,
     /// The entry is a symbolic link with this target (as stored in the
-    /// link): LIST shows `name -> target`, MLSD a link it does not follow
-    /// as `type=OS.unix=slink:target`.
+    /// link): LIST shows `name -> target`, MLSD `type=OS.unix=slink:target`.
     pub link_target: Option<&'a [u8]>,
 }
 
@@ -310,7 +309,9 @@ pub fn write_facts(out: &mut Vec<u8>, metadata: &Metadata, writable: bool) {
 }
 
 fn write_facts_of(out: &mut Vec<u8>, metadata: &Metadata, writable: bool, link: Option<&[u8]>) {
+    let link = link.filter(|_| metadata.kind != FileKind::Other);
     let (kind, perm): (&[u8], &[u8]) = match (metadata.kind, writable) {
+        _ if link.is_some() => (b"OS.unix=slink", b""),
         (FileKind::Directory, true) => (b"dir", b"elcdfmp"),
         (FileKind::Directory, false) => (b"dir", b"el"),
         (FileKind::File, true) => (b"file", b"radfw"),
@@ -323,7 +324,6 @@ fn write_facts_of(out: &mut Vec<u8>, metadata: &Metadata, writable: bool, link: 
     // A fact value cannot hold `;`, a space or a line end (RFC 3659 §7.2):
     // a target with one is left out rather than mangled.
     if let Some(target) = link
-        && metadata.kind == FileKind::Symlink
         && !target.is_empty()
         && !target
             .iter()
@@ -346,9 +346,9 @@ fn write_facts_of(out: &mut Vec<u8>, metadata: &Metadata, writable: bool, link: 
 }
 
 /// Appends one MLSD line: facts, the name (escaped as in
-/// [`write_list_line`]), CRLF. A symbolic link the storage follows shows its
-/// target's facts (as pure-ftpd and ProFTPD do by default); one it does not
-/// follow shows as `type=OS.unix=slink:target`.
+/// [`write_list_line`]), CRLF. A symbolic link shows as
+/// `type=OS.unix=slink:target` (ProFTPD's `UseSlink` form, which lftp and
+/// FileZilla read as a link), whatever facts the storage gave it.
 pub fn write_mlsd_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, writable: bool) {
     write_facts_of(out, &entry.metadata, writable, entry.link_target);
     crate::reply::write_path(out, entry.name);

@@ -265,7 +265,8 @@ pub enum FileError {
     /// `452`
     #[error("insufficient storage space")]
     StorageFull,
-    /// `502`: the storage cannot do this at all (e.g. set a time or mode).
+    /// `502`: the storage cannot do this at all (MFMT, SITE CHMOD on a
+    /// storage without times or permission bits).
     #[error("not supported by this storage")]
     Unsupported,
     /// `451`
