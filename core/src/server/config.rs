@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// tree served as it is does not hand out `.git` or `.env`. Writable
     /// logins are never restricted.
     pub share_dot_files: bool,
+    /// Implicit-FTPS sessions start as if the client had sent `PBSZ 0` and
+    /// `PROT P`: for clients that protect their data connections without
+    /// saying so (suppaftp's implicit mode). Off: RFC 4217 data starts clear.
+    pub implicit_tls_prot_p: bool,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +73,7 @@ impl Default for ServerConfig {
             tls_passive_address: None,
             show_dot_files: false,
             share_dot_files: false,
+            implicit_tls_prot_p: false,
         }
     }
 }

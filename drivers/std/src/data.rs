@@ -104,7 +104,7 @@ impl Abort {
 /// protected (PROT P).
 pub(crate) fn run(
     job: TransferJob,
-    listener: Option<TcpListener>,
+    listener: Option<Arc<TcpListener>>,
     tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     abort: Arc<Abort>,
@@ -125,7 +125,7 @@ pub(crate) fn run(
 
 fn transfer(
     job: &TransferJob,
-    listener: Option<TcpListener>,
+    listener: Option<Arc<TcpListener>>,
     tls: Option<&SessionTls>,
     storage: &dyn Storage,
     abort: &Abort,

@@ -5,7 +5,7 @@
 //   node drivers/wasm/js/server.mjs --listen 127.0.0.1:2121 --root DIR --user NAME:PASSWORD
 //     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
 //     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
-//     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--require-tls]
+//     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
 //     [--shutdown-grace SECONDS] [--show-dot-files] [--share-dot-files]
 //
 // SIGTERM or SIGINT stops it as they stop `ftpwire serve`: no new connections,
@@ -21,7 +21,7 @@ import { FtpServer } from './ftp-server.mjs';
 const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--user NAME:PASSWORD ...] [--anonymous]
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
-  [--implicit-tls-listen HOST:PORT] [--require-tls] [--shutdown-grace SECONDS]
+  [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls] [--shutdown-grace SECONDS]
   [--show-dot-files] [--share-dot-files]`;
 
 /** `HOST:PORT` or `[IPV6]:PORT`. */
@@ -49,6 +49,7 @@ export function parseOptions(args) {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'implicit-tls-listen': { type: 'string' },
+      'implicit-tls-prot-p': { type: 'boolean', default: false },
       'require-tls': { type: 'boolean', default: false },
       'show-dot-files': { type: 'boolean', default: false },
       'share-dot-files': { type: 'boolean', default: false },
@@ -75,8 +76,8 @@ export function parseOptions(args) {
     }
   };
   const tls = certFile ? { cert: readPem('--tls-cert', certFile), key: readPem('--tls-key', keyFile) } : null;
-  if (!tls && (values['require-tls'] || values['implicit-tls-listen'])) {
-    throw new Error('--require-tls and --implicit-tls-listen need --tls-cert and --tls-key');
+  if (!tls && (values['require-tls'] || values['implicit-tls-listen'] || values['implicit-tls-prot-p'])) {
+    throw new Error('--require-tls, --implicit-tls-listen and --implicit-tls-prot-p need --tls-cert and --tls-key');
   }
   const grace = values['shutdown-grace'];
   if (!/^\d+$/.test(grace)) throw new Error(`--shutdown-grace "${grace}" is not a number of seconds`);
@@ -96,6 +97,7 @@ export function parseOptions(args) {
     localNetworks: values['local-network'],
     tls,
     requireTls: values['require-tls'],
+    implicitTlsProtP: values['implicit-tls-prot-p'],
     showDotFiles: values['show-dot-files'],
     shareDotFiles: values['share-dot-files'],
   };

@@ -52,6 +52,7 @@ fn config(script: &Json) -> ServerConfig {
             "allowCcc" => config.allow_ccc = value.as_bool().unwrap(),
             "showDotFiles" => config.show_dot_files = value.as_bool().unwrap(),
             "shareDotFiles" => config.share_dot_files = value.as_bool().unwrap(),
+            "implicitTlsProtP" => config.implicit_tls_prot_p = value.as_bool().unwrap(),
             "passiveAddress" => {
                 config.passive.external = Some(value.as_str().unwrap().parse().unwrap())
             }
