@@ -229,7 +229,7 @@ fn check_date(secs: i64) {
         "{t:?}"
     );
     assert!(t.hour < 24 && t.minute < 60 && t.second < 60, "{t:?}");
-    let back = i128::from(days_from_civil(t.year, t.month, t.day)) * 86_400
+    let back = days_from_civil(t.year, t.month, t.day) * 86_400
         + i128::from(t.hour) * 3600
         + i128::from(t.minute) * 60
         + i128::from(t.second);
