@@ -82,7 +82,11 @@ impl Listing {
             storage.list(path)?
         } else {
             let name = components(path).last().unwrap_or_default().to_vec();
-            Box::new(std::iter::once(Ok(DirEntry { name, metadata })))
+            Box::new(std::iter::once(Ok(DirEntry {
+                name,
+                metadata,
+                link_target: None,
+            })))
         };
         Ok(Listing {
             entries,
