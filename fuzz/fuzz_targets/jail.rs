@@ -1,5 +1,6 @@
 //! The jailed filesystem (`ftpwire_backend::LocalFs`) on a real tree:
-//! scripts of `Storage` calls interleaved with what a local attacker does
+//! scripts of `Storage` calls (every one, MFMT's set_modified, SITE
+//! CHMOD's set_permissions and CWD's enter_directory included) interleaved with what a local attacker does
 //! directly on disk inside the served tree (symlinks pointing in, out,
 //! absolute, dangling, through other links; renames; new and removed
 //! entries).
@@ -64,6 +65,12 @@ enum Op<'a> {
     Delete(&'a [u8]),
     /// `rename FROM TO`
     Rename(&'a [u8], &'a [u8]),
+    /// `cwd P` (enter_directory)
+    EnterDirectory(&'a [u8]),
+    /// `mfmt P SECONDS` (set_modified)
+    SetModified(&'a [u8], i64),
+    /// `chmod P OCTAL` (set_permissions)
+    SetPermissions(&'a [u8], u32),
     /// The attacker, on disk inside the root: `ln AT TARGET` (TARGET: at
     /// most six leading `..`, then names; or `@/...`, a path inside `base`).
     Symlink(&'a str, &'a str),
@@ -108,6 +115,25 @@ impl<'a> Op<'a> {
             b"rmd" => Op::RemoveDirectory(arg()?),
             b"dele" => Op::Delete(arg()?),
             b"rename" => Op::Rename(arg()?, arg()?),
+            b"cwd" => Op::EnterDirectory(arg()?),
+            b"mfmt" => {
+                let path = arg()?;
+                let secs = arg()
+                    .and_then(|w| text(w)?.parse::<i64>().ok())
+                    .unwrap_or(0);
+                // The outside's own time would make the stat check cry wolf.
+                let secs = if secs == OUTSIDE_MTIME {
+                    secs + 1
+                } else {
+                    secs
+                };
+                Op::SetModified(path, secs)
+            }
+            b"chmod" => {
+                let path = arg()?;
+                let mode = arg().and_then(|w| u32::from_str_radix(text(w)?, 8).ok());
+                Op::SetPermissions(path, mode.unwrap_or(0o644))
+            }
             b"ln" => Op::Symlink(text(arg()?)?, text(arg()?)?),
             b"mv" => Op::DiskRename(text(arg()?)?, text(arg()?)?),
             b"mkdir" => Op::DiskMkdir(text(arg()?)?),
@@ -338,6 +364,15 @@ fn run(tree: &Tree, jail: &LocalFs, op: &Op<'_>) {
         }
         Op::Rename(from, to) => {
             let _ = jail.rename(from, to);
+        }
+        Op::EnterDirectory(path) => {
+            let _ = jail.enter_directory(path);
+        }
+        Op::SetModified(path, secs) => {
+            let _ = jail.set_modified(path, secs);
+        }
+        Op::SetPermissions(path, mode) => {
+            let _ = jail.set_permissions(path, mode);
         }
         Op::Symlink(at, target) => {
             if let (Some(at), Some(target)) = (attacker_path(tree, at), link_target(tree, target)) {
