@@ -170,6 +170,7 @@ pub fn file_error(error: &io::Error) -> FileError {
         K::IsADirectory => FileError::IsADirectory,
         K::NotADirectory => FileError::NotADirectory,
         K::InvalidFilename => FileError::InvalidName,
+        K::Unsupported => FileError::Unsupported,
         _ => FileError::Local,
     }
 }
@@ -192,6 +193,7 @@ mod tests {
             (K::IsADirectory, FileError::IsADirectory),
             (K::NotADirectory, FileError::NotADirectory),
             (K::InvalidFilename, FileError::InvalidName),
+            (K::Unsupported, FileError::Unsupported),
             (K::Other, FileError::Local),
             (K::TimedOut, FileError::Local),
         ];
