@@ -25,7 +25,8 @@ const LIST_PREFIX_MAX: usize = 80;
 const FACTS_MAX: usize = 90;
 
 /// Input layout (little-endian, so seeds are easy to write by hand): kind
-/// (1 byte, mod 4: file, directory, symlink, other), size (8), a flag byte
+/// (1 byte: low two bits file, directory, symlink, other; the other six a
+/// link target's length, taken from the end of the name), size (8), a flag byte
 /// (bit 0: modification time known, bit 1: writable), modified (8), mode
 /// (4), now (8), then the name (the rest).
 const HEADER: usize = 1 + 8 + 1 + 8 + 4 + 8;
@@ -34,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < HEADER {
         return;
     }
-    let (header, name) = data.split_at(HEADER);
+    let (header, rest) = data.split_at(HEADER);
+    let target_len = usize::from(header[0] >> 2).min(rest.len());
+    let (name, target) = rest.split_at(rest.len() - target_len);
+    let link_target = (flags_of(header) & 4 != 0).then_some(target);
     let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
     let kind = match header[0] % 4 {
         0 => FileKind::File,
@@ -42,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         2 => FileKind::Symlink,
         _ => FileKind::Other,
     };
-    let flags = header[9];
+    let flags = flags_of(header);
     let input = Input {
         size: u64_at(1),
         modified: (flags & 1 != 0).then_some(u64_at(10) as i64),
@@ -50,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
         mode: u32::from_le_bytes(header[18..22].try_into().unwrap()),
         now: u64_at(22) as i64,
         name,
+        link_target,
     };
     let metadata = Metadata {
         kind,
@@ -60,27 +65,35 @@ fuzz_target!(|data: &[u8]| {
     let entry = ListEntry {
         name: input.name,
         metadata,
+        link_target: input.link_target,
     };
 
     let mut out = b"previous line\r\n".to_vec();
     write_list_line(&mut out, &entry, input.now);
-    let line = one_line(&out[15..], input.name);
-    check_list_columns(line, &metadata, input.name, input.now);
+    let line = one_line(&out[15..], input.name, input.link_target);
+    check_list_columns(line, &metadata, input.name, input.link_target, input.now);
 
     let mut out = Vec::new();
     write_nlst_line(&mut out, input.name);
-    one_line(&out, input.name);
+    one_line(&out, input.name, None);
 
     let mut out = Vec::new();
     write_mlsd_line(&mut out, &entry, input.writable);
-    let line = one_line(&out, input.name);
+    let line = one_line(&out, input.name, None);
+    let facts_end = line
+        .windows(2)
+        .position(|w| w == b"; ")
+        .expect("MLSD facts end in \"; \"")
+        + 2;
+    check_facts(
+        &line[..facts_end],
+        &metadata,
+        input.writable,
+        input.link_target,
+    );
     let mut facts = Vec::new();
     write_facts(&mut facts, &metadata, input.writable);
-    assert!(
-        line.starts_with(&facts),
-        "MLSD line does not start with the facts"
-    );
-    check_facts(&facts, &metadata, input.writable);
+    check_facts(&facts, &metadata, input.writable, None);
 
     check_date(input.now);
     if let Some(modified) = input.modified {
@@ -89,6 +102,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 struct Input<'a> {
+    link_target: Option<&'a [u8]>,
     size: u64,
     modified: Option<i64>,
     mode: u32,
@@ -97,9 +111,18 @@ struct Input<'a> {
     name: &'a [u8],
 }
 
+fn flags_of(header: &[u8]) -> u8 {
+    header[9]
+}
+
+/// A name or link target with no byte that needs escaping.
+fn plain(bytes: &[u8]) -> bool {
+    !bytes.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+}
+
 /// `out` is one line ending in its only CRLF; returns it. A plain name
-/// (no CR, LF, NUL) ends the line verbatim.
-fn one_line<'a>(out: &'a [u8], name: &[u8]) -> &'a [u8] {
+/// (no CR, LF, NUL) ends the line verbatim (before ` -> target` for a link).
+fn one_line<'a>(out: &'a [u8], name: &[u8], target: Option<&[u8]>) -> &'a [u8] {
     let body = out
         .strip_suffix(b"\r\n")
         .unwrap_or_else(|| panic!("line does not end in CRLF: {out:?}"));
@@ -117,13 +140,44 @@ fn one_line<'a>(out: &'a [u8], name: &[u8]) -> &'a [u8] {
             );
         }
     }
-    if !name.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
-        assert!(body.ends_with(name), "the name is not at the end: {out:?}");
+    match target {
+        Some(target) if plain(name) && plain(target) => {
+            let end = [name, b" -> ", target].concat();
+            assert!(
+                body.ends_with(&end),
+                "not `name -> target` at the end: {out:?}"
+            );
+        }
+        None if plain(name) => {
+            assert!(body.ends_with(name), "the name is not at the end: {out:?}")
+        }
+        _ => {}
     }
     out
 }
 
-fn check_list_columns(line: &[u8], metadata: &Metadata, name: &[u8], now: i64) {
+fn check_list_columns(
+    line: &[u8],
+    metadata: &Metadata,
+    name: &[u8],
+    target: Option<&[u8]>,
+    now: i64,
+) {
+    if let Some(target) = target {
+        assert!(
+            line.starts_with(b"lrwxrwxrwx   1 "),
+            "a link's columns: {line:?}"
+        );
+        let size = String::from_utf8_lossy(&line[10..]);
+        let size = size.split_ascii_whitespace().nth(3).expect("size column");
+        assert_eq!(
+            size,
+            target.len().to_string(),
+            "a link's size is its target's length"
+        );
+        assert!(line.len() <= LIST_PREFIX_MAX + 2 * (name.len() + target.len()) + 6);
+        return;
+    }
     let kind = match metadata.kind {
         FileKind::File => b'-',
         FileKind::Directory => b'd',
@@ -178,9 +232,35 @@ fn check_list_columns(line: &[u8], metadata: &Metadata, name: &[u8], now: i64) {
     }
 }
 
-fn check_facts(facts: &[u8], metadata: &Metadata, writable: bool) {
-    assert!(facts.len() <= FACTS_MAX, "facts too long: {facts:?}");
-    let text = std::str::from_utf8(facts).expect("facts are ASCII");
+fn check_facts(facts: &[u8], metadata: &Metadata, writable: bool, target: Option<&[u8]>) {
+    assert!(
+        facts.len() <= FACTS_MAX + target.map_or(0, |t| t.len() + 1),
+        "facts too long: {facts:?}"
+    );
+    // A link target in `type=OS.unix=slink:TARGET;` may be any bytes but
+    // `;`, space and controls: compare them as bytes, then drop them.
+    let mut facts = facts.to_vec();
+    if let Some(rest) = facts.strip_prefix(b"type=OS.unix=slink:") {
+        let end = rest
+            .iter()
+            .position(|&b| b == b';')
+            .expect("a fact ends in ;");
+        assert_eq!(
+            Some(&rest[..end]),
+            target,
+            "slink fact names another target"
+        );
+        assert!(
+            !rest[..end]
+                .iter()
+                .any(|&b| b == b' ' || b < 0x20 || b == 0x7f)
+        );
+        assert_eq!(metadata.kind, FileKind::Symlink);
+        let shown = b"type=OS.unix=slink".len() + 1 + end;
+        facts.drain(b"type=OS.unix=slink".len()..shown);
+    }
+    let facts = std::str::from_utf8(&facts).expect("facts other than a link target are ASCII");
+    let text = facts;
     let text = text.strip_suffix("; ").expect("facts end in \"; \"");
     let mut seen_size = false;
     for fact in text.split(';') {
@@ -190,7 +270,8 @@ fn check_facts(facts: &[u8], metadata: &Metadata, writable: bool) {
                 let expected = match metadata.kind {
                     FileKind::File => "file",
                     FileKind::Directory => "dir",
-                    FileKind::Symlink | FileKind::Other => "OS.unix=special",
+                    FileKind::Symlink => "OS.unix=slink",
+                    FileKind::Other => "OS.unix=special",
                 };
                 assert_eq!(value, expected);
             }
