@@ -1,24 +1,33 @@
 //! [`LocalFs`]: a local directory served as the whole storage, jailed so that
 //! nothing outside it can be read, written, listed or named.
 //!
-//! A virtual path is mapped component by component under the root; the real
-//! path is then canonicalized (following symlinks) and must still lie under
-//! the canonicalized root, or the operation fails with `PermissionDenied`.
-//! Operations that create or remove a directory entry check the entry's
-//! *parent* that way, and never follow a final symlink out of the root.
+//! The root is opened once, as a directory handle, and every operation
+//! resolves its path *beneath that handle* with cap-std: on Linux 5.6 and
+//! later each lookup is one `openat2` call with `RESOLVE_BENEATH |
+//! RESOLVE_NO_MAGICLINKS`, so the kernel itself refuses a path (or a symlink
+//! met on the way, or a directory renamed mid-lookup) that would leave the
+//! root; on older kernels and other systems cap-std walks the path one
+//! component at a time with `O_NOFOLLOW` from the handle, which is just as
+//! safe. Nothing is checked by name and then acted on by name, so sessions
+//! renaming directories under each other's feet (or a local user swapping a
+//! directory for a symlink) cannot move an operation out of the root.
 //!
-//! The check and the open are two system calls: a local user who can swap a
-//! directory for a symlink between them could win a race. FTP clients
-//! cannot create symlinks, so this only matters if untrusted local users
-//! share the served tree.
+//! Symlinks keep working while they stay inside the root, relative ones
+//! only: an absolute link (`/srv/ftp/pub`) is refused even when it points
+//! inside, since it is resolved against the real `/`.
 
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cap_fs_ext::{AccessType, DirExt, SystemTimeSpec};
+use cap_primitives::fs::AccessModes;
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::path::components;
 
@@ -36,7 +45,9 @@ use crate::storage::{DirEntries, DirEntry, FileReader, FileWriter, Storage, Writ
 /// ```
 #[derive(Debug, Clone)]
 pub struct LocalFs {
-    /// Canonical (absolute, symlink-free) root.
+    /// The root, opened once: every path is resolved beneath it.
+    dir: Arc<Dir>,
+    /// Canonical (absolute, symlink-free) root, for messages only.
     root: PathBuf,
 }
 
@@ -51,108 +62,87 @@ impl LocalFs {
                 "the root is not a directory",
             ));
         }
+        // The one use of ambient authority: from here on, only this handle.
+        let dir = Dir::open_ambient_dir(&root, ambient_authority())?;
         // Listing it proves it is readable, so a bad root fails at start.
-        fs::read_dir(&root)?;
-        Ok(LocalFs { root })
+        dir.entries()?;
+        Ok(LocalFs {
+            dir: Arc::new(dir),
+            root,
+        })
     }
 
-    /// The canonical root directory.
+    /// The canonical root directory (for messages: nothing is opened by it).
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// `virt` mapped under the root, without touching the filesystem.
-    fn map(&self, virt: &[u8]) -> io::Result<PathBuf> {
-        let mut real = self.root.clone();
+    /// `virt` as a path relative to the root (`.` for the root itself),
+    /// without touching the filesystem.
+    fn relative(virt: &[u8]) -> io::Result<PathBuf> {
+        let mut relative = PathBuf::from(".");
         for component in components(virt) {
-            real.push(component_os_str(component)?);
+            relative.push(component_os_str(component)?);
         }
-        Ok(real)
+        Ok(relative)
     }
 
-    /// The canonical real path of an existing `virt`, refused if it resolves
-    /// outside the root.
-    fn existing(&self, virt: &[u8]) -> io::Result<PathBuf> {
-        let real = fs::canonicalize(self.map(virt)?)?;
-        self.inside(real)
-    }
-
-    fn inside(&self, real: PathBuf) -> io::Result<PathBuf> {
-        if real.starts_with(&self.root) {
-            Ok(real)
-        } else {
-            Err(outside_root())
-        }
-    }
-
-    /// The real path of the directory entry `virt` names, with its parent
-    /// canonicalized and checked; the last component is not followed. The
-    /// root itself is not an entry anyone may create, remove or rename.
-    fn entry(&self, virt: &[u8]) -> io::Result<PathBuf> {
-        let mut parts: Vec<&[u8]> = components(virt).collect();
-        let Some(name) = parts.pop() else {
+    /// `virt` as a directory entry relative to the root: the root itself is
+    /// not an entry anyone may create, remove or rename.
+    fn entry(virt: &[u8]) -> io::Result<PathBuf> {
+        if components(virt).next().is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 "the root directory cannot be changed",
             ));
-        };
-        let mut parent = self.root.clone();
-        for part in parts {
-            parent.push(component_os_str(part)?);
         }
-        let mut real = self.inside(fs::canonicalize(parent)?)?;
-        real.push(component_os_str(name)?);
-        Ok(real)
+        Self::relative(virt)
     }
 
-    /// Where an upload to `virt` writes: the entry itself, or, if it is a
-    /// symlink, its target (which must exist and lie inside the root).
-    fn write_target(&self, virt: &[u8]) -> io::Result<PathBuf> {
-        let entry = self.entry(virt)?;
-        match fs::symlink_metadata(&entry) {
-            Ok(meta) if meta.file_type().is_symlink() => match fs::canonicalize(&entry) {
-                Ok(target) => self.inside(target),
-                // A dangling link could point anywhere: do not create its target.
-                Err(_) => Err(outside_root()),
-            },
-            _ => Ok(entry),
+    /// Facts of `relative`, following symlinks beneath the root.
+    fn facts(&self, relative: &Path) -> io::Result<Metadata> {
+        if relative == Path::new(".") {
+            return Ok(metadata(&self.dir.dir_metadata()?));
         }
-    }
-
-    /// Facts for a listing entry: a symlink that stays inside the root shows
-    /// what it points to; one that leaves it (or dangles) shows as a link.
-    fn entry_metadata(&self, path: &Path, own: fs::Metadata) -> Metadata {
-        if own.file_type().is_symlink() {
-            let target = fs::canonicalize(path)
-                .ok()
-                .filter(|real| real.starts_with(&self.root))
-                .and_then(|real| fs::metadata(real).ok());
-            if let Some(target) = target {
-                return metadata(&target);
-            }
-        }
-        metadata(&own)
+        Ok(metadata(&self.dir.metadata(relative)?))
     }
 }
 
 impl Storage for LocalFs {
     fn stat(&self, path: &[u8]) -> io::Result<Metadata> {
-        Ok(metadata(&fs::metadata(self.existing(path)?)?))
+        self.facts(&Self::relative(path)?)
     }
 
     fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
-        let dir = self.existing(path)?;
-        let entries = fs::read_dir(dir)?;
+        let relative = Self::relative(path)?;
+        let entries = self.dir.read_dir(&relative)?;
         let jail = self.clone();
         Ok(Box::new(entries.filter_map(move |entry| {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) => return Some(Err(error)),
             };
+            let name = entry.file_name();
+            // The entry's own facts: readdir names it, lstat describes it.
             match entry.metadata() {
+                Ok(own) if own.is_symlink() => {
+                    // Shown as the link it is (`name -> target`), never
+                    // followed: its target may lie outside the root.
+                    let link_target = jail
+                        .dir
+                        .read_link_contents(relative.join(&name))
+                        .ok()
+                        .map(|target| os_str_bytes(target.as_os_str()));
+                    Some(Ok(DirEntry {
+                        name: os_str_bytes(&name),
+                        metadata: metadata(&own),
+                        link_target,
+                    }))
+                }
                 Ok(own) => Some(Ok(DirEntry {
-                    name: os_str_bytes(&entry.file_name()),
-                    metadata: jail.entry_metadata(&entry.path(), own),
+                    name: os_str_bytes(&name),
+                    metadata: metadata(&own),
+                    link_target: None,
                 })),
                 // Removed between readdir and stat: it is simply gone.
                 Err(error) if error.kind() == io::ErrorKind::NotFound => None,
@@ -162,8 +152,8 @@ impl Storage for LocalFs {
     }
 
     fn open_read(&self, path: &[u8], offset: u64) -> io::Result<FileReader> {
-        let real = self.existing(path)?;
-        let mut file = File::open(real)?;
+        let mut file = self.dir.open(Self::relative(path)?)?.into_std();
+        // The opened file itself, not the name: it cannot change under us.
         if file.metadata()?.is_dir() {
             return Err(io::ErrorKind::IsADirectory.into());
         }
@@ -174,10 +164,7 @@ impl Storage for LocalFs {
     }
 
     fn open_write(&self, path: &[u8], mode: WriteMode) -> io::Result<FileWriter> {
-        let real = self.write_target(path)?;
-        if real.is_dir() {
-            return Err(io::ErrorKind::IsADirectory.into());
-        }
+        let relative = Self::entry(path)?;
         let mut options = OpenOptions::new();
         options.create(true);
         match mode {
@@ -185,7 +172,10 @@ impl Storage for LocalFs {
             WriteMode::At(_) => options.write(true),
             WriteMode::Append => options.append(true),
         };
-        let mut file = options.open(real)?;
+        // A final symlink is followed only to a target beneath the root (a
+        // dangling one is created there, or refused if it leads out); the
+        // kernel refuses to open a directory for writing (EISDIR).
+        let mut file: File = self.dir.open_with(&relative, &options)?.into_std();
         if let WriteMode::At(offset) = mode {
             file.set_len(offset)?;
             file.seek(SeekFrom::Start(offset))?;
@@ -194,18 +184,13 @@ impl Storage for LocalFs {
     }
 
     fn create_unique(&self, directory: &[u8]) -> io::Result<(Vec<u8>, FileWriter)> {
-        let dir = self.existing(directory)?;
-        if !fs::metadata(&dir)?.is_dir() {
-            return Err(io::ErrorKind::NotADirectory.into());
-        }
+        // The directory as a handle: each attempt creates a name in it, so a
+        // rename of the directory (or of its parents) cannot redirect it.
+        let dir = self.dir.open_dir(Self::relative(directory)?)?;
         for _ in 0..64 {
             let name = unique_name();
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(dir.join(&name))
-            {
-                Ok(file) => return Ok((name.into_bytes(), Box::new(file))),
+            match dir.open_with(&name, OpenOptions::new().write(true).create_new(true)) {
+                Ok(file) => return Ok((name.into_bytes(), Box::new(file.into_std()))),
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(error) => return Err(error),
             }
@@ -217,37 +202,80 @@ impl Storage for LocalFs {
     }
 
     fn make_directory(&self, path: &[u8]) -> io::Result<()> {
-        fs::create_dir(self.entry(path)?)
+        self.dir.create_dir(Self::entry(path)?)
     }
 
     fn remove_directory(&self, path: &[u8]) -> io::Result<()> {
-        fs::remove_dir(self.entry(path)?)
+        self.dir.remove_dir(Self::entry(path)?)
     }
 
     fn delete(&self, path: &[u8]) -> io::Result<()> {
-        let real = self.entry(path)?;
-        // unlink(2) on a directory says EISDIR on Linux but EPERM elsewhere.
-        if fs::symlink_metadata(&real)?.is_dir() {
+        let relative = Self::entry(path)?;
+        // unlink(2) on a directory says EISDIR on Linux but EPERM elsewhere;
+        // the answer is only a better error, the unlink below decides.
+        if self.dir.symlink_metadata(&relative)?.is_dir() {
             return Err(io::ErrorKind::IsADirectory.into());
         }
-        fs::remove_file(real)
+        // unlinkat in the parent resolved beneath the root; a final symlink
+        // is removed, never followed.
+        self.dir.remove_file(relative)
     }
 
     fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()> {
-        let from = self.entry(from)?;
-        let to = self.entry(to)?;
-        // Make sure the source exists so a missing one is NotFound, not a
-        // confusing error about the destination.
-        fs::symlink_metadata(&from)?;
-        fs::rename(from, to)
+        // Both parents resolved beneath the root, then one renameat.
+        self.dir
+            .rename(Self::entry(from)?, &self.dir, Self::entry(to)?)
+    }
+
+    fn set_modified(&self, path: &[u8], unix_seconds: i64) -> io::Result<()> {
+        let time = if unix_seconds >= 0 {
+            UNIX_EPOCH + Duration::from_secs(unix_seconds.unsigned_abs())
+        } else {
+            UNIX_EPOCH - Duration::from_secs(unix_seconds.unsigned_abs())
+        };
+        let time = cap_std::time::SystemTime::from_std(time);
+        self.dir.set_times(
+            Self::relative(path)?,
+            None,
+            Some(SystemTimeSpec::Absolute(time)),
+        )
+    }
+
+    fn set_permissions(&self, path: &[u8], mode: u32) -> io::Result<()> {
+        let permissions = permissions(mode & 0o7777)?;
+        self.dir.set_permissions(
+            Self::relative(path)?,
+            cap_std::fs::Permissions::from_std(permissions),
+        )
+    }
+
+    fn enter_directory(&self, path: &[u8]) -> io::Result<()> {
+        let relative = Self::relative(path)?;
+        if self.facts(&relative)?.kind != FileKind::Directory {
+            return Err(io::ErrorKind::NotADirectory.into());
+        }
+        // Search permission, as chdir(2) needs (root passes, as in chdir).
+        let search = AccessModes {
+            readable: false,
+            writable: false,
+            executable: true,
+        };
+        self.dir.access(&relative, AccessType::Access(search))
     }
 }
 
-fn outside_root() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        "path resolves outside the served root",
-    )
+#[cfg(unix)]
+fn permissions(mode: u32) -> io::Result<fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn permissions(_mode: u32) -> io::Result<fs::Permissions> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "permission bits exist only on Unix",
+    ))
 }
 
 /// A name STOU has not used before in this process (`create_new` guarantees
@@ -308,7 +336,7 @@ fn os_str_bytes(name: &OsStr) -> Vec<u8> {
 }
 
 /// Facts the core formats, from the OS's metadata.
-pub fn metadata(meta: &fs::Metadata) -> Metadata {
+pub fn metadata(meta: &cap_std::fs::Metadata) -> Metadata {
     let file_type = meta.file_type();
     let kind = if file_type.is_dir() {
         FileKind::Directory
@@ -322,7 +350,10 @@ pub fn metadata(meta: &fs::Metadata) -> Metadata {
     Metadata {
         kind,
         size: meta.len(),
-        modified: meta.modified().ok().and_then(unix_seconds),
+        modified: meta
+            .modified()
+            .ok()
+            .and_then(|time| unix_seconds(time.into_std())),
         mode: mode(meta),
     }
 }
@@ -335,13 +366,13 @@ fn unix_seconds(time: SystemTime) -> Option<i64> {
 }
 
 #[cfg(unix)]
-fn mode(meta: &fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
+fn mode(meta: &cap_std::fs::Metadata) -> u32 {
+    use cap_std::fs::PermissionsExt;
     meta.permissions().mode() & 0o7777
 }
 
 #[cfg(not(unix))]
-fn mode(meta: &fs::Metadata) -> u32 {
+fn mode(meta: &cap_std::fs::Metadata) -> u32 {
     match (meta.is_dir(), meta.permissions().readonly()) {
         (true, _) => 0o755,
         (false, true) => 0o444,
@@ -621,7 +652,7 @@ mod tests {
             let find = |name: &[u8]| entries.iter().find(|e| e.name == name).unwrap().metadata;
             assert_eq!(find(b"escape").kind, FileKind::Symlink);
             assert_eq!(find(b"secret-link").kind, FileKind::Symlink);
-            assert_eq!(find(b"inner").kind, FileKind::Directory);
+            assert_eq!(find(b"inner").kind, FileKind::Symlink);
         }
 
         #[test]
@@ -629,6 +660,109 @@ mod tests {
             let (top, fs) = jailed();
             fs.delete(b"/secret-link").unwrap();
             assert!(top.path().join("outside/secret").exists());
+        }
+
+        #[test]
+        fn listings_give_each_link_its_target() {
+            let (top, fs) = jailed();
+            let entries: Vec<DirEntry> = fs.list(b"/").unwrap().map(Result::unwrap).collect();
+            let find = |name: &[u8]| entries.iter().find(|e| e.name == name).unwrap();
+            assert_eq!(find(b"inner").link_target.as_deref(), Some(&b"pub"[..]));
+            assert_eq!(find(b"inner").metadata.kind, FileKind::Symlink);
+            let outside = top.path().join("outside");
+            assert_eq!(
+                find(b"escape").link_target.as_deref(),
+                Some(outside.as_os_str().as_encoded_bytes())
+            );
+            assert_eq!(find(b"pub").link_target, None);
+        }
+
+        #[test]
+        fn times_modes_and_entering_stay_beneath_the_root() {
+            use std::os::unix::fs::PermissionsExt;
+            let (top, fs) = jailed();
+            fs.set_modified(b"/pub/a.txt", 1_000_000_000).unwrap();
+            assert_eq!(
+                fs.stat(b"/pub/a.txt").unwrap().modified,
+                Some(1_000_000_000)
+            );
+            fs.set_permissions(b"/pub/a.txt", 0o100_640).unwrap();
+            let mode = fs::metadata(top.path().join("root/pub/a.txt"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o7777, 0o640);
+            fs.enter_directory(b"/").unwrap();
+            fs.enter_directory(b"/inner").unwrap();
+            assert_eq!(
+                kind(fs.enter_directory(b"/pub/a.txt").unwrap_err()),
+                io::ErrorKind::NotADirectory
+            );
+            let secret = top.path().join("outside/secret");
+            let before = fs::metadata(&secret).unwrap();
+            denied(fs.enter_directory(b"/escape"));
+            denied(fs.set_modified(b"/secret-link", 0));
+            denied(fs.set_modified(b"/escape/secret", 0));
+            denied(fs.set_permissions(b"/secret-link", 0o777));
+            let after = fs::metadata(&secret).unwrap();
+            assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+            assert_eq!(before.permissions(), after.permissions());
+        }
+
+        /// The race of the FTP-level test (tests/jail_race.rs) in one
+        /// process: one thread swaps a real directory and one whose `d`
+        /// leads out, others open, create and stat beneath it.
+        #[test]
+        fn renaming_parents_under_an_operation_never_leads_out() {
+            use std::sync::atomic::AtomicBool;
+            let top = tempfile::tempdir().unwrap();
+            let root = top.path().join("root");
+            let outside = top.path().join("outside");
+            fs::create_dir_all(root.join("p/d")).unwrap();
+            fs::create_dir_all(root.join("q")).unwrap();
+            fs::create_dir(&outside).unwrap();
+            fs::write(outside.join("secret"), b"outside").unwrap();
+            fs::write(root.join("p/d/secret"), b"inside").unwrap();
+            symlink("../../outside", root.join("q/d")).unwrap();
+            let fs = Arc::new(LocalFs::new(&root).unwrap());
+            let stop = Arc::new(AtomicBool::new(false));
+            let renamer = {
+                let (fs, stop) = (Arc::clone(&fs), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut swaps = 0u32;
+                    while !stop.load(Ordering::Relaxed) && swaps < 20_000 {
+                        fs.rename(b"/p", b"/t").unwrap();
+                        fs.rename(b"/q", b"/p").unwrap();
+                        fs.rename(b"/p", b"/q").unwrap();
+                        fs.rename(b"/t", b"/p").unwrap();
+                        swaps += 1;
+                    }
+                })
+            };
+            let mut inside_reads = 0;
+            for i in 0..20_000 {
+                let _ = fs.make_directory(format!("/p/d/m{i}").as_bytes());
+                let _ = fs.open_write(format!("/p/d/s{i}").as_bytes(), WriteMode::Truncate);
+                if let Ok(reader) = fs.open_read(b"/p/d/secret", 0) {
+                    let bytes = read_all(reader);
+                    assert_eq!(bytes, b"inside", "read the file outside the root");
+                    inside_reads += 1;
+                }
+                if let Ok(meta) = fs.stat(b"/p/d/secret") {
+                    assert_eq!(meta.size, 6, "stat reached the file outside the root");
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            renamer.join().unwrap();
+            let names: Vec<_> = fs::read_dir(&outside)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["secret"], "entries were created outside the root");
+            assert!(
+                inside_reads > 0,
+                "the reads never reached p/d: no race was run"
+            );
         }
 
         #[test]

@@ -25,8 +25,15 @@ pub type DirEntries = Box<dyn Iterator<Item = io::Result<DirEntry>> + Send>;
 pub struct DirEntry {
     /// Name of the entry, without any directory part.
     pub name: Vec<u8>,
-    /// What the listing shows about it.
+    /// What the listing shows about it. A symlink is listed as the link
+    /// itself: its own facts, with kind
+    /// [`Symlink`](ftpwire_core::listing::FileKind::Symlink) and its target
+    /// in `link_target` (following it is for CWD, RETR, … which resolve it
+    /// inside the storage or refuse it).
     pub metadata: Metadata,
+    /// For a symlink, what it points to (as stored), so a listing can show
+    /// `name -> target`.
+    pub link_target: Option<Vec<u8>>,
 }
 
 /// How an upload opens its file.
@@ -69,7 +76,7 @@ pub enum WriteMode {
 ///         Ok(Metadata { kind, size, modified: None, mode: 0o444 })
 ///     }
 ///     fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
-///         let motd = ftpwire_backend::storage::DirEntry { name: b"motd".to_vec(), metadata: self.stat(b"/motd")? };
+///         let motd = ftpwire_backend::storage::DirEntry { name: b"motd".to_vec(), metadata: self.stat(b"/motd")?, link_target: None };
 ///         match path {
 ///             b"/" => Ok(Box::new(std::iter::once(Ok(motd)))),
 ///             _ => Err(io::ErrorKind::NotFound.into()),
@@ -123,6 +130,27 @@ pub trait Storage: Send + Sync {
 
     /// RNFR + RNTO.
     fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()>;
+
+    /// MFMT: sets the modification time of `path` (seconds since the Unix epoch, UTC).
+    fn set_modified(&self, path: &[u8], unix_seconds: i64) -> io::Result<()> {
+        let _ = (path, unix_seconds);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// SITE CHMOD: sets the permission bits of `path`.
+    fn set_permissions(&self, path: &[u8], mode: u32) -> io::Result<()> {
+        let _ = (path, mode);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// CWD: succeeds if `path` is a directory this server may enter, as
+    /// chdir(2) would (the default only checks that it is a directory).
+    fn enter_directory(&self, path: &[u8]) -> io::Result<()> {
+        match self.stat(path)?.kind {
+            ftpwire_core::listing::FileKind::Directory => Ok(()),
+            _ => Err(io::ErrorKind::NotADirectory.into()),
+        }
+    }
 }
 
 /// The reply-picking kind of a storage error.
@@ -144,6 +172,7 @@ pub fn file_error(error: &io::Error) -> FileError {
         K::IsADirectory => FileError::IsADirectory,
         K::NotADirectory => FileError::NotADirectory,
         K::InvalidFilename => FileError::InvalidName,
+        K::Unsupported => FileError::Unsupported,
         _ => FileError::Local,
     }
 }
@@ -166,6 +195,7 @@ mod tests {
             (K::IsADirectory, FileError::IsADirectory),
             (K::NotADirectory, FileError::NotADirectory),
             (K::InvalidFilename, FileError::InvalidName),
+            (K::Unsupported, FileError::Unsupported),
             (K::Other, FileError::Local),
             (K::TimedOut, FileError::Local),
         ];

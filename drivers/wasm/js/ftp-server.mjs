@@ -13,7 +13,7 @@ const digest = (bytes) => createHash('sha256').update(bytes).digest();
  * Settings, as `ftpwire serve` takes them:
  *   root, users: [{name, password}], anonymous, passiveRange: {first, last} | null,
  *   passiveAddress, tlsPassiveAddress, localNetworks: [cidr], tls: {cert, key} (PEM) | null,
- *   requireTls, implicitTlsProtP, log(line).
+ *   requireTls, implicitTlsProtP, showDotFiles, shareDotFiles, log(line).
  */
 export class FtpServer {
   static async create(options) {
@@ -35,6 +35,8 @@ export class FtpServer {
     const config = new ServerConfig();
     config.tls = this.secureContext !== null;
     config.requireTls = Boolean(options.requireTls);
+    config.showDotFiles = Boolean(options.showDotFiles);
+    config.shareDotFiles = Boolean(options.shareDotFiles);
     config.implicitTlsProtP = Boolean(options.implicitTlsProtP);
     if (options.passiveAddress) config.setPassiveAddress(options.passiveAddress);
     if (options.tlsPassiveAddress) config.setTlsPassiveAddress(options.tlsPassiveAddress);
