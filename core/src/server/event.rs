@@ -51,8 +51,10 @@ pub enum Event<'a> {
     OpenPassive(OpenPassive<'a>),
     /// Drop the passive listener, if any (a later PORT, REIN, or session end made it useless).
     ClosePassive,
-    /// Look up a file's facts (for SIZE, MDTM, MLST, CWD, RNFR).
+    /// Look up a file's facts (for SIZE, MDTM, MLST, RNFR).
     Stat(Stat<'a>),
+    /// CWD or CDUP: may this session enter the directory?
+    EnterDirectory(EnterDirectory<'a>),
     /// Change the filesystem (MKD, RMD, DELE, RNTO).
     FileChange(FileChange<'a>),
     /// Run a data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD).
@@ -122,6 +124,18 @@ pub struct Stat<'a> {
     pub path: &'a [u8],
     /// Answer with [`ServerSession::stat_done`](super::ServerSession::stat_done).
     pub token: StatToken,
+}
+
+/// A directory to change into (CWD, CDUP).
+#[derive(Debug)]
+pub struct EnterDirectory<'a> {
+    /// Normalized absolute virtual path.
+    pub path: &'a [u8],
+    /// Answer with [`ServerSession::directory_entered`](super::ServerSession::directory_entered):
+    /// `Ok` only if it is a directory the server may enter, as `chdir(2)`
+    /// would allow (a directory that exists but cannot be searched is
+    /// `PermissionDenied`).
+    pub token: DirectoryToken,
 }
 
 /// A filesystem change.
@@ -257,6 +271,11 @@ pub enum TransferError {
     /// The data connection broke mid-transfer (`426`).
     #[error("data connection closed; transfer aborted")]
     ConnectionLost,
+    /// RETR delivered fewer bytes than the file had when it was opened
+    /// (`426`): it was truncated while being sent. See
+    /// [`ServerSession::retrieve_opened`](super::ServerSession::retrieve_opened).
+    #[error("the file was truncated while being sent")]
+    Truncated,
     /// Stopped after [`Event::AbortTransfer`] (`426`).
     #[error("transfer aborted")]
     Aborted,
@@ -307,6 +326,8 @@ pub enum Notice<'a> {
     LineTooLong,
     /// The idle timeout closed the session.
     IdleTimeout,
+    /// The login timeout closed a session that never logged in.
+    LoginTimeout,
     /// A command was refused because the server requires TLS.
     TlsRequired,
     /// A write (upload, delete, rename, directory change) was refused
@@ -343,6 +364,10 @@ token!(
 token!(
     /// Answers a [`Stat`].
     StatToken
+);
+token!(
+    /// Answers an [`EnterDirectory`].
+    DirectoryToken
 );
 token!(
     /// Answers a [`FileChange`].

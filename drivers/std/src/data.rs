@@ -24,8 +24,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the transfer thread tells its session.
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// The data connection is up (STOU: with the name the storage chose).
-    Started { unique_name: Option<Vec<u8>> },
+    /// The data connection is up (STOU: with the name the storage chose;
+    /// RETR: with the file's size when it was opened).
+    Started {
+        unique_name: Option<Vec<u8>>,
+        size: Option<u64>,
+    },
     /// The transfer ended; `Ok` holds the bytes moved.
     Finished(Result<u64, TransferError>),
 }
@@ -137,6 +141,7 @@ fn transfer(
         return Err(TransferError::TlsFailed);
     }
     // Storage first: a missing file is 550 without a useless data connection.
+    let size = job.size_at_open(storage);
     let mut stream = job
         .open(storage)
         .map_err(|e| TransferError::File(file_error(&e)))?;
@@ -167,7 +172,7 @@ fn transfer(
     };
     // The 150 goes out before the TLS handshake: clients such as ftplib
     // read it before they start TLS on the data connection.
-    report(Report::Started { unique_name });
+    report(Report::Started { unique_name, size });
     let mut data = match tls {
         Some(tls) if job.protected => secure(data, tls, job.kind, abort)?,
         _ => DataStream::Plain(data),
@@ -413,7 +418,8 @@ fn send(
         let wire = outbound.convert(&buf[..n]);
         data.write_all(wire)
             .map_err(|e| abort.lost_with(data, &e))?;
-        sent += wire.len() as u64;
+        // Stored bytes, the figure the core checks against the file's size.
+        sent += n as u64;
         if abort.is_aborted() {
             return Err(TransferError::Aborted);
         }

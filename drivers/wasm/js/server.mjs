@@ -6,7 +6,7 @@
 //     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
 //     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
 //     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--require-tls]
-//     [--shutdown-grace SECONDS]
+//     [--shutdown-grace SECONDS] [--login-timeout SECONDS]
 //
 // SIGTERM or SIGINT stops it as they stop `ftpwire serve`: no new connections,
 // idle sessions read 421, running transfers finish (then 421) within the
@@ -21,7 +21,8 @@ import { FtpServer } from './ftp-server.mjs';
 const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--user NAME:PASSWORD ...] [--anonymous]
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
-  [--implicit-tls-listen HOST:PORT] [--require-tls] [--shutdown-grace SECONDS]`;
+  [--implicit-tls-listen HOST:PORT] [--require-tls] [--shutdown-grace SECONDS]
+  [--login-timeout SECONDS]`;
 
 /** `HOST:PORT` or `[IPV6]:PORT`. */
 export function parseListen(text, flag) {
@@ -50,6 +51,7 @@ export function parseOptions(args) {
       'implicit-tls-listen': { type: 'string' },
       'require-tls': { type: 'boolean', default: false },
       'shutdown-grace': { type: 'string', default: '30' },
+      'login-timeout': { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -75,11 +77,16 @@ export function parseOptions(args) {
   if (!tls && (values['require-tls'] || values['implicit-tls-listen'])) {
     throw new Error('--require-tls and --implicit-tls-listen need --tls-cert and --tls-key');
   }
+  const loginTimeout = values['login-timeout'];
+  if (!/^\d+$/.test(loginTimeout) || Number(loginTimeout) === 0) {
+    throw new Error(`--login-timeout "${loginTimeout}" is not a number of seconds above 0`);
+  }
   const grace = values['shutdown-grace'];
   if (!/^\d+$/.test(grace)) throw new Error(`--shutdown-grace "${grace}" is not a number of seconds`);
   return {
     help: values.help,
     shutdownGraceMs: Number(grace) * 1000,
+    loginTimeoutMs: Number(loginTimeout) * 1000,
     listen: parseListen(values.listen, '--listen'),
     implicitTlsListen: values['implicit-tls-listen']
       ? parseListen(values['implicit-tls-listen'], '--implicit-tls-listen')
