@@ -101,6 +101,11 @@ struct ServeArgs {
     /// Also serve implicit FTPS (TLS from the first byte) here, e.g. 0.0.0.0:990.
     #[arg(long, value_name = "ADDR")]
     implicit_tls_listen: Option<SocketAddr>,
+    /// Implicit-FTPS sessions start with PROT P (protected data connections)
+    /// without PBSZ/PROT, for clients that encrypt data without asking
+    /// (suppaftp's implicit mode).
+    #[arg(long)]
+    implicit_tls_prot_p: bool,
     /// Refuse logins on a plain control channel and transfers without PROT P.
     #[arg(long)]
     require_tls: bool,
@@ -168,6 +173,7 @@ impl ServeArgs {
         if self.implicit_tls_listen.is_some() {
             config.implicit_tls_listen = self.implicit_tls_listen;
         }
+        config.implicit_tls_prot_p |= self.implicit_tls_prot_p;
         config.require_tls |= self.require_tls;
         config.require_tls_session_reuse |= self.require_tls_session_reuse;
         config.allow_ccc |= self.allow_ccc;

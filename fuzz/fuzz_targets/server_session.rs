@@ -533,7 +533,8 @@ fn file_error(c: u8) -> FileError {
         FileError::InvalidName,
         FileError::StorageFull,
         FileError::Local,
-    ][usize::from(c) % 9]
+        FileError::Unsupported,
+    ][usize::from(c) % 10]
 }
 
 /// The transmitted bytes are whole, well-formed replies (RFC 959 §4.2).

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Drives one FTP session with Python's ftplib for ftpwire's integration tests.
 
-usage: ftplib_session.py HOST PORT USER PASSWORD OPS_JSON [tls]
+usage: ftplib_session.py HOST PORT USER PASSWORD OPS_JSON [tls|tls-unprotected]
 
 With "tls": ftplib.FTP_TLS (AUTH TLS before the login, certificate not
-checked), then prot_p(), so data connections are TLS too. Like ftplib
+checked), then prot_p(), so data connections are TLS too; with
+"tls-unprotected" the same without prot_p() (no PBSZ, no PROT). Like ftplib
 always does, they do not resume the control connection's TLS session.
 
 OPS_JSON is a list of operations, each a list of strings:
@@ -19,6 +20,7 @@ OPS_JSON is a list of operations, each a list of strings:
   ["nlst", DIR] ["list", DIR]    names / LIST lines, sorted
   ["mlsd", DIR]                  "name;fact=value;..." strings (facts in
                                  lower case, sorted), sorted by name
+  ["prot_c"] ["prot_p"]          FTP_TLS.prot_c() (PROT C alone) / prot_p()
 
 Prints one line per operation: "ok <JSON value>" or "err <reply text>".
 A failed connection or login is not an operation: it exits non-zero.
@@ -60,6 +62,10 @@ def run(ftp, op, args):
     if op == "size":
         ftp.voidcmd("TYPE I")
         return ftp.size(args[0])
+    if op == "prot_c":
+        return ftp.prot_c()
+    if op == "prot_p":
+        return ftp.prot_p()
     if op == "cmd":
         return ftp.sendcmd(args[0])
     if op == "nlst":
@@ -78,7 +84,8 @@ def run(ftp, op, args):
 
 def main():
     host, port, user, password, ops = sys.argv[1:6]
-    tls = sys.argv[6:] == ["tls"]
+    mode = sys.argv[6:]
+    tls = mode in (["tls"], ["tls-unprotected"])
     if tls:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -88,7 +95,7 @@ def main():
         ftp = ftplib.FTP()
     ftp.connect(host, int(port), timeout=30)
     ftp.login(user, password)
-    if tls:
+    if mode == ["tls"]:
         ftp.prot_p()
     for op, *args in json.loads(ops):
         try:

@@ -159,6 +159,12 @@ pub fn ftplib_tls(server: &Server, ops: &[&[&str]]) -> Vec<Result<String, String
     ftplib_session(server, ops, &["tls"])
 }
 
+/// [`ftplib`] with `FTP_TLS` and no `prot_p()`: the protection level is the
+/// operations' to set (`["prot_c"]`, `["prot_p"]`).
+pub fn ftplib_tls_unprotected(server: &Server, ops: &[&[&str]]) -> Vec<Result<String, String>> {
+    ftplib_session(server, ops, &["tls-unprotected"])
+}
+
 fn ftplib_session(server: &Server, ops: &[&[&str]], mode: &[&str]) -> Vec<Result<String, String>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/ftplib_session.py");
     let run = run_bounded(

@@ -46,6 +46,10 @@ pub struct ServerConfig {
     /// replacing `passive.external` for them: behind a NAT whose ALG rewrites
     /// plain-FTP 227 replies, only FTPS needs the masquerade.
     pub tls_passive_address: Option<PassiveAddress>,
+    /// Implicit-FTPS sessions start as if the client had sent `PBSZ 0` and
+    /// `PROT P`: for clients that protect their data connections without
+    /// saying so (suppaftp's implicit mode). Off: RFC 4217 data starts clear.
+    pub implicit_tls_prot_p: bool,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +67,7 @@ impl Default for ServerConfig {
             require_tls: false,
             allow_ccc: false,
             tls_passive_address: None,
+            implicit_tls_prot_p: false,
         }
     }
 }

@@ -49,7 +49,10 @@ pub enum Event<'a> {
     Login(Login<'a>),
     /// Open a passive data listener (replacing any earlier one).
     OpenPassive(OpenPassive<'a>),
-    /// Drop the passive listener, if any (a later PORT, REIN, or session end made it useless).
+    /// Drop the passive listener, if any: a transfer used it, or a later
+    /// PORT or REIN made it useless. Until then it stays open, also after a
+    /// transfer refused before its data connection (a `550`): the next
+    /// transfer command accepts on it.
     ClosePassive,
     /// Look up a file's facts (for SIZE, MDTM, MLST, RNFR).
     Stat(Stat<'a>),
@@ -257,6 +260,10 @@ pub enum FileError {
     /// `451`
     #[error("local error in processing")]
     Local,
+    /// `504`: the storage cannot do this at all (MFMT, SITE CHMOD on a
+    /// storage without times or permission bits).
+    #[error("not supported by this storage")]
+    Unsupported,
 }
 
 /// Why a transfer did not complete.

@@ -95,6 +95,9 @@ struct State {
     pbsz: bool,
     /// PROT P: data connections are protected.
     prot_private: bool,
+    /// An implicit-FTPS session under `implicit_tls_prot_p`: it starts (and
+    /// REIN returns it) with PBSZ and PROT P in force.
+    starts_protected: bool,
 
     waiting: Waiting,
     next_token: u32,
@@ -269,6 +272,7 @@ impl ServerSession {
         tls: Tls,
     ) -> Self {
         let reader = ControlReader::new(config.line_limit);
+        let starts_protected = tls == Tls::Secured && config.implicit_tls_prot_p;
         let mut state = State {
             local: canonical(local),
             peer: canonical(peer),
@@ -293,8 +297,9 @@ impl ServerSession {
             data: DataSetup::None,
             epsv_all: false,
             tls,
-            pbsz: false,
-            prot_private: false,
+            pbsz: starts_protected,
+            prot_private: starts_protected,
+            starts_protected,
             waiting: Waiting::Nothing,
             next_token: 0,
             config,
@@ -568,6 +573,7 @@ impl FileError {
             FileError::InvalidName => (553, "File name not allowed."),
             FileError::StorageFull => (452, "Insufficient storage space."),
             FileError::Local => (451, "Local error in processing."),
+            FileError::Unsupported => (504, "Not supported by this server's storage."),
         }
     }
 }
@@ -845,8 +851,8 @@ impl State {
                 self.transfer_type = TransferType::Ascii;
                 self.epsv_all = false;
                 self.rest = 0;
-                self.pbsz = false;
-                self.prot_private = false;
+                self.pbsz = self.starts_protected;
+                self.prot_private = self.starts_protected;
                 self.reply(220, "Ready for a new user.");
             }
             Command::Noop => self.reply(200, "NOOP ok."),
@@ -1039,7 +1045,10 @@ impl State {
                 "PROT needs a protected control connection; send AUTH TLS first.",
             );
         }
-        if !self.pbsz {
+        // PROT C asks for no buffer, so it needs no PBSZ (Python's ftplib
+        // `prot_c()` sends it alone); PROT P does (RFC 4217 §9).
+        let clear = matches!(level, b"C" | b"c");
+        if !self.pbsz && !clear {
             return self.reply(503, "Send PBSZ 0 before PROT.");
         }
         match level {
@@ -1543,8 +1552,15 @@ impl State {
         };
         self.waiting = Waiting::Nothing;
         self.last_activity = self.now;
-        // The data connection set-up is used up by the transfer (RFC 959 §3.2).
-        self.data = DataSetup::None;
+        // The data connection set-up is used up by the transfer (RFC 959
+        // §3.2), unless the command was refused before any data connection
+        // was made (a missing file): then, as in vsftpd and pure-ftpd, the
+        // same passive listener serves the next transfer command, for
+        // clients that connect after sending the command.
+        let refused_early = !t.started && matches!(result, Err(TransferError::File(_)));
+        if !refused_early {
+            self.reset_data();
+        }
         match result {
             Ok(_) => {
                 if !t.started {

@@ -476,6 +476,64 @@ fn simple_commands() {
 }
 
 #[test]
+fn a_transfer_refused_before_its_data_connection_keeps_the_passive_listener() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR missing");
+    h.take_events();
+    h.finish_transfer(Err(FileError::NotFound.into()));
+    assert_eq!(h.take(), "550 No such file or directory.\r\n");
+    // No close-passive: the client may connect now and send the next command.
+    assert!(h.take_events().is_empty());
+    h.cmd("LIST gone");
+    assert_eq!(
+        h.take_events(),
+        ["transfer List /gone offset=0 ascii=false Passive { peer: 127.0.0.1 } ro=false"]
+    );
+    h.finish_transfer(Err(FileError::NotFound.into()));
+    assert_eq!(h.take(), "550 No such file or directory.\r\n");
+    h.cmd("RETR a");
+    assert_eq!(
+        h.take_events(),
+        ["transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+    );
+    h.start_transfer();
+    h.finish_transfer(Ok(3));
+    assert_eq!(
+        h.take(),
+        "150 Opening data connection.\r\n226 Transfer complete.\r\n"
+    );
+    // Used: the listener goes, and the next transfer needs a new PASV/EPSV.
+    assert_eq!(h.take_events(), ["close-passive"]);
+    assert_eq!(
+        h.cmd("RETR a"),
+        "425 Use PORT, EPRT, PASV or EPSV first.\r\n"
+    );
+}
+
+#[test]
+fn a_transfer_that_failed_on_its_data_connection_closes_the_passive_listener() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.take_events();
+    h.finish_transfer(Err(TransferError::NoDataConnection));
+    assert_eq!(h.take(), "425 Cannot open data connection.\r\n");
+    assert_eq!(h.take_events(), ["close-passive"]);
+    // A file error after the data connection was up (150) uses it up too.
+    h.epsv();
+    h.cmd("STOR b");
+    h.take_events();
+    h.start_transfer();
+    h.finish_transfer(Err(FileError::StorageFull.into()));
+    assert_eq!(
+        h.take(),
+        "150 Opening data connection.\r\n452 Insufficient storage space.\r\n"
+    );
+    assert_eq!(h.take_events(), ["close-passive"]);
+}
+
+#[test]
 fn rein_forgets_the_login() {
     let mut h = Host::logged_in();
     h.epsv();
@@ -1274,6 +1332,11 @@ mod tls {
             "503 The control connection is already protected.\r\n"
         );
         assert_eq!(h.cmd("PROT P"), "503 Send PBSZ 0 before PROT.\r\n");
+        // ftplib's prot_c() sends PROT C without PBSZ.
+        assert_eq!(
+            h.cmd("PROT C"),
+            "200 Data connections will be in clear text.\r\n"
+        );
         assert_eq!(h.cmd("PBSZ x"), "501 PBSZ takes a number; send PBSZ 0.\r\n");
         assert_eq!(h.cmd("PBSZ 0"), "200 PBSZ=0\r\n");
         assert_eq!(
@@ -1355,6 +1418,81 @@ mod tls {
         h.drain();
         assert_eq!(h.take(), "220 ftpwire ready\r\n");
         assert_eq!(h.cmd("USER alice"), "331 Password required.\r\n");
+    }
+
+    /// An implicit-FTPS session, drained of its greeting.
+    fn implicit(config: ServerConfig) -> Host {
+        let session = ServerSession::new_implicit_tls(
+            Arc::new(config.clone()),
+            "127.0.0.1:990".parse().unwrap(),
+            "127.0.0.1:4000".parse().unwrap(),
+            Instant::default(),
+        );
+        let mut h = Host {
+            session,
+            ..Host::with(config, "127.0.0.1:990", "127.0.0.1:4000")
+        };
+        h.drain();
+        h.take();
+        h
+    }
+
+    #[test]
+    fn implicit_tls_prot_p_starts_implicit_sessions_protected() {
+        let config = ServerConfig {
+            implicit_tls_prot_p: true,
+            require_tls: true,
+            ..tls_config()
+        };
+        let mut h = implicit(config.clone());
+        h.login_as(false);
+        h.epsv();
+        // No PBSZ, no PROT: protected all the same, and require_tls is content.
+        h.cmd("RETR a");
+        assert_eq!(
+            h.take_events(),
+            [
+                "transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false protected"
+            ]
+        );
+        h.finish_transfer(Ok(1));
+        h.take();
+        // PROT C still works (no PBSZ needed), and REIN returns to PROT P.
+        let mut h = implicit(ServerConfig {
+            require_tls: false,
+            ..config.clone()
+        });
+        h.login_as(false);
+        assert_eq!(
+            h.cmd("PROT C"),
+            "200 Data connections will be in clear text.\r\n"
+        );
+        assert_eq!(h.cmd("REIN"), "220 Ready for a new user.\r\n");
+        h.login_as(false);
+        h.epsv();
+        h.cmd("LIST");
+        assert!(h.take_events()[0].ends_with(" protected"));
+        // Explicit FTPS (AUTH TLS) is not affected.
+        let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:4000");
+        upgrade(&mut h);
+        h.login_as(false);
+        h.epsv();
+        assert_eq!(
+            h.cmd("RETR a"),
+            "521 This server requires protected data connections; send PBSZ 0 and PROT P.\r\n"
+        );
+    }
+
+    #[test]
+    fn implicit_sessions_start_with_clear_data_by_default() {
+        let mut h = implicit(tls_config());
+        h.login_as(false);
+        h.epsv();
+        h.cmd("RETR a");
+        assert_eq!(
+            h.take_events(),
+            ["transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+        );
     }
 
     #[test]

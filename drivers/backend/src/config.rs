@@ -17,6 +17,7 @@
 //! tls_cert = "cert.pem"          # FTPS: AUTH TLS on `listen`
 //! tls_key = "key.pem"
 //! implicit_tls_listen = "0.0.0.0:990"   # optional implicit-FTPS listener
+//! implicit_tls_prot_p = false    # implicit sessions start with PROT P
 //! tls_passive_address = "203.0.113.7"   # PASV address for TLS sessions
 //! require_tls = false
 //! require_tls_session_reuse = false
@@ -116,6 +117,9 @@ pub struct ServeConfig {
     pub tls_passive_address: Option<PassiveAddress>,
     /// A second listener where TLS starts before the first byte (port 990 style).
     pub implicit_tls_listen: Option<SocketAddr>,
+    /// Implicit-FTPS sessions start with `PROT P` in force, for clients that
+    /// protect data connections without sending it (suppaftp's implicit mode).
+    pub implicit_tls_prot_p: bool,
     /// Refuse logins on a plain control channel and transfers without PROT P.
     pub require_tls: bool,
     /// Refuse protected data connections that do not resume the control
@@ -147,6 +151,7 @@ impl Default for ServeConfig {
             tls_key: None,
             tls_passive_address: None,
             implicit_tls_listen: None,
+            implicit_tls_prot_p: false,
             require_tls: false,
             require_tls_session_reuse: false,
             allow_ccc: false,
@@ -365,6 +370,7 @@ impl ServeConfig {
             require_tls: self.require_tls,
             allow_ccc: self.allow_ccc,
             tls_passive_address: self.tls_passive_address.clone(),
+            implicit_tls_prot_p: self.implicit_tls_prot_p,
             ..ServerConfig::default()
         }
     }
@@ -388,6 +394,7 @@ impl ServeConfig {
             (None, None) => {
                 let needs_tls = [
                     (self.implicit_tls_listen.is_some(), "--implicit-tls-listen"),
+                    (self.implicit_tls_prot_p, "--implicit-tls-prot-p"),
                     (self.require_tls, "--require-tls"),
                     (
                         self.require_tls_session_reuse,
@@ -667,6 +674,7 @@ mod tests {
             tls_key = "tls/key.pem"
             tls_passive_address = "203.0.113.7"
             implicit_tls_listen = "127.0.0.1:0"
+            implicit_tls_prot_p = true
             require_tls = true
             require_tls_session_reuse = true
             "#,
@@ -679,7 +687,8 @@ mod tests {
             Some("127.0.0.1:0".parse().unwrap())
         );
         let core = config.server_config();
-        assert!(core.tls && core.require_tls);
+        assert!(core.tls && core.require_tls && core.implicit_tls_prot_p);
+        assert!(!ServeConfig::default().server_config().implicit_tls_prot_p);
         assert_eq!(
             core.tls_passive_address,
             Some("203.0.113.7".parse().unwrap())
@@ -705,6 +714,7 @@ mod tests {
                 "--tls-passive-address",
             ),
             ("allow_ccc = true", "--allow-ccc"),
+            ("implicit_tls_prot_p = true", "--implicit-tls-prot-p"),
             ("tls_cert = \"cert.pem\"", "--tls-cert"),
         ] {
             let config = ServeConfig::from_toml(text).unwrap();

@@ -126,20 +126,16 @@ impl Storage for LocalFs {
             // The entry's own facts: readdir names it, lstat describes it.
             match entry.metadata() {
                 Ok(own) if own.is_symlink() => {
-                    let path = relative.join(&name);
+                    // Shown as the link it is (`name -> target`), never
+                    // followed: its target may lie outside the root.
                     let link_target = jail
                         .dir
-                        .read_link_contents(&path)
+                        .read_link_contents(relative.join(&name))
                         .ok()
                         .map(|target| os_str_bytes(target.as_os_str()));
-                    // Followed beneath the root, or shown as the link itself.
-                    let metadata = jail
-                        .dir
-                        .metadata(&path)
-                        .map_or_else(|_| self::metadata(&own), |target| self::metadata(&target));
                     Some(Ok(DirEntry {
                         name: os_str_bytes(&name),
-                        metadata,
+                        metadata: metadata(&own),
                         link_target,
                     }))
                 }
@@ -656,7 +652,7 @@ mod tests {
             let find = |name: &[u8]| entries.iter().find(|e| e.name == name).unwrap().metadata;
             assert_eq!(find(b"escape").kind, FileKind::Symlink);
             assert_eq!(find(b"secret-link").kind, FileKind::Symlink);
-            assert_eq!(find(b"inner").kind, FileKind::Directory);
+            assert_eq!(find(b"inner").kind, FileKind::Symlink);
         }
 
         #[test]
@@ -664,6 +660,109 @@ mod tests {
             let (top, fs) = jailed();
             fs.delete(b"/secret-link").unwrap();
             assert!(top.path().join("outside/secret").exists());
+        }
+
+        #[test]
+        fn listings_give_each_link_its_target() {
+            let (top, fs) = jailed();
+            let entries: Vec<DirEntry> = fs.list(b"/").unwrap().map(Result::unwrap).collect();
+            let find = |name: &[u8]| entries.iter().find(|e| e.name == name).unwrap();
+            assert_eq!(find(b"inner").link_target.as_deref(), Some(&b"pub"[..]));
+            assert_eq!(find(b"inner").metadata.kind, FileKind::Symlink);
+            let outside = top.path().join("outside");
+            assert_eq!(
+                find(b"escape").link_target.as_deref(),
+                Some(outside.as_os_str().as_encoded_bytes())
+            );
+            assert_eq!(find(b"pub").link_target, None);
+        }
+
+        #[test]
+        fn times_modes_and_entering_stay_beneath_the_root() {
+            use std::os::unix::fs::PermissionsExt;
+            let (top, fs) = jailed();
+            fs.set_modified(b"/pub/a.txt", 1_000_000_000).unwrap();
+            assert_eq!(
+                fs.stat(b"/pub/a.txt").unwrap().modified,
+                Some(1_000_000_000)
+            );
+            fs.set_permissions(b"/pub/a.txt", 0o100_640).unwrap();
+            let mode = fs::metadata(top.path().join("root/pub/a.txt"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o7777, 0o640);
+            fs.enter_directory(b"/").unwrap();
+            fs.enter_directory(b"/inner").unwrap();
+            assert_eq!(
+                kind(fs.enter_directory(b"/pub/a.txt").unwrap_err()),
+                io::ErrorKind::NotADirectory
+            );
+            let secret = top.path().join("outside/secret");
+            let before = fs::metadata(&secret).unwrap();
+            denied(fs.enter_directory(b"/escape"));
+            denied(fs.set_modified(b"/secret-link", 0));
+            denied(fs.set_modified(b"/escape/secret", 0));
+            denied(fs.set_permissions(b"/secret-link", 0o777));
+            let after = fs::metadata(&secret).unwrap();
+            assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+            assert_eq!(before.permissions(), after.permissions());
+        }
+
+        /// The race of the FTP-level test (tests/jail_race.rs) in one
+        /// process: one thread swaps a real directory and one whose `d`
+        /// leads out, others open, create and stat beneath it.
+        #[test]
+        fn renaming_parents_under_an_operation_never_leads_out() {
+            use std::sync::atomic::AtomicBool;
+            let top = tempfile::tempdir().unwrap();
+            let root = top.path().join("root");
+            let outside = top.path().join("outside");
+            fs::create_dir_all(root.join("p/d")).unwrap();
+            fs::create_dir_all(root.join("q")).unwrap();
+            fs::create_dir(&outside).unwrap();
+            fs::write(outside.join("secret"), b"outside").unwrap();
+            fs::write(root.join("p/d/secret"), b"inside").unwrap();
+            symlink("../../outside", root.join("q/d")).unwrap();
+            let fs = Arc::new(LocalFs::new(&root).unwrap());
+            let stop = Arc::new(AtomicBool::new(false));
+            let renamer = {
+                let (fs, stop) = (Arc::clone(&fs), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut swaps = 0u32;
+                    while !stop.load(Ordering::Relaxed) && swaps < 20_000 {
+                        fs.rename(b"/p", b"/t").unwrap();
+                        fs.rename(b"/q", b"/p").unwrap();
+                        fs.rename(b"/p", b"/q").unwrap();
+                        fs.rename(b"/t", b"/p").unwrap();
+                        swaps += 1;
+                    }
+                })
+            };
+            let mut inside_reads = 0;
+            for i in 0..20_000 {
+                let _ = fs.make_directory(format!("/p/d/m{i}").as_bytes());
+                let _ = fs.open_write(format!("/p/d/s{i}").as_bytes(), WriteMode::Truncate);
+                if let Ok(reader) = fs.open_read(b"/p/d/secret", 0) {
+                    let bytes = read_all(reader);
+                    assert_eq!(bytes, b"inside", "read the file outside the root");
+                    inside_reads += 1;
+                }
+                if let Ok(meta) = fs.stat(b"/p/d/secret") {
+                    assert_eq!(meta.size, 6, "stat reached the file outside the root");
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            renamer.join().unwrap();
+            let names: Vec<_> = fs::read_dir(&outside)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["secret"], "entries were created outside the root");
+            assert!(
+                inside_reads > 0,
+                "the reads never reached p/d: no race was run"
+            );
         }
 
         #[test]

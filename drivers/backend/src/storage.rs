@@ -25,9 +25,11 @@ pub type DirEntries = Box<dyn Iterator<Item = io::Result<DirEntry>> + Send>;
 pub struct DirEntry {
     /// Name of the entry, without any directory part.
     pub name: Vec<u8>,
-    /// What the listing shows about it. For a symlink: the facts of what it
-    /// points to when that lies inside the storage, else the link's own
-    /// facts with kind [`Symlink`](ftpwire_core::listing::FileKind::Symlink).
+    /// What the listing shows about it. A symlink is listed as the link
+    /// itself: its own facts, with kind
+    /// [`Symlink`](ftpwire_core::listing::FileKind::Symlink) and its target
+    /// in `link_target` (following it is for CWD, RETR, … which resolve it
+    /// inside the storage or refuse it).
     pub metadata: Metadata,
     /// For a symlink, what it points to (as stored), so a listing can show
     /// `name -> target`.
@@ -170,6 +172,7 @@ pub fn file_error(error: &io::Error) -> FileError {
         K::IsADirectory => FileError::IsADirectory,
         K::NotADirectory => FileError::NotADirectory,
         K::InvalidFilename => FileError::InvalidName,
+        K::Unsupported => FileError::Unsupported,
         _ => FileError::Local,
     }
 }
@@ -192,6 +195,7 @@ mod tests {
             (K::IsADirectory, FileError::IsADirectory),
             (K::NotADirectory, FileError::NotADirectory),
             (K::InvalidFilename, FileError::InvalidName),
+            (K::Unsupported, FileError::Unsupported),
             (K::Other, FileError::Local),
             (K::TimedOut, FileError::Local),
         ];

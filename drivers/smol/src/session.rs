@@ -336,7 +336,10 @@ impl Host {
         let tls = self.channel.data_tls(job.protected);
         let task = data::run(
             job,
-            self.passive.take(),
+            // A clone (of the same socket): the listener stays the
+            // session's until it says to close it, so it outlives a
+            // transfer refused before its data connection.
+            self.passive.clone(),
             tls,
             self.shared.storage.clone(),
             aborted,

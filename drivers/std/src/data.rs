@@ -108,7 +108,7 @@ impl Abort {
 /// protected (PROT P).
 pub(crate) fn run(
     job: TransferJob,
-    listener: Option<TcpListener>,
+    listener: Option<Arc<TcpListener>>,
     tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     abort: Arc<Abort>,
@@ -129,7 +129,7 @@ pub(crate) fn run(
 
 fn transfer(
     job: &TransferJob,
-    listener: Option<TcpListener>,
+    listener: Option<Arc<TcpListener>>,
     tls: Option<&SessionTls>,
     storage: &dyn Storage,
     abort: &Abort,

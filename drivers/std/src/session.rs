@@ -248,7 +248,9 @@ struct Host {
     peer: SocketAddr,
     wake: SyncSender<Wake>,
     base: std::time::Instant,
-    passive: Option<TcpListener>,
+    /// Shared with the transfer that accepts on it: it outlives a transfer
+    /// refused before its data connection, until the session closes it.
+    passive: Option<Arc<TcpListener>>,
     running: Option<Running>,
     user: String,
     /// Plain text or TLS, and the TLS session data connections resume.
@@ -342,7 +344,7 @@ impl Host {
                 token,
             } => match open_passive(&self.shared.ports, bind, resolve.as_deref(), peer) {
                 Ok((listener, port, resolved)) => {
-                    self.passive = Some(listener);
+                    self.passive = Some(Arc::new(listener));
                     session.passive_opened(token, port, resolved);
                 }
                 Err(error) => session.passive_failed(token, error),
@@ -382,7 +384,7 @@ impl Host {
                 return;
             }
         };
-        let listener = self.passive.take();
+        let listener = self.passive.clone();
         let tls = self.channel.data_tls(job.protected);
         let storage = self.shared.storage.clone();
         let wake = self.wake.clone();

@@ -5,7 +5,7 @@
 //   node drivers/wasm/js/server.mjs --listen 127.0.0.1:2121 --root DIR --user NAME:PASSWORD
 //     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
 //     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
-//     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--require-tls]
+//     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
 //     [--shutdown-grace SECONDS] [--login-timeout SECONDS]
 //
 // SIGTERM or SIGINT stops it as they stop `ftpwire serve`: no new connections,
@@ -21,7 +21,7 @@ import { FtpServer } from './ftp-server.mjs';
 const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--user NAME:PASSWORD ...] [--anonymous]
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
-  [--implicit-tls-listen HOST:PORT] [--require-tls] [--shutdown-grace SECONDS]
+  [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls] [--shutdown-grace SECONDS]
   [--login-timeout SECONDS]`;
 
 /** `HOST:PORT` or `[IPV6]:PORT`. */
@@ -49,6 +49,7 @@ export function parseOptions(args) {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'implicit-tls-listen': { type: 'string' },
+      'implicit-tls-prot-p': { type: 'boolean', default: false },
       'require-tls': { type: 'boolean', default: false },
       'shutdown-grace': { type: 'string', default: '30' },
       'login-timeout': { type: 'string', default: '30' },
@@ -74,8 +75,8 @@ export function parseOptions(args) {
     }
   };
   const tls = certFile ? { cert: readPem('--tls-cert', certFile), key: readPem('--tls-key', keyFile) } : null;
-  if (!tls && (values['require-tls'] || values['implicit-tls-listen'])) {
-    throw new Error('--require-tls and --implicit-tls-listen need --tls-cert and --tls-key');
+  if (!tls && (values['require-tls'] || values['implicit-tls-listen'] || values['implicit-tls-prot-p'])) {
+    throw new Error('--require-tls, --implicit-tls-listen and --implicit-tls-prot-p need --tls-cert and --tls-key');
   }
   const loginTimeout = values['login-timeout'];
   if (!/^\d+$/.test(loginTimeout) || Number(loginTimeout) === 0) {
@@ -100,6 +101,7 @@ export function parseOptions(args) {
     localNetworks: values['local-network'],
     tls,
     requireTls: values['require-tls'],
+    implicitTlsProtP: values['implicit-tls-prot-p'],
   };
 }
 

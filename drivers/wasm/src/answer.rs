@@ -65,6 +65,7 @@ pub fn file_error(name: &str) -> Result<FileError, AnswerError> {
         "directoryNotEmpty" | "ENOTEMPTY" => FileError::DirectoryNotEmpty,
         "invalidName" | "ENAMETOOLONG" | "EILSEQ" => FileError::InvalidName,
         "storageFull" | "ENOSPC" | "EDQUOT" | "EFBIG" => FileError::StorageFull,
+        "unsupported" | "ENOSYS" | "ENOTSUP" | "EOPNOTSUPP" => FileError::Unsupported,
         // Any other errno is a local failure: the client cannot fix it.
         "local" => FileError::Local,
         other

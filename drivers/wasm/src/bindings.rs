@@ -103,6 +103,13 @@ impl JsServerConfig {
         self.edit().require_tls = on;
     }
 
+    /// Implicit-FTPS sessions start with PBSZ 0 and PROT P in force, for
+    /// clients that protect data connections without asking; off by default.
+    #[wasm_bindgen(setter = implicitTlsProtP)]
+    pub fn set_implicit_tls_prot_p(&mut self, on: bool) {
+        self.edit().implicit_tls_prot_p = on;
+    }
+
     /// Allow CCC (back to a plain control channel after login); off by default.
     #[wasm_bindgen(setter = allowCcc)]
     pub fn set_allow_ccc(&mut self, on: bool) {

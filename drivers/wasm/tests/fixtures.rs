@@ -50,6 +50,7 @@ fn config(script: &Json) -> ServerConfig {
             "tls" => config.tls = value.as_bool().unwrap(),
             "requireTls" => config.require_tls = value.as_bool().unwrap(),
             "allowCcc" => config.allow_ccc = value.as_bool().unwrap(),
+            "implicitTlsProtP" => config.implicit_tls_prot_p = value.as_bool().unwrap(),
             "passiveAddress" => {
                 config.passive.external = Some(value.as_str().unwrap().parse().unwrap())
             }

@@ -55,12 +55,12 @@ test('symlinks that leave the root are refused for reading, listing and writing'
   assert.deepEqual(await fs.readdir(outside), ['secret']);
 });
 
-test('a symlink inside the root works and lists as its target', async () => {
+test('a symlink inside the root works and lists as a link with its target', async () => {
   assert.equal((await storage.stat(b('/inner-link'))).size, 6);
   const entries = [];
   for await (const batch of storage.list(b('/'))) entries.push(...batch);
   const kinds = Object.fromEntries(entries.map((e) => [e.name.toString(), e.facts.kind]));
-  assert.deepEqual(kinds, { 'a.txt': 'file', escape: 'symlink', 'secret-link': 'symlink', 'inner-link': 'file' });
+  assert.deepEqual(kinds, { 'a.txt': 'file', escape: 'symlink', 'secret-link': 'symlink', 'inner-link': 'symlink' });
 });
 
 test('the root itself cannot be removed or renamed, and dot components are refused', async () => {
@@ -86,4 +86,26 @@ test('write modes: truncate, at an offset, append; unique names never collide', 
   await two.writer.close();
   assert.notEqual(one.name.toString(), two.name.toString());
   assert.equal(await code(storage.createUnique(b('/a.txt'))), 'ENOTDIR');
+});
+
+test('listings give each link its target; MFMT, SITE CHMOD and CWD stay inside the root', async () => {
+  const entries = [];
+  for await (const batch of storage.list(b('/'))) entries.push(...batch);
+  const byName = Object.fromEntries(entries.map((e) => [e.name.toString(), e]));
+  assert.equal(byName['inner-link'].linkTarget.toString(), 'a.txt');
+  assert.equal(byName.escape.linkTarget.toString(), outside);
+  assert.equal(byName['a.txt'].linkTarget, null);
+  await storage.setModified(b('/a.txt'), 1_000_000_000);
+  assert.equal((await storage.stat(b('/a.txt'))).modified, 1_000_000_000);
+  await storage.setPermissions(b('/a.txt'), 0o100640);
+  assert.equal((await fs.stat(path.join(dir, 'root', 'a.txt'))).mode & 0o7777, 0o640);
+  await storage.enterDirectory(b('/'));
+  assert.equal(await code(storage.enterDirectory(b('/a.txt'))), 'ENOTDIR');
+  const before = await fs.stat(path.join(outside, 'secret'));
+  assert.equal(await code(storage.enterDirectory(b('/escape'))), 'EACCES');
+  assert.equal(await code(storage.setModified(b('/secret-link'), 0)), 'EACCES');
+  assert.equal(await code(storage.setPermissions(b('/escape/secret'), 0o777)), 'EACCES');
+  const after = await fs.stat(path.join(outside, 'secret'));
+  assert.equal(after.mtimeMs, before.mtimeMs);
+  assert.equal(after.mode, before.mode);
 });

@@ -1,0 +1,116 @@
+// What other clients expect of the Node host, as of the Rust drivers: a
+// passive listener outlives a transfer refused before its data connection
+// (suppaftp's tests connect after the command), and --implicit-tls-prot-p
+// protects implicit sessions' data without PBSZ/PROT (suppaftp's implicit mode).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { RawClient, run, startServer } from './host.mjs';
+
+const CONTENT = 'kept listener\n'.repeat(1000);
+let dir;
+let root;
+let cert;
+let key;
+
+before(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ftpwire-node-interop-'));
+  root = path.join(dir, 'root');
+  await fs.mkdir(root);
+  await fs.writeFile(path.join(root, 'here.txt'), CONTENT);
+  cert = path.join(dir, 'cert.pem');
+  key = path.join(dir, 'key.pem');
+  const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
+  assert.equal(made.code, 0, `openssl must be installed: ${made.stderr}`);
+});
+
+after(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** Reads `socket` to its end. */
+async function readAll(socket) {
+  const chunks = [];
+  socket.on('data', (chunk) => chunks.push(chunk));
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+const epsvPort = (reply) => Number(/\|\|\|(\d+)\|/.exec(reply)[1]);
+
+test('a RETR refused with 550 keeps the passive listener for the next RETR', async () => {
+  const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
+  try {
+    const client = await RawClient.connect(server.port);
+    await client.login();
+    assert.match(await client.command('TYPE I'), /^200 /);
+    const port = epsvPort(await client.command('EPSV'));
+    assert.match(await client.command('RETR missing.txt'), /^550 /);
+    const data = net.connect({ host: '127.0.0.1', port });
+    await once(data, 'connect');
+    const received = readAll(data);
+    assert.match(await client.command('RETR here.txt'), /^150 /);
+    assert.equal(await received, CONTENT);
+    assert.match(await client.reply(), /^226 /);
+    // Used up now: the next transfer needs a new EPSV.
+    assert.match(await client.command('RETR here.txt'), /^425 /);
+    client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+describe('implicit FTPS data protection', () => {
+  /**
+   * Logged in over implicit TLS (no PBSZ/PROT), EPSV, connect, RETR sent;
+   * `started` is its first reply (this host sends 150 once the data
+   * connection is up, after its TLS handshake).
+   */
+  async function implicitRetr(extra) {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--implicit-tls-listen', '127.0.0.1:0',
+      '--root', root, '--user', 'alice:secret', '--tls-cert', cert, '--tls-key', key, ...extra], { lines: 2 });
+    const control = tls.connect({ host: '127.0.0.1', port: server.ftpsPort, rejectUnauthorized: false });
+    await once(control, 'secureConnect');
+    const client = new RawClient(control);
+    assert.match(await client.reply(), /^220 /);
+    assert.match(await client.login(), /^230 /);
+    assert.match(await client.command('TYPE I'), /^200 /);
+    const port = epsvPort(await client.command('EPSV'));
+    const data = net.connect({ host: '127.0.0.1', port });
+    await once(data, 'connect');
+    const started = client.command('RETR here.txt');
+    return { server, client, data, started };
+  }
+
+  test('--implicit-tls-prot-p: the data connection is TLS without PBSZ or PROT', async () => {
+    const { server, client, data, started } = await implicitRetr(['--implicit-tls-prot-p']);
+    try {
+      const secure = tls.connect({ socket: data, rejectUnauthorized: false });
+      await once(secure, 'secureConnect');
+      assert.match(await started, /^150 /);
+      assert.equal(await readAll(secure), CONTENT);
+      assert.match(await client.reply(), /^226 /);
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('without it the data connection of an implicit session is clear text', async () => {
+    const { server, client, data, started } = await implicitRetr([]);
+    try {
+      assert.match(await started, /^150 /);
+      assert.equal(await readAll(data), CONTENT);
+      assert.match(await client.reply(), /^226 /);
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,150 @@
+//! What other clients and other projects' test suites expect, on every
+//! driver: a passive listener outlives a transfer refused before its data
+//! connection (suppaftp's tests connect after sending the command),
+//! `PROT C` needs no `PBSZ` (Python's ftplib `prot_c()`), and
+//! `--implicit-tls-prot-p` protects implicit sessions' data without `PROT P`
+//! (suppaftp's implicit mode).
+
+#[macro_use]
+mod common;
+
+use std::net::TcpStream;
+
+use common::clients::ftplib_tls_unprotected;
+use common::control::{Control, REPLY_TIMEOUT, read_data};
+use common::ftps::{Certificate, TlsControl, read_protected};
+use common::payload::{assert_same_bytes, payload};
+use common::server::Server;
+
+driver_matrix!(
+    a_refused_retr_keeps_the_passive_listener_for_the_next_transfer,
+    a_connection_made_before_a_refused_list_serves_the_next_transfer,
+    ftplib_prot_c_without_pbsz,
+    implicit_tls_prot_p_protects_data_without_pbsz_or_prot,
+    implicit_sessions_without_the_setting_send_clear_data,
+);
+
+/// PASV, RETR of a missing file (550), and only then the data connection:
+/// the listener is still there and the next RETR gets the file over it.
+fn a_refused_retr_keeps_the_passive_listener_for_the_next_transfer(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    std::fs::write(server.root().join("here.bin"), payload()).unwrap();
+    let mut control = Control::login(server.addr);
+    control.binary();
+    let (addr, _) = control.pasv();
+    let refused = control.command("RETR missing.bin");
+    assert_eq!(refused.code, 550, "RETR of a missing file: {refused:?}");
+    let mut data = TcpStream::connect_timeout(&addr, REPLY_TIMEOUT)
+        .unwrap_or_else(|e| panic!("the passive listener {addr} was closed after the 550: {e}"));
+    let started = control.command("RETR here.bin");
+    assert_eq!(started.code, 150, "RETR on the kept listener: {started:?}");
+    let bytes = read_data(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(&bytes, payload(), "RETR over the kept passive listener");
+    // Used up now: the next transfer needs a new PASV.
+    assert_eq!(control.command("RETR here.bin").code, 425);
+}
+
+/// The client connects right after PASV (as most do), LIST of a missing
+/// directory is refused: that unused connection carries the next LIST.
+fn a_connection_made_before_a_refused_list_serves_the_next_transfer(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    std::fs::write(server.root().join("listed.txt"), b"x").unwrap();
+    let mut control = Control::login(server.addr);
+    let port = control.epsv();
+    let mut data = TcpStream::connect_timeout(
+        &std::net::SocketAddr::new(server.addr.ip(), port),
+        REPLY_TIMEOUT,
+    )
+    .expect("connect to EPSV");
+    let refused = control.command("LIST no-such-dir");
+    assert_eq!(
+        refused.code, 550,
+        "LIST of a missing directory: {refused:?}"
+    );
+    let started = control.command("NLST");
+    assert_eq!(
+        started.code, 150,
+        "NLST on the kept connection: {started:?}"
+    );
+    let names = read_data(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_eq!(String::from_utf8_lossy(&names), "listed.txt\r\n");
+}
+
+/// ftplib's `FTP_TLS.prot_c()` alone (no `prot_p()`, so no PBSZ before it),
+/// then a clear-text RETR.
+fn ftplib_prot_c_without_pbsz(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let args = certificate.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(driver, &args);
+    std::fs::write(server.root().join("down.bin"), payload()).unwrap();
+    let client = tempfile::tempdir().unwrap();
+    let downloaded = client.path().join("down.bin");
+    let downloaded = downloaded.to_str().expect("a UTF-8 temporary path");
+    let results =
+        ftplib_tls_unprotected(&server, &[&["prot_c"], &["retr", "down.bin", downloaded]]);
+    assert_eq!(
+        results[0].as_deref(),
+        Ok("\"200 Data connections will be in clear text.\""),
+        "{results:?}"
+    );
+    assert!(results[1].is_ok(), "RETR after prot_c(): {results:?}");
+    assert_same_bytes(
+        &std::fs::read(downloaded).unwrap(),
+        payload(),
+        "ftplib RETR after prot_c()",
+    );
+}
+
+/// An implicit-FTPS server with `extra` flags, the payload in `down.bin`.
+fn implicit_server(driver: &'static str, certificate: &Certificate, extra: &[&str]) -> Server {
+    let mut args = certificate.args();
+    args.extend(["--implicit-tls-listen".into(), "127.0.0.1:0".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(driver, &args);
+    std::fs::write(server.root().join("down.bin"), payload()).unwrap();
+    server
+}
+
+/// Logged in over implicit FTPS (no PBSZ, no PROT): EPSV, connect, RETR
+/// down.bin up to its 150; returns the data connection.
+fn implicit_retr(server: &Server, certificate: &Certificate) -> (TlsControl, TcpStream) {
+    let addr = server.implicit_addr.expect("the implicit-FTPS listener");
+    let mut control = TlsControl::implicit(addr, certificate);
+    control.login();
+    let port = control.epsv();
+    let data =
+        TcpStream::connect_timeout(&std::net::SocketAddr::new(addr.ip(), port), REPLY_TIMEOUT)
+            .expect("connect to EPSV");
+    let started = control.command("RETR down.bin");
+    assert_eq!(started.code, 150, "RETR: {started:?}");
+    (control, data)
+}
+
+fn implicit_tls_prot_p_protects_data_without_pbsz_or_prot(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = implicit_server(driver, &certificate, &["--implicit-tls-prot-p"]);
+    let (mut control, data) = implicit_retr(&server, &certificate);
+    let mut data = control
+        .secure_data(data)
+        .unwrap_or_else(|e| panic!("TLS on the data connection of an implicit session: {e}"));
+    let bytes = read_protected(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(
+        &bytes,
+        payload(),
+        "RETR over TLS with --implicit-tls-prot-p",
+    );
+}
+
+fn implicit_sessions_without_the_setting_send_clear_data(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let server = implicit_server(driver, &certificate, &[]);
+    let (mut control, mut data) = implicit_retr(&server, &certificate);
+    let bytes = read_data(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(&bytes, payload(), "clear-text RETR on an implicit session");
+}
