@@ -37,6 +37,8 @@ pub enum Verb {
     Rnto,
     Size,
     Mdtm,
+    /// MFMT (draft-somers-ftp-mfxx): set a file's modification time.
+    Mfmt,
     Type,
     Mode,
     Stru,
@@ -136,6 +138,7 @@ const VERB_KEYS: [(&[u8; 4], Verb); 72] = [
     (b"RNTO", Verb::Rnto),
     (b"SIZE", Verb::Size),
     (b"MDTM", Verb::Mdtm),
+    (b"MFMT", Verb::Mfmt),
     (b"TYPE", Verb::Type),
     (b"MODE", Verb::Mode),
     (b"STRU", Verb::Stru),
@@ -167,7 +170,6 @@ const VERB_KEYS: [(&[u8; 4], Verb); 72] = [
     (b"MIC ", Verb::Unimplemented),
     (b"CONF", Verb::Unimplemented),
     (b"ENC ", Verb::Unimplemented),
-    (b"MFMT", Verb::Unimplemented),
     (b"MFCT", Verb::Unimplemented),
     (b"MFF ", Verb::Unimplemented),
     (b"LANG", Verb::Unimplemented),
@@ -280,6 +282,11 @@ pub enum Command<'a> {
     Rnto(&'a [u8]),
     Size(&'a [u8]),
     Mdtm(&'a [u8]),
+    /// MFMT: set `path`'s modification time to `modified` (Unix seconds, UTC).
+    Mfmt {
+        modified: i64,
+        path: &'a [u8],
+    },
     Type(TransferType),
     /// MODE S (the only mode supported).
     ModeStream,
@@ -295,14 +302,19 @@ pub enum Command<'a> {
     /// STOU with an optional name hint (ignored: the host picks the name).
     Stou,
     Appe(&'a [u8]),
-    /// LIST with `ls`-style options (`-la`) removed; `None` lists the working directory.
-    List(Option<&'a [u8]>),
-    Nlst(Option<&'a [u8]>),
+    /// LIST with its `ls`-style options (`-la`) taken apart from the path.
+    List(ListArgument<'a>),
+    Nlst(ListArgument<'a>),
     Mlsd(Option<&'a [u8]>),
     Mlst(Option<&'a [u8]>),
     Abor,
     Allo,
-    /// SITE with its whole argument.
+    /// SITE CHMOD: set `path`'s permission bits to `mode` (octal on the wire).
+    SiteChmod {
+        mode: u32,
+        path: &'a [u8],
+    },
+    /// Any other SITE command, with its whole argument.
     Site(&'a [u8]),
     Host(&'a [u8]),
     /// AUTH with its mechanism (`TLS`, `SSL`).
@@ -369,6 +381,7 @@ impl<'a> Command<'a> {
             Command::Rnto(_) => Verb::Rnto,
             Command::Size(_) => Verb::Size,
             Command::Mdtm(_) => Verb::Mdtm,
+            Command::Mfmt { .. } => Verb::Mfmt,
             Command::Type(_) => Verb::Type,
             Command::ModeStream => Verb::Mode,
             Command::StruFile => Verb::Stru,
@@ -387,7 +400,7 @@ impl<'a> Command<'a> {
             Command::Mlst(_) => Verb::Mlst,
             Command::Abor => Verb::Abor,
             Command::Allo => Verb::Allo,
-            Command::Site(_) => Verb::Site,
+            Command::Site(_) | Command::SiteChmod { .. } => Verb::Site,
             Command::Host(_) => Verb::Host,
             Command::Auth(_) => Verb::Auth,
             Command::Pbsz(_) => Verb::Pbsz,
@@ -447,6 +460,11 @@ impl<'a> Command<'a> {
             Verb::Rnto => Command::Rnto(required?),
             Verb::Size => Command::Size(required?),
             Verb::Mdtm => Command::Mdtm(required?),
+            Verb::Mfmt => {
+                let (time, path) = split_word(required?).ok_or(bad)?;
+                let modified = crate::listing::parse_timestamp(time).ok_or(bad)?;
+                Command::Mfmt { modified, path }
+            }
             Verb::Type => Command::Type(parse_type(trim(required?))?),
             Verb::Mode => match trim(required?) {
                 b"S" | b"s" => Command::ModeStream,
@@ -481,14 +499,14 @@ impl<'a> Command<'a> {
             Verb::Stor => Command::Stor(required?),
             Verb::Stou => Command::Stou,
             Verb::Appe => Command::Appe(required?),
-            Verb::List => Command::List(strip_list_options(optional)),
-            Verb::Nlst => Command::Nlst(strip_list_options(optional)),
+            Verb::List => Command::List(ListArgument::parse(optional)),
+            Verb::Nlst => Command::Nlst(ListArgument::parse(optional)),
             Verb::Mlsd => Command::Mlsd(optional),
             Verb::Mlst => Command::Mlst(optional),
             Verb::Abor => none(Command::Abor)?,
             // ALLO's argument is advisory; any form is accepted and ignored.
             Verb::Allo => Command::Allo,
-            Verb::Site => Command::Site(required?),
+            Verb::Site => parse_site(required?)?,
             Verb::Host => Command::Host(trim(required?)),
             Verb::Auth => Command::Auth(trim(required?)),
             Verb::Pbsz => Command::Pbsz(trim(required?)),
@@ -517,21 +535,71 @@ fn parse_type(arg: &[u8]) -> Result<TransferType, ParseError> {
     }
 }
 
-/// `LIST -la dir` → `dir`; `LIST -la` → none. Clients send `ls` options though RFC 959 has none.
-/// Out of line: inlined, its loop made every `parse` save 3 more registers.
-#[inline(never)]
-fn strip_list_options(arg: Option<&[u8]>) -> Option<&[u8]> {
-    let mut rest = arg?;
-    while rest.first() == Some(&b'-') {
-        rest = match memchr::memchr(b' ', rest) {
-            Some(space) => &rest[space + 1..],
-            None => &[],
+/// LIST and NLST's argument: `ls` options (RFC 959 has none, clients send
+/// them anyway) and the path after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListArgument<'a> {
+    /// The path; `None` lists the working directory.
+    pub path: Option<&'a [u8]>,
+    /// `-a` or `-A` was among the options (`-la`, `-al`, `-a -l`): show
+    /// dot files, as `ls` does.
+    pub all: bool,
+}
+
+impl<'a> ListArgument<'a> {
+    /// `-la dir` → `dir` with `all`; `-l` → no path. Every leading word
+    /// that starts with `-` is an option word.
+    /// Out of line: inlined, its loop made every `parse` save 3 more registers.
+    #[inline(never)]
+    fn parse(arg: Option<&'a [u8]>) -> ListArgument<'a> {
+        let Some(mut rest) = arg else {
+            return ListArgument::default();
         };
-        while rest.first() == Some(&b' ') {
-            rest = &rest[1..];
+        let mut all = false;
+        while rest.first() == Some(&b'-') {
+            let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+            all |= rest[1..end].iter().any(|&b| b == b'a' || b == b'A');
+            rest = &rest[end..];
+            while rest.first() == Some(&b' ') {
+                rest = &rest[1..];
+            }
         }
+        let path = if rest.is_empty() { None } else { Some(rest) };
+        ListArgument { path, all }
     }
-    if rest.is_empty() { None } else { Some(rest) }
+}
+
+/// `first rest` → (`first`, `rest`): a word, one or more spaces, and a
+/// non-empty rest kept as it is (a path may contain spaces).
+fn split_word(arg: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = memchr::memchr(b' ', arg)?;
+    let (word, mut rest) = (&arg[..space], &arg[space..]);
+    while rest.first() == Some(&b' ') {
+        rest = &rest[1..];
+    }
+    (!word.is_empty() && !rest.is_empty()).then_some((word, rest))
+}
+
+/// SITE's argument: `CHMOD mode path` is parsed (mode in octal, at most
+/// four digits); any other SITE command is kept whole for the session.
+fn parse_site(arg: &[u8]) -> Result<Command<'_>, ParseError> {
+    let bad = ParseError::BadArgument(Verb::Site);
+    let (word, rest) = match split_word(arg) {
+        Some(split) => split,
+        None => (trim(arg), &b""[..]),
+    };
+    if !word.eq_ignore_ascii_case(b"CHMOD") {
+        return Ok(Command::Site(arg));
+    }
+    let (digits, path) = split_word(rest).ok_or(bad)?;
+    if digits.len() > 4 {
+        return Err(bad);
+    }
+    let mode = digits.iter().try_fold(0u32, |mode, &d| match d {
+        b'0'..=b'7' => Ok(mode << 3 | u32::from(d - b'0')),
+        _ => Err(bad),
+    })?;
+    Ok(Command::SiteChmod { mode, path })
 }
 
 fn trim(arg: &[u8]) -> &[u8] {
@@ -689,18 +757,130 @@ mod tests {
     }
 
     #[test]
-    fn list_options_are_stripped() {
-        assert_eq!(Command::parse(b"LIST"), Ok(Command::List(None)));
-        assert_eq!(Command::parse(b"LIST -la"), Ok(Command::List(None)));
+    fn list_options_are_taken_apart_from_the_path() {
+        let list = |path: Option<&'static [u8]>, all| ListArgument { path, all };
+        assert_eq!(
+            Command::parse(b"LIST"),
+            Ok(Command::List(list(None, false)))
+        );
+        assert_eq!(
+            Command::parse(b"LIST -l"),
+            Ok(Command::List(list(None, false)))
+        );
+        assert_eq!(
+            Command::parse(b"LIST -la"),
+            Ok(Command::List(list(None, true)))
+        );
+        assert_eq!(
+            Command::parse(b"LIST -al"),
+            Ok(Command::List(list(None, true)))
+        );
+        assert_eq!(
+            Command::parse(b"LIST -lA"),
+            Ok(Command::List(list(None, true)))
+        );
         assert_eq!(
             Command::parse(b"LIST -l -a dir"),
-            Ok(Command::List(Some(b"dir")))
+            Ok(Command::List(list(Some(b"dir"), true)))
+        );
+        assert_eq!(
+            Command::parse(b"LIST -l dir"),
+            Ok(Command::List(list(Some(b"dir"), false)))
+        );
+        // Only option words count: an `a` in the path is a name.
+        assert_eq!(
+            Command::parse(b"LIST -l a.txt"),
+            Ok(Command::List(list(Some(b"a.txt"), false)))
         );
         assert_eq!(
             Command::parse(b"NLST -a  x y"),
-            Ok(Command::Nlst(Some(b"x y")))
+            Ok(Command::Nlst(list(Some(b"x y"), true)))
+        );
+        assert_eq!(
+            Command::parse(b"NLST .git"),
+            Ok(Command::Nlst(list(Some(b".git"), false)))
         );
         assert_eq!(Command::parse(b"MLSD"), Ok(Command::Mlsd(None)));
+    }
+
+    #[test]
+    fn mfmt_takes_a_timestamp_and_a_path() {
+        assert_eq!(
+            Command::parse(b"MFMT 20240314092653 a b.txt"),
+            Ok(Command::Mfmt {
+                modified: 1_710_408_413,
+                path: b"a b.txt"
+            })
+        );
+        // RFC 3659 time-val may carry fractions of a second; they are dropped.
+        assert_eq!(
+            Command::parse(b"mfmt 20240314092653.123 /x"),
+            Ok(Command::Mfmt {
+                modified: 1_710_408_413,
+                path: b"/x"
+            })
+        );
+        for bad in [
+            &b"MFMT"[..],
+            b"MFMT 20240314092653",
+            b"MFMT 20240314092653 ",
+            b"MFMT 2024031409265 x",
+            b"MFMT 20241314092653 x",
+            b"MFMT 20240230092653 x",
+            b"MFMT 20240314242653 x",
+            b"MFMT 2024031409265x x",
+            b"MFMT 20240314092653. x",
+            b"MFMT x 20240314092653",
+        ] {
+            assert_eq!(
+                Command::parse(bad),
+                Err(ParseError::BadArgument(Verb::Mfmt)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn site_chmod_takes_an_octal_mode_and_a_path() {
+        assert_eq!(
+            Command::parse(b"SITE CHMOD 644 a b.txt"),
+            Ok(Command::SiteChmod {
+                mode: 0o644,
+                path: b"a b.txt"
+            })
+        );
+        assert_eq!(
+            Command::parse(b"site chmod 0755 dir"),
+            Ok(Command::SiteChmod {
+                mode: 0o755,
+                path: b"dir"
+            })
+        );
+        assert_eq!(
+            Command::parse(b"SITE CHMOD 4755 x"),
+            Ok(Command::SiteChmod {
+                mode: 0o4755,
+                path: b"x"
+            })
+        );
+        for bad in [
+            &b"SITE CHMOD"[..],
+            b"SITE CHMOD 644",
+            b"SITE CHMOD 648 x",
+            b"SITE CHMOD 07777 x",
+            b"SITE CHMOD u+x x",
+        ] {
+            assert_eq!(
+                Command::parse(bad),
+                Err(ParseError::BadArgument(Verb::Site)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(Command::parse(b"SITE HELP"), Ok(Command::Site(b"HELP")));
+        assert_eq!(
+            Command::parse(b"SITE IDLE 60"),
+            Ok(Command::Site(b"IDLE 60"))
+        );
     }
 
     /// The verb lookup before the hash table: uppercase into a buffer, compare.

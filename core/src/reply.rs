@@ -148,15 +148,15 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>, MalformedReply> {
 }
 
 fn code_of(line: &[u8]) -> Option<(u16, u8)> {
+    // A bare `226` line (CRLF or LF) is tolerated as a last line.
+    if let [a, b, c] = *line.strip_suffix(b"\r").unwrap_or(line) {
+        return [a, b, c]
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| (code_value(a, b, c), b' '));
+    }
     let [a, b, c, sep, ..] = *line else {
-        // A bare `226` line is tolerated as a last line.
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        return match *line {
-            [a, b, c] if [a, b, c].iter().all(u8::is_ascii_digit) => {
-                Some((code_value(a, b, c), b' '))
-            }
-            _ => None,
-        };
+        return None;
     };
     if ![a, b, c].iter().all(u8::is_ascii_digit) || !(sep == b' ' || sep == b'-') {
         return None;
@@ -202,6 +202,23 @@ mod tests {
         assert_eq!(parse(b"211-a\r\n211 b"), Ok(None));
         assert_eq!(parse(b"hello\r\n"), Err(MalformedReply));
         assert!(parse(b"150 x\r\n").unwrap().unwrap().0.is_preliminary());
+    }
+
+    #[test]
+    fn a_bare_code_line_ends_a_reply_with_or_without_cr() {
+        // Found by the reply_parser fuzz target: `211\r\n` did not close a
+        // multi-line reply (and `226\r\n` alone was malformed), `211\n` did.
+        for end in [&b"\n"[..], b"\r\n"] {
+            let single = [&b"226"[..], end].concat();
+            let (reply, used) = parse(&single).unwrap().unwrap();
+            assert_eq!(
+                (reply.code, reply.text(), used),
+                (226, &b""[..], single.len())
+            );
+            let multi = [&b"211-Features:\r\n SIZE\r\n211"[..], end, b"230 next\r\n"].concat();
+            let (reply, used) = parse(&multi).unwrap().unwrap();
+            assert_eq!((reply.code, &multi[used..]), (211, &b"230 next\r\n"[..]));
+        }
     }
 
     proptest! {

@@ -117,6 +117,12 @@ struct ServeArgs {
     /// after login, for NAT helpers that must read it (data stays protected).
     #[arg(long)]
     allow_ccc: bool,
+    /// LIST and NLST show dot files even without -a (MLSD always does).
+    #[arg(long)]
+    show_dot_files: bool,
+    /// Let read-only logins (anonymous) reach dot files such as .git and .env.
+    #[arg(long)]
+    share_dot_files: bool,
     /// Read settings from a TOML file (flags given too take precedence).
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -177,6 +183,8 @@ impl ServeArgs {
         config.require_tls |= self.require_tls;
         config.require_tls_session_reuse |= self.require_tls_session_reuse;
         config.allow_ccc |= self.allow_ccc;
+        config.show_dot_files |= self.show_dot_files;
+        config.share_dot_files |= self.share_dot_files;
         Ok((self.driver, config))
     }
 }

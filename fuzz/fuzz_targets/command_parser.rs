@@ -120,13 +120,11 @@ fn argument<'a>(command: &Command<'a>) -> Option<&'a [u8]> {
         | Command::Host(a)
         | Command::Auth(a)
         | Command::Pbsz(a)
-        | Command::Prot(a) => Some(a),
-        Command::Stat(a)
-        | Command::Help(a)
-        | Command::List(a)
-        | Command::Nlst(a)
-        | Command::Mlsd(a)
-        | Command::Mlst(a) => a,
+        | Command::Prot(a)
+        | Command::Mfmt { path: a, .. }
+        | Command::SiteChmod { path: a, .. } => Some(a),
+        Command::List(a) | Command::Nlst(a) => a.path,
+        Command::Stat(a) | Command::Help(a) | Command::Mlsd(a) | Command::Mlst(a) => a,
         _ => None,
     }
 }

@@ -38,6 +38,7 @@ fn list_lines_look_like_ls() {
     let entry = ListEntry {
         name: b"a.txt",
         metadata: file(1234, MAR_14_2024, 0o644),
+        link_target: None,
     };
     write_list_line(&mut out, &entry, MAR_14_2024 + 86_400);
     assert_eq!(
@@ -53,6 +54,7 @@ fn list_lines_look_like_ls() {
             modified: Some(MAR_14_2024),
             mode: 0o755,
         },
+        link_target: None,
     };
     write_list_line(&mut out, &dir, MAR_14_2024 + 365 * 86_400);
     assert_eq!(
@@ -81,13 +83,149 @@ fn facts_and_timestamps() {
         &ListEntry {
             name: b"d",
             metadata: dir,
+            link_target: None,
         },
         true,
     );
     assert_eq!(out, b"type=dir;size=0;perm=elcdfmp; d\r\n");
 }
 
+fn link(metadata: Metadata, target: &'static [u8]) -> ListEntry<'static> {
+    ListEntry {
+        name: b"ln",
+        metadata,
+        link_target: Some(target),
+    }
+}
+
+#[test]
+fn a_symlink_lists_as_a_link_with_its_target() {
+    let mut out = Vec::new();
+    // Followed inside the root (target's facts) or not: LIST shows the link.
+    write_list_line(
+        &mut out,
+        &link(file(1234, MAR_14_2024, 0o644), b"a.txt"),
+        MAR_14_2024,
+    );
+    assert_eq!(
+        out,
+        b"lrwxrwxrwx   1 ftp      ftp                 5 Mar 14 09:26 ln -> a.txt\r\n"
+    );
+    out.clear();
+    let unfollowed = Metadata {
+        kind: FileKind::Symlink,
+        size: 11,
+        modified: Some(MAR_14_2024),
+        mode: 0o777,
+    };
+    write_list_line(&mut out, &link(unfollowed, b"../../outside"), MAR_14_2024);
+    assert_eq!(
+        out,
+        b"lrwxrwxrwx   1 ftp      ftp                13 Mar 14 09:26 ln -> ../../outside\r\n"
+    );
+}
+
+#[test]
+fn mlsd_shows_a_link_as_slink() {
+    let mut out = Vec::new();
+    write_mlsd_line(
+        &mut out,
+        &link(file(5, MAR_14_2024, 0o644), b"a.txt"),
+        false,
+    );
+    assert_eq!(
+        out,
+        b"type=OS.unix=slink:a.txt;size=5;modify=20240314092653;perm=; ln\r\n"
+    );
+    out.clear();
+    let unfollowed = Metadata {
+        kind: FileKind::Symlink,
+        size: 3,
+        modified: None,
+        mode: 0o777,
+    };
+    write_mlsd_line(&mut out, &link(unfollowed, b"/etc"), false);
+    assert_eq!(out, b"type=OS.unix=slink:/etc;size=3;perm=; ln\r\n");
+    // A target that cannot be a fact value is left out, never mangled.
+    for target in [&b"a b"[..], b"a;b", b"a\r\nb", b""] {
+        out.clear();
+        write_mlsd_line(
+            &mut out,
+            &ListEntry {
+                link_target: Some(target),
+                ..link(unfollowed, b"")
+            },
+            false,
+        );
+        assert_eq!(
+            out, b"type=OS.unix=slink;size=3;perm=; ln\r\n",
+            "{target:?}"
+        );
+    }
+}
+
+#[test]
+fn line_ends_in_names_and_targets_are_escaped() {
+    let mut out = Vec::new();
+    let entry = ListEntry {
+        name: b"a\r\nb",
+        metadata: file(1, MAR_14_2024, 0o644),
+        link_target: Some(b"x\ny"),
+    };
+    write_list_line(&mut out, &entry, MAR_14_2024);
+    assert!(out.ends_with(b" a\r\0\0b -> x\0y\r\n"), "{out:?}");
+    out.clear();
+    write_nlst_line(&mut out, b"a\rb\n");
+    assert_eq!(out, b"a\r\0b\0\r\n");
+    out.clear();
+    write_mlsd_line(
+        &mut out,
+        &ListEntry {
+            link_target: None,
+            ..entry
+        },
+        true,
+    );
+    assert!(out.ends_with(b"; a\r\0\0b\r\n"), "{out:?}");
+}
+
+#[test]
+fn timestamps_parse_back() {
+    assert_eq!(parse_timestamp(b"19700101000000"), Some(0));
+    assert_eq!(parse_timestamp(b"20000229235959"), Some(951_868_799));
+    assert_eq!(parse_timestamp(b"19000229000000"), None);
+    assert_eq!(parse_timestamp(b"20161231235960"), Some(1_483_228_800));
+    assert_eq!(parse_timestamp(b"20240314092653.5"), Some(MAR_14_2024));
+    for bad in [
+        &b""[..],
+        b"2024031409265",
+        b"202403140926533",
+        b"20240314092653.",
+        b"2024031409265a",
+        b"20240001000000",
+        b"20240100000000",
+    ] {
+        assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn dot_files_are_filtered_and_names_sorted_bytewise() {
+    let hide = ListFilter { dot_files: false };
+    assert!(!hide.shows(b".git") && !hide.shows(b".") && hide.shows(b"a.txt") && hide.shows(b""));
+    let mut names = [&b"b"[..], b"\xc3\xa9", b"B", b"a", b".env", b"a0"];
+    sort_by_name(&mut names, |n| n);
+    assert_eq!(names, [&b".env"[..], b"B", b"a", b"a0", b"b", b"\xc3\xa9"]);
+}
+
 proptest! {
+    #[test]
+    fn timestamps_round_trip(secs in 0i64..253_402_300_799) {
+        let mut out = Vec::new();
+        write_timestamp(&mut out, secs);
+        prop_assert_eq!(parse_timestamp(&out), Some(secs));
+    }
+
     #[test]
     fn timestamps_are_fourteen_digits(secs in 0i64..253_402_300_799) {
         let mut out = Vec::new();
@@ -101,7 +239,7 @@ proptest! {
     #[test]
     fn list_lines_never_panic(size: u64, modified: i64, now: i64, mode: u32) {
         let mut out = Vec::new();
-        let entry = ListEntry { name: b"x", metadata: file(size, modified, mode) };
+        let entry = ListEntry { name: b"x", metadata: file(size, modified, mode), link_target: None };
         write_list_line(&mut out, &entry, now);
         prop_assert!(out.ends_with(b" x\r\n"));
     }

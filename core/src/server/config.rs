@@ -46,6 +46,15 @@ pub struct ServerConfig {
     /// replacing `passive.external` for them: behind a NAT whose ALG rewrites
     /// plain-FTP 227 replies, only FTPS needs the masquerade.
     pub tls_passive_address: Option<PassiveAddress>,
+    /// LIST and NLST show entries whose name starts with `.` even without
+    /// `-a` (MLSD always does).
+    pub show_dot_files: bool,
+    /// Read-only logins (anonymous) may reach dot files. Off: any path
+    /// with a component starting with `.` gets `550` for them (RETR, CWD,
+    /// LIST, SIZE, ...) and listings leave such entries out, so a source
+    /// tree served as it is does not hand out `.git` or `.env`. Writable
+    /// logins are never restricted.
+    pub share_dot_files: bool,
     /// Implicit-FTPS sessions start as if the client had sent `PBSZ 0` and
     /// `PROT P`: for clients that protect their data connections without
     /// saying so (suppaftp's implicit mode). Off: RFC 4217 data starts clear.
@@ -67,6 +76,8 @@ impl Default for ServerConfig {
             require_tls: false,
             allow_ccc: false,
             tls_passive_address: None,
+            show_dot_files: false,
+            share_dot_files: false,
             implicit_tls_prot_p: false,
         }
     }

@@ -58,7 +58,7 @@ pub enum Event<'a> {
     Stat(Stat<'a>),
     /// CWD or CDUP: may this session enter the directory?
     EnterDirectory(EnterDirectory<'a>),
-    /// Change the filesystem (MKD, RMD, DELE, RNTO).
+    /// Change the filesystem (MKD, RMD, DELE, RNTO, MFMT, SITE CHMOD).
     FileChange(FileChange<'a>),
     /// Run a data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD).
     Transfer(Transfer<'a>),
@@ -166,6 +166,22 @@ pub enum Change<'a> {
         /// New path.
         to: &'a [u8],
     },
+    /// MFMT: set the modification time (not following a final symlink out
+    /// of the storage, as for every change).
+    SetModified {
+        /// The file or directory.
+        path: &'a [u8],
+        /// Seconds since the Unix epoch, UTC.
+        modified: i64,
+    },
+    /// SITE CHMOD: set the permission bits (at most `0o777`: the session
+    /// refuses setuid, setgid and sticky bits).
+    SetPermissions {
+        /// The file or directory.
+        path: &'a [u8],
+        /// Unix permission bits.
+        mode: u32,
+    },
 }
 
 /// A data transfer to run.
@@ -186,6 +202,10 @@ pub struct Transfer<'a> {
     pub protected: bool,
     /// The session's login is read-only (for MLSD `perm` facts).
     pub read_only: bool,
+    /// Listings: which entries to send (apply it as the directory is read,
+    /// then put what is left in [`sort_by_name`](crate::listing::sort_by_name)
+    /// order). Meaningless for file transfers.
+    pub filter: crate::listing::ListFilter,
     /// Answer with `transfer_started` (data connection up, file open) and
     /// then `transfer_finished`.
     pub token: TransferToken,
@@ -214,6 +234,11 @@ impl TransferKind {
     /// Whether data flows from the client into storage.
     pub fn is_upload(self) -> bool {
         matches!(self, Self::Store | Self::Append | Self::StoreUnique)
+    }
+
+    /// Whether it is a directory listing (LIST, NLST, MLSD).
+    pub fn is_listing(self) -> bool {
+        matches!(self, Self::List | Self::NameList | Self::MachineList)
     }
 }
 
@@ -257,13 +282,13 @@ pub enum FileError {
     /// `452`
     #[error("insufficient storage space")]
     StorageFull,
-    /// `451`
-    #[error("local error in processing")]
-    Local,
-    /// `504`: the storage cannot do this at all (MFMT, SITE CHMOD on a
+    /// `502`: the storage cannot do this at all (MFMT, SITE CHMOD on a
     /// storage without times or permission bits).
     #[error("not supported by this storage")]
     Unsupported,
+    /// `451`
+    #[error("local error in processing")]
+    Local,
 }
 
 /// Why a transfer did not complete.

@@ -10,9 +10,9 @@ use super::config::ServerConfig;
 use super::event::*;
 use crate::Instant;
 use crate::address::{self, PassiveAddress, PassiveChoice};
-use crate::command::{Command, EpsvArgument, ParseError, TransferType, Verb};
+use crate::command::{Command, EpsvArgument, ListArgument, ParseError, TransferType, Verb};
 use crate::control::{ControlReader, Frame};
-use crate::listing::{self, FileKind, Metadata};
+use crate::listing::{self, FileKind, ListFilter, Metadata};
 use crate::path;
 use crate::reply;
 
@@ -149,6 +149,8 @@ struct TransferState {
     started: bool,
     /// RETR: the file's size when the host opened it.
     size_at_open: Option<u64>,
+    /// Which entries a listing shows.
+    filter: ListFilter,
     /// Deadline for the data connection, until `started`.
     deadline: Option<Instant>,
     abort: Option<AbortReason>,
@@ -183,6 +185,10 @@ enum ChangeKind {
     RemoveDirectory,
     Delete,
     Rename,
+    /// MFMT, with the time (Unix seconds).
+    SetModified(i64),
+    /// SITE CHMOD, with the mode.
+    SetPermissions(u32),
 }
 
 /// An event waiting in the queue; its borrowed parts live in `State`.
@@ -215,13 +221,14 @@ enum QueuedNotice {
 }
 
 /// FEAT lines (RFC 2389), in alphabetical order; the TLS ones only when TLS is configured.
-const FEATURES: [(&str, Feature); 13] = [
+const FEATURES: [(&str, Feature); 14] = [
     (" AUTH TLS\r\n", Feature::Tls),
     (" CCC\r\n", Feature::Ccc),
     (" EPRT\r\n", Feature::Always),
     (" EPSV\r\n", Feature::Always),
     (" HOST\r\n", Feature::Always),
     (" MDTM\r\n", Feature::Always),
+    (" MFMT\r\n", Feature::Always),
     (" MLST type*;size*;modify*;perm*;\r\n", Feature::Always),
     (" PBSZ\r\n", Feature::Tls),
     (" PROT\r\n", Feature::Tls),
@@ -238,7 +245,7 @@ enum Feature {
     Ccc,
 }
 
-const HELP: &str = "214-The following commands are recognized:\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LIST MDTM MKD\r\n MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR RMD\r\n RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD XPWD\r\n XRMD\r\n214 Help OK.\r\n";
+const HELP: &str = "214-The following commands are recognized:\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LIST MDTM MFMT\r\n MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR\r\n RMD  RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD\r\n XPWD XRMD\r\n214 Help OK.\r\n";
 
 impl ServerSession {
     /// A new session on a control connection from `peer` accepted on `local`;
@@ -572,8 +579,8 @@ impl FileError {
             FileError::DirectoryNotEmpty => (550, "Directory not empty."),
             FileError::InvalidName => (553, "File name not allowed."),
             FileError::StorageFull => (452, "Insufficient storage space."),
+            FileError::Unsupported => (502, "This server's storage cannot do that."),
             FileError::Local => (451, "Local error in processing."),
-            FileError::Unsupported => (504, "Not supported by this server's storage."),
         }
     }
 }
@@ -747,6 +754,14 @@ impl State {
                         from: &self.rename_from,
                         to: &self.path,
                     },
+                    ChangeKind::SetModified(modified) => Change::SetModified {
+                        path: &self.path,
+                        modified,
+                    },
+                    ChangeKind::SetPermissions(mode) => Change::SetPermissions {
+                        path: &self.path,
+                        mode,
+                    },
                 },
                 token: ChangeToken(id),
             }),
@@ -770,6 +785,7 @@ impl State {
                 },
                 protected: self.prot_private,
                 read_only: self.read_only(),
+                filter: t.filter,
                 token: TransferToken(t.id),
             }),
             Queued::AbortTransfer => Event::AbortTransfer,
@@ -902,6 +918,9 @@ impl State {
             }
             Command::Size(arg) => self.stat(arg, StatPurpose::Size),
             Command::Mdtm(arg) => self.stat(arg, StatPurpose::Mdtm),
+            Command::Mfmt { modified, path } => {
+                self.change(path, ChangeKind::SetModified(modified))
+            }
             Command::Mlst(arg) => self.stat(arg.unwrap_or(b"."), StatPurpose::Mlst),
             Command::Type(kind) => {
                 self.transfer_type = kind;
@@ -924,13 +943,18 @@ impl State {
             Command::Epsv(arg) => self.epsv(arg),
             Command::Port(addr) => self.active(SocketAddr::V4(addr), "PORT"),
             Command::Eprt(addr) => self.active(addr, "EPRT"),
-            Command::Retr(arg) => self.transfer(TransferKind::Retrieve, Some(arg)),
-            Command::Stor(arg) => self.transfer(TransferKind::Store, Some(arg)),
-            Command::Appe(arg) => self.transfer(TransferKind::Append, Some(arg)),
-            Command::Stou => self.transfer(TransferKind::StoreUnique, None),
-            Command::List(arg) => self.transfer(TransferKind::List, arg),
-            Command::Nlst(arg) => self.transfer(TransferKind::NameList, arg),
-            Command::Mlsd(arg) => self.transfer(TransferKind::MachineList, arg),
+            Command::Retr(arg) => self.transfer(TransferKind::Retrieve, Some(arg), false),
+            Command::Stor(arg) => self.transfer(TransferKind::Store, Some(arg), false),
+            Command::Appe(arg) => self.transfer(TransferKind::Append, Some(arg), false),
+            Command::Stou => self.transfer(TransferKind::StoreUnique, None, false),
+            Command::List(ListArgument { path, all }) => {
+                self.transfer(TransferKind::List, path, all)
+            }
+            Command::Nlst(ListArgument { path, all }) => {
+                self.transfer(TransferKind::NameList, path, all)
+            }
+            // Machine listings are for programs that mirror: every entry (as pure-ftpd does).
+            Command::Mlsd(arg) => self.transfer(TransferKind::MachineList, arg, true),
             Command::Abor => match self.waiting {
                 Waiting::Transfer(mut t) => {
                     if t.abort.is_none() {
@@ -942,9 +966,10 @@ impl State {
                 _ => self.reply(226, "No transfer to abort."),
             },
             Command::Allo => self.reply(202, "ALLO not needed."),
+            Command::SiteChmod { mode, path } => self.site_chmod(mode, path),
             Command::Site(arg) => {
                 if arg.eq_ignore_ascii_case(b"HELP") {
-                    self.reply(214, "No SITE commands are supported.");
+                    self.reply(214, "SITE CHMOD and SITE HELP are supported.");
                 } else {
                     self.reply(502, "Unknown SITE command.");
                 }
@@ -1163,8 +1188,40 @@ impl State {
         self.events.push_back(Queued::EnterDirectory(id));
     }
 
+    /// Whether dot files are kept from this login: a read-only login
+    /// (anonymous) unless the server shares them. A tree served as it is
+    /// (a source checkout) must not hand out `.git` or `.env`.
+    fn dot_files_withheld(&self) -> bool {
+        self.read_only() && !self.config.share_dot_files
+    }
+
+    /// After `resolve_into_path`: `550` (and false) if `self.path` goes
+    /// through a dot file this login may not reach.
+    fn may_read_path(&mut self) -> bool {
+        if self.dot_files_withheld() && path::components(&self.path).any(listing::is_dot_file) {
+            self.reply(
+                550,
+                "Permission denied: dot files are not served to this login.",
+            );
+            return false;
+        }
+        true
+    }
+
+    /// SITE CHMOD: permission bits only; a client never sets setuid,
+    /// setgid or sticky bits on the server's files.
+    fn site_chmod(&mut self, mode: u32, path: &[u8]) {
+        if self.read_only() {
+            return self.refuse_read_only("SITE CHMOD");
+        }
+        if mode > 0o777 {
+            return self.reply(504, "SITE CHMOD sets permission bits only (000 to 777).");
+        }
+        self.change(path, ChangeKind::SetPermissions(mode));
+    }
+
     fn stat(&mut self, arg: &[u8], purpose: StatPurpose) {
-        if self.resolve_into_path(arg) {
+        if self.resolve_into_path(arg) && self.may_read_path() {
             let id = self.token();
             self.waiting = Waiting::Stat(id, purpose);
             self.events.push_back(Queued::Stat(id));
@@ -1178,6 +1235,8 @@ impl State {
                 ChangeKind::RemoveDirectory => "RMD",
                 ChangeKind::Delete => "DELE",
                 ChangeKind::Rename => "RNTO",
+                ChangeKind::SetModified(_) => "MFMT",
+                ChangeKind::SetPermissions(_) => "SITE CHMOD",
             });
         }
         if !self.resolve_into_path(arg) {
@@ -1299,7 +1358,8 @@ impl State {
         let _ = write!(Bytes(&mut self.out), "{verb} command successful.\r\n");
     }
 
-    fn transfer(&mut self, kind: TransferKind, arg: Option<&[u8]>) {
+    /// `all`: a listing shows dot files (`-a`, or MLSD).
+    fn transfer(&mut self, kind: TransferKind, arg: Option<&[u8]>, all: bool) {
         if kind.is_upload() && self.read_only() {
             self.rest = 0;
             return self.refuse_read_only(match kind {
@@ -1318,7 +1378,7 @@ impl State {
         }
         // A malformed path is a syntax error (501), reported before asking
         // for a data connection the command could never use.
-        if !self.resolve_into_path(arg.unwrap_or(b".")) {
+        if !self.resolve_into_path(arg.unwrap_or(b".")) || !self.may_read_path() {
             self.rest = 0;
             return;
         }
@@ -1326,6 +1386,9 @@ impl State {
             self.rest = 0;
             return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.");
         }
+        let names_dot_file = path::components(&self.path)
+            .last()
+            .is_some_and(listing::is_dot_file);
         let offset = match kind {
             TransferKind::Retrieve | TransferKind::Store => self.rest,
             _ => 0,
@@ -1337,6 +1400,12 @@ impl State {
             offset,
             started: false,
             size_at_open: None,
+            // A path that is itself a dot file (`LIST .env`, `NLST .git`) is asked for by name.
+            filter: ListFilter {
+                dot_files: kind.is_listing()
+                    && (all || self.config.show_dot_files || names_dot_file)
+                    && !self.dot_files_withheld(),
+            },
             deadline: Some(self.now + self.config.data_connection_timeout),
             abort: None,
         };
@@ -1507,6 +1576,15 @@ impl State {
             (Ok(()), ChangeKind::RemoveDirectory) => self.reply(250, "Directory removed."),
             (Ok(()), ChangeKind::Delete) => self.reply(250, "File deleted."),
             (Ok(()), ChangeKind::Rename) => self.reply(250, "Rename successful."),
+            (Ok(()), ChangeKind::SetModified(modified)) => {
+                // draft-somers-ftp-mfxx §3: the time set, and the path.
+                self.out.extend_from_slice(b"213 Modify=");
+                listing::write_timestamp(&mut self.out, modified);
+                self.out.extend_from_slice(b"; ");
+                reply::write_path(&mut self.out, &self.path);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            (Ok(()), ChangeKind::SetPermissions(_)) => self.reply(200, "SITE CHMOD command ok."),
         }
     }
 

@@ -147,19 +147,26 @@ impl Host {
                                 Change::Rename { from, to } => {
                                     format!("rename {} {}", show(from), show(to))
                                 }
+                                Change::SetModified { path, modified } => {
+                                    format!("mfmt {} {modified}", show(path))
+                                }
+                                Change::SetPermissions { path, mode } => {
+                                    format!("chmod {} {mode:o}", show(path))
+                                }
                             }
                         }
                         Event::Transfer(t) => {
                             self.transfer = Some(t.token);
                             format!(
-                                "transfer {:?} {} offset={} ascii={} {:?} ro={}{}",
+                                "transfer {:?} {} offset={} ascii={} {:?} ro={}{}{}",
                                 t.kind,
                                 show(t.path),
                                 t.offset,
                                 t.ascii,
                                 t.data,
                                 t.read_only,
-                                if t.protected { " protected" } else { "" }
+                                if t.protected { " protected" } else { "" },
+                                if t.filter.dot_files { " dot-files" } else { "" }
                             )
                         }
                         Event::AbortTransfer => "abort".to_string(),
@@ -438,10 +445,18 @@ fn syntax_errors_and_unknown_verbs() {
         h.cmd("EPRT |3|x|5|"),
         "522 Network protocol not supported, use (1,2).\r\n"
     );
-    assert_eq!(h.cmd("SITE CHMOD 777 a"), "502 Unknown SITE command.\r\n");
+    assert_eq!(h.cmd("SITE IDLE 60"), "502 Unknown SITE command.\r\n");
     assert_eq!(
         h.cmd("SITE HELP"),
-        "214 No SITE commands are supported.\r\n"
+        "214 SITE CHMOD and SITE HELP are supported.\r\n"
+    );
+    assert_eq!(
+        h.cmd("SITE CHMOD 8 a"),
+        "501 Syntax error in parameters or arguments.\r\n"
+    );
+    assert_eq!(
+        h.cmd("MFMT 20241314000000 a"),
+        "501 Syntax error in parameters or arguments.\r\n"
     );
     // The session is still usable.
     assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
@@ -469,7 +484,7 @@ fn simple_commands() {
     );
     assert_eq!(
         h.cmd("FEAT"),
-        "211-Features:\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MLST type*;size*;modify*;perm*;\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"
+        "211-Features:\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MFMT\r\n MLST type*;size*;modify*;perm*;\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"
     );
     assert_eq!(h.cmd("QUIT"), "221 Goodbye.\r\n");
     assert!(h.closed);
@@ -683,6 +698,196 @@ fn read_only_logins_cannot_write() {
 }
 
 #[test]
+fn read_only_logins_cannot_set_times_or_modes() {
+    let mut h = Host::new();
+    h.login_as(true);
+    let denied = "550 Permission denied: this login is read-only.\r\n";
+    for (line, verb) in [
+        ("MFMT 20240314092653 a", "MFMT"),
+        ("SITE CHMOD 644 a", "SITE CHMOD"),
+    ] {
+        assert_eq!(h.cmd(line), denied, "{line}");
+        assert_eq!(
+            h.take_events(),
+            [format!(
+                "notice ReadOnlyRefused {{ user: {:?}, command: {verb:?} }}",
+                b"alice"
+            )],
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn mfmt_sets_the_modification_time() {
+    let mut h = Host::logged_in();
+    h.cmd("CWD /pub");
+    h.answer_stat(Ok(DIR));
+    h.take();
+    h.take_events();
+    assert_eq!(h.cmd("MFMT 20240314092653 a b.txt"), "");
+    assert_eq!(h.take_events(), ["mfmt /pub/a b.txt 1710408413"]);
+    h.answer_change(Ok(()));
+    assert_eq!(h.take(), "213 Modify=20240314092653; /pub/a b.txt\r\n");
+    // A failure is the storage's error; one that cannot set times says so.
+    h.cmd("MFMT 20240314092653 missing");
+    h.answer_change(Err(FileError::NotFound));
+    assert_eq!(h.take(), "550 No such file or directory.\r\n");
+    h.cmd("MFMT 20240314092653 x");
+    h.answer_change(Err(FileError::Unsupported));
+    assert_eq!(h.take(), "502 This server's storage cannot do that.\r\n");
+    // The path echoed is escaped like every path in a reply.
+    h.take_events();
+    h.cmd("MFMT 19700101000000 a\rb");
+    assert_eq!(h.take_events(), ["mfmt /pub/a\rb 0"]);
+    h.answer_change(Ok(()));
+    assert_eq!(h.take(), "213 Modify=19700101000000; /pub/a\r\0b\r\n");
+    assert_eq!(
+        h.cmd("MFMT 20240314092653 /"),
+        "550 The root directory cannot be changed.\r\n"
+    );
+}
+
+#[test]
+fn site_chmod_sets_permission_bits_only() {
+    let mut h = Host::logged_in();
+    assert_eq!(h.cmd("SITE CHMOD 640 a.txt"), "");
+    assert_eq!(h.take_events(), ["chmod /a.txt 640"]);
+    h.answer_change(Ok(()));
+    assert_eq!(h.take(), "200 SITE CHMOD command ok.\r\n");
+    h.cmd("site chmod 0755 dir");
+    assert_eq!(h.take_events(), ["chmod /dir 755"]);
+    h.answer_change(Err(FileError::PermissionDenied));
+    assert_eq!(h.take(), "550 Permission denied.\r\n");
+    // No setuid, setgid or sticky bits from a client.
+    assert_eq!(
+        h.cmd("SITE CHMOD 4755 a.txt"),
+        "504 SITE CHMOD sets permission bits only (000 to 777).\r\n"
+    );
+    assert!(h.take_events().is_empty());
+}
+
+#[test]
+fn list_hides_dot_files_unless_asked() {
+    let mut h = Host::logged_in();
+    for (line, expected) in [
+        (
+            "LIST",
+            "transfer List / offset=0 ascii=false Active(127.0.0.1:50000) ro=false",
+        ),
+        (
+            "LIST -l",
+            "transfer List / offset=0 ascii=false Active(127.0.0.1:50000) ro=false",
+        ),
+        (
+            "LIST -la",
+            "transfer List / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+        ),
+        (
+            "LIST -a pub",
+            "transfer List /pub offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+        ),
+        (
+            "NLST",
+            "transfer NameList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false",
+        ),
+        (
+            "NLST -A",
+            "transfer NameList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+        ),
+        (
+            "MLSD",
+            "transfer MachineList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+        ),
+        // A writable login reaches dot files by name.
+        (
+            "RETR .env",
+            "transfer Retrieve /.env offset=0 ascii=true Active(127.0.0.1:50000) ro=false",
+        ),
+    ] {
+        h.cmd("PORT 127,0,0,1,195,80");
+        h.cmd(line);
+        assert_eq!(h.take_events(), [expected], "{line}");
+        h.finish_transfer(Ok(0));
+        h.take();
+    }
+    let config = ServerConfig {
+        show_dot_files: true,
+        ..ServerConfig::default()
+    };
+    let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:40000");
+    h.login_as(false);
+    h.cmd("PORT 127,0,0,1,195,80");
+    h.cmd("NLST");
+    assert_eq!(
+        h.take_events(),
+        ["transfer NameList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files"]
+    );
+}
+
+#[test]
+fn read_only_logins_never_reach_dot_files_unless_shared() {
+    let refused = "550 Permission denied: dot files are not served to this login.\r\n";
+    for shared in [false, true] {
+        let config = ServerConfig {
+            share_dot_files: shared,
+            show_dot_files: true,
+            ..ServerConfig::default()
+        };
+        let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:40000");
+        h.login_as(true);
+        h.cmd("PORT 127,0,0,1,195,80");
+        for line in [
+            "RETR .git/config",
+            "RETR /pub/.env",
+            "LIST -la .git",
+            "NLST .git",
+            "MLSD .git",
+            "CWD .git",
+            "CWD pub/../.git/objects",
+            "SIZE .env",
+            "MDTM .env",
+            "MLST .ssh",
+        ] {
+            let replies = h.cmd(line);
+            let events = h.take_events();
+            if shared {
+                assert_eq!(replies, "", "{line}");
+                assert_eq!(events.len(), 1, "{line}: {events:?}");
+                if h.stat.is_some() {
+                    h.answer_stat(Err(FileError::NotFound));
+                } else {
+                    h.finish_transfer(Err(TransferError::File(FileError::NotFound)));
+                    h.cmd("PORT 127,0,0,1,195,80");
+                }
+                h.take();
+            } else {
+                assert_eq!(replies, refused, "{line}");
+                assert!(events.is_empty(), "{line}: {events:?}");
+            }
+        }
+        // Listings leave dot entries out for this login unless shared, -a or not.
+        h.cmd("MLSD");
+        let expected = if shared { " dot-files" } else { "" };
+        assert_eq!(
+            h.take_events(),
+            [format!(
+                "transfer MachineList / offset=0 ascii=false Active(127.0.0.1:50000) ro=true{expected}"
+            )]
+        );
+        // Names that merely contain a dot are not dot files.
+        h.finish_transfer(Ok(0));
+        h.take();
+        h.cmd("PORT 127,0,0,1,195,80");
+        h.cmd("RETR pub/a.b.txt");
+        assert_eq!(
+            h.take_events(),
+            ["transfer Retrieve /pub/a.b.txt offset=0 ascii=true Active(127.0.0.1:50000) ro=true"]
+        );
+    }
+}
+
+#[test]
 fn pasv_advertises_the_local_address_by_default() {
     let mut h = Host::logged_in();
     assert_eq!(h.cmd("PASV"), "");
@@ -883,7 +1088,7 @@ fn port_and_eprt_refuse_bounces_and_privileged_ports() {
     h.cmd("LIST -la");
     assert_eq!(
         h.take_events(),
-        ["transfer List / offset=0 ascii=false Active(127.0.0.1:51210) ro=false"]
+        ["transfer List / offset=0 ascii=false Active(127.0.0.1:51210) ro=false dot-files"]
     );
 }
 
@@ -1287,7 +1492,7 @@ mod tls {
         let mut h = Host::with(tls_config(), "127.0.0.1:21", "127.0.0.1:4000");
         assert_eq!(
             h.cmd("FEAT"),
-            "211-Features:\r\n AUTH TLS\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MLST type*;size*;modify*;perm*;\r\n PBSZ\r\n PROT\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"
+            "211-Features:\r\n AUTH TLS\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MFMT\r\n MLST type*;size*;modify*;perm*;\r\n PBSZ\r\n PROT\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End\r\n"
         );
         let mut h = Host::new();
         assert!(!h.cmd("FEAT").contains("AUTH"));

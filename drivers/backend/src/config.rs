@@ -22,6 +22,8 @@
 //! require_tls = false
 //! require_tls_session_reuse = false
 //! allow_ccc = false              # CCC: plain control channel after login
+//! show_dot_files = false         # LIST/NLST show dot files without -a
+//! share_dot_files = false        # read-only logins may reach .git, .env, ...
 //!
 //! [[users]]
 //! name = "alice"
@@ -129,6 +131,11 @@ pub struct ServeConfig {
     /// so a NAT's FTP helper can read (and rewrite) the rest of the session;
     /// data connections keep their protection. Conflicts with `require_tls`.
     pub allow_ccc: bool,
+    /// LIST and NLST show dot files even without `-a`.
+    pub show_dot_files: bool,
+    /// Read-only logins (anonymous) may reach dot files; off, a source
+    /// tree served as it is keeps `.git` and `.env` to writable users.
+    pub share_dot_files: bool,
 }
 
 impl Default for ServeConfig {
@@ -155,6 +162,8 @@ impl Default for ServeConfig {
             require_tls: false,
             require_tls_session_reuse: false,
             allow_ccc: false,
+            show_dot_files: false,
+            share_dot_files: false,
         }
     }
 }
@@ -370,6 +379,8 @@ impl ServeConfig {
             require_tls: self.require_tls,
             allow_ccc: self.allow_ccc,
             tls_passive_address: self.tls_passive_address.clone(),
+            show_dot_files: self.show_dot_files,
+            share_dot_files: self.share_dot_files,
             implicit_tls_prot_p: self.implicit_tls_prot_p,
             ..ServerConfig::default()
         }
@@ -729,6 +740,16 @@ mod tests {
                 .tls
                 .is_none()
         );
+    }
+
+    #[test]
+    fn dot_file_settings_reach_the_core() {
+        let config =
+            ServeConfig::from_toml("show_dot_files = true\nshare_dot_files = true").unwrap();
+        assert!(config.server_config().show_dot_files);
+        assert!(config.server_config().share_dot_files);
+        let default = ServeConfig::default().server_config();
+        assert!(!default.show_dot_files && !default.share_dot_files);
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub enum Blocking {
         /// Answer with `directory_entered`.
         token: DirectoryToken,
     },
-    /// MKD, RMD, DELE, RNFR+RNTO.
+    /// MKD, RMD, DELE, RNFR+RNTO, MFMT, SITE CHMOD.
     Change {
         /// Which change.
         kind: ChangeKind,
@@ -110,6 +110,10 @@ pub enum ChangeKind {
     Delete,
     /// RNFR + RNTO.
     Rename,
+    /// MFMT, with the time (Unix seconds).
+    SetModified(i64),
+    /// SITE CHMOD, with the mode.
+    SetPermissions(u32),
 }
 
 /// The outcome of [`Blocking::run`], ready to give to the session.
@@ -155,6 +159,12 @@ impl Work {
                     Change::RemoveDirectory(p) => (ChangeKind::RemoveDirectory, p, &b""[..]),
                     Change::Delete(p) => (ChangeKind::Delete, p, &b""[..]),
                     Change::Rename { from, to } => (ChangeKind::Rename, from, to),
+                    Change::SetModified { path, modified } => {
+                        (ChangeKind::SetModified(modified), path, &b""[..])
+                    }
+                    Change::SetPermissions { path, mode } => {
+                        (ChangeKind::SetPermissions(mode), path, &b""[..])
+                    }
                 };
                 Work::Blocking(Blocking::Change {
                     kind,
@@ -214,6 +224,8 @@ impl Blocking {
                     ChangeKind::RemoveDirectory => storage.remove_directory(&from),
                     ChangeKind::Delete => storage.delete(&from),
                     ChangeKind::Rename => storage.rename(&from, &to),
+                    ChangeKind::SetModified(modified) => storage.set_modified(&from, modified),
+                    ChangeKind::SetPermissions(mode) => storage.set_permissions(&from, mode),
                 };
                 let what = kind.describe(&from, &to);
                 match &result {
@@ -246,6 +258,12 @@ impl ChangeKind {
             ChangeKind::RemoveDirectory => format!("RMD {from}"),
             ChangeKind::Delete => format!("DELE {from}"),
             ChangeKind::Rename => format!("rename {from} to {}", String::from_utf8_lossy(to)),
+            ChangeKind::SetModified(modified) => {
+                let mut time = Vec::with_capacity(14);
+                ftpwire_core::listing::write_timestamp(&mut time, modified);
+                format!("MFMT {} {from}", String::from_utf8_lossy(&time))
+            }
+            ChangeKind::SetPermissions(mode) => format!("SITE CHMOD {mode:03o} {from}"),
         }
     }
 }
@@ -303,5 +321,134 @@ pub fn verb(kind: TransferKind) -> &'static str {
         TransferKind::List => "LIST",
         TransferKind::NameList => "NLST",
         TransferKind::MachineList => "MLSD",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use ftpwire_core::listing::Metadata;
+    use ftpwire_core::server::{Event, LoginOutcome};
+    use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
+
+    use super::*;
+    use crate::storage::{DirEntries, FileReader, FileWriter, WriteMode};
+
+    /// A storage that records MFMT and SITE CHMOD calls and can do nothing else.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    fn nothing<T>() -> io::Result<T> {
+        Err(io::ErrorKind::PermissionDenied.into())
+    }
+
+    impl Storage for Recorder {
+        fn stat(&self, _: &[u8]) -> io::Result<Metadata> {
+            nothing()
+        }
+        fn list(&self, _: &[u8]) -> io::Result<DirEntries> {
+            nothing()
+        }
+        fn open_read(&self, _: &[u8], _: u64) -> io::Result<FileReader> {
+            nothing()
+        }
+        fn open_write(&self, _: &[u8], _: WriteMode) -> io::Result<FileWriter> {
+            nothing()
+        }
+        fn create_unique(&self, _: &[u8]) -> io::Result<(Vec<u8>, FileWriter)> {
+            nothing()
+        }
+        fn make_directory(&self, _: &[u8]) -> io::Result<()> {
+            nothing()
+        }
+        fn remove_directory(&self, _: &[u8]) -> io::Result<()> {
+            nothing()
+        }
+        fn delete(&self, _: &[u8]) -> io::Result<()> {
+            nothing()
+        }
+        fn rename(&self, _: &[u8], _: &[u8]) -> io::Result<()> {
+            nothing()
+        }
+        fn set_modified(&self, path: &[u8], unix_seconds: i64) -> io::Result<()> {
+            let path = String::from_utf8_lossy(path);
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("mtime {path} {unix_seconds}"));
+            Ok(())
+        }
+        fn set_permissions(&self, path: &[u8], mode: u32) -> io::Result<()> {
+            let path = String::from_utf8_lossy(path);
+            self.0.lock().unwrap().push(format!("mode {path} {mode:o}"));
+            if mode == 0o600 {
+                return Err(io::ErrorKind::Unsupported.into());
+            }
+            Ok(())
+        }
+    }
+
+    struct Everyone;
+
+    impl Authenticator for Everyone {
+        fn authenticate(&self, _: &[u8], _: &[u8]) -> LoginOutcome {
+            LoginOutcome::Accepted { read_only: false }
+        }
+    }
+
+    /// Runs `input` through a session whose work goes through [`Work`] and [`Blocking::run`].
+    fn replies(storage: &dyn Storage, input: &[u8]) -> String {
+        let peer = "127.0.0.1:40000".parse().unwrap();
+        let config = Arc::new(ServerConfig::default());
+        let mut session = ServerSession::new(
+            config,
+            "127.0.0.1:21".parse().unwrap(),
+            peer,
+            Instant::default(),
+        );
+        let mut out = Vec::new();
+        let mut pending = input.to_vec();
+        loop {
+            let work = match session.poll_output() {
+                Output::Transmit(bytes) => {
+                    out.extend_from_slice(bytes);
+                    continue;
+                }
+                Output::Event(
+                    event @ (Event::Login(_) | Event::FileChange(_) | Event::Notice(_)),
+                ) => Work::from_event(event, peer),
+                Output::Event(other) => panic!("unexpected event {other:?}"),
+                Output::Timeout(_) | Output::Closed => {
+                    if pending.is_empty() || !session.wants_input() {
+                        break;
+                    }
+                    let used = session.handle_input(Instant::default(), &pending);
+                    pending.drain(..used);
+                    continue;
+                }
+            };
+            if let Work::Blocking(blocking) = work {
+                blocking.run(storage, &Everyone, peer).apply(&mut session);
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn mfmt_and_site_chmod_reach_the_storage() {
+        let storage = Recorder::default();
+        let text = replies(
+            &storage,
+            b"USER a\r\nPASS b\r\nMFMT 20200102030405 x y\r\nSITE CHMOD 640 /d/f\r\nSITE CHMOD 600 f\r\n",
+        );
+        assert!(text.ends_with(
+            "213 Modify=20200102030405; /x y\r\n200 SITE CHMOD command ok.\r\n502 This server's storage cannot do that.\r\n"
+        ), "{text}");
+        assert_eq!(
+            *storage.0.lock().unwrap(),
+            ["mtime /x y 1577934245", "mode /d/f 640", "mode /f 600"]
+        );
     }
 }

@@ -1,16 +1,20 @@
 //! Directory listings (LIST, NLST, MLSD) as a byte stream for the data
-//! connection, formatted by [`ftpwire_core::listing`] one entry at a time so a
-//! huge directory never sits in memory as text.
+//! connection. The entries the session's [`ListFilter`] shows are read
+//! once into memory and sorted there by name (the core's order, so every
+//! host sends the same bytes); each is formatted by
+//! [`ftpwire_core::listing`] only when the data connection wants it, so a
+//! huge directory never sits in memory twice or as text.
 
 use std::io::{self, Read};
 
 use ftpwire_core::listing::{
-    FileKind, ListEntry, write_list_line, write_mlsd_line, write_nlst_line,
+    FileKind, ListEntry, ListFilter, sort_by_name, write_list_line, write_mlsd_line,
+    write_nlst_line,
 };
 use ftpwire_core::path::components;
 use ftpwire_core::server::TransferKind;
 
-use crate::storage::{DirEntries, DirEntry, Storage};
+use crate::storage::{DirEntry, Storage};
 
 /// Which listing format a transfer asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +42,7 @@ impl ListFormat {
 /// A listing being produced: implements [`Read`], yielding CRLF-terminated
 /// lines.
 pub struct Listing {
-    entries: DirEntries,
+    entries: std::vec::IntoIter<DirEntry>,
     format: ListFormat,
     writable: bool,
     now_unix: i64,
@@ -55,41 +59,53 @@ impl std::fmt::Debug for Listing {
 }
 
 impl Listing {
-    /// Starts listing `path`: a directory's entries, or a file as a
-    /// one-entry listing of itself (as `ls -l FILE` does). `writable` sets
-    /// the MLSD `perm` fact; `now_unix` decides when LIST shows a year
-    /// instead of a time.
+    /// Starts listing `path`: a directory's entries that `filter` shows,
+    /// sorted by name, or a file as a one-entry listing of itself (as
+    /// `ls -l FILE` does). `writable` sets the MLSD `perm` fact; `now_unix`
+    /// decides when LIST shows a year instead of a time. A directory that
+    /// cannot be read fails here, before any byte is sent.
     ///
     /// ```
     /// use std::io::Read;
     /// use ftpwire_backend::{LocalFs, listing::{ListFormat, Listing}};
+    /// use ftpwire_core::listing::ListFilter;
     /// let dir = tempfile::tempdir().unwrap();
     /// std::fs::write(dir.path().join("a.txt"), b"abc").unwrap();
     /// let fs = LocalFs::new(dir.path()).unwrap();
     /// let mut text = String::new();
-    /// Listing::open(&fs, b"/", ListFormat::Names, false, 0).unwrap().read_to_string(&mut text).unwrap();
+    /// let all = ListFilter { dot_files: true };
+    /// Listing::open(&fs, b"/", ListFormat::Names, all, false, 0).unwrap().read_to_string(&mut text).unwrap();
     /// assert_eq!(text, "a.txt\r\n");
     /// ```
     pub fn open(
         storage: &dyn Storage,
         path: &[u8],
         format: ListFormat,
+        filter: ListFilter,
         writable: bool,
         now_unix: i64,
     ) -> io::Result<Listing> {
         let metadata = storage.stat(path)?;
-        let entries: DirEntries = if metadata.kind == FileKind::Directory {
-            storage.list(path)?
+        let entries = if metadata.kind == FileKind::Directory {
+            let mut entries = Vec::new();
+            for entry in storage.list(path)? {
+                let entry = entry?;
+                if filter.shows(&entry.name) {
+                    entries.push(entry);
+                }
+            }
+            sort_by_name(&mut entries, |entry| &entry.name);
+            entries
         } else {
             let name = components(path).last().unwrap_or_default().to_vec();
-            Box::new(std::iter::once(Ok(DirEntry {
+            vec![DirEntry {
                 name,
                 metadata,
                 link_target: None,
-            })))
+            }]
         };
         Ok(Listing {
-            entries,
+            entries: entries.into_iter(),
             format,
             writable,
             now_unix,
@@ -105,10 +121,10 @@ impl Listing {
         let Some(entry) = self.entries.next() else {
             return Ok(false);
         };
-        let entry = entry?;
         let entry = ListEntry {
             name: &entry.name,
             metadata: entry.metadata,
+            link_target: entry.link_target.as_deref(),
         };
         match self.format {
             ListFormat::Long => write_list_line(&mut self.line, &entry, self.now_unix),
@@ -142,20 +158,29 @@ mod tests {
     use super::*;
     use crate::LocalFs;
 
-    fn listing(fs: &LocalFs, path: &[u8], format: ListFormat) -> Vec<Vec<u8>> {
+    const ALL: ListFilter = ListFilter { dot_files: true };
+
+    /// The lines in the order they were sent.
+    fn listing_with(
+        fs: &LocalFs,
+        path: &[u8],
+        format: ListFormat,
+        filter: ListFilter,
+    ) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        Listing::open(fs, path, format, true, 0)
+        Listing::open(fs, path, format, filter, true, 0)
             .unwrap()
             .read_to_end(&mut out)
             .unwrap();
         assert!(out.is_empty() || out.ends_with(b"\r\n"));
-        let mut lines: Vec<Vec<u8>> = out
-            .split(|&b| b == b'\n')
+        out.split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
             .map(<[u8]>::to_vec)
-            .collect();
-        lines.sort();
-        lines
+            .collect()
+    }
+
+    fn listing(fs: &LocalFs, path: &[u8], format: ListFormat) -> Vec<Vec<u8>> {
+        listing_with(fs, path, format, ALL)
     }
 
     fn fixture() -> (tempfile::TempDir, LocalFs) {
@@ -177,6 +202,64 @@ mod tests {
     }
 
     #[test]
+    fn entries_are_sorted_by_name_bytewise() {
+        let dir = tempfile::tempdir().unwrap();
+        // Created out of order; many, so readdir's own order is not sorted by luck.
+        let mut names: Vec<String> = (0..200)
+            .map(|i| format!("f{:03}", (i * 7919) % 200))
+            .collect();
+        names.extend([
+            "B".into(),
+            "a".into(),
+            "Z.txt".into(),
+            "\u{e9}t\u{e9}".into(),
+            "_x".into(),
+        ]);
+        for name in &names {
+            fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let fs = LocalFs::new(dir.path()).unwrap();
+        let mut expected: Vec<Vec<u8>> = names
+            .iter()
+            .map(|n| format!("{n}\r").into_bytes())
+            .collect();
+        expected.sort();
+        for format in [ListFormat::Names, ListFormat::Long, ListFormat::Machine] {
+            let lines = listing(&fs, b"/", format);
+            let listed: Vec<&[u8]> = lines
+                .iter()
+                .map(|l| {
+                    let start = l.iter().rposition(|&b| b == b' ').map_or(0, |s| s + 1);
+                    &l[start..]
+                })
+                .collect();
+            assert_eq!(listed, expected, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn dot_files_are_listed_only_when_the_filter_shows_them() {
+        let (dir, _) = fixture();
+        fs::write(dir.path().join(".env"), b"secret").unwrap();
+        fs::create_dir(dir.path().join(".git")).unwrap();
+        let fs = LocalFs::new(dir.path()).unwrap();
+        let hidden = ListFilter { dot_files: false };
+        assert_eq!(
+            listing_with(&fs, b"/", ListFormat::Names, hidden),
+            [&b"a.txt\r"[..], b"b.txt\r", b"sub\r"]
+        );
+        assert_eq!(
+            listing_with(&fs, b"/", ListFormat::Names, ALL),
+            [&b".env\r"[..], b".git\r", b"a.txt\r", b"b.txt\r", b"sub\r"]
+        );
+        // Listing a dot file by name lists it: the session decides whether that is allowed.
+        assert_eq!(
+            listing_with(&fs, b"/.env", ListFormat::Names, hidden),
+            [b".env\r"]
+        );
+    }
+
+    #[test]
     fn an_empty_directory_is_an_empty_listing() {
         let (_dir, fs) = fixture();
         assert!(listing(&fs, b"/sub", ListFormat::Long).is_empty());
@@ -191,7 +274,7 @@ mod tests {
     #[test]
     fn a_missing_path_fails_before_any_byte() {
         let (_dir, fs) = fixture();
-        let error = Listing::open(&fs, b"/nope", ListFormat::Long, true, 0).unwrap_err();
+        let error = Listing::open(&fs, b"/nope", ListFormat::Long, ALL, true, 0).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
     }
 
@@ -199,11 +282,11 @@ mod tests {
     fn small_reads_reassemble_the_same_bytes() {
         let (_dir, fs) = fixture();
         let mut whole = Vec::new();
-        Listing::open(&fs, b"/", ListFormat::Names, true, 0)
+        Listing::open(&fs, b"/", ListFormat::Names, ALL, true, 0)
             .unwrap()
             .read_to_end(&mut whole)
             .unwrap();
-        let mut listing = Listing::open(&fs, b"/", ListFormat::Names, true, 0).unwrap();
+        let mut listing = Listing::open(&fs, b"/", ListFormat::Names, ALL, true, 0).unwrap();
         let mut pieces = Vec::new();
         let mut buf = [0u8; 3];
         loop {

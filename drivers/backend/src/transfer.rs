@@ -9,6 +9,7 @@
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ftpwire_core::listing::ListFilter;
 use ftpwire_core::representation::{AsciiDecoder, AsciiEncoder};
 use ftpwire_core::server::{DataEndpoint, Transfer, TransferKind};
 
@@ -37,6 +38,8 @@ pub struct TransferJob {
     pub protected: bool,
     /// The login is read-only (MLSD `perm` facts).
     pub read_only: bool,
+    /// Which entries a listing shows.
+    pub filter: ListFilter,
 }
 
 impl TransferJob {
@@ -50,6 +53,7 @@ impl TransferJob {
             data: transfer.data,
             protected: transfer.protected,
             read_only: transfer.read_only,
+            filter: transfer.filter,
         }
     }
 
@@ -72,7 +76,14 @@ impl TransferJob {
             TransferKind::Retrieve => Stream::Download(storage.open_read(path, self.offset)?),
             TransferKind::List | TransferKind::NameList | TransferKind::MachineList => {
                 let format = ListFormat::of(self.kind).unwrap_or(ListFormat::Long);
-                let listing = Listing::open(storage, path, format, !self.read_only, now_unix())?;
+                let listing = Listing::open(
+                    storage,
+                    path,
+                    format,
+                    self.filter,
+                    !self.read_only,
+                    now_unix(),
+                )?;
                 Stream::Download(Box::new(listing))
             }
             TransferKind::Store => {
@@ -217,6 +228,7 @@ mod tests {
             data: DataEndpoint::Active("127.0.0.1:2000".parse().unwrap()),
             protected: false,
             read_only: false,
+            filter: ListFilter { dot_files: false },
         }
     }
 

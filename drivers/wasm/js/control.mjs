@@ -175,7 +175,8 @@ export class ControlConnection {
 
   /** Runs `work` (async I/O) and answers with its result. */
   later(work, answerOk, answerError) {
-    work().then(
+    // A synchronous throw is answered like a rejection: the server must not crash.
+    Promise.resolve().then(work).then(
       (value) => this.answer(() => answerOk(value)),
       (error) => this.answer(() => answerError(error)),
     );
@@ -222,6 +223,8 @@ export class ControlConnection {
           removeDirectory: () => storage.removeDirectory(event.path),
           delete: () => storage.delete(event.path),
           rename: () => storage.rename(event.from, event.to),
+          setModified: () => storage.setModified(event.path, event.modified),
+          setPermissions: () => storage.setPermissions(event.path, event.mode),
         }[event.change];
         this.later(
           change,

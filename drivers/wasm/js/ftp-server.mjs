@@ -13,8 +13,8 @@ const digest = (bytes) => createHash('sha256').update(bytes).digest();
  * Settings, as `ftpwire serve` takes them:
  *   root, users: [{name, password}], anonymous, passiveRange: {first, last} | null,
  *   passiveAddress, tlsPassiveAddress, localNetworks: [cidr], tls: {cert, key} (PEM) | null,
- *   requireTls, implicitTlsProtP, loginTimeoutMs (default 30 s: not logged in by then,
- *   TLS handshake included, reads 421), log(line).
+ *   requireTls, implicitTlsProtP, showDotFiles, shareDotFiles, loginTimeoutMs (default 30 s:
+ *   not logged in by then, TLS handshake included, reads 421), log(line).
  */
 export class FtpServer {
   static async create(options) {
@@ -36,6 +36,8 @@ export class FtpServer {
     const config = new ServerConfig();
     config.tls = this.secureContext !== null;
     config.requireTls = Boolean(options.requireTls);
+    config.showDotFiles = Boolean(options.showDotFiles);
+    config.shareDotFiles = Boolean(options.shareDotFiles);
     config.implicitTlsProtP = Boolean(options.implicitTlsProtP);
     this.loginTimeoutMs = options.loginTimeoutMs ?? 30_000;
     config.loginTimeoutMs = this.loginTimeoutMs;

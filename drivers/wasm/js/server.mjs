@@ -6,7 +6,7 @@
 //     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
 //     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
 //     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
-//     [--shutdown-grace SECONDS] [--login-timeout SECONDS]
+//     [--shutdown-grace SECONDS] [--show-dot-files] [--share-dot-files] [--login-timeout SECONDS]
 //
 // SIGTERM or SIGINT stops it as they stop `ftpwire serve`: no new connections,
 // idle sessions read 421, running transfers finish (then 421) within the
@@ -22,7 +22,7 @@ const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--us
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
   [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls] [--shutdown-grace SECONDS]
-  [--login-timeout SECONDS]`;
+  [--show-dot-files] [--share-dot-files] [--login-timeout SECONDS]`;
 
 /** `HOST:PORT` or `[IPV6]:PORT`. */
 export function parseListen(text, flag) {
@@ -51,6 +51,8 @@ export function parseOptions(args) {
       'implicit-tls-listen': { type: 'string' },
       'implicit-tls-prot-p': { type: 'boolean', default: false },
       'require-tls': { type: 'boolean', default: false },
+      'show-dot-files': { type: 'boolean', default: false },
+      'share-dot-files': { type: 'boolean', default: false },
       'shutdown-grace': { type: 'string', default: '30' },
       'login-timeout': { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -102,6 +104,8 @@ export function parseOptions(args) {
     tls,
     requireTls: values['require-tls'],
     implicitTlsProtP: values['implicit-tls-prot-p'],
+    showDotFiles: values['show-dot-files'],
+    shareDotFiles: values['share-dot-files'],
   };
 }
 

@@ -10,6 +10,23 @@ const CHUNK = 256 * 1024;
 /** A data connection silent this long is dropped (426): the core does not time out a started transfer. */
 const DATA_IDLE_MS = 5 * 60 * 1000;
 
+/** Entries formatted per call into the module: one call per line would cost more than the lines. */
+const LISTING_BATCH = 256;
+
+/**
+ * A directory's entries, read once and sorted in place by name, bytewise:
+ * the order the core asks of every host (`listing::sort_by_name`), so LIST,
+ * NLST and MLSD read the same as on the Rust drivers. A directory that
+ * cannot be read fails here, before the data connection.
+ */
+async function sortedEntries(batches) {
+  const entries = [];
+  for await (const batch of batches) {
+    for (const entry of batch) entries.push(entry);
+  }
+  return entries.sort((a, b) => Buffer.compare(a.name, b.name));
+}
+
 /** The name to report for a failure: a transfer or file error the module knows. */
 export function failureCode(error, dataPhase) {
   if (error?.code === 'ABORT_ERR' || error?.name === 'AbortError') return 'aborted';
@@ -117,8 +134,8 @@ export async function runTransfer(control, event, signal) {
         const facts = await storage.stat(event.path);
         listing =
           facts.kind === 'directory'
-            ? storage.list(event.path)
-            : [[{ name: event.path.subarray(event.path.lastIndexOf(0x2f) + 1), facts }]];
+            ? await sortedEntries(storage.list(event.path))
+            : [{ name: event.path.subarray(event.path.lastIndexOf(0x2f) + 1), facts }];
       }
     }
 
@@ -131,8 +148,9 @@ export async function runTransfer(control, event, signal) {
     dataPhase = true;
 
     if (listing) {
-      for await (const batch of listing) {
-        const lines = session.formatListing(event.id, batch, Math.floor(Date.now() / 1000));
+      const now = Math.floor(Date.now() / 1000);
+      for (let start = 0; start < listing.length; start += LISTING_BATCH) {
+        const lines = session.formatListing(event.id, listing.slice(start, start + LISTING_BATCH), now);
         bytes += lines.length;
         await write(socket, lines, signal);
       }

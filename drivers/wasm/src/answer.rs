@@ -23,7 +23,7 @@ pub enum AnswerError {
     },
     /// An error name that is neither one of ftpwire's nor a known errno code.
     #[error(
-        "unknown error {0:?}: use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, local (or a Node.js errno code such as ENOENT)"
+        "unknown error {0:?}: use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)"
     )]
     UnknownFileError(String),
     /// A transfer error name that is not known.
@@ -65,7 +65,7 @@ pub fn file_error(name: &str) -> Result<FileError, AnswerError> {
         "directoryNotEmpty" | "ENOTEMPTY" => FileError::DirectoryNotEmpty,
         "invalidName" | "ENAMETOOLONG" | "EILSEQ" => FileError::InvalidName,
         "storageFull" | "ENOSPC" | "EDQUOT" | "EFBIG" => FileError::StorageFull,
-        "unsupported" | "ENOSYS" | "ENOTSUP" | "EOPNOTSUPP" => FileError::Unsupported,
+        "unsupported" | "ENOTSUP" | "EOPNOTSUPP" | "ENOSYS" => FileError::Unsupported,
         // Any other errno is a local failure: the client cannot fix it.
         "local" => FileError::Local,
         other

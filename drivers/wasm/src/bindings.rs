@@ -103,6 +103,19 @@ impl JsServerConfig {
         self.edit().require_tls = on;
     }
 
+    /// LIST and NLST show dot files even without `-a`; off by default.
+    #[wasm_bindgen(setter = showDotFiles)]
+    pub fn set_show_dot_files(&mut self, on: bool) {
+        self.edit().show_dot_files = on;
+    }
+
+    /// Read-only logins (anonymous) may reach dot files (`.git`, `.env`);
+    /// off by default: such paths get `550` and listings leave them out.
+    #[wasm_bindgen(setter = shareDotFiles)]
+    pub fn set_share_dot_files(&mut self, on: bool) {
+        self.edit().share_dot_files = on;
+    }
+
     /// Implicit-FTPS sessions start with PBSZ 0 and PROT P in force, for
     /// clients that protect data connections without asking; off by default.
     #[wasm_bindgen(setter = implicitTlsProtP)]
@@ -466,16 +479,30 @@ impl JsSession {
     ) -> Result<Vec<u8>, JsError> {
         let mut names = Vec::with_capacity(entries.length() as usize);
         let mut metadata = Vec::with_capacity(names.capacity());
+        let mut targets = Vec::with_capacity(names.capacity());
         for entry in entries.iter() {
             let name = bytes(&property(&entry, "name"))
                 .ok_or_else(|| JsError::new("entry.name must be a Uint8Array or a string"))?;
             names.push(name);
             metadata.push(read_facts(&property(&entry, "facts"))?);
+            let target = property(&entry, "linkTarget");
+            targets.push(if target.is_null() || target.is_undefined() {
+                None
+            } else {
+                Some(bytes(&target).ok_or_else(|| {
+                    JsError::new("entry.linkTarget must be a Uint8Array, a string or null")
+                })?)
+            });
         }
         let list: Vec<ListEntry<'_>> = names
             .iter()
             .zip(metadata)
-            .map(|(name, metadata)| ListEntry { name, metadata })
+            .zip(&targets)
+            .map(|((name, metadata), target)| ListEntry {
+                name,
+                metadata,
+                link_target: target.as_deref(),
+            })
             .collect();
         let mut out = Vec::with_capacity(list.len() * 80);
         self.inner

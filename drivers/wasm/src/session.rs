@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::vec::Vec;
 
-use ftpwire_core::listing::{self, ListEntry, Metadata};
+use ftpwire_core::listing::{self, ListEntry, ListFilter, Metadata};
 use ftpwire_core::server::{
     Change, ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken,
     Notice, PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferKind,
@@ -63,6 +63,7 @@ enum Pending {
         token: TransferToken,
         kind: TransferKind,
         read_only: bool,
+        filter: ListFilter,
     },
 }
 
@@ -191,7 +192,10 @@ impl Session {
         Ok(self.pending.swap_remove(index).1)
     }
 
-    fn transfer(&self, id: u32) -> Result<(&TransferToken, TransferKind, bool), AnswerError> {
+    fn transfer(
+        &self,
+        id: u32,
+    ) -> Result<(&TransferToken, TransferKind, bool, ListFilter), AnswerError> {
         self.pending
             .iter()
             .find_map(|(pid, p)| match p {
@@ -199,7 +203,8 @@ impl Session {
                     token,
                     kind,
                     read_only,
-                } if *pid == id => Some((token, *kind, *read_only)),
+                    filter,
+                } if *pid == id => Some((token, *kind, *read_only, *filter)),
                 _ => None,
             })
             .ok_or(AnswerError::UnknownId {
@@ -338,8 +343,10 @@ impl Session {
     }
 
     /// Formats directory entries for the listing transfer `id` (LIST, NLST
-    /// or MLSD, as the client asked) and appends them to `out`;
-    /// `now_unix` decides when LIST shows a year instead of a time.
+    /// or MLSD, as the client asked) and appends them to `out`, leaving out
+    /// those the transfer's filter hides (dot files); `now_unix` decides
+    /// when LIST shows a year instead of a time. The host gives the entries
+    /// in [`listing::sort_by_name`] order.
     pub fn format_listing(
         &self,
         id: u32,
@@ -347,8 +354,8 @@ impl Session {
         now_unix: i64,
         out: &mut Vec<u8>,
     ) -> Result<(), AnswerError> {
-        let (_, kind, read_only) = self.transfer(id)?;
-        for entry in entries {
+        let (_, kind, read_only, filter) = self.transfer(id)?;
+        for entry in entries.iter().filter(|entry| filter.shows(entry.name)) {
             match kind {
                 TransferKind::List => listing::write_list_line(out, entry, now_unix),
                 TransferKind::NameList => listing::write_nlst_line(out, entry.name),
@@ -412,6 +419,16 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
                     ("from", from.into()),
                     ("to", to.into()),
                 ]),
+                Change::SetModified { path, modified } => fields.extend([
+                    ("change", "setModified".into()),
+                    ("path", path.into()),
+                    ("modified", Value::Number(modified as f64)),
+                ]),
+                Change::SetPermissions { path, mode } => fields.extend([
+                    ("change", "setPermissions".into()),
+                    ("path", path.into()),
+                    ("mode", mode.into()),
+                ]),
             }
             (
                 Value::tagged("fileChange", fields),
@@ -441,12 +458,14 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
                     ("data", data),
                     ("protected", transfer.protected.into()),
                     ("readOnly", transfer.read_only.into()),
+                    ("dotFiles", transfer.filter.dot_files.into()),
                 ],
             );
             let pending = Pending::Transfer {
                 token: transfer.token,
                 kind: transfer.kind,
                 read_only: transfer.read_only,
+                filter: transfer.filter,
             };
             (value, Some(pending))
         }

@@ -7,13 +7,16 @@ export type FileKind = "file" | "directory" | "symlink" | "other";
 /** Facts about one file; `modified` is seconds since the Unix epoch (UTC). */
 export interface FileFacts { kind: FileKind; size: number; modified?: number | null; mode: number }
 
-/** One directory entry for `Session.formatListing`: name as stored (bytes) or UTF-8 text. */
-export interface DirEntry { name: Uint8Array | string; facts: FileFacts }
+/** One directory entry for `Session.formatListing`: name as stored (bytes) or UTF-8 text;
+ *  `linkTarget` for a symbolic link (what it points to, as stored), with `facts` of its target
+ *  when the storage follows it or kind `symlink` when it does not. */
+export interface DirEntry { name: Uint8Array | string; facts: FileFacts; linkTarget?: Uint8Array | string | null }
 
-/** Storage errors by ftpwire's names (the reply they get: 550, 553 invalidName, 452 storageFull, 451 local). */
+/** Storage errors by ftpwire's names (the reply they get: 550, 553 invalidName, 452 storageFull,
+ *  502 unsupported, 451 local). */
 export type FileErrorName =
   | "notFound" | "permissionDenied" | "notADirectory" | "isADirectory" | "alreadyExists"
-  | "directoryNotEmpty" | "invalidName" | "storageFull" | "local";
+  | "directoryNotEmpty" | "invalidName" | "storageFull" | "unsupported" | "local";
 
 /** A storage error: ftpwire's name, or a Node.js errno code such as `"ENOENT"` (`error.code`). */
 export type FileErrorCode = FileErrorName | `E${string}`;
@@ -56,14 +59,21 @@ export interface EnterDirectoryEvent { type: "enterDirectory"; id: number; path:
 /** Change the filesystem; answer with `changeDone(id)` or `changeFailed(id, code)`. */
 export type FileChangeEvent = { type: "fileChange"; id: number } & (
   | { change: "makeDirectory" | "removeDirectory" | "delete"; path: Uint8Array }
-  | { change: "rename"; from: Uint8Array; to: Uint8Array });
+  | { change: "rename"; from: Uint8Array; to: Uint8Array }
+  /** MFMT: set the modification time to `modified` (seconds since the Unix epoch, UTC). */
+  | { change: "setModified"; path: Uint8Array; modified: number }
+  /** SITE CHMOD: set the permission bits (never above 0o777). */
+  | { change: "setPermissions"; path: Uint8Array; mode: number });
 /** Run a data transfer: `transferStarted(id)` (or `storeUniqueStarted`) once the file is open
  *  and the data connection up (TLS-wrapped if `protected`), then `transferFinished(id, bytes)`
  *  or `transferFailed(id, code)`. `ascii`: convert with AsciiEncoder/AsciiDecoder.
- *  Paths are normalized, absolute, and never above `/` (the session root). */
+ *  Paths are normalized, absolute, and never above `/` (the session root).
+ *  Listings: read the whole directory, sort it by name bytewise (`Buffer.compare`), then hand
+ *  it to `formatListing` in batches; the module leaves out the dot files it must not show
+ *  (`dotFiles` false). */
 export interface TransferEvent {
   type: "transfer"; id: number; kind: TransferKind; path: Uint8Array; offset: number;
-  ascii: boolean; data: DataEndpoint; protected: boolean; readOnly: boolean;
+  ascii: boolean; data: DataEndpoint; protected: boolean; readOnly: boolean; dotFiles: boolean;
 }
 /** Stop the running transfer `id`, then answer `transferFailed(id, "aborted")`. */
 export interface AbortTransferEvent { type: "abortTransfer"; id: number | null }

@@ -50,6 +50,8 @@ fn config(script: &Json) -> ServerConfig {
             "tls" => config.tls = value.as_bool().unwrap(),
             "requireTls" => config.require_tls = value.as_bool().unwrap(),
             "allowCcc" => config.allow_ccc = value.as_bool().unwrap(),
+            "showDotFiles" => config.show_dot_files = value.as_bool().unwrap(),
+            "shareDotFiles" => config.share_dot_files = value.as_bool().unwrap(),
             "implicitTlsProtP" => config.implicit_tls_prot_p = value.as_bool().unwrap(),
             "passiveAddress" => {
                 config.passive.external = Some(value.as_str().unwrap().parse().unwrap())
@@ -225,7 +227,8 @@ impl Runner<'_> {
 
     fn listing(&mut self, step: &Json) -> String {
         let id = self.id("transfer", true);
-        let entries: Vec<(Vec<u8>, _)> = step["listing"]
+        type Entry = (Vec<u8>, ftpwire_core::listing::Metadata, Option<Vec<u8>>);
+        let entries: Vec<Entry> = step["listing"]
             .as_array()
             .unwrap()
             .iter()
@@ -233,15 +236,19 @@ impl Runner<'_> {
                 (
                     e["name"].as_str().unwrap().as_bytes().to_vec(),
                     self.facts(&e["facts"]),
+                    e["linkTarget"].as_str().map(|t| t.as_bytes().to_vec()),
                 )
             })
             .collect();
         let entries: Vec<_> = entries
             .iter()
-            .map(|(name, metadata)| ftpwire_core::listing::ListEntry {
-                name,
-                metadata: *metadata,
-            })
+            .map(
+                |(name, metadata, target)| ftpwire_core::listing::ListEntry {
+                    name,
+                    metadata: *metadata,
+                    link_target: target.as_deref(),
+                },
+            )
             .collect();
         let mut out = Vec::new();
         let now = step["nowUnix"].as_i64().unwrap();

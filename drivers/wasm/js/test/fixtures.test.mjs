@@ -42,6 +42,8 @@ function config(settings = {}) {
       case 'tls':
       case 'requireTls':
       case 'allowCcc':
+      case 'showDotFiles':
+      case 'shareDotFiles':
       case 'maxLoginFailures':
       case 'failedLoginDelayMs':
       case 'idleTimeoutMs':
@@ -189,7 +191,7 @@ class Runner {
       }
       if (step.answer) this.answer(step);
       if (step.listing) {
-        const entries = step.listing.map((e) => ({ name: e.name, facts: this.facts(e.facts) }));
+        const entries = step.listing.map((e) => ({ name: e.name, facts: this.facts(e.facts), linkTarget: e.linkTarget }));
         const bytes = this.session.formatListing(this.id('transfer', true), entries, step.nowUnix);
         assert.equal(text(bytes), step.bytes, `${at}: listing bytes`);
       }

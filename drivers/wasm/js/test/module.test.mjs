@@ -135,6 +135,7 @@ test('transfer events carry everything the host needs', () => {
     {
       type: 'transfer', id: undefined, kind: 'retrieve', path: '/y.bin', offset: 7, ascii: false,
       data: { mode: 'active', address: '127.0.0.1', port: 51210 }, protected: false, readOnly: false,
+      dotFiles: false,
     },
   );
 });
@@ -153,6 +154,15 @@ test('listings come out in the format the client asked for', () => {
     '-rw-------   1 ftp      ftp                 5 Jan  1  1970 old.txt\r\n',
   );
   assert.throws(() => session.formatListing(transfer.id, [{ name: 5, facts }], 0), /entry.name must be a Uint8Array or a string/);
+  assert.throws(
+    () => session.formatListing(transfer.id, [{ name: 'l', facts, linkTarget: 5 }], 0),
+    /entry.linkTarget must be a Uint8Array, a string or null/,
+  );
+  // A link, and a dot file this LIST (no -a) leaves out.
+  assert.equal(
+    text(session.formatListing(transfer.id, [{ name: '.hidden', facts }, { name: 'l', facts, linkTarget: 'old.txt' }], 400 * 86400)),
+    'lrwxrwxrwx   1 ftp      ftp                 7 Jan  1  1970 l -> old.txt\r\n',
+  );
   session.transferFinished(transfer.id, 5);
   drain(session);
   transfer = epsvTransfer(session, 'RETR a\r\n');

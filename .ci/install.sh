@@ -1,0 +1,127 @@
+# Installs what ftpwire's tests (and CI) need on Debian, skipping whatever is
+# already there. Sourced, not run: `./test` calls install_for_tests, `.ci/run`
+# calls install_packages ci and install_rust_tools ci, so the list of tools
+# lives here once. Non-interactive (no stdin): apt as root or through
+# password-less sudo; Rust pieces through rustup and cargo (Rust itself must
+# come from rustup). Versions that matter are pinned.
+#
+# A new tool a test needs goes into install_packages (apt) or
+# install_rust_tools (rustup, cargo install) here, with its pinned version.
+
+# Pinned so the fuzz smoke does not change under us; installs from crates.io.
+CARGO_FUZZ_VERSION=0.13.1
+# The Node host supports Node 18.3 and later (drivers/wasm/README.md).
+NODE_MIN_VERSION=18.3
+
+export PATH="$HOME/.cargo/bin:$PATH"
+export DEBIAN_FRONTEND=noninteractive
+
+# The wasm-bindgen CLI must be exactly the `wasm-bindgen` crate's version in
+# Cargo.lock (pinned with `=` in Cargo.toml); drivers/wasm/build.sh checks it.
+wasm_bindgen_version() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+
+# as_root COMMAND...: runs COMMAND as root: directly, or through sudo
+# without a password (never a prompt: there is no stdin).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@" </dev/null
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        sudo -n env DEBIAN_FRONTEND=noninteractive "$@" </dev/null
+    else
+        echo "install: root is needed to run: $*" >&2
+        echo "install: run this script as root, give this user password-less sudo, or run that command yourself first" >&2
+        return 1
+    fi
+}
+
+# install_packages [ci]: the Debian packages whose commands are missing.
+# `ci` adds what only CI's stages need (a C++ compiler for libFuzzer).
+install_packages() {
+    # command:package pairs.
+    local wanted=(
+        curl:curl lftp:lftp python3:python3
+        # The WebAssembly driver's reference host and its FTPS test certificates.
+        node:nodejs openssl:openssl
+        # setpriv drops CAP_NET_BIND_SERVICE in a test run as root (Essential on Debian).
+        setpriv:util-linux
+        # Rust links with the system C compiler.
+        cc:gcc
+    )
+    if [ "${1:-}" = ci ]; then
+        # libfuzzer-sys compiles libFuzzer's C++ sources.
+        wanted+=(c++:g++)
+    fi
+    local pair missing=() have=()
+    for pair in "${wanted[@]}"; do
+        if command -v "${pair%%:*}" >/dev/null; then
+            have+=("${pair%%:*}")
+        else
+            missing+=("${pair#*:}")
+        fi
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if ! command -v apt-get >/dev/null; then
+            echo "install: not a Debian system; install these packages (or their equivalents) first: ${missing[*]}" >&2
+            return 1
+        fi
+        echo "install: apt packages ${missing[*]}"
+        as_root apt-get update
+        as_root apt-get install -y --no-install-recommends "${missing[@]}"
+    else
+        echo "install: already installed: ${have[*]}"
+    fi
+    local node
+    node=$(node --version)
+    node=${node#v}
+    if [ "$(printf '%s\n%s\n' "$NODE_MIN_VERSION" "$node" | sort -V | head -n 1)" != "$NODE_MIN_VERSION" ]; then
+        echo "install: node $node is older than $NODE_MIN_VERSION, which the Node host needs; install a newer nodejs" >&2
+        return 1
+    fi
+}
+
+# install_rust_tools [ci]: the rustup target and cargo tools the tests need
+# (wasm32-unknown-unknown, wasm-bindgen-cli); `ci` adds rustfmt, clippy, the
+# thumbv7em target, nightly and cargo-fuzz.
+install_rust_tools() {
+    if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
+        echo "install: cargo and rustup are needed; install Rust with rustup (https://rustup.rs), then run this again" >&2
+        return 1
+    fi
+    local targets=(wasm32-unknown-unknown) components=() target component
+    if [ "${1:-}" = ci ]; then
+        targets+=(thumbv7em-none-eabihf)
+        components+=(rustfmt clippy)
+    fi
+    local installed
+    installed=$(rustup target list --installed)
+    for target in "${targets[@]}"; do
+        grep -qx "$target" <<<"$installed" || rustup target add "$target"
+    done
+    installed=$(rustup component list --installed)
+    for component in "${components[@]}"; do
+        grep -q "^$component-" <<<"$installed" || rustup component add "$component"
+    done
+    local want
+    want=$(wasm_bindgen_version)
+    if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $want" ]; then
+        # No --locked: its lock file can be newer than the registry mirror.
+        cargo install wasm-bindgen-cli --version "$want"
+    fi
+    if [ "${1:-}" = ci ]; then
+        if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+            rustup toolchain install nightly --profile minimal
+        fi
+        if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+            cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+        fi
+    fi
+    echo "install: $(rustc --version), $(wasm-bindgen --version), targets: $(rustup target list --installed | tr '\n' ' ')"
+}
+
+# Everything `cargo test --workspace` needs.
+install_for_tests() {
+    install_packages
+    install_rust_tools
+}
