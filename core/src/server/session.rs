@@ -887,7 +887,7 @@ impl State {
                 " is the current directory.",
             ),
             Command::Cwd(arg) => {
-                if self.resolve_into_path(arg) {
+                if self.resolve_into_path(arg) && self.may_read_path() {
                     self.enter_directory();
                 }
             }

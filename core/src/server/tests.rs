@@ -722,7 +722,7 @@ fn read_only_logins_cannot_set_times_or_modes() {
 fn mfmt_sets_the_modification_time() {
     let mut h = Host::logged_in();
     h.cmd("CWD /pub");
-    h.answer_stat(Ok(DIR));
+    h.answer_enter(Ok(()));
     h.take();
     h.take_events();
     assert_eq!(h.cmd("MFMT 20240314092653 a b.txt"), "");
@@ -854,7 +854,9 @@ fn read_only_logins_never_reach_dot_files_unless_shared() {
             if shared {
                 assert_eq!(replies, "", "{line}");
                 assert_eq!(events.len(), 1, "{line}: {events:?}");
-                if h.stat.is_some() {
+                if h.enter.is_some() {
+                    h.answer_enter(Err(FileError::NotFound));
+                } else if h.stat.is_some() {
                     h.answer_stat(Err(FileError::NotFound));
                 } else {
                     h.finish_transfer(Err(TransferError::File(FileError::NotFound)));
