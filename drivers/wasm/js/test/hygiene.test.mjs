@@ -115,7 +115,7 @@ test('CWD into a directory the server cannot enter (mode 000) is 550', async () 
   }
 });
 
-test('--login-timeout: no login, a silent implicit-TLS handshake, a silent AUTH TLS: all closed', async () => {
+test('--login-timeout: no login, a silent implicit-TLS handshake, a silent AUTH TLS: all closed', { timeout: 20_000 }, async () => {
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
