@@ -303,6 +303,7 @@ fn answer_all(
         Passive(ftpwire_core::server::PassiveToken),
         Stat(ftpwire_core::server::StatToken, Metadata),
         Change(ftpwire_core::server::ChangeToken),
+        Enter(ftpwire_core::server::DirectoryToken),
         Transfer(ftpwire_core::server::TransferToken),
     }
     loop {
@@ -329,6 +330,7 @@ fn answer_all(
                     Answer::Stat(stat.token, facts)
                 }
                 Event::FileChange(change) => Answer::Change(change.token),
+                Event::EnterDirectory(enter) => Answer::Enter(enter.token),
                 Event::Transfer(transfer) => Answer::Transfer(transfer.token),
                 _ => continue,
             },
@@ -338,9 +340,10 @@ fn answer_all(
             Answer::Passive(t) => session.passive_opened(t, 50_000, None),
             Answer::Stat(t, facts) => session.stat_done(t, Ok(facts)),
             Answer::Change(t) => session.change_done(t, Ok(())),
+            Answer::Enter(t) => session.directory_entered(t, Ok(())),
             Answer::Transfer(t) => {
                 session.transfer_started(&t);
-                session.transfer_finished(t, Ok(1234));
+                let _ = session.transfer_finished(t, Ok(1234));
             }
         }
     }

@@ -59,6 +59,7 @@ enum Answer {
     Login(LoginToken),
     Stat(StatToken, Metadata),
     Change(ChangeToken),
+    Enter(ftpwire_core::server::DirectoryToken),
     Passive(PassiveToken),
     Transfer(TransferToken),
 }
@@ -84,6 +85,7 @@ fn run(session: &mut ServerSession, input: &[u8]) -> usize {
                     Answer::Stat(s.token, if is_dir { DIR } else { FILE })
                 }
                 Output::Event(Event::FileChange(c)) => Answer::Change(c.token),
+                Output::Event(Event::EnterDirectory(e)) => Answer::Enter(e.token),
                 Output::Event(Event::OpenPassive(p)) => Answer::Passive(p.token),
                 Output::Event(Event::Transfer(t)) => Answer::Transfer(t.token),
                 Output::Event(_) => continue,
@@ -96,10 +98,11 @@ fn run(session: &mut ServerSession, input: &[u8]) -> usize {
                 }
                 Answer::Stat(token, metadata) => session.stat_done(token, Ok(metadata)),
                 Answer::Change(token) => session.change_done(token, Ok(())),
+                Answer::Enter(token) => session.directory_entered(token, Ok(())),
                 Answer::Passive(token) => session.passive_opened(token, 50000, None),
                 Answer::Transfer(token) => {
                     session.transfer_started(&token);
-                    session.transfer_finished(token, Ok(1234));
+                    let _ = session.transfer_finished(token, Ok(1234));
                 }
             }
         }

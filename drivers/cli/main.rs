@@ -79,6 +79,10 @@ struct ServeArgs {
     /// it gets 421 and is closed [default: 300].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: Option<u64>,
+    /// Seconds a connection may take to log in (TLS handshake included)
+    /// before it gets 421 and is closed [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    login_timeout: Option<u64>,
     /// Seconds running transfers may go on after SIGINT/SIGTERM before their
     /// sessions are closed; a second signal stops at once [default: 30].
     #[arg(long, value_name = "SECONDS")]
@@ -156,6 +160,9 @@ impl ServeArgs {
         }
         if let Some(secs) = self.idle_timeout {
             config.idle_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.login_timeout {
+            config.login_timeout = Duration::from_secs(secs);
         }
         if let Some(secs) = self.shutdown_grace {
             config.shutdown_grace = Duration::from_secs(secs);

@@ -17,7 +17,7 @@ use std::time::Duration;
 use ftpwire_core::address::{PassiveAddress, canonical_ip};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{
-    ChangeToken, DataEndpoint, Event, FileError, LoginOutcome, LoginToken, Notice, PassiveError,
+    ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken, Notice, PassiveError,
     PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
 };
 use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
@@ -130,6 +130,7 @@ enum Held {
     Login(LoginToken),
     Passive(PassiveToken, bool),
     Stat(StatToken),
+    Enter(DirectoryToken),
     Change(ChangeToken),
     Transfer(TransferToken, TransferKind, bool),
     Tls(TlsToken),
@@ -340,6 +341,10 @@ impl Host {
                         assert!(stat.path.starts_with(b"/"), "stat path not absolute");
                         Held::Stat(stat.token)
                     }
+                    Event::EnterDirectory(enter) => {
+                        assert!(enter.path.starts_with(b"/"), "CWD path not absolute");
+                        Held::Enter(enter.token)
+                    }
                     Event::FileChange(change) => Held::Change(change.token),
                     Event::Transfer(transfer) => {
                         assert!(
@@ -404,7 +409,8 @@ impl Host {
             let Held::Transfer(token, ..) = self.held.remove(i) else {
                 unreachable!()
             };
-            self.session
+            let _ = self
+                .session
                 .transfer_finished(token, Err(TransferError::Aborted));
         }
     }
@@ -444,6 +450,14 @@ impl Host {
                 };
                 s.stat_done(token, result);
             }
+            Held::Enter(token) => {
+                let result = if c % 3 == 0 {
+                    Err(file_error(c))
+                } else {
+                    Ok(())
+                };
+                s.directory_entered(token, result);
+            }
             Held::Change(token) => {
                 let result = if c % 3 == 0 {
                     Err(file_error(c))
@@ -460,6 +474,10 @@ impl Host {
                             UNIQUE_NAMES[usize::from(c) % UNIQUE_NAMES.len()],
                         );
                     } else {
+                        if kind == TransferKind::Retrieve && c % 2 == 0 {
+                            // Sometimes more than the host will report: a truncated file.
+                            s.retrieve_opened(&token, u64::from(c) * 1500);
+                        }
                         s.transfer_started(&token);
                     }
                     // Still running: finish it on a later answer (ABOR may come first).
@@ -477,7 +495,7 @@ impl Host {
                 if result.is_ok() {
                     self.completed_transfers += 1;
                 }
-                s.transfer_finished(token, result);
+                let _ = s.transfer_finished(token, result);
             }
             Held::Tls(token) => {
                 if c % 8 == 7 {

@@ -100,7 +100,20 @@ impl Server {
         root: PathBuf,
         root_dir: Option<TempDir>,
     ) -> Server {
-        let mut command = serve_command(driver, args, cwd);
+        Server::launch_wrapped(&[], driver, args, cwd, root, root_dir)
+    }
+
+    /// [`launch`](Self::launch) under a `wrapper` command (e.g. `setpriv
+    /// --reuid=nobody ...`) that runs the binary as its last argument.
+    pub fn launch_wrapped(
+        wrapper: &[&str],
+        driver: &'static str,
+        args: &[OsString],
+        cwd: Option<&Path>,
+        root: PathBuf,
+        root_dir: Option<TempDir>,
+    ) -> Server {
+        let mut command = serve_command(wrapper, driver, args, cwd);
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -257,7 +270,7 @@ pub struct StartFailure {
 /// start: panics if it becomes ready, exits with success, or runs past the
 /// start-up bound.
 pub fn serve_expecting_failure(driver: &str, args: &[OsString]) -> StartFailure {
-    let mut child = serve_command(driver, args, None)
+    let mut child = serve_command(&[], driver, args, None)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -296,8 +309,15 @@ pub fn serve_expecting_failure(driver: &str, args: &[OsString]) -> StartFailure 
     StartFailure { status, stderr }
 }
 
-fn serve_command(driver: &str, args: &[OsString], cwd: Option<&Path>) -> Command {
-    let mut command = Command::new(binary());
+fn serve_command(wrapper: &[&str], driver: &str, args: &[OsString], cwd: Option<&Path>) -> Command {
+    let mut command = match wrapper {
+        [] => Command::new(binary()),
+        [program, rest @ ..] => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(binary());
+            command
+        }
+    };
     command
         .arg("serve")
         .args(driver_args(driver))

@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub line_limit: usize,
     /// A session with no command for this long gets `421` and is closed.
     pub idle_timeout: Duration,
+    /// A session not logged in this long after it connected (TLS handshake
+    /// included) gets `421` and is closed, so silent connections cannot
+    /// hold session places for the whole idle timeout.
+    pub login_timeout: Duration,
     /// How long a transfer may wait for its data connection before `425`.
     pub data_connection_timeout: Duration,
     /// A failed PASS is answered only after this delay (slows password guessing).
@@ -63,6 +67,7 @@ impl Default for ServerConfig {
             greeting: Cow::Borrowed("ftpwire ready"),
             line_limit: 4096,
             idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(30),
             data_connection_timeout: Duration::from_secs(30),
             failed_login_delay: Duration::from_secs(1),
             max_login_failures: 3,

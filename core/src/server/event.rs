@@ -54,8 +54,10 @@ pub enum Event<'a> {
     /// transfer refused before its data connection (a `550`): the next
     /// transfer command accepts on it.
     ClosePassive,
-    /// Look up a file's facts (for SIZE, MDTM, MLST, CWD, RNFR).
+    /// Look up a file's facts (for SIZE, MDTM, MLST, RNFR).
     Stat(Stat<'a>),
+    /// CWD or CDUP: may this session enter the directory?
+    EnterDirectory(EnterDirectory<'a>),
     /// Change the filesystem (MKD, RMD, DELE, RNTO, MFMT, SITE CHMOD).
     FileChange(FileChange<'a>),
     /// Run a data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD).
@@ -125,6 +127,18 @@ pub struct Stat<'a> {
     pub path: &'a [u8],
     /// Answer with [`ServerSession::stat_done`](super::ServerSession::stat_done).
     pub token: StatToken,
+}
+
+/// A directory to change into (CWD, CDUP).
+#[derive(Debug)]
+pub struct EnterDirectory<'a> {
+    /// Normalized absolute virtual path.
+    pub path: &'a [u8],
+    /// Answer with [`ServerSession::directory_entered`](super::ServerSession::directory_entered):
+    /// `Ok` only if it is a directory the server may enter, as `chdir(2)`
+    /// would allow (a directory that exists but cannot be searched is
+    /// `PermissionDenied`).
+    pub token: DirectoryToken,
 }
 
 /// A filesystem change.
@@ -289,6 +303,11 @@ pub enum TransferError {
     /// The data connection broke mid-transfer (`426`).
     #[error("data connection closed; transfer aborted")]
     ConnectionLost,
+    /// RETR delivered fewer bytes than the file had when it was opened
+    /// (`426`): it was truncated while being sent. See
+    /// [`ServerSession::retrieve_opened`](super::ServerSession::retrieve_opened).
+    #[error("the file was truncated while being sent")]
+    Truncated,
     /// Stopped after [`Event::AbortTransfer`] (`426`).
     #[error("transfer aborted")]
     Aborted,
@@ -339,6 +358,8 @@ pub enum Notice<'a> {
     LineTooLong,
     /// The idle timeout closed the session.
     IdleTimeout,
+    /// The login timeout closed a session that never logged in.
+    LoginTimeout,
     /// A command was refused because the server requires TLS.
     TlsRequired,
     /// A write (upload, delete, rename, directory change) was refused
@@ -375,6 +396,10 @@ token!(
 token!(
     /// Answers a [`Stat`].
     StatToken
+);
+token!(
+    /// Answers an [`EnterDirectory`].
+    DirectoryToken
 );
 token!(
     /// Answers a [`FileChange`].

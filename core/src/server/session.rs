@@ -64,6 +64,9 @@ struct State {
     peer: SocketAddr,
     now: Instant,
     last_activity: Instant,
+    /// When the current login began (connection, AUTH, REIN): the login
+    /// timeout counts from here.
+    login_started: Instant,
 
     out: Vec<u8>,
     /// `out` was handed to the host: clear it before writing more.
@@ -132,6 +135,7 @@ enum Waiting {
     LoginDelay(Instant),
     Passive(u32, Advertise),
     Stat(u32, StatPurpose),
+    EnterDirectory(u32),
     Change(u32, ChangeKind),
     Transfer(TransferState),
 }
@@ -143,6 +147,8 @@ struct TransferState {
     /// REST offset, taken when the command ran (REST applies to one transfer).
     offset: u64,
     started: bool,
+    /// RETR: the file's size when the host opened it.
+    size_at_open: Option<u64>,
     /// Which entries a listing shows.
     filter: ListFilter,
     /// Deadline for the data connection, until `started`.
@@ -167,7 +173,6 @@ enum Advertise {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StatPurpose {
-    Cwd,
     Size,
     Mdtm,
     Mlst,
@@ -193,6 +198,7 @@ enum Queued {
     OpenPassive(u32, bool),
     ClosePassive,
     Stat(u32),
+    EnterDirectory(u32),
     Change(u32, ChangeKind),
     Transfer(TransferState),
     AbortTransfer,
@@ -209,6 +215,7 @@ enum QueuedNotice {
     PortRefused(SocketAddr, &'static str),
     LineTooLong,
     IdleTimeout,
+    LoginTimeout,
     TlsRequired,
     ReadOnlyRefused(&'static str),
 }
@@ -278,6 +285,7 @@ impl ServerSession {
             peer: canonical(peer),
             now,
             last_activity: now,
+            login_started: now,
             out: Vec::with_capacity(512),
             out_taken: false,
             events: VecDeque::with_capacity(8),
@@ -485,6 +493,13 @@ impl ServerSession {
         self.run_replay();
     }
 
+    /// Answers [`Event::EnterDirectory`]: `Ok` makes it the working directory (`250`).
+    pub fn directory_entered(&mut self, token: DirectoryToken, result: Result<(), FileError>) {
+        self.state.settle(self.state.now);
+        self.state.on_directory_entered(token.0, result);
+        self.run_replay();
+    }
+
     /// Answers [`Event::FileChange`].
     pub fn change_done(&mut self, token: ChangeToken, result: Result<(), FileError>) {
         self.state.settle(self.state.now);
@@ -505,12 +520,35 @@ impl ServerSession {
         self.state.on_transfer_started(token.0, Some(name));
     }
 
-    /// The transfer ended: `Ok(bytes)` only if every byte was moved and the
-    /// file is complete (`226`); otherwise the error picks the reply.
-    pub fn transfer_finished(&mut self, token: TransferToken, result: Result<u64, TransferError>) {
+    /// RETR: the file had `size` bytes when the host opened it. Call it
+    /// before [`transfer_finished`](Self::transfer_finished): a RETR that
+    /// then reports fewer bytes than `size` minus the REST offset read a file
+    /// cut short while it was sent, and ends in `426`, never `226`.
+    pub fn retrieve_opened(&mut self, token: &TransferToken, size: u64) {
         self.state.settle(self.state.now);
-        self.state.on_transfer_finished(token.0, result);
+        if let Waiting::Transfer(mut t) = self.state.waiting
+            && t.id == token.0
+            && t.kind == TransferKind::Retrieve
+        {
+            t.size_at_open = Some(size);
+            self.state.waiting = Waiting::Transfer(t);
+        }
+    }
+
+    /// The transfer ended: `Ok(bytes)` only if every byte was moved and the
+    /// file is complete (`226`); otherwise the error picks the reply. For
+    /// RETR, `bytes` counts what was read from the file (before TYPE A
+    /// conversion). Returns the outcome the reply reports, for the host's
+    /// log: `Err(TransferError::Truncated)` for a RETR whose file shrank.
+    pub fn transfer_finished(
+        &mut self,
+        token: TransferToken,
+        result: Result<u64, TransferError>,
+    ) -> Result<u64, TransferError> {
+        self.state.settle(self.state.now);
+        let result = self.state.on_transfer_finished(token.0, result);
         self.run_replay();
+        result
     }
 
     /// Runs a command line that waited for the session to be free.
@@ -620,7 +658,10 @@ impl State {
     }
 
     fn deadline(&self) -> Instant {
-        let idle = self.last_activity + self.config.idle_timeout;
+        let idle = match self.login_deadline() {
+            Some(login) => login.min(self.last_activity + self.config.idle_timeout),
+            None => self.last_activity + self.config.idle_timeout,
+        };
         match self.waiting {
             Waiting::LoginDelay(until) => until.min(idle),
             Waiting::Transfer(TransferState {
@@ -632,9 +673,22 @@ impl State {
         }
     }
 
+    /// When a session that has not logged in is closed; `None` once logged
+    /// in, or while the host checks a password (its answer decides).
+    fn login_deadline(&self) -> Option<Instant> {
+        if self.logged_in() || matches!(self.waiting, Waiting::Login(_)) {
+            return None;
+        }
+        Some(self.login_started + self.config.login_timeout)
+    }
+
     fn on_timeout(&mut self) {
         if self.closing || self.closed {
             return;
+        }
+        if self.login_deadline().is_some_and(|due| self.now >= due) {
+            self.notice(QueuedNotice::LoginTimeout);
+            return self.close(421, "Login timeout; closing the connection.");
         }
         match self.waiting {
             Waiting::LoginDelay(until) if self.now >= until => {
@@ -694,6 +748,10 @@ impl State {
                 },
                 token: StatToken(id),
             }),
+            Queued::EnterDirectory(id) => Event::EnterDirectory(EnterDirectory {
+                path: &self.path,
+                token: DirectoryToken(id),
+            }),
             Queued::Change(id, kind) => Event::FileChange(FileChange {
                 change: match kind {
                     ChangeKind::MakeDirectory => Change::MakeDirectory(&self.path),
@@ -749,6 +807,7 @@ impl State {
                 QueuedNotice::PortRefused(addr, reason) => Notice::PortRefused { addr, reason },
                 QueuedNotice::LineTooLong => Notice::LineTooLong,
                 QueuedNotice::IdleTimeout => Notice::IdleTimeout,
+                QueuedNotice::LoginTimeout => Notice::LoginTimeout,
                 QueuedNotice::TlsRequired => Notice::TlsRequired,
                 QueuedNotice::ReadOnlyRefused(command) => Notice::ReadOnlyRefused {
                     user: &self.user,
@@ -809,6 +868,7 @@ impl State {
             Command::Rein => {
                 self.reset_data();
                 self.login = LoginState::Connected;
+                self.login_started = self.now;
                 self.cwd.clear();
                 self.cwd.push(b'/');
                 self.transfer_type = TransferType::Ascii;
@@ -833,11 +893,15 @@ impl State {
                 &self.cwd,
                 " is the current directory.",
             ),
-            Command::Cwd(arg) => self.stat(arg, StatPurpose::Cwd),
+            Command::Cwd(arg) => {
+                if self.resolve_into_path(arg) && self.may_read_path() {
+                    self.enter_directory();
+                }
+            }
             Command::Cdup => {
-                let parent = path::parent(&self.cwd).len();
-                self.cwd.truncate(parent.max(1));
-                self.reply(250, "Directory changed.");
+                self.path.clear();
+                self.path.extend_from_slice(path::parent(&self.cwd));
+                self.enter_directory();
             }
             Command::Mkd(arg) => self.change(arg, ChangeKind::MakeDirectory),
             Command::Rmd(arg) => self.change(arg, ChangeKind::RemoveDirectory),
@@ -981,6 +1045,7 @@ impl State {
         // A new security context starts a new login (RFC 4217 §4: the
         // client must log in again, protected).
         self.login = LoginState::Connected;
+        self.login_started = self.now;
         self.pbsz = false;
         self.prot_private = false;
         let id = self.token();
@@ -1073,7 +1138,9 @@ impl State {
         );
         if self.logged_in() {
             self.out.extend_from_slice(b" Logged in as ");
-            self.out.extend_from_slice(&self.user);
+            // Client bytes: escaped like a path, so a CR or LF in the name
+            // cannot end the line or forge a reply.
+            reply::write_path(&mut self.out, &self.user);
             self.out.extend_from_slice(b"\r\n");
         }
         self.out.extend_from_slice(match self.transfer_type {
@@ -1119,6 +1186,13 @@ impl State {
                 false
             }
         }
+    }
+
+    /// CWD, CDUP: the host checks that `self.path` can be entered.
+    fn enter_directory(&mut self) {
+        let id = self.token();
+        self.waiting = Waiting::EnterDirectory(id);
+        self.events.push_back(Queued::EnterDirectory(id));
     }
 
     /// Whether dot files are kept from this login: a read-only login
@@ -1332,6 +1406,7 @@ impl State {
             kind,
             offset,
             started: false,
+            size_at_open: None,
             // A path that is itself a dot file (`LIST .env`, `NLST .git`) is asked for by name.
             filter: ListFilter {
                 dot_files: kind.is_listing()
@@ -1442,11 +1517,6 @@ impl State {
         };
         let is_dir = metadata.kind == FileKind::Directory;
         match purpose {
-            StatPurpose::Cwd if is_dir => {
-                core::mem::swap(&mut self.cwd, &mut self.path);
-                self.reply(250, "Directory changed.");
-            }
-            StatPurpose::Cwd => self.reply(550, "Not a directory."),
             StatPurpose::Size if is_dir => self.reply(550, "Not a plain file."),
             StatPurpose::Size => {
                 reply::write_code(&mut self.out, 213, b' ');
@@ -1473,6 +1543,23 @@ impl State {
             StatPurpose::Rnfr => {
                 self.rename_pending = true;
                 self.reply(350, "Ready for RNTO.");
+            }
+        }
+    }
+
+    fn on_directory_entered(&mut self, id: u32, result: Result<(), FileError>) {
+        if self.waiting != Waiting::EnterDirectory(id) {
+            return;
+        }
+        self.waiting = Waiting::Nothing;
+        match result {
+            Ok(()) => {
+                core::mem::swap(&mut self.cwd, &mut self.path);
+                self.reply(250, "Directory changed.");
+            }
+            Err(error) => {
+                let (code, text) = error.reply();
+                self.reply(code, text);
             }
         }
     }
@@ -1529,13 +1616,25 @@ impl State {
         }
     }
 
-    fn on_transfer_finished(&mut self, id: u32, result: Result<u64, TransferError>) {
+    fn on_transfer_finished(
+        &mut self,
+        id: u32,
+        result: Result<u64, TransferError>,
+    ) -> Result<u64, TransferError> {
         let Waiting::Transfer(t) = self.waiting else {
-            return;
+            return result;
         };
         if t.id != id {
-            return;
+            return result;
         }
+        let result = match (result, t.size_at_open) {
+            // Fewer bytes than the file had when it was opened: it was
+            // truncated mid-transfer and the client holds neither version.
+            (Ok(sent), Some(size)) if sent < size.saturating_sub(t.offset) => {
+                Err(TransferError::Truncated)
+            }
+            (result, _) => result,
+        };
         self.waiting = Waiting::Nothing;
         self.last_activity = self.now;
         // The data connection set-up is used up by the transfer (RFC 959
@@ -1564,6 +1663,10 @@ impl State {
             Err(TransferError::ConnectionLost) => {
                 self.reply(426, "Data connection closed; transfer aborted.")
             }
+            Err(TransferError::Truncated) => self.reply(
+                426,
+                "The file was truncated while being sent; transfer aborted.",
+            ),
             Err(TransferError::TlsFailed) => {
                 self.reply(425, "TLS negotiation on the data connection failed.")
             }
@@ -1579,5 +1682,6 @@ impl State {
         if t.abort == Some(AbortReason::Abor) {
             self.reply(226, "ABOR successful.");
         }
+        result
     }
 }

@@ -36,6 +36,7 @@ struct Host {
     login: Option<LoginToken>,
     passive: Option<PassiveToken>,
     stat: Option<StatToken>,
+    enter: Option<DirectoryToken>,
     change: Option<ChangeToken>,
     transfer: Option<TransferToken>,
     tls: Option<TlsToken>,
@@ -64,6 +65,7 @@ impl Host {
             login: None,
             passive: None,
             stat: None,
+            enter: None,
             change: None,
             transfer: None,
             tls: None,
@@ -131,6 +133,10 @@ impl Host {
                         Event::Stat(s) => {
                             self.stat = Some(s.token);
                             format!("stat {}", show(s.path))
+                        }
+                        Event::EnterDirectory(e) => {
+                            self.enter = Some(e.token);
+                            format!("enter {}", show(e.path))
                         }
                         Event::FileChange(c) => {
                             self.change = Some(c.token);
@@ -209,6 +215,12 @@ impl Host {
         self.offer();
     }
 
+    fn answer_enter(&mut self, result: Result<(), FileError>) {
+        let token = self.enter.take().expect("a directory change was asked");
+        self.session.directory_entered(token, result);
+        self.offer();
+    }
+
     fn answer_change(&mut self, result: Result<(), FileError>) {
         let token = self.change.take().expect("a change was asked");
         self.session.change_done(token, result);
@@ -229,7 +241,7 @@ impl Host {
 
     fn finish_transfer(&mut self, result: Result<u64, TransferError>) {
         let token = self.transfer.take().expect("a transfer was asked");
-        self.session.transfer_finished(token, result);
+        let _ = self.session.transfer_finished(token, result);
         self.offer();
     }
 
@@ -552,20 +564,41 @@ fn rein_forgets_the_login() {
 fn directories() {
     let mut h = Host::logged_in();
     assert_eq!(h.cmd("CWD pub/../docs"), "");
-    assert_eq!(h.take_events(), ["stat /docs"]);
-    h.answer_stat(Ok(DIR));
+    assert_eq!(h.take_events(), ["enter /docs"]);
+    h.answer_enter(Ok(()));
     assert_eq!(h.take(), "250 Directory changed.\r\n");
     assert_eq!(h.cmd("PWD"), "257 \"/docs\" is the current directory.\r\n");
     h.cmd("CWD file");
-    h.answer_stat(Ok(FILE));
+    h.answer_enter(Err(FileError::NotADirectory));
     assert_eq!(h.take(), "550 Not a directory.\r\n");
     h.cmd("CWD missing");
-    h.answer_stat(Err(FileError::NotFound));
+    h.answer_enter(Err(FileError::NotFound));
     assert_eq!(h.take(), "550 No such file or directory.\r\n");
-    assert_eq!(h.cmd("CDUP"), "250 Directory changed.\r\n");
+    // A directory the server may not enter (mode 000) stays where it was.
+    h.cmd("CWD locked");
+    h.answer_enter(Err(FileError::PermissionDenied));
+    assert_eq!(h.take(), "550 Permission denied.\r\n");
+    assert_eq!(h.cmd("PWD"), "257 \"/docs\" is the current directory.\r\n");
+    h.take_events();
+    assert_eq!(h.cmd("CDUP"), "");
+    assert_eq!(h.take_events(), ["enter /"]);
+    h.answer_enter(Ok(()));
+    assert_eq!(h.take(), "250 Directory changed.\r\n");
     assert_eq!(h.cmd("XPWD"), "257 \"/\" is the current directory.\r\n");
-    assert_eq!(h.cmd("CDUP"), "250 Directory changed.\r\n");
+    h.cmd("CDUP");
+    assert_eq!(h.take_events(), ["enter /"]);
+    h.answer_enter(Ok(()));
+    assert_eq!(h.take(), "250 Directory changed.\r\n");
     assert_eq!(h.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+    h.cmd("CWD /docs");
+    h.answer_enter(Ok(()));
+    assert_eq!(h.cmd("XCUP"), "250 Directory changed.\r\n");
+    h.answer_enter(Err(FileError::PermissionDenied));
+    assert_eq!(h.take(), "550 Permission denied.\r\n");
+    assert_eq!(h.cmd("PWD"), "257 \"/docs\" is the current directory.\r\n");
+    h.cmd("CDUP");
+    h.answer_enter(Ok(()));
+    h.take();
     h.take_events();
 
     assert_eq!(h.cmd("MKD new \"dir\""), "");
@@ -689,7 +722,7 @@ fn read_only_logins_cannot_set_times_or_modes() {
 fn mfmt_sets_the_modification_time() {
     let mut h = Host::logged_in();
     h.cmd("CWD /pub");
-    h.answer_stat(Ok(DIR));
+    h.answer_enter(Ok(()));
     h.take();
     h.take_events();
     assert_eq!(h.cmd("MFMT 20240314092653 a b.txt"), "");
@@ -821,7 +854,9 @@ fn read_only_logins_never_reach_dot_files_unless_shared() {
             if shared {
                 assert_eq!(replies, "", "{line}");
                 assert_eq!(events.len(), 1, "{line}: {events:?}");
-                if h.stat.is_some() {
+                if h.enter.is_some() {
+                    h.answer_enter(Err(FileError::NotFound));
+                } else if h.stat.is_some() {
                     h.answer_stat(Err(FileError::NotFound));
                 } else {
                     h.finish_transfer(Err(TransferError::File(FileError::NotFound)));
@@ -1244,7 +1279,7 @@ fn stou_names_the_file_in_its_150() {
     );
     let token = h.transfer.take().unwrap();
     h.session.store_unique_started(&token, b"ftpwire.1");
-    h.session.transfer_finished(token, Ok(3));
+    let _ = h.session.transfer_finished(token, Ok(3));
     h.offer();
     assert_eq!(
         h.take(),
@@ -1282,7 +1317,7 @@ fn pipelined_commands_run_in_order() {
         h.take(),
         "230 Login successful.\r\n257 \"/\" is the current directory.\r\n"
     );
-    h.answer_stat(Ok(DIR));
+    h.answer_enter(Ok(()));
     assert_eq!(h.take(), "250 Directory changed.\r\n200 NOOP ok.\r\n");
 }
 
@@ -1386,7 +1421,7 @@ mod never_panics {
         }
         if let Some(t) = h.transfer.take() {
             h.session.transfer_started(&t);
-            h.session.transfer_finished(t, Ok(7));
+            let _ = h.session.transfer_finished(t, Ok(7));
         }
     }
 
@@ -1747,4 +1782,134 @@ fn control_characters_in_paths_cannot_break_reply_lines() {
     h.drain();
     assert_eq!(h.take(), "150 FILE: evil\r\0\u{0}226 fake\r\n");
     h.transfer = Some(token);
+}
+
+#[test]
+fn stat_escapes_the_user_name_like_a_path() {
+    // Found by the session fuzzer: a CR in USER reached the 211 reply raw.
+    let mut h = Host::new();
+    h.send(b"USER ubuntu\r{{{\nPASS x\r\n");
+    assert_eq!(h.take(), "331 Password required.\r\n");
+    h.answer_login(LoginOutcome::Accepted { read_only: false });
+    h.take();
+    h.send(b"STAT\r\n");
+    assert_eq!(
+        h.out,
+        b"211-ftpwire status:\r\n Connected from 127.0.0.1\r\n Logged in as ubuntu\r\0{{{\r\n TYPE: ASCII; STRUcture: File; MODE: Stream\r\n211 End of status.\r\n"
+    );
+}
+
+#[test]
+fn a_session_that_never_logs_in_is_closed_at_the_login_timeout() {
+    let mut h = Host::new();
+    // Commands do not extend it: only a login does.
+    h.advance(Duration::from_secs(29));
+    assert_eq!(h.cmd("USER alice"), "331 Password required.\r\n");
+    assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
+    assert_eq!(h.session.poll_timeout(), Some(Instant::from_millis(31_000)));
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.take(), "421 Login timeout; closing the connection.\r\n");
+    assert_eq!(h.take_events(), ["notice LoginTimeout"]);
+    assert!(h.closed);
+}
+
+#[test]
+fn the_login_timeout_waits_for_a_pending_login_and_ends_with_it() {
+    let config = ServerConfig {
+        login_timeout: Duration::from_secs(5),
+        ..ServerConfig::default()
+    };
+    let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:40000");
+    h.send("USER alice\r\nPASS secret\r\n");
+    h.take();
+    // The host is still checking the password: its answer decides.
+    h.advance(Duration::from_secs(6));
+    assert_eq!(h.take(), "");
+    h.answer_login(LoginOutcome::Accepted { read_only: false });
+    assert_eq!(h.take(), "230 Login successful.\r\n");
+    // Logged in: only the idle timeout applies now.
+    h.advance(Duration::from_secs(290));
+    assert_eq!(h.take(), "");
+    assert!(!h.closed);
+}
+
+#[test]
+fn a_tls_handshake_that_stalls_is_bounded_by_the_login_timeout() {
+    let config = ServerConfig {
+        tls: true,
+        login_timeout: Duration::from_secs(5),
+        ..ServerConfig::default()
+    };
+    let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:40000");
+    h.advance(Duration::from_secs(3));
+    h.cmd("AUTH TLS");
+    h.take_events();
+    // AUTH TLS starts a new login: its 5 s count from here.
+    h.advance(Duration::from_secs(4));
+    assert_eq!(h.take(), "");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.take(), "421 Login timeout; closing the connection.\r\n");
+    assert!(h.closed);
+    // Implicit FTPS: the session exists while the host runs the handshake.
+    let config = Arc::new(ServerConfig {
+        tls: true,
+        login_timeout: Duration::from_secs(5),
+        ..ServerConfig::default()
+    });
+    let start = Instant::from_millis(1_000);
+    let peer = "127.0.0.1:40000".parse().unwrap();
+    let session =
+        ServerSession::new_implicit_tls(config, "127.0.0.1:990".parse().unwrap(), peer, start);
+    assert_eq!(session.poll_timeout(), Some(Instant::from_millis(6_000)));
+}
+
+#[test]
+fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
+    let mut h = Host::logged_in();
+    h.cmd("TYPE I");
+    h.epsv();
+    h.cmd("RETR big");
+    h.take_events();
+    let token = h.transfer.as_ref().unwrap();
+    h.session.retrieve_opened(token, 64 << 20);
+    h.start_transfer();
+    assert_eq!(h.take(), "150 Opening data connection.\r\n");
+    let token = h.transfer.take().unwrap();
+    assert_eq!(
+        h.session.transfer_finished(token, Ok(2 << 20)),
+        Err(TransferError::Truncated)
+    );
+    h.offer();
+    assert_eq!(
+        h.take(),
+        "426 The file was truncated while being sent; transfer aborted.\r\n"
+    );
+
+    // After REST, what is due is the size minus the offset; more (a file
+    // that grew) is complete.
+    for (sent, reply) in [
+        (
+            99,
+            "426 The file was truncated while being sent; transfer aborted.\r\n",
+        ),
+        (100, "226 Transfer complete.\r\n"),
+        (150, "226 Transfer complete.\r\n"),
+    ] {
+        h.cmd("REST 900");
+        h.epsv();
+        h.cmd("RETR big");
+        let token = h.transfer.as_ref().unwrap();
+        h.session.retrieve_opened(token, 1000);
+        h.start_transfer();
+        h.take();
+        h.finish_transfer(Ok(sent));
+        assert_eq!(h.take(), reply, "{sent} bytes");
+    }
+    // Without a size the host's word stands.
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.finish_transfer(Ok(1));
+    assert_eq!(h.take(), "226 Transfer complete.\r\n");
 }

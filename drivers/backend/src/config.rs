@@ -11,6 +11,7 @@
 //! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
 //!
 //! idle_timeout = 300             # seconds without a command before 421
+//! login_timeout = 30             # seconds to log in (TLS handshake included) before 421
 //! shutdown_grace = 30            # seconds running transfers get at shutdown
 //!
 //! tls_cert = "cert.pem"          # FTPS: AUTH TLS on `listen`
@@ -99,6 +100,11 @@ pub struct ServeConfig {
     /// `421` and is closed (TOML: whole seconds).
     #[serde(deserialize_with = "positive_duration_from_secs")]
     pub idle_timeout: Duration,
+    /// A connection not logged in this long (TLS handshake included) gets
+    /// `421` and is closed, so silent connections free their session place
+    /// (TOML: whole seconds).
+    #[serde(deserialize_with = "positive_duration_from_secs")]
+    pub login_timeout: Duration,
     /// At shutdown (SIGINT/SIGTERM), how long running transfers may go on
     /// before their sessions are closed (TOML: whole seconds).
     #[serde(deserialize_with = "duration_from_secs")]
@@ -146,6 +152,7 @@ impl Default for ServeConfig {
             max_sessions: crate::limits::DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: crate::limits::DEFAULT_MAX_SESSIONS_PER_IP,
             idle_timeout: ServerConfig::default().idle_timeout,
+            login_timeout: ServerConfig::default().login_timeout,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             tls_cert: None,
             tls_key: None,
@@ -367,6 +374,7 @@ impl ServeConfig {
                 local_networks: self.local_networks.clone(),
             },
             idle_timeout: self.idle_timeout,
+            login_timeout: self.login_timeout,
             tls: self.tls_cert.is_some(),
             require_tls: self.require_tls,
             allow_ccc: self.allow_ccc,
@@ -762,8 +770,15 @@ mod tests {
 
     #[test]
     fn timeouts_are_whole_seconds() {
-        let config = ServeConfig::from_toml("idle_timeout = 60\nshutdown_grace = 0").unwrap();
+        let config =
+            ServeConfig::from_toml("idle_timeout = 60\nshutdown_grace = 0\nlogin_timeout = 5")
+                .unwrap();
         assert_eq!(config.server_config().idle_timeout, Duration::from_secs(60));
+        assert_eq!(config.server_config().login_timeout, Duration::from_secs(5));
+        assert_eq!(
+            ServeConfig::default().server_config().login_timeout,
+            Duration::from_secs(30)
+        );
         assert_eq!(config.shutdown_grace, Duration::ZERO);
         assert_eq!(
             ServeConfig::default().shutdown_grace,

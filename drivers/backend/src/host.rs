@@ -12,8 +12,8 @@ use std::time::Duration;
 use ftpwire_core::ServerSession;
 use ftpwire_core::listing::Metadata;
 use ftpwire_core::server::{
-    Change, ChangeToken, Event, FileChange, FileError, LoginOutcome, LoginToken, Notice,
-    PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
+    Change, ChangeToken, DirectoryToken, Event, FileChange, FileError, LoginOutcome, LoginToken,
+    Notice, PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
 };
 
 use crate::storage::{Storage, file_error};
@@ -67,6 +67,13 @@ pub enum Blocking {
         /// Answer with `stat_done`.
         token: StatToken,
     },
+    /// CWD, CDUP: may the session enter this directory?
+    EnterDirectory {
+        /// Virtual path.
+        path: Vec<u8>,
+        /// Answer with `directory_entered`.
+        token: DirectoryToken,
+    },
     /// MKD, RMD, DELE, RNFR+RNTO, MFMT, SITE CHMOD.
     Change {
         /// Which change.
@@ -86,6 +93,7 @@ impl fmt::Debug for Blocking {
         match self {
             Blocking::Login { .. } => f.write_str("Blocking::Login"),
             Blocking::Stat { .. } => f.write_str("Blocking::Stat"),
+            Blocking::EnterDirectory { .. } => f.write_str("Blocking::EnterDirectory"),
             Blocking::Change { kind, .. } => write!(f, "Blocking::Change({kind:?})"),
         }
     }
@@ -115,6 +123,8 @@ pub enum Answer {
     Login(LoginToken, LoginOutcome),
     /// A stat result.
     Stat(StatToken, Result<Metadata, FileError>),
+    /// A directory change result.
+    EnterDirectory(DirectoryToken, Result<(), FileError>),
     /// A change result.
     Change(ChangeToken, Result<(), FileError>),
 }
@@ -138,6 +148,10 @@ impl Work {
             Event::Stat(stat) => Work::Blocking(Blocking::Stat {
                 path: stat.path.to_vec(),
                 token: stat.token,
+            }),
+            Event::EnterDirectory(enter) => Work::Blocking(Blocking::EnterDirectory {
+                path: enter.path.to_vec(),
+                token: enter.token,
             }),
             Event::FileChange(FileChange { change, token }) => {
                 let (kind, from, to) = match change {
@@ -195,6 +209,10 @@ impl Blocking {
             Blocking::Stat { path, token } => {
                 Answer::Stat(token, storage.stat(&path).map_err(|e| file_error(&e)))
             }
+            Blocking::EnterDirectory { path, token } => {
+                let result = storage.enter_directory(&path);
+                Answer::EnterDirectory(token, result.map_err(|e| file_error(&e)))
+            }
             Blocking::Change {
                 kind,
                 from,
@@ -226,6 +244,7 @@ impl Answer {
         match self {
             Answer::Login(token, outcome) => session.login(token, outcome),
             Answer::Stat(token, result) => session.stat_done(token, result),
+            Answer::EnterDirectory(token, result) => session.directory_entered(token, result),
             Answer::Change(token, result) => session.change_done(token, result),
         }
     }
@@ -261,6 +280,9 @@ pub fn log_notice(peer: SocketAddr, notice: Notice<'_>) {
         }
         Notice::LineTooLong => log::warn!("{peer}: command line too long; discarded"),
         Notice::IdleTimeout => log::info!("{peer}: idle timeout; closing"),
+        Notice::LoginTimeout => {
+            log::info!("{peer}: not logged in within the login timeout; closing")
+        }
         Notice::TlsRequired => log::warn!("{peer}: refused: TLS is required"),
         Notice::ReadOnlyRefused { user, command } => {
             log::info!("{peer}: {command} refused: {} is read-only", name(user))

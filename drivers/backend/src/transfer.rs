@@ -57,6 +57,17 @@ impl TransferJob {
         }
     }
 
+    /// RETR: the file's size as it is opened (stat just before the open, so
+    /// a file cut short from then on is caught), for
+    /// [`retrieve_opened`](ftpwire_core::ServerSession::retrieve_opened);
+    /// `None` for other transfers or if the storage cannot tell.
+    pub fn size_at_open(&self, storage: &dyn Storage) -> Option<u64> {
+        match self.kind {
+            TransferKind::Retrieve => storage.stat(&self.path).ok().map(|m| m.size),
+            _ => None,
+        }
+    }
+
     /// Opens what this job transfers, before the data connection is made so
     /// a missing file is `550` rather than a data connection for nothing.
     pub fn open(&self, storage: &dyn Storage) -> io::Result<Stream> {

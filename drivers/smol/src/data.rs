@@ -35,8 +35,12 @@ const FILE_PIPE: usize = 4 * CHUNK_SIZE;
 /// What the transfer task tells its session.
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// The data connection is up (STOU: with the name the storage chose).
-    Started { unique_name: Option<Vec<u8>> },
+    /// The data connection is up (STOU: with the name the storage chose;
+    /// RETR: with the file's size when it was opened).
+    Started {
+        unique_name: Option<Vec<u8>>,
+        size: Option<u64>,
+    },
     /// The transfer ended; `Ok` holds the bytes moved.
     Finished(Result<u64, TransferError>),
 }
@@ -181,8 +185,9 @@ async fn transfer(
     // Storage first: a missing file is 550 without a useless data connection.
     let opened = {
         let job = job.clone();
-        smol::unblock(move || job.open(&*storage)).await
+        smol::unblock(move || (job.size_at_open(&*storage), job.open(&*storage))).await
     };
+    let (size, opened) = opened;
     let mut stream = opened.map_err(|e| TransferError::File(file_error(&e)))?;
     let early = match (&job.data, &passive) {
         (DataEndpoint::Passive { .. }, Some(passive)) => passive.claim_early().await,
@@ -196,7 +201,7 @@ async fn transfer(
                 return Err(TransferError::NoDataConnection);
             }
             let unique_name = unique_name(&mut stream);
-            let _ = report.send(Report::Started { unique_name }).await;
+            let _ = report.send(Report::Started { unique_name, size }).await;
             return move_data(stream, secured, job.ascii, stall).await;
         }
         Some(EarlyData::Failed(error)) => return Err(error),
@@ -213,7 +218,7 @@ async fn transfer(
     let unique_name = unique_name(&mut stream);
     // The 150 goes out before the TLS handshake: clients such as ftplib
     // read it before they start TLS on the data connection.
-    let _ = report.send(Report::Started { unique_name }).await;
+    let _ = report.send(Report::Started { unique_name, size }).await;
     let data = match tls {
         Some(tls) if job.protected => secure(data, &tls, job.kind, stall).await?,
         _ => DataStream::Plain(data),
@@ -385,7 +390,8 @@ async fn send(
         within(stall, data.write_all(wire))
             .await
             .map_err(|_| TransferError::ConnectionLost)?;
-        sent += wire.len() as u64;
+        // Stored bytes, the figure the core checks against the file's size.
+        sent += n as u64;
     }
 }
 

@@ -137,8 +137,18 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
         }
     }
     // Dropping the abort sender stops a running transfer; its task frees the
-    // data connection, the passive port and the file.
-    host.running = None;
+    // data connection, the passive port and the file. Its report will find
+    // no session, so its one log line is written here.
+    if let Some(running) = host.running.take() {
+        log_transfer(
+            host.peer,
+            &host.user,
+            running.kind,
+            &running.path,
+            &Err(ftpwire_core::server::TransferError::Aborted),
+            running.started.elapsed(),
+        );
+    }
     let mut wire = Vec::new();
     host.channel.close(&mut wire);
     if !wire.is_empty() {
@@ -352,8 +362,11 @@ impl Host {
             return;
         };
         match report {
-            Report::Started { unique_name } => {
+            Report::Started { unique_name, size } => {
                 if let Some(token) = &running.token {
+                    if let Some(size) = size {
+                        session.retrieve_opened(token, size);
+                    }
                     match unique_name {
                         Some(name) => session.store_unique_started(token, &name),
                         None => session.transfer_started(token),
@@ -364,17 +377,19 @@ impl Host {
                 let Some(running) = self.running.take() else {
                     return;
                 };
+                // The core may turn a short RETR into a failure: log its verdict.
+                let outcome = match running.token {
+                    Some(token) => session.transfer_finished(token, result),
+                    None => result,
+                };
                 log_transfer(
                     self.peer,
                     &self.user,
                     running.kind,
                     &running.path,
-                    &result,
+                    &outcome,
                     running.started.elapsed(),
                 );
-                if let Some(token) = running.token {
-                    session.transfer_finished(token, result);
-                }
             }
         }
     }

@@ -25,8 +25,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the transfer thread tells its session.
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// The data connection is up (STOU: with the name the storage chose).
-    Started { unique_name: Option<Vec<u8>> },
+    /// The data connection is up (STOU: with the name the storage chose;
+    /// RETR: with the file's size when it was opened).
+    Started {
+        unique_name: Option<Vec<u8>>,
+        size: Option<u64>,
+    },
     /// The transfer ended; `Ok` holds the bytes moved.
     Finished(Result<u64, TransferError>),
 }
@@ -309,6 +313,7 @@ fn transfer(
         return Err(TransferError::TlsFailed);
     }
     // Storage first: a missing file is 550 without a useless data connection.
+    let size = job.size_at_open(storage);
     let mut stream = job
         .open(storage)
         .map_err(|e| TransferError::File(file_error(&e)))?;
@@ -326,6 +331,7 @@ fn transfer(
             abort.attach(secured.tcp());
             report(Report::Started {
                 unique_name: unique_name(&mut stream),
+                size,
             });
             return move_data(stream, secured, job.ascii, abort);
         }
@@ -353,6 +359,7 @@ fn transfer(
     // read it before they start TLS on the data connection.
     report(Report::Started {
         unique_name: unique_name(&mut stream),
+        size,
     });
     let data = match tls {
         Some(tls) if job.protected => secure(data, tls, job.kind, abort)?,
@@ -623,7 +630,8 @@ fn send(
         let wire = outbound.convert(&buf[..n]);
         data.write_all(wire)
             .map_err(|e| abort.lost_with(data, &e))?;
-        sent += wire.len() as u64;
+        // Stored bytes, the figure the core checks against the file's size.
+        sent += n as u64;
         if abort.is_aborted() {
             return Err(TransferError::Aborted);
         }

@@ -153,8 +153,17 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    if let Some(running) = &host.running {
+    if let Some(running) = host.running.take() {
         running.abort.abort();
+        // Its report will find no session: the one log line is written here.
+        log_transfer(
+            host.peer,
+            &host.user,
+            running.kind,
+            &running.path,
+            &Err(ftpwire_core::server::TransferError::Aborted),
+            running.started.elapsed(),
+        );
     }
     let mut wire = Vec::new();
     host.channel.close(&mut wire);
@@ -375,10 +384,11 @@ impl Host {
             Ok(abort) => abort,
             Err(error) => {
                 log::warn!("{}: cannot start a transfer: {error}", self.peer);
-                return session.transfer_finished(
+                let _ = session.transfer_finished(
                     token,
                     Err(ftpwire_core::server::TransferError::NoDataConnection),
                 );
+                return;
             }
         };
         let listener = self.passive.clone();
@@ -403,7 +413,7 @@ impl Host {
         if spawned.is_err() {
             let token = self.running.take().and_then(|r| r.token);
             if let Some(token) = token {
-                session.transfer_finished(
+                let _ = session.transfer_finished(
                     token,
                     Err(ftpwire_core::server::TransferError::NoDataConnection),
                 );
@@ -416,8 +426,11 @@ impl Host {
             return;
         };
         match report {
-            Report::Started { unique_name } => {
+            Report::Started { unique_name, size } => {
                 if let Some(token) = &running.token {
+                    if let Some(size) = size {
+                        session.retrieve_opened(token, size);
+                    }
                     match unique_name {
                         Some(name) => session.store_unique_started(token, &name),
                         None => session.transfer_started(token),
@@ -426,17 +439,19 @@ impl Host {
             }
             Report::Finished(result) => {
                 let running = self.running.take().expect("checked above");
+                // The core may turn a short RETR into a failure: log its verdict.
+                let outcome = match running.token {
+                    Some(token) => session.transfer_finished(token, result),
+                    None => result,
+                };
                 log_transfer(
                     self.peer,
                     &self.user,
                     running.kind,
                     &running.path,
-                    &result,
+                    &outcome,
                     running.started.elapsed(),
                 );
-                if let Some(token) = running.token {
-                    session.transfer_finished(token, result);
-                }
             }
         }
     }

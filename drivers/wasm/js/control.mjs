@@ -210,6 +210,13 @@ export class ControlConnection {
           (error) => session.statFailed(event.id, code(error)),
         );
         break;
+      case 'enterDirectory':
+        this.later(
+          () => storage.enterDirectory(event.path),
+          () => session.directoryEntered(event.id),
+          (error) => session.enterDirectoryFailed(event.id, code(error)),
+        );
+        break;
       case 'fileChange': {
         const change = {
           makeDirectory: () => storage.makeDirectory(event.path),

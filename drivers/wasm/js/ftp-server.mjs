@@ -13,7 +13,8 @@ const digest = (bytes) => createHash('sha256').update(bytes).digest();
  * Settings, as `ftpwire serve` takes them:
  *   root, users: [{name, password}], anonymous, passiveRange: {first, last} | null,
  *   passiveAddress, tlsPassiveAddress, localNetworks: [cidr], tls: {cert, key} (PEM) | null,
- *   requireTls, implicitTlsProtP, showDotFiles, shareDotFiles, log(line).
+ *   requireTls, implicitTlsProtP, showDotFiles, shareDotFiles, loginTimeoutMs (default 30 s:
+ *   not logged in by then, TLS handshake included, reads 421), log(line).
  */
 export class FtpServer {
   static async create(options) {
@@ -38,6 +39,8 @@ export class FtpServer {
     config.showDotFiles = Boolean(options.showDotFiles);
     config.shareDotFiles = Boolean(options.shareDotFiles);
     config.implicitTlsProtP = Boolean(options.implicitTlsProtP);
+    this.loginTimeoutMs = options.loginTimeoutMs ?? 30_000;
+    config.loginTimeoutMs = this.loginTimeoutMs;
     if (options.passiveAddress) config.setPassiveAddress(options.passiveAddress);
     if (options.tlsPassiveAddress) config.setTlsPassiveAddress(options.tlsPassiveAddress);
     for (const cidr of options.localNetworks ?? []) config.addLocalNetwork(cidr);
@@ -90,7 +93,8 @@ export class FtpServer {
       }
     };
     const server = implicitTls
-      ? tls.createServer(this.tlsOptions, onSocket)
+      ? // The implicit-TLS handshake runs before the session exists: bound it by the login timeout.
+        tls.createServer({ ...this.tlsOptions, handshakeTimeout: this.loginTimeoutMs }, onSocket)
       : net.createServer(onSocket);
     this.servers.push(server);
     return new Promise((resolve, reject) => {

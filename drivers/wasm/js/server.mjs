@@ -6,7 +6,7 @@
 //     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
 //     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
 //     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
-//     [--shutdown-grace SECONDS] [--show-dot-files] [--share-dot-files]
+//     [--shutdown-grace SECONDS] [--show-dot-files] [--share-dot-files] [--login-timeout SECONDS]
 //
 // SIGTERM or SIGINT stops it as they stop `ftpwire serve`: no new connections,
 // idle sessions read 421, running transfers finish (then 421) within the
@@ -22,7 +22,7 @@ const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--us
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
   [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls] [--shutdown-grace SECONDS]
-  [--show-dot-files] [--share-dot-files]`;
+  [--show-dot-files] [--share-dot-files] [--login-timeout SECONDS]`;
 
 /** `HOST:PORT` or `[IPV6]:PORT`. */
 export function parseListen(text, flag) {
@@ -54,6 +54,7 @@ export function parseOptions(args) {
       'show-dot-files': { type: 'boolean', default: false },
       'share-dot-files': { type: 'boolean', default: false },
       'shutdown-grace': { type: 'string', default: '30' },
+      'login-timeout': { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -79,11 +80,16 @@ export function parseOptions(args) {
   if (!tls && (values['require-tls'] || values['implicit-tls-listen'] || values['implicit-tls-prot-p'])) {
     throw new Error('--require-tls, --implicit-tls-listen and --implicit-tls-prot-p need --tls-cert and --tls-key');
   }
+  const loginTimeout = values['login-timeout'];
+  if (!/^\d+$/.test(loginTimeout) || Number(loginTimeout) === 0) {
+    throw new Error(`--login-timeout "${loginTimeout}" is not a number of seconds above 0`);
+  }
   const grace = values['shutdown-grace'];
   if (!/^\d+$/.test(grace)) throw new Error(`--shutdown-grace "${grace}" is not a number of seconds`);
   return {
     help: values.help,
     shutdownGraceMs: Number(grace) * 1000,
+    loginTimeoutMs: Number(loginTimeout) * 1000,
     listen: parseListen(values.listen, '--listen'),
     implicitTlsListen: values['implicit-tls-listen']
       ? parseListen(values['implicit-tls-listen'], '--implicit-tls-listen')

@@ -112,6 +112,11 @@ export async function runTransfer(control, event, signal) {
     switch (event.kind) {
       case 'retrieve':
         file = await storage.openRead(event.path);
+        {
+          // The size as opened: the core answers 426, not 226, if fewer bytes arrive.
+          const { size } = await file.stat();
+          control.answer(() => session.retrieveOpened(event.id, size));
+        }
         break;
       case 'store':
         file = await storage.openWrite(event.path, event.offset > 0 ? 'at' : 'truncate', event.offset);
@@ -202,10 +207,16 @@ export async function runTransfer(control, event, signal) {
     // An upload ended with the peer's FIN (the iterator then closed the socket);
     // a download ends with ours, once every byte is out.
     if (!upload) await finish(socket);
-    control.answer(() => session.transferFinished(event.id, bytes));
+    let failure;
+    control.answer(() => {
+      failure = session.transferFinished(event.id, bytes);
+    });
     const ms = Math.round(performance.now() - started);
     const tls = event.protected ? ' (TLS)' : '';
-    control.log(`${event.kind} ${Buffer.from(event.path).toString()}: ${bytes} bytes in ${ms} ms${tls}`);
+    const what = `${event.kind} ${Buffer.from(event.path).toString()}`;
+    // The core's verdict: a RETR of a file truncated meanwhile failed.
+    if (failure) control.log(`${what} failed: ${failure} (${bytes} bytes in ${ms} ms)${tls}`);
+    else control.log(`${what}: ${bytes} bytes in ${ms} ms${tls}`);
   } catch (error) {
     const code = signal.aborted ? 'aborted' : failureCode(error, dataPhase);
     control.log(`${event.kind} ${Buffer.from(event.path).toString()} failed: ${code} (${error?.message ?? error})`);

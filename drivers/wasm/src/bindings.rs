@@ -66,6 +66,13 @@ impl JsServerConfig {
         self.edit().idle_timeout = duration_ms(ms);
     }
 
+    /// A session not logged in this long after it connected (TLS handshake
+    /// included) is closed (`421`).
+    #[wasm_bindgen(setter = loginTimeoutMs)]
+    pub fn set_login_timeout_ms(&mut self, ms: f64) {
+        self.edit().login_timeout = duration_ms(ms);
+    }
+
     /// How long a transfer waits for its data connection before `425`.
     #[wasm_bindgen(setter = dataConnectionTimeoutMs)]
     pub fn set_data_connection_timeout_ms(&mut self, ms: f64) {
@@ -373,6 +380,26 @@ impl JsSession {
         self.inner.stat_done(id, Err(error)).map_err(js_error)
     }
 
+    /// Answers `enterDirectory` (CWD, CDUP): the directory may be entered.
+    #[wasm_bindgen(js_name = directoryEntered)]
+    pub fn directory_entered(&mut self, id: u32) -> Result<(), JsError> {
+        self.inner.directory_entered(id, Ok(())).map_err(js_error)
+    }
+
+    /// Answers `enterDirectory` with an error name or errno code (`EACCES`
+    /// for a directory the server cannot search, `ENOTDIR`, `ENOENT`).
+    #[wasm_bindgen(js_name = enterDirectoryFailed)]
+    pub fn enter_directory_failed(
+        &mut self,
+        id: u32,
+        #[wasm_bindgen(unchecked_param_type = "FileErrorCode")] error: &str,
+    ) -> Result<(), JsError> {
+        let error = answer::file_error(error).map_err(js_error)?;
+        self.inner
+            .directory_entered(id, Err(error))
+            .map_err(js_error)
+    }
+
     /// Answers `fileChange`: done.
     #[wasm_bindgen(js_name = changeDone)]
     pub fn change_done(&mut self, id: u32) -> Result<(), JsError> {
@@ -410,17 +437,26 @@ impl JsSession {
             .map_err(js_error)
     }
 
-    /// The transfer moved every byte (`bytes` of them) and the file is complete (`226`).
-    #[wasm_bindgen(js_name = transferFinished)]
-    pub fn transfer_finished(&mut self, id: u32, bytes: f64) -> Result<(), JsError> {
-        let bytes = if bytes.is_finite() && bytes > 0.0 {
-            bytes as u64
-        } else {
-            0
-        };
+    /// RETR `id`: the file had `size` bytes when it was opened. Call it
+    /// before `transferFinished`: a RETR that then delivers fewer bytes
+    /// (after REST) was cut short and ends in `426`, not `226`.
+    #[wasm_bindgen(js_name = retrieveOpened)]
+    pub fn retrieve_opened(&mut self, id: u32, size: f64) -> Result<(), JsError> {
         self.inner
-            .transfer_finished(id, Ok(bytes))
+            .retrieve_opened(id, count(size))
             .map_err(js_error)
+    }
+
+    /// The transfer moved every byte (`bytes` of them; for RETR, read from
+    /// the file) and the file is complete (`226`). Returns `undefined` if
+    /// the reply said so, or why the session reports it failed (log that).
+    #[wasm_bindgen(js_name = transferFinished)]
+    pub fn transfer_finished(&mut self, id: u32, bytes: f64) -> Result<Option<String>, JsError> {
+        let outcome = self
+            .inner
+            .transfer_finished(id, Ok(count(bytes)))
+            .map_err(js_error)?;
+        Ok(outcome.err().map(|error| error.to_string()))
     }
 
     /// The transfer did not complete: `noDataConnection`, `connectionLost`,
@@ -434,6 +470,7 @@ impl JsSession {
         let error = answer::transfer_error(error).map_err(js_error)?;
         self.inner
             .transfer_finished(id, Err(error))
+            .map(|_| ())
             .map_err(js_error)
     }
 
@@ -543,3 +580,12 @@ pub fn same_host(a: &str, b: &str) -> Result<bool, JsError> {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = include_str!("types.d.ts");
+
+/// A byte count from JavaScript: negative or not a number counts as 0.
+fn count(bytes: f64) -> u64 {
+    if bytes.is_finite() && bytes > 0.0 {
+        bytes as u64
+    } else {
+        0
+    }
+}

@@ -12,8 +12,9 @@ use std::vec::Vec;
 
 use ftpwire_core::listing::{self, ListEntry, ListFilter, Metadata};
 use ftpwire_core::server::{
-    Change, ChangeToken, DataEndpoint, Event, FileError, LoginOutcome, LoginToken, Notice,
-    PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
+    Change, ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken,
+    Notice, PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferKind,
+    TransferToken,
 };
 use ftpwire_core::{Output, ServerConfig, ServerSession};
 
@@ -55,6 +56,7 @@ enum Pending {
     Login(LoginToken),
     Passive(PassiveToken),
     Stat(StatToken),
+    Enter(DirectoryToken),
     Change(ChangeToken),
     Tls(TlsToken),
     Transfer {
@@ -71,6 +73,7 @@ impl Pending {
             Pending::Login(_) => "login",
             Pending::Passive(_) => "openPassive",
             Pending::Stat(_) => "stat",
+            Pending::Enter(_) => "enterDirectory",
             Pending::Change(_) => "fileChange",
             Pending::Tls(_) => "upgradeTls",
             Pending::Transfer { .. } => "transfer",
@@ -258,6 +261,17 @@ impl Session {
         Ok(())
     }
 
+    /// Answers an `enterDirectory` event (CWD, CDUP).
+    pub fn directory_entered(
+        &mut self,
+        id: u32,
+        result: Result<(), FileError>,
+    ) -> Result<(), AnswerError> {
+        let token = take!(self, id, Enter, "enterDirectory");
+        self.inner.directory_entered(token, result);
+        Ok(())
+    }
+
     /// Answers a `fileChange` event.
     pub fn change_done(
         &mut self,
@@ -301,17 +315,36 @@ impl Session {
         Ok(())
     }
 
-    /// The transfer ended: `Ok(bytes)` only if everything was moved.
+    /// RETR `id`: the file had `size` bytes when it was opened; a RETR
+    /// that then delivers fewer (after REST) ends in `426`, not `226`.
+    pub fn retrieve_opened(&mut self, id: u32, size: u64) -> Result<(), AnswerError> {
+        let token = self
+            .pending
+            .iter()
+            .find_map(|(pid, p)| match p {
+                Pending::Transfer { token, .. } if *pid == id => Some(token),
+                _ => None,
+            })
+            .ok_or(AnswerError::UnknownId {
+                id,
+                expected: "transfer",
+            })?;
+        self.inner.retrieve_opened(token, size);
+        Ok(())
+    }
+
+    /// The transfer ended: `Ok(bytes)` only if everything was moved (for
+    /// RETR: bytes read from the file). Returns the outcome the reply
+    /// reports, for the host's log.
     pub fn transfer_finished(
         &mut self,
         id: u32,
         result: Result<u64, TransferError>,
-    ) -> Result<(), AnswerError> {
+    ) -> Result<Result<u64, TransferError>, AnswerError> {
         let Pending::Transfer { token, .. } = self.take(id, "transfer")? else {
             unreachable!("take checked the kind");
         };
-        self.inner.transfer_finished(token, result);
-        Ok(())
+        Ok(self.inner.transfer_finished(token, result))
     }
 
     /// Formats directory entries for the listing transfer `id` (LIST, NLST
@@ -369,6 +402,10 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
         Event::Stat(stat) => (
             Value::tagged("stat", [id_value(), ("path", stat.path.into())]),
             Some(Pending::Stat(stat.token)),
+        ),
+        Event::EnterDirectory(enter) => (
+            Value::tagged("enterDirectory", [id_value(), ("path", enter.path.into())]),
+            Some(Pending::Enter(enter.token)),
         ),
         Event::FileChange(change) => {
             let mut fields = vec![id_value()];
@@ -500,6 +537,11 @@ fn notice_value(notice: Notice<'_>) -> Value {
             vec![],
         ),
         Notice::IdleTimeout => ("idleTimeout", "idle timeout; closing".into(), vec![]),
+        Notice::LoginTimeout => (
+            "loginTimeout",
+            "not logged in within the login timeout; closing".into(),
+            vec![],
+        ),
         Notice::TlsRequired => (
             "tlsRequired",
             "command refused: TLS is required".into(),

@@ -54,6 +54,8 @@ export interface OpenPassiveEvent { type: "openPassive"; id: number; bind: strin
 export interface ClosePassiveEvent { type: "closePassive" }
 /** Look up a path's facts; answer with `statDone(id, facts)` or `statFailed(id, code)`. */
 export interface StatEvent { type: "stat"; id: number; path: Uint8Array }
+/** CWD/CDUP: answer `directoryEntered(id)` if the server may enter `path` (like chdir(2)), else `enterDirectoryFailed(id, code)`. */
+export interface EnterDirectoryEvent { type: "enterDirectory"; id: number; path: Uint8Array }
 /** Change the filesystem; answer with `changeDone(id)` or `changeFailed(id, code)`. */
 export type FileChangeEvent = { type: "fileChange"; id: number } & (
   | { change: "makeDirectory" | "removeDirectory" | "delete"; path: Uint8Array }
@@ -85,11 +87,11 @@ export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "loginSucceeded" | "loginFailed"; user: string }
   | { notice: "portRefused"; address: string; reason: string }
   | { notice: "readOnlyRefused"; user: string; command: string }
-  | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "tlsRequired" });
+  | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" });
 
 /** Everything a session asks of its host. */
 export type SessionEvent =
-  | LoginEvent | OpenPassiveEvent | ClosePassiveEvent | StatEvent | FileChangeEvent
+  | LoginEvent | OpenPassiveEvent | ClosePassiveEvent | StatEvent | EnterDirectoryEvent | FileChangeEvent
   | TransferEvent | AbortTransferEvent | UpgradeTlsEvent | DowngradeTlsEvent | NoticeEvent;
 
 /** One result of `Session.pollOutput()`. */

@@ -184,6 +184,11 @@ impl Runner<'_> {
                 };
                 self.session.stat_done(id, result)
             }
+            "enterDirectory" => {
+                let id = self.id(kind, false);
+                let result = error.map_or(Ok(()), |e| Err(answer::file_error(e).unwrap()));
+                self.session.directory_entered(id, result)
+            }
             "fileChange" => {
                 let id = self.id(kind, false);
                 let result = error.map_or(Ok(()), |e| Err(answer::file_error(e).unwrap()));
@@ -205,12 +210,12 @@ impl Runner<'_> {
                 }
                 if let Some(bytes) = step.get("finished").and_then(Json::as_u64) {
                     self.ids.remove(kind);
-                    self.session.transfer_finished(id, Ok(bytes)).unwrap();
+                    self.session.transfer_finished(id, Ok(bytes)).unwrap().ok();
                 }
                 if let Some(error) = error {
                     self.ids.remove(kind);
                     let error = answer::transfer_error(error).unwrap();
-                    self.session.transfer_finished(id, Err(error)).unwrap();
+                    let _ = self.session.transfer_finished(id, Err(error)).unwrap();
                 }
                 Ok(())
             }

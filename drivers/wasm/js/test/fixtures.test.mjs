@@ -127,6 +127,10 @@ class Runner {
         if (step.error) s.statFailed(this.id('stat'), step.error);
         else s.statDone(this.id('stat'), this.facts(step.facts));
         break;
+      case 'enterDirectory':
+        if (step.error) s.enterDirectoryFailed(this.id('enterDirectory'), step.error);
+        else s.directoryEntered(this.id('enterDirectory'));
+        break;
       case 'fileChange':
         if (step.error) s.changeFailed(this.id('fileChange'), step.error);
         else s.changeDone(this.id('fileChange'));

@@ -8,8 +8,10 @@ import net from 'node:net';
 const SERVER = new URL('../server.mjs', import.meta.url).pathname;
 
 /** Starts `node server.mjs ARGS`; resolves once it printed its `listening` line(s). */
-export async function startServer(args, { lines = 1 } = {}) {
-  const child = spawn(process.execPath, [SERVER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServer(args, { lines = 1, wrapper = [] } = {}) {
+  // `wrapper` (e.g. setpriv --reuid=nobody ...) runs node as its last argument.
+  const [file, ...rest] = [...wrapper, process.execPath, SERVER, ...args];
+  const child = spawn(file, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk) => {
     log += chunk;
