@@ -138,6 +138,9 @@ export class ControlConnection {
   }
 
   write(data) {
+    // After 234 nothing goes out in clear text (RFC 4217): a reply queued
+    // while the handshake runs (the login timeout's 421) has no channel.
+    if (this.upgrading) return;
     this.lastWrite = new Promise((resolve) => this.stream.write(data, () => resolve()));
   }
 

@@ -96,6 +96,12 @@ export class FtpServer {
       ? // The implicit-TLS handshake runs before the session exists: bound it by the login timeout.
         tls.createServer({ ...this.tlsOptions, handshakeTimeout: this.loginTimeoutMs }, onSocket)
       : net.createServer(onSocket);
+    // A failed or timed-out implicit handshake: Node reports it here and
+    // leaves the socket open, so close it.
+    server.on('tlsClientError', (error, socket) => {
+      this.log(`${socket.remoteAddress ?? '?'}:${socket.remotePort} TLS handshake failed: ${error.message}`);
+      socket.destroy();
+    });
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
