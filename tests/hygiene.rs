@@ -85,10 +85,12 @@ fn a_transfer_cut_with_its_control_connection_is_logged_once(driver: &'static st
         } else {
             data.write_all(&[1u8; 64 * 1024]).unwrap();
         }
-        // The client dies: both connections go at once.
+        // The client's control connection dies mid-transfer. The data
+        // connection stays open until the line is out: closed cleanly, it
+        // would end an upload that is then rightly complete (226).
         drop(control.into_socket());
-        drop(data);
         server.wait_for_log(&format!("{needle} failed"));
+        drop(data);
         // Another full session afterwards: the first one's lines are all out.
         let mut later = Control::login(server.addr);
         assert_eq!(later.command("QUIT").code, 221);
