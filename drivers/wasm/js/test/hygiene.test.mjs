@@ -38,13 +38,20 @@ async function retrieveSetup(port) {
   return { client, data };
 }
 
-/** Resolves with the first chunk the data socket delivers. */
+/**
+ * Resolves with the first chunk the data socket delivers, and pauses it
+ * there: the rest stays in the kernel's buffers, so the server is still
+ * sending when the test acts.
+ */
 const firstChunk = (data) =>
   new Promise((resolve) => {
-    data.once('data', resolve);
+    data.once('data', (chunk) => {
+      data.pause();
+      resolve(chunk);
+    });
   });
 
-test('a RETR of a file truncated while it is sent reads 426 and is logged as failed', async () => {
+test('a RETR of a file truncated while it is sent reads 426 and is logged as failed', { timeout: 60_000 }, async () => {
   const file = path.join(root, 'big.bin');
   await fs.writeFile(file, Buffer.alloc(BIG, 7));
   const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
@@ -60,6 +67,7 @@ test('a RETR of a file truncated while it is sent reads 426 and is logged as fai
     data.on('data', (chunk) => {
       received += chunk.length;
     });
+    data.resume();
     await once(data, 'close');
     assert.ok(received < BIG, 'every byte arrived: the truncation came too late');
     assert.match(await client.reply(), /^426 /);
@@ -71,7 +79,7 @@ test('a RETR of a file truncated while it is sent reads 426 and is logged as fai
   }
 });
 
-test('a RETR cut together with its control connection is logged exactly once', async () => {
+test('a RETR cut together with its control connection is logged exactly once', { timeout: 60_000 }, async () => {
   await fs.writeFile(path.join(root, 'big2.bin'), Buffer.alloc(BIG, 7));
   const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
   try {
