@@ -17,8 +17,8 @@ use std::time::Duration;
 use ftpwire_core::address::{PassiveAddress, canonical_ip};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{
-    ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken, Notice, PassiveError,
-    PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
+    ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken, Notice,
+    PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
 };
 use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
