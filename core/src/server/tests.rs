@@ -2012,3 +2012,41 @@ fn a_line_split_across_reads_behind_a_transfer_runs_once_it_ends() {
     h.send("OP\r\n");
     assert_eq!(h.take(), "200 NOOP ok.\r\n");
 }
+
+#[test]
+fn urgent_abor_works_where_the_host_cannot_read_urgent_data() {
+    // ftplib's abort() sends `ABOR\r\n` as urgent data; on a host without
+    // OOBINLINE (Node) the stream holds `ABOR\r` and the LF never comes.
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.take_events();
+    h.send(b"ABOR\r");
+    assert_eq!(h.take_events(), ["abort"]);
+    h.finish_transfer(Err(TransferError::Aborted));
+    assert_eq!(
+        h.take(),
+        "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+    assert_eq!(
+        h.cmd("NOOP"),
+        "200 NOOP ok.\r\n",
+        "not `ABOR\\rNOOP`: no 500"
+    );
+    // The DM of a Synch taken out of the stream: IAC IP IAC, then ABOR.
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.take_events();
+    h.send(b"\xff\xf4\xff");
+    h.send(b"ABOR\r\n");
+    assert_eq!(h.take_events(), ["abort"]);
+    h.finish_transfer(Err(TransferError::Aborted));
+    assert_eq!(
+        h.take(),
+        "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+}
