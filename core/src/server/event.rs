@@ -535,6 +535,8 @@ pub enum Notice<'a> {
         kind: TransferKind,
         /// Its path (for STOU, the directory).
         path: &'a [u8],
+        /// Who was logged in.
+        user: &'a [u8],
         /// Bytes moved (reported by the host).
         bytes: u64,
         /// From the transfer command to its end.
@@ -588,18 +590,20 @@ impl core::fmt::Display for Notice<'_> {
             Notice::TransferEnded {
                 kind,
                 path,
+                user,
                 bytes,
                 elapsed,
                 protected,
                 outcome,
             } => {
-                let tls = if *protected { " (TLS)" } else { "" };
+                let tls = if *protected { ", TLS" } else { "" };
                 let ms = elapsed.as_millis();
                 write!(f, "{} {}", kind.verb(), name(path))?;
                 match outcome {
-                    Ok(()) => write!(f, ": {bytes} bytes in {ms} ms{tls}"),
-                    Err(error) => write!(f, " failed: {error} ({bytes} bytes in {ms} ms){tls}"),
+                    Ok(()) => write!(f, ": {bytes} bytes in {ms} ms")?,
+                    Err(error) => write!(f, " failed: {error} ({bytes} bytes in {ms} ms)")?,
                 }
+                write!(f, " ({}{tls})", name(user))
             }
         }
     }

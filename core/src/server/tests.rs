@@ -1342,7 +1342,7 @@ fn abor_during_a_transfer_is_426_then_226() {
     assert_eq!(h.take_events(), ["abort"]);
     assert_eq!(
         h.ended,
-        ["RETR /big failed: transfer aborted (0 bytes in 0 ms)"]
+        ["RETR /big failed: transfer aborted (0 bytes in 0 ms) (alice)"]
     );
     assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
@@ -1559,7 +1559,7 @@ fn a_transfer_that_moves_nothing_for_the_stall_timeout_is_426() {
     assert_eq!(h.take_events(), ["abort"]);
     assert_eq!(
         h.ended,
-        ["RETR /a failed: no data moved within the stall timeout (4096 bytes in 500000 ms)"]
+        ["RETR /a failed: no data moved within the stall timeout (4096 bytes in 500000 ms) (alice)"]
     );
     assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
@@ -1575,7 +1575,7 @@ fn peer_close_during_a_transfer_aborts_it() {
     assert_eq!(h.take_events(), ["abort", "close-passive"]);
     assert_eq!(
         h.ended,
-        ["RETR /a failed: transfer aborted (0 bytes in 0 ms)"]
+        ["RETR /a failed: transfer aborted (0 bytes in 0 ms) (alice)"]
     );
     assert!(h.closed);
 }
@@ -1788,7 +1788,7 @@ mod tls {
         h.offer();
         h.finish_transfer(Ok(4));
         assert_eq!(h.take(), "226 Transfer complete.\r\n");
-        assert_eq!(h.ended, ["RETR /a: 4 bytes in 0 ms (TLS)"]);
+        assert_eq!(h.ended, ["RETR /a: 4 bytes in 0 ms (alice, TLS)"]);
     }
 
     #[test]
@@ -2268,7 +2268,7 @@ fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
     assert_eq!(h.take_events(), ["close-passive", "abort"]);
     assert_eq!(
         h.ended,
-        ["RETR /big failed: the file was truncated while being sent (2097152 bytes in 0 ms)"]
+        ["RETR /big failed: the file was truncated while being sent (2097152 bytes in 0 ms) (alice)"]
     );
 
     // After REST, what is due is the size minus the offset; more (a file

@@ -145,6 +145,7 @@ impl State {
                 } => Notice::TransferEnded {
                     kind,
                     path: &self.path,
+                    user: &self.user,
                     bytes,
                     elapsed,
                     protected,
