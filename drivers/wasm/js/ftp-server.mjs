@@ -61,7 +61,14 @@ export class FtpServer {
     this.hashedUsers = this.users.some((user) => user.passwordHash);
     this.tlsOptions = options.tls ? { cert: options.tls.cert, key: options.tls.key } : null;
     // Fails now (one clear error) if the certificate or key cannot be used.
-    if (this.tlsOptions) tls.createSecureContext(this.tlsOptions);
+    if (this.tlsOptions) {
+      try {
+        tls.createSecureContext(this.tlsOptions);
+      } catch (error) {
+        // No `code` on this error: the caller would take it for the root's.
+        throw new Error(`--tls-cert/--tls-key: the certificate or key cannot be used: ${error.message}`);
+      }
+    }
     this.requireTlsSessionReuse = Boolean(options.requireTlsSessionReuse);
     const config = new ServerConfig();
     config.tls = this.tlsOptions !== null;

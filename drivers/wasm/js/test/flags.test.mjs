@@ -297,6 +297,8 @@ describe('bad new flags fail at start with one clear line', () => {
     [['--idle-timeout', '0'], /--idle-timeout "0" is not a number of seconds above 0/],
     [['--driver', 'tokio'], /--driver "tokio" is not smol or std/],
     [['--require-tls-session-reuse'], /--require-tls-session-reuse needs a certificate/],
+    // A PEM file that is not a certificate is the certificate's fault, not the root's.
+    [['--tls-cert', SERVER, '--tls-key', SERVER], /^ftpwire: configuration: --tls-cert\/--tls-key: the certificate or key cannot be used: /],
   ]) {
     test(args.join(' '), async () => {
       const result = await run(process.execPath, [SERVER, '--listen', '127.0.0.1:0', '--root', root, ...args]);
