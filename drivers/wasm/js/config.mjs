@@ -106,25 +106,29 @@ const typeName = (v) => {
 };
 
 /**
- * The line where `key` is set: in the top-level table, or (`entry` >= 0) in
- * the entry-th `[[users]]` table. TOML parsers give no positions for values,
- * so this reads the text the way a person would; 1 when it cannot tell.
+ * The line where `key` is set (or, `key` null, where the table starts): in
+ * the top-level table, or (`entry` >= 0) in the entry-th `[[users]]` table.
+ * TOML parsers give no positions for values, so this reads the text the way
+ * a person would; 1 when it cannot tell.
  */
 function lineOf(text, key, entry = -1) {
   const lines = text.split('\n');
   let table = ''; // '' = top level
   let users = -1;
-  const assigns = new RegExp(`^\\s*(?:${key}|"${key}"|'${key}')\\s*=`);
+  const name = key === null ? null : key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const assigns = name === null ? null : new RegExp(`^\\s*(?:${name}|"${name}"|'${name}')\\s*=`);
   for (let i = 0; i < lines.length; i++) {
     const header = /^\s*\[(\[)?\s*([^\]]*?)\s*\]/.exec(lines[i]);
     if (header) {
       table = header[2];
       if (header[1] && table === 'users') users += 1;
       if (entry >= 0 && table === 'users' && users === entry && key === null) return i + 1;
+      // An unknown table ([tls]) is set by its header.
+      if (entry < 0 && key !== null && (table === key || table.startsWith(`${key}.`))) return i + 1;
       continue;
     }
     const here = entry < 0 ? table === '' : table === 'users' && users === entry;
-    if (here && assigns.test(lines[i])) return i + 1;
+    if (here && assigns?.test(lines[i])) return i + 1;
   }
   if (entry >= 0) return lineOf(text, 'users');
   return 1;

@@ -251,6 +251,8 @@ read_only = true
       ['an unknown key', 'root = "/"\nrot = "/"\n', /bad\.toml, line 2: unknown field `rot`/],
       ['an unknown user key', '[[users]]\nname = "a"\npasword = "x"\n', /bad\.toml, line 3: unknown field `pasword`/],
       ['not TOML', 'listen = \n', /bad\.toml, line 1: /],
+      ['an unknown table', 'root = "/"\n\n[tls]\ncert = "x"\n', /bad\.toml, line 3: unknown field `tls`/],
+      ['a user without a name', '[[users]]\nname = "a"\npassword = "b"\n[[users]]\npassword = "c"\n', /bad\.toml, line 4: missing field `name`/],
       ['a bad range', 'root = "/"\npassive_ports = "9-1"\n', /bad\.toml, line 2: .*LO <= HI/],
       ['a wrong type', '\nmax_sessions = "many"\n', /bad\.toml, line 2: invalid type: string "many", expected a non-negative integer/],
       ['a zero timeout', 'idle_timeout = 0\n', /bad\.toml, line 1: must be at least 1 second/],
