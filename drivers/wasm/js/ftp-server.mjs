@@ -110,8 +110,9 @@ export class FtpServer {
   }
 
   /**
-   * A place for a session from `ip`: a function that frees it (once), or
-   * the 421 to send when --max-sessions or --max-sessions-per-ip is reached.
+   * A place for a session from `ip`: `{ release }` (frees it; once), or
+   * `{ refused, reply }` (the log reason and the 421's text) when
+   * --max-sessions or --max-sessions-per-ip is reached.
    */
   admit(ip) {
     const key = canonicalIp(ip);
