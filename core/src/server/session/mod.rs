@@ -57,6 +57,9 @@ pub struct ServerSession {
     reader: ControlReader,
     /// Received bytes not run yet (empty, and unallocated, on the fast path).
     held: Vec<u8>,
+    /// `held[..held_start]` already ran: consumed lines are skipped rather
+    /// than moved out each time the session blocks again.
+    held_start: usize,
     state: State,
 }
 
@@ -170,6 +173,9 @@ struct TransferState {
     /// Deadline for the data connection, until `started`.
     deadline: Option<Instant>,
     abort: Option<AbortReason>,
+    /// A command line waits for the transfer's end: read nothing more
+    /// (lines run in order) until it is over.
+    line_waits: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +318,7 @@ impl ServerSession {
         ServerSession {
             reader,
             held: Vec::new(),
+            held_start: 0,
             state,
         }
     }
@@ -338,13 +345,18 @@ impl ServerSession {
             }
             return;
         }
-        if self.held.len() >= self.state.config.input_limit {
+        if self.held_input() >= self.state.config.input_limit {
             // The host ignored wants_input(): stop before memory grows without bound.
             self.held = Vec::new();
+            self.held_start = 0;
             self.state.notice(QueuedNotice::InputLimit);
             return self
                 .state
                 .close(421, "Too much input; closing the connection.");
+        }
+        if self.held_start > self.held.len() / 2 {
+            self.held.drain(..self.held_start);
+            self.held_start = 0;
         }
         self.held.extend_from_slice(data);
         self.run_held();
@@ -368,6 +380,9 @@ impl ServerSession {
                         if self.reader.replay() {
                             used += n;
                         }
+                        if let Waiting::Transfer(t) = &mut self.state.waiting {
+                            t.line_waits = true;
+                        }
                         break;
                     }
                     self.state.dispatch(line);
@@ -383,24 +398,29 @@ impl ServerSession {
     }
 
     /// Runs held lines that waited for the session to be free.
+    #[inline]
     fn run_held(&mut self) {
-        if (self.held.is_empty() && !self.reader.has_replay())
-            || !self.state.reads_commands()
-            || self.state.closing
-        {
+        if !self.held.is_empty() || self.reader.has_replay() {
+            self.run_held_lines();
+        }
+    }
+
+    #[inline(never)]
+    fn run_held_lines(&mut self) {
+        if !self.state.reads_commands() || self.state.closing {
             return;
         }
         let mut held = core::mem::take(&mut self.held);
-        let used = self.run_lines(&held);
-        if self.state.closing || self.state.upgrading() || used == held.len() {
+        let used = self.run_lines(&held[self.held_start..]);
+        self.held_start += used;
+        if self.state.closing || self.state.upgrading() || self.held_start == held.len() {
             held.clear();
+            self.held_start = 0;
             // An empty tail costs nothing: only a small buffer is kept for
             // the next pipelined burst (zero allocations in steady state).
             if held.capacity() > HELD_KEPT {
                 held = Vec::new();
             }
-        } else {
-            held.drain(..used);
         }
         self.held = held;
     }
@@ -413,12 +433,14 @@ impl ServerSession {
     /// drops every plaintext byte it gets then, so commands pipelined after
     /// `AUTH TLS` are never run as if they had been protected.
     pub fn wants_input(&self) -> bool {
-        !self.state.closing && !self.state.closed && self.held.len() < self.state.config.input_limit
+        !self.state.closing
+            && !self.state.closed
+            && self.held_input() < self.state.config.input_limit
     }
 
     /// How many received bytes the session holds without having run them yet.
     pub fn held_input(&self) -> usize {
-        self.held.len()
+        self.held.len() - self.held_start
     }
 
     /// The control connection reached end of file (or broke): the session ends.
@@ -724,7 +746,11 @@ impl State {
 
     /// Whether the next command line may be read now.
     fn reads_commands(&self) -> bool {
-        matches!(self.waiting, Waiting::Nothing | Waiting::Transfer(_)) && !self.upgrading()
+        match self.waiting {
+            Waiting::Nothing => !self.upgrading(),
+            Waiting::Transfer(t) => !t.line_waits,
+            _ => false,
+        }
     }
 
     /// During a transfer only ABOR, STAT and NOOP run; the rest wait for its end.

@@ -53,6 +53,7 @@ impl State {
             },
             deadline: Some(self.now + self.config.data_connection_timeout),
             abort: None,
+            line_waits: false,
         };
         self.waiting = Waiting::Transfer(transfer);
         self.events.push_back(Queued::Transfer(transfer));
