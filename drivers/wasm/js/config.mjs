@@ -1,12 +1,12 @@
 // The settings of `ftpwire serve` for the Node host: the TOML file of
-// `--config` (the same keys, types and checks as drivers/backend/src/config.rs)
+// `--config` (the same keys, types and checks as drivers/cli/config.rs)
 // and the defaults. Flags are applied on top of it by server.mjs.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ServerConfig } from './module.mjs';
 import { parsePortRange } from './data.mjs';
 
-/** The same defaults as `ftpwire serve` (drivers/backend: ServeConfig::default). */
+/** The same defaults as `ftpwire serve` (drivers/cli/config.rs: ServeConfig::default). */
 export function defaultSettings() {
   return {
     listen: '127.0.0.1:2121',

@@ -89,7 +89,7 @@ export class FtpServer {
     this.config = config;
     this.maxSessions = options.maxSessions ?? 1000;
     this.maxSessionsPerIp = options.maxSessionsPerIp ?? 50;
-    /** Sessions holding a place, in total and per client IP (drivers/backend/src/limits.rs). */
+    /** Sessions holding a place, in total and per client IP (drivers/backend/src/native/limits.rs). */
     this.placesTaken = 0;
     this.placesPerIp = new Map();
     this.servers = [];

@@ -1,6 +1,6 @@
 // The Node host takes ftpwire serve's flags and config file with the same
 // meaning and defaults: session limits (421 with the same text as
-// drivers/backend/src/limits.rs), --idle-timeout for sessions and data
+// drivers/backend/src/native/limits.rs), --idle-timeout for sessions and data
 // stalls, --config FILE.toml (values take effect, flags override them, a bad
 // file is one clear line and a non-zero exit), --require-tls-session-reuse
 // (curl resumes and is served; Python's ftplib and a session resumed from
@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { RawClient, curl, run, startServer } from './host.mjs';
 
 const SERVER = new URL('../server.mjs', import.meta.url).pathname;
-// argon2id of "correct horse" (m=19456, t=2, p=1), as in drivers/backend's tests.
+// argon2id of "correct horse" (m=19456, t=2, p=1), as in ftpwire's config tests (drivers/cli/config.rs).
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$sDq4SJydHwxWnLTlXqq5ZzNDfmXrJUlaeTohxQaFrio';
 const TOO_MANY = '421 Too many sessions; try again later.\r\n';
 const TOO_MANY_FROM_IP = '421 Too many sessions from your address; try again later.\r\n';
