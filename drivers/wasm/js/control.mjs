@@ -10,12 +10,15 @@ import { runTransfer, failureCode } from './transfer.mjs';
 const now = () => performance.now();
 
 export class ControlConnection {
-  /** `server` provides config, storage, users (login), secureContext, passiveRange, log, and
-   *  the set of open `sessions` with `sessionEnded(connection)` (for shutdown). */
-  constructor(server, socket, { implicitTls = false } = {}) {
+  /** `server` provides config, storage, login(user, password), newSecureContext(),
+   *  requireTlsSessionReuse, idleTimeoutMs, passiveRange, log, and the set of open
+   *  `sessions` with `sessionEnded(connection)` (for shutdown). `secureContext`: the
+   *  implicit-TLS handshake's; `release` frees the session's place (limits). */
+  constructor(server, socket, { implicitTls = false, secureContext = null, release = () => {} } = {}) {
     this.server = server;
     this.storage = server.storage;
-    this.secureContext = server.secureContext;
+    this.tlsContext = secureContext;
+    this.release = release;
     this.localAddress = socket.localAddress;
     const host = socket.remoteAddress ?? '?';
     this.peerName = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort}`;
@@ -44,6 +47,12 @@ export class ControlConnection {
     this.attach(socket);
     server.sessions.add(this);
     this.pump();
+  }
+
+  /** This connection's TLS context (its own session cache and ticket keys), made at first use. */
+  get secureContext() {
+    this.tlsContext ??= this.server.newSecureContext();
+    return this.tlsContext;
   }
 
   /** The server stops: the session ends with 421 as soon as no transfer runs. */
@@ -154,6 +163,7 @@ export class ControlConnection {
     const stream = this.stream;
     stream.end();
     setTimeout(() => stream.destroy(), 5000).unref();
+    this.release();
     this.server.sessionEnded(this);
   }
 
@@ -182,11 +192,13 @@ export class ControlConnection {
     const storage = this.storage;
     const code = (error) => failureCode(error, false);
     switch (event.type) {
-      case 'login': {
-        const { accepted, readOnly } = this.server.login(event.user, event.password);
-        session.login(event.id, accepted, readOnly);
+      case 'login':
+        this.later(
+          () => this.server.login(event.user, event.password),
+          ({ accepted, readOnly }) => session.login(event.id, accepted, readOnly),
+          () => session.login(event.id, false, false),
+        );
         break;
-      }
       case 'openPassive':
         this.later(
           () => this.openPassive(event),
@@ -247,8 +259,9 @@ export class ControlConnection {
         this.upgrade(event.id);
         break;
       case 'downgradeTls':
-        // CCC is never enabled by this host (allowCcc stays off).
-        this.log('CCC is not supported by this host; closing');
+        // --allow-ccc: the core accepted CCC (200), but this host cannot yet
+        // take TLS off a Node socket and go on in plain text.
+        this.log('CCC accepted, but this host cannot turn the control channel back to plain text; closing');
         this.session.handlePeerClosed();
         break;
       case 'notice':

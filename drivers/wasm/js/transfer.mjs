@@ -7,8 +7,12 @@ import { AsciiDecoder, AsciiEncoder } from './module.mjs';
 import { connectActive, secureData } from './data.mjs';
 
 const CHUNK = 256 * 1024;
-/** A data connection silent this long is dropped (426): the core does not time out a started transfer. */
-const DATA_IDLE_MS = 5 * 60 * 1000;
+/**
+ * A data connection that moves nothing for the session idle timeout
+ * (--idle-timeout, as on the Rust drivers) is dropped (426): the core does
+ * not time out a started transfer. This is the default, 300 s.
+ */
+const DATA_IDLE_MS = 300 * 1000;
 
 /** Entries formatted per call into the module: one call per line would cost more than the lines. */
 const LISTING_BATCH = 256;
@@ -30,7 +34,7 @@ async function sortedEntries(batches) {
 /** The name to report for a failure: a transfer or file error the module knows. */
 export function failureCode(error, dataPhase) {
   if (error?.code === 'ABORT_ERR' || error?.name === 'AbortError') return 'aborted';
-  if (error?.code === 'noDataConnection' || error?.code === 'tlsFailed') return error.code;
+  if (['noDataConnection', 'tlsFailed', 'tlsSessionNotReused'].includes(error?.code)) return error.code;
   if (dataPhase) return 'connectionLost';
   if (typeof error?.code === 'string' && /^E[A-Z0-9]+$/.test(error.code)) return error.code;
   return 'local';
@@ -96,7 +100,8 @@ async function receive(socket, signal, sink) {
 /**
  * Runs the transfer `event` for the control connection `control`, which
  * provides: session, storage (LocalFs), passive (PassiveListener or null),
- * localAddress, secureContext, answer(call) and log(line). Never rejects.
+ * localAddress, secureContext, server (requireTlsSessionReuse, idleTimeoutMs),
+ * answer(call) and log(line). Never rejects.
  */
 export async function runTransfer(control, event, signal) {
   const { session, storage } = control;
@@ -156,11 +161,19 @@ export async function runTransfer(control, event, signal) {
         raw.destroy();
         throw error;
       }
+      // Only a client holding this control connection's TLS session can
+      // resume it: the context (and its ticket keys) is this connection's own.
+      if (control.server.requireTlsSessionReuse && !socket.isSessionReused()) {
+        control.log(
+          `refused a protected data connection from ${raw.remoteAddress}: it did not resume the control connection's TLS session (--require-tls-session-reuse)`,
+        );
+        throw Object.assign(new Error('TLS session not resumed'), { code: 'tlsSessionNotReused' });
+      }
     } else if (socket.earlyTls) {
       // Secured under PROT P, then PROT C: not a clear-text connection.
       throw Object.assign(new Error('data connection secured before PROT C'), { code: 'noDataConnection' });
     }
-    socket.setTimeout(DATA_IDLE_MS, () =>
+    socket.setTimeout(control.server.idleTimeoutMs ?? DATA_IDLE_MS, () =>
       socket.destroy(Object.assign(new Error('data connection idle'), { code: 'ETIMEDOUT' })),
     );
     dataPhase = true;
