@@ -23,7 +23,8 @@ pub struct ServerConfig {
     /// Received bytes a session holds without running them (commands
     /// pipelined behind a transfer or a pending answer); past it
     /// [`wants_input`](super::ServerSession::wants_input) turns false so
-    /// the host stops reading and TCP pushes back on the client.
+    /// the host stops reading and TCP pushes back on the client (a host fed
+    /// on regardless to twice this much ends the session with `421`).
     pub input_limit: usize,
     /// A session with no command for this long gets `421` and is closed.
     pub idle_timeout: Duration,

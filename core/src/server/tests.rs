@@ -1559,7 +1559,9 @@ fn a_transfer_that_moves_nothing_for_the_stall_timeout_is_426() {
     assert_eq!(h.take_events(), ["abort"]);
     assert_eq!(
         h.ended,
-        ["RETR /a failed: no data moved within the stall timeout (4096 bytes in 500000 ms) (alice)"]
+        [
+            "RETR /a failed: no data moved within the stall timeout (4096 bytes in 500000 ms) (alice)"
+        ]
     );
     assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
@@ -2268,7 +2270,9 @@ fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
     assert_eq!(h.take_events(), ["close-passive", "abort"]);
     assert_eq!(
         h.ended,
-        ["RETR /big failed: the file was truncated while being sent (2097152 bytes in 0 ms) (alice)"]
+        [
+            "RETR /big failed: the file was truncated while being sent (2097152 bytes in 0 ms) (alice)"
+        ]
     );
 
     // After REST, what is due is the size minus the offset; more (a file
@@ -2317,6 +2321,11 @@ fn held_input_is_bounded_and_a_host_that_ignores_the_hint_is_closed() {
     assert_eq!(h.take(), "");
     assert_eq!(h.session.held_input(), 65);
     assert!(!h.session.wants_input(), "past the limit: stop reading");
+    // A host that read ahead a little more is still served...
+    h.send("PWD\r\n".repeat(13));
+    assert_eq!(h.take(), "");
+    assert!(!h.closed);
+    // ...but not one that goes on past twice the limit.
     h.send("PWD\r\n");
     assert_eq!(h.take(), "421 Too much input; closing the connection.\r\n");
     assert!(h.take_events().contains(&"notice InputLimit".to_string()));

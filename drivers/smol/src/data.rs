@@ -173,7 +173,11 @@ pub(crate) async fn run(
     };
     said(opened).await;
     let Some(stream) = stream else { return };
-    let Ok(Step::Connect { endpoint, protected }) = steps.recv().await else {
+    let Ok(Step::Connect {
+        endpoint,
+        protected,
+    }) = steps.recv().await
+    else {
         return;
     };
     let early = match (&endpoint, &passive) {

@@ -266,7 +266,11 @@ pub(crate) fn run(
     let (opened, stream) = job.open(&*storage);
     report(opened);
     let Some(stream) = stream else { return };
-    let Ok(Step::Connect { endpoint, protected }) = steps.recv() else {
+    let Ok(Step::Connect {
+        endpoint,
+        protected,
+    }) = steps.recv()
+    else {
         return;
     };
     let early = match endpoint {

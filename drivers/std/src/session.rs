@@ -23,7 +23,7 @@ const READ_SIZE: usize = 4096;
 
 /// Most control bytes read but not yet handed to the session; the session
 /// bounds what it holds itself (`ServerConfig::input_limit`).
-const MAX_IN_FLIGHT: usize = 64 * 1024;
+const MAX_IN_FLIGHT: usize = 16 * 1024;
 
 /// Everything that wakes the session thread.
 pub(crate) enum Wake {
@@ -373,7 +373,12 @@ impl Host {
         }
     }
 
-    fn start_transfer(&mut self, session: &mut ServerSession, job: TransferJob, mut running: Running) {
+    fn start_transfer(
+        &mut self,
+        session: &mut ServerSession,
+        job: TransferJob,
+        mut running: Running,
+    ) {
         let Ok(abort) = Abort::new() else {
             log::warn!("{}: cannot start a transfer", self.peer);
             return running.apply(session, Report::OpenFailed(FileError::Local));
@@ -388,9 +393,18 @@ impl Host {
         let spawned = thread::Builder::new()
             .name("ftpwire-transfer".into())
             .spawn(move || {
-                data::run(job, listener, tls, storage, worker, asked, progress, |report| {
-                    let _ = wake.send(Wake::Transfer(id, report));
-                })
+                data::run(
+                    job,
+                    listener,
+                    tls,
+                    storage,
+                    worker,
+                    asked,
+                    progress,
+                    |report| {
+                        let _ = wake.send(Wake::Transfer(id, report));
+                    },
+                )
             });
         if spawned.is_err() {
             log::warn!("{}: cannot start a transfer thread", self.peer);

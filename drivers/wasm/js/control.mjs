@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import dns from 'node:dns/promises';
 import { Session } from './module.mjs';
 import { PassiveListener } from './data.mjs';
-import { runTransfer, failureCode } from './transfer.mjs';
+import { runTransfer, failureCode, Steps } from './transfer.mjs';
 
 const now = () => performance.now();
 
@@ -122,7 +122,8 @@ export class ControlConnection {
           this.write(output.data);
           break;
         case 'timeout':
-          if (this.stopping && !this.transfer && !this.upgrading) {
+          if (this.stopping && !this.upgrading) {
+            // 421 now, or once the running transfer is over: the core waits.
             this.stopping = false;
             session.shutDown(now());
             break;
@@ -149,6 +150,16 @@ export class ControlConnection {
     clearTimeout(this.timer);
     const delay = Math.min(Math.max(0, at - now()), 2 ** 31 - 1);
     this.timer = setTimeout(() => {
+      const transfer = this.transfer;
+      if (transfer && transfer.progress.bytes !== transfer.reported) {
+        // What moved since the last deadline: a moving transfer is not stalled.
+        transfer.reported = transfer.progress.bytes;
+        try {
+          this.session.dataProgress(transfer.id, transfer.reported, now());
+        } catch {
+          // Not moving bytes (yet): nothing to report.
+        }
+      }
       this.session.handleTimeout(now());
       this.pump();
     }, delay);
@@ -242,18 +253,26 @@ export class ControlConnection {
       }
       case 'transfer': {
         const controller = new AbortController();
-        this.transfer = { id: event.id, controller };
-        runTransfer(this, event, controller.signal)
+        const transfer = { id: event.id, controller, steps: new Steps(), progress: { bytes: 0 }, reported: 0 };
+        this.transfer = transfer;
+        runTransfer(this, event, transfer.steps, transfer.progress, controller.signal)
           .catch((error) => this.log(`transfer error: ${error.message}`))
           .finally(() => {
-            if (this.transfer?.id === event.id) this.transfer = null;
-            // A stopping server was waiting for this transfer.
-            if (this.stopping) this.pump();
+            if (this.transfer === transfer) this.transfer = null;
           });
         break;
       }
+      case 'connectData':
+      case 'secureData':
+      case 'moveData':
+      case 'closeData':
+        if (this.transfer?.id === event.id) this.transfer.steps.push(event);
+        break;
       case 'abortTransfer':
-        this.transfer?.controller.abort();
+        if (this.transfer?.id === event.id) {
+          this.transfer.controller.abort();
+          this.transfer = null;
+        }
         break;
       case 'upgradeTls':
         this.upgrade(event.id);

@@ -83,6 +83,8 @@ export class FtpServer {
     // data connection may move nothing before the transfer is cut.
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
     config.idleTimeoutMs = this.idleTimeoutMs;
+    config.dataStallTimeoutMs = this.idleTimeoutMs;
+    config.requireTlsSessionReuse = this.requireTlsSessionReuse;
     if (options.passiveAddress) config.setPassiveAddress(options.passiveAddress);
     if (options.tlsPassiveAddress) config.setTlsPassiveAddress(options.tlsPassiveAddress);
     for (const cidr of options.localNetworks ?? []) config.addLocalNetwork(cidr);

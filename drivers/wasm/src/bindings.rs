@@ -79,6 +79,20 @@ impl JsServerConfig {
         self.edit().data_connection_timeout = duration_ms(ms);
     }
 
+    /// A transfer that moves nothing (no `dataProgress`) for this long is
+    /// aborted (`426`).
+    #[wasm_bindgen(setter = dataStallTimeoutMs)]
+    pub fn set_data_stall_timeout_ms(&mut self, ms: f64) {
+        self.edit().data_stall_timeout = duration_ms(ms);
+    }
+
+    /// Refuse (`522`) a protected data connection that did not resume the
+    /// control connection's TLS session; off by default.
+    #[wasm_bindgen(setter = requireTlsSessionReuse)]
+    pub fn set_require_tls_session_reuse(&mut self, on: bool) {
+        self.edit().require_tls_session_reuse = on;
+    }
+
     /// A failed PASS is answered only after this delay.
     #[wasm_bindgen(setter = failedLoginDelayMs)]
     pub fn set_failed_login_delay_ms(&mut self, ms: f64) {

@@ -215,7 +215,11 @@ impl Session {
                     ]),
                 };
                 let id = self.next_step(c.transfer, Step::Connect(c.token));
-                let fields = [("id", id), ("data", data), ("protected", c.protected.into())];
+                let fields = [
+                    ("id", id),
+                    ("data", data),
+                    ("protected", c.protected.into()),
+                ];
                 (Value::tagged("connectData", fields), None)
             }
             Output::Event(Event::SecureData(d)) => {
@@ -251,10 +255,13 @@ impl Session {
     /// The step the core asks for now, kept for the host's answer; the
     /// transfer's id for the host.
     fn next_step(&mut self, core: TransferId, next: Step) -> Value {
-        let found = self.pending.iter_mut().find_map(|(id, pending)| match pending {
-            Pending::Transfer { transfer, step, .. } if *transfer == core => Some((*id, step)),
-            _ => None,
-        });
+        let found = self
+            .pending
+            .iter_mut()
+            .find_map(|(id, pending)| match pending {
+                Pending::Transfer { transfer, step, .. } if *transfer == core => Some((*id, step)),
+                _ => None,
+            });
         match found {
             Some((id, step)) => {
                 *step = next;
@@ -731,7 +738,9 @@ fn notice_value(notice: Notice<'_>) -> Value {
                 ("bytes", bytes.into()),
                 (
                     "error",
-                    outcome.err().map_or(Value::Null, |e| Value::Text(e.to_string())),
+                    outcome
+                        .err()
+                        .map_or(Value::Null, |e| Value::Text(e.to_string())),
                 ),
             ],
         ),

@@ -119,7 +119,8 @@ impl Runner<'_> {
                 Some(kind @ ("connectData" | "secureData" | "moveData" | "closeData")) => {
                     self.step = Some(kind.to_string());
                 }
-                Some("notice") if output.get("notice") == Some(&Value::Text("transferEnded".into())) => {}
+                Some("notice")
+                    if output.get("notice") == Some(&Value::Text("transferEnded".into())) => {}
                 Some(kind) => {
                     if kind == "abortTransfer" {
                         self.ids.remove("transfer");
@@ -217,7 +218,8 @@ impl Runner<'_> {
                     self.session.storage_opened(id, None, name).unwrap();
                     self.offer();
                 }
-                let connects = step.get("started").is_some() || finished.is_some() || unique.is_some();
+                let connects =
+                    step.get("started").is_some() || finished.is_some() || unique.is_some();
                 if connects && self.step.as_deref() == Some("connectData") {
                     self.session.data_connected(id).unwrap();
                     self.offer();

@@ -347,9 +347,8 @@ impl ServerSession {
     ///
     /// Lines are parsed straight from `data` when nothing is held, so the
     /// common case copies nothing. Check [`wants_input`](Self::wants_input)
-    /// before reading more from the socket: past
-    /// [`ServerConfig::input_limit`] held bytes, a session fed anyway ends
-    /// with `421`.
+    /// before reading more from the socket: a session fed on regardless,
+    /// to twice [`ServerConfig::input_limit`] held bytes, ends with `421`.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.state.settle(now);
         if self.state.closing || self.state.closed || self.state.upgrading() {
@@ -364,8 +363,10 @@ impl ServerSession {
             }
             return;
         }
-        if self.held_input() >= self.state.config.input_limit {
-            // The host ignored wants_input(): stop before memory grows without bound.
+        if self.held_input() >= self.state.config.input_limit.saturating_mul(2) {
+            // The host ignored wants_input() (a host reading ahead may pass
+            // the limit a little, never twice over): stop before memory grows
+            // without bound.
             self.held = Vec::new();
             self.held_start = 0;
             self.state.notice(QueuedNotice::InputLimit);

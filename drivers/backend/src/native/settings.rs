@@ -114,7 +114,10 @@ impl ServerSettings {
     pub fn into_parts(self) -> (Arc<dyn Storage>, Arc<dyn Authenticator>, DriverConfig) {
         let mut session = self.session;
         // The session decides what a non-resumed data connection gets.
-        let reuse = self.tls.as_ref().is_some_and(TlsSettings::session_reuse_required);
+        let reuse = self
+            .tls
+            .as_ref()
+            .is_some_and(TlsSettings::session_reuse_required);
         if reuse && !session.require_tls_session_reuse {
             Arc::make_mut(&mut session).require_tls_session_reuse = true;
         }

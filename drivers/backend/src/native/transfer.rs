@@ -125,13 +125,20 @@ impl TransferJob {
         }
     }
 
-    fn try_open(&self, storage: &dyn Storage) -> io::Result<(Stream, Option<u64>, Option<Vec<u8>>)> {
+    fn try_open(
+        &self,
+        storage: &dyn Storage,
+    ) -> io::Result<(Stream, Option<u64>, Option<Vec<u8>>)> {
         Ok(match &self.open {
             Open::Read { path, offset } => {
                 // The size just before the open: a file cut short from then
                 // on is caught by the session (426, not 226).
                 let size = storage.stat(path).ok().map(|m| m.size);
-                (Stream::Download(storage.open_read(path, *offset)?), size, None)
+                (
+                    Stream::Download(storage.open_read(path, *offset)?),
+                    size,
+                    None,
+                )
             }
             Open::List {
                 path,
@@ -139,7 +146,8 @@ impl TransferJob {
                 filter,
                 read_only,
             } => {
-                let listing = Listing::open(storage, path, *format, *filter, !read_only, now_unix())?;
+                let listing =
+                    Listing::open(storage, path, *format, *filter, !read_only, now_unix())?;
                 (Stream::Download(Box::new(listing)), None, None)
             }
             Open::Write { path, mode } => {
@@ -246,7 +254,9 @@ pub struct StepWork {
 
 impl StepWork {
     /// A ConnectData, SecureData, MoveData or CloseData event; `None` for any other.
-    pub fn from_event(event: ftpwire_core::server::Event<'_>) -> Result<StepWork, ftpwire_core::server::Event<'_>> {
+    pub fn from_event(
+        event: ftpwire_core::server::Event<'_>,
+    ) -> Result<StepWork, ftpwire_core::server::Event<'_>> {
         use ftpwire_core::server::Event;
         Ok(match event {
             Event::ConnectData(c) => StepWork {
@@ -321,7 +331,9 @@ impl Running {
             (Held::Open(token), Report::OpenFailed(error)) => session.storage_failed(token, error),
             (Held::Connect(token), Report::Connected) => session.data_connected(token),
             (Held::Connect(token), Report::ConnectFailed) => session.data_connect_failed(token),
-            (Held::Secure(token), Report::Secured { resumed }) => session.data_secured(token, resumed),
+            (Held::Secure(token), Report::Secured { resumed }) => {
+                session.data_secured(token, resumed)
+            }
             (Held::Secure(token), Report::TlsFailed) => session.data_tls_failed(token),
             (Held::Move(token), Report::Moved(result)) => session.data_moved(token, result),
             (Held::Close(token), Report::Closed(result)) => session.data_closed(token, result),
@@ -457,7 +469,13 @@ mod tests {
             offset: 2,
         })
         .open(&storage);
-        assert!(matches!(report, Report::Opened { size: Some(5), unique_name: None }));
+        assert!(matches!(
+            report,
+            Report::Opened {
+                size: Some(5),
+                unique_name: None
+            }
+        ));
         let Some(Stream::Download(mut reader)) = stream else {
             panic!("RETR is a download");
         };

@@ -147,7 +147,7 @@ describe('--idle-timeout', () => {
       assert.match(await client.command('RETR big.bin'), /^150 /);
       assert.match(await client.reply(), /^426 /);
       assert.equal(await client.reply(), '421 Idle timeout; closing the connection.\r\n');
-      await server.logged(/retrieve \/big\.bin failed/);
+      await server.logged(/RETR \/big\.bin failed/);
       data.destroy();
     } finally {
       await server.stop();

@@ -290,7 +290,7 @@ describe('FTPS', () => {
     assert.match(list.stdout, /hello\.txt/);
     assert.match(list.stderr, /< 234 AUTH TLS ok/);
     assert.match(list.stderr, /< 200 Data connections will be protected/);
-    await server.logged(/list \/: \d+ bytes in \d+ ms \(TLS\)/);
+    await server.logged(/LIST \/: \d+ bytes in \d+ ms \(\w+, TLS\)/);
 
     const up = await curl('--ssl-reqd', '-k', ...USER, '-T', big, `${url}/tls.bin`);
     assert.equal(up.code, 0, up.stderr);
