@@ -106,13 +106,13 @@ fn run(session: &mut ServerSession, input: &[u8]) -> usize {
                 Answer::Change(token) => session.change_done(token, Ok(())),
                 Answer::Enter(token) => session.directory_entered(token, Ok(())),
                 Answer::Passive(token) => session.passive_opened(token, 50000, None),
-                Answer::Open(token) => session.storage_opened(token, Some(1234)),
-                Answer::Connect(token) => session.data_connected(token),
+                Answer::Open(token) => session.storage_opened(token, Some(1234), now),
+                Answer::Connect(token) => session.data_connected(token, now),
                 Answer::Move(token) => {
                     session.data_progress(&token, 1000, now);
-                    session.data_moved(token, Ok(1234));
+                    session.data_moved(token, Ok(1234), now);
                 }
-                Answer::Close(token) => session.data_closed(token, Ok(())),
+                Answer::Close(token) => session.data_closed(token, Ok(()), now),
             }
         }
     }

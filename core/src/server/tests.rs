@@ -314,7 +314,7 @@ impl Host {
     /// Answers the open step (a STOU gets a unique name).
     fn open_storage(&mut self) {
         let token = self.open.take().expect("a transfer was asked");
-        self.session.storage_opened(token, None);
+        self.session.storage_opened(token, None, self.now);
         self.offer();
     }
 
@@ -326,10 +326,10 @@ impl Host {
             self.open_storage();
         }
         let token = self.connect.take().expect("a data connection was asked");
-        self.session.data_connected(token);
+        self.session.data_connected(token, self.now);
         self.offer();
         if let Some(token) = self.secure.take() {
-            self.session.data_secured(token, true);
+            self.session.data_secured(token, true, self.now);
             self.offer();
         }
         assert!(self.moving.is_some(), "the bytes may move");
@@ -340,7 +340,7 @@ impl Host {
         self.offer();
         self.open_storage();
         let token = self.connect.take().expect("a data connection was asked");
-        self.session.data_connected(token);
+        self.session.data_connected(token, self.now);
         self.offer();
         assert_eq!(self.take(), "150 Opening data connection.\r\n");
         self.take_events();
@@ -354,26 +354,26 @@ impl Host {
     fn finish_transfer(&mut self, result: Result<u64, TransferError>) {
         if let Some(token) = self.open.take() {
             if let Err(TransferError::File(error)) = result {
-                self.session.storage_failed(token, error);
+                self.session.storage_failed(token, error, self.now);
                 return self.offer();
             }
-            self.session.storage_opened(token, None);
+            self.session.storage_opened(token, None, self.now);
             self.offer();
         }
         if let Some(token) = self.connect.take() {
             if result == Err(TransferError::NoDataConnection) {
-                self.session.data_connect_failed(token);
+                self.session.data_connect_failed(token, self.now);
                 return self.offer();
             }
             self.connect = Some(token);
             self.start_transfer();
         }
         if let Some(token) = self.moving.take() {
-            self.session.data_moved(token, result);
+            self.session.data_moved(token, result, self.now);
             self.offer();
         }
         if let Some(token) = self.closing.take() {
-            self.session.data_closed(token, Ok(()));
+            self.session.data_closed(token, Ok(()), self.now);
             self.offer();
         }
     }
@@ -1399,7 +1399,8 @@ fn the_data_connection_timeout_is_425() {
     assert_eq!(h.take(), "425 No data connection was made in time.\r\n");
     assert_eq!(h.take_events(), ["abort", "close-passive"]);
     // The connection the host made too late: refused with a notice.
-    h.session.data_connected(ConnectToken::new(session, seq));
+    h.session
+        .data_connected(ConnectToken::new(session, seq), h.now);
     h.offer();
     assert_eq!(h.take(), "");
     assert_eq!(
@@ -1438,7 +1439,8 @@ fn only_stou_answers_with_a_unique_name() {
         h.open.as_ref().unwrap().session,
         h.open.as_ref().unwrap().seq,
     );
-    h.session.unique_created(OpenToken::new(session, seq), b"x");
+    h.session
+        .unique_created(OpenToken::new(session, seq), b"x", h.now);
     h.offer();
     assert_eq!(h.take(), "");
     assert_eq!(
@@ -1463,7 +1465,7 @@ fn stou_names_the_file_in_its_150() {
         ["transfer StoreUnique / offset=0 ascii=true"]
     );
     let token = h.open.take().unwrap();
-    h.session.unique_created(token, b"ftpwire.1");
+    h.session.unique_created(token, b"ftpwire.1", h.now);
     h.offer();
     h.finish_transfer(Ok(3));
     assert_eq!(
@@ -1777,7 +1779,7 @@ mod tls {
         h.open_storage();
         assert!(h.secure.is_none(), "no TLS before the data connection");
         let token = h.connect.take().unwrap();
-        h.session.data_connected(token);
+        h.session.data_connected(token, h.now);
         h.offer();
         // ftplib, curl and rclone read the 150 before they start TLS.
         assert_eq!(h.take(), "150 Opening data connection.\r\n");
@@ -1786,7 +1788,7 @@ mod tls {
             "TLS before any byte"
         );
         let token = h.secure.take().unwrap();
-        h.session.data_secured(token, false);
+        h.session.data_secured(token, false, h.now);
         h.offer();
         h.finish_transfer(Ok(4));
         assert_eq!(h.take(), "226 Transfer complete.\r\n");
@@ -1802,11 +1804,11 @@ mod tls {
         h.cmd("RETR a");
         h.open_storage();
         let token = h.connect.take().unwrap();
-        h.session.data_connected(token);
+        h.session.data_connected(token, h.now);
         h.offer();
         h.take_events();
         let token = h.secure.take().unwrap();
-        h.session.data_secured(token, false);
+        h.session.data_secured(token, false, h.now);
         h.offer();
         assert_eq!(
             h.take(),
@@ -1818,10 +1820,10 @@ mod tls {
         h.cmd("RETR a");
         h.open_storage();
         let token = h.connect.take().unwrap();
-        h.session.data_connected(token);
+        h.session.data_connected(token, h.now);
         h.offer();
         let token = h.secure.take().unwrap();
-        h.session.data_secured(token, true);
+        h.session.data_secured(token, true, h.now);
         h.offer();
         h.finish_transfer(Ok(1));
         assert_eq!(
@@ -1836,7 +1838,7 @@ mod tls {
         h.cmd("RETR a");
         h.start_transfer_to_tls();
         let token = h.secure.take().unwrap();
-        h.session.data_tls_failed(token);
+        h.session.data_tls_failed(token, h.now);
         h.offer();
         assert_eq!(
             h.take(),
@@ -2166,7 +2168,7 @@ fn control_characters_in_paths_cannot_break_reply_lines() {
     h.take();
     h.cmd("STOU");
     let token = h.open.take().unwrap();
-    h.session.unique_created(token, b"evil\r\n226 fake");
+    h.session.unique_created(token, b"evil\r\n226 fake", h.now);
     h.drain();
     h.start_transfer();
     assert_eq!(h.take(), "150 FILE: evil\r\0\u{0}226 fake\r\n");
@@ -2259,7 +2261,7 @@ fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
     h.cmd("RETR big");
     h.take_events();
     let token = h.open.take().unwrap();
-    h.session.storage_opened(token, Some(64 << 20));
+    h.session.storage_opened(token, Some(64 << 20), h.now);
     h.start_transfer();
     assert_eq!(h.take(), "150 Opening data connection.\r\n");
     h.finish_transfer(Ok(2 << 20));
@@ -2289,7 +2291,7 @@ fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
         h.epsv();
         h.cmd("RETR big");
         let token = h.open.take().unwrap();
-        h.session.storage_opened(token, Some(1000));
+        h.session.storage_opened(token, Some(1000), h.now);
         h.start_transfer();
         h.take();
         h.finish_transfer(Ok(sent));
@@ -2386,5 +2388,25 @@ fn urgent_abor_works_where_the_host_cannot_read_urgent_data() {
     assert_eq!(
         h.take(),
         "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+}
+
+#[test]
+fn a_steps_deadline_counts_from_its_answer() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.take_events();
+    // The storage took 20 s to open (a slow object store): the data
+    // connection still gets its whole 30 s from then.
+    h.now = h.now + Duration::from_secs(20);
+    h.open_storage();
+    h.advance(Duration::from_secs(29));
+    assert_eq!(h.take(), "");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.take(), "425 No data connection was made in time.\r\n");
+    assert_eq!(
+        h.ended,
+        ["RETR /a failed: cannot open data connection (0 bytes in 50000 ms) (alice)"]
     );
 }

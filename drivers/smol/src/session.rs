@@ -331,10 +331,11 @@ impl Host {
     /// A report of the transfer in flight answers the step it was asked;
     /// one from a transfer already over is dropped.
     fn on_report(&mut self, session: &mut ServerSession, (id, report): (TransferId, Report)) {
+        let now = self.now();
         if let Some(transfer) = &mut self.transfer
             && transfer.running.id == id
         {
-            transfer.running.apply(session, report);
+            transfer.running.apply(session, report, now);
         }
     }
 }

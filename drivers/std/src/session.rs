@@ -381,7 +381,7 @@ impl Host {
     ) {
         let Ok(abort) = Abort::new() else {
             log::warn!("{}: cannot start a transfer", self.peer);
-            return running.apply(session, Report::OpenFailed(FileError::Local));
+            return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
         };
         let (steps, asked) = mpsc::sync_channel(1);
         let listener = self.passive.clone();
@@ -408,7 +408,7 @@ impl Host {
             });
         if spawned.is_err() {
             log::warn!("{}: cannot start a transfer thread", self.peer);
-            return running.apply(session, Report::OpenFailed(FileError::Local));
+            return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
         }
         self.transfer = Some(Transfer {
             running,
@@ -420,10 +420,11 @@ impl Host {
     /// A report of the transfer in flight answers the step it was asked;
     /// one from a transfer already over is dropped.
     fn on_report(&mut self, session: &mut ServerSession, id: TransferId, report: Report) {
+        let now = self.now();
         if let Some(transfer) = &mut self.transfer
             && transfer.running.id == id
         {
-            transfer.running.apply(session, report);
+            transfer.running.apply(session, report, now);
         }
     }
 }

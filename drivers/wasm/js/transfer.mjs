@@ -8,6 +8,7 @@ import { AsciiDecoder, AsciiEncoder } from './module.mjs';
 import { connectActive, secureData } from './data.mjs';
 
 const CHUNK = 256 * 1024;
+const now = () => performance.now();
 
 /** The steps the core asks of one transfer, in order, awaited one at a time. */
 export class Steps {
@@ -142,7 +143,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
   let listing = null;
   let socket = null;
   const upload = event.plan === 'write' || event.plan === 'createUnique';
-  const fail = (code) => control.answer(() => session.transferFailed(event.id, code));
+  const fail = (code) => control.answer(() => session.transferFailed(event.id, code, now()));
   // Each step's failure is answered as that step's: the core picks the reply.
   let phase = 'storage';
   try {
@@ -152,17 +153,17 @@ export async function runTransfer(control, event, steps, progress, signal) {
         file = await storage.openRead(event.path);
         // The size as opened: the core answers 426, not 226, if fewer bytes arrive.
         const { size } = await file.stat();
-        control.answer(() => session.storageOpened(event.id, size));
+        control.answer(() => session.storageOpened(event.id, size, undefined, now()));
         break;
       }
       case 'write':
         file = await storage.openWrite(event.path, event.mode, event.offset);
-        control.answer(() => session.storageOpened(event.id));
+        control.answer(() => session.storageOpened(event.id, undefined, undefined, now()));
         break;
       case 'createUnique': {
         const unique = await storage.createUnique(event.path);
         file = unique.writer;
-        control.answer(() => session.storageOpened(event.id, undefined, unique.name));
+        control.answer(() => session.storageOpened(event.id, undefined, unique.name, now()));
         break;
       }
       default: {
@@ -171,7 +172,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
           facts.kind === 'directory'
             ? await sortedEntries(storage.list(event.path))
             : [{ name: event.path.subarray(event.path.lastIndexOf(0x2f) + 1), facts }];
-        control.answer(() => session.storageOpened(event.id));
+        control.answer(() => session.storageOpened(event.id, undefined, undefined, now()));
       }
     }
 
@@ -182,7 +183,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
       // Secured under PROT P, then PROT C: not a clear-text connection.
       throw Object.assign(new Error('data connection secured before PROT C'), { code: 'noDataConnection' });
     }
-    control.answer(() => session.dataConnected(event.id));
+    control.answer(() => session.dataConnected(event.id, now()));
 
     let step = await steps.next(signal);
     if (step.type === 'secureData') {
@@ -198,7 +199,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
       // Only a client holding this control connection's TLS session can
       // resume it: the context (and its ticket keys) is this connection's own.
       const resumed = socket.isSessionReused();
-      control.answer(() => session.dataSecured(event.id, resumed));
+      control.answer(() => session.dataSecured(event.id, resumed, now()));
       step = await steps.next(signal);
     }
 
@@ -245,14 +246,14 @@ export async function runTransfer(control, event, steps, progress, signal) {
       await file.close(); // a failed close (e.g. a full disk) is not a complete file
       file = null;
     }
-    control.answer(() => session.dataMoved(event.id, bytes));
+    control.answer(() => session.dataMoved(event.id, bytes, now()));
 
     phase = 'close';
     await steps.next(signal);
     // An upload ended with the peer's FIN (the iterator then closed the socket);
     // a download ends with ours, once every byte is out.
     if (!upload) await finish(socket);
-    control.answer(() => session.dataClosed(event.id));
+    control.answer(() => session.dataClosed(event.id, now()));
   } catch (error) {
     // Given up by the core (ABOR, a deadline): it answered already.
     if (signal.aborted) return;

@@ -454,23 +454,35 @@ impl JsSession {
         id: u32,
         size: Option<f64>,
         #[wasm_bindgen(js_name = uniqueName)] unique_name: Option<Vec<u8>>,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
     ) -> Result<(), JsError> {
         self.inner
-            .storage_opened(id, size.map(count), unique_name.as_deref())
+            .storage_opened(id, size.map(count), unique_name.as_deref(), now_ms)
             .map_err(js_error)
     }
 
     /// Answers a `connectData` event: the data connection is up (the `150` goes out).
     #[wasm_bindgen(js_name = dataConnected)]
-    pub fn data_connected(&mut self, id: u32) -> Result<(), JsError> {
-        self.inner.data_connected(id).map_err(js_error)
+    pub fn data_connected(
+        &mut self,
+        id: u32,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner.data_connected(id, now_ms).map_err(js_error)
     }
 
     /// Answers a `secureData` event: the data connection's TLS is up;
     /// `resumed`: it resumed the control connection's TLS session.
     #[wasm_bindgen(js_name = dataSecured)]
-    pub fn data_secured(&mut self, id: u32, resumed: bool) -> Result<(), JsError> {
-        self.inner.data_secured(id, resumed).map_err(js_error)
+    pub fn data_secured(
+        &mut self,
+        id: u32,
+        resumed: bool,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner
+            .data_secured(id, resumed, now_ms)
+            .map_err(js_error)
     }
 
     /// During `moveData`: `bytes` moved so far; keeps the stall timeout off.
@@ -489,14 +501,25 @@ impl JsSession {
     /// Answers a `moveData` event: every byte moved (for RETR, `bytes` read
     /// from the file).
     #[wasm_bindgen(js_name = dataMoved)]
-    pub fn data_moved(&mut self, id: u32, bytes: f64) -> Result<(), JsError> {
-        self.inner.data_moved(id, count(bytes)).map_err(js_error)
+    pub fn data_moved(
+        &mut self,
+        id: u32,
+        bytes: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner
+            .data_moved(id, count(bytes), now_ms)
+            .map_err(js_error)
     }
 
     /// Answers a `closeData` event: the data connection closed in order (`226`).
     #[wasm_bindgen(js_name = dataClosed)]
-    pub fn data_closed(&mut self, id: u32) -> Result<(), JsError> {
-        self.inner.data_closed(id).map_err(js_error)
+    pub fn data_closed(
+        &mut self,
+        id: u32,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner.data_closed(id, now_ms).map_err(js_error)
     }
 
     /// The step in flight of transfer `id` failed: `noDataConnection`,
@@ -506,9 +529,12 @@ impl JsSession {
         &mut self,
         id: u32,
         #[wasm_bindgen(unchecked_param_type = "TransferErrorCode")] error: &str,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
     ) -> Result<(), JsError> {
         let error = answer::transfer_error(error).map_err(js_error)?;
-        self.inner.transfer_failed(id, error).map_err(js_error)
+        self.inner
+            .transfer_failed(id, error, now_ms)
+            .map_err(js_error)
     }
 
     /// Listing lines for the LIST/NLST/MLSD transfer `id`, in the format the

@@ -417,12 +417,14 @@ impl Session {
         id: u32,
         size: Option<u64>,
         unique_name: Option<&[u8]>,
+        now_ms: f64,
     ) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
         self.answer_step(id, "transfer", |session, step| match step {
             Step::Open(token) => {
                 match unique_name {
-                    Some(name) => session.unique_created(token, name),
-                    None => session.storage_opened(token, size),
+                    Some(name) => session.unique_created(token, name, now),
+                    None => session.storage_opened(token, size, now),
                 }
                 Ok(false)
             }
@@ -431,10 +433,11 @@ impl Session {
     }
 
     /// Answers a `connectData` event: the data connection is up.
-    pub fn data_connected(&mut self, id: u32) -> Result<(), AnswerError> {
+    pub fn data_connected(&mut self, id: u32, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
         self.answer_step(id, "connectData", |session, step| match step {
             Step::Connect(token) => {
-                session.data_connected(token);
+                session.data_connected(token, now);
                 Ok(false)
             }
             other => Err(other),
@@ -443,10 +446,11 @@ impl Session {
 
     /// Answers a `secureData` event: TLS is up; `resumed` the control
     /// connection's TLS session.
-    pub fn data_secured(&mut self, id: u32, resumed: bool) -> Result<(), AnswerError> {
+    pub fn data_secured(&mut self, id: u32, resumed: bool, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
         self.answer_step(id, "secureData", |session, step| match step {
             Step::Secure(token) => {
-                session.data_secured(token, resumed);
+                session.data_secured(token, resumed, now);
                 Ok(false)
             }
             other => Err(other),
@@ -475,10 +479,11 @@ impl Session {
     }
 
     /// Answers a `moveData` event: every byte moved (RETR: `bytes` read from the file).
-    pub fn data_moved(&mut self, id: u32, bytes: u64) -> Result<(), AnswerError> {
+    pub fn data_moved(&mut self, id: u32, bytes: u64, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
         self.answer_step(id, "moveData", |session, step| match step {
             Step::Move(token) => {
-                session.data_moved(token, Ok(bytes));
+                session.data_moved(token, Ok(bytes), now);
                 Ok(false)
             }
             other => Err(other),
@@ -486,10 +491,11 @@ impl Session {
     }
 
     /// Answers a `closeData` event: closed in order (`226`); the transfer is over.
-    pub fn data_closed(&mut self, id: u32) -> Result<(), AnswerError> {
+    pub fn data_closed(&mut self, id: u32, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
         self.answer_step(id, "closeData", |session, step| match step {
             Step::Close(token) => {
-                session.data_closed(token, Ok(()));
+                session.data_closed(token, Ok(()), now);
                 Ok(true)
             }
             other => Err(other),
@@ -499,7 +505,13 @@ impl Session {
     /// The step in flight failed with `error`: the storage did not open,
     /// no data connection, TLS failed, the bytes or the close failed. The
     /// transfer is over.
-    pub fn transfer_failed(&mut self, id: u32, error: TransferError) -> Result<(), AnswerError> {
+    pub fn transfer_failed(
+        &mut self,
+        id: u32,
+        error: TransferError,
+        now_ms: f64,
+    ) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
         self.answer_step(id, "transfer", |session, step| {
             match step {
                 Step::Open(token) => session.storage_failed(
@@ -508,11 +520,12 @@ impl Session {
                         TransferError::File(error) => error,
                         _ => FileError::Local,
                     },
+                    now,
                 ),
-                Step::Connect(token) => session.data_connect_failed(token),
-                Step::Secure(token) => session.data_tls_failed(token),
-                Step::Move(token) => session.data_moved(token, Err(error)),
-                Step::Close(token) => session.data_closed(token, Err(error)),
+                Step::Connect(token) => session.data_connect_failed(token, now),
+                Step::Secure(token) => session.data_tls_failed(token, now),
+                Step::Move(token) => session.data_moved(token, Err(error), now),
+                Step::Close(token) => session.data_closed(token, Err(error), now),
                 Step::Between => return Err(Step::Between),
             }
             Ok(true)

@@ -215,28 +215,30 @@ impl Runner<'_> {
                     || step.get("opened").is_some();
                 if opens && self.step.is_none() {
                     let name = unique.map(str::as_bytes);
-                    self.session.storage_opened(id, None, name).unwrap();
+                    self.session
+                        .storage_opened(id, None, name, self.now)
+                        .unwrap();
                     self.offer();
                 }
                 let connects =
                     step.get("started").is_some() || finished.is_some() || unique.is_some();
                 if connects && self.step.as_deref() == Some("connectData") {
-                    self.session.data_connected(id).unwrap();
+                    self.session.data_connected(id, self.now).unwrap();
                     self.offer();
                     if self.step.as_deref() == Some("secureData") {
-                        self.session.data_secured(id, true).unwrap();
+                        self.session.data_secured(id, true, self.now).unwrap();
                         self.offer();
                     }
                 }
                 if let Some(bytes) = finished {
-                    self.session.data_moved(id, bytes).unwrap();
+                    self.session.data_moved(id, bytes, self.now).unwrap();
                     self.offer();
-                    self.session.data_closed(id).unwrap();
+                    self.session.data_closed(id, self.now).unwrap();
                     self.ids.remove(kind);
                     self.step = None;
                 }
                 if let Some(error) = error {
-                    self.session.transfer_failed(id, error).unwrap();
+                    self.session.transfer_failed(id, error, self.now).unwrap();
                     self.ids.remove(kind);
                     self.step = None;
                 }

@@ -634,12 +634,15 @@ impl ServerSession {
         }
     }
 
+    /// Every answer of a transfer step says what time it is (`now`): the
+    /// next step's deadline and the transfer's duration count from it.
+    ///
     /// Answers [`Event::Transfer`]: the storage is open. For a RETR pass
     /// the file's size as opened: one that then delivers fewer bytes
     /// (after REST) was cut short while it was sent, and ends in `426`,
     /// never `226`. Not for STOU: see [`unique_created`](Self::unique_created).
-    pub fn storage_opened(&mut self, token: OpenToken, size: Option<u64>) {
-        self.state.settle(self.state.now);
+    pub fn storage_opened(&mut self, token: OpenToken, size: Option<u64>, now: Instant) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "storage") {
             self.state.on_storage_opened(id, size, None);
         }
@@ -647,8 +650,8 @@ impl ServerSession {
 
     /// Answers a STOU's [`Event::Transfer`] ([`Plan::CreateUnique`]): the new
     /// file `name` (in the requested directory) is open; its `150` names it.
-    pub fn unique_created(&mut self, token: OpenToken, name: &[u8]) {
-        self.state.settle(self.state.now);
+    pub fn unique_created(&mut self, token: OpenToken, name: &[u8], now: Instant) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "storage") {
             self.state.on_storage_opened(id, None, Some(name));
         }
@@ -656,24 +659,24 @@ impl ServerSession {
 
     /// Answers [`Event::Transfer`]: the storage could not be opened (`550`
     /// and the like; the passive listener stays for the next command).
-    pub fn storage_failed(&mut self, token: OpenToken, error: FileError) {
-        self.state.settle(self.state.now);
+    pub fn storage_failed(&mut self, token: OpenToken, error: FileError, now: Instant) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "storage") {
             self.state.on_storage_failed(id, error);
         }
     }
 
     /// Answers [`Event::ConnectData`]: the data connection is up; the `150` goes out.
-    pub fn data_connected(&mut self, token: ConnectToken) {
-        self.state.settle(self.state.now);
+    pub fn data_connected(&mut self, token: ConnectToken, now: Instant) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "data connection") {
             self.state.on_data_connected(id);
         }
     }
 
     /// Answers [`Event::ConnectData`]: no data connection could be made (`425`).
-    pub fn data_connect_failed(&mut self, token: ConnectToken) {
-        self.state.settle(self.state.now);
+    pub fn data_connect_failed(&mut self, token: ConnectToken, now: Instant) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "data connection") {
             self.state.on_data_connect_failed(id);
         }
@@ -682,16 +685,16 @@ impl ServerSession {
     /// Answers [`Event::SecureData`]: the handshake is done; `resumed`: the
     /// client resumed the control connection's TLS session (without it,
     /// [`ServerConfig::require_tls_session_reuse`] refuses with `522`).
-    pub fn data_secured(&mut self, token: SecureToken, resumed: bool) {
-        self.state.settle(self.state.now);
+    pub fn data_secured(&mut self, token: SecureToken, resumed: bool, now: Instant) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "data TLS") {
             self.state.on_data_secured(id, resumed);
         }
     }
 
     /// Answers [`Event::SecureData`]: the handshake failed (`425`).
-    pub fn data_tls_failed(&mut self, token: SecureToken) {
-        self.state.settle(self.state.now);
+    pub fn data_tls_failed(&mut self, token: SecureToken, now: Instant) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "data TLS") {
             self.state.on_data_tls_failed(id);
         }
@@ -711,8 +714,13 @@ impl ServerSession {
     /// (for RETR, what was read from the file, before TYPE A conversion;
     /// for uploads, what was written, the client having closed the data
     /// connection); otherwise the error picks the reply.
-    pub fn data_moved(&mut self, token: MoveToken, result: Result<u64, TransferError>) {
-        self.state.settle(self.state.now);
+    pub fn data_moved(
+        &mut self,
+        token: MoveToken,
+        result: Result<u64, TransferError>,
+        now: Instant,
+    ) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "data moved") {
             self.state.on_data_moved(id, result);
         }
@@ -720,8 +728,13 @@ impl ServerSession {
 
     /// Answers [`Event::CloseData`]: `Ok` once the data connection is closed
     /// in order (`226`).
-    pub fn data_closed(&mut self, token: CloseToken, result: Result<(), TransferError>) {
-        self.state.settle(self.state.now);
+    pub fn data_closed(
+        &mut self,
+        token: CloseToken,
+        result: Result<(), TransferError>,
+        now: Instant,
+    ) {
+        self.state.settle(now);
         if let Some(id) = self.state.own(token.session, token.seq, "data closed") {
             self.state.on_data_closed(id, result);
         }
@@ -910,10 +923,8 @@ impl State {
                     return;
                 }
             }
-            Waiting::Transfer(t) => {
-                if t.deadline.is_some_and(|due| self.now >= due) {
-                    self.transfer_timed_out();
-                }
+            Waiting::Transfer(t) if t.deadline.is_some_and(|due| self.now >= due) => {
+                self.transfer_timed_out();
             }
             _ => {}
         }

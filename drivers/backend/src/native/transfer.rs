@@ -320,23 +320,28 @@ impl Running {
         Some(work.step)
     }
 
-    /// Gives the worker's report to the session as the answer to the step in flight.
-    pub fn apply(&mut self, session: &mut ServerSession, report: Report) {
+    /// Gives the worker's report to the session as the answer to the step
+    /// in flight, at `now`.
+    pub fn apply(&mut self, session: &mut ServerSession, report: Report, now: Instant) {
         let held = std::mem::replace(&mut self.held, Held::Nothing);
         match (held, report) {
             (Held::Open(token), Report::Opened { size, unique_name }) => match unique_name {
-                Some(name) => session.unique_created(token, &name),
-                None => session.storage_opened(token, size),
+                Some(name) => session.unique_created(token, &name, now),
+                None => session.storage_opened(token, size, now),
             },
-            (Held::Open(token), Report::OpenFailed(error)) => session.storage_failed(token, error),
-            (Held::Connect(token), Report::Connected) => session.data_connected(token),
-            (Held::Connect(token), Report::ConnectFailed) => session.data_connect_failed(token),
-            (Held::Secure(token), Report::Secured { resumed }) => {
-                session.data_secured(token, resumed)
+            (Held::Open(token), Report::OpenFailed(error)) => {
+                session.storage_failed(token, error, now)
             }
-            (Held::Secure(token), Report::TlsFailed) => session.data_tls_failed(token),
-            (Held::Move(token), Report::Moved(result)) => session.data_moved(token, result),
-            (Held::Close(token), Report::Closed(result)) => session.data_closed(token, result),
+            (Held::Connect(token), Report::Connected) => session.data_connected(token, now),
+            (Held::Connect(token), Report::ConnectFailed) => {
+                session.data_connect_failed(token, now)
+            }
+            (Held::Secure(token), Report::Secured { resumed }) => {
+                session.data_secured(token, resumed, now)
+            }
+            (Held::Secure(token), Report::TlsFailed) => session.data_tls_failed(token, now),
+            (Held::Move(token), Report::Moved(result)) => session.data_moved(token, result, now),
+            (Held::Close(token), Report::Closed(result)) => session.data_closed(token, result, now),
             (held, report) => {
                 // A worker bug: keep the token so the session's own deadline ends it.
                 log::error!("transfer worker reported {report:?} while {held:?} was asked");

@@ -157,27 +157,27 @@ class Runner {
         const fileError = step.error !== undefined && !TRANSFER_ERRORS.has(step.error);
         const opens = !fileError || step.started || step.opened;
         if (opens && this.transferStep === null) {
-          s.storageOpened(id, undefined, unique);
+          s.storageOpened(id, undefined, unique, this.now);
           this.offer();
         }
         const connects = step.started || step.finished !== undefined || unique !== undefined;
         if (connects && this.transferStep === 'connectData') {
-          s.dataConnected(id);
+          s.dataConnected(id, this.now);
           this.offer();
           if (this.transferStep === 'secureData') {
-            s.dataSecured(id, true);
+            s.dataSecured(id, true, this.now);
             this.offer();
           }
         }
         if (step.finished !== undefined) {
-          s.dataMoved(id, step.finished);
+          s.dataMoved(id, step.finished, this.now);
           this.offer();
-          s.dataClosed(id);
+          s.dataClosed(id, this.now);
           this.ids.delete('transfer');
           this.transferStep = null;
         }
         if (step.error !== undefined) {
-          s.transferFailed(id, step.error);
+          s.transferFailed(id, step.error, this.now);
           this.ids.delete('transfer');
           this.transferStep = null;
         }
