@@ -332,7 +332,10 @@ fn answer_all(
                 Event::EnterDirectory(enter) => Answer::Enter(enter.token),
                 Event::Transfer(transfer) => Answer::Open(
                     transfer.token,
-                    matches!(transfer.plan, ftpwire_core::server::Plan::CreateUnique { .. }),
+                    matches!(
+                        transfer.plan,
+                        ftpwire_core::server::Plan::CreateUnique { .. }
+                    ),
                 ),
                 Event::ConnectData(c) => Answer::Connect(c.token),
                 Event::SecureData(d) => Answer::Secure(d.token),
