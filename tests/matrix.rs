@@ -44,8 +44,11 @@ driver_matrix!(@drivers [(std_ "std") (smol_ "smol") (node_ "node")]
     curl_plain_active,
     curl_explicit_passive,
     curl_implicit_passive,
+    curl_explicit_data_tls_resumes,
+    curl_implicit_data_tls_resumes,
     curl_explicit_session_reuse,
     curl_implicit_session_reuse,
+    curl_session_reuse_two_downloads_one_connection,
     lftp_plain_passive,
     lftp_plain_active,
     lftp_explicit_passive,
@@ -249,18 +252,75 @@ fn curl_implicit_passive(host: &'static str) {
     );
 }
 
-/// `--require-tls-session-reuse`: curl (OpenSSL) resumes its control
-/// connection's session on every data connection, so an upload and two
-/// downloads on one control connection all go through.
-fn curl_session_reuse(host: &'static str, tls: Tls) {
-    let setup = Setup::new(host, tls, &["--require-tls-session-reuse"]);
-    let (base, flags): (String, &[&str]) = match tls {
-        Tls::Implicit => (format!("ftps://{}", setup.implicit()), &["-k"]),
-        _ => (
+/// The base URL and TLS flags of a curl that reaches `setup` over `tls`.
+fn curl_target(setup: &Setup, tls: Tls) -> (String, &'static [&'static str]) {
+    match tls {
+        Tls::Plain => (format!("ftp://{}", setup.server.addr), &[]),
+        Tls::Explicit => (
             format!("ftp://{}", setup.server.addr),
             &["--ssl-reqd", "-k"],
         ),
-    };
+        Tls::Implicit => (format!("ftps://{}", setup.implicit()), &["-k"]),
+    }
+}
+
+/// curl (OpenSSL) offers its control connection's TLS session on its data
+/// connection: the server resumes it, so the data connection's handshake
+/// has no Certificate message and the control connection's is the only
+/// one in the trace. An upload and a download, one control connection
+/// each.
+fn curl_data_tls_resumes(host: &'static str, tls: Tls) {
+    let setup = Setup::new(host, tls, &[]);
+    let (base, flags) = curl_target(&setup, tls);
+    let upload = run_bounded(
+        curl()
+            .args(flags)
+            .arg("-T")
+            .arg(setup.local("up.bin"))
+            .arg(format!("{base}/up.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    let download = run_bounded(
+        curl()
+            .args(flags)
+            .arg("-o")
+            .arg(setup.local("down.bin"))
+            .arg(format!("{base}/down.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    setup.assert_round_trip("down.bin", "curl");
+    for run in [&upload, &download] {
+        assert!(
+            run.stderr.contains("SSL re-using session ID"),
+            "curl did not offer its session on the data connection: {run}"
+        );
+        let full_handshakes = run
+            .stderr
+            .matches("(IN), TLS handshake, Certificate (11)")
+            .count();
+        assert_eq!(
+            full_handshakes, 1,
+            "the data connection's TLS was not resumed (a second Certificate message): {run}"
+        );
+    }
+}
+
+fn curl_explicit_data_tls_resumes(host: &'static str) {
+    curl_data_tls_resumes(host, Tls::Explicit);
+}
+
+fn curl_implicit_data_tls_resumes(host: &'static str) {
+    curl_data_tls_resumes(host, Tls::Implicit);
+}
+
+/// `--require-tls-session-reuse`: curl resumes its control connection's
+/// session on its data connection, so its upload and its download (one
+/// control connection each) go through.
+fn curl_session_reuse(host: &'static str, tls: Tls) {
+    let setup = Setup::new(host, tls, &["--require-tls-session-reuse"]);
+    let (base, flags) = curl_target(&setup, tls);
     run_bounded(
         curl()
             .args(flags)
@@ -275,9 +335,6 @@ fn curl_session_reuse(host: &'static str, tls: Tls) {
             .args(flags)
             .arg("-o")
             .arg(setup.local("down.bin"))
-            .arg(format!("{base}/down.bin"))
-            .arg("-o")
-            .arg(setup.local("again.bin"))
             .arg(format!("{base}/down.bin")),
         CLIENT_TIMEOUT,
     )
@@ -287,11 +344,6 @@ fn curl_session_reuse(host: &'static str, tls: Tls) {
         "curl without PROT P: {run}"
     );
     setup.assert_round_trip("down.bin", "curl with session reuse required");
-    assert_file_holds(
-        &setup.local("again.bin"),
-        data(),
-        "curl's second download on the same control connection",
-    );
 }
 
 fn curl_explicit_session_reuse(host: &'static str) {
@@ -300,6 +352,29 @@ fn curl_explicit_session_reuse(host: &'static str) {
 
 fn curl_implicit_session_reuse(host: &'static str) {
     curl_session_reuse(host, Tls::Implicit);
+}
+
+/// `--require-tls-session-reuse` and two downloads on one curl control
+/// connection: curl offers the same session on both data connections (as
+/// OpenSSL-based servers such as vsftpd resume it), so both go through.
+fn curl_session_reuse_two_downloads_one_connection(host: &'static str) {
+    let setup = Setup::new(host, Tls::Explicit, &["--require-tls-session-reuse"]);
+    let (base, flags) = curl_target(&setup, Tls::Explicit);
+    run_bounded(
+        curl()
+            .args(flags)
+            .arg("-o")
+            .arg(setup.local("down.bin"))
+            .arg(format!("{base}/down.bin"))
+            .arg("-o")
+            .arg(setup.local("again.bin"))
+            .arg(format!("{base}/down.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    for name in ["down.bin", "again.bin"] {
+        assert_file_holds(&setup.local(name), data(), &format!("curl's {name}"));
+    }
 }
 
 // ---------------------------------------------------------------- lftp

@@ -137,6 +137,7 @@ def run(ftp, op, args, session):
         ftp.voidcmd("TYPE I")
         conn = ftp.transfercmd("RETR " + args[0])
         read_some(conn, int(args[1]))
+        ftp.sock.settimeout(10)
         try:
             first = ftp.abort()
         except (ftplib.all_errors + (ValueError,)) as error:
