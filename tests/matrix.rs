@@ -63,6 +63,9 @@ driver_matrix!(@drivers [(std_ "std") (smol_ "smol") (node_ "node")]
     ftplib_explicit_active,
     ftplib_implicit_passive,
     ftplib_implicit_active,
+    ftplib_plain_listings,
+    ftplib_explicit_listings,
+    ftplib_implicit_listings,
     ftplib_without_session_reuse_gets_522,
     ftplib_urgent_abor_during_retr,
     ftplib_ccc_then_plain_commands,
@@ -539,8 +542,8 @@ fn mode(tls: Tls) -> &'static str {
     }
 }
 
-/// ftplib stores `up.bin` and retrieves `down.bin` (after a LIST), in
-/// passive or active mode.
+/// ftplib stores `up.bin` and retrieves `down.bin`, in passive or active
+/// mode.
 fn ftplib_round_trip(host: &'static str, tls: Tls, passive: bool) {
     let setup = Setup::new(host, tls, &[]);
     let local = setup.local_str("up.bin");
@@ -551,21 +554,49 @@ fn ftplib_round_trip(host: &'static str, tls: Tls, passive: bool) {
         &[
             &["passive", if passive { "yes" } else { "no" }],
             &["stor", "up.bin", &local],
-            &["nlst"],
             &["retr", "down.bin", &down],
         ],
     );
     assert_eq!(run.login, Ok(()), "{}", run.run);
     run.reply(1, "226", "STOR");
-    let names = run.ok(2, "NLST");
-    assert!(
-        names
-            .as_array()
-            .is_some_and(|n| n.iter().any(|n| n == "up.bin")),
-        "NLST after STOR: {names}"
-    );
-    run.reply(3, "226", "RETR");
+    run.reply(2, "226", "RETR");
     setup.assert_round_trip("down.bin", "ftplib");
+}
+
+/// ftplib's LIST, NLST and MLSD (short data connections: the server has
+/// sent the whole listing before a client that starts TLS after `150` has
+/// finished its handshake), then a command that shows the session in step.
+fn ftplib_listings(host: &'static str, tls: Tls) {
+    let setup = Setup::new(host, tls, &[]);
+    let run = ftplib(
+        control_addr(&setup, tls),
+        mode(tls),
+        &[&["list"], &["nlst"], &["mlsd"], &["pwd"]],
+    );
+    assert_eq!(run.login, Ok(()), "{}", run.run);
+    for (index, what) in [(0, "LIST"), (1, "NLST"), (2, "MLSD")] {
+        let lines = run.ok(index, what);
+        assert!(
+            lines.as_array().is_some_and(|lines| lines
+                .iter()
+                .any(|l| l.as_str().is_some_and(|l| l.contains("down.bin")))),
+            "{what} lacks down.bin: {lines}\n{}",
+            run.run
+        );
+    }
+    assert_eq!(run.ok(3, "PWD after the listings"), "/", "{}", run.run);
+}
+
+fn ftplib_plain_listings(host: &'static str) {
+    ftplib_listings(host, Tls::Plain);
+}
+
+fn ftplib_explicit_listings(host: &'static str) {
+    ftplib_listings(host, Tls::Explicit);
+}
+
+fn ftplib_implicit_listings(host: &'static str) {
+    ftplib_listings(host, Tls::Implicit);
 }
 
 fn ftplib_plain_passive(host: &'static str) {
