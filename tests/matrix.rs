@@ -73,8 +73,10 @@ driver_matrix!(@drivers [(std_ "std") (smol_ "smol") (node_ "node")]
     idle_session_reads_421,
     idle_tls_session_reads_421,
     stalled_download_reads_426_then_421,
+    stalled_tls_download_reads_426_then_421,
     stalled_upload_reads_426_then_421,
-    sigterm_during_retr_finishes_then_421
+    sigterm_during_retr_finishes_then_421,
+    sigterm_during_ftps_retr_finishes_then_421
 );
 
 /// What moves in the transfer cases: 4 MiB and a little (not a multiple of
@@ -797,17 +799,25 @@ fn idle_tls_session_reads_421(host: &'static str) {
 /// `--idle-timeout 2` and a client that stops reading a download: no data
 /// moves, so the transfer fails (426, never 226) and, the session then
 /// quiet, it is closed with 421.
-fn stalled_download_reads_426_then_421(host: &'static str) {
-    let setup = Setup::new(host, Tls::Plain, &["--idle-timeout", "2"]);
+fn stalled_download(host: &'static str, tls: Tls) {
+    let setup = Setup::new(host, tls, &["--idle-timeout", "2"]);
     std::fs::write(setup.server.root().join("big.bin"), payload()).unwrap();
     let run = ftplib(
-        setup.server.addr,
-        "plain",
+        control_addr(&setup, tls),
+        mode(tls),
         &[&["stall_retr", "big.bin", "65536"]],
     );
     assert_eq!(run.login, Ok(()), "{}", run.run);
     let got = replies(&run, 0, "a stalled RETR");
     assert_replies_then_closed(&got, &["426", "421"], "a stalled RETR", &run);
+}
+
+fn stalled_download_reads_426_then_421(host: &'static str) {
+    stalled_download(host, Tls::Plain);
+}
+
+fn stalled_tls_download_reads_426_then_421(host: &'static str) {
+    stalled_download(host, Tls::Explicit);
 }
 
 /// The same for an upload whose client stops sending (its data connection
@@ -827,14 +837,14 @@ fn stalled_upload_reads_426_then_421(host: &'static str) {
 /// SIGTERM while ftplib downloads 20 MiB (sent by the client once the first
 /// data arrived): an idle session reads 421 at once, the download completes
 /// byte for byte with 226, then 421, and the server exits 0.
-fn sigterm_during_retr_finishes_then_421(host: &'static str) {
-    let mut setup = Setup::new(host, Tls::Plain, &["--shutdown-grace", "60"]);
+fn sigterm_during_retr(host: &'static str, tls: Tls) {
+    let mut setup = Setup::new(host, tls, &["--shutdown-grace", "60"]);
     std::fs::write(setup.server.root().join("big.bin"), payload()).unwrap();
     let down = setup.local_str("big.bin");
     let pid = setup.server.pid().to_string();
     let run = ftplib(
-        setup.server.addr,
-        "plain",
+        control_addr(&setup, tls),
+        mode(tls),
         &[&["retr_through_sigterm", "big.bin", &down, &pid]],
     );
     assert_eq!(run.login, Ok(()), "{}", run.run);
@@ -856,4 +866,12 @@ fn sigterm_during_retr_finishes_then_421(host: &'static str) {
         .server
         .wait_for_exit(std::time::Duration::from_secs(30));
     assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+fn sigterm_during_retr_finishes_then_421(host: &'static str) {
+    sigterm_during_retr(host, Tls::Plain);
+}
+
+fn sigterm_during_ftps_retr_finishes_then_421(host: &'static str) {
+    sigterm_during_retr(host, Tls::Explicit);
 }
