@@ -12,12 +12,17 @@
 //!
 //! Cases: passive and active, plain, explicit FTPS (AUTH TLS, PROT P) and
 //! implicit FTPS (PROT P), each moving a payload up and down and comparing
-//! it byte for byte; ftplib's urgent ABOR during a RETR; CCC;
+//! it byte for byte; listings; data connections resuming the control
+//! connection's TLS session; ftplib's urgent ABOR during a RETR; CCC;
 //! `--require-tls-session-reuse` with the resuming clients (curl, lftp) and
 //! with ftplib (522); `--require-tls` refusing a plain login; the idle
 //! timeout on a quiet session and on a stalled download or upload; SIGTERM
-//! during a download. The expectations are what a correct FTP server
-//! answers (RFC 959, RFC 4217), not what any one host does today.
+//! during a download, plain and FTPS. The expectations are what a correct
+//! FTP server answers (RFC 959, RFC 4217), as vsftpd or pure-ftpd would,
+//! not what any one host does today: a cell that fails names a host defect.
+//!
+//! The Node host's WebAssembly module is built once per run by
+//! drivers/wasm/build.sh (see common::server).
 //! (Debian's curl 7.88 hangs on active-mode FTPS against every server, so
 //! active FTPS is lftp's and ftplib's.)
 
@@ -297,10 +302,6 @@ fn curl_data_tls_resumes(host: &'static str, tls: Tls) {
     .success();
     setup.assert_round_trip("down.bin", "curl");
     for run in [&upload, &download] {
-        assert!(
-            run.stderr.contains("SSL re-using session ID"),
-            "curl did not offer its session on the data connection: {run}"
-        );
         let full_handshakes = run
             .stderr
             .matches("(IN), TLS handshake, Certificate (11)")
