@@ -23,6 +23,8 @@ use alloc::vec::Vec;
 const IAC: u8 = 255;
 const WILL: u8 = 251;
 const DONT: u8 = 254;
+/// The lowest Telnet command byte (RFC 854).
+const SE: u8 = 240;
 
 /// What [`ControlReader::next_line`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub struct ControlReader {
     returned: bool,
     /// Return the buffered line again on the next call.
     replay: bool,
+    /// An `ABOR` was returned at its CR: drop the LF if it comes next.
+    swallow_lf: bool,
 }
 
 impl ControlReader {
@@ -71,6 +75,7 @@ impl ControlReader {
             discarding: false,
             returned: false,
             replay: false,
+            swallow_lf: false,
         }
     }
 
@@ -105,6 +110,13 @@ impl ControlReader {
             self.line.clear();
             self.returned = false;
         }
+        if self.swallow_lf {
+            self.swallow_lf = false;
+            if let [b'\n', rest @ ..] = input {
+                let (used, frame) = self.next_line(rest);
+                return (used + 1, frame);
+            }
+        }
         // One search for whichever comes first: an LF with no IAC before it
         // is a line to hand out as it is.
         if !self.is_mid_line()
@@ -133,7 +145,11 @@ impl ControlReader {
                         WILL..=DONT => Telnet::Option,
                         _ => Telnet::Data,
                     };
-                    if byte != IAC {
+                    // Below SE (240) is no Telnet command: the byte after the
+                    // IAC was taken out of the stream as TCP urgent data (the
+                    // DM of a Synch, on a host that cannot read urgent data
+                    // inline, such as Node), so this one is data again.
+                    if byte != IAC && byte >= SE {
                         continue;
                     }
                     // IAC IAC: a literal 0xFF data byte, handled below.
@@ -162,6 +178,19 @@ impl ControlReader {
                 return (i + 1, Frame::TooLong);
             }
             self.line.push(byte);
+        }
+        // `ABOR` sent as urgent data (Python's ftplib: `send(b"ABOR\r\n",
+        // MSG_OOB)`) loses its LF to the urgent pointer where the host cannot
+        // read urgent data inline: the LF will never come, and the client waits
+        // for the reply. The CR ends it; a LF that does follow is dropped.
+        if let [command @ .., b'\r'] = &self.line[..]
+            && !self.discarding
+            && self.telnet == Telnet::Data
+            && command.eq_ignore_ascii_case(b"ABOR")
+        {
+            self.returned = true;
+            self.swallow_lf = true;
+            return (input.len(), Frame::Line(&self.line[..4]));
         }
         (input.len(), Frame::NeedMore)
     }
@@ -254,11 +283,30 @@ mod tests {
             frames(100, &[b"\xff\xf4\xff\xf2ABOR\r\n"]),
             vec![Ok(b"ABOR".to_vec())]
         );
-        // The urgent byte removed from the stream (no OOBINLINE): IAC IP IAC, then ABOR.
+        // The urgent byte removed from the stream (no OOBINLINE, as on
+        // Node): IAC IP IAC, then ABOR; its first letter is not eaten.
         assert_eq!(
             frames(100, &[b"\xff\xf4\xff", b"ABOR\r\n"]),
-            vec![Ok(b"BOR".to_vec())]
+            vec![Ok(b"ABOR".to_vec())]
         );
+        assert_eq!(
+            frames(100, &[b"\xff\xf4\xffABOR\r\n"]),
+            vec![Ok(b"ABOR".to_vec())]
+        );
+    }
+
+    #[test]
+    fn abor_whose_lf_was_taken_as_urgent_data_ends_at_its_cr() {
+        // ftplib's abort(): `ABOR\r\n` sent with MSG_OOB; without OOBINLINE
+        // the LF never arrives in the stream.
+        assert_eq!(frames(100, &[b"ABOR\r"]), vec![Ok(b"ABOR".to_vec())]);
+        // On a host that reads it inline, the LF comes after and is dropped.
+        assert_eq!(
+            frames(100, &[b"abor\r", b"\nNOOP\r\n"]),
+            vec![Ok(b"abor".to_vec()), Ok(b"NOOP".to_vec())]
+        );
+        // Only ABOR: another line waits for its LF.
+        assert_eq!(frames(100, &[b"NOOP\r"]), vec![]);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! CRLF; a multi-line reply ends with its code and a space; a CR inside a
 //! line only as CR NUL); `226 Transfer complete` never outnumbers the
 //! transfers the host reported complete; nothing is transmitted after
-//! `Output::Closed`; `handle_input` never claims more bytes than it got.
+//! `Output::Closed`; the session never holds more than its input limit
+//! plus one read.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -18,7 +19,8 @@ use ftpwire_core::address::{PassiveAddress, canonical_ip};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{
     ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken, Notice,
-    PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
+    PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferId, TransferKind,
+    TransferToken,
 };
 use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -143,7 +145,6 @@ struct Host {
     peer: SocketAddr,
     now: Instant,
     /// Received bytes the session has not consumed yet.
-    pending: Vec<u8>,
     /// Everything transmitted.
     out: Vec<u8>,
     held: Vec<Held>,
@@ -240,7 +241,6 @@ impl Host {
             local: SocketAddr::new(canonical_ip(local.ip()), local.port()),
             peer: SocketAddr::new(canonical_ip(peer.ip()), peer.port()),
             now,
-            pending: Vec::new(),
             out: Vec::new(),
             held: Vec::new(),
             choices,
@@ -270,7 +270,16 @@ impl Host {
         if self.hung_up {
             return;
         }
-        self.pending.extend_from_slice(bytes);
+        // A host reads only while the session wants input.
+        if self.closed || !self.session.wants_input() {
+            return;
+        }
+        let before = self.session.held_input();
+        self.session.handle_input(self.now, bytes);
+        assert!(
+            self.session.held_input() <= before + bytes.len(),
+            "the session holds more than it was given"
+        );
         self.pump();
     }
 
@@ -292,25 +301,10 @@ impl Host {
         self.pump();
     }
 
-    /// The host loop: drain output, answer events, offer kept bytes again.
+    /// The host loop: drain output, answer events (the session runs the
+    /// lines it held by itself).
     fn pump(&mut self) {
-        loop {
-            self.drain();
-            if self.closed || self.pending.is_empty() || !self.session.wants_input() {
-                return;
-            }
-            let offered = self.pending.len();
-            let used = self.session.handle_input(self.now, &self.pending);
-            assert!(
-                used <= offered,
-                "handle_input used {used} of {offered} bytes"
-            );
-            self.pending.drain(..used);
-            if used == 0 {
-                self.drain();
-                return;
-            }
-        }
+        self.drain();
     }
 
     fn drain(&mut self) {
@@ -367,8 +361,8 @@ impl Host {
                         Held::Transfer(transfer.token, transfer.kind, false)
                     }
                     Event::UpgradeTls(upgrade) => Held::Tls(upgrade.token),
-                    Event::AbortTransfer => {
-                        self.abort_transfer();
+                    Event::AbortTransfer(abort) => {
+                        self.abort_transfer(abort.transfer);
                         continue;
                     }
                     Event::ClosePassive | Event::DowngradeTls => continue,
@@ -400,7 +394,7 @@ impl Host {
     }
 
     /// Stops the running transfer: answers its token with `Aborted`.
-    fn abort_transfer(&mut self) {
+    fn abort_transfer(&mut self, transfer: TransferId) {
         if let Some(i) = self
             .held
             .iter()
@@ -409,6 +403,7 @@ impl Host {
             let Held::Transfer(token, ..) = self.held.remove(i) else {
                 unreachable!()
             };
+            assert_eq!(token.id(), transfer, "the abort names another transfer");
             let _ = self
                 .session
                 .transfer_finished(token, Err(TransferError::Aborted));

@@ -20,12 +20,22 @@ pub struct ServerConfig {
     /// Longest command line accepted, CRLF included; longer lines get `500`
     /// and are discarded without being buffered.
     pub line_limit: usize,
+    /// Received bytes a session holds without running them (commands
+    /// pipelined behind a transfer or a pending answer); past it
+    /// [`wants_input`](super::ServerSession::wants_input) turns false so
+    /// the host stops reading and TCP pushes back on the client.
+    pub input_limit: usize,
     /// A session with no command for this long gets `421` and is closed.
     pub idle_timeout: Duration,
     /// A session not logged in this long after it connected (TLS handshake
     /// included) gets `421` and is closed, so silent connections cannot
     /// hold session places for the whole idle timeout.
     pub login_timeout: Duration,
+    /// How long the session waits for the host's answer to an event (a
+    /// login check, a passive listener, a file's facts, a change) before
+    /// it closes with `421` and a notice: a host that loses an answer cannot
+    /// leave a session open forever.
+    pub host_answer_timeout: Duration,
     /// How long a transfer may wait for its data connection before `425`.
     pub data_connection_timeout: Duration,
     /// A failed PASS is answered only after this delay (slows password guessing).
@@ -66,8 +76,10 @@ impl Default for ServerConfig {
         ServerConfig {
             greeting: Cow::Borrowed("ftpwire ready"),
             line_limit: 4096,
+            input_limit: 64 * 1024,
             idle_timeout: Duration::from_secs(300),
             login_timeout: Duration::from_secs(30),
+            host_answer_timeout: Duration::from_secs(120),
             data_connection_timeout: Duration::from_secs(30),
             failed_login_delay: Duration::from_secs(1),
             max_login_failures: 3,

@@ -3,7 +3,10 @@
 //! Every event that needs an answer carries a token; the matching answer
 //! method on [`ServerSession`](super::ServerSession) consumes it, so a host
 //! cannot answer the wrong question or answer twice. Tokens are `#[must_use]`:
-//! a dropped token leaves the session waiting forever.
+//! a dropped token leaves the session waiting until its host-answer timeout
+//! closes it (`421`). A token names its session: an answer with another
+//! session's token, or one the session no longer waits for, is refused with
+//! a [`Notice`] instead of being applied.
 //!
 //! An event borrows the session (its paths live in the session's buffers), so
 //! a host takes what it needs out of the event first, then answers:
@@ -62,9 +65,9 @@ pub enum Event<'a> {
     FileChange(FileChange<'a>),
     /// Run a data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD).
     Transfer(Transfer<'a>),
-    /// Stop the running transfer (ABOR, or its data connection timed out), then
-    /// answer its token with [`TransferError::Aborted`].
-    AbortTransfer,
+    /// Stop the transfer it names (ABOR, or its data connection timed out),
+    /// then answer its token with [`TransferError::Aborted`].
+    AbortTransfer(AbortTransfer),
     /// AUTH TLS was accepted and its `234` is in the output before this
     /// event: write all output, then run the TLS handshake on the control
     /// connection. Bytes already received after AUTH TLS were discarded by
@@ -209,6 +212,25 @@ pub struct Transfer<'a> {
     /// Answer with `transfer_started` (data connection up, file open) and
     /// then `transfer_finished`.
     pub token: TransferToken,
+}
+
+/// Which transfer an [`Event::AbortTransfer`] stops: compare it with
+/// [`TransferToken::id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TransferId(pub(crate) u32);
+
+impl TransferToken {
+    /// The transfer this token answers.
+    pub fn id(&self) -> TransferId {
+        TransferId(self.seq)
+    }
+}
+
+/// Stop a running transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortTransfer {
+    /// Which one (a host may still be finishing an earlier one).
+    pub transfer: TransferId,
 }
 
 /// Which transfer command.
@@ -370,14 +392,98 @@ pub enum Notice<'a> {
         /// The refused command's verb, e.g. `"STOR"`.
         command: &'static str,
     },
+    /// An answer carried another session's token: it was refused, not
+    /// applied (a host bug: tokens crossed between sessions).
+    ForeignAnswer {
+        /// Which answer, e.g. `"login"`.
+        answer: &'static str,
+    },
+    /// An answer for an event the session no longer waits for (answered
+    /// twice, or after the session gave up on it): ignored.
+    StaleAnswer {
+        /// Which answer.
+        answer: &'static str,
+    },
+    /// The host left an event unanswered past
+    /// [`ServerConfig::host_answer_timeout`](super::ServerConfig::host_answer_timeout):
+    /// the session is being closed with `421`.
+    HostAnswerTimeout {
+        /// Which answer it waited for.
+        answer: &'static str,
+    },
+    /// The host fed input past [`ServerConfig::input_limit`](super::ServerConfig::input_limit)
+    /// although [`wants_input`](super::ServerSession::wants_input) said no:
+    /// the session is being closed.
+    InputLimit,
+}
+
+/// One log line's text, the same on every host (user names as lossy UTF-8).
+impl core::fmt::Display for Notice<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = |user: &[u8]| alloc::string::String::from_utf8_lossy(user).into_owned();
+        match self {
+            Notice::LoginSucceeded { user } => write!(f, "login ok: {}", name(user)),
+            Notice::LoginFailed { user } => write!(f, "login failed: {}", name(user)),
+            Notice::TooManyLoginFailures => f.write_str("too many failed logins; closing"),
+            Notice::PortRefused { addr, reason } => {
+                write!(f, "PORT/EPRT to {addr} refused: {reason}")
+            }
+            Notice::LineTooLong => f.write_str("command line too long; discarded"),
+            Notice::IdleTimeout => f.write_str("idle timeout; closing"),
+            Notice::LoginTimeout => f.write_str("not logged in within the login timeout; closing"),
+            Notice::TlsRequired => f.write_str("command refused: TLS is required"),
+            Notice::ReadOnlyRefused { user, command } => {
+                write!(f, "{command} refused: {} is read-only", name(user))
+            }
+            Notice::ForeignAnswer { answer } => write!(
+                f,
+                "host bug: a {answer} answer carried another session's token; refused"
+            ),
+            Notice::StaleAnswer { answer } => write!(
+                f,
+                "host bug: a {answer} answer for nothing the session waits for; ignored"
+            ),
+            Notice::HostAnswerTimeout { answer } => write!(
+                f,
+                "host bug or overload: no {answer} answer within the host-answer timeout; closing"
+            ),
+            Notice::InputLimit => f.write_str("too much input held; closing"),
+        }
+    }
+}
+
+impl Notice<'_> {
+    /// Whether it is a warning (an attack, a refusal, a host bug) rather
+    /// than routine information.
+    pub fn is_warning(&self) -> bool {
+        !matches!(
+            self,
+            Notice::LoginSucceeded { .. }
+                | Notice::IdleTimeout
+                | Notice::LoginTimeout
+                | Notice::ReadOnlyRefused { .. }
+        )
+    }
 }
 
 macro_rules! token {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[must_use = "the session waits until this token is answered"]
+        ///
+        /// It names its session: handed to another session, the answer is
+        /// refused with [`Notice::ForeignAnswer`] and not applied.
+        #[must_use = "the session waits until this token is answered (or its host-answer timeout closes it)"]
         #[derive(Debug, PartialEq, Eq)]
-        pub struct $name(pub(crate) u32);
+        pub struct $name {
+            pub(crate) session: u32,
+            pub(crate) seq: u32,
+        }
+
+        impl $name {
+            pub(crate) fn new(session: u32, seq: u32) -> Self {
+                $name { session, seq }
+            }
+        }
     };
 }
 

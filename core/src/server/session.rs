@@ -5,6 +5,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::config::ServerConfig;
 use super::event::*;
@@ -26,23 +27,15 @@ use crate::reply;
 /// # fn io() -> (Vec<u8>, Instant) { unimplemented!() }
 /// let (local, peer) = ("127.0.0.1:21".parse().unwrap(), "127.0.0.1:5000".parse().unwrap());
 /// let mut session = ServerSession::new(Arc::new(ServerConfig::default()), local, peer, Instant::default());
-/// let mut pending: Vec<u8> = Vec::new();
 /// loop {
 ///     match session.poll_output() {
 ///         Output::Transmit(bytes) => { /* write all of `bytes` to the socket */ }
 ///         Output::Event(event) => { /* do the I/O, answer the event's token */ }
 ///         Output::Timeout(deadline) => {
-///             // Bytes left over from an earlier call may be usable now.
-///             if session.wants_input() && !pending.is_empty() {
-///                 let used = session.handle_input(Instant::default(), &pending);
-///                 pending.drain(..used);
-///                 if used > 0 { continue; }
-///             }
-///             // Wait for input, an answer, or the deadline; then one of:
+///             // Wait for input (only while `session.wants_input()`), an
+///             // answer, or the deadline; then one of:
 ///             let (data, now) = io();
-///             pending.extend_from_slice(&data);
-///             let used = session.handle_input(now, &pending);
-///             pending.drain(..used);
+///             session.handle_input(now, &data); // it keeps what it cannot run yet
 ///             // or: session.handle_timeout(now);
 ///         }
 ///         Output::Closed => break,
@@ -52,13 +45,24 @@ use crate::reply;
 #[derive(Debug)]
 pub struct ServerSession {
     reader: ControlReader,
+    /// Received bytes not run yet (empty, and unallocated, on the fast path).
+    held: Vec<u8>,
     state: State,
 }
+
+/// Session ids for tokens (wrapping after 2^32 sessions; ids only need to
+/// differ among the sessions a host runs at once).
+static NEXT_SESSION: AtomicU32 = AtomicU32::new(1);
+
+/// Capacity of the held-input buffer kept once it empties; a larger one is freed.
+const HELD_KEPT: usize = 1024;
 
 /// Everything but the line reader, so a line borrowed from the reader can be
 /// handled while the state is mutated.
 #[derive(Debug)]
 struct State {
+    /// Unique per session in this process: tokens carry it.
+    id: u32,
     config: Arc<ServerConfig>,
     local: SocketAddr,
     peer: SocketAddr,
@@ -100,6 +104,8 @@ struct State {
     starts_protected: bool,
 
     waiting: Waiting,
+    /// When the last event that needs an answer went out.
+    waiting_since: Instant,
     next_token: u32,
 }
 
@@ -201,7 +207,7 @@ enum Queued {
     EnterDirectory(u32),
     Change(u32, ChangeKind),
     Transfer(TransferState),
-    AbortTransfer,
+    AbortTransfer(u32),
     UpgradeTls(u32),
     DowngradeTls,
     Notice(QueuedNotice),
@@ -218,6 +224,10 @@ enum QueuedNotice {
     LoginTimeout,
     TlsRequired,
     ReadOnlyRefused(&'static str),
+    InputLimit,
+    ForeignAnswer(&'static str),
+    StaleAnswer(&'static str),
+    HostAnswerTimeout(&'static str),
 }
 
 /// FEAT lines (RFC 2389), in alphabetical order; the TLS ones only when TLS is configured.
@@ -281,6 +291,7 @@ impl ServerSession {
         let reader = ControlReader::new(config.line_limit);
         let starts_protected = tls == Tls::Secured && config.implicit_tls_prot_p;
         let mut state = State {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             local: canonical(local),
             peer: canonical(peer),
             now,
@@ -308,26 +319,57 @@ impl ServerSession {
             prot_private: starts_protected,
             starts_protected,
             waiting: Waiting::Nothing,
+            waiting_since: now,
             next_token: 0,
             config,
         };
         state.cwd.push(b'/');
         let greeting = state.config.clone();
         reply::write(&mut state.out, 220, &greeting.greeting);
-        ServerSession { reader, state }
+        ServerSession {
+            reader,
+            held: Vec::new(),
+            state,
+        }
     }
 
-    /// Feeds received control-channel bytes; returns how many were consumed.
+    /// Feeds received control-channel bytes. The session takes all of them:
+    /// what it cannot run yet (the session waits for the host's answer to an
+    /// event, or a transfer runs and the next command must wait for it) it
+    /// keeps, and runs in order once it can; a host never offers bytes twice.
     ///
-    /// Bytes not consumed (the session is waiting for the host's answer to an
-    /// event, or a transfer is running and the next command must wait for it)
-    /// must be kept and offered again once [`wants_input`](Self::wants_input)
-    /// says so; nothing is lost and pipelined commands run in order.
-    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> usize {
+    /// Lines are parsed straight from `data` when nothing is held, so the
+    /// common case copies nothing. Check [`wants_input`](Self::wants_input)
+    /// before reading more from the socket: past
+    /// [`ServerConfig::input_limit`] held bytes, a session fed anyway ends
+    /// with `421`.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.state.settle(now);
         if self.state.closing || self.state.closed || self.state.upgrading() {
-            return data.len();
+            return;
         }
+        if self.held.is_empty() {
+            let used = self.run_lines(data);
+            if used < data.len() && !self.state.closing && !self.state.upgrading() {
+                self.held.extend_from_slice(&data[used..]);
+            }
+            return;
+        }
+        if self.held.len() >= self.state.config.input_limit {
+            // The host ignored wants_input(): stop before memory grows without bound.
+            self.held = Vec::new();
+            self.state.notice(QueuedNotice::InputLimit);
+            return self
+                .state
+                .close(421, "Too much input; closing the connection.");
+        }
+        self.held.extend_from_slice(data);
+        self.run_held();
+    }
+
+    /// Runs the lines in `data` while the session reads commands; returns
+    /// how many bytes it used (all of them once it closes or upgrades).
+    fn run_lines(&mut self, data: &[u8]) -> usize {
         let mut used = 0;
         while self.state.reads_commands() && (used < data.len() || self.reader.has_replay()) {
             let (n, frame) = self.reader.next_line(&data[used..]);
@@ -357,15 +399,43 @@ impl ServerSession {
         used
     }
 
-    /// Whether [`handle_input`](Self::handle_input) would consume bytes now.
-    ///
-    /// While a TLS upgrade is pending it does: offer every plaintext byte you
-    /// still hold, and the session drops them all, so commands pipelined
-    /// after `AUTH TLS` are never run as if they had been protected.
+    /// Runs held lines that waited for the session to be free.
+    fn run_held(&mut self) {
+        if (self.held.is_empty() && !self.reader.has_replay())
+            || !self.state.reads_commands()
+            || self.state.closing
+        {
+            return;
+        }
+        let mut held = core::mem::take(&mut self.held);
+        let used = self.run_lines(&held);
+        if self.state.closing || self.state.upgrading() || used == held.len() {
+            held.clear();
+            // An empty tail costs nothing: only a small buffer is kept for
+            // the next pipelined burst (zero allocations in steady state).
+            if held.capacity() > HELD_KEPT {
+                held = Vec::new();
+            }
+        } else {
+            held.drain(..used);
+        }
+        self.held = held;
+    }
+
+    /// Whether the host should read more input now: a backpressure hint.
+    /// While it is false the session holds [`ServerConfig::input_limit`]
+    /// bytes or more that it cannot run yet (a client pipelining without end
+    /// during a transfer), and leaving them in the socket lets TCP slow the
+    /// client down. While a TLS upgrade is pending it is true: the session
+    /// drops every plaintext byte it gets then, so commands pipelined after
+    /// `AUTH TLS` are never run as if they had been protected.
     pub fn wants_input(&self) -> bool {
-        !self.state.closing
-            && !self.state.closed
-            && (self.state.reads_commands() || self.state.upgrading())
+        !self.state.closing && !self.state.closed && self.held.len() < self.state.config.input_limit
+    }
+
+    /// How many received bytes the session holds without having run them yet.
+    pub fn held_input(&self) -> usize {
+        self.held.len()
     }
 
     /// The control connection reached end of file (or broke): the session ends.
@@ -374,7 +444,7 @@ impl ServerSession {
         if let Waiting::Transfer(t) = self.state.waiting
             && t.abort.is_none()
         {
-            self.state.events.push_back(Queued::AbortTransfer);
+            self.state.events.push_back(Queued::AbortTransfer(t.id));
         }
         self.state.closing = true;
     }
@@ -392,7 +462,7 @@ impl ServerSession {
         if let Waiting::Transfer(t) = self.state.waiting
             && t.abort.is_none()
         {
-            self.state.events.push_back(Queued::AbortTransfer);
+            self.state.events.push_back(Queued::AbortTransfer(t.id));
         }
         self.state
             .close(421, "Server shutting down; closing the connection.");
@@ -401,7 +471,7 @@ impl ServerSession {
     /// The next thing the host must do. Call until it returns
     /// [`Output::Timeout`] or [`Output::Closed`].
     pub fn poll_output(&mut self) -> Output<'_> {
-        self.run_replay();
+        self.run_held();
         let s = &mut self.state;
         if s.out_taken {
             s.out.clear();
@@ -434,7 +504,7 @@ impl ServerSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.state.settle(now);
         self.state.on_timeout();
-        self.run_replay();
+        self.run_held();
     }
 
     /// Whether the session has ended (the host saw [`Output::Closed`]).
@@ -446,9 +516,14 @@ impl ServerSession {
     /// is the decrypted control channel.
     pub fn tls_established(&mut self, token: TlsToken) {
         self.state.settle(self.state.now);
-        if self.state.tls == Tls::Upgrading(token.0) {
+        let Some(id) = self.state.own(token.session, token.seq, "tls") else {
+            return;
+        };
+        if self.state.tls == Tls::Upgrading(id) {
             self.state.tls = Tls::Secured;
             self.state.last_activity = self.state.now;
+        } else {
+            self.state.stale("tls");
         }
     }
 
@@ -467,57 +542,73 @@ impl ServerSession {
     /// Answers [`Event::Login`].
     pub fn login(&mut self, token: LoginToken, outcome: LoginOutcome) {
         self.state.settle(self.state.now);
-        self.state.on_login(token.0, outcome);
-        self.run_replay();
+        if let Some(id) = self.state.own(token.session, token.seq, "login") {
+            self.state.on_login(id, outcome);
+        }
+        self.run_held();
     }
 
     /// Answers [`Event::OpenPassive`]: the listener is bound on `port`;
     /// `resolved` is what the requested hostname resolved to (`None` if none was requested).
     pub fn passive_opened(&mut self, token: PassiveToken, port: u16, resolved: Option<IpAddr>) {
         self.state.settle(self.state.now);
-        self.state.on_passive(token.0, Ok((port, resolved)));
-        self.run_replay();
+        if let Some(id) = self.state.own(token.session, token.seq, "passive") {
+            self.state.on_passive(id, Ok((port, resolved)));
+        }
+        self.run_held();
     }
 
     /// Answers [`Event::OpenPassive`]: no listener could be opened.
     pub fn passive_failed(&mut self, token: PassiveToken, error: PassiveError) {
         self.state.settle(self.state.now);
-        self.state.on_passive(token.0, Err(error));
-        self.run_replay();
+        if let Some(id) = self.state.own(token.session, token.seq, "passive") {
+            self.state.on_passive(id, Err(error));
+        }
+        self.run_held();
     }
 
     /// Answers [`Event::Stat`].
     pub fn stat_done(&mut self, token: StatToken, result: Result<Metadata, FileError>) {
         self.state.settle(self.state.now);
-        self.state.on_stat(token.0, result);
-        self.run_replay();
+        if let Some(id) = self.state.own(token.session, token.seq, "stat") {
+            self.state.on_stat(id, result);
+        }
+        self.run_held();
     }
 
     /// Answers [`Event::EnterDirectory`]: `Ok` makes it the working directory (`250`).
     pub fn directory_entered(&mut self, token: DirectoryToken, result: Result<(), FileError>) {
         self.state.settle(self.state.now);
-        self.state.on_directory_entered(token.0, result);
-        self.run_replay();
+        if let Some(id) = self.state.own(token.session, token.seq, "directory") {
+            self.state.on_directory_entered(id, result);
+        }
+        self.run_held();
     }
 
     /// Answers [`Event::FileChange`].
     pub fn change_done(&mut self, token: ChangeToken, result: Result<(), FileError>) {
         self.state.settle(self.state.now);
-        self.state.on_change(token.0, result);
-        self.run_replay();
+        if let Some(id) = self.state.own(token.session, token.seq, "change") {
+            self.state.on_change(id, result);
+        }
+        self.run_held();
     }
 
     /// The transfer's file is open and its data connection is up: `150` is sent.
     /// For STOU, use [`store_unique_started`](Self::store_unique_started).
     pub fn transfer_started(&mut self, token: &TransferToken) {
         self.state.settle(self.state.now);
-        self.state.on_transfer_started(token.0, None);
+        if let Some(id) = self.state.own(token.session, token.seq, "transfer") {
+            self.state.on_transfer_started(id, None);
+        }
     }
 
     /// STOU's file `name` (in the requested directory) is open and the data connection is up.
     pub fn store_unique_started(&mut self, token: &TransferToken, name: &[u8]) {
         self.state.settle(self.state.now);
-        self.state.on_transfer_started(token.0, Some(name));
+        if let Some(id) = self.state.own(token.session, token.seq, "transfer") {
+            self.state.on_transfer_started(id, Some(name));
+        }
     }
 
     /// RETR: the file had `size` bytes when the host opened it. Call it
@@ -526,8 +617,9 @@ impl ServerSession {
     /// cut short while it was sent, and ends in `426`, never `226`.
     pub fn retrieve_opened(&mut self, token: &TransferToken, size: u64) {
         self.state.settle(self.state.now);
-        if let Waiting::Transfer(mut t) = self.state.waiting
-            && t.id == token.0
+        if token.session == self.state.id
+            && let Waiting::Transfer(mut t) = self.state.waiting
+            && t.id == token.seq
             && t.kind == TransferKind::Retrieve
         {
             t.size_at_open = Some(size);
@@ -546,17 +638,12 @@ impl ServerSession {
         result: Result<u64, TransferError>,
     ) -> Result<u64, TransferError> {
         self.state.settle(self.state.now);
-        let result = self.state.on_transfer_finished(token.0, result);
-        self.run_replay();
+        let result = match self.state.own(token.session, token.seq, "transfer") {
+            Some(id) => self.state.on_transfer_finished(id, result),
+            None => result,
+        };
+        self.run_held();
         result
-    }
-
-    /// Runs a command line that waited for the session to be free.
-    fn run_replay(&mut self) {
-        if self.reader.has_replay() && self.state.reads_commands() && !self.state.closing {
-            let now = self.state.now;
-            self.handle_input(now, &[]);
-        }
     }
 }
 
@@ -612,7 +699,25 @@ impl State {
         self.events.push_back(Queued::Notice(notice));
     }
 
+    /// The sequence number of a token if it is this session's; otherwise
+    /// a notice, and the answer is not applied.
+    fn own(&mut self, session: u32, seq: u32, answer: &'static str) -> Option<u32> {
+        if session == self.id {
+            Some(seq)
+        } else {
+            self.notice(QueuedNotice::ForeignAnswer(answer));
+            None
+        }
+    }
+
+    /// An answer to nothing the session waits for.
+    fn stale(&mut self, answer: &'static str) {
+        self.notice(QueuedNotice::StaleAnswer(answer));
+    }
+
+    /// A new event's sequence number: the session now waits for its answer.
     fn token(&mut self) -> u32 {
+        self.waiting_since = self.now;
         self.next_token = self.next_token.wrapping_add(1);
         self.next_token
     }
@@ -657,11 +762,28 @@ impl State {
         )
     }
 
+    /// Which host answer the session waits for, if one bounded by the
+    /// host-answer timeout (a transfer has deadlines of its own).
+    fn awaited_answer(&self) -> Option<&'static str> {
+        match self.waiting {
+            Waiting::Login(_) => Some("login"),
+            Waiting::Passive(..) => Some("passive"),
+            Waiting::Stat(..) => Some("stat"),
+            Waiting::EnterDirectory(_) => Some("directory"),
+            Waiting::Change(..) => Some("change"),
+            _ if self.upgrading() => Some("tls"),
+            _ => None,
+        }
+    }
+
     fn deadline(&self) -> Instant {
-        let idle = match self.login_deadline() {
+        let mut idle = match self.login_deadline() {
             Some(login) => login.min(self.last_activity + self.config.idle_timeout),
             None => self.last_activity + self.config.idle_timeout,
         };
+        if self.awaited_answer().is_some() {
+            idle = idle.min(self.waiting_since + self.config.host_answer_timeout);
+        }
         match self.waiting {
             Waiting::LoginDelay(until) => until.min(idle),
             Waiting::Transfer(TransferState {
@@ -690,6 +812,16 @@ impl State {
             self.notice(QueuedNotice::LoginTimeout);
             return self.close(421, "Login timeout; closing the connection.");
         }
+        if let Some(answer) = self.awaited_answer()
+            && self.now >= self.waiting_since + self.config.host_answer_timeout
+        {
+            self.waiting = Waiting::Nothing;
+            self.notice(QueuedNotice::HostAnswerTimeout(answer));
+            return self.close(
+                421,
+                "The server could not complete the request in time; closing the connection.",
+            );
+        }
         match self.waiting {
             Waiting::LoginDelay(until) if self.now >= until => {
                 self.waiting = Waiting::Nothing;
@@ -707,7 +839,7 @@ impl State {
                 {
                     t.abort = Some(AbortReason::DataTimeout);
                     self.waiting = Waiting::Transfer(t);
-                    self.events.push_back(Queued::AbortTransfer);
+                    self.events.push_back(Queued::AbortTransfer(t.id));
                 }
             }
             _ => {}
@@ -729,7 +861,7 @@ impl State {
             Queued::Login(id) => Event::Login(Login {
                 user: &self.user,
                 password: &self.password,
-                token: LoginToken(id),
+                token: LoginToken::new(self.id, id),
             }),
             Queued::OpenPassive(id, resolve) => Event::OpenPassive(OpenPassive {
                 bind: self.local.ip(),
@@ -737,7 +869,7 @@ impl State {
                     (true, PassiveChoice::Resolve(name)) => Some(name),
                     _ => None,
                 },
-                token: PassiveToken(id),
+                token: PassiveToken::new(self.id, id),
             }),
             Queued::ClosePassive => Event::ClosePassive,
             Queued::Stat(id) => Event::Stat(Stat {
@@ -746,11 +878,11 @@ impl State {
                 } else {
                     &self.path
                 },
-                token: StatToken(id),
+                token: StatToken::new(self.id, id),
             }),
             Queued::EnterDirectory(id) => Event::EnterDirectory(EnterDirectory {
                 path: &self.path,
-                token: DirectoryToken(id),
+                token: DirectoryToken::new(self.id, id),
             }),
             Queued::Change(id, kind) => Event::FileChange(FileChange {
                 change: match kind {
@@ -770,7 +902,7 @@ impl State {
                         mode,
                     },
                 },
-                token: ChangeToken(id),
+                token: ChangeToken::new(self.id, id),
             }),
             Queued::Transfer(t) => Event::Transfer(Transfer {
                 kind: t.kind,
@@ -793,11 +925,13 @@ impl State {
                 protected: self.prot_private,
                 read_only: self.read_only(),
                 filter: t.filter,
-                token: TransferToken(t.id),
+                token: TransferToken::new(self.id, t.id),
             }),
-            Queued::AbortTransfer => Event::AbortTransfer,
+            Queued::AbortTransfer(id) => Event::AbortTransfer(AbortTransfer {
+                transfer: TransferId(id),
+            }),
             Queued::UpgradeTls(id) => Event::UpgradeTls(UpgradeTls {
-                token: TlsToken(id),
+                token: TlsToken::new(self.id, id),
             }),
             Queued::DowngradeTls => Event::DowngradeTls,
             Queued::Notice(n) => Event::Notice(match n {
@@ -813,6 +947,10 @@ impl State {
                     user: &self.user,
                     command,
                 },
+                QueuedNotice::InputLimit => Notice::InputLimit,
+                QueuedNotice::ForeignAnswer(answer) => Notice::ForeignAnswer { answer },
+                QueuedNotice::StaleAnswer(answer) => Notice::StaleAnswer { answer },
+                QueuedNotice::HostAnswerTimeout(answer) => Notice::HostAnswerTimeout { answer },
             }),
         }
     }
@@ -965,7 +1103,7 @@ impl State {
             Command::Abor => match self.waiting {
                 Waiting::Transfer(mut t) => {
                     if t.abort.is_none() {
-                        self.events.push_back(Queued::AbortTransfer);
+                        self.events.push_back(Queued::AbortTransfer(t.id));
                     }
                     t.abort = Some(AbortReason::Abor);
                     self.waiting = Waiting::Transfer(t);
@@ -1422,7 +1560,7 @@ impl State {
 
     fn on_login(&mut self, id: u32, outcome: LoginOutcome) {
         if self.waiting != Waiting::Login(id) {
-            return;
+            return self.stale("login");
         }
         self.password.fill(0);
         self.password.clear();
@@ -1450,10 +1588,10 @@ impl State {
 
     fn on_passive(&mut self, id: u32, result: Result<(u16, Option<IpAddr>), PassiveError>) {
         let Waiting::Passive(expected, advertise) = self.waiting else {
-            return;
+            return self.stale("passive");
         };
         if expected != id {
-            return;
+            return self.stale("passive");
         }
         self.waiting = Waiting::Nothing;
         let (port, resolved) = match result {
@@ -1502,10 +1640,10 @@ impl State {
 
     fn on_stat(&mut self, id: u32, result: Result<Metadata, FileError>) {
         let Waiting::Stat(expected, purpose) = self.waiting else {
-            return;
+            return self.stale("stat");
         };
         if expected != id {
-            return;
+            return self.stale("stat");
         }
         self.waiting = Waiting::Nothing;
         let metadata = match result {
@@ -1549,7 +1687,7 @@ impl State {
 
     fn on_directory_entered(&mut self, id: u32, result: Result<(), FileError>) {
         if self.waiting != Waiting::EnterDirectory(id) {
-            return;
+            return self.stale("directory");
         }
         self.waiting = Waiting::Nothing;
         match result {
@@ -1566,10 +1704,10 @@ impl State {
 
     fn on_change(&mut self, id: u32, result: Result<(), FileError>) {
         let Waiting::Change(expected, kind) = self.waiting else {
-            return;
+            return self.stale("change");
         };
         if expected != id {
-            return;
+            return self.stale("change");
         }
         self.waiting = Waiting::Nothing;
         match (result, kind) {
@@ -1597,10 +1735,14 @@ impl State {
 
     fn on_transfer_started(&mut self, id: u32, unique_name: Option<&[u8]>) {
         let Waiting::Transfer(mut t) = self.waiting else {
-            return;
+            return self.stale("transfer");
         };
-        if t.id != id || t.started {
-            return;
+        if t.id != id || t.started || t.abort.is_some() {
+            return self.stale("transfer");
+        }
+        if unique_name.is_some() != (t.kind == TransferKind::StoreUnique) {
+            // Only STOU names a file in its 150; STOU always does.
+            return self.stale("transfer");
         }
         t.started = true;
         t.deadline = None;
@@ -1622,9 +1764,11 @@ impl State {
         result: Result<u64, TransferError>,
     ) -> Result<u64, TransferError> {
         let Waiting::Transfer(t) = self.waiting else {
+            self.stale("transfer");
             return result;
         };
         if t.id != id {
+            self.stale("transfer");
             return result;
         }
         let result = match (result, t.size_at_open) {

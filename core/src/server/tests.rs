@@ -30,7 +30,6 @@ const DIR: Metadata = Metadata {
 struct Host {
     session: ServerSession,
     now: Instant,
-    pending: Vec<u8>,
     out: Vec<u8>,
     events: Vec<String>,
     login: Option<LoginToken>,
@@ -59,7 +58,6 @@ impl Host {
         let mut host = Host {
             session,
             now,
-            pending: Vec::new(),
             out: Vec::new(),
             events: Vec::new(),
             login: None,
@@ -95,24 +93,14 @@ impl Host {
 
     /// Feeds bytes like a host that just read them, then drains output.
     fn send(&mut self, input: impl AsRef<[u8]>) {
-        self.pending.extend_from_slice(input.as_ref());
-        self.offer();
+        self.drain();
+        self.session.handle_input(self.now, input.as_ref());
+        self.drain();
     }
 
-    /// Offers kept bytes again (as a host does after answering) and drains output.
+    /// Drains output after an answer (the session runs held lines itself).
     fn offer(&mut self) {
-        loop {
-            self.drain();
-            if self.pending.is_empty() || !self.session.wants_input() {
-                break;
-            }
-            let used = self.session.handle_input(self.now, &self.pending);
-            self.pending.drain(..used);
-            if used == 0 {
-                self.drain();
-                break;
-            }
-        }
+        self.drain();
     }
 
     fn drain(&mut self) {
@@ -169,7 +157,14 @@ impl Host {
                                 if t.filter.dot_files { " dot-files" } else { "" }
                             )
                         }
-                        Event::AbortTransfer => "abort".to_string(),
+                        Event::AbortTransfer(a) => {
+                            assert_eq!(
+                                Some(a.transfer),
+                                self.transfer.as_ref().map(TransferToken::id),
+                                "the abort names the running transfer"
+                            );
+                            "abort".to_string()
+                        }
                         Event::UpgradeTls(u) => {
                             self.tls = Some(u.token);
                             "upgrade-tls".to_string()
@@ -296,7 +291,7 @@ fn a_failed_login_is_answered_only_after_the_delay() {
     h.answer_login(LoginOutcome::Rejected);
     assert_eq!(h.take(), "331 Password required.\r\n");
     // The pipelined NOOP waits too: nothing is read during the delay.
-    assert_eq!(h.pending, b"NOOP\r\n");
+    assert_eq!(h.session.held_input(), b"NOOP\r\n".len());
     h.advance(Duration::from_millis(999));
     assert_eq!(h.take(), "");
     h.advance(Duration::from_millis(1));
@@ -1206,7 +1201,7 @@ fn commands_during_a_transfer_wait_except_noop_stat_abor() {
     h.take();
     h.send("NOOP\r\nSTAT\r\nPWD\r\nNOOP\r\n");
     assert_eq!(h.take(), "200 NOOP ok.\r\n211 Transfer in progress.\r\n");
-    assert_eq!(h.pending, b"PWD\r\nNOOP\r\n");
+    assert_eq!(h.session.held_input(), b"PWD\r\nNOOP\r\n".len());
     h.finish_transfer(Ok(10));
     assert_eq!(
         h.take(),
@@ -1361,15 +1356,77 @@ fn peer_close_during_a_transfer_aborts_it() {
 }
 
 #[test]
-fn stale_tokens_are_ignored() {
+fn a_stale_answer_is_ignored_with_a_notice() {
     let mut h = Host::logged_in();
     h.cmd("SIZE a");
-    let stale = StatToken(h.stat.as_ref().unwrap().0 + 100);
+    h.take_events();
+    let token = h.stat.as_ref().unwrap();
+    let (session, seq) = (token.session, token.seq);
+    let stale = StatToken::new(session, seq + 100);
     h.session.stat_done(stale, Ok(FILE));
     h.offer();
     assert_eq!(h.take(), "");
+    assert_eq!(h.take_events(), ["notice StaleAnswer { answer: \"stat\" }"]);
     h.answer_stat(Ok(FILE));
     assert_eq!(h.take(), "213 1234\r\n");
+    // The same answer again: the session no longer waits for it.
+    let again = StatToken::new(session, seq);
+    h.session.stat_done(again, Ok(FILE));
+    h.offer();
+    assert_eq!(h.take(), "");
+    assert_eq!(h.take_events(), ["notice StaleAnswer { answer: \"stat\" }"]);
+}
+
+#[test]
+fn a_crossed_token_is_refused_not_applied() {
+    // Two sessions; A's login token handed to B must not log B in.
+    let mut a = Host::new();
+    let mut b = Host::new();
+    a.send("USER alice\r\nPASS secret\r\n");
+    b.send("USER mallory\r\nPASS guess\r\n");
+    let from_a = a.login.take().unwrap();
+    assert_eq!(
+        from_a.seq,
+        b.login.as_ref().unwrap().seq,
+        "same sequence number"
+    );
+    b.session
+        .login(from_a, LoginOutcome::Accepted { read_only: false });
+    b.offer();
+    assert_eq!(b.take(), "331 Password required.\r\n");
+    assert!(
+        b.take_events()
+            .contains(&"notice ForeignAnswer { answer: \"login\" }".to_string())
+    );
+    assert_eq!(b.cmd("PWD"), "", "B still waits for its own login");
+    b.answer_login(LoginOutcome::Rejected);
+    b.advance(Duration::from_secs(1));
+    assert_eq!(
+        b.take(),
+        "530 Login incorrect.\r\n530 Please log in with USER and PASS first.\r\n"
+    );
+}
+
+#[test]
+fn a_forgotten_answer_closes_the_session_after_the_host_answer_timeout() {
+    let mut h = Host::logged_in();
+    h.cmd("PASV");
+    assert_eq!(h.take_events(), ["open-passive 127.0.0.1 None"]);
+    let _forgotten = h.passive.take();
+    let timeout = ServerConfig::default().host_answer_timeout;
+    h.advance(timeout - Duration::from_millis(1));
+    assert_eq!(h.take(), "");
+    assert!(!h.closed);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(
+        h.take(),
+        "421 The server could not complete the request in time; closing the connection.\r\n"
+    );
+    assert_eq!(
+        h.take_events(),
+        ["notice HostAnswerTimeout { answer: \"passive\" }"]
+    );
+    assert!(h.closed);
 }
 
 #[test]
@@ -1507,8 +1564,8 @@ mod tls {
         h.send("AUTH TLS\r\nUSER evil\r\nPASS x\r\nDELE /important\r\n");
         assert_eq!(h.take(), "234 AUTH TLS ok; start the TLS handshake.\r\n");
         assert!(
-            h.pending.is_empty(),
-            "the injected bytes were consumed, not kept"
+            h.session.held_input() == 0,
+            "the injected bytes were dropped, not kept"
         );
         assert_eq!(h.take_events().len(), 1);
         // Bytes arriving before the handshake completes are dropped too.
@@ -1912,4 +1969,84 @@ fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
     h.take();
     h.finish_transfer(Ok(1));
     assert_eq!(h.take(), "226 Transfer complete.\r\n");
+}
+
+#[test]
+fn held_input_is_bounded_and_a_host_that_ignores_the_hint_is_closed() {
+    let config = ServerConfig {
+        input_limit: 64,
+        ..ServerConfig::default()
+    };
+    let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:40000");
+    h.login_as(false);
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    // Pipelined behind the transfer: held by the session, not run.
+    h.send("PWD\r\n".repeat(13));
+    assert_eq!(h.take(), "");
+    assert_eq!(h.session.held_input(), 65);
+    assert!(!h.session.wants_input(), "past the limit: stop reading");
+    h.send("PWD\r\n");
+    assert_eq!(h.take(), "421 Too much input; closing the connection.\r\n");
+    assert!(h.take_events().contains(&"notice InputLimit".to_string()));
+    assert!(h.closed);
+}
+
+#[test]
+fn a_line_split_across_reads_behind_a_transfer_runs_once_it_ends() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.send("PW");
+    h.send("D\r\nNO");
+    assert_eq!(h.take(), "");
+    h.finish_transfer(Ok(10));
+    assert_eq!(
+        h.take(),
+        "226 Transfer complete.\r\n257 \"/\" is the current directory.\r\n"
+    );
+    h.send("OP\r\n");
+    assert_eq!(h.take(), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn urgent_abor_works_where_the_host_cannot_read_urgent_data() {
+    // ftplib's abort() sends `ABOR\r\n` as urgent data; on a host without
+    // OOBINLINE (Node) the stream holds `ABOR\r` and the LF never comes.
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.take_events();
+    h.send(b"ABOR\r");
+    assert_eq!(h.take_events(), ["abort"]);
+    h.finish_transfer(Err(TransferError::Aborted));
+    assert_eq!(
+        h.take(),
+        "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+    assert_eq!(
+        h.cmd("NOOP"),
+        "200 NOOP ok.\r\n",
+        "not `ABOR\\rNOOP`: no 500"
+    );
+    // The DM of a Synch taken out of the stream: IAC IP IAC, then ABOR.
+    h.epsv();
+    h.cmd("RETR big");
+    h.start_transfer();
+    h.take();
+    h.take_events();
+    h.send(b"\xff\xf4\xff");
+    h.send(b"ABOR\r\n");
+    assert_eq!(h.take_events(), ["abort"]);
+    h.finish_transfer(Err(TransferError::Aborted));
+    assert_eq!(
+        h.take(),
+        "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
 }

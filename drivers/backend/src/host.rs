@@ -13,7 +13,8 @@ use ftpwire_core::ServerSession;
 use ftpwire_core::listing::Metadata;
 use ftpwire_core::server::{
     Change, ChangeToken, DirectoryToken, Event, FileChange, FileError, LoginOutcome, LoginToken,
-    Notice, PassiveToken, StatToken, TlsToken, TransferError, TransferKind, TransferToken,
+    Notice, PassiveToken, StatToken, TlsToken, TransferError, TransferId, TransferKind,
+    TransferToken,
 };
 
 use crate::storage::{Storage, file_error};
@@ -39,8 +40,8 @@ pub enum Work {
     ClosePassive,
     /// Run a transfer.
     Transfer(TransferJob, TransferToken),
-    /// Interrupt the running transfer.
-    AbortTransfer,
+    /// Interrupt the running transfer, if it is this one.
+    AbortTransfer(TransferId),
     /// Run a TLS handshake on the control connection (after sending the 234).
     UpgradeTls(TlsToken),
     /// Back to plain text on the control connection (CCC).
@@ -177,7 +178,7 @@ impl Work {
                 let job = TransferJob::new(&transfer);
                 Work::Transfer(job, transfer.token)
             }
-            Event::AbortTransfer => Work::AbortTransfer,
+            Event::AbortTransfer(abort) => Work::AbortTransfer(abort.transfer),
             Event::UpgradeTls(upgrade) => Work::UpgradeTls(upgrade.token),
             Event::DowngradeTls => Work::DowngradeTls,
             Event::Notice(notice) => {
@@ -268,25 +269,13 @@ impl ChangeKind {
     }
 }
 
-/// One log line per notice worth an operator's attention.
+/// One log line per notice worth an operator's attention (its text comes
+/// from the core, the same on every host).
 pub fn log_notice(peer: SocketAddr, notice: Notice<'_>) {
-    let name = |user: &[u8]| String::from_utf8_lossy(user).into_owned();
-    match notice {
-        Notice::LoginSucceeded { user } => log::info!("{peer}: login ok as {}", name(user)),
-        Notice::LoginFailed { user } => log::warn!("{peer}: login failed as {}", name(user)),
-        Notice::TooManyLoginFailures => log::warn!("{peer}: too many failed logins; closing"),
-        Notice::PortRefused { addr, reason } => {
-            log::warn!("{peer}: data connection to {addr} refused: {reason}")
-        }
-        Notice::LineTooLong => log::warn!("{peer}: command line too long; discarded"),
-        Notice::IdleTimeout => log::info!("{peer}: idle timeout; closing"),
-        Notice::LoginTimeout => {
-            log::info!("{peer}: not logged in within the login timeout; closing")
-        }
-        Notice::TlsRequired => log::warn!("{peer}: refused: TLS is required"),
-        Notice::ReadOnlyRefused { user, command } => {
-            log::info!("{peer}: {command} refused: {} is read-only", name(user))
-        }
+    if notice.is_warning() {
+        log::warn!("{peer}: {notice}");
+    } else {
+        log::info!("{peer}: {notice}");
     }
 }
 
@@ -409,7 +398,7 @@ mod tests {
             Instant::default(),
         );
         let mut out = Vec::new();
-        let mut pending = input.to_vec();
+        session.handle_input(Instant::default(), input);
         loop {
             let work = match session.poll_output() {
                 Output::Transmit(bytes) => {
@@ -420,14 +409,7 @@ mod tests {
                     event @ (Event::Login(_) | Event::FileChange(_) | Event::Notice(_)),
                 ) => Work::from_event(event, peer),
                 Output::Event(other) => panic!("unexpected event {other:?}"),
-                Output::Timeout(_) | Output::Closed => {
-                    if pending.is_empty() || !session.wants_input() {
-                        break;
-                    }
-                    let used = session.handle_input(Instant::default(), &pending);
-                    pending.drain(..used);
-                    continue;
-                }
+                Output::Timeout(_) | Output::Closed => break,
             };
             if let Work::Blocking(blocking) = work {
                 blocking.run(storage, &Everyone, peer).apply(&mut session);

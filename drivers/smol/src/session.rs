@@ -22,11 +22,6 @@ use crate::server::Shared;
 /// Control-channel reads; a command line is far smaller.
 const READ_SIZE: usize = 4096;
 
-/// Received bytes the session has not taken yet (commands held during a
-/// transfer); past this the socket is not read until the session catches up,
-/// so a client pipelining without end cannot grow the server's memory.
-const MAX_PENDING: usize = 64 * 1024;
-
 /// What woke the session task.
 enum Wake {
     Read(io::Result<usize>),
@@ -79,7 +74,6 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
     } else {
         ServerSession::new(config, local, peer, host.now())
     };
-    let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0; READ_SIZE];
     loop {
         if !host.drain(&mut session).await {
@@ -91,18 +85,13 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
             session.shut_down(host.now());
             continue;
         }
-        if !pending.is_empty() && session.wants_input() {
-            let used = session.handle_input(host.now(), &pending);
-            pending.drain(..used);
-            if used > 0 {
-                continue;
-            }
-        }
         let Some(deadline) = host.channel.poll_timeout(&session) else {
             break;
         };
         let wait = deadline.saturating_duration_since(host.now());
-        let read_more = pending.len() < MAX_PENDING;
+        // Past its input limit the session wants no more: TCP pushes back
+        // on a client pipelining without end.
+        let read_more = session.wants_input();
         match host.wait(&mut buf, read_more, &reported, wait).await {
             Wake::Read(Ok(0)) | Wake::Read(Err(_)) => session.handle_peer_closed(),
             Wake::Read(Ok(n)) => {
@@ -116,12 +105,7 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
                 } else {
                     &buf[..n]
                 };
-                if pending.is_empty() && session.wants_input() {
-                    let used = session.handle_input(host.now(), bytes);
-                    pending.extend_from_slice(&bytes[used..]);
-                } else {
-                    pending.extend_from_slice(bytes);
-                }
+                session.handle_input(host.now(), bytes);
             }
             Wake::Transfer(report) => host.on_report(&mut session, report),
             Wake::Timeout => {
@@ -314,8 +298,10 @@ impl Host {
             }
             Work::ClosePassive => self.passive = None,
             Work::Transfer(job, token) => self.start_transfer(job, token),
-            Work::AbortTransfer => {
-                if let Some(running) = &self.running {
+            Work::AbortTransfer(id) => {
+                if let Some(running) = &self.running
+                    && running.token.as_ref().is_some_and(|t| t.id() == id)
+                {
                     let _ = running.abort.try_send(());
                 }
             }

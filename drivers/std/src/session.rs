@@ -21,10 +21,9 @@ use crate::server::Shared;
 /// Control-channel reads; a command line is far smaller.
 const READ_SIZE: usize = 4096;
 
-/// Most control bytes held unconsumed (while a transfer runs, the session
-/// takes no new command): past this the reader stops reading, so a client
-/// cannot fill memory by talking during a long transfer.
-const MAX_BACKLOG: usize = 64 * 1024;
+/// Most control bytes read but not yet handed to the session; the session
+/// bounds what it holds itself (`ServerConfig::input_limit`).
+const MAX_IN_FLIGHT: usize = 64 * 1024;
 
 /// Everything that wakes the session thread.
 pub(crate) enum Wake {
@@ -67,7 +66,11 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         return;
     };
     let reader_wake = wake.clone();
-    let backlog = Arc::new(Backlog::default());
+    let backlog = Arc::new(Backlog {
+        state: Mutex::default(),
+        room: Condvar::new(),
+        limit: shared.config.session.input_limit,
+    });
     let reader_backlog = backlog.clone();
     let spawned = thread::Builder::new()
         .name("ftpwire-control-reader".into())
@@ -105,7 +108,6 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         ServerSession::new(config, local, peer, now)
     };
     log::debug!("{peer}: connected");
-    let mut pending: Vec<u8> = Vec::new();
     loop {
         if !host.drain(&mut session) {
             break;
@@ -121,30 +123,19 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             session.shut_down(host.now());
             continue;
         }
-        if !pending.is_empty() && session.wants_input() {
-            let used = session.handle_input(host.now(), &pending);
-            pending.drain(..used);
-            backlog.release(used);
-            if used > 0 {
-                continue;
-            }
-        }
+        // The reader reads on while the session holds less than its input limit.
+        backlog.set_held(session.held_input());
         let Some(deadline) = host.channel.poll_timeout(&session) else {
             break;
         };
         let wait = deadline.saturating_duration_since(host.now());
         match woken.recv_timeout(wait) {
             Ok(Wake::Control(wire)) => {
-                let Some(bytes) = host.receive(&mut session, wire, &backlog) else {
-                    continue;
-                };
-                if pending.is_empty() && session.wants_input() {
-                    let used = session.handle_input(host.now(), &bytes);
-                    backlog.release(used);
-                    pending.extend_from_slice(&bytes[used..]);
-                } else {
-                    pending.extend_from_slice(&bytes);
+                let read = wire.len();
+                if let Some(bytes) = host.receive(&mut session, wire) {
+                    session.handle_input(host.now(), &bytes);
                 }
+                backlog.release(read);
             }
             Ok(Wake::ControlClosed) => session.handle_peer_closed(),
             Ok(Wake::Transfer(report)) => host.on_report(&mut session, report),
@@ -173,8 +164,8 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     log::debug!("{peer}: session closed");
 }
 
-/// Feeds the session what the control connection receives, no further
-/// ahead of it than [`MAX_BACKLOG`].
+/// Feeds the session what the control connection receives, while the
+/// session wants input and no more than [`MAX_IN_FLIGHT`] bytes wait for it.
 fn read_control(mut control: TcpStream, wake: SyncSender<Wake>, backlog: &Backlog) {
     let mut buf = vec![0; READ_SIZE];
     loop {
@@ -196,15 +187,20 @@ fn read_control(mut control: TcpStream, wake: SyncSender<Wake>, backlog: &Backlo
     }
 }
 
-/// Counts control bytes read but not yet consumed by the session.
-#[derive(Default)]
+/// Counts control bytes read but not handed to the session yet, and those
+/// the session holds without running them: the reader waits while there
+/// are too many (TCP then pushes back on a client that pipelines without end).
 struct Backlog {
     state: Mutex<BacklogState>,
     room: Condvar,
+    /// The session's `input_limit`: it wants no input while it holds this much.
+    limit: usize,
 }
 
 #[derive(Default)]
 struct BacklogState {
+    in_flight: usize,
+    /// What the session held when last asked.
     held: usize,
     closed: bool,
 }
@@ -217,20 +213,28 @@ impl Backlog {
     /// Blocks while the backlog is full; `false` once the session has ended.
     fn wait_for_room(&self) -> bool {
         let mut state = self.lock();
-        while state.held >= MAX_BACKLOG && !state.closed {
+        while (state.in_flight >= MAX_IN_FLIGHT || state.held >= self.limit) && !state.closed {
             state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
         }
         !state.closed
     }
 
     fn hold(&self, n: usize) {
-        self.lock().held += n;
+        self.lock().in_flight += n;
     }
 
     fn release(&self, n: usize) {
         if n > 0 {
             let mut state = self.lock();
-            state.held = state.held.saturating_sub(n);
+            state.in_flight = state.in_flight.saturating_sub(n);
+            self.room.notify_one();
+        }
+    }
+
+    fn set_held(&self, held: usize) {
+        let mut state = self.lock();
+        if state.held != held {
+            state.held = held;
             self.room.notify_one();
         }
     }
@@ -261,21 +265,12 @@ impl Host {
     /// What the session should see of bytes read from the socket (their
     /// decryption on a TLS channel, the backlog then counting the decrypted
     /// bytes); `None` if the channel failed.
-    fn receive(
-        &mut self,
-        session: &mut ServerSession,
-        input: Vec<u8>,
-        backlog: &Backlog,
-    ) -> Option<Vec<u8>> {
+    fn receive(&mut self, session: &mut ServerSession, input: Vec<u8>) -> Option<Vec<u8>> {
         if !self.channel.is_tls() {
             return Some(input);
         }
         let mut wire = Vec::new();
         let plain = self.channel.receive(session, &input, &mut wire, self.peer);
-        backlog.release(input.len());
-        if let Some(plain) = &plain {
-            backlog.hold(plain.len());
-        }
         if !wire.is_empty() && self.control.write_all(&wire).is_err() {
             session.handle_peer_closed();
         }
@@ -355,8 +350,10 @@ impl Host {
             },
             Work::ClosePassive => self.passive = None,
             Work::Transfer(job, token) => self.start_transfer(session, job, token),
-            Work::AbortTransfer => {
-                if let Some(running) = &self.running {
+            Work::AbortTransfer(id) => {
+                if let Some(running) = &self.running
+                    && running.token.as_ref().is_some_and(|t| t.id() == id)
+                {
                     running.abort.abort();
                     if let Some(passive) = &self.passive {
                         passive.abort_early();

@@ -7,9 +7,6 @@ import { Session } from './module.mjs';
 import { PassiveListener } from './data.mjs';
 import { runTransfer, failureCode } from './transfer.mjs';
 
-/** Unanswered input beyond this pauses reading, so a client cannot make the host buffer without bound. */
-const MAX_HELD = 64 * 1024;
-const EMPTY = Buffer.alloc(0);
 const now = () => performance.now();
 
 export class ControlConnection {
@@ -28,7 +25,6 @@ export class ControlConnection {
     this.session = implicitTls
       ? Session.implicitTls(server.config, local, peer, now())
       : new Session(server.config, local, peer, now());
-    this.held = EMPTY;
     this.timer = null;
     this.passive = null;
     this.transfer = null; // {id, controller}
@@ -76,8 +72,10 @@ export class ControlConnection {
   }
 
   received(chunk) {
-    this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
-    if (this.held.length > MAX_HELD) this.stream.pause();
+    // The session keeps what it cannot run yet; past its input limit it
+    // wants no more, and a paused socket lets TCP push back on the client.
+    this.session.handleInput(now(), chunk);
+    if (!this.session.wantsInput()) this.stream.pause();
     this.pump();
   }
 
@@ -108,19 +106,13 @@ export class ControlConnection {
     const session = this.session;
     for (;;) {
       if (this.closed) return;
-      let used = 0;
-      if (this.held.length > 0 && session.wantsInput()) {
-        used = session.handleInput(now(), this.held);
-        this.held = this.held.subarray(used);
-        if (this.held.length <= MAX_HELD && this.stream.isPaused() && !this.upgrading) this.stream.resume();
-      }
+      if (this.stream.isPaused() && !this.upgrading && session.wantsInput()) this.stream.resume();
       const output = session.pollOutput();
       switch (output.type) {
         case 'transmit':
           this.write(output.data);
           break;
         case 'timeout':
-          if (used > 0) break;
           if (this.stopping && !this.transfer && !this.upgrading) {
             this.stopping = false;
             session.shutDown(now());
@@ -304,9 +296,7 @@ export class ControlConnection {
     // Stop reading plain text: the ClientHello stays buffered for the TLS socket.
     this.detach(raw);
     raw.pause();
-    // Plain text received after AUTH TLS is dropped by the session (RFC 4217 §4).
-    if (this.held.length > 0) this.session.handleInput(now(), this.held);
-    this.held = EMPTY;
+    // Plain text received after AUTH TLS was dropped by the session (RFC 4217 §4).
     await this.lastWrite;
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
     const failed = (error) => {

@@ -166,7 +166,8 @@ function startTls(socket, secureContext) {
     });
     secure.once('error', (error) => {
       secure.destroy();
-      reject(Object.assign(error, { code: 'noDataConnection' }));
+      // The core's one reply for it (425 TLS negotiation failed), as on std and smol.
+      reject(Object.assign(error, { code: 'tlsFailed' }));
     });
   });
   done.catch(() => {});

@@ -30,7 +30,7 @@ async function sortedEntries(batches) {
 /** The name to report for a failure: a transfer or file error the module knows. */
 export function failureCode(error, dataPhase) {
   if (error?.code === 'ABORT_ERR' || error?.name === 'AbortError') return 'aborted';
-  if (error?.code === 'noDataConnection') return 'noDataConnection';
+  if (error?.code === 'noDataConnection' || error?.code === 'tlsFailed') return error.code;
   if (dataPhase) return 'connectionLost';
   if (typeof error?.code === 'string' && /^E[A-Z0-9]+$/.test(error.code)) return error.code;
   return 'local';

@@ -249,22 +249,24 @@ impl JsSession {
         })
     }
 
-    /// Feeds received control bytes; returns how many were used. Keep the
-    /// rest and offer it again when `wantsInput()` is true.
+    /// Feeds received control bytes: the session takes them all and keeps
+    /// what it cannot run yet.
     #[wasm_bindgen(js_name = handleInput)]
-    pub fn handle_input(
-        &mut self,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-        data: &[u8],
-    ) -> usize {
+    pub fn handle_input(&mut self, #[wasm_bindgen(js_name = nowMs)] now_ms: f64, data: &[u8]) {
         self.inner.handle_input(now_ms, data)
     }
 
-    /// Whether `handleInput` would use bytes now (during a TLS upgrade it
-    /// does, and discards them: hand over every plaintext byte you hold).
+    /// Whether to read more input now: false while the session holds its
+    /// input limit of bytes it cannot run yet (pause the socket then).
     #[wasm_bindgen(js_name = wantsInput)]
     pub fn wants_input(&self) -> bool {
         self.inner.wants_input()
+    }
+
+    /// Received bytes the session holds without having run them yet.
+    #[wasm_bindgen(js_name = heldInput)]
+    pub fn held_input(&self) -> usize {
+        self.inner.held_input()
     }
 
     /// The control connection ended (EOF or error).

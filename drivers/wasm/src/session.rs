@@ -13,8 +13,8 @@ use std::vec::Vec;
 use ftpwire_core::listing::{self, ListEntry, ListFilter, Metadata};
 use ftpwire_core::server::{
     Change, ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken,
-    Notice, PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferKind,
-    TransferToken,
+    Notice, PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferId,
+    TransferKind, TransferToken,
 };
 use ftpwire_core::{Output, ServerConfig, ServerSession};
 
@@ -115,16 +115,21 @@ impl Session {
         }
     }
 
-    /// Feeds received control-channel bytes; returns how many were used.
-    /// Keep the rest and offer it again when [`wants_input`](Self::wants_input).
-    pub fn handle_input(&mut self, now_ms: f64, data: &[u8]) -> usize {
+    /// Feeds received control-channel bytes: the session takes them all
+    /// and keeps what it cannot run yet.
+    pub fn handle_input(&mut self, now_ms: f64, data: &[u8]) {
         self.inner.handle_input(answer::instant(now_ms), data)
     }
 
-    /// Whether [`handle_input`](Self::handle_input) would use bytes now
-    /// (also during a TLS upgrade, when it discards them).
+    /// Whether to read more input now (a backpressure hint: false while the
+    /// session holds its input limit of unrun bytes).
     pub fn wants_input(&self) -> bool {
         self.inner.wants_input()
+    }
+
+    /// Received bytes the session holds without having run them yet.
+    pub fn held_input(&self) -> usize {
+        self.inner.held_input()
     }
 
     /// The control connection ended.
@@ -174,9 +179,12 @@ impl Session {
                 None,
             ),
             Output::Closed => (Value::tagged("closed", []), None),
-            // The core names no token here; the host wants to know which transfer.
-            Output::Event(Event::AbortTransfer) => (
-                Value::tagged("abortTransfer", [("id", running_transfer(&self.pending))]),
+            // The host knows its transfers by this adapter's ids.
+            Output::Event(Event::AbortTransfer(abort)) => (
+                Value::tagged(
+                    "abortTransfer",
+                    [("id", transfer_with(&self.pending, abort.transfer))],
+                ),
                 None,
             ),
             Output::Event(event) => event_value(event, id),
@@ -474,7 +482,7 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
             };
             (value, Some(pending))
         }
-        Event::AbortTransfer => (Value::tagged("abortTransfer", [("id", Value::Null)]), None),
+        Event::AbortTransfer(_) => unreachable!("poll_output maps it to the transfer's id"),
         Event::UpgradeTls(upgrade) => (
             Value::tagged("upgradeTls", [id_value()]),
             Some(Pending::Tls(upgrade.token)),
@@ -484,11 +492,14 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
     }
 }
 
-/// The id of the transfer waiting for its answer, if any (there is at most one).
-fn running_transfer(pending: &[(u32, Pending)]) -> Value {
+/// This adapter's id of the transfer the core names, if it still waits for its answer.
+fn transfer_with(pending: &[(u32, Pending)], transfer: TransferId) -> Value {
     pending
         .iter()
-        .find_map(|(id, p)| matches!(p, Pending::Transfer { .. }).then_some(Value::from(*id)))
+        .find_map(|(id, p)| match p {
+            Pending::Transfer { token, .. } if token.id() == transfer => Some(Value::from(*id)),
+            _ => None,
+        })
         .unwrap_or(Value::Null)
 }
 
@@ -506,52 +517,34 @@ fn transfer_kind(kind: TransferKind) -> &'static str {
 
 /// A notice with a one-line `message` for the host's log.
 fn notice_value(notice: Notice<'_>) -> Value {
-    let user = |user: &[u8]| String::from_utf8_lossy(user).into_owned();
-    let (name, message, extra): (&str, String, Vec<(&'static str, Value)>) = match notice {
-        Notice::LoginSucceeded { user: u } => (
-            "loginSucceeded",
-            format!("login ok: {}", user(u)),
-            vec![("user", Value::Text(user(u)))],
-        ),
-        Notice::LoginFailed { user: u } => (
-            "loginFailed",
-            format!("login failed: {}", user(u)),
-            vec![("user", Value::Text(user(u)))],
-        ),
-        Notice::TooManyLoginFailures => (
-            "tooManyLoginFailures",
-            "too many failed logins; closing".into(),
-            vec![],
-        ),
+    let user = |user: &[u8]| Value::Text(String::from_utf8_lossy(user).into_owned());
+    // The message is the core's own text: the same line on every host.
+    let message = notice.to_string();
+    let (name, extra): (&str, Vec<(&'static str, Value)>) = match notice {
+        Notice::LoginSucceeded { user: u } => ("loginSucceeded", vec![("user", user(u))]),
+        Notice::LoginFailed { user: u } => ("loginFailed", vec![("user", user(u))]),
+        Notice::TooManyLoginFailures => ("tooManyLoginFailures", vec![]),
         Notice::PortRefused { addr, reason } => (
             "portRefused",
-            format!("PORT/EPRT to {addr} refused: {reason}"),
             vec![
                 ("address", Value::Text(addr.to_string())),
                 ("reason", reason.into()),
             ],
         ),
-        Notice::LineTooLong => (
-            "lineTooLong",
-            "command line too long; discarded".into(),
-            vec![],
-        ),
-        Notice::IdleTimeout => ("idleTimeout", "idle timeout; closing".into(), vec![]),
-        Notice::LoginTimeout => (
-            "loginTimeout",
-            "not logged in within the login timeout; closing".into(),
-            vec![],
-        ),
-        Notice::TlsRequired => (
-            "tlsRequired",
-            "command refused: TLS is required".into(),
-            vec![],
-        ),
+        Notice::LineTooLong => ("lineTooLong", vec![]),
+        Notice::IdleTimeout => ("idleTimeout", vec![]),
+        Notice::LoginTimeout => ("loginTimeout", vec![]),
+        Notice::TlsRequired => ("tlsRequired", vec![]),
         Notice::ReadOnlyRefused { user: u, command } => (
             "readOnlyRefused",
-            format!("{command} refused: {} is read-only", user(u)),
-            vec![("user", Value::Text(user(u))), ("command", command.into())],
+            vec![("user", user(u)), ("command", command.into())],
         ),
+        Notice::ForeignAnswer { answer } => ("foreignAnswer", vec![("answer", answer.into())]),
+        Notice::StaleAnswer { answer } => ("staleAnswer", vec![("answer", answer.into())]),
+        Notice::HostAnswerTimeout { answer } => {
+            ("hostAnswerTimeout", vec![("answer", answer.into())])
+        }
+        Notice::InputLimit => ("inputLimit", vec![]),
     };
     let mut fields = vec![("notice", name.into())];
     fields.extend(extra);

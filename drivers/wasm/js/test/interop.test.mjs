@@ -158,3 +158,37 @@ describe('implicit FTPS data protection', () => {
     }
   });
 });
+
+// ftplib's abort() sends `ABOR\r\n` as TCP urgent data; Node cannot read
+// urgent data inline, so the LF never reaches the host: the core ends the
+// ABOR at its CR. Then 426, 226, and the session stays in step.
+const FTPLIB_ABORT = `
+import ftplib, sys
+ftp = ftplib.FTP()
+ftp.connect('127.0.0.1', int(sys.argv[1]), timeout=20)
+ftp.login('alice', 'secret')
+ftp.voidcmd('TYPE I')
+conn = ftp.transfercmd('RETR big.bin')
+assert conn.recv(65536)
+print(ftp.abort())
+print(ftp.getline())
+conn.close()
+print(ftp.voidcmd('NOOP'))
+ftp.quit()
+`;
+
+test('ftplib abort() (urgent ABOR) during a RETR: 426, 226, and the session goes on', async () => {
+  await fs.writeFile(path.join(root, 'big.bin'), Buffer.alloc(64 << 20, 7));
+  const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
+  try {
+    const { code, stdout, stderr } = await run('python3', ['-c', FTPLIB_ABORT, String(server.port)]);
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trim().split('\n');
+    assert.match(lines[0], /^426 /);
+    assert.match(lines[1], /^226 /);
+    assert.match(lines[2], /^200 NOOP/);
+  } finally {
+    await server.stop();
+    await fs.rm(path.join(root, 'big.bin'));
+  }
+});
