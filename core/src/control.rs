@@ -45,6 +45,8 @@ enum Telnet {
     Command,
     /// After IAC WILL/WONT/DO/DONT: the option byte follows.
     Option,
+    /// An `ABOR` was returned at its CR: drop the LF if it comes next.
+    AfterAbor,
 }
 
 /// Frames control-channel bytes into command lines.
@@ -59,8 +61,6 @@ pub struct ControlReader {
     returned: bool,
     /// Return the buffered line again on the next call.
     replay: bool,
-    /// An `ABOR` was returned at its CR: drop the LF if it comes next.
-    swallow_lf: bool,
 }
 
 impl ControlReader {
@@ -75,7 +75,6 @@ impl ControlReader {
             discarding: false,
             returned: false,
             replay: false,
-            swallow_lf: false,
         }
     }
 
@@ -110,13 +109,7 @@ impl ControlReader {
             self.line.clear();
             self.returned = false;
         }
-        if self.swallow_lf {
-            self.swallow_lf = false;
-            if let [b'\n', rest @ ..] = input {
-                let (used, frame) = self.next_line(rest);
-                return (used + 1, frame);
-            }
-        }
+
         // One search for whichever comes first: an LF with no IAC before it
         // is a line to hand out as it is.
         if !self.is_mid_line()
@@ -136,6 +129,16 @@ impl ControlReader {
     fn next_line_slow<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
         for (i, &byte) in input.iter().enumerate() {
             match self.telnet {
+                Telnet::AfterAbor => {
+                    self.telnet = Telnet::Data;
+                    if byte == b'\n' {
+                        continue;
+                    }
+                    if byte == IAC {
+                        self.telnet = Telnet::Command;
+                        continue;
+                    }
+                }
                 Telnet::Option => {
                     self.telnet = Telnet::Data;
                     continue;
@@ -189,7 +192,7 @@ impl ControlReader {
             && command.eq_ignore_ascii_case(b"ABOR")
         {
             self.returned = true;
-            self.swallow_lf = true;
+            self.telnet = Telnet::AfterAbor;
             return (input.len(), Frame::Line(&self.line[..4]));
         }
         (input.len(), Frame::NeedMore)

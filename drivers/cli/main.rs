@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ftpwire_backend::passive::PortRange;
-use ftpwire_backend::{ServeConfig, UserConfig};
+use ftpwire::config::{ServeConfig, UserConfig};
+use ftpwire_backend::PortRange;
 use ftpwire_core::address::{IpNet, PassiveAddress};
 
 #[derive(Parser)]
@@ -222,7 +222,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let users = config.user_db().map_err(|e| e.to_string())?;
     let storage = config.storage().map_err(|e| e.to_string())?;
-    let driver_config = config.driver_config().map_err(|e| e.to_string())?;
+    let root = storage.root().to_owned();
+    let settings = config
+        .server_settings(Arc::new(storage), Arc::new(users))
+        .map_err(|e| e.to_string())?;
+    // Checked by server_settings: a certificate is there with its key.
+    let tls = config.tls_cert.is_some();
     let listener = bind(config.listen, "--listen")?;
     let implicit = match config.implicit_tls_listen {
         Some(addr) => Some(bind(addr, "--implicit-tls-listen")?),
@@ -234,7 +239,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     log::info!(
         "serving {} ({}{} user(s))",
-        storage.root().display(),
+        root.display(),
         if config.anonymous_allowed() {
             "anonymous read-only, "
         } else {
@@ -242,7 +247,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         },
         config.users.len()
     );
-    if driver_config.tls.is_some() {
+    if tls {
         log::info!(
             "FTPS: AUTH TLS on {}{}{}",
             listening[0].1,
@@ -257,7 +262,6 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             }
         );
     }
-    let (storage, users) = (Arc::new(storage), Arc::new(users));
     let announce = || {
         let mut stdout = std::io::stdout();
         listening
@@ -275,7 +279,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let grace = config.shutdown_grace;
     match driver {
         Driver::Std => {
-            let server = ftpwire_std::Server::new(driver_config, storage, users);
+            let server = ftpwire_std::Server::new(settings);
             let handle = server.shutdown_handle();
             stop_on_signals(move || handle.shutdown(grace), grace)?;
             announce()?;
@@ -286,7 +290,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())
         }
         Driver::Smol => {
-            let server = ftpwire_smol::Server::new(driver_config, storage, users);
+            let server = ftpwire_smol::Server::new(settings);
             let handle = server.shutdown_handle();
             stop_on_signals(move || handle.shutdown(grace), grace)?;
             let listener = smol::net::TcpListener::try_from(listener).map_err(|e| e.to_string())?;

@@ -1,4 +1,4 @@
-//! The `ftpwire serve` configuration (`ftpwire_backend::ServeConfig`) from
+//! The `ftpwire serve` configuration (`ftpwire::config::ServeConfig`) from
 //! arbitrary TOML text, through `from_toml` and through `load` (a real file).
 //!
 //! Checks, beyond "never panics": a bad file is an error whose message is
@@ -15,8 +15,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use ftpwire_backend::config::ConfigError;
-use ftpwire_backend::{Authenticator, ServeConfig};
+use ftpwire::config::{ConfigError, ServeConfig};
+use ftpwire_backend::Authenticator;
 use ftpwire_core::server::LoginOutcome;
 use libfuzzer_sys::fuzz_target;
 

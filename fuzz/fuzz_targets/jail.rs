@@ -34,7 +34,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ftpwire_backend::storage::WriteMode;
+use ftpwire_backend::served::storage::WriteMode;
 use ftpwire_backend::{LocalFs, Storage};
 use libfuzzer_sys::fuzz_target;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
-use ftpwire_backend::tls::SessionTls;
-use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
+use ftpwire_backend::native::tls::SessionTls;
+use ftpwire_backend::native::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
 use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
 use futures_rustls::TlsAcceptor;
@@ -368,7 +368,7 @@ async fn connect(addr: SocketAddr) -> Option<TcpStream> {
 }
 
 async fn send(
-    file: ftpwire_backend::storage::FileReader,
+    file: ftpwire_backend::served::storage::FileReader,
     data: &mut DataStream,
     ascii: bool,
     stall: Duration,
@@ -397,7 +397,7 @@ async fn send(
 
 async fn receive(
     data: &mut DataStream,
-    file: ftpwire_backend::storage::FileWriter,
+    file: ftpwire_backend::served::storage::FileWriter,
     ascii: bool,
     stall: Duration,
 ) -> Result<u64, TransferError> {

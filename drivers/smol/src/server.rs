@@ -5,8 +5,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ftpwire_backend::passive::PassivePorts;
-use ftpwire_backend::{Authenticator, DriverConfig, Storage};
+use ftpwire_backend::native::passive::PassivePorts;
+use ftpwire_backend::{Authenticator, DriverConfig, ServerSettings, Storage};
 use smol::Executor;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
@@ -58,12 +58,9 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// A server with the given settings, storage and user check.
-    pub fn new(
-        config: DriverConfig,
-        storage: Arc<dyn Storage>,
-        authenticator: Arc<dyn Authenticator>,
-    ) -> Self {
+    /// A server serving what `settings` says, ready to [`serve`](Self::serve).
+    pub fn new(settings: ServerSettings) -> Self {
+        let (storage, authenticator, config) = settings.into_parts();
         let ports = PassivePorts::new(config.passive_ports);
         let (stop_tx, stop) = channel::bounded(1);
         let (hard_stop_sender, hard_stop) = channel::bounded(1);
@@ -94,14 +91,14 @@ impl Server {
     /// the returned future drives all of them and ends after a
     /// [shutdown](ShutdownHandle::shutdown). Dropping it instead freezes
     /// every session until the server is dropped. With
-    /// [`DriverConfig::tls`] set, clients may turn on TLS with `AUTH TLS`.
+    /// [`ServerSettings::tls`] given, clients may turn on TLS with `AUTH TLS`.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
         self.serve_listeners(listener, None).await
     }
 
     /// [`serve`](Self::serve), and implicit FTPS on `implicit_tls` (TLS
     /// from the first byte, port 990 style) for the same sessions, limits
-    /// and shutdown. Needs [`DriverConfig::tls`].
+    /// and shutdown. Needs [`ServerSettings::tls`].
     pub async fn serve_with_implicit_tls(
         &self,
         listener: TcpListener,
@@ -110,7 +107,7 @@ impl Server {
         if self.shared.config.tls.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "implicit FTPS needs a certificate: set DriverConfig::tls",
+                "implicit FTPS needs a certificate: give ServerSettings::tls",
             ));
         }
         self.serve_listeners(listener, Some(implicit_tls)).await

@@ -5,10 +5,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ftpwire_backend::host::{Blocking, Work, log_transfer};
-use ftpwire_backend::passive::open_passive;
-use ftpwire_backend::tls::ControlChannel;
-use ftpwire_backend::transfer::TransferJob;
+use ftpwire_backend::native::host::{Blocking, Work, log_transfer};
+use ftpwire_backend::native::passive::open_passive;
+use ftpwire_backend::native::tls::ControlChannel;
+use ftpwire_backend::native::transfer::TransferJob;
 use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
 use ftpwire_core::{Instant, ServerSession};
 use smol::channel::{self, Receiver, Sender};

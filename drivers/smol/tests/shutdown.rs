@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ftpwire_backend::{LocalFs, Password, ServeConfig, UserDb};
+use ftpwire_backend::{LocalFs, Password, ServerSettings, UserDb};
 
 fn reply(control: &mut BufReader<TcpStream>) -> String {
     let mut line = String::new();
@@ -32,11 +32,10 @@ fn a_running_transfer_finishes_and_serve_returns() {
     std::fs::write(root.path().join("big.bin"), &payload).unwrap();
     let mut users = UserDb::new();
     users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
-    let server = ftpwire_smol::Server::new(
-        ServeConfig::default().driver_config().unwrap(),
+    let server = ftpwire_smol::Server::new(ServerSettings::new(
         Arc::new(LocalFs::new(root.path()).unwrap()),
         Arc::new(users),
-    );
+    ));
     let shutdown = server.shutdown_handle();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ftpwire_backend::{LocalFs, Password, ServeConfig, UserDb};
+use ftpwire_backend::{LocalFs, Password, ServerSettings, UserDb};
 use ftpwire_core::ServerConfig;
 
 fn command(control: &mut BufReader<TcpStream>, line: &str) -> String {
@@ -28,15 +28,15 @@ fn a_stalled_download_is_given_up_with_426() {
         .unwrap();
     let mut users = UserDb::new();
     users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
-    let mut config = ServeConfig::default().driver_config().unwrap();
-    config.session = Arc::new(ServerConfig {
-        idle_timeout: Duration::from_secs(1),
-        ..ServerConfig::default()
-    });
     let server = ftpwire_smol::Server::new(
-        config,
-        Arc::new(LocalFs::new(root.path()).unwrap()),
-        Arc::new(users),
+        ServerSettings::new(
+            Arc::new(LocalFs::new(root.path()).unwrap()),
+            Arc::new(users),
+        )
+        .session_config(ServerConfig {
+            idle_timeout: Duration::from_secs(1),
+            ..ServerConfig::default()
+        }),
     );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
-use ftpwire_backend::tls::SessionTls;
-use ftpwire_backend::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
+use ftpwire_backend::native::tls::SessionTls;
+use ftpwire_backend::native::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
 use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
 use polling::{Event, Events, Poller};

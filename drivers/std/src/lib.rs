@@ -21,31 +21,47 @@
 //! so an RFC 959 ABOR (Telnet IP, then Synch as TCP urgent data) reaches
 //! the core's Telnet handling like any other byte.
 //!
-//! FTPS: with [`DriverConfig::tls`](ftpwire_backend::DriverConfig::tls)
-//! set, `AUTH TLS` turns the control channel into TLS on the session thread
+//! FTPS: with [`ServerSettings::tls`](ftpwire_backend::ServerSettings::tls)
+//! given, `AUTH TLS` turns the control channel into TLS on the session thread
 //! (the reader thread keeps passing raw bytes, so no byte the client sent
 //! before the handshake can be taken for a command), and PROT P data
 //! connections are TLS on their transfer thread.
 //!
+//! Serving a directory from code: a [`ServerSettings`](ftpwire_backend::ServerSettings)
+//! says what is served to whom and how; the listeners are yours to bind.
+//!
 //! ```no_run
 //! use std::net::TcpListener;
-//! use std::path::PathBuf;
+//! use std::path::Path;
 //! use std::sync::Arc;
-//! use ftpwire_backend::{LocalFs, ServeConfig, UserDb};
+//! use std::time::Duration;
+//! use ftpwire_backend::{LocalFs, Password, PortRange, ServerSettings, TlsSettings, UserDb};
+//! use ftpwire_core::ServerConfig;
 //!
-//! let config = ServeConfig {
-//!     tls_cert: Some(PathBuf::from("/etc/ftpwire/cert.pem")),
-//!     tls_key: Some(PathBuf::from("/etc/ftpwire/key.pem")),
-//!     ..ServeConfig::default()
-//! };
-//! let server = ftpwire_std::Server::new(
-//!     config.driver_config()?, // fails here if the certificate cannot be used
-//!     Arc::new(LocalFs::new("/srv/ftp")?),
-//!     Arc::new(UserDb::new()),
-//! );
+//! let mut users = UserDb::new();
+//! users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
+//! let tls = TlsSettings::from_pem_files(
+//!     Path::new("/etc/ftpwire/cert.pem"),
+//!     Path::new("/etc/ftpwire/key.pem"),
+//! )?; // fails here if the certificate cannot be used
+//! let settings = ServerSettings::new(Arc::new(LocalFs::new("/srv/ftp")?), Arc::new(users))
+//!     .session_config(ServerConfig {
+//!         require_tls: true,
+//!         ..ServerConfig::default()
+//!     })
+//!     .tls(tls)
+//!     .passive_ports(PortRange::new(50000, 50100).expect("a valid range"))
+//!     .max_sessions(100);
+//! let server = ftpwire_std::Server::new(settings);
+//! let shutdown = server.shutdown_handle();
+//! # fn wait_for_sigterm() {}
+//! std::thread::spawn(move || {
+//!     wait_for_sigterm();
+//!     // No new sessions; idle ones end now, transfers get 30 s to finish.
+//!     shutdown.shutdown(Duration::from_secs(30));
+//! });
 //! let explicit = TcpListener::bind("127.0.0.1:2121")?;
 //! let implicit = TcpListener::bind("127.0.0.1:2990")?;
-//! // Until server.shutdown_handle().shutdown(grace) is called:
 //! server.serve_with_implicit_tls(explicit, implicit)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -10,8 +10,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ftpwire_backend::passive::PassivePorts;
-use ftpwire_backend::{Authenticator, DriverConfig, Storage};
+use ftpwire_backend::native::passive::PassivePorts;
+use ftpwire_backend::{Authenticator, DriverConfig, ServerSettings, Storage};
 
 use crate::session::{self, Wake};
 
@@ -70,12 +70,9 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// A server with the given settings, storage and user check.
-    pub fn new(
-        config: DriverConfig,
-        storage: Arc<dyn Storage>,
-        authenticator: Arc<dyn Authenticator>,
-    ) -> Self {
+    /// A server serving what `settings` says, ready to [`serve`](Self::serve).
+    pub fn new(settings: ServerSettings) -> Self {
+        let (storage, authenticator, config) = settings.into_parts();
         let ports = PassivePorts::new(config.passive_ports);
         Server {
             shared: Arc::new(Shared {
@@ -96,7 +93,7 @@ impl Server {
 
     /// Accepts control connections on `listener`, each served on its own
     /// thread, until [shut down](ShutdownHandle::shutdown); then returns
-    /// once every session has ended. With [`DriverConfig::tls`] set, clients
+    /// once every session has ended. With [`ServerSettings::tls`] given, clients
     /// may turn on TLS with `AUTH TLS` (explicit FTPS).
     pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
         self.serve_listeners(listener, None)
@@ -104,7 +101,7 @@ impl Server {
 
     /// [`serve`](Self::serve), and implicit FTPS on `implicit_tls` (TLS
     /// from the first byte, port 990 style) for the same sessions, limits
-    /// and shutdown. Needs [`DriverConfig::tls`].
+    /// and shutdown. Needs [`ServerSettings::tls`].
     pub fn serve_with_implicit_tls(
         &self,
         listener: TcpListener,
@@ -113,7 +110,7 @@ impl Server {
         if self.shared.config.tls.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "implicit FTPS needs a certificate: set DriverConfig::tls",
+                "implicit FTPS needs a certificate: give ServerSettings::tls",
             ));
         }
         self.serve_listeners(listener, Some(implicit_tls))

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use ftpwire_backend::{LocalFs, Password, ServeConfig, UserDb};
+use ftpwire_backend::{LocalFs, Password, ServerSettings, UserDb};
 use ftpwire_core::ServerConfig;
 use ftpwire_core::address::{parse_epsv_reply, parse_pasv_reply};
 use ftpwire_std::{Server, ShutdownHandle};
@@ -39,12 +39,12 @@ impl TestServer {
         let root = tempfile::tempdir().unwrap();
         let mut users = UserDb::new();
         users.add(b"alice", Password::Plain(b"secret".to_vec()), false);
-        let mut config = ServeConfig::default().driver_config().unwrap();
-        config.session = Arc::new(session);
         let server = Server::new(
-            config,
-            Arc::new(LocalFs::new(root.path()).unwrap()),
-            Arc::new(users),
+            ServerSettings::new(
+                Arc::new(LocalFs::new(root.path()).unwrap()),
+                Arc::new(users),
+            )
+            .session_config(session),
         );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -433,11 +433,10 @@ fn after_the_grace_period_a_running_transfer_is_cut_off() {
 #[test]
 fn shutdown_before_serve_returns_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::new(
-        ServeConfig::default().driver_config().unwrap(),
+    let server = Server::new(ServerSettings::new(
         Arc::new(LocalFs::new(dir.path()).unwrap()),
         Arc::new(UserDb::new()),
-    );
+    ));
     server.shutdown_handle().shutdown(Duration::from_secs(1));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     server.serve(listener).unwrap();

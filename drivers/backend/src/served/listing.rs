@@ -14,7 +14,7 @@ use ftpwire_core::listing::{
 use ftpwire_core::path::components;
 use ftpwire_core::server::TransferKind;
 
-use crate::storage::{DirEntry, Storage};
+use crate::served::storage::{DirEntry, Storage};
 
 /// Which listing format a transfer asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl Listing {
     ///
     /// ```
     /// use std::io::Read;
-    /// use ftpwire_backend::{LocalFs, listing::{ListFormat, Listing}};
+    /// use ftpwire_backend::{LocalFs, served::listing::{ListFormat, Listing}};
     /// use ftpwire_core::listing::ListFilter;
     /// let dir = tempfile::tempdir().unwrap();
     /// std::fs::write(dir.path().join("a.txt"), b"abc").unwrap();

@@ -17,9 +17,9 @@ use ftpwire_core::server::{
     TransferToken,
 };
 
-use crate::storage::{Storage, file_error};
-use crate::transfer::TransferJob;
-use crate::users::Authenticator;
+use crate::native::transfer::TransferJob;
+use crate::served::storage::{Storage, file_error};
+use crate::served::users::Authenticator;
 
 /// An event copied out of the session's buffers, so the session can be
 /// answered (borrowed mutably) while the work is done.
@@ -323,7 +323,7 @@ mod tests {
     use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
 
     use super::*;
-    use crate::storage::{DirEntries, FileReader, FileWriter, WriteMode};
+    use crate::served::storage::{DirEntries, FileReader, FileWriter, WriteMode};
 
     /// A storage that records MFMT and SITE CHMOD calls and can do nothing else.
     #[derive(Default)]

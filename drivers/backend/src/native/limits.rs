@@ -1,6 +1,8 @@
 //! How many sessions a server runs at once, in total and per client IP: an
 //! operator's guard against one host (or a scan) eating every thread,
-//! descriptor and passive port. Shared by every driver.
+//! descriptor and passive port. Checked by every native driver as it
+//! accepts a connection; the numbers come from
+//! [`ServerSettings`](crate::ServerSettings).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,15 +10,16 @@ use std::sync::{Arc, Mutex};
 
 use ftpwire_core::address::canonical_ip;
 
-/// Default `--max-sessions`.
+/// Sessions at once unless [`ServerSettings::max_sessions`](crate::ServerSettings::max_sessions) says otherwise.
 pub const DEFAULT_MAX_SESSIONS: usize = 1000;
-/// Default `--max-sessions-per-ip`.
+/// Sessions at once from one address unless
+/// [`ServerSettings::max_sessions_per_ip`](crate::ServerSettings::max_sessions_per_ip) says otherwise.
 pub const DEFAULT_MAX_SESSIONS_PER_IP: usize = 50;
 
 /// Counts running sessions against the limits.
 ///
 /// ```
-/// use ftpwire_backend::limits::SessionLimits;
+/// use ftpwire_backend::native::limits::SessionLimits;
 /// let limits = SessionLimits::new(10, 1);
 /// let ip = "192.0.2.1".parse().unwrap();
 /// let first = limits.admit(ip).unwrap();
@@ -47,11 +50,11 @@ pub struct SessionPermit {
 /// Why a connection was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// `--max-sessions` sessions are running.
-    #[error("{0} sessions are running (--max-sessions)")]
+    /// The most sessions allowed at once are running.
+    #[error("{0} sessions are running, the most allowed at once")]
     Total(usize),
-    /// `--max-sessions-per-ip` sessions from this address are running.
-    #[error("{0} sessions from this address are running (--max-sessions-per-ip)")]
+    /// The most sessions allowed from one address are running from this one.
+    #[error("{0} sessions from this address are running, the most allowed per address")]
     PerIp(usize),
 }
 

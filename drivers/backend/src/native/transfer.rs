@@ -13,8 +13,8 @@ use ftpwire_core::listing::ListFilter;
 use ftpwire_core::representation::{AsciiDecoder, AsciiEncoder};
 use ftpwire_core::server::{DataEndpoint, Transfer, TransferKind};
 
-use crate::listing::{ListFormat, Listing};
-use crate::storage::{FileReader, FileWriter, Storage, WriteMode};
+use crate::served::listing::{ListFormat, Listing};
+use crate::served::storage::{FileReader, FileWriter, Storage, WriteMode};
 
 /// Size of the chunks a driver moves: large enough for full-speed loopback
 /// transfers, small enough that memory per transfer stays bounded.

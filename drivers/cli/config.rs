@@ -1,6 +1,7 @@
-//! The settings of `ftpwire serve`, shared by every driver: read from TOML,
-//! overridden by command-line flags, checked at start, and turned into the
-//! core's [`ServerConfig`] and the pieces a driver needs.
+//! The settings of `ftpwire serve`, whichever driver runs it: read from
+//! TOML, overridden by command-line flags, checked at start, and turned into
+//! the [`ServerSettings`] a driver's `Server::new` takes. The program's own
+//! type: a library user builds [`ServerSettings`] in code instead.
 //!
 //! ```toml
 //! listen = "0.0.0.0:21"
@@ -43,14 +44,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ftpwire_backend::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP};
+use ftpwire_backend::native::tls::TlsError;
+use ftpwire_backend::{
+    Authenticator, LocalFs, Password, PortRange, ServerSettings, Storage, TlsSettings, UserDb,
+};
 use ftpwire_core::ServerConfig;
 use ftpwire_core::address::{IpNet, PassiveAddress, PassivePolicy};
 use serde::{Deserialize, Deserializer};
-
-use crate::local_fs::LocalFs;
-use crate::passive::PortRange;
-use crate::tls::TlsSettings;
-use crate::users::{Password, UserDb};
 
 /// The address `ftpwire serve` listens on when none is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2121";
@@ -61,7 +62,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Every setting of `ftpwire serve` (see the [module docs](self) for the TOML form).
 ///
 /// ```
-/// use ftpwire_backend::ServeConfig;
+/// use ftpwire::config::ServeConfig;
 /// let config = ServeConfig::from_toml(r#"
 ///     root = "/srv/ftp"
 ///     passive_ports = "50000-50010"
@@ -149,8 +150,8 @@ impl Default for ServeConfig {
             passive_ports: None,
             passive_address: None,
             local_networks: Vec::new(),
-            max_sessions: crate::limits::DEFAULT_MAX_SESSIONS,
-            max_sessions_per_ip: crate::limits::DEFAULT_MAX_SESSIONS_PER_IP,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             idle_timeout: ServerConfig::default().idle_timeout,
             login_timeout: ServerConfig::default().login_timeout,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -199,7 +200,7 @@ impl UserConfig {
     /// contain `:`).
     ///
     /// ```
-    /// let user: ftpwire_backend::UserConfig = "alice:pa:ss".parse().unwrap();
+    /// let user: ftpwire::config::UserConfig = "alice:pa:ss".parse().unwrap();
     /// assert_eq!((user.name.as_str(), user.password.as_deref()), ("alice", Some("pa:ss")));
     /// ```
     pub fn plain(name: &str, password: &str) -> Self {
@@ -257,7 +258,7 @@ pub enum ConfigError {
     },
     /// The certificate or key cannot be used.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] TlsError),
     /// A TLS setting was given without a certificate.
     #[error(
         "{setting} needs a certificate: give --tls-cert FILE.pem and --tls-key FILE.pem (tls_cert and tls_key in the config file)"
@@ -428,29 +429,26 @@ impl ServeConfig {
         Ok(Some(tls))
     }
 
-    /// What a driver needs beyond storage and users; fails as [`tls`](Self::tls) does.
-    pub fn driver_config(&self) -> Result<DriverConfig, ConfigError> {
-        Ok(DriverConfig {
-            session: Arc::new(self.server_config()),
-            passive_ports: self.passive_ports,
-            limits: crate::limits::SessionLimits::new(self.max_sessions, self.max_sessions_per_ip),
-            tls: self.tls()?,
-        })
+    /// The settings a driver's `Server::new` takes, serving `storage` to
+    /// `users` (from [`storage`](Self::storage) and [`user_db`](Self::user_db));
+    /// fails as [`tls`](Self::tls) does.
+    pub fn server_settings(
+        &self,
+        storage: Arc<dyn Storage>,
+        users: Arc<dyn Authenticator>,
+    ) -> Result<ServerSettings, ConfigError> {
+        let mut settings = ServerSettings::new(storage, users)
+            .session_config(self.server_config())
+            .max_sessions(self.max_sessions)
+            .max_sessions_per_ip(self.max_sessions_per_ip);
+        if let Some(ports) = self.passive_ports {
+            settings = settings.passive_ports(ports);
+        }
+        if let Some(tls) = self.tls()? {
+            settings = settings.tls(tls);
+        }
+        Ok(settings)
     }
-}
-
-/// What every driver needs to run sessions, besides storage and an
-/// authenticator.
-#[derive(Debug, Clone, Default)]
-pub struct DriverConfig {
-    /// Settings shared by every session.
-    pub session: Arc<ServerConfig>,
-    /// Ports for passive listeners; `None`: any port the OS picks.
-    pub passive_ports: Option<PortRange>,
-    /// How many sessions may run at once.
-    pub limits: crate::limits::SessionLimits,
-    /// FTPS; `None`: plain FTP only (then `session.tls` must be false).
-    pub tls: Option<TlsSettings>,
 }
 
 fn some_from_str<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
@@ -500,8 +498,17 @@ where
 mod tests {
     use ftpwire_core::server::LoginOutcome;
 
+    use ftpwire_backend::DriverConfig;
+
     use super::*;
-    use crate::Authenticator;
+
+    /// What a driver's sessions would read, serving an empty directory.
+    fn driver_config(config: &ServeConfig) -> Result<DriverConfig, ConfigError> {
+        let root = tempfile::tempdir().unwrap();
+        let storage = Arc::new(LocalFs::new(root.path()).unwrap());
+        let settings = config.server_settings(storage, Arc::new(UserDb::new()))?;
+        Ok(settings.into_parts().2)
+    }
 
     const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$sDq4SJydHwxWnLTlXqq5ZzNDfmXrJUlaeTohxQaFrio";
 
@@ -553,8 +560,22 @@ mod tests {
             db.authenticate(b"ftp", b"x"),
             LoginOutcome::Accepted { read_only: true }
         );
-        let driver = config.driver_config().unwrap();
+        let driver = driver_config(&config).unwrap();
         assert_eq!(driver.passive_ports, config.passive_ports);
+    }
+
+    #[test]
+    fn session_limits_reach_the_driver() {
+        let config = ServeConfig::from_toml("max_sessions = 2\nmax_sessions_per_ip = 1").unwrap();
+        let limits = driver_config(&config).unwrap().limits;
+        let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let _first = limits.admit(a).unwrap();
+        assert!(limits.admit(a).is_err(), "max_sessions_per_ip = 1");
+        let _second = limits.admit(b).unwrap();
+        assert!(
+            limits.admit("192.0.2.3".parse().unwrap()).is_err(),
+            "max_sessions = 2"
+        );
     }
 
     #[test]
@@ -704,7 +725,7 @@ mod tests {
             core.tls_passive_address,
             Some("203.0.113.7".parse().unwrap())
         );
-        let driver = config.driver_config().unwrap();
+        let driver = driver_config(&config).unwrap();
         assert!(driver.tls.expect("TLS configured").session_reuse_required());
     }
 
@@ -729,13 +750,12 @@ mod tests {
             ("tls_cert = \"cert.pem\"", "--tls-cert"),
         ] {
             let config = ServeConfig::from_toml(text).unwrap();
-            let error = config.driver_config().unwrap_err().to_string();
+            let error = driver_config(&config).unwrap_err().to_string();
             assert!(error.starts_with(setting), "{text}: {error}");
             assert!(error.contains("--tls-key FILE.pem"), "{error}");
         }
         assert!(
-            ServeConfig::default()
-                .driver_config()
+            driver_config(&ServeConfig::default())
                 .unwrap()
                 .tls
                 .is_none()
@@ -761,7 +781,7 @@ mod tests {
             "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nallow_ccc = true\nrequire_tls = true",
         )
         .unwrap();
-        let error = both.driver_config().unwrap_err().to_string();
+        let error = driver_config(&both).unwrap_err().to_string();
         assert!(
             error.starts_with("--allow-ccc conflicts with --require-tls"),
             "{error}"

@@ -60,7 +60,7 @@ pub enum WriteMode {
 ///
 /// ```
 /// use std::io;
-/// use ftpwire_backend::storage::{DirEntries, FileReader, FileWriter, Storage, WriteMode};
+/// use ftpwire_backend::served::storage::{DirEntries, FileReader, FileWriter, Storage, WriteMode};
 /// use ftpwire_core::listing::{FileKind, Metadata};
 ///
 /// /// A storage with one read-only file, `/motd`.
@@ -76,7 +76,7 @@ pub enum WriteMode {
 ///         Ok(Metadata { kind, size, modified: None, mode: 0o444 })
 ///     }
 ///     fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
-///         let motd = ftpwire_backend::storage::DirEntry { name: b"motd".to_vec(), metadata: self.stat(b"/motd")?, link_target: None };
+///         let motd = ftpwire_backend::served::storage::DirEntry { name: b"motd".to_vec(), metadata: self.stat(b"/motd")?, link_target: None };
 ///         match path {
 ///             b"/" => Ok(Box::new(std::iter::once(Ok(motd)))),
 ///             _ => Err(io::ErrorKind::NotFound.into()),
@@ -159,7 +159,7 @@ pub trait Storage: Send + Sync {
 /// use std::io;
 /// use ftpwire_core::server::FileError;
 /// let full = io::Error::from(io::ErrorKind::StorageFull);
-/// assert_eq!(ftpwire_backend::storage::file_error(&full), FileError::StorageFull);
+/// assert_eq!(ftpwire_backend::served::storage::file_error(&full), FileError::StorageFull);
 /// ```
 pub fn file_error(error: &io::Error) -> FileError {
     use io::ErrorKind as K;

@@ -31,7 +31,7 @@ use cap_std::fs::{Dir, OpenOptions};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::path::components;
 
-use crate::storage::{DirEntries, DirEntry, FileReader, FileWriter, Storage, WriteMode};
+use crate::served::storage::{DirEntries, DirEntry, FileReader, FileWriter, Storage, WriteMode};
 
 /// A local directory tree as [`Storage`], jailed at its root.
 ///

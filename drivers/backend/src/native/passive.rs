@@ -14,7 +14,7 @@ use ftpwire_core::server::PassiveError;
 /// An inclusive range of TCP ports for passive listeners, written `LO-HI`.
 ///
 /// ```
-/// use ftpwire_backend::passive::PortRange;
+/// use ftpwire_backend::native::passive::PortRange;
 /// let range: PortRange = "50000-50100".parse().unwrap();
 /// assert_eq!((range.first(), range.last(), range.len()), (50000, 50100, 101));
 /// assert!("50100-50000".parse::<PortRange>().is_err());
@@ -102,7 +102,7 @@ impl PassivePorts {
     /// from the range; [`PassiveError::NoFreePort`] when every port is taken.
     ///
     /// ```
-    /// use ftpwire_backend::passive::PassivePorts;
+    /// use ftpwire_backend::native::passive::PassivePorts;
     /// let ports = PassivePorts::new(None);
     /// let listener = ports.bind("127.0.0.1".parse().unwrap()).unwrap();
     /// assert_ne!(listener.local_addr().unwrap().port(), 0);

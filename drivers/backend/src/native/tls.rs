@@ -90,10 +90,10 @@ pub enum TlsError {
 ///
 /// ```no_run
 /// use std::path::Path;
-/// use ftpwire_backend::tls::TlsSettings;
+/// use ftpwire_backend::native::tls::TlsSettings;
 /// let tls = TlsSettings::from_pem_files(Path::new("cert.pem"), Path::new("key.pem"))?
 ///     .with_session_reuse_required(true);
-/// # Ok::<(), ftpwire_backend::tls::TlsError>(())
+/// # Ok::<(), ftpwire_backend::native::tls::TlsError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
@@ -408,7 +408,7 @@ pub enum Received {
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use ftpwire_backend::tls::{Received, TlsSettings};
+/// # use ftpwire_backend::native::tls::{Received, TlsSettings};
 /// # let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
 /// # let tls = TlsSettings::from_der(
 /// #     vec![key.cert.der().clone()],
@@ -638,7 +638,7 @@ impl ControlChannel {
         }
     }
 
-    /// Answers [`Work::UpgradeTls`](crate::host::Work::UpgradeTls): the 234
+    /// Answers [`Work::UpgradeTls`](crate::native::host::Work::UpgradeTls): the 234
     /// is out, what the socket brings now is the handshake. `false` as for
     /// [`start`](Self::start).
     pub fn upgrade(
@@ -710,7 +710,7 @@ impl ControlChannel {
         }
     }
 
-    /// Answers [`Work::DowngradeTls`](crate::host::Work::DowngradeTls) (CCC):
+    /// Answers [`Work::DowngradeTls`](crate::native::host::Work::DowngradeTls) (CCC):
     /// the TLS closure starts; see [`poll_timeout`](Self::poll_timeout).
     pub fn downgrade(&mut self, now: Instant) {
         if let Some(tls) = &mut self.tls {

@@ -17,6 +17,16 @@ use crate::listing::{self, FileKind, ListFilter, Metadata};
 use crate::path;
 use crate::reply;
 
+mod data;
+mod info;
+mod login;
+mod namespace;
+mod outbox;
+mod security;
+mod transfer;
+
+use info::HELP;
+
 /// One FTP control connection, server side, as a value the host owns.
 ///
 /// The host loop:
@@ -47,6 +57,9 @@ pub struct ServerSession {
     reader: ControlReader,
     /// Received bytes not run yet (empty, and unallocated, on the fast path).
     held: Vec<u8>,
+    /// `held[..held_start]` already ran: consumed lines are skipped rather
+    /// than moved out each time the session blocks again.
+    held_start: usize,
     state: State,
 }
 
@@ -160,6 +173,9 @@ struct TransferState {
     /// Deadline for the data connection, until `started`.
     deadline: Option<Instant>,
     abort: Option<AbortReason>,
+    /// A command line waits for the transfer's end: read nothing more
+    /// (lines run in order) until it is over.
+    line_waits: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,33 +245,6 @@ enum QueuedNotice {
     StaleAnswer(&'static str),
     HostAnswerTimeout(&'static str),
 }
-
-/// FEAT lines (RFC 2389), in alphabetical order; the TLS ones only when TLS is configured.
-const FEATURES: [(&str, Feature); 14] = [
-    (" AUTH TLS\r\n", Feature::Tls),
-    (" CCC\r\n", Feature::Ccc),
-    (" EPRT\r\n", Feature::Always),
-    (" EPSV\r\n", Feature::Always),
-    (" HOST\r\n", Feature::Always),
-    (" MDTM\r\n", Feature::Always),
-    (" MFMT\r\n", Feature::Always),
-    (" MLST type*;size*;modify*;perm*;\r\n", Feature::Always),
-    (" PBSZ\r\n", Feature::Tls),
-    (" PROT\r\n", Feature::Tls),
-    (" REST STREAM\r\n", Feature::Always),
-    (" SIZE\r\n", Feature::Always),
-    (" TVFS\r\n", Feature::Always),
-    (" UTF8\r\n", Feature::Always),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Feature {
-    Always,
-    Tls,
-    Ccc,
-}
-
-const HELP: &str = "214-The following commands are recognized:\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LIST MDTM MFMT\r\n MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR\r\n RMD  RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD\r\n XPWD XRMD\r\n214 Help OK.\r\n";
 
 impl ServerSession {
     /// A new session on a control connection from `peer` accepted on `local`;
@@ -329,6 +318,7 @@ impl ServerSession {
         ServerSession {
             reader,
             held: Vec::new(),
+            held_start: 0,
             state,
         }
     }
@@ -355,13 +345,18 @@ impl ServerSession {
             }
             return;
         }
-        if self.held.len() >= self.state.config.input_limit {
+        if self.held_input() >= self.state.config.input_limit {
             // The host ignored wants_input(): stop before memory grows without bound.
             self.held = Vec::new();
+            self.held_start = 0;
             self.state.notice(QueuedNotice::InputLimit);
             return self
                 .state
                 .close(421, "Too much input; closing the connection.");
+        }
+        if self.held_start > self.held.len() / 2 {
+            self.held.drain(..self.held_start);
+            self.held_start = 0;
         }
         self.held.extend_from_slice(data);
         self.run_held();
@@ -385,6 +380,9 @@ impl ServerSession {
                         if self.reader.replay() {
                             used += n;
                         }
+                        if let Waiting::Transfer(t) = &mut self.state.waiting {
+                            t.line_waits = true;
+                        }
                         break;
                     }
                     self.state.dispatch(line);
@@ -400,24 +398,29 @@ impl ServerSession {
     }
 
     /// Runs held lines that waited for the session to be free.
+    #[inline]
     fn run_held(&mut self) {
-        if (self.held.is_empty() && !self.reader.has_replay())
-            || !self.state.reads_commands()
-            || self.state.closing
-        {
+        if !self.held.is_empty() || self.reader.has_replay() {
+            self.run_held_lines();
+        }
+    }
+
+    #[inline(never)]
+    fn run_held_lines(&mut self) {
+        if !self.state.reads_commands() || self.state.closing {
             return;
         }
         let mut held = core::mem::take(&mut self.held);
-        let used = self.run_lines(&held);
-        if self.state.closing || self.state.upgrading() || used == held.len() {
+        let used = self.run_lines(&held[self.held_start..]);
+        self.held_start += used;
+        if self.state.closing || self.state.upgrading() || self.held_start == held.len() {
             held.clear();
+            self.held_start = 0;
             // An empty tail costs nothing: only a small buffer is kept for
             // the next pipelined burst (zero allocations in steady state).
             if held.capacity() > HELD_KEPT {
                 held = Vec::new();
             }
-        } else {
-            held.drain(..used);
         }
         self.held = held;
     }
@@ -430,12 +433,14 @@ impl ServerSession {
     /// drops every plaintext byte it gets then, so commands pipelined after
     /// `AUTH TLS` are never run as if they had been protected.
     pub fn wants_input(&self) -> bool {
-        !self.state.closing && !self.state.closed && self.held.len() < self.state.config.input_limit
+        !self.state.closing
+            && !self.state.closed
+            && self.held_input() < self.state.config.input_limit
     }
 
     /// How many received bytes the session holds without having run them yet.
     pub fn held_input(&self) -> usize {
-        self.held.len()
+        self.held.len() - self.held_start
     }
 
     /// The control connection reached end of file (or broke): the session ends.
@@ -722,13 +727,6 @@ impl State {
         self.next_token
     }
 
-    /// 550 for a write on a read-only login, with a notice so the refusal
-    /// reaches the operator's log.
-    fn refuse_read_only(&mut self, command: &'static str) {
-        self.notice(QueuedNotice::ReadOnlyRefused(command));
-        self.reply(550, "Permission denied: this login is read-only.");
-    }
-
     fn close(&mut self, code: u16, text: &str) {
         self.reply(code, text);
         self.closing = true;
@@ -748,7 +746,11 @@ impl State {
 
     /// Whether the next command line may be read now.
     fn reads_commands(&self) -> bool {
-        matches!(self.waiting, Waiting::Nothing | Waiting::Transfer(_)) && !self.upgrading()
+        match self.waiting {
+            Waiting::Nothing => !self.upgrading(),
+            Waiting::Transfer(t) => !t.line_waits,
+            _ => false,
+        }
     }
 
     /// During a transfer only ABOR, STAT and NOOP run; the rest wait for its end.
@@ -853,110 +855,6 @@ impl State {
                 self.last_activity = self.now;
             }
         }
-    }
-
-    /// Builds the public event for a queued one, borrowing this state's buffers.
-    fn event(&self, queued: Queued) -> Event<'_> {
-        match queued {
-            Queued::Login(id) => Event::Login(Login {
-                user: &self.user,
-                password: &self.password,
-                token: LoginToken::new(self.id, id),
-            }),
-            Queued::OpenPassive(id, resolve) => Event::OpenPassive(OpenPassive {
-                bind: self.local.ip(),
-                resolve: match (resolve, self.passive_choice()) {
-                    (true, PassiveChoice::Resolve(name)) => Some(name),
-                    _ => None,
-                },
-                token: PassiveToken::new(self.id, id),
-            }),
-            Queued::ClosePassive => Event::ClosePassive,
-            Queued::Stat(id) => Event::Stat(Stat {
-                path: if self.rename_pending_stat() {
-                    &self.rename_from
-                } else {
-                    &self.path
-                },
-                token: StatToken::new(self.id, id),
-            }),
-            Queued::EnterDirectory(id) => Event::EnterDirectory(EnterDirectory {
-                path: &self.path,
-                token: DirectoryToken::new(self.id, id),
-            }),
-            Queued::Change(id, kind) => Event::FileChange(FileChange {
-                change: match kind {
-                    ChangeKind::MakeDirectory => Change::MakeDirectory(&self.path),
-                    ChangeKind::RemoveDirectory => Change::RemoveDirectory(&self.path),
-                    ChangeKind::Delete => Change::Delete(&self.path),
-                    ChangeKind::Rename => Change::Rename {
-                        from: &self.rename_from,
-                        to: &self.path,
-                    },
-                    ChangeKind::SetModified(modified) => Change::SetModified {
-                        path: &self.path,
-                        modified,
-                    },
-                    ChangeKind::SetPermissions(mode) => Change::SetPermissions {
-                        path: &self.path,
-                        mode,
-                    },
-                },
-                token: ChangeToken::new(self.id, id),
-            }),
-            Queued::Transfer(t) => Event::Transfer(Transfer {
-                kind: t.kind,
-                path: &self.path,
-                offset: t.offset,
-                ascii: self.transfer_type == TransferType::Ascii
-                    && matches!(
-                        t.kind,
-                        TransferKind::Retrieve
-                            | TransferKind::Store
-                            | TransferKind::Append
-                            | TransferKind::StoreUnique
-                    ),
-                data: match self.data {
-                    DataSetup::Active(addr) => DataEndpoint::Active(addr),
-                    _ => DataEndpoint::Passive {
-                        peer: self.peer.ip(),
-                    },
-                },
-                protected: self.prot_private,
-                read_only: self.read_only(),
-                filter: t.filter,
-                token: TransferToken::new(self.id, t.id),
-            }),
-            Queued::AbortTransfer(id) => Event::AbortTransfer(AbortTransfer {
-                transfer: TransferId(id),
-            }),
-            Queued::UpgradeTls(id) => Event::UpgradeTls(UpgradeTls {
-                token: TlsToken::new(self.id, id),
-            }),
-            Queued::DowngradeTls => Event::DowngradeTls,
-            Queued::Notice(n) => Event::Notice(match n {
-                QueuedNotice::LoginSucceeded => Notice::LoginSucceeded { user: &self.user },
-                QueuedNotice::LoginFailed => Notice::LoginFailed { user: &self.user },
-                QueuedNotice::TooManyLoginFailures => Notice::TooManyLoginFailures,
-                QueuedNotice::PortRefused(addr, reason) => Notice::PortRefused { addr, reason },
-                QueuedNotice::LineTooLong => Notice::LineTooLong,
-                QueuedNotice::IdleTimeout => Notice::IdleTimeout,
-                QueuedNotice::LoginTimeout => Notice::LoginTimeout,
-                QueuedNotice::TlsRequired => Notice::TlsRequired,
-                QueuedNotice::ReadOnlyRefused(command) => Notice::ReadOnlyRefused {
-                    user: &self.user,
-                    command,
-                },
-                QueuedNotice::InputLimit => Notice::InputLimit,
-                QueuedNotice::ForeignAnswer(answer) => Notice::ForeignAnswer { answer },
-                QueuedNotice::StaleAnswer(answer) => Notice::StaleAnswer { answer },
-                QueuedNotice::HostAnswerTimeout(answer) => Notice::HostAnswerTimeout { answer },
-            }),
-        }
-    }
-
-    fn rename_pending_stat(&self) -> bool {
-        matches!(self.waiting, Waiting::Stat(_, StatPurpose::Rnfr))
     }
 
     /// Runs one command line.
@@ -1151,681 +1049,5 @@ impl State {
                 self.reply(522, "Network protocol not supported, use (1,2).")
             }
         }
-    }
-
-    fn features(&mut self) {
-        reply::write_first(&mut self.out, 211, "Features:");
-        for (line, feature) in FEATURES {
-            let offered = match feature {
-                Feature::Always => true,
-                Feature::Tls => self.config.tls,
-                Feature::Ccc => self.config.tls && self.config.allow_ccc,
-            };
-            if offered {
-                self.out.extend_from_slice(line.as_bytes());
-            }
-        }
-        self.reply(211, "End");
-    }
-
-    /// AUTH (RFC 4217 §4): `234`, then the host upgrades the connection.
-    fn auth(&mut self, mechanism: &[u8]) {
-        if !self.config.tls {
-            return self.reply(502, "TLS is not configured on this server.");
-        }
-        let known = [&b"TLS"[..], b"TLS-C", b"SSL", b"TLS-P"];
-        if !known.iter().any(|m| m.eq_ignore_ascii_case(mechanism)) {
-            return self.reply(504, "Unknown security mechanism; use AUTH TLS.");
-        }
-        if self.tls == Tls::Secured {
-            return self.reply(503, "The control connection is already protected.");
-        }
-        // A new security context starts a new login (RFC 4217 §4: the
-        // client must log in again, protected).
-        self.login = LoginState::Connected;
-        self.login_started = self.now;
-        self.pbsz = false;
-        self.prot_private = false;
-        let id = self.token();
-        self.tls = Tls::Upgrading(id);
-        self.reply(234, "AUTH TLS ok; start the TLS handshake.");
-        self.events.push_back(Queued::UpgradeTls(id));
-    }
-
-    /// PBSZ (RFC 4217 §8): for TLS the buffer size is always 0.
-    fn pbsz(&mut self, size: &[u8]) {
-        if self.tls != Tls::Secured {
-            return self.reply(
-                503,
-                "PBSZ needs a protected control connection; send AUTH TLS first.",
-            );
-        }
-        if size.is_empty() || !size.iter().all(u8::is_ascii_digit) {
-            return self.reply(501, "PBSZ takes a number; send PBSZ 0.");
-        }
-        self.pbsz = true;
-        self.reply(200, "PBSZ=0");
-    }
-
-    /// PROT (RFC 4217 §9): C (clear) or P (private) data connections.
-    fn prot(&mut self, level: &[u8]) {
-        if self.tls != Tls::Secured {
-            return self.reply(
-                503,
-                "PROT needs a protected control connection; send AUTH TLS first.",
-            );
-        }
-        // PROT C asks for no buffer, so it needs no PBSZ (Python's ftplib
-        // `prot_c()` sends it alone); PROT P does (RFC 4217 §9).
-        let clear = matches!(level, b"C" | b"c");
-        if !self.pbsz && !clear {
-            return self.reply(503, "Send PBSZ 0 before PROT.");
-        }
-        match level {
-            b"P" | b"p" => {
-                self.prot_private = true;
-                self.reply(200, "Data connections will be protected.");
-            }
-            b"C" | b"c" if self.config.require_tls => {
-                self.notice(QueuedNotice::TlsRequired);
-                self.reply(
-                    534,
-                    "This server requires protected data connections; send PROT P.",
-                )
-            }
-            b"C" | b"c" => {
-                self.prot_private = false;
-                self.reply(200, "Data connections will be in clear text.");
-            }
-            b"S" | b"s" | b"E" | b"e" => {
-                self.reply(536, "Only PROT C and PROT P are supported with TLS.")
-            }
-            _ => self.reply(504, "Unknown protection level; use C or P."),
-        }
-    }
-
-    /// CCC (RFC 4217 §6): back to a plain control channel, if allowed.
-    fn ccc(&mut self) {
-        if self.tls != Tls::Secured {
-            return self.reply(533, "The control connection is not protected.");
-        }
-        if !self.config.allow_ccc || self.config.require_tls {
-            return self.reply(534, "CCC is disabled on this server.");
-        }
-        self.tls = Tls::Plain;
-        self.reply(200, "Control connection is now in clear text.");
-        self.events.push_back(Queued::DowngradeTls);
-    }
-
-    fn status(&mut self) {
-        if let Waiting::Transfer(t) = self.waiting {
-            let state = if t.started {
-                "in progress"
-            } else {
-                "waiting for the data connection"
-            };
-            reply::write_code(&mut self.out, 211, b' ');
-            let _ = write!(Bytes(&mut self.out), "Transfer {state}.\r\n");
-            return;
-        }
-        reply::write_first(&mut self.out, 211, "ftpwire status:");
-        let _ = write!(
-            Bytes(&mut self.out),
-            " Connected from {}\r\n",
-            self.peer.ip()
-        );
-        if self.logged_in() {
-            self.out.extend_from_slice(b" Logged in as ");
-            // Client bytes: escaped like a path, so a CR or LF in the name
-            // cannot end the line or forge a reply.
-            reply::write_path(&mut self.out, &self.user);
-            self.out.extend_from_slice(b"\r\n");
-        }
-        self.out.extend_from_slice(match self.transfer_type {
-            TransferType::Ascii => b" TYPE: ASCII; STRUcture: File; MODE: Stream\r\n",
-            TransferType::Image => b" TYPE: BINARY; STRUcture: File; MODE: Stream\r\n",
-        });
-        self.reply(211, "End of status.");
-    }
-
-    fn opts(&mut self, option: &[u8]) {
-        let mut words = option.split(|&b| b == b' ').filter(|w| !w.is_empty());
-        let name = words.next().unwrap_or_default();
-        if name.eq_ignore_ascii_case(b"UTF8") || name.eq_ignore_ascii_case(b"UTF-8") {
-            match words.next() {
-                Some(on) if on.eq_ignore_ascii_case(b"ON") => self.reply(200, "UTF8 mode on."),
-                None => self.reply(200, "UTF8 mode on."),
-                Some(_) => self.reply(504, "UTF8 cannot be turned off; paths are bytes."),
-            }
-        } else if name.eq_ignore_ascii_case(b"MLST") {
-            // Every fact is always sent; RFC 3659 §7.9 lets clients ignore the extras.
-            self.reply(200, "MLST OPTS type;size;modify;perm;");
-        } else {
-            self.reply(501, "Unknown option.");
-        }
-    }
-
-    /// Resolves a path argument into `self.path`; replies `501` and returns false if it can't.
-    fn resolve_into_path(&mut self, arg: &[u8]) -> bool {
-        match path::resolve(&self.cwd, arg, &mut self.path) {
-            Ok(()) => true,
-            Err(_) => {
-                self.reply(501, "Path contains a NUL byte.");
-                false
-            }
-        }
-    }
-
-    fn resolve_into_rename_from(&mut self, arg: &[u8]) -> bool {
-        match path::resolve(&self.cwd, arg, &mut self.rename_from) {
-            Ok(()) => true,
-            Err(_) => {
-                self.reply(501, "Path contains a NUL byte.");
-                false
-            }
-        }
-    }
-
-    /// CWD, CDUP: the host checks that `self.path` can be entered.
-    fn enter_directory(&mut self) {
-        let id = self.token();
-        self.waiting = Waiting::EnterDirectory(id);
-        self.events.push_back(Queued::EnterDirectory(id));
-    }
-
-    /// Whether dot files are kept from this login: a read-only login
-    /// (anonymous) unless the server shares them. A tree served as it is
-    /// (a source checkout) must not hand out `.git` or `.env`.
-    fn dot_files_withheld(&self) -> bool {
-        self.read_only() && !self.config.share_dot_files
-    }
-
-    /// After `resolve_into_path`: `550` (and false) if `self.path` goes
-    /// through a dot file this login may not reach.
-    fn may_read_path(&mut self) -> bool {
-        if self.dot_files_withheld() && path::components(&self.path).any(listing::is_dot_file) {
-            self.reply(
-                550,
-                "Permission denied: dot files are not served to this login.",
-            );
-            return false;
-        }
-        true
-    }
-
-    /// SITE CHMOD: permission bits only; a client never sets setuid,
-    /// setgid or sticky bits on the server's files.
-    fn site_chmod(&mut self, mode: u32, path: &[u8]) {
-        if self.read_only() {
-            return self.refuse_read_only("SITE CHMOD");
-        }
-        if mode > 0o777 {
-            return self.reply(504, "SITE CHMOD sets permission bits only (000 to 777).");
-        }
-        self.change(path, ChangeKind::SetPermissions(mode));
-    }
-
-    fn stat(&mut self, arg: &[u8], purpose: StatPurpose) {
-        if self.resolve_into_path(arg) && self.may_read_path() {
-            let id = self.token();
-            self.waiting = Waiting::Stat(id, purpose);
-            self.events.push_back(Queued::Stat(id));
-        }
-    }
-
-    fn change(&mut self, arg: &[u8], kind: ChangeKind) {
-        if self.read_only() {
-            return self.refuse_read_only(match kind {
-                ChangeKind::MakeDirectory => "MKD",
-                ChangeKind::RemoveDirectory => "RMD",
-                ChangeKind::Delete => "DELE",
-                ChangeKind::Rename => "RNTO",
-                ChangeKind::SetModified(_) => "MFMT",
-                ChangeKind::SetPermissions(_) => "SITE CHMOD",
-            });
-        }
-        if !self.resolve_into_path(arg) {
-            return;
-        }
-        if self.path == b"/" {
-            return self.reply(550, "The root directory cannot be changed.");
-        }
-        let id = self.token();
-        self.waiting = Waiting::Change(id, kind);
-        self.events.push_back(Queued::Change(id, kind));
-    }
-
-    /// Forgets the data connection set-up, closing a passive listener.
-    fn reset_data(&mut self) {
-        if self.data == DataSetup::Passive {
-            self.events.push_back(Queued::ClosePassive);
-        }
-        self.data = DataSetup::None;
-    }
-
-    fn pasv(&mut self) {
-        if self.epsv_all {
-            return self.reply(503, "EPSV ALL is in effect; use EPSV.");
-        }
-        let IpAddr::V4(_) = self.local.ip() else {
-            return self.reply(
-                522,
-                "PASV cannot carry an IPv6 address; use EPSV (RFC 2428).",
-            );
-        };
-        let advertise = match self.passive_choice() {
-            PassiveChoice::Local => Advertise::PasvLocal,
-            PassiveChoice::External(ip @ IpAddr::V4(_)) => Advertise::PasvAt(ip),
-            // An IPv6 masquerade address cannot go into a 227 reply.
-            PassiveChoice::External(IpAddr::V6(_)) => Advertise::PasvLocal,
-            PassiveChoice::Resolve(_) => Advertise::PasvResolved,
-        };
-        self.open_passive(advertise);
-    }
-
-    /// The passive-address policy for this session: a protected control
-    /// channel uses the TLS masquerade address when one is configured.
-    fn passive_choice(&self) -> PassiveChoice<'_> {
-        let policy = &self.config.passive;
-        match &self.config.tls_passive_address {
-            Some(external) if self.tls == Tls::Secured => {
-                let peer = self.peer.ip();
-                if policy.local_networks.iter().any(|n| n.contains(peer)) {
-                    PassiveChoice::Local
-                } else {
-                    match external {
-                        PassiveAddress::Ip(ip) => PassiveChoice::External(*ip),
-                        PassiveAddress::Hostname(name) => PassiveChoice::Resolve(name),
-                    }
-                }
-            }
-            _ => policy.choose(self.peer.ip()),
-        }
-    }
-
-    fn epsv(&mut self, arg: EpsvArgument) {
-        match arg {
-            EpsvArgument::All => {
-                self.epsv_all = true;
-                self.reply(200, "EPSV ALL ok.");
-            }
-            EpsvArgument::Protocol(p) if p != self.protocol() => match self.protocol() {
-                1 => self.reply(522, "Network protocol not supported, use (1)."),
-                _ => self.reply(522, "Network protocol not supported, use (2)."),
-            },
-            EpsvArgument::Protocol(_) | EpsvArgument::None => self.open_passive(Advertise::Epsv),
-        }
-    }
-
-    /// RFC 2428 network protocol number of the control connection.
-    fn protocol(&self) -> u8 {
-        match self.local.ip() {
-            IpAddr::V4(_) => 1,
-            IpAddr::V6(_) => 2,
-        }
-    }
-
-    fn open_passive(&mut self, advertise: Advertise) {
-        self.data = DataSetup::None;
-        let id = self.token();
-        self.waiting = Waiting::Passive(id, advertise);
-        self.events.push_back(Queued::OpenPassive(
-            id,
-            advertise == Advertise::PasvResolved,
-        ));
-    }
-
-    fn active(&mut self, addr: SocketAddr, verb: &'static str) {
-        if self.epsv_all {
-            return self.reply(503, "EPSV ALL is in effect; use EPSV.");
-        }
-        let addr = canonical(addr);
-        // RFC 2577 §3: no third-party targets (bounce attacks), no privileged ports.
-        let refusal = if addr.ip() != self.peer.ip() {
-            Some("address is not the client's own")
-        } else if addr.port() < 1024 {
-            Some("port below 1024")
-        } else {
-            None
-        };
-        if let Some(reason) = refusal {
-            self.notice(QueuedNotice::PortRefused(addr, reason));
-            reply::write_code(&mut self.out, 504, b' ');
-            let _ = write!(
-                Bytes(&mut self.out),
-                "{verb} refused: {reason} (RFC 2577).\r\n"
-            );
-            return;
-        }
-        self.reset_data();
-        self.data = DataSetup::Active(addr);
-        reply::write_code(&mut self.out, 200, b' ');
-        let _ = write!(Bytes(&mut self.out), "{verb} command successful.\r\n");
-    }
-
-    /// `all`: a listing shows dot files (`-a`, or MLSD).
-    fn transfer(&mut self, kind: TransferKind, arg: Option<&[u8]>, all: bool) {
-        if kind.is_upload() && self.read_only() {
-            self.rest = 0;
-            return self.refuse_read_only(match kind {
-                TransferKind::Append => "APPE",
-                TransferKind::StoreUnique => "STOU",
-                _ => "STOR",
-            });
-        }
-        if self.config.require_tls && !self.prot_private {
-            self.rest = 0;
-            self.notice(QueuedNotice::TlsRequired);
-            return self.reply(
-                521,
-                "This server requires protected data connections; send PBSZ 0 and PROT P.",
-            );
-        }
-        // A malformed path is a syntax error (501), reported before asking
-        // for a data connection the command could never use.
-        if !self.resolve_into_path(arg.unwrap_or(b".")) || !self.may_read_path() {
-            self.rest = 0;
-            return;
-        }
-        if self.data == DataSetup::None {
-            self.rest = 0;
-            return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.");
-        }
-        let names_dot_file = path::components(&self.path)
-            .last()
-            .is_some_and(listing::is_dot_file);
-        let offset = match kind {
-            TransferKind::Retrieve | TransferKind::Store => self.rest,
-            _ => 0,
-        };
-        self.rest = 0;
-        let transfer = TransferState {
-            id: self.token(),
-            kind,
-            offset,
-            started: false,
-            size_at_open: None,
-            // A path that is itself a dot file (`LIST .env`, `NLST .git`) is asked for by name.
-            filter: ListFilter {
-                dot_files: kind.is_listing()
-                    && (all || self.config.show_dot_files || names_dot_file)
-                    && !self.dot_files_withheld(),
-            },
-            deadline: Some(self.now + self.config.data_connection_timeout),
-            abort: None,
-        };
-        self.waiting = Waiting::Transfer(transfer);
-        self.events.push_back(Queued::Transfer(transfer));
-    }
-
-    fn on_login(&mut self, id: u32, outcome: LoginOutcome) {
-        if self.waiting != Waiting::Login(id) {
-            return self.stale("login");
-        }
-        self.password.fill(0);
-        self.password.clear();
-        match outcome {
-            LoginOutcome::Accepted { read_only } => {
-                self.waiting = Waiting::Nothing;
-                self.login = LoginState::LoggedIn { read_only };
-                self.cwd.clear();
-                self.cwd.push(b'/');
-                self.notice(QueuedNotice::LoginSucceeded);
-                self.reply(230, "Login successful.");
-            }
-            LoginOutcome::Rejected => {
-                self.failures = self.failures.saturating_add(1);
-                self.login = LoginState::Connected;
-                self.notice(QueuedNotice::LoginFailed);
-                // The 530 waits: guessing passwords gets slow.
-                self.waiting = Waiting::LoginDelay(self.now + self.config.failed_login_delay);
-                if self.config.failed_login_delay.is_zero() {
-                    self.on_timeout();
-                }
-            }
-        }
-    }
-
-    fn on_passive(&mut self, id: u32, result: Result<(u16, Option<IpAddr>), PassiveError>) {
-        let Waiting::Passive(expected, advertise) = self.waiting else {
-            return self.stale("passive");
-        };
-        if expected != id {
-            return self.stale("passive");
-        }
-        self.waiting = Waiting::Nothing;
-        let (port, resolved) = match result {
-            Ok(opened) => opened,
-            Err(error) => {
-                reply::write_code(&mut self.out, 425, b' ');
-                let _ = write!(
-                    Bytes(&mut self.out),
-                    "Cannot open a passive listener: {error}.\r\n"
-                );
-                return;
-            }
-        };
-        let ip = match advertise {
-            Advertise::Epsv => {
-                self.data = DataSetup::Passive;
-                reply::write_code(&mut self.out, 229, b' ');
-                let _ = write!(
-                    Bytes(&mut self.out),
-                    "Entering Extended Passive Mode (|||{port}|)\r\n"
-                );
-                return;
-            }
-            Advertise::PasvLocal => self.local.ip(),
-            Advertise::PasvAt(ip) => ip,
-            Advertise::PasvResolved => match resolved.map(address::canonical_ip) {
-                Some(ip @ IpAddr::V4(_)) => ip,
-                _ => {
-                    self.events.push_back(Queued::ClosePassive);
-                    return self.reply(
-                        425,
-                        "The passive address hostname did not resolve to an IPv4 address; use EPSV.",
-                    );
-                }
-            },
-        };
-        let IpAddr::V4(v4) = ip else {
-            self.events.push_back(Queued::ClosePassive);
-            return self.reply(425, "No IPv4 address to advertise; use EPSV.");
-        };
-        self.data = DataSetup::Passive;
-        self.out.extend_from_slice(b"227 Entering Passive Mode (");
-        address::write_host_port(&mut self.out, core::net::SocketAddrV4::new(v4, port));
-        self.out.extend_from_slice(b").\r\n");
-    }
-
-    fn on_stat(&mut self, id: u32, result: Result<Metadata, FileError>) {
-        let Waiting::Stat(expected, purpose) = self.waiting else {
-            return self.stale("stat");
-        };
-        if expected != id {
-            return self.stale("stat");
-        }
-        self.waiting = Waiting::Nothing;
-        let metadata = match result {
-            Ok(m) => m,
-            Err(error) => {
-                let (code, text) = error.reply();
-                return self.reply(code, text);
-            }
-        };
-        let is_dir = metadata.kind == FileKind::Directory;
-        match purpose {
-            StatPurpose::Size if is_dir => self.reply(550, "Not a plain file."),
-            StatPurpose::Size => {
-                reply::write_code(&mut self.out, 213, b' ');
-                reply::write_decimal(&mut self.out, metadata.size);
-                self.out.extend_from_slice(b"\r\n");
-            }
-            StatPurpose::Mdtm => match metadata.modified {
-                Some(secs) if !is_dir => {
-                    reply::write_code(&mut self.out, 213, b' ');
-                    listing::write_timestamp(&mut self.out, secs);
-                    self.out.extend_from_slice(b"\r\n");
-                }
-                _ => self.reply(550, "No modification time for that path."),
-            },
-            StatPurpose::Mlst => {
-                reply::write_first(&mut self.out, 250, "Listing");
-                self.out.push(b' ');
-                let writable = !self.read_only();
-                listing::write_facts(&mut self.out, &metadata, writable);
-                reply::write_path(&mut self.out, &self.path);
-                self.out.extend_from_slice(b"\r\n");
-                self.reply(250, "End.");
-            }
-            StatPurpose::Rnfr => {
-                self.rename_pending = true;
-                self.reply(350, "Ready for RNTO.");
-            }
-        }
-    }
-
-    fn on_directory_entered(&mut self, id: u32, result: Result<(), FileError>) {
-        if self.waiting != Waiting::EnterDirectory(id) {
-            return self.stale("directory");
-        }
-        self.waiting = Waiting::Nothing;
-        match result {
-            Ok(()) => {
-                core::mem::swap(&mut self.cwd, &mut self.path);
-                self.reply(250, "Directory changed.");
-            }
-            Err(error) => {
-                let (code, text) = error.reply();
-                self.reply(code, text);
-            }
-        }
-    }
-
-    fn on_change(&mut self, id: u32, result: Result<(), FileError>) {
-        let Waiting::Change(expected, kind) = self.waiting else {
-            return self.stale("change");
-        };
-        if expected != id {
-            return self.stale("change");
-        }
-        self.waiting = Waiting::Nothing;
-        match (result, kind) {
-            (Err(error), _) => {
-                let (code, text) = error.reply();
-                self.reply(code, text);
-            }
-            (Ok(()), ChangeKind::MakeDirectory) => {
-                reply::write_quoted_path(&mut self.out, 257, &self.path, " created.")
-            }
-            (Ok(()), ChangeKind::RemoveDirectory) => self.reply(250, "Directory removed."),
-            (Ok(()), ChangeKind::Delete) => self.reply(250, "File deleted."),
-            (Ok(()), ChangeKind::Rename) => self.reply(250, "Rename successful."),
-            (Ok(()), ChangeKind::SetModified(modified)) => {
-                // draft-somers-ftp-mfxx §3: the time set, and the path.
-                self.out.extend_from_slice(b"213 Modify=");
-                listing::write_timestamp(&mut self.out, modified);
-                self.out.extend_from_slice(b"; ");
-                reply::write_path(&mut self.out, &self.path);
-                self.out.extend_from_slice(b"\r\n");
-            }
-            (Ok(()), ChangeKind::SetPermissions(_)) => self.reply(200, "SITE CHMOD command ok."),
-        }
-    }
-
-    fn on_transfer_started(&mut self, id: u32, unique_name: Option<&[u8]>) {
-        let Waiting::Transfer(mut t) = self.waiting else {
-            return self.stale("transfer");
-        };
-        if t.id != id || t.started || t.abort.is_some() {
-            return self.stale("transfer");
-        }
-        if unique_name.is_some() != (t.kind == TransferKind::StoreUnique) {
-            // Only STOU names a file in its 150; STOU always does.
-            return self.stale("transfer");
-        }
-        t.started = true;
-        t.deadline = None;
-        self.waiting = Waiting::Transfer(t);
-        match unique_name {
-            Some(name) => {
-                // RFC 1123 §4.1.2.9: STOU's preliminary reply names the file.
-                self.out.extend_from_slice(b"150 FILE: ");
-                reply::write_path(&mut self.out, name);
-                self.out.extend_from_slice(b"\r\n");
-            }
-            None => self.reply(150, "Opening data connection."),
-        }
-    }
-
-    fn on_transfer_finished(
-        &mut self,
-        id: u32,
-        result: Result<u64, TransferError>,
-    ) -> Result<u64, TransferError> {
-        let Waiting::Transfer(t) = self.waiting else {
-            self.stale("transfer");
-            return result;
-        };
-        if t.id != id {
-            self.stale("transfer");
-            return result;
-        }
-        let result = match (result, t.size_at_open) {
-            // Fewer bytes than the file had when it was opened: it was
-            // truncated mid-transfer and the client holds neither version.
-            (Ok(sent), Some(size)) if sent < size.saturating_sub(t.offset) => {
-                Err(TransferError::Truncated)
-            }
-            (result, _) => result,
-        };
-        self.waiting = Waiting::Nothing;
-        self.last_activity = self.now;
-        // The data connection set-up is used up by the transfer (RFC 959
-        // §3.2), unless the command was refused before any data connection
-        // was made (a missing file): then, as in vsftpd and pure-ftpd, the
-        // same passive listener serves the next transfer command, for
-        // clients that connect after sending the command.
-        let refused_early = !t.started && matches!(result, Err(TransferError::File(_)));
-        if !refused_early {
-            self.reset_data();
-        }
-        match result {
-            Ok(_) => {
-                if !t.started {
-                    self.reply(150, "Opening data connection.");
-                }
-                self.reply(226, "Transfer complete.");
-            }
-            Err(TransferError::Aborted) => match t.abort {
-                Some(AbortReason::DataTimeout) if !t.started => {
-                    self.reply(425, "No data connection was made in time.")
-                }
-                _ => self.reply(426, "Transfer aborted."),
-            },
-            Err(TransferError::NoDataConnection) => self.reply(425, "Cannot open data connection."),
-            Err(TransferError::ConnectionLost) => {
-                self.reply(426, "Data connection closed; transfer aborted.")
-            }
-            Err(TransferError::Truncated) => self.reply(
-                426,
-                "The file was truncated while being sent; transfer aborted.",
-            ),
-            Err(TransferError::TlsFailed) => {
-                self.reply(425, "TLS negotiation on the data connection failed.")
-            }
-            Err(TransferError::TlsSessionNotReused) => self.reply(
-                522,
-                "The data connection must resume the control connection's TLS session.",
-            ),
-            Err(TransferError::File(error)) => {
-                let (code, text) = error.reply();
-                self.reply(code, text);
-            }
-        }
-        if t.abort == Some(AbortReason::Abor) {
-            self.reply(226, "ABOR successful.");
-        }
-        result
     }
 }

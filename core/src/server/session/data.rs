@@ -1,0 +1,170 @@
+//! The data connection set-up: PASV/EPSV (with the passive-address policy
+//! of [`address`](crate::address)) and PORT/EPRT with bounce protection.
+
+use super::*;
+
+impl State {
+    /// Forgets the data connection set-up, closing a passive listener.
+    pub(super) fn reset_data(&mut self) {
+        if self.data == DataSetup::Passive {
+            self.events.push_back(Queued::ClosePassive);
+        }
+        self.data = DataSetup::None;
+    }
+
+    pub(super) fn pasv(&mut self) {
+        if self.epsv_all {
+            return self.reply(503, "EPSV ALL is in effect; use EPSV.");
+        }
+        let IpAddr::V4(_) = self.local.ip() else {
+            return self.reply(
+                522,
+                "PASV cannot carry an IPv6 address; use EPSV (RFC 2428).",
+            );
+        };
+        let advertise = match self.passive_choice() {
+            PassiveChoice::Local => Advertise::PasvLocal,
+            PassiveChoice::External(ip @ IpAddr::V4(_)) => Advertise::PasvAt(ip),
+            // An IPv6 masquerade address cannot go into a 227 reply.
+            PassiveChoice::External(IpAddr::V6(_)) => Advertise::PasvLocal,
+            PassiveChoice::Resolve(_) => Advertise::PasvResolved,
+        };
+        self.open_passive(advertise);
+    }
+
+    /// The passive-address policy for this session: a protected control
+    /// channel uses the TLS masquerade address when one is configured.
+    pub(super) fn passive_choice(&self) -> PassiveChoice<'_> {
+        let policy = &self.config.passive;
+        match &self.config.tls_passive_address {
+            Some(external) if self.tls == Tls::Secured => {
+                let peer = self.peer.ip();
+                if policy.local_networks.iter().any(|n| n.contains(peer)) {
+                    PassiveChoice::Local
+                } else {
+                    match external {
+                        PassiveAddress::Ip(ip) => PassiveChoice::External(*ip),
+                        PassiveAddress::Hostname(name) => PassiveChoice::Resolve(name),
+                    }
+                }
+            }
+            _ => policy.choose(self.peer.ip()),
+        }
+    }
+
+    pub(super) fn epsv(&mut self, arg: EpsvArgument) {
+        match arg {
+            EpsvArgument::All => {
+                self.epsv_all = true;
+                self.reply(200, "EPSV ALL ok.");
+            }
+            EpsvArgument::Protocol(p) if p != self.protocol() => match self.protocol() {
+                1 => self.reply(522, "Network protocol not supported, use (1)."),
+                _ => self.reply(522, "Network protocol not supported, use (2)."),
+            },
+            EpsvArgument::Protocol(_) | EpsvArgument::None => self.open_passive(Advertise::Epsv),
+        }
+    }
+
+    /// RFC 2428 network protocol number of the control connection.
+    pub(super) fn protocol(&self) -> u8 {
+        match self.local.ip() {
+            IpAddr::V4(_) => 1,
+            IpAddr::V6(_) => 2,
+        }
+    }
+
+    pub(super) fn open_passive(&mut self, advertise: Advertise) {
+        self.data = DataSetup::None;
+        let id = self.token();
+        self.waiting = Waiting::Passive(id, advertise);
+        self.events.push_back(Queued::OpenPassive(
+            id,
+            advertise == Advertise::PasvResolved,
+        ));
+    }
+
+    pub(super) fn active(&mut self, addr: SocketAddr, verb: &'static str) {
+        if self.epsv_all {
+            return self.reply(503, "EPSV ALL is in effect; use EPSV.");
+        }
+        let addr = canonical(addr);
+        // RFC 2577 §3: no third-party targets (bounce attacks), no privileged ports.
+        let refusal = if addr.ip() != self.peer.ip() {
+            Some("address is not the client's own")
+        } else if addr.port() < 1024 {
+            Some("port below 1024")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            self.notice(QueuedNotice::PortRefused(addr, reason));
+            reply::write_code(&mut self.out, 504, b' ');
+            let _ = write!(
+                Bytes(&mut self.out),
+                "{verb} refused: {reason} (RFC 2577).\r\n"
+            );
+            return;
+        }
+        self.reset_data();
+        self.data = DataSetup::Active(addr);
+        reply::write_code(&mut self.out, 200, b' ');
+        let _ = write!(Bytes(&mut self.out), "{verb} command successful.\r\n");
+    }
+
+    pub(super) fn on_passive(
+        &mut self,
+        id: u32,
+        result: Result<(u16, Option<IpAddr>), PassiveError>,
+    ) {
+        let Waiting::Passive(expected, advertise) = self.waiting else {
+            return self.stale("passive");
+        };
+        if expected != id {
+            return self.stale("passive");
+        }
+        self.waiting = Waiting::Nothing;
+        let (port, resolved) = match result {
+            Ok(opened) => opened,
+            Err(error) => {
+                reply::write_code(&mut self.out, 425, b' ');
+                let _ = write!(
+                    Bytes(&mut self.out),
+                    "Cannot open a passive listener: {error}.\r\n"
+                );
+                return;
+            }
+        };
+        let ip = match advertise {
+            Advertise::Epsv => {
+                self.data = DataSetup::Passive;
+                reply::write_code(&mut self.out, 229, b' ');
+                let _ = write!(
+                    Bytes(&mut self.out),
+                    "Entering Extended Passive Mode (|||{port}|)\r\n"
+                );
+                return;
+            }
+            Advertise::PasvLocal => self.local.ip(),
+            Advertise::PasvAt(ip) => ip,
+            Advertise::PasvResolved => match resolved.map(address::canonical_ip) {
+                Some(ip @ IpAddr::V4(_)) => ip,
+                _ => {
+                    self.events.push_back(Queued::ClosePassive);
+                    return self.reply(
+                        425,
+                        "The passive address hostname did not resolve to an IPv4 address; use EPSV.",
+                    );
+                }
+            },
+        };
+        let IpAddr::V4(v4) = ip else {
+            self.events.push_back(Queued::ClosePassive);
+            return self.reply(425, "No IPv4 address to advertise; use EPSV.");
+        };
+        self.data = DataSetup::Passive;
+        self.out.extend_from_slice(b"227 Entering Passive Mode (");
+        address::write_host_port(&mut self.out, core::net::SocketAddrV4::new(v4, port));
+        self.out.extend_from_slice(b").\r\n");
+    }
+}

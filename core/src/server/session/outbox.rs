@@ -1,0 +1,110 @@
+//! The outbox: queued events turned into the public [`Event`]s the host
+//! sees, borrowing the session's buffers.
+
+use super::*;
+
+impl State {
+    /// Builds the public event for a queued one, borrowing this state's buffers.
+    pub(super) fn event(&self, queued: Queued) -> Event<'_> {
+        match queued {
+            Queued::Login(id) => Event::Login(Login {
+                user: &self.user,
+                password: &self.password,
+                token: LoginToken::new(self.id, id),
+            }),
+            Queued::OpenPassive(id, resolve) => Event::OpenPassive(OpenPassive {
+                bind: self.local.ip(),
+                resolve: match (resolve, self.passive_choice()) {
+                    (true, PassiveChoice::Resolve(name)) => Some(name),
+                    _ => None,
+                },
+                token: PassiveToken::new(self.id, id),
+            }),
+            Queued::ClosePassive => Event::ClosePassive,
+            Queued::Stat(id) => Event::Stat(Stat {
+                path: if self.rename_pending_stat() {
+                    &self.rename_from
+                } else {
+                    &self.path
+                },
+                token: StatToken::new(self.id, id),
+            }),
+            Queued::EnterDirectory(id) => Event::EnterDirectory(EnterDirectory {
+                path: &self.path,
+                token: DirectoryToken::new(self.id, id),
+            }),
+            Queued::Change(id, kind) => Event::FileChange(FileChange {
+                change: match kind {
+                    ChangeKind::MakeDirectory => Change::MakeDirectory(&self.path),
+                    ChangeKind::RemoveDirectory => Change::RemoveDirectory(&self.path),
+                    ChangeKind::Delete => Change::Delete(&self.path),
+                    ChangeKind::Rename => Change::Rename {
+                        from: &self.rename_from,
+                        to: &self.path,
+                    },
+                    ChangeKind::SetModified(modified) => Change::SetModified {
+                        path: &self.path,
+                        modified,
+                    },
+                    ChangeKind::SetPermissions(mode) => Change::SetPermissions {
+                        path: &self.path,
+                        mode,
+                    },
+                },
+                token: ChangeToken::new(self.id, id),
+            }),
+            Queued::Transfer(t) => Event::Transfer(Transfer {
+                kind: t.kind,
+                path: &self.path,
+                offset: t.offset,
+                ascii: self.transfer_type == TransferType::Ascii
+                    && matches!(
+                        t.kind,
+                        TransferKind::Retrieve
+                            | TransferKind::Store
+                            | TransferKind::Append
+                            | TransferKind::StoreUnique
+                    ),
+                data: match self.data {
+                    DataSetup::Active(addr) => DataEndpoint::Active(addr),
+                    _ => DataEndpoint::Passive {
+                        peer: self.peer.ip(),
+                    },
+                },
+                protected: self.prot_private,
+                read_only: self.read_only(),
+                filter: t.filter,
+                token: TransferToken::new(self.id, t.id),
+            }),
+            Queued::AbortTransfer(id) => Event::AbortTransfer(AbortTransfer {
+                transfer: TransferId(id),
+            }),
+            Queued::UpgradeTls(id) => Event::UpgradeTls(UpgradeTls {
+                token: TlsToken::new(self.id, id),
+            }),
+            Queued::DowngradeTls => Event::DowngradeTls,
+            Queued::Notice(n) => Event::Notice(match n {
+                QueuedNotice::LoginSucceeded => Notice::LoginSucceeded { user: &self.user },
+                QueuedNotice::LoginFailed => Notice::LoginFailed { user: &self.user },
+                QueuedNotice::TooManyLoginFailures => Notice::TooManyLoginFailures,
+                QueuedNotice::PortRefused(addr, reason) => Notice::PortRefused { addr, reason },
+                QueuedNotice::LineTooLong => Notice::LineTooLong,
+                QueuedNotice::IdleTimeout => Notice::IdleTimeout,
+                QueuedNotice::LoginTimeout => Notice::LoginTimeout,
+                QueuedNotice::TlsRequired => Notice::TlsRequired,
+                QueuedNotice::ReadOnlyRefused(command) => Notice::ReadOnlyRefused {
+                    user: &self.user,
+                    command,
+                },
+                QueuedNotice::InputLimit => Notice::InputLimit,
+                QueuedNotice::ForeignAnswer(answer) => Notice::ForeignAnswer { answer },
+                QueuedNotice::StaleAnswer(answer) => Notice::StaleAnswer { answer },
+                QueuedNotice::HostAnswerTimeout(answer) => Notice::HostAnswerTimeout { answer },
+            }),
+        }
+    }
+
+    pub(super) fn rename_pending_stat(&self) -> bool {
+        matches!(self.waiting, Waiting::Stat(_, StatPurpose::Rnfr))
+    }
+}

@@ -1,0 +1,11 @@
+//! The native host kit: how a driver on an operating system (std sockets,
+//! threads or an async runtime, rustls) carries out what the core asks,
+//! written once for every native driver. A driver adds only its own
+//! sockets, tasks and the session loop.
+
+pub mod host;
+pub mod limits;
+pub mod passive;
+pub mod settings;
+pub mod tls;
+pub mod transfer;
