@@ -80,6 +80,25 @@ install_packages() {
         return 1
     fi
     install_python_packages
+    install_node_packages
+}
+
+# install_node_packages: the Node host's npm dependencies (smol-toml for
+# --config, @node-rs/argon2 for password_hash), exactly as
+# drivers/wasm/package-lock.json pins them; npm from apt if missing.
+install_node_packages() {
+    local wasm
+    wasm="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/drivers/wasm"
+    if ! command -v npm >/dev/null; then
+        as_root apt-get update
+        as_root apt-get install -y --no-install-recommends npm
+    fi
+    if npm ls --prefix "$wasm" --depth=0 >/dev/null 2>&1 && [ -d "$wasm/node_modules" ]; then
+        echo "install: already installed: the Node host's npm packages"
+        return 0
+    fi
+    echo "install: the Node host's npm packages (npm ci in drivers/wasm)"
+    npm ci --prefix "$wasm" --no-audit --no-fund </dev/null
 }
 
 # Pinned: tests/interop.rs runs aioftp, which starts TLS on a data connection

@@ -298,8 +298,13 @@ fn answer_all(
         Stat(ftpwire_core::server::StatToken, Metadata),
         Change(ftpwire_core::server::ChangeToken),
         Enter(ftpwire_core::server::DirectoryToken),
-        Transfer(ftpwire_core::server::TransferToken),
+        Open(ftpwire_core::server::OpenToken, bool),
+        Connect(ftpwire_core::server::ConnectToken),
+        Secure(ftpwire_core::server::SecureToken),
+        Move(ftpwire_core::server::MoveToken),
+        Close(ftpwire_core::server::CloseToken),
     }
+    let now = Instant::from_millis(1);
     loop {
         // Take the token out of the event (which borrows the session), then answer.
         let answer = match session.poll_output() {
@@ -325,7 +330,14 @@ fn answer_all(
                 }
                 Event::FileChange(change) => Answer::Change(change.token),
                 Event::EnterDirectory(enter) => Answer::Enter(enter.token),
-                Event::Transfer(transfer) => Answer::Transfer(transfer.token),
+                Event::Transfer(transfer) => Answer::Open(
+                    transfer.token,
+                    matches!(transfer.plan, ftpwire_core::server::Plan::CreateUnique { .. }),
+                ),
+                Event::ConnectData(c) => Answer::Connect(c.token),
+                Event::SecureData(d) => Answer::Secure(d.token),
+                Event::MoveData(m) => Answer::Move(m.token),
+                Event::CloseData(c) => Answer::Close(c.token),
                 _ => continue,
             },
         };
@@ -335,10 +347,12 @@ fn answer_all(
             Answer::Stat(t, facts) => session.stat_done(t, Ok(facts)),
             Answer::Change(t) => session.change_done(t, Ok(())),
             Answer::Enter(t) => session.directory_entered(t, Ok(())),
-            Answer::Transfer(t) => {
-                session.transfer_started(&t);
-                let _ = session.transfer_finished(t, Ok(1234));
-            }
+            Answer::Open(t, true) => session.unique_created(t, b"unique.1", now),
+            Answer::Open(t, false) => session.storage_opened(t, None, now),
+            Answer::Connect(t) => session.data_connected(t, now),
+            Answer::Secure(t) => session.data_secured(t, true, now),
+            Answer::Move(t) => session.data_moved(t, Ok(1234), now),
+            Answer::Close(t) => session.data_closed(t, Ok(()), now),
         }
     }
 }

@@ -44,6 +44,35 @@ pub struct ListEntry<'a> {
     pub link_target: Option<&'a [u8]>,
 }
 
+/// How a listing writes its entries: the session picks it from the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    /// LIST: `ls -l` lines ([`write_list_line`]).
+    Long,
+    /// NLST: names only ([`write_nlst_line`]).
+    Names,
+    /// MLSD: RFC 3659 facts ([`write_mlsd_line`]).
+    Machine,
+}
+
+impl ListFormat {
+    /// Writes one entry's line in this format. `now_unix` picks LIST's
+    /// date style (recent or not); `writable`: the login may write (MLSD `perm`).
+    pub fn write_entry(
+        self,
+        out: &mut Vec<u8>,
+        entry: &ListEntry<'_>,
+        now_unix: i64,
+        writable: bool,
+    ) {
+        match self {
+            ListFormat::Long => write_list_line(out, entry, now_unix),
+            ListFormat::Names => write_nlst_line(out, entry.name),
+            ListFormat::Machine => write_mlsd_line(out, entry, writable),
+        }
+    }
+}
+
 /// Which directory entries a listing shows.
 ///
 /// The session decides it for each LIST, NLST or MLSD (from `-a`, the

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{
-    ChangeToken, Event, LoginOutcome, LoginToken, Output, PassiveToken, StatToken, TransferToken,
+    ChangeToken, CloseToken, ConnectToken, Event, LoginOutcome, LoginToken, MoveToken, OpenToken,
+    Output, PassiveToken, StatToken,
 };
 use ftpwire_core::{Instant, ServerConfig, ServerSession};
 
@@ -61,7 +62,10 @@ enum Answer {
     Change(ChangeToken),
     Enter(ftpwire_core::server::DirectoryToken),
     Passive(PassiveToken),
-    Transfer(TransferToken),
+    Open(OpenToken),
+    Connect(ConnectToken),
+    Move(MoveToken),
+    Close(CloseToken),
 }
 
 /// A host that answers every event at once (the session runs the lines it
@@ -86,7 +90,10 @@ fn run(session: &mut ServerSession, input: &[u8]) -> usize {
                 Output::Event(Event::FileChange(c)) => Answer::Change(c.token),
                 Output::Event(Event::EnterDirectory(e)) => Answer::Enter(e.token),
                 Output::Event(Event::OpenPassive(p)) => Answer::Passive(p.token),
-                Output::Event(Event::Transfer(t)) => Answer::Transfer(t.token),
+                Output::Event(Event::Transfer(t)) => Answer::Open(t.token),
+                Output::Event(Event::ConnectData(c)) => Answer::Connect(c.token),
+                Output::Event(Event::MoveData(m)) => Answer::Move(m.token),
+                Output::Event(Event::CloseData(c)) => Answer::Close(c.token),
                 Output::Event(_) => continue,
                 Output::Timeout(_) => break,
                 Output::Closed => panic!("closed"),
@@ -99,10 +106,13 @@ fn run(session: &mut ServerSession, input: &[u8]) -> usize {
                 Answer::Change(token) => session.change_done(token, Ok(())),
                 Answer::Enter(token) => session.directory_entered(token, Ok(())),
                 Answer::Passive(token) => session.passive_opened(token, 50000, None),
-                Answer::Transfer(token) => {
-                    session.transfer_started(&token);
-                    let _ = session.transfer_finished(token, Ok(1234));
+                Answer::Open(token) => session.storage_opened(token, Some(1234), now),
+                Answer::Connect(token) => session.data_connected(token, now),
+                Answer::Move(token) => {
+                    session.data_progress(&token, 1000, now);
+                    session.data_moved(token, Ok(1234), now);
                 }
+                Answer::Close(token) => session.data_closed(token, Ok(()), now),
             }
         }
     }

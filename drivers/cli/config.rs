@@ -375,8 +375,12 @@ impl ServeConfig {
                 local_networks: self.local_networks.clone(),
             },
             idle_timeout: self.idle_timeout,
+            // A data connection on which nothing moves for as long as an idle
+            // control connection may last: the client is gone (426).
+            data_stall_timeout: self.idle_timeout,
             login_timeout: self.login_timeout,
             tls: self.tls_cert.is_some(),
+            require_tls_session_reuse: self.require_tls_session_reuse,
             require_tls: self.require_tls,
             allow_ccc: self.allow_ccc,
             tls_passive_address: self.tls_passive_address.clone(),

@@ -18,9 +18,9 @@ use std::time::Duration;
 use ftpwire_core::address::{PassiveAddress, canonical_ip};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{
-    ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken, Notice,
-    PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferId, TransferKind,
-    TransferToken,
+    ChangeToken, CloseToken, ConnectToken, DataEndpoint, DirectoryToken, Event, FileError,
+    LoginOutcome, LoginToken, MoveToken, Notice, OpenToken, PassiveError, PassiveToken, Plan,
+    SecureToken, StatToken, TlsToken, TransferError, TransferId, TransferKind,
 };
 use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -134,8 +134,21 @@ enum Held {
     Stat(StatToken),
     Enter(DirectoryToken),
     Change(ChangeToken),
-    Transfer(TransferToken, TransferKind, bool),
+    Open(OpenToken, TransferKind),
+    Connect(ConnectToken),
+    Secure(SecureToken),
+    Move(MoveToken),
+    Close(CloseToken),
     Tls(TlsToken),
+}
+
+impl Held {
+    fn is_transfer_step(&self) -> bool {
+        matches!(
+            self,
+            Held::Open(..) | Held::Connect(_) | Held::Secure(_) | Held::Move(_) | Held::Close(_)
+        )
+    }
 }
 
 struct Host {
@@ -151,6 +164,8 @@ struct Host {
     choices: Vec<u8>,
     next_choice: usize,
     completed_transfers: usize,
+    /// The transfer the session runs, as its events named it.
+    transfer: Option<TransferId>,
     closed: bool,
     hung_up: bool,
 }
@@ -246,6 +261,7 @@ impl Host {
             choices,
             next_choice: 0,
             completed_transfers: 0,
+            transfer: None,
             closed: false,
             hung_up: false,
         };
@@ -341,12 +357,24 @@ impl Host {
                     }
                     Event::FileChange(change) => Held::Change(change.token),
                     Event::Transfer(transfer) => {
-                        assert!(
-                            transfer.path.starts_with(b"/"),
-                            "transfer path not absolute"
+                        let path = match transfer.plan {
+                            Plan::Read { path, .. }
+                            | Plan::Write { path, .. }
+                            | Plan::List { path, .. } => path,
+                            Plan::CreateUnique { directory } => directory,
+                        };
+                        assert!(path.starts_with(b"/"), "transfer path not absolute");
+                        self.transfer = Some(transfer.id);
+                        Held::Open(transfer.token, transfer.kind)
+                    }
+                    Event::ConnectData(connect) => {
+                        assert_eq!(
+                            Some(connect.transfer),
+                            self.transfer,
+                            "a step of another transfer"
                         );
                         // RFC 2577: data connections only with the control connection's peer.
-                        match transfer.data {
+                        match connect.endpoint {
                             DataEndpoint::Active(addr) => {
                                 assert_eq!(addr.ip(), self.peer.ip(), "PORT bounce let through");
                                 assert!(
@@ -358,7 +386,31 @@ impl Host {
                                 assert_eq!(peer, self.peer.ip(), "passive accepts another peer");
                             }
                         }
-                        Held::Transfer(transfer.token, transfer.kind, false)
+                        Held::Connect(connect.token)
+                    }
+                    Event::SecureData(secure) => {
+                        assert_eq!(
+                            Some(secure.transfer),
+                            self.transfer,
+                            "a step of another transfer"
+                        );
+                        Held::Secure(secure.token)
+                    }
+                    Event::MoveData(moving) => {
+                        assert_eq!(
+                            Some(moving.transfer),
+                            self.transfer,
+                            "a step of another transfer"
+                        );
+                        Held::Move(moving.token)
+                    }
+                    Event::CloseData(close) => {
+                        assert_eq!(
+                            Some(close.transfer),
+                            self.transfer,
+                            "a step of another transfer"
+                        );
+                        Held::Close(close.token)
                     }
                     Event::UpgradeTls(upgrade) => Held::Tls(upgrade.token),
                     Event::AbortTransfer(abort) => {
@@ -386,28 +438,25 @@ impl Host {
     }
 
     fn answer_held(&mut self) {
-        while !self.held.is_empty() && !self.closed {
+        // Bounded: an answer may hold a token again (a transfer still moving).
+        for _ in 0..self.held.len() {
+            if self.held.is_empty() || self.closed {
+                break;
+            }
             let held = self.held.remove(0);
             self.answer(held);
             self.pump();
         }
     }
 
-    /// Stops the running transfer: answers its token with `Aborted`.
+    /// The session gave the transfer up: drop its held step, answer nothing more.
     fn abort_transfer(&mut self, transfer: TransferId) {
-        if let Some(i) = self
-            .held
-            .iter()
-            .position(|h| matches!(h, Held::Transfer(..)))
-        {
-            let Held::Transfer(token, ..) = self.held.remove(i) else {
-                unreachable!()
-            };
-            assert_eq!(token.id(), transfer, "the abort names another transfer");
-            let _ = self
-                .session
-                .transfer_finished(token, Err(TransferError::Aborted));
-        }
+        assert_eq!(
+            Some(transfer),
+            self.transfer,
+            "the abort names another transfer"
+        );
+        self.held.retain(|h| !h.is_transfer_step());
     }
 
     fn answer(&mut self, held: Held) {
@@ -461,36 +510,56 @@ impl Host {
                 };
                 s.change_done(token, result);
             }
-            Held::Transfer(token, kind, started) => {
-                if !started && c % 8 < 6 {
-                    if kind == TransferKind::StoreUnique {
-                        s.store_unique_started(
-                            &token,
-                            UNIQUE_NAMES[usize::from(c) % UNIQUE_NAMES.len()],
-                        );
-                    } else {
-                        if kind == TransferKind::Retrieve && c % 2 == 0 {
-                            // Sometimes more than the host will report: a truncated file.
-                            s.retrieve_opened(&token, u64::from(c) * 1500);
-                        }
-                        s.transfer_started(&token);
-                    }
-                    // Still running: finish it on a later answer (ABOR may come first).
-                    if c % 8 == 5 {
-                        self.held.push(Held::Transfer(token, kind, true));
-                        return;
-                    }
+            Held::Open(token, kind) => {
+                let now = self.now;
+                if c % 8 >= 6 {
+                    s.storage_failed(token, file_error(c), now);
+                } else if kind == TransferKind::StoreUnique {
+                    let name = UNIQUE_NAMES[usize::from(c) % UNIQUE_NAMES.len()];
+                    s.unique_created(token, name, now);
+                } else {
+                    // Sometimes more than the host will report: a truncated file.
+                    let size =
+                        (kind == TransferKind::Retrieve && c % 2 == 0).then(|| u64::from(c) * 1500);
+                    s.storage_opened(token, size, now);
+                }
+            }
+            Held::Connect(token) => {
+                if c % 8 == 6 {
+                    s.data_connect_failed(token, self.now);
+                } else {
+                    s.data_connected(token, self.now);
+                }
+            }
+            Held::Secure(token) => {
+                if c % 8 == 7 {
+                    s.data_tls_failed(token, self.now);
+                } else {
+                    s.data_secured(token, c % 2 == 0, self.now);
+                }
+            }
+            Held::Move(token) => {
+                if c % 8 == 5 {
+                    // Still moving: report progress, finish on a later answer
+                    // (ABOR or a deadline may come first).
+                    s.data_progress(&token, u64::from(c), self.now);
+                    self.held.push(Held::Move(token));
+                    return;
                 }
                 let result = match c % 8 {
-                    0..=3 | 5 => Ok(u64::from(c) * 1000),
                     4 => Err(TransferError::ConnectionLost),
-                    6 => Err(TransferError::NoDataConnection),
-                    _ => Err(TransferError::File(file_error(c))),
+                    7 => Err(TransferError::File(file_error(c))),
+                    _ => Ok(u64::from(c) * 1000),
                 };
-                if result.is_ok() {
+                s.data_moved(token, result, self.now);
+            }
+            Held::Close(token) => {
+                if c % 8 == 4 {
+                    s.data_closed(token, Err(TransferError::ConnectionLost), self.now);
+                } else {
                     self.completed_transfers += 1;
+                    s.data_closed(token, Ok(()), self.now);
                 }
-                let _ = s.transfer_finished(token, result);
             }
             Held::Tls(token) => {
                 if c % 8 == 7 {

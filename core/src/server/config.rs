@@ -23,7 +23,8 @@ pub struct ServerConfig {
     /// Received bytes a session holds without running them (commands
     /// pipelined behind a transfer or a pending answer); past it
     /// [`wants_input`](super::ServerSession::wants_input) turns false so
-    /// the host stops reading and TCP pushes back on the client.
+    /// the host stops reading and TCP pushes back on the client (a host fed
+    /// on regardless to twice this much ends the session with `421`).
     pub input_limit: usize,
     /// A session with no command for this long gets `421` and is closed.
     pub idle_timeout: Duration,
@@ -36,7 +37,15 @@ pub struct ServerConfig {
     /// it closes with `421` and a notice: a host that loses an answer cannot
     /// leave a session open forever.
     pub host_answer_timeout: Duration,
-    /// How long a transfer may wait for its data connection before `425`.
+    /// A transfer whose data connection moves nothing for this long (no
+    /// progress reported) is aborted with `426`: the client is gone.
+    pub data_stall_timeout: Duration,
+    /// Refuse (`522`, RFC 4217 §10.2) a protected data connection that did
+    /// not resume the control connection's TLS session: another party may
+    /// have taken the data connection.
+    pub require_tls_session_reuse: bool,
+    /// How long a transfer may wait for its data connection (and then its
+    /// TLS handshake) before `425`.
     pub data_connection_timeout: Duration,
     /// A failed PASS is answered only after this delay (slows password guessing).
     pub failed_login_delay: Duration,
@@ -81,6 +90,8 @@ impl Default for ServerConfig {
             login_timeout: Duration::from_secs(30),
             host_answer_timeout: Duration::from_secs(120),
             data_connection_timeout: Duration::from_secs(30),
+            data_stall_timeout: Duration::from_secs(300),
+            require_tls_session_reuse: false,
             failed_login_delay: Duration::from_secs(1),
             max_login_failures: 3,
             passive: PassivePolicy::default(),

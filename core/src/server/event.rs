@@ -63,10 +63,19 @@ pub enum Event<'a> {
     EnterDirectory(EnterDirectory<'a>),
     /// Change the filesystem (MKD, RMD, DELE, RNTO, MFMT, SITE CHMOD).
     FileChange(FileChange<'a>),
-    /// Run a data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD).
+    /// A data transfer begins (RETR, STOR, APPE, STOU, LIST, NLST, MLSD):
+    /// open its storage.
     Transfer(Transfer<'a>),
-    /// Stop the transfer it names (ABOR, or its data connection timed out),
-    /// then answer its token with [`TransferError::Aborted`].
+    /// The transfer's storage is open: make its data connection.
+    ConnectData(ConnectData),
+    /// The `150` is out: secure the data connection (PROT P).
+    SecureData(SecureData),
+    /// Move the transfer's bytes.
+    MoveData(MoveData),
+    /// Close the data connection in order; then the session sends `226`.
+    CloseData(CloseData),
+    /// The session ended the transfer it names (ABOR, a timeout, a refused
+    /// TLS session, the control connection closing): drop its resources.
     AbortTransfer(AbortTransfer),
     /// AUTH TLS was accepted and its `234` is in the output before this
     /// event: write all output, then run the TLS handshake on the control
@@ -187,46 +196,133 @@ pub enum Change<'a> {
     },
 }
 
-/// A data transfer to run.
+/// A data transfer begins: open its storage as the plan says. It then
+/// runs as a sequence the session decides, one event per step, each answered
+/// before the next comes: [`Transfer`] (storage) → [`ConnectData`] (accept or
+/// dial) → the `150` → [`SecureData`] (TLS, under PROT P) → [`MoveData`] (copy,
+/// with progress reports) → [`CloseData`] (orderly close) → `226`. Any step
+/// can fail; the session then replies and the transfer is over. When the
+/// session ends a transfer itself (ABOR, a timeout, a refused TLS session,
+/// the connection closing) it says so with [`Event::AbortTransfer`].
 #[derive(Debug)]
 pub struct Transfer<'a> {
-    /// Which command.
+    /// Names this transfer in every later event.
+    pub id: TransferId,
+    /// Which command (for logs).
     pub kind: TransferKind,
-    /// Normalized absolute virtual path (for STOU: the directory to create a file in;
-    /// for listings: the directory or file to list).
-    pub path: &'a [u8],
-    /// Start offset (REST), 0 if none.
-    pub offset: u64,
-    /// TYPE A: convert line ends with [`representation`](crate::representation).
+    /// What to open.
+    pub plan: Plan<'a>,
+    /// TYPE A: convert line ends with [`representation`](crate::representation)
+    /// while moving a file's bytes (never for listings).
     pub ascii: bool,
-    /// Where the data connection comes from.
-    pub data: DataEndpoint,
-    /// Wrap the data connection in TLS (PROT P).
-    pub protected: bool,
-    /// The session's login is read-only (for MLSD `perm` facts).
-    pub read_only: bool,
-    /// Listings: which entries to send (apply it as the directory is read,
-    /// then put what is left in [`sort_by_name`](crate::listing::sort_by_name)
-    /// order). Meaningless for file transfers.
-    pub filter: crate::listing::ListFilter,
-    /// Answer with `transfer_started` (data connection up, file open) and
-    /// then `transfer_finished`.
-    pub token: TransferToken,
+    /// Answer with [`storage_opened`](super::ServerSession::storage_opened)
+    /// ([`unique_created`](super::ServerSession::unique_created) for
+    /// [`Plan::CreateUnique`]) or [`storage_failed`](super::ServerSession::storage_failed).
+    pub token: OpenToken,
 }
 
-/// Which transfer an [`Event::AbortTransfer`] stops: compare it with
-/// [`TransferToken::id`].
+/// What a transfer opens, paths normalized and absolute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan<'a> {
+    /// RETR: read the file from `offset` (REST) on.
+    Read {
+        /// The file.
+        path: &'a [u8],
+        /// Where to start reading.
+        offset: u64,
+    },
+    /// STOR, APPE: write the file.
+    Write {
+        /// The file.
+        path: &'a [u8],
+        /// How to open it.
+        mode: WriteMode,
+    },
+    /// STOU: create a new file, named by the host, in `directory`.
+    CreateUnique {
+        /// Where to create it.
+        directory: &'a [u8],
+    },
+    /// LIST, NLST, MLSD: read the directory (or the one file) at `path`.
+    List {
+        /// What to list.
+        path: &'a [u8],
+        /// How to write each entry.
+        format: crate::listing::ListFormat,
+        /// Which entries to send (apply it as the directory is read, then
+        /// put what is left in [`sort_by_name`](crate::listing::sort_by_name) order).
+        filter: crate::listing::ListFilter,
+        /// The login is read-only (MLSD `perm` facts).
+        read_only: bool,
+    },
+}
+
+/// How an upload opens its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// STOR: create or replace.
+    Truncate,
+    /// STOR after REST: keep the first bytes, write from this offset.
+    At(u64),
+    /// APPE: write at the end.
+    Append,
+}
+
+/// Make the transfer's data connection.
+#[derive(Debug)]
+pub struct ConnectData {
+    /// Which transfer.
+    pub transfer: TransferId,
+    /// Accept on the passive listener, or dial.
+    pub endpoint: DataEndpoint,
+    /// The connection will be secured (PROT P): a host may start the TLS
+    /// handshake on a passive connection as soon as it arrives, for clients
+    /// that do so before they send the command (aioftp), and answer
+    /// [`SecureData`] at once then.
+    pub protected: bool,
+    /// Answer with [`data_connected`](super::ServerSession::data_connected)
+    /// or [`data_connect_failed`](super::ServerSession::data_connect_failed).
+    pub token: ConnectToken,
+}
+
+/// The `150` is out: run the TLS server handshake on the data connection (PROT P).
+#[derive(Debug)]
+pub struct SecureData {
+    /// Which transfer.
+    pub transfer: TransferId,
+    /// Answer with [`data_secured`](super::ServerSession::data_secured) or
+    /// [`data_tls_failed`](super::ServerSession::data_tls_failed).
+    pub token: SecureToken,
+}
+
+/// Move the bytes: the file or listing to the client, or the client's upload
+/// into the file (until the client closes the data connection).
+#[derive(Debug)]
+pub struct MoveData {
+    /// Which transfer.
+    pub transfer: TransferId,
+    /// Report progress with [`data_progress`](super::ServerSession::data_progress)
+    /// (it keeps the stall timeout from firing), then answer with
+    /// [`data_moved`](super::ServerSession::data_moved).
+    pub token: MoveToken,
+}
+
+/// Every byte moved: close the data connection in order (TLS close_notify,
+/// then TCP FIN; a download waits for the client to close its side).
+#[derive(Debug)]
+pub struct CloseData {
+    /// Which transfer.
+    pub transfer: TransferId,
+    /// Answer with [`data_closed`](super::ServerSession::data_closed).
+    pub token: CloseToken,
+}
+
+/// Which transfer an event is about (from [`Transfer::id`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TransferId(pub(crate) u32);
 
-impl TransferToken {
-    /// The transfer this token answers.
-    pub fn id(&self) -> TransferId {
-        TransferId(self.seq)
-    }
-}
-
-/// Stop a running transfer.
+/// The session ended a transfer itself: drop its file and data connection,
+/// answer nothing more for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AbortTransfer {
     /// Which one (a host may still be finishing an earlier one).
@@ -256,6 +352,19 @@ impl TransferKind {
     /// Whether data flows from the client into storage.
     pub fn is_upload(self) -> bool {
         matches!(self, Self::Store | Self::Append | Self::StoreUnique)
+    }
+
+    /// The command's verb, for logs.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Retrieve => "RETR",
+            Self::Store => "STOR",
+            Self::Append => "APPE",
+            Self::StoreUnique => "STOU",
+            Self::List => "LIST",
+            Self::NameList => "NLST",
+            Self::MachineList => "MLSD",
+        }
     }
 
     /// Whether it is a directory listing (LIST, NLST, MLSD).
@@ -327,12 +436,15 @@ pub enum TransferError {
     ConnectionLost,
     /// RETR delivered fewer bytes than the file had when it was opened
     /// (`426`): it was truncated while being sent. See
-    /// [`ServerSession::retrieve_opened`](super::ServerSession::retrieve_opened).
+    /// [`ServerSession::storage_opened`](super::ServerSession::storage_opened).
     #[error("the file was truncated while being sent")]
     Truncated,
-    /// Stopped after [`Event::AbortTransfer`] (`426`).
+    /// Stopped by ABOR or because the session ended (`426`).
     #[error("transfer aborted")]
     Aborted,
+    /// No data moved for the stall timeout (`426`).
+    #[error("no data moved within the stall timeout")]
+    Stalled,
     /// The TLS handshake on a protected (PROT P) data connection failed (`425`).
     #[error("TLS negotiation on the data connection failed")]
     TlsFailed,
@@ -404,12 +516,35 @@ pub enum Notice<'a> {
         /// Which answer.
         answer: &'static str,
     },
+    /// An answer that does not fit the event (a unique name for a transfer
+    /// other than STOU, or none for STOU): ignored.
+    WrongAnswer {
+        /// Which answer.
+        answer: &'static str,
+    },
     /// The host left an event unanswered past
     /// [`ServerConfig::host_answer_timeout`](super::ServerConfig::host_answer_timeout):
     /// the session is being closed with `421`.
     HostAnswerTimeout {
         /// Which answer it waited for.
         answer: &'static str,
+    },
+    /// A transfer ended (the one log line of every transfer, whatever ended it).
+    TransferEnded {
+        /// Which command.
+        kind: TransferKind,
+        /// Its path (for STOU, the directory).
+        path: &'a [u8],
+        /// Who was logged in.
+        user: &'a [u8],
+        /// Bytes moved (reported by the host).
+        bytes: u64,
+        /// From the transfer command to its end.
+        elapsed: core::time::Duration,
+        /// PROT P.
+        protected: bool,
+        /// `Ok` for a `226`.
+        outcome: Result<(), TransferError>,
     },
     /// The host fed input past [`ServerConfig::input_limit`](super::ServerConfig::input_limit)
     /// although [`wants_input`](super::ServerSession::wants_input) said no:
@@ -448,6 +583,28 @@ impl core::fmt::Display for Notice<'_> {
                 "host bug or overload: no {answer} answer within the host-answer timeout; closing"
             ),
             Notice::InputLimit => f.write_str("too much input held; closing"),
+            Notice::WrongAnswer { answer } => write!(
+                f,
+                "host bug: a {answer} answer that does not fit its event; ignored"
+            ),
+            Notice::TransferEnded {
+                kind,
+                path,
+                user,
+                bytes,
+                elapsed,
+                protected,
+                outcome,
+            } => {
+                let tls = if *protected { ", TLS" } else { "" };
+                let ms = elapsed.as_millis();
+                write!(f, "{} {}", kind.verb(), name(path))?;
+                match outcome {
+                    Ok(()) => write!(f, ": {bytes} bytes in {ms} ms")?,
+                    Err(error) => write!(f, " failed: {error} ({bytes} bytes in {ms} ms)")?,
+                }
+                write!(f, " ({}{tls})", name(user))
+            }
         }
     }
 }
@@ -459,6 +616,10 @@ impl Notice<'_> {
         !matches!(
             self,
             Notice::LoginSucceeded { .. }
+                | Notice::TransferEnded {
+                    outcome: Ok(()),
+                    ..
+                }
                 | Notice::IdleTimeout
                 | Notice::LoginTimeout
                 | Notice::ReadOnlyRefused { .. }
@@ -512,6 +673,22 @@ token!(
     ChangeToken
 );
 token!(
-    /// Answers a [`Transfer`] (`transfer_started` borrows it, `transfer_finished` consumes it).
-    TransferToken
+    /// Answers a [`Transfer`]: its storage is open (or not).
+    OpenToken
+);
+token!(
+    /// Answers a [`ConnectData`].
+    ConnectToken
+);
+token!(
+    /// Answers a [`SecureData`].
+    SecureToken
+);
+token!(
+    /// Reports progress on, and answers, a [`MoveData`].
+    MoveToken
+);
+token!(
+    /// Answers a [`CloseData`].
+    CloseToken
 );

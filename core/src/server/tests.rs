@@ -11,7 +11,7 @@ use core::time::Duration;
 use super::*;
 use crate::Instant;
 use crate::address::{PassiveAddress, PassivePolicy};
-use crate::listing::{FileKind, Metadata};
+use crate::listing::{FileKind, ListFormat, Metadata};
 
 const FILE: Metadata = Metadata {
     kind: FileKind::File,
@@ -37,7 +37,17 @@ struct Host {
     stat: Option<StatToken>,
     enter: Option<DirectoryToken>,
     change: Option<ChangeToken>,
-    transfer: Option<TransferToken>,
+    /// The running transfer and the token of the step it is in.
+    transfer: Option<TransferId>,
+    open: Option<OpenToken>,
+    connect: Option<ConnectToken>,
+    secure: Option<SecureToken>,
+    moving: Option<MoveToken>,
+    closing: Option<CloseToken>,
+    /// The last ConnectData, as text (endpoint, protection).
+    last_connect: String,
+    /// TransferEnded notices, as text (kept apart from `events`).
+    ended: Vec<String>,
     tls: Option<TlsToken>,
     closed: bool,
 }
@@ -66,6 +76,13 @@ impl Host {
             enter: None,
             change: None,
             transfer: None,
+            open: None,
+            connect: None,
+            secure: None,
+            moving: None,
+            closing: None,
+            last_connect: String::new(),
+            ended: Vec::new(),
             tls: None,
             closed: false,
         };
@@ -144,26 +161,84 @@ impl Host {
                             }
                         }
                         Event::Transfer(t) => {
-                            self.transfer = Some(t.token);
+                            self.transfer = Some(t.id);
+                            self.open = Some(t.token);
+                            let (path, offset, read_only, dot_files) = match t.plan {
+                                Plan::Read { path, offset } => (path, offset, false, false),
+                                Plan::Write { path, mode } => match mode {
+                                    WriteMode::At(offset) => (path, offset, false, false),
+                                    WriteMode::Truncate | WriteMode::Append => {
+                                        (path, 0, false, false)
+                                    }
+                                },
+                                Plan::CreateUnique { directory } => (directory, 0, false, false),
+                                Plan::List {
+                                    path,
+                                    filter,
+                                    read_only,
+                                    format,
+                                } => {
+                                    assert_eq!(
+                                        format,
+                                        match t.kind {
+                                            TransferKind::List => ListFormat::Long,
+                                            TransferKind::NameList => ListFormat::Names,
+                                            _ => ListFormat::Machine,
+                                        }
+                                    );
+                                    (path, 0, read_only, filter.dot_files)
+                                }
+                            };
+                            let ro = if t.kind.is_listing() {
+                                format!(" ro={read_only}")
+                            } else {
+                                String::new()
+                            };
                             format!(
-                                "transfer {:?} {} offset={} ascii={} {:?} ro={}{}{}",
+                                "transfer {:?} {} offset={offset} ascii={}{ro}{}",
                                 t.kind,
-                                show(t.path),
-                                t.offset,
+                                show(path),
                                 t.ascii,
-                                t.data,
-                                t.read_only,
-                                if t.protected { " protected" } else { "" },
-                                if t.filter.dot_files { " dot-files" } else { "" }
+                                if dot_files { " dot-files" } else { "" }
                             )
+                        }
+                        Event::ConnectData(c) => {
+                            assert_eq!(Some(c.transfer), self.transfer);
+                            self.connect = Some(c.token);
+                            self.last_connect = format!(
+                                "connect {:?}{}",
+                                c.endpoint,
+                                if c.protected { " protected" } else { "" }
+                            );
+                            continue;
+                        }
+                        Event::SecureData(d) => {
+                            assert_eq!(Some(d.transfer), self.transfer);
+                            self.secure = Some(d.token);
+                            continue;
+                        }
+                        Event::MoveData(m) => {
+                            assert_eq!(Some(m.transfer), self.transfer);
+                            self.moving = Some(m.token);
+                            continue;
+                        }
+                        Event::CloseData(c) => {
+                            assert_eq!(Some(c.transfer), self.transfer);
+                            self.closing = Some(c.token);
+                            continue;
                         }
                         Event::AbortTransfer(a) => {
                             assert_eq!(
                                 Some(a.transfer),
-                                self.transfer.as_ref().map(TransferToken::id),
+                                self.transfer,
                                 "the abort names the running transfer"
                             );
+                            self.clear_transfer();
                             "abort".to_string()
+                        }
+                        Event::Notice(n @ Notice::TransferEnded { .. }) => {
+                            self.ended.push(format!("{n}"));
+                            continue;
                         }
                         Event::UpgradeTls(u) => {
                             self.tls = Some(u.token);
@@ -228,16 +303,79 @@ impl Host {
         self.offer();
     }
 
-    fn start_transfer(&mut self) {
-        let token = self.transfer.as_ref().expect("a transfer was asked");
-        self.session.transfer_started(token);
+    fn clear_transfer(&mut self) {
+        self.open = None;
+        self.connect = None;
+        self.secure = None;
+        self.moving = None;
+        self.closing = None;
+    }
+
+    /// Answers the open step (a STOU gets a unique name).
+    fn open_storage(&mut self) {
+        let token = self.open.take().expect("a transfer was asked");
+        self.session.storage_opened(token, None, self.now);
         self.offer();
     }
 
-    fn finish_transfer(&mut self, result: Result<u64, TransferError>) {
-        let token = self.transfer.take().expect("a transfer was asked");
-        let _ = self.session.transfer_finished(token, result);
+    /// Storage open, data connection up (the 150), TLS done when asked:
+    /// the bytes may move.
+    fn start_transfer(&mut self) {
         self.offer();
+        if self.open.is_some() {
+            self.open_storage();
+        }
+        let token = self.connect.take().expect("a data connection was asked");
+        self.session.data_connected(token, self.now);
+        self.offer();
+        if let Some(token) = self.secure.take() {
+            self.session.data_secured(token, true, self.now);
+            self.offer();
+        }
+        assert!(self.moving.is_some(), "the bytes may move");
+    }
+
+    /// Storage open, data connection up, the 150 out: TLS is asked for.
+    fn start_transfer_to_tls(&mut self) {
+        self.offer();
+        self.open_storage();
+        let token = self.connect.take().expect("a data connection was asked");
+        self.session.data_connected(token, self.now);
+        self.offer();
+        assert_eq!(self.take(), "150 Opening data connection.\r\n");
+        self.take_events();
+        assert!(self.secure.is_some(), "TLS is asked for");
+    }
+
+    /// Ends the transfer with `result` at the step it fits: a file error
+    /// before the data connection as the storage's, `NoDataConnection` as
+    /// the connection's, the rest (and `Ok`) as the moved bytes', then the
+    /// orderly close.
+    fn finish_transfer(&mut self, result: Result<u64, TransferError>) {
+        if let Some(token) = self.open.take() {
+            if let Err(TransferError::File(error)) = result {
+                self.session.storage_failed(token, error, self.now);
+                return self.offer();
+            }
+            self.session.storage_opened(token, None, self.now);
+            self.offer();
+        }
+        if let Some(token) = self.connect.take() {
+            if result == Err(TransferError::NoDataConnection) {
+                self.session.data_connect_failed(token, self.now);
+                return self.offer();
+            }
+            self.connect = Some(token);
+            self.start_transfer();
+        }
+        if let Some(token) = self.moving.take() {
+            self.session.data_moved(token, result, self.now);
+            self.offer();
+        }
+        if let Some(token) = self.closing.take() {
+            self.session.data_closed(token, Ok(()), self.now);
+            self.offer();
+        }
     }
 
     fn advance(&mut self, by: Duration) {
@@ -333,7 +471,7 @@ fn shut_down_says_421_and_closes() {
 }
 
 #[test]
-fn shut_down_during_a_transfer_aborts_it() {
+fn shut_down_lets_a_running_transfer_finish_then_421() {
     let mut h = Host::logged_in();
     h.epsv();
     h.cmd("RETR a");
@@ -341,6 +479,29 @@ fn shut_down_during_a_transfer_aborts_it() {
     h.take();
     h.take_events();
     h.session.shut_down(h.now);
+    h.drain();
+    assert!(h.session.is_draining());
+    assert_eq!(h.take(), "", "the transfer goes on");
+    assert!(h.take_events().is_empty());
+    // A command pipelined meanwhile never runs.
+    h.send("PWD\r\n");
+    h.finish_transfer(Ok(9));
+    assert_eq!(
+        h.take(),
+        "226 Transfer complete.\r\n421 Server shutting down; closing the connection.\r\n"
+    );
+    assert!(h.closed);
+}
+
+#[test]
+fn shut_down_now_during_a_transfer_aborts_it() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.start_transfer();
+    h.take();
+    h.take_events();
+    h.session.shut_down_now(h.now);
     h.drain();
     assert_eq!(h.take_events(), ["abort"], "the transfer is stopped");
     assert_eq!(
@@ -498,14 +659,14 @@ fn a_transfer_refused_before_its_data_connection_keeps_the_passive_listener() {
     h.cmd("LIST gone");
     assert_eq!(
         h.take_events(),
-        ["transfer List /gone offset=0 ascii=false Passive { peer: 127.0.0.1 } ro=false"]
+        ["transfer List /gone offset=0 ascii=false ro=false"]
     );
     h.finish_transfer(Err(FileError::NotFound.into()));
     assert_eq!(h.take(), "550 No such file or directory.\r\n");
     h.cmd("RETR a");
     assert_eq!(
         h.take_events(),
-        ["transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+        ["transfer Retrieve /a offset=0 ascii=true"]
     );
     h.start_transfer();
     h.finish_transfer(Ok(3));
@@ -688,7 +849,7 @@ fn read_only_logins_cannot_write() {
     h.cmd("RETR a");
     assert_eq!(
         h.take_events(),
-        ["transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=true"]
+        ["transfer Retrieve /a offset=0 ascii=true"]
     );
 }
 
@@ -766,39 +927,27 @@ fn site_chmod_sets_permission_bits_only() {
 fn list_hides_dot_files_unless_asked() {
     let mut h = Host::logged_in();
     for (line, expected) in [
-        (
-            "LIST",
-            "transfer List / offset=0 ascii=false Active(127.0.0.1:50000) ro=false",
-        ),
-        (
-            "LIST -l",
-            "transfer List / offset=0 ascii=false Active(127.0.0.1:50000) ro=false",
-        ),
+        ("LIST", "transfer List / offset=0 ascii=false ro=false"),
+        ("LIST -l", "transfer List / offset=0 ascii=false ro=false"),
         (
             "LIST -la",
-            "transfer List / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+            "transfer List / offset=0 ascii=false ro=false dot-files",
         ),
         (
             "LIST -a pub",
-            "transfer List /pub offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+            "transfer List /pub offset=0 ascii=false ro=false dot-files",
         ),
-        (
-            "NLST",
-            "transfer NameList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false",
-        ),
+        ("NLST", "transfer NameList / offset=0 ascii=false ro=false"),
         (
             "NLST -A",
-            "transfer NameList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+            "transfer NameList / offset=0 ascii=false ro=false dot-files",
         ),
         (
             "MLSD",
-            "transfer MachineList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files",
+            "transfer MachineList / offset=0 ascii=false ro=false dot-files",
         ),
         // A writable login reaches dot files by name.
-        (
-            "RETR .env",
-            "transfer Retrieve /.env offset=0 ascii=true Active(127.0.0.1:50000) ro=false",
-        ),
+        ("RETR .env", "transfer Retrieve /.env offset=0 ascii=true"),
     ] {
         h.cmd("PORT 127,0,0,1,195,80");
         h.cmd(line);
@@ -816,7 +965,7 @@ fn list_hides_dot_files_unless_asked() {
     h.cmd("NLST");
     assert_eq!(
         h.take_events(),
-        ["transfer NameList / offset=0 ascii=false Active(127.0.0.1:50000) ro=false dot-files"]
+        ["transfer NameList / offset=0 ascii=false ro=false dot-files"]
     );
 }
 
@@ -869,7 +1018,7 @@ fn read_only_logins_never_reach_dot_files_unless_shared() {
         assert_eq!(
             h.take_events(),
             [format!(
-                "transfer MachineList / offset=0 ascii=false Active(127.0.0.1:50000) ro=true{expected}"
+                "transfer MachineList / offset=0 ascii=false ro=true{expected}"
             )]
         );
         // Names that merely contain a dot are not dot files.
@@ -879,7 +1028,7 @@ fn read_only_logins_never_reach_dot_files_unless_shared() {
         h.cmd("RETR pub/a.b.txt");
         assert_eq!(
             h.take_events(),
-            ["transfer Retrieve /pub/a.b.txt offset=0 ascii=true Active(127.0.0.1:50000) ro=true"]
+            ["transfer Retrieve /pub/a.b.txt offset=0 ascii=true"]
         );
     }
 }
@@ -1008,8 +1157,10 @@ fn ipv6_control_connections() {
     h.cmd("RETR a");
     assert_eq!(
         h.take_events(),
-        ["transfer Retrieve /a offset=0 ascii=true Active([::1]:50001) ro=false"]
+        ["transfer Retrieve /a offset=0 ascii=true"]
     );
+    h.open_storage();
+    assert_eq!(h.last_connect, "connect Active([::1]:50001)");
 }
 
 #[test]
@@ -1085,8 +1236,10 @@ fn port_and_eprt_refuse_bounces_and_privileged_ports() {
     h.cmd("LIST -la");
     assert_eq!(
         h.take_events(),
-        ["transfer List / offset=0 ascii=false Active(127.0.0.1:51210) ro=false dot-files"]
+        ["transfer List / offset=0 ascii=false ro=false dot-files"]
     );
+    h.open_storage();
+    assert_eq!(h.last_connect, "connect Active(127.0.0.1:51210)");
 }
 
 #[test]
@@ -1097,7 +1250,7 @@ fn a_transfer_replies_150_then_226() {
     assert_eq!(h.cmd("RETR docs/a.bin"), "");
     assert_eq!(
         h.take_events(),
-        ["transfer Retrieve /docs/a.bin offset=0 ascii=false Passive { peer: 127.0.0.1 } ro=false"]
+        ["transfer Retrieve /docs/a.bin offset=0 ascii=false"]
     );
     h.start_transfer();
     assert_eq!(h.take(), "150 Opening data connection.\r\n");
@@ -1182,12 +1335,14 @@ fn abor_during_a_transfer_is_426_then_226() {
     h.take_events();
     // Telnet IP + Synch, then ABOR, as RFC 959 clients send it.
     h.send(b"\xff\xf4\xff\xf2ABOR\r\n");
-    assert_eq!(h.take(), "");
-    assert_eq!(h.take_events(), ["abort"]);
-    h.finish_transfer(Err(TransferError::Aborted));
     assert_eq!(
         h.take(),
         "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+    assert_eq!(h.take_events(), ["abort"]);
+    assert_eq!(
+        h.ended,
+        ["RETR /big failed: transfer aborted (0 bytes in 0 ms) (alice)"]
     );
     assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
@@ -1232,12 +1387,26 @@ fn the_data_connection_timeout_is_425() {
     h.epsv();
     h.cmd("RETR a");
     h.take_events();
+    h.open_storage();
+    assert_eq!(h.last_connect, "connect Passive { peer: 127.0.0.1 }");
+    let (session, seq) = {
+        let token = h.connect.as_ref().unwrap();
+        (token.session, token.seq)
+    };
     h.advance(Duration::from_secs(29));
     assert!(h.take_events().is_empty());
     h.advance(Duration::from_secs(1));
-    assert_eq!(h.take_events(), ["abort"]);
-    h.finish_transfer(Err(TransferError::Aborted));
     assert_eq!(h.take(), "425 No data connection was made in time.\r\n");
+    assert_eq!(h.take_events(), ["abort", "close-passive"]);
+    // The connection the host made too late: refused with a notice.
+    h.session
+        .data_connected(ConnectToken::new(session, seq), h.now);
+    h.offer();
+    assert_eq!(h.take(), "");
+    assert_eq!(
+        h.take_events(),
+        ["notice StaleAnswer { answer: \"data connection\" }"]
+    );
 }
 
 #[test]
@@ -1251,15 +1420,38 @@ fn rest_applies_to_the_next_transfer_only() {
     h.cmd("RETR a");
     assert_eq!(
         h.take_events(),
-        ["transfer Retrieve /a offset=1000 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+        ["transfer Retrieve /a offset=1000 ascii=true"]
     );
     h.finish_transfer(Ok(5));
     h.take();
     h.epsv();
     h.cmd("STOR a");
+    assert_eq!(h.take_events(), ["transfer Store /a offset=0 ascii=true"]);
+}
+
+#[test]
+fn only_stou_answers_with_a_unique_name() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.take_events();
+    let (session, seq) = (
+        h.open.as_ref().unwrap().session,
+        h.open.as_ref().unwrap().seq,
+    );
+    h.session
+        .unique_created(OpenToken::new(session, seq), b"x", h.now);
+    h.offer();
+    assert_eq!(h.take(), "");
     assert_eq!(
         h.take_events(),
-        ["transfer Store /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+        ["notice WrongAnswer { answer: \"storage\" }"]
+    );
+    assert!(h.connect.is_none(), "not applied");
+    h.finish_transfer(Ok(1));
+    assert_eq!(
+        h.take(),
+        "150 Opening data connection.\r\n226 Transfer complete.\r\n"
     );
 }
 
@@ -1270,12 +1462,12 @@ fn stou_names_the_file_in_its_150() {
     h.cmd("STOU");
     assert_eq!(
         h.take_events(),
-        ["transfer StoreUnique / offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+        ["transfer StoreUnique / offset=0 ascii=true"]
     );
-    let token = h.transfer.take().unwrap();
-    h.session.store_unique_started(&token, b"ftpwire.1");
-    let _ = h.session.transfer_finished(token, Ok(3));
+    let token = h.open.take().unwrap();
+    h.session.unique_created(token, b"ftpwire.1", h.now);
     h.offer();
+    h.finish_transfer(Ok(3));
     assert_eq!(
         h.take(),
         "150 FILE: ftpwire.1\r\n226 Transfer complete.\r\n"
@@ -1336,11 +1528,44 @@ fn a_long_transfer_is_not_idleness() {
     h.cmd("RETR a");
     h.start_transfer();
     h.take();
-    h.advance(Duration::from_secs(1000));
+    // 1,000 s of data moving (progress every 200 s): neither idle nor stalled.
+    for step in 1..=5 {
+        h.advance(Duration::from_secs(200));
+        let token = h.moving.as_ref().unwrap();
+        h.session.data_progress(token, step << 20, h.now);
+    }
     assert_eq!(h.take(), "");
     assert!(!h.closed);
-    h.finish_transfer(Ok(1));
+    h.finish_transfer(Ok(5 << 20));
     assert_eq!(h.take(), "226 Transfer complete.\r\n");
+}
+
+#[test]
+fn a_transfer_that_moves_nothing_for_the_stall_timeout_is_426() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.start_transfer();
+    h.take();
+    h.take_events();
+    h.advance(Duration::from_secs(200));
+    let token = h.moving.as_ref().unwrap();
+    h.session.data_progress(token, 4096, h.now);
+    h.advance(Duration::from_secs(299));
+    assert_eq!(h.take(), "");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(
+        h.take(),
+        "426 No data moved for too long; transfer aborted.\r\n"
+    );
+    assert_eq!(h.take_events(), ["abort"]);
+    assert_eq!(
+        h.ended,
+        [
+            "RETR /a failed: no data moved within the stall timeout (4096 bytes in 500000 ms) (alice)"
+        ]
+    );
+    assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
 
 #[test]
@@ -1351,7 +1576,11 @@ fn peer_close_during_a_transfer_aborts_it() {
     h.take_events();
     h.session.handle_peer_closed();
     h.offer();
-    assert_eq!(h.take_events(), ["abort"]);
+    assert_eq!(h.take_events(), ["abort", "close-passive"]);
+    assert_eq!(
+        h.ended,
+        ["RETR /a failed: transfer aborted (0 bytes in 0 ms) (alice)"]
+    );
     assert!(h.closed);
 }
 
@@ -1476,9 +1705,8 @@ mod never_panics {
         if let Some(t) = h.change.take() {
             h.session.change_done(t, Err(FileError::PermissionDenied));
         }
-        if let Some(t) = h.transfer.take() {
-            h.session.transfer_started(&t);
-            let _ = h.session.transfer_finished(t, Ok(7));
+        if h.transfer.is_some() {
+            h.finish_transfer(Ok(7));
         }
     }
 
@@ -1530,6 +1758,101 @@ mod tls {
             tls: true,
             ..ServerConfig::default()
         }
+    }
+
+    /// Logged in over AUTH TLS with PBSZ 0 / PROT P, EPSV open.
+    fn protected_session(config: ServerConfig) -> Host {
+        let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:4000");
+        upgrade(&mut h);
+        h.login_as(false);
+        h.cmd("PBSZ 0");
+        h.cmd("PROT P");
+        h.epsv();
+        h.take();
+        h
+    }
+
+    #[test]
+    fn a_protected_transfer_sends_150_before_the_tls_handshake() {
+        let mut h = protected_session(tls_config());
+        h.cmd("RETR a");
+        h.open_storage();
+        assert!(h.secure.is_none(), "no TLS before the data connection");
+        let token = h.connect.take().unwrap();
+        h.session.data_connected(token, h.now);
+        h.offer();
+        // ftplib, curl and rclone read the 150 before they start TLS.
+        assert_eq!(h.take(), "150 Opening data connection.\r\n");
+        assert!(
+            h.secure.is_some() && h.moving.is_none(),
+            "TLS before any byte"
+        );
+        let token = h.secure.take().unwrap();
+        h.session.data_secured(token, false, h.now);
+        h.offer();
+        h.finish_transfer(Ok(4));
+        assert_eq!(h.take(), "226 Transfer complete.\r\n");
+        assert_eq!(h.ended, ["RETR /a: 4 bytes in 0 ms (alice, TLS)"]);
+    }
+
+    #[test]
+    fn a_data_connection_that_does_not_resume_the_tls_session_is_522_when_required() {
+        let mut h = protected_session(ServerConfig {
+            require_tls_session_reuse: true,
+            ..tls_config()
+        });
+        h.cmd("RETR a");
+        h.open_storage();
+        let token = h.connect.take().unwrap();
+        h.session.data_connected(token, h.now);
+        h.offer();
+        h.take_events();
+        let token = h.secure.take().unwrap();
+        h.session.data_secured(token, false, h.now);
+        h.offer();
+        assert_eq!(
+            h.take(),
+            "150 Opening data connection.\r\n522 The data connection must resume the control connection's TLS session.\r\n"
+        );
+        assert_eq!(h.take_events(), ["abort"], "the host drops the connection");
+        // A resumed session is served.
+        h.epsv();
+        h.cmd("RETR a");
+        h.open_storage();
+        let token = h.connect.take().unwrap();
+        h.session.data_connected(token, h.now);
+        h.offer();
+        let token = h.secure.take().unwrap();
+        h.session.data_secured(token, true, h.now);
+        h.offer();
+        h.finish_transfer(Ok(1));
+        assert_eq!(
+            h.take(),
+            "150 Opening data connection.\r\n226 Transfer complete.\r\n"
+        );
+    }
+
+    #[test]
+    fn a_failed_data_tls_handshake_is_one_425_and_so_is_a_slow_one() {
+        let mut h = protected_session(tls_config());
+        h.cmd("RETR a");
+        h.start_transfer_to_tls();
+        let token = h.secure.take().unwrap();
+        h.session.data_tls_failed(token, h.now);
+        h.offer();
+        assert_eq!(
+            h.take(),
+            "425 TLS negotiation on the data connection failed.\r\n"
+        );
+        h.epsv();
+        h.cmd("RETR a");
+        h.start_transfer_to_tls();
+        h.advance(Duration::from_secs(30));
+        assert_eq!(
+            h.take(),
+            "425 TLS negotiation on the data connection failed.\r\n"
+        );
+        assert_eq!(h.take_events(), ["abort"]);
     }
 
     /// Runs AUTH TLS and the host's (pretend) handshake.
@@ -1620,9 +1943,12 @@ mod tls {
         h.cmd("RETR a");
         assert_eq!(
             h.take_events(),
-            [
-                "transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false protected"
-            ]
+            ["transfer Retrieve /a offset=0 ascii=true"]
+        );
+        h.open_storage();
+        assert_eq!(
+            h.last_connect,
+            "connect Passive { peer: 127.0.0.1 } protected"
         );
         h.finish_transfer(Ok(1));
         h.take();
@@ -1715,9 +2041,12 @@ mod tls {
         h.cmd("RETR a");
         assert_eq!(
             h.take_events(),
-            [
-                "transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false protected"
-            ]
+            ["transfer Retrieve /a offset=0 ascii=true"]
+        );
+        h.open_storage();
+        assert_eq!(
+            h.last_connect,
+            "connect Passive { peer: 127.0.0.1 } protected"
         );
         h.finish_transfer(Ok(1));
         h.take();
@@ -1735,7 +2064,9 @@ mod tls {
         h.login_as(false);
         h.epsv();
         h.cmd("LIST");
-        assert!(h.take_events()[0].ends_with(" protected"));
+        h.take_events();
+        h.open_storage();
+        assert!(h.last_connect.ends_with(" protected"));
         // Explicit FTPS (AUTH TLS) is not affected.
         let mut h = Host::with(config, "127.0.0.1:21", "127.0.0.1:4000");
         upgrade(&mut h);
@@ -1755,8 +2086,10 @@ mod tls {
         h.cmd("RETR a");
         assert_eq!(
             h.take_events(),
-            ["transfer Retrieve /a offset=0 ascii=true Passive { peer: 127.0.0.1 } ro=false"]
+            ["transfer Retrieve /a offset=0 ascii=true"]
         );
+        h.open_storage();
+        assert_eq!(h.last_connect, "connect Passive { peer: 127.0.0.1 }");
     }
 
     #[test]
@@ -1834,11 +2167,11 @@ fn control_characters_in_paths_cannot_break_reply_lines() {
     h.open_passive(50000, None);
     h.take();
     h.cmd("STOU");
-    let token = h.transfer.take().unwrap();
-    h.session.store_unique_started(&token, b"evil\r\n226 fake");
+    let token = h.open.take().unwrap();
+    h.session.unique_created(token, b"evil\r\n226 fake", h.now);
     h.drain();
+    h.start_transfer();
     assert_eq!(h.take(), "150 FILE: evil\r\0\u{0}226 fake\r\n");
-    h.transfer = Some(token);
 }
 
 #[test]
@@ -1927,19 +2260,21 @@ fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
     h.epsv();
     h.cmd("RETR big");
     h.take_events();
-    let token = h.transfer.as_ref().unwrap();
-    h.session.retrieve_opened(token, 64 << 20);
+    let token = h.open.take().unwrap();
+    h.session.storage_opened(token, Some(64 << 20), h.now);
     h.start_transfer();
     assert_eq!(h.take(), "150 Opening data connection.\r\n");
-    let token = h.transfer.take().unwrap();
-    assert_eq!(
-        h.session.transfer_finished(token, Ok(2 << 20)),
-        Err(TransferError::Truncated)
-    );
-    h.offer();
+    h.finish_transfer(Ok(2 << 20));
     assert_eq!(
         h.take(),
         "426 The file was truncated while being sent; transfer aborted.\r\n"
+    );
+    assert_eq!(h.take_events(), ["close-passive", "abort"]);
+    assert_eq!(
+        h.ended,
+        [
+            "RETR /big failed: the file was truncated while being sent (2097152 bytes in 0 ms) (alice)"
+        ]
     );
 
     // After REST, what is due is the size minus the offset; more (a file
@@ -1955,8 +2290,8 @@ fn a_retrieve_that_delivers_less_than_the_file_had_is_426() {
         h.cmd("REST 900");
         h.epsv();
         h.cmd("RETR big");
-        let token = h.transfer.as_ref().unwrap();
-        h.session.retrieve_opened(token, 1000);
+        let token = h.open.take().unwrap();
+        h.session.storage_opened(token, Some(1000), h.now);
         h.start_transfer();
         h.take();
         h.finish_transfer(Ok(sent));
@@ -1988,6 +2323,11 @@ fn held_input_is_bounded_and_a_host_that_ignores_the_hint_is_closed() {
     assert_eq!(h.take(), "");
     assert_eq!(h.session.held_input(), 65);
     assert!(!h.session.wants_input(), "past the limit: stop reading");
+    // A host that read ahead a little more is still served...
+    h.send("PWD\r\n".repeat(13));
+    assert_eq!(h.take(), "");
+    assert!(!h.closed);
+    // ...but not one that goes on past twice the limit.
     h.send("PWD\r\n");
     assert_eq!(h.take(), "421 Too much input; closing the connection.\r\n");
     assert!(h.take_events().contains(&"notice InputLimit".to_string()));
@@ -2048,5 +2388,25 @@ fn urgent_abor_works_where_the_host_cannot_read_urgent_data() {
     assert_eq!(
         h.take(),
         "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+}
+
+#[test]
+fn a_steps_deadline_counts_from_its_answer() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.cmd("RETR a");
+    h.take_events();
+    // The storage took 20 s to open (a slow object store): the data
+    // connection still gets its whole 30 s from then.
+    h.now = h.now + Duration::from_secs(20);
+    h.open_storage();
+    h.advance(Duration::from_secs(29));
+    assert_eq!(h.take(), "");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.take(), "425 No data connection was made in time.\r\n");
+    assert_eq!(
+        h.ended,
+        ["RETR /a failed: cannot open data connection (0 bytes in 50000 ms) (alice)"]
     );
 }

@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,9 +12,11 @@ use std::time::Duration;
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
 use ftpwire_backend::native::tls::SessionTls;
-use ftpwire_backend::native::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
+use ftpwire_backend::native::transfer::{
+    CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
+};
 use ftpwire_core::address::canonical_ip;
-use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
+use ftpwire_core::server::{DataEndpoint, TransferError, TransferId, TransferKind};
 use futures_rustls::TlsAcceptor;
 use futures_rustls::server::TlsStream;
 use smol::channel::{Receiver, Sender};
@@ -31,19 +34,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// 4.1-4.3 (std, which reads the file itself: 3.8-4.9). 512 KiB per
 /// running transfer.
 const FILE_PIPE: usize = 4 * CHUNK_SIZE;
-
-/// What the transfer task tells its session.
-#[derive(Debug)]
-pub(crate) enum Report {
-    /// The data connection is up (STOU: with the name the storage chose;
-    /// RETR: with the file's size when it was opened).
-    Started {
-        unique_name: Option<Vec<u8>>,
-        size: Option<u64>,
-    },
-    /// The transfer ended; `Ok` holds the bytes moved.
-    Finished(Result<u64, TransferError>),
-}
 
 /// A passive listener and the data connection a client may open on it
 /// before its transfer command. aioftp starts TLS on a protected data
@@ -70,8 +60,8 @@ enum EarlyData {
     Plain(TcpStream),
     /// Secured before the command (aioftp).
     Secured(DataStream),
-    /// Its handshake failed or was refused.
-    Failed(TransferError),
+    /// Its handshake failed.
+    Failed,
 }
 
 impl Passive {
@@ -84,11 +74,10 @@ impl Passive {
         listener: TcpListener,
         peer: IpAddr,
         early: Option<(SessionTls, &smol::Executor<'static>)>,
-        stall: Duration,
     ) -> Arc<Passive> {
         let early = early.map(|(tls, executor)| {
             let (claim, claimed) = smol::channel::bounded(1);
-            let task = executor.spawn(take_early(listener.clone(), peer, tls, stall, claimed));
+            let task = executor.spawn(take_early(listener.clone(), peer, tls, claimed));
             Early { claim, task }
         });
         Arc::new(Passive {
@@ -116,7 +105,6 @@ async fn take_early(
     listener: TcpListener,
     peer: IpAddr,
     tls: SessionTls,
-    stall: Duration,
     claimed: Receiver<()>,
 ) -> Option<EarlyData> {
     let claim = async {
@@ -142,142 +130,165 @@ async fn take_early(
     // The command is unknown yet: the upload configuration (no session
     // tickets), which suits a download as well; tickets on an upload's
     // connection can cut off its end (see tls.rs).
-    Some(match secure(tcp, &tls, TransferKind::Store, stall).await {
-        Ok(stream) => EarlyData::Secured(stream),
-        Err(error) => EarlyData::Failed(error),
+    // An early handshake that never ends is bounded by the session's own
+    // deadline for the transfer (the claim ends this task then).
+    let handshake = async { Some(secure(tcp, &tls, TransferKind::Store).await) };
+    let given_up = async {
+        let _ = claimed.recv().await;
+        None
+    };
+    Some(match handshake.or(given_up).await {
+        Some(Ok(stream)) => EarlyData::Secured(stream),
+        Some(Err(_)) | None => EarlyData::Failed,
     })
 }
 
-/// Runs one transfer to its end and reports on `report`. A message on (or
-/// the closing of) `abort` interrupts it wherever it waits; dropping the
-/// data connection and the file frees both. `tls` is the control
-/// connection's TLS when the data connection is protected (PROT P).
+/// Runs one transfer's steps as the session asks for them on `steps`,
+/// reporting each on `report` (tagged with `id`, so a late report is never
+/// taken for another transfer's). The session ends a transfer it gives up
+/// by dropping this task: the file and the data connection go with it.
+/// Nothing here keeps time: the session's deadlines cover connecting, TLS
+/// and stalls, fed by `progress`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
+    id: TransferId,
     job: TransferJob,
     passive: Option<Arc<Passive>>,
     tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
-    abort: Receiver<()>,
-    report: Sender<Report>,
-    stall: Duration,
+    steps: Receiver<Step>,
+    report: Sender<(TransferId, Report)>,
+    progress: Arc<AtomicU64>,
 ) {
-    let work = transfer(job, passive, tls, storage, &report, stall);
-    let aborted = async {
-        let _ = abort.recv().await;
-        Err(TransferError::Aborted)
+    let said = |r: Report| {
+        let report = report.clone();
+        async move {
+            let _ = report.send((id, r)).await;
+        }
     };
-    let result = work.or(aborted).await;
-    let _ = report.send(Report::Finished(result)).await;
-}
-
-async fn transfer(
-    job: TransferJob,
-    passive: Option<Arc<Passive>>,
-    tls: Option<SessionTls>,
-    storage: Arc<dyn Storage>,
-    report: &Sender<Report>,
-    stall: Duration,
-) -> Result<u64, TransferError> {
-    if job.protected && tls.is_none() {
-        // The core allows PROT P only on a secured control channel.
-        return Err(TransferError::TlsFailed);
-    }
     // Storage first: a missing file is 550 without a useless data connection.
-    let opened = {
+    let (opened, stream) = {
         let job = job.clone();
-        smol::unblock(move || (job.size_at_open(&*storage), job.open(&*storage))).await
+        smol::unblock(move || job.open(&*storage)).await
     };
-    let (size, opened) = opened;
-    let mut stream = opened.map_err(|e| TransferError::File(file_error(&e)))?;
-    let early = match (&job.data, &passive) {
+    said(opened).await;
+    let Some(stream) = stream else { return };
+    let Ok(Step::Connect {
+        endpoint,
+        protected,
+    }) = steps.recv().await
+    else {
+        return;
+    };
+    let early = match (&endpoint, &passive) {
         (DataEndpoint::Passive { .. }, Some(passive)) => passive.claim_early().await,
         _ => None,
     };
-    let data = match early {
-        Some(EarlyData::Plain(tcp)) => Some(tcp),
-        Some(EarlyData::Secured(secured)) => {
-            if !job.protected {
-                log::info!("a data connection secured under PROT P is not used after PROT C");
-                return Err(TransferError::NoDataConnection);
-            }
-            let unique_name = unique_name(&mut stream);
-            let _ = report.send(Report::Started { unique_name, size }).await;
-            return move_data(stream, secured, job.ascii, stall).await;
+    let mut data = match early {
+        Some(EarlyData::Plain(tcp)) => Some(Data::Tcp(tcp)),
+        Some(EarlyData::Secured(secured)) if protected => Some(Data::Secured(secured)),
+        Some(EarlyData::Secured(_)) => {
+            log::info!("a data connection secured under PROT P is not used after PROT C");
+            None
         }
-        Some(EarlyData::Failed(error)) => return Err(error),
-        None => match job.data {
-            DataEndpoint::Passive { peer } => {
-                let passive = passive.ok_or(TransferError::NoDataConnection)?;
-                accept_from(&passive.listener, peer).await
-            }
-            DataEndpoint::Active(addr) => connect(addr).await,
+        Some(EarlyData::Failed) => None,
+        None => match endpoint {
+            DataEndpoint::Passive { peer } => match &passive {
+                Some(passive) => accept_from(&passive.listener, peer).await.map(Data::Tcp),
+                None => None,
+            },
+            DataEndpoint::Active(addr) => connect(addr).await.map(Data::Tcp),
         },
     };
-    let data = data.ok_or(TransferError::NoDataConnection)?;
-    let _ = data.set_nodelay(true);
-    let unique_name = unique_name(&mut stream);
-    // The 150 goes out before the TLS handshake: clients such as ftplib
-    // read it before they start TLS on the data connection.
-    let _ = report.send(Report::Started { unique_name, size }).await;
-    let data = match tls {
-        Some(tls) if job.protected => secure(data, &tls, job.kind, stall).await?,
-        _ => DataStream::Plain(data),
-    };
-    move_data(stream, data, job.ascii, stall).await
-}
-
-/// STOU's name for the 150.
-fn unique_name(stream: &mut Stream) -> Option<Vec<u8>> {
-    match stream {
-        Stream::Upload { unique_name, .. } => unique_name.take(),
-        Stream::Download(_) => None,
+    if let Some(Data::Tcp(tcp)) = &data {
+        let _ = tcp.set_nodelay(true);
+    }
+    if data.is_none() {
+        return said(Report::ConnectFailed).await;
+    }
+    said(Report::Connected).await;
+    let mut stream = Some(stream);
+    while let Ok(step) = steps.recv().await {
+        match step {
+            Step::Connect { .. } => return,
+            Step::Secure => {
+                let secured = match data.take() {
+                    Some(Data::Tcp(tcp)) => match &tls {
+                        Some(tls) => secure(tcp, tls, job.kind).await.ok(),
+                        None => None,
+                    },
+                    // aioftp secured it before the command.
+                    Some(Data::Secured(stream)) => Some(stream),
+                    _ => None,
+                };
+                let Some(secured) = secured else {
+                    return said(Report::TlsFailed).await;
+                };
+                let resumed = match (&secured, &tls) {
+                    (DataStream::Tls(stream), Some(tls)) => tls.resumed(stream.get_ref().1),
+                    _ => false,
+                };
+                data = Some(Data::Secured(secured));
+                said(Report::Secured { resumed }).await;
+            }
+            Step::Move => {
+                let mut wire = match data.take() {
+                    Some(Data::Tcp(tcp)) => DataStream::Plain(tcp),
+                    Some(Data::Secured(stream)) => stream,
+                    None => return,
+                };
+                let Some(stream) = stream.take() else { return };
+                let moved = move_data(stream, &mut wire, job.ascii, &progress).await;
+                let failed = moved.is_err();
+                data = Some(Data::Secured(wire));
+                said(Report::Moved(moved)).await;
+                if failed {
+                    return;
+                }
+            }
+            Step::Close => {
+                if let Some(Data::Secured(mut wire)) = data.take() {
+                    // An orderly close (close_notify under TLS, then FIN)
+                    // tells the client the file is complete; after an
+                    // upload it answers the client's close_notify (ftplib's
+                    // unwrap() waits for it).
+                    let _ = wire.close().await;
+                }
+                return said(Report::Closed(Ok(()))).await;
+            }
+        }
     }
 }
 
-/// Copies between the file and the data connection, then closes it in order.
+/// The data connection between steps.
+enum Data {
+    /// Connected, not (yet) secured.
+    Tcp(TcpStream),
+    /// Ready for bytes: secured, or plain once the move began.
+    Secured(DataStream),
+}
+
+/// Copies between the file and the data connection.
 async fn move_data(
     stream: Stream,
-    mut data: DataStream,
+    data: &mut DataStream,
     ascii: bool,
-    stall: Duration,
+    progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
     match stream {
-        Stream::Download(file) => {
-            let sent = send(file, &mut data, ascii, stall).await?;
-            // An orderly close (close_notify under TLS, then FIN) tells the
-            // client the file is complete.
-            let _ = within(stall, data.close()).await;
-            Ok(sent)
-        }
-        Stream::Upload { file, .. } => {
-            let received = receive(&mut data, file, ascii, stall).await?;
-            // Answer the client's close_notify: ftplib's unwrap() waits for it.
-            let _ = within(stall, data.close()).await;
-            Ok(received)
-        }
+        Stream::Download(file) => send(file, data, ascii, progress).await,
+        Stream::Upload(file) => receive(data, file, ascii, progress).await,
     }
 }
 
 /// The TLS handshake of a protected data connection (the server is the TLS
 /// server in either direction, RFC 4217), then the session-reuse check.
-async fn secure(
-    tcp: TcpStream,
-    tls: &SessionTls,
-    kind: TransferKind,
-    stall: Duration,
-) -> Result<DataStream, TransferError> {
+async fn secure(tcp: TcpStream, tls: &SessionTls, kind: TransferKind) -> io::Result<DataStream> {
     let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let accepted = within(stall, TlsAcceptor::from(tls.data_config(kind)).accept(tcp)).await;
-    let stream = accepted.map_err(|error| {
+    let accepted = TlsAcceptor::from(tls.data_config(kind)).accept(tcp).await;
+    let stream = accepted.inspect_err(|error| {
         log::info!("TLS handshake on the data connection with {peer} failed: {error}");
-        TransferError::TlsFailed
     })?;
-    if let Err(refused) = tls.check_data(stream.get_ref().1) {
-        log::warn!(
-            "refused a protected data connection from {peer}: it did not resume the control connection's TLS session (--require-tls-session-reuse)"
-        );
-        return Err(refused);
-    }
     Ok(DataStream::Tls(Box::new(stream)))
 }
 
@@ -371,7 +382,7 @@ async fn send(
     file: ftpwire_backend::served::storage::FileReader,
     data: &mut DataStream,
     ascii: bool,
-    stall: Duration,
+    progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
     // Blocking reads on smol's pool, through a bounded pipe.
     let mut file = smol::Unblock::with_capacity(FILE_PIPE, file);
@@ -387,11 +398,12 @@ async fn send(
             return Ok(sent);
         }
         let wire = outbound.convert(&buf[..n]);
-        within(stall, data.write_all(wire))
+        data.write_all(wire)
             .await
             .map_err(|_| TransferError::ConnectionLost)?;
         // Stored bytes, the figure the core checks against the file's size.
         sent += n as u64;
+        progress.store(sent, Ordering::Relaxed);
     }
 }
 
@@ -399,7 +411,7 @@ async fn receive(
     data: &mut DataStream,
     file: ftpwire_backend::served::storage::FileWriter,
     ascii: bool,
-    stall: Duration,
+    progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
     let mut file = smol::Unblock::with_capacity(FILE_PIPE, file);
     let mut buf = vec![0; FILE_PIPE];
@@ -407,13 +419,15 @@ async fn receive(
     let mut received = 0u64;
     let stored = |e: io::Error| TransferError::File(file_error(&e));
     loop {
-        let n = within(stall, data.read(&mut buf))
+        let n = data
+            .read(&mut buf)
             .await
             .map_err(|_| TransferError::ConnectionLost)?;
         if n == 0 {
             break;
         }
         received += n as u64;
+        progress.store(received, Ordering::Relaxed);
         file.write_all(inbound.convert(&buf[..n]))
             .await
             .map_err(stored)?;
@@ -421,14 +435,4 @@ async fn receive(
     file.write_all(inbound.finish()).await.map_err(stored)?;
     file.flush().await.map_err(stored)?;
     Ok(received)
-}
-
-/// `io` unless it makes no progress for `stall`: a client that vanished
-/// without closing must not hold its transfer (and session) forever.
-async fn within<T>(stall: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    let give_up = async {
-        smol::Timer::after(stall).await;
-        Err(io::ErrorKind::TimedOut.into())
-    };
-    io.or(give_up).await
 }

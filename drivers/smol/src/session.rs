@@ -5,18 +5,18 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ftpwire_backend::native::host::{Blocking, Work, log_transfer};
+use ftpwire_backend::native::host::Work;
 use ftpwire_backend::native::passive::open_passive;
 use ftpwire_backend::native::tls::ControlChannel;
-use ftpwire_backend::native::transfer::TransferJob;
-use ftpwire_core::server::{Output, PassiveError, TransferKind, TransferToken};
+use ftpwire_backend::native::transfer::{Report, Running, Step, TransferJob};
+use ftpwire_core::server::{Output, PassiveError, TransferId};
 use ftpwire_core::{Instant, ServerSession};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
-use crate::data::{self, Passive, Report};
+use crate::data::{self, Passive};
 use crate::server::Shared;
 
 /// Control-channel reads; a command line is far smaller.
@@ -25,7 +25,7 @@ const READ_SIZE: usize = 4096;
 /// What woke the session task.
 enum Wake {
     Read(io::Result<usize>),
-    Transfer(Report),
+    Transfer((TransferId, Report)),
     Timeout,
     /// Graceful shutdown began.
     Stop,
@@ -33,13 +33,12 @@ enum Wake {
     HardStop,
 }
 
-/// The transfer in flight.
-struct Running {
-    token: Option<TransferToken>,
-    abort: Sender<()>,
-    kind: TransferKind,
-    path: Vec<u8>,
-    started: std::time::Instant,
+/// The transfer in flight: the step in hand, and its task (dropping it
+/// cancels the transfer and frees its file and data connection).
+struct Transfer {
+    running: Running,
+    steps: Sender<Step>,
+    _task: smol::Task<()>,
 }
 
 /// Serves one control connection until the session closes; `implicit_tls`:
@@ -60,8 +59,7 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
         reports,
         base: std::time::Instant::now(),
         passive: None,
-        running: None,
-        user: String::new(),
+        transfer: None,
         stopping: false,
         channel: ControlChannel::default(),
     };
@@ -78,12 +76,6 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
     loop {
         if !host.drain(&mut session).await {
             break;
-        }
-        if host.stopping && host.running.is_none() {
-            // Shutting down, replies sent and nothing in flight: 421, then
-            // the session closes.
-            session.shut_down(host.now());
-            continue;
         }
         let Some(deadline) = host.channel.poll_timeout(&session) else {
             break;
@@ -109,6 +101,10 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
             }
             Wake::Transfer(report) => host.on_report(&mut session, report),
             Wake::Timeout => {
+                let now = host.now();
+                if let Some(transfer) = &mut host.transfer {
+                    transfer.running.report_progress(&mut session, now);
+                }
                 let mut wire = Vec::new();
                 host.channel
                     .handle_timeout(&mut session, host.now(), &mut wire);
@@ -116,23 +112,16 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
                     session.handle_peer_closed();
                 }
             }
-            Wake::Stop => host.stopping = true,
+            Wake::Stop => {
+                // 421 now, or once the running transfer is over.
+                host.stopping = true;
+                session.shut_down(host.now());
+            }
             Wake::HardStop => break,
         }
     }
-    // Dropping the abort sender stops a running transfer; its task frees the
-    // data connection, the passive port and the file. Its report will find
-    // no session, so its one log line is written here.
-    if let Some(running) = host.running.take() {
-        log_transfer(
-            host.peer,
-            &host.user,
-            running.kind,
-            &running.path,
-            &Err(ftpwire_core::server::TransferError::Aborted),
-            running.started.elapsed(),
-        );
-    }
+    // A transfer still running is cancelled with its task.
+    host.transfer = None;
     let mut wire = Vec::new();
     host.channel.close(&mut wire);
     if !wire.is_empty() {
@@ -146,11 +135,10 @@ struct Host {
     shared: Arc<Shared>,
     control: TcpStream,
     peer: SocketAddr,
-    reports: Sender<Report>,
+    reports: Sender<(TransferId, Report)>,
     base: std::time::Instant,
     passive: Option<Arc<Passive>>,
-    running: Option<Running>,
-    user: String,
+    transfer: Option<Transfer>,
     /// Shutdown began: the session ends as soon as no transfer runs.
     stopping: bool,
     /// Plain text or TLS, and the TLS session data connections resume.
@@ -190,7 +178,7 @@ impl Host {
         &mut self,
         buf: &mut [u8],
         read_more: bool,
-        reported: &Receiver<Report>,
+        reported: &Receiver<(TransferId, Report)>,
         wait: std::time::Duration,
     ) -> Wake {
         let control = &mut self.control;
@@ -257,9 +245,6 @@ impl Host {
         let peer = self.peer;
         match work {
             Work::Blocking(blocking) => {
-                if let Blocking::Login { user, .. } = &blocking {
-                    self.user = String::from_utf8_lossy(user).into_owned();
-                }
                 let shared = self.shared.clone();
                 let answer = smol::unblock(move || {
                     blocking.run(&*shared.storage, &*shared.authenticator, peer)
@@ -289,20 +274,24 @@ impl Host {
                             .channel
                             .data_tls(session.data_protected())
                             .map(|tls| (tls, executor));
-                        let stall = self.shared.config.session.idle_timeout;
-                        self.passive = Some(Passive::new(listener, peer.ip(), early, stall));
+                        self.passive = Some(Passive::new(listener, peer.ip(), early));
                         session.passive_opened(token, port, resolved);
                     }
                     Err(error) => session.passive_failed(token, error),
                 }
             }
             Work::ClosePassive => self.passive = None,
-            Work::Transfer(job, token) => self.start_transfer(job, token),
-            Work::AbortTransfer(id) => {
-                if let Some(running) = &self.running
-                    && running.token.as_ref().is_some_and(|t| t.id() == id)
+            Work::Transfer(job, running) => self.start_transfer(job, running),
+            Work::Step(work) => {
+                if let Some(transfer) = &mut self.transfer
+                    && let Some(step) = transfer.running.step(work)
                 {
-                    let _ = running.abort.try_send(());
+                    let _ = transfer.steps.try_send(step);
+                }
+            }
+            Work::AbortTransfer(id) => {
+                if self.transfer.as_ref().is_some_and(|t| t.running.id == id) {
+                    self.transfer = None;
                 }
             }
             Work::UpgradeTls(token) => {
@@ -316,67 +305,37 @@ impl Host {
         }
     }
 
-    fn start_transfer(&mut self, job: TransferJob, token: TransferToken) {
-        let (abort, aborted) = channel::bounded(1);
-        self.running = Some(Running {
-            token: Some(token),
-            abort,
-            kind: job.kind,
-            path: job.path.clone(),
-            started: std::time::Instant::now(),
-        });
-        let tls = self.channel.data_tls(job.protected);
+    fn start_transfer(&mut self, job: TransferJob, running: Running) {
+        let (steps, asked) = channel::bounded(1);
         let task = data::run(
+            running.id,
             job,
             // A clone (of the same socket): the listener stays the
             // session's until it says to close it, so it outlives a
             // transfer refused before its data connection.
             self.passive.clone(),
-            tls,
+            self.channel.data_tls(true),
             self.shared.storage.clone(),
-            aborted,
+            asked,
             self.reports.clone(),
-            // No progress on the data connection for as long as an idle
-            // control connection may last: the client is gone (426).
-            self.shared.config.session.idle_timeout,
+            running.progress.clone(),
         );
-        self.shared.executor.spawn(task).detach();
+        let task = self.shared.executor.spawn(task);
+        self.transfer = Some(Transfer {
+            running,
+            steps,
+            _task: task,
+        });
     }
 
-    fn on_report(&mut self, session: &mut ServerSession, report: Report) {
-        let Some(running) = &mut self.running else {
-            return;
-        };
-        match report {
-            Report::Started { unique_name, size } => {
-                if let Some(token) = &running.token {
-                    if let Some(size) = size {
-                        session.retrieve_opened(token, size);
-                    }
-                    match unique_name {
-                        Some(name) => session.store_unique_started(token, &name),
-                        None => session.transfer_started(token),
-                    }
-                }
-            }
-            Report::Finished(result) => {
-                let Some(running) = self.running.take() else {
-                    return;
-                };
-                // The core may turn a short RETR into a failure: log its verdict.
-                let outcome = match running.token {
-                    Some(token) => session.transfer_finished(token, result),
-                    None => result,
-                };
-                log_transfer(
-                    self.peer,
-                    &self.user,
-                    running.kind,
-                    &running.path,
-                    &outcome,
-                    running.started.elapsed(),
-                );
-            }
+    /// A report of the transfer in flight answers the step it was asked;
+    /// one from a transfer already over is dropped.
+    fn on_report(&mut self, session: &mut ServerSession, (id, report): (TransferId, Report)) {
+        let now = self.now();
+        if let Some(transfer) = &mut self.transfer
+            && transfer.running.id == id
+        {
+            transfer.running.apply(session, report, now);
         }
     }
 }

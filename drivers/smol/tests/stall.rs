@@ -1,5 +1,5 @@
 //! A client that stops reading its download without closing anything is
-//! given up after the idle timeout: `426`, and the session is free again.
+//! given up after the data stall timeout: `426`, and the session is free again.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -35,6 +35,7 @@ fn a_stalled_download_is_given_up_with_426() {
         )
         .session_config(ServerConfig {
             idle_timeout: Duration::from_secs(1),
+            data_stall_timeout: Duration::from_secs(1),
             ..ServerConfig::default()
         }),
     );

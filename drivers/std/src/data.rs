@@ -3,7 +3,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use std::time::Duration;
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
 use ftpwire_backend::native::tls::SessionTls;
-use ftpwire_backend::native::transfer::{CHUNK_SIZE, Inbound, Outbound, Stream, TransferJob};
+use ftpwire_backend::native::transfer::{
+    CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
+};
 use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
 use polling::{Event, Events, Poller};
@@ -21,19 +24,6 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Bounds an active-mode connect; the core's own data-connection timeout
 /// covers passive waits.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What the transfer thread tells its session.
-#[derive(Debug)]
-pub(crate) enum Report {
-    /// The data connection is up (STOU: with the name the storage chose;
-    /// RETR: with the file's size when it was opened).
-    Started {
-        unique_name: Option<Vec<u8>>,
-        size: Option<u64>,
-    },
-    /// The transfer ended; `Ok` holds the bytes moved.
-    Finished(Result<u64, TransferError>),
-}
 
 /// Lets the session interrupt its transfer (ABOR, data-connection timeout,
 /// control connection gone) wherever the transfer thread is blocked.
@@ -125,8 +115,8 @@ enum EarlyData {
     Plain(TcpStream),
     /// Secured before the command (aioftp).
     Secured(DataStream),
-    /// Its handshake failed or was refused.
-    Failed(TransferError),
+    /// Its handshake failed.
+    Failed,
 }
 
 impl Passive {
@@ -143,12 +133,7 @@ impl Passive {
     /// accepted when it arrives, and its TLS handshake starts once the
     /// client's first bytes are in, so that a client which waits for the
     /// 150 before its handshake (ftplib) still gets it first.
-    pub(crate) fn protected(
-        listener: TcpListener,
-        peer: IpAddr,
-        tls: SessionTls,
-        stall: Duration,
-    ) -> Arc<Passive> {
+    pub(crate) fn protected(listener: TcpListener, peer: IpAddr, tls: SessionTls) -> Arc<Passive> {
         let listener = Arc::new(listener);
         let (Ok(abort), claimed) = (Abort::new(), Arc::new(AtomicBool::new(false))) else {
             return Passive::new_shared(listener);
@@ -157,7 +142,7 @@ impl Passive {
             let (listener, abort, claimed) = (listener.clone(), abort.clone(), claimed.clone());
             thread::Builder::new()
                 .name("ftpwire-early-data".into())
-                .spawn(move || take_early(&listener, peer, &tls, stall, &abort, &claimed))
+                .spawn(move || take_early(&listener, peer, &tls, &abort, &claimed))
         };
         match spawned {
             Ok(thread) => Arc::new(Passive {
@@ -214,14 +199,11 @@ fn take_early(
     listener: &TcpListener,
     peer: IpAddr,
     tls: &SessionTls,
-    stall: Duration,
     abort: &Abort,
     claimed: &AtomicBool,
 ) -> Option<EarlyData> {
     let tcp = accept_from(listener, peer, abort, Some(claimed))?;
-    if !prepare(&tcp, stall) {
-        return Some(EarlyData::Failed(TransferError::NoDataConnection));
-    }
+    let _ = tcp.set_nodelay(true);
     abort.attach(&tcp);
     if !client_spoke(&tcp, abort, claimed)? {
         return Some(EarlyData::Plain(tcp));
@@ -230,8 +212,8 @@ fn take_early(
     // tickets), which suits a download as well; tickets on an upload's
     // connection can cut off its end (see tls.rs).
     Some(match secure(tcp, tls, TransferKind::Store, abort) {
-        Ok(stream) => EarlyData::Secured(stream),
-        Err(error) => EarlyData::Failed(error),
+        Some(stream) => EarlyData::Secured(stream),
+        None => EarlyData::Failed,
     })
 }
 
@@ -264,139 +246,126 @@ fn client_spoke(tcp: &TcpStream, abort: &Abort, claimed: &AtomicBool) -> Option<
     outcome
 }
 
-/// Socket options for a data connection; `false` if they cannot be set.
-fn prepare(data: &TcpStream, stall: Duration) -> bool {
-    let _ = data.set_nodelay(true);
-    // Zero would mean "no timeout" to std.
-    let stall = Some(stall.max(Duration::from_millis(1)));
-    data.set_read_timeout(stall).is_ok() && data.set_write_timeout(stall).is_ok()
-}
-
-/// Runs one transfer to its end and reports through `report`. A data
-/// connection on which nothing moves for `stall` is given up (`426`): the
-/// core does not count a running transfer as idleness, so this is what
-/// frees a session whose client stopped reading or writing for good.
-/// `tls` is the control connection's TLS when the data connection is
-/// protected (PROT P).
+/// Runs one transfer's steps as the session asks for them on `steps`,
+/// reporting each through `report`. The session gives a transfer up by
+/// [`Abort::abort`] (which breaks whatever blocks here) and by dropping its
+/// end of `steps`. Nothing here keeps time: the session's deadlines cover
+/// connecting, TLS and stalls, fed by `progress`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     job: TransferJob,
     passive: Option<Arc<Passive>>,
     tls: Option<SessionTls>,
     storage: Arc<dyn Storage>,
     abort: Arc<Abort>,
-    stall: Duration,
+    steps: Receiver<Step>,
+    progress: Arc<AtomicU64>,
     report: impl Fn(Report),
 ) {
-    let result = transfer(
-        &job,
-        passive,
-        tls.as_ref(),
-        &*storage,
-        &abort,
-        stall,
-        &report,
-    );
-    report(Report::Finished(result));
-}
-
-fn transfer(
-    job: &TransferJob,
-    passive: Option<Arc<Passive>>,
-    tls: Option<&SessionTls>,
-    storage: &dyn Storage,
-    abort: &Abort,
-    stall: Duration,
-    report: &impl Fn(Report),
-) -> Result<u64, TransferError> {
-    if job.protected && tls.is_none() {
-        // The core allows PROT P only on a secured control channel.
-        return Err(TransferError::TlsFailed);
-    }
     // Storage first: a missing file is 550 without a useless data connection.
-    let size = job.size_at_open(storage);
-    let mut stream = job
-        .open(storage)
-        .map_err(|e| TransferError::File(file_error(&e)))?;
-    let early = match job.data {
+    let (opened, stream) = job.open(&*storage);
+    report(opened);
+    let Some(stream) = stream else { return };
+    let Ok(Step::Connect {
+        endpoint,
+        protected,
+    }) = steps.recv()
+    else {
+        return;
+    };
+    let early = match endpoint {
         DataEndpoint::Passive { .. } => passive.as_ref().and_then(|p| p.claim_early()),
         DataEndpoint::Active(_) => None,
     };
-    let data = match early {
-        Some(EarlyData::Plain(tcp)) => Some(tcp),
-        Some(EarlyData::Secured(secured)) => {
-            if !job.protected {
-                log::info!("a data connection secured under PROT P is not used after PROT C");
-                return Err(TransferError::NoDataConnection);
-            }
-            abort.attach(secured.tcp());
-            report(Report::Started {
-                unique_name: unique_name(&mut stream),
-                size,
-            });
-            return move_data(stream, secured, job.ascii, abort);
+    let mut data = match early {
+        Some(EarlyData::Plain(tcp)) => Some(Data::Tcp(tcp)),
+        Some(EarlyData::Secured(secured)) if protected => Some(Data::Ready(secured)),
+        Some(EarlyData::Secured(_)) => {
+            log::info!("a data connection secured under PROT P is not used after PROT C");
+            None
         }
-        Some(EarlyData::Failed(error)) => return Err(error),
-        None => match job.data {
-            DataEndpoint::Passive { peer } => {
-                let passive = passive.ok_or(TransferError::NoDataConnection)?;
-                accept_from(&passive.listener, peer, abort, None)
-            }
-            DataEndpoint::Active(addr) => connect(addr, abort),
+        Some(EarlyData::Failed) => None,
+        None => match endpoint {
+            DataEndpoint::Passive { peer } => passive
+                .as_ref()
+                .and_then(|p| accept_from(&p.listener, peer, &abort, None))
+                .map(Data::Tcp),
+            DataEndpoint::Active(addr) => connect(addr, &abort).map(Data::Tcp),
         },
     };
-    let Some(data) = data else {
-        return Err(if abort.is_aborted() {
-            TransferError::Aborted
-        } else {
-            TransferError::NoDataConnection
-        });
-    };
-    if !prepare(&data, stall) {
-        return Err(TransferError::NoDataConnection);
+    match &data {
+        Some(Data::Tcp(tcp)) => {
+            let _ = tcp.set_nodelay(true);
+            abort.attach(tcp);
+        }
+        Some(Data::Ready(stream)) => abort.attach(stream.tcp()),
+        None => return report(Report::ConnectFailed),
     }
-    abort.attach(&data);
-    // The 150 goes out before the TLS handshake: clients such as ftplib
-    // read it before they start TLS on the data connection.
-    report(Report::Started {
-        unique_name: unique_name(&mut stream),
-        size,
-    });
-    let data = match tls {
-        Some(tls) if job.protected => secure(data, tls, job.kind, abort)?,
-        _ => DataStream::Plain(data),
-    };
-    move_data(stream, data, job.ascii, abort)
+    report(Report::Connected);
+    let mut stream = Some(stream);
+    while let Ok(step) = steps.recv() {
+        match step {
+            Step::Connect { .. } => return,
+            Step::Secure => {
+                let secured = match data.take() {
+                    Some(Data::Tcp(tcp)) => tls
+                        .as_ref()
+                        .and_then(|tls| secure(tcp, tls, job.kind, &abort)),
+                    // aioftp secured it before the command.
+                    Some(Data::Ready(stream)) => Some(stream),
+                    None => None,
+                };
+                let Some(secured) = secured else {
+                    return report(Report::TlsFailed);
+                };
+                let resumed = match (&secured, &tls) {
+                    (DataStream::Tls(stream), Some(tls)) => tls.resumed(&stream.conn),
+                    _ => false,
+                };
+                data = Some(Data::Ready(secured));
+                report(Report::Secured { resumed });
+            }
+            Step::Move => {
+                let mut wire = match data.take() {
+                    Some(Data::Tcp(tcp)) => DataStream::Plain(tcp),
+                    Some(Data::Ready(stream)) => stream,
+                    None => return,
+                };
+                let Some(stream) = stream.take() else { return };
+                let moved = match stream {
+                    Stream::Download(mut file) => {
+                        send(&mut *file, &mut wire, job.ascii, &abort, &progress)
+                    }
+                    Stream::Upload(mut file) => {
+                        receive(&mut wire, &mut *file, job.ascii, &abort, &progress)
+                    }
+                };
+                let failed = moved.is_err();
+                data = Some(Data::Ready(wire));
+                report(Report::Moved(moved));
+                if failed {
+                    return;
+                }
+            }
+            Step::Close => {
+                if let Some(Data::Ready(mut wire)) = data.take() {
+                    // An orderly close tells the client the file is
+                    // complete; after an upload it answers the client's
+                    // close_notify (ftplib's unwrap() waits for it).
+                    wire.finish();
+                }
+                return report(Report::Closed(Ok(())));
+            }
+        }
+    }
 }
 
-/// STOU's name for the 150.
-fn unique_name(stream: &mut Stream) -> Option<Vec<u8>> {
-    match stream {
-        Stream::Upload { unique_name, .. } => unique_name.take(),
-        Stream::Download(_) => None,
-    }
-}
-
-/// Copies between the file and the data connection, then closes it in order.
-fn move_data(
-    stream: Stream,
-    mut data: DataStream,
-    ascii: bool,
-    abort: &Abort,
-) -> Result<u64, TransferError> {
-    match stream {
-        Stream::Download(mut file) => {
-            let sent = send(&mut *file, &mut data, ascii, abort)?;
-            // An orderly close tells the client the file is complete.
-            data.finish();
-            Ok(sent)
-        }
-        Stream::Upload { mut file, .. } => {
-            let received = receive(&mut data, &mut *file, ascii, abort)?;
-            // Answer the client's close_notify: ftplib's unwrap() waits for it.
-            data.finish();
-            Ok(received)
-        }
-    }
+/// The data connection between steps.
+enum Data {
+    /// Connected, not (yet) secured.
+    Tcp(TcpStream),
+    /// Ready for bytes: secured, or plain once the move began.
+    Ready(DataStream),
 }
 
 /// A data connection, in TLS under PROT P.
@@ -464,30 +433,25 @@ fn secure(
     tls: &SessionTls,
     kind: TransferKind,
     abort: &Abort,
-) -> Result<DataStream, TransferError> {
+) -> Option<DataStream> {
     let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let mut conn = tls.data_connection(kind).map_err(|error| {
-        log::warn!("cannot start TLS on the data connection with {peer}: {error}");
-        TransferError::TlsFailed
-    })?;
+    let mut conn = tls
+        .data_connection(kind)
+        .inspect_err(|error| {
+            log::warn!("cannot start TLS on the data connection with {peer}: {error}");
+        })
+        .ok()?;
     while conn.is_handshaking() {
         if let Err(error) = conn.complete_io(&mut tcp) {
-            if abort.is_aborted() {
-                return Err(TransferError::Aborted);
+            if !abort.is_aborted() {
+                log::info!("TLS handshake on the data connection with {peer} failed: {error}");
+                // The alert, if rustls has one to send.
+                let _ = conn.write_tls(&mut tcp);
             }
-            log::info!("TLS handshake on the data connection with {peer} failed: {error}");
-            // The alert, if rustls has one to send.
-            let _ = conn.write_tls(&mut tcp);
-            return Err(TransferError::TlsFailed);
+            return None;
         }
     }
-    if let Err(refused) = tls.check_data(&conn) {
-        log::warn!(
-            "refused a protected data connection from {peer}: it did not resume the control connection's TLS session (--require-tls-session-reuse)"
-        );
-        return Err(refused);
-    }
-    Ok(DataStream::Tls(Box::new(StreamOwned::new(conn, tcp))))
+    Some(DataStream::Tls(Box::new(StreamOwned::new(conn, tcp))))
 }
 
 /// Waits for the data connection from the control connection's peer; a
@@ -616,6 +580,7 @@ fn send(
     data: &mut DataStream,
     ascii: bool,
     abort: &Abort,
+    progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
     let mut buf = vec![0; CHUNK_SIZE];
     let mut outbound = Outbound::new(ascii);
@@ -632,6 +597,7 @@ fn send(
             .map_err(|e| abort.lost_with(data, &e))?;
         // Stored bytes, the figure the core checks against the file's size.
         sent += n as u64;
+        progress.store(sent, Ordering::Relaxed);
         if abort.is_aborted() {
             return Err(TransferError::Aborted);
         }
@@ -643,6 +609,7 @@ fn receive(
     file: &mut dyn Write,
     ascii: bool,
     abort: &Abort,
+    progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
     let mut buf = vec![0; CHUNK_SIZE];
     let mut inbound = Inbound::new(ascii);
@@ -658,6 +625,7 @@ fn receive(
             return Err(TransferError::Aborted);
         }
         received += n as u64;
+        progress.store(received, Ordering::Relaxed);
         file.write_all(inbound.convert(&buf[..n]))
             .map_err(|e| TransferError::File(file_error(&e)))?;
     }

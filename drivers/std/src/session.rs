@@ -8,14 +8,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use ftpwire_backend::native::host::{Blocking, Work, log_transfer};
+use ftpwire_backend::native::host::Work;
 use ftpwire_backend::native::passive::open_passive;
 use ftpwire_backend::native::tls::ControlChannel;
-use ftpwire_backend::native::transfer::TransferJob;
-use ftpwire_core::server::{Output, TransferKind, TransferToken};
+use ftpwire_backend::native::transfer::{Report, Running, Step, TransferJob};
+use ftpwire_core::server::{FileError, Output, TransferId};
 use ftpwire_core::{Instant, ServerSession};
 
-use crate::data::{self, Abort, Passive, Report};
+use crate::data::{self, Abort, Passive};
 use crate::server::Shared;
 
 /// Control-channel reads; a command line is far smaller.
@@ -23,24 +23,30 @@ const READ_SIZE: usize = 4096;
 
 /// Most control bytes read but not yet handed to the session; the session
 /// bounds what it holds itself (`ServerConfig::input_limit`).
-const MAX_IN_FLIGHT: usize = 64 * 1024;
+const MAX_IN_FLIGHT: usize = 16 * 1024;
 
 /// Everything that wakes the session thread.
 pub(crate) enum Wake {
     Control(Vec<u8>),
     ControlClosed,
-    Transfer(Report),
+    Transfer(TransferId, Report),
     /// The server is shutting down: look at its stop flags.
     Nudge,
 }
 
-/// The transfer in flight, as this thread tracks it.
-struct Running {
-    token: Option<TransferToken>,
+/// The transfer in flight: the step in hand, the way to its thread, and
+/// what breaks whatever that thread blocks on.
+struct Transfer {
+    running: Running,
+    steps: SyncSender<Step>,
     abort: Arc<Abort>,
-    kind: TransferKind,
-    path: Vec<u8>,
-    started: std::time::Instant,
+}
+
+impl Drop for Transfer {
+    /// Given up or done: the thread ends and frees its file and connection.
+    fn drop(&mut self) {
+        self.abort.abort();
+    }
 }
 
 /// Serves one control connection until the session closes; `implicit_tls`:
@@ -90,8 +96,8 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         wake,
         base: std::time::Instant::now(),
         passive: None,
-        running: None,
-        user: String::new(),
+        transfer: None,
+        stopping: false,
         channel: ControlChannel::default(),
     };
     let now = host.now();
@@ -117,9 +123,9 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             // The grace period is over: the socket is already shut down.
             break;
         }
-        if sessions.stopping() && host.running.is_none() {
-            // Shutting down, every reply so far sent and no transfer
-            // running: 421, then the session closes.
+        if sessions.stopping() && !host.stopping {
+            // 421 now, or once the running transfer is over.
+            host.stopping = true;
             session.shut_down(host.now());
             continue;
         }
@@ -138,24 +144,14 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                 backlog.release(read);
             }
             Ok(Wake::ControlClosed) => session.handle_peer_closed(),
-            Ok(Wake::Transfer(report)) => host.on_report(&mut session, report),
+            Ok(Wake::Transfer(id, report)) => host.on_report(&mut session, id, report),
             Ok(Wake::Nudge) => {}
             Err(RecvTimeoutError::Timeout) => host.timeout(&mut session),
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    if let Some(running) = host.running.take() {
-        running.abort.abort();
-        // Its report will find no session: the one log line is written here.
-        log_transfer(
-            host.peer,
-            &host.user,
-            running.kind,
-            &running.path,
-            &Err(ftpwire_core::server::TransferError::Aborted),
-            running.started.elapsed(),
-        );
-    }
+    // A transfer still running is given up with the session.
+    host.transfer = None;
     let mut wire = Vec::new();
     host.channel.close(&mut wire);
     let _ = host.control.write_all(&wire);
@@ -255,8 +251,9 @@ struct Host {
     /// Shared with the transfer that accepts on it: it outlives a transfer
     /// refused before its data connection, until the session closes it.
     passive: Option<Arc<Passive>>,
-    running: Option<Running>,
-    user: String,
+    transfer: Option<Transfer>,
+    /// Shutdown began (the session was told once).
+    stopping: bool,
     /// Plain text or TLS, and the TLS session data connections resume.
     channel: ControlChannel,
 }
@@ -280,6 +277,10 @@ impl Host {
     /// A deadline passed: the session's timers and the control channel's
     /// (after CCC); writes what the channel has to say.
     fn timeout(&mut self, session: &mut ServerSession) {
+        let now = self.now();
+        if let Some(transfer) = &mut self.transfer {
+            transfer.running.report_progress(session, now);
+        }
         let mut wire = Vec::new();
         self.channel.handle_timeout(session, self.now(), &mut wire);
         if !wire.is_empty() && self.control.write_all(&wire).is_err() {
@@ -325,9 +326,6 @@ impl Host {
         let peer = self.peer;
         match work {
             Work::Blocking(blocking) => {
-                if let Blocking::Login { user, .. } = &blocking {
-                    self.user = String::from_utf8_lossy(user).into_owned();
-                }
                 let shared = &self.shared;
                 blocking
                     .run(&*shared.storage, &*shared.authenticator, peer)
@@ -339,9 +337,8 @@ impl Host {
                 token,
             } => match open_passive(&self.shared.ports, bind, resolve.as_deref(), peer) {
                 Ok((listener, port, resolved)) => {
-                    let stall = self.shared.config.session.idle_timeout;
                     self.passive = Some(match self.channel.data_tls(session.data_protected()) {
-                        Some(tls) => Passive::protected(listener, peer.ip(), tls, stall),
+                        Some(tls) => Passive::protected(listener, peer.ip(), tls),
                         None => Passive::new(listener),
                     });
                     session.passive_opened(token, port, resolved);
@@ -349,12 +346,17 @@ impl Host {
                 Err(error) => session.passive_failed(token, error),
             },
             Work::ClosePassive => self.passive = None,
-            Work::Transfer(job, token) => self.start_transfer(session, job, token),
-            Work::AbortTransfer(id) => {
-                if let Some(running) = &self.running
-                    && running.token.as_ref().is_some_and(|t| t.id() == id)
+            Work::Transfer(job, running) => self.start_transfer(session, job, running),
+            Work::Step(work) => {
+                if let Some(transfer) = &mut self.transfer
+                    && let Some(step) = transfer.running.step(work)
                 {
-                    running.abort.abort();
+                    let _ = transfer.steps.try_send(step);
+                }
+            }
+            Work::AbortTransfer(id) => {
+                if self.transfer.as_ref().is_some_and(|t| t.running.id == id) {
+                    self.transfer = None;
                     if let Some(passive) = &self.passive {
                         passive.abort_early();
                     }
@@ -375,81 +377,54 @@ impl Host {
         &mut self,
         session: &mut ServerSession,
         job: TransferJob,
-        token: TransferToken,
+        mut running: Running,
     ) {
-        let abort = match Abort::new() {
-            Ok(abort) => abort,
-            Err(error) => {
-                log::warn!("{}: cannot start a transfer: {error}", self.peer);
-                let _ = session.transfer_finished(
-                    token,
-                    Err(ftpwire_core::server::TransferError::NoDataConnection),
-                );
-                return;
-            }
+        let Ok(abort) = Abort::new() else {
+            log::warn!("{}: cannot start a transfer", self.peer);
+            return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
         };
+        let (steps, asked) = mpsc::sync_channel(1);
         let listener = self.passive.clone();
-        let tls = self.channel.data_tls(job.protected);
+        let tls = self.channel.data_tls(true);
         let storage = self.shared.storage.clone();
         let wake = self.wake.clone();
-        let stall = self.shared.config.session.idle_timeout;
-        self.running = Some(Running {
-            token: Some(token),
-            abort: abort.clone(),
-            kind: job.kind,
-            path: job.path.clone(),
-            started: std::time::Instant::now(),
-        });
+        let (id, progress) = (running.id, running.progress.clone());
+        let worker = abort.clone();
         let spawned = thread::Builder::new()
             .name("ftpwire-transfer".into())
             .spawn(move || {
-                data::run(job, listener, tls, storage, abort, stall, |report| {
-                    let _ = wake.send(Wake::Transfer(report));
-                })
+                data::run(
+                    job,
+                    listener,
+                    tls,
+                    storage,
+                    worker,
+                    asked,
+                    progress,
+                    |report| {
+                        let _ = wake.send(Wake::Transfer(id, report));
+                    },
+                )
             });
         if spawned.is_err() {
-            let token = self.running.take().and_then(|r| r.token);
-            if let Some(token) = token {
-                let _ = session.transfer_finished(
-                    token,
-                    Err(ftpwire_core::server::TransferError::NoDataConnection),
-                );
-            }
+            log::warn!("{}: cannot start a transfer thread", self.peer);
+            return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
         }
+        self.transfer = Some(Transfer {
+            running,
+            steps,
+            abort,
+        });
     }
 
-    fn on_report(&mut self, session: &mut ServerSession, report: Report) {
-        let Some(running) = &mut self.running else {
-            return;
-        };
-        match report {
-            Report::Started { unique_name, size } => {
-                if let Some(token) = &running.token {
-                    if let Some(size) = size {
-                        session.retrieve_opened(token, size);
-                    }
-                    match unique_name {
-                        Some(name) => session.store_unique_started(token, &name),
-                        None => session.transfer_started(token),
-                    }
-                }
-            }
-            Report::Finished(result) => {
-                let running = self.running.take().expect("checked above");
-                // The core may turn a short RETR into a failure: log its verdict.
-                let outcome = match running.token {
-                    Some(token) => session.transfer_finished(token, result),
-                    None => result,
-                };
-                log_transfer(
-                    self.peer,
-                    &self.user,
-                    running.kind,
-                    &running.path,
-                    &outcome,
-                    running.started.elapsed(),
-                );
-            }
+    /// A report of the transfer in flight answers the step it was asked;
+    /// one from a transfer already over is dropped.
+    fn on_report(&mut self, session: &mut ServerSession, id: TransferId, report: Report) {
+        let now = self.now();
+        if let Some(transfer) = &mut self.transfer
+            && transfer.running.id == id
+        {
+            transfer.running.apply(session, report, now);
         }
     }
 }

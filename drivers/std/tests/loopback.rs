@@ -522,9 +522,9 @@ fn abor_stops_an_active_connect_that_hangs() {
 }
 
 #[test]
-fn a_stalled_data_connection_is_given_up_after_the_idle_timeout() {
+fn a_stalled_data_connection_is_given_up_after_the_stall_timeout() {
     let server = TestServer::start_with(ServerConfig {
-        idle_timeout: Duration::from_millis(500),
+        data_stall_timeout: Duration::from_millis(500),
         ..ServerConfig::default()
     });
     // A download whose client stops reading...

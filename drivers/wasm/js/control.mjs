@@ -5,17 +5,20 @@ import tls from 'node:tls';
 import dns from 'node:dns/promises';
 import { Session } from './module.mjs';
 import { PassiveListener } from './data.mjs';
-import { runTransfer, failureCode } from './transfer.mjs';
+import { runTransfer, failureCode, Steps } from './transfer.mjs';
 
 const now = () => performance.now();
 
 export class ControlConnection {
-  /** `server` provides config, storage, users (login), secureContext, passiveRange, log, and
-   *  the set of open `sessions` with `sessionEnded(connection)` (for shutdown). */
-  constructor(server, socket, { implicitTls = false } = {}) {
+  /** `server` provides config, storage, login(user, password), newSecureContext(),
+   *  requireTlsSessionReuse, idleTimeoutMs, passiveRange, log, and the set of open
+   *  `sessions` with `sessionEnded(connection)` (for shutdown). `secureContext`: the
+   *  implicit-TLS handshake's; `release` frees the session's place (limits). */
+  constructor(server, socket, { implicitTls = false, secureContext = null, release = () => {} } = {}) {
     this.server = server;
     this.storage = server.storage;
-    this.secureContext = server.secureContext;
+    this.tlsContext = secureContext;
+    this.release = release;
     this.localAddress = socket.localAddress;
     const host = socket.remoteAddress ?? '?';
     this.peerName = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort}`;
@@ -44,6 +47,12 @@ export class ControlConnection {
     this.attach(socket);
     server.sessions.add(this);
     this.pump();
+  }
+
+  /** This connection's TLS context (its own session cache and ticket keys), made at first use. */
+  get secureContext() {
+    this.tlsContext ??= this.server.newSecureContext();
+    return this.tlsContext;
   }
 
   /** The server stops: the session ends with 421 as soon as no transfer runs. */
@@ -113,7 +122,8 @@ export class ControlConnection {
           this.write(output.data);
           break;
         case 'timeout':
-          if (this.stopping && !this.transfer && !this.upgrading) {
+          if (this.stopping && !this.upgrading) {
+            // 421 now, or once the running transfer is over: the core waits.
             this.stopping = false;
             session.shutDown(now());
             break;
@@ -140,6 +150,16 @@ export class ControlConnection {
     clearTimeout(this.timer);
     const delay = Math.min(Math.max(0, at - now()), 2 ** 31 - 1);
     this.timer = setTimeout(() => {
+      const transfer = this.transfer;
+      if (transfer && transfer.progress.bytes !== transfer.reported) {
+        // What moved since the last deadline: a moving transfer is not stalled.
+        transfer.reported = transfer.progress.bytes;
+        try {
+          this.session.dataProgress(transfer.id, transfer.reported, now());
+        } catch {
+          // Not moving bytes (yet): nothing to report.
+        }
+      }
       this.session.handleTimeout(now());
       this.pump();
     }, delay);
@@ -154,6 +174,7 @@ export class ControlConnection {
     const stream = this.stream;
     stream.end();
     setTimeout(() => stream.destroy(), 5000).unref();
+    this.release();
     this.server.sessionEnded(this);
   }
 
@@ -182,11 +203,13 @@ export class ControlConnection {
     const storage = this.storage;
     const code = (error) => failureCode(error, false);
     switch (event.type) {
-      case 'login': {
-        const { accepted, readOnly } = this.server.login(event.user, event.password);
-        session.login(event.id, accepted, readOnly);
+      case 'login':
+        this.later(
+          () => this.server.login(event.user, event.password),
+          ({ accepted, readOnly }) => session.login(event.id, accepted, readOnly),
+          () => session.login(event.id, false, false),
+        );
         break;
-      }
       case 'openPassive':
         this.later(
           () => this.openPassive(event),
@@ -230,25 +253,34 @@ export class ControlConnection {
       }
       case 'transfer': {
         const controller = new AbortController();
-        this.transfer = { id: event.id, controller };
-        runTransfer(this, event, controller.signal)
+        const transfer = { id: event.id, controller, steps: new Steps(), progress: { bytes: 0 }, reported: 0 };
+        this.transfer = transfer;
+        runTransfer(this, event, transfer.steps, transfer.progress, controller.signal)
           .catch((error) => this.log(`transfer error: ${error.message}`))
           .finally(() => {
-            if (this.transfer?.id === event.id) this.transfer = null;
-            // A stopping server was waiting for this transfer.
-            if (this.stopping) this.pump();
+            if (this.transfer === transfer) this.transfer = null;
           });
         break;
       }
+      case 'connectData':
+      case 'secureData':
+      case 'moveData':
+      case 'closeData':
+        if (this.transfer?.id === event.id) this.transfer.steps.push(event);
+        break;
       case 'abortTransfer':
-        this.transfer?.controller.abort();
+        if (this.transfer?.id === event.id) {
+          this.transfer.controller.abort();
+          this.transfer = null;
+        }
         break;
       case 'upgradeTls':
         this.upgrade(event.id);
         break;
       case 'downgradeTls':
-        // CCC is never enabled by this host (allowCcc stays off).
-        this.log('CCC is not supported by this host; closing');
+        // --allow-ccc: the core accepted CCC (200), but this host cannot yet
+        // take TLS off a Node socket and go on in plain text.
+        this.log('CCC accepted, but this host cannot turn the control channel back to plain text; closing');
         this.session.handlePeerClosed();
         break;
       case 'notice':

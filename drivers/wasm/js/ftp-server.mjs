@@ -10,45 +10,137 @@ import { ControlConnection } from './control.mjs';
 const digest = (bytes) => createHash('sha256').update(bytes).digest();
 
 /**
+ * A valid argon2id hash whose password does not matter: when hashed users
+ * exist, an unknown user is checked against it, so the time a wrong login
+ * takes does not tell whether the user exists (as ftpwire's UserDb does).
+ */
+const DECOY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$ZnR3aXJlLWRlY295LXNhbHQ$Jd6JU45hiC9KUjVhOvih8zQCm+lFYoTCQsiuWySmDNw';
+
+/** `::ffff:a.b.c.d` is the IPv4 client a.b.c.d: one client, one count (as the core's canonical_ip). */
+const canonicalIp = (ip) => (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip);
+
+/**
  * Settings, as `ftpwire serve` takes them:
- *   root, users: [{name, password}], anonymous, passiveRange: {first, last} | null,
- *   passiveAddress, tlsPassiveAddress, localNetworks: [cidr], tls: {cert, key} (PEM) | null,
- *   requireTls, implicitTlsProtP, showDotFiles, shareDotFiles, loginTimeoutMs (default 30 s:
- *   not logged in by then, TLS handshake included, reads 421), log(line).
+ *   root, users: [{name, password | passwordHash (argon2 PHC), readOnly}], anonymous,
+ *   passiveRange: {first, last} | null, passiveAddress, tlsPassiveAddress, localNetworks: [cidr],
+ *   tls: {cert, key} (PEM) | null, requireTls, requireTlsSessionReuse, allowCcc, implicitTlsProtP,
+ *   showDotFiles, shareDotFiles, loginTimeoutMs (default 30 s: not logged in by then, TLS
+ *   handshake included, reads 421), idleTimeoutMs (default 300 s: no command, or a data
+ *   connection that moves nothing, for this long), maxSessions (1000), maxSessionsPerIp (50),
+ *   log(line).
  */
 export class FtpServer {
   static async create(options) {
     const storage = await LocalFs.open(options.root);
-    return new FtpServer(options, storage);
+    let argon2 = null;
+    if ((options.users ?? []).some((user) => user.passwordHash)) {
+      try {
+        argon2 = await import('@node-rs/argon2');
+      } catch {
+        throw new Error('password_hash needs the npm package @node-rs/argon2: run `npm ci` in drivers/wasm (or install ftpwire-wasm with npm)');
+      }
+    }
+    return new FtpServer(options, storage, argon2);
   }
 
-  constructor(options, storage) {
+  constructor(options, storage, argon2 = null) {
     this.storage = storage;
+    this.argon2 = argon2;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.passiveRange = options.passiveRange ?? null;
     this.anonymous = Boolean(options.anonymous);
-    this.users = (options.users ?? []).map(({ name, password }) => ({
-      name: Buffer.from(name),
-      password: digest(Buffer.from(password)),
-    }));
+    this.users = (options.users ?? []).map(({ name, password, passwordHash, readOnly }) => {
+      if (passwordHash && !argon2) throw new Error(`user ${JSON.stringify(name)}: password_hash needs FtpServer.create`);
+      return {
+        name: Buffer.from(name),
+        password: passwordHash ? null : digest(Buffer.from(password)),
+        passwordHash: passwordHash || null,
+        readOnly: Boolean(readOnly),
+      };
+    });
+    this.hashedUsers = this.users.some((user) => user.passwordHash);
     this.tlsOptions = options.tls ? { cert: options.tls.cert, key: options.tls.key } : null;
-    this.secureContext = this.tlsOptions ? tls.createSecureContext(this.tlsOptions) : null;
+    // Fails now (one clear error) if the certificate or key cannot be used.
+    if (this.tlsOptions) {
+      try {
+        tls.createSecureContext(this.tlsOptions);
+      } catch (error) {
+        // No `code` on this error: the caller would take it for the root's.
+        throw new Error(`--tls-cert/--tls-key: the certificate or key cannot be used: ${error.message}`);
+      }
+    }
+    this.requireTlsSessionReuse = Boolean(options.requireTlsSessionReuse);
     const config = new ServerConfig();
-    config.tls = this.secureContext !== null;
+    config.tls = this.tlsOptions !== null;
     config.requireTls = Boolean(options.requireTls);
+    config.allowCcc = Boolean(options.allowCcc);
     config.showDotFiles = Boolean(options.showDotFiles);
     config.shareDotFiles = Boolean(options.shareDotFiles);
     config.implicitTlsProtP = Boolean(options.implicitTlsProtP);
     this.loginTimeoutMs = options.loginTimeoutMs ?? 30_000;
     config.loginTimeoutMs = this.loginTimeoutMs;
+    // The session's idle timeout, and (as on the Rust drivers) how long a
+    // data connection may move nothing before the transfer is cut.
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+    config.idleTimeoutMs = this.idleTimeoutMs;
+    config.dataStallTimeoutMs = this.idleTimeoutMs;
+    config.requireTlsSessionReuse = this.requireTlsSessionReuse;
     if (options.passiveAddress) config.setPassiveAddress(options.passiveAddress);
     if (options.tlsPassiveAddress) config.setTlsPassiveAddress(options.tlsPassiveAddress);
     for (const cidr of options.localNetworks ?? []) config.addLocalNetwork(cidr);
     this.config = config;
+    this.maxSessions = options.maxSessions ?? 1000;
+    this.maxSessionsPerIp = options.maxSessionsPerIp ?? 50;
+    /** Sessions holding a place, in total and per client IP (drivers/backend/src/native/limits.rs). */
+    this.placesTaken = 0;
+    this.placesPerIp = new Map();
     this.servers = [];
     /** Open control connections, for shutdown. */
     this.sessions = new Set();
     this.allEnded = null;
+  }
+
+  /**
+   * The TLS of one control connection and its data connections. A context
+   * of their own gives them a session cache and ticket keys of their own,
+   * so a data connection that resumed a TLS session resumed one of *this*
+   * control connection (what --require-tls-session-reuse checks, RFC 4217
+   * §10.2), never another client's.
+   */
+  newSecureContext() {
+    return tls.createSecureContext(this.tlsOptions);
+  }
+
+  /**
+   * A place for a session from `ip`: `{ release }` (frees it; once), or
+   * `{ refused, reply }` (the log reason and the 421's text) when
+   * --max-sessions or --max-sessions-per-ip is reached.
+   */
+  admit(ip) {
+    const key = canonicalIp(ip);
+    const fromIp = this.placesPerIp.get(key) ?? 0;
+    if (this.placesTaken >= this.maxSessions) {
+      return { refused: `${this.maxSessions} sessions are running (--max-sessions)`, reply: 'Too many sessions; try again later.' };
+    }
+    if (fromIp >= this.maxSessionsPerIp) {
+      return {
+        refused: `${this.maxSessionsPerIp} sessions from this address are running (--max-sessions-per-ip)`,
+        reply: 'Too many sessions from your address; try again later.',
+      };
+    }
+    this.placesTaken += 1;
+    this.placesPerIp.set(key, fromIp + 1);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.placesTaken -= 1;
+        const left = this.placesPerIp.get(key) - 1;
+        if (left === 0) this.placesPerIp.delete(key);
+        else this.placesPerIp.set(key, left);
+      },
+    };
   }
 
   /** A control connection closed. */
@@ -71,36 +163,69 @@ export class FtpServer {
     return ended;
   }
 
-  /** The host's answer to a login: accounts from --user, read-only anonymous with --anonymous. */
-  login(user, password) {
-    const given = digest(password);
+  /**
+   * The host's answer to a login (a promise: an argon2 check runs on
+   * libuv's thread pool): accounts from --user and the config file,
+   * read-only anonymous with --anonymous.
+   */
+  async login(user, password) {
     const account = this.users.find((u) => u.name.equals(Buffer.from(user)));
-    if (account) return { accepted: timingSafeEqual(account.password, given), readOnly: false };
+    if (account?.passwordHash) {
+      const accepted = await this.argon2.verify(account.passwordHash, Buffer.from(password)).catch(() => false);
+      return { accepted, readOnly: account.readOnly };
+    }
+    if (account) return { accepted: timingSafeEqual(account.password, digest(password)), readOnly: account.readOnly };
     const name = Buffer.from(user).toString().toLowerCase();
     if (this.anonymous && (name === 'anonymous' || name === 'ftp')) return { accepted: true, readOnly: true };
+    if (this.hashedUsers) await this.argon2.verify(DECOY_HASH, Buffer.from(password)).catch(() => false);
     return { accepted: false, readOnly: false };
   }
 
   /** Starts a listener; resolves with its real address once it accepts connections. */
   listen({ host, port }, { implicitTls = false } = {}) {
-    const onSocket = (socket) => {
-      socket.setNoDelay(true);
+    const start = (socket, release, secureContext = null) => {
       try {
-        new ControlConnection(this, socket, { implicitTls });
+        new ControlConnection(this, socket, { implicitTls, secureContext, release });
       } catch (error) {
         this.log(`cannot start a session: ${error.message}`);
+        release();
         socket.destroy();
       }
     };
-    const server = implicitTls
-      ? // The implicit-TLS handshake runs before the session exists: bound it by the login timeout.
-        tls.createServer({ ...this.tlsOptions, handshakeTimeout: this.loginTimeoutMs }, onSocket)
-      : net.createServer(onSocket);
-    // A failed or timed-out implicit handshake: Node reports it here and
-    // leaves the socket open, so close it.
-    server.on('tlsClientError', (error, socket) => {
-      this.log(`${socket.remoteAddress ?? '?'}:${socket.remotePort} TLS handshake failed: ${error.message}`);
-      socket.destroy();
+    const server = net.createServer((raw) => {
+      raw.setNoDelay(true);
+      raw.on('error', () => {});
+      const peer = `${raw.remoteAddress?.includes(':') ? `[${raw.remoteAddress}]` : raw.remoteAddress}:${raw.remotePort}`;
+      // Counted from the first byte, TLS handshake included, as on the Rust
+      // drivers; a refused client reads the 421 in clear text even on the
+      // implicit-TLS port (as std and smol send it).
+      const place = this.admit(raw.remoteAddress ?? '');
+      if (!place.release) {
+        this.log(`${peer}: connection refused: ${place.refused}`);
+        raw.end(`421 ${place.reply}\r\n`);
+        setTimeout(() => raw.destroy(), 5000).unref();
+        return;
+      }
+      raw.once('close', place.release);
+      if (!implicitTls) {
+        start(raw, place.release);
+        return;
+      }
+      const secureContext = this.newSecureContext();
+      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext });
+      // The implicit-TLS handshake runs before the session exists: bound it by the login timeout.
+      const timer = setTimeout(() => secure.destroy(new Error('timed out')), this.loginTimeoutMs);
+      secure.once('error', (error) => {
+        clearTimeout(timer);
+        this.log(`${peer} TLS handshake failed: ${error.message}`);
+        secure.destroy();
+        raw.destroy();
+      });
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        secure.removeAllListeners('error');
+        start(secure, place.release, secureContext);
+      });
     });
     this.servers.push(server);
     return new Promise((resolve, reject) => {

@@ -1,74 +1,146 @@
 #!/usr/bin/env node
 // ftpwire's reference JavaScript host: an FTP/FTPS server whose protocol
-// runs in the WebAssembly module. The same flags as `ftpwire serve`:
+// runs in the WebAssembly module. The same flags, config file and defaults
+// as `ftpwire serve` (README.md):
 //
 //   node drivers/wasm/js/server.mjs --listen 127.0.0.1:2121 --root DIR --user NAME:PASSWORD
-//     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME]
-//     [--local-network CIDR ...] [--tls-cert FILE.pem --tls-key FILE.pem]
-//     [--tls-passive-address ADDR] [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
-//     [--shutdown-grace SECONDS] [--show-dot-files] [--share-dot-files] [--login-timeout SECONDS]
+//     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
+//     [--config FILE.toml] [--driver smol|std] [--max-sessions N] [--max-sessions-per-ip N]
+//     [--idle-timeout SECONDS] [--login-timeout SECONDS] [--shutdown-grace SECONDS]
+//     [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
+//     [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
+//     [--require-tls-session-reuse] [--allow-ccc] [--show-dot-files] [--share-dot-files]
+//
+// Flags override the config file's settings (lists such as --user and
+// --local-network add to it). `--driver` is accepted for command lines
+// written for ftpwire serve and ignored: Node's event loop is this host's
+// only driver.
 //
 // SIGTERM or SIGINT stops it as they stop `ftpwire serve`: no new connections,
 // idle sessions read 421, running transfers finish (then 421) within the
 // grace period, exit 0; a second signal exits at once (128 + its number).
-// With no --user and no --anonymous it serves read-only to anonymous users.
+// With no user and no --anonymous it serves read-only to anonymous users.
 // Prints `listening ftp://HOST:PORT` on stdout when ready; logs on stderr.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parsePortRange } from './data.mjs';
 import { FtpServer } from './ftp-server.mjs';
+import { checkUsers, defaultSettings, loadSettings, parseListen } from './config.mjs';
+
+export { parseListen };
 
 const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--user NAME:PASSWORD ...] [--anonymous]
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
-  [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
-  [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls] [--shutdown-grace SECONDS]
-  [--show-dot-files] [--share-dot-files] [--login-timeout SECONDS]`;
+  [--config FILE.toml] [--driver smol|std] [--max-sessions N] [--max-sessions-per-ip N]
+  [--idle-timeout SECONDS] [--login-timeout SECONDS] [--shutdown-grace SECONDS]
+  [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address IP_OR_HOSTNAME]
+  [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
+  [--require-tls-session-reuse] [--allow-ccc] [--show-dot-files] [--share-dot-files]
 
-/** `HOST:PORT` or `[IPV6]:PORT`. */
-export function parseListen(text, flag) {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[3]) : -1;
-  if (!match || port > 65535) throw new Error(`${flag} "${text}" is not HOST:PORT (e.g. 127.0.0.1:2121)`);
-  return { host: match[1] ?? match[2], port };
-}
+Flags override the same settings from --config FILE.toml (the TOML file of ftpwire serve).
+--driver is accepted and ignored: this host runs every session on Node's event loop.
+Defaults: --listen 127.0.0.1:2121, --root ., --max-sessions 1000, --max-sessions-per-ip 50,
+--idle-timeout 300, --login-timeout 30, --shutdown-grace 30; anonymous read-only when no user is given.`;
 
-/** The command line as FtpServer options; throws one clear error for anything wrong. */
-export function parseOptions(args) {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      listen: { type: 'string', default: '127.0.0.1:2121' },
-      root: { type: 'string', default: '.' },
-      user: { type: 'string', multiple: true, default: [] },
-      anonymous: { type: 'boolean', default: false },
-      'passive-ports': { type: 'string' },
-      'passive-address': { type: 'string' },
-      'tls-passive-address': { type: 'string' },
-      'local-network': { type: 'string', multiple: true, default: [] },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'implicit-tls-listen': { type: 'string' },
-      'implicit-tls-prot-p': { type: 'boolean', default: false },
-      'require-tls': { type: 'boolean', default: false },
-      'show-dot-files': { type: 'boolean', default: false },
-      'share-dot-files': { type: 'boolean', default: false },
-      'shutdown-grace': { type: 'string', default: '30' },
-      'login-timeout': { type: 'string', default: '30' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+const BOOLEAN_FLAGS = {
+  'implicit-tls-prot-p': 'implicitTlsProtP',
+  'require-tls': 'requireTls',
+  'require-tls-session-reuse': 'requireTlsSessionReuse',
+  'allow-ccc': 'allowCcc',
+  'show-dot-files': 'showDotFiles',
+  'share-dot-files': 'shareDotFiles',
+};
+const STRING_FLAGS = {
+  listen: 'listen',
+  root: 'root',
+  'passive-ports': 'passivePorts',
+  'passive-address': 'passiveAddress',
+  'tls-passive-address': 'tlsPassiveAddress',
+  'tls-cert': 'tlsCert',
+  'tls-key': 'tlsKey',
+  'implicit-tls-listen': 'implicitTlsListen',
+};
+/** Numeric flags: [setting, least value]. */
+const NUMBER_FLAGS = {
+  'max-sessions': ['maxSessions', 0],
+  'max-sessions-per-ip': ['maxSessionsPerIp', 0],
+  'idle-timeout': ['idleTimeout', 1],
+  'login-timeout': ['loginTimeout', 1],
+  'shutdown-grace': ['shutdownGrace', 0],
+};
+
+/** A TLS-only setting given without a certificate: ftpwire's message. */
+const needsCertificate = (setting) =>
+  new Error(`${setting} needs a certificate: give --tls-cert FILE.pem and --tls-key FILE.pem (tls_cert and tls_key in the config file)`);
+
+/** The command line (and its --config file) as FtpServer options; throws one clear error for anything wrong. */
+export async function parseOptions(args) {
+  const options = {
+    anonymous: { type: 'boolean' },
+    'local-network': { type: 'string', multiple: true, default: [] },
+    user: { type: 'string', multiple: true, default: [] },
+    config: { type: 'string' },
+    driver: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  };
+  for (const flag of Object.keys(BOOLEAN_FLAGS)) options[flag] = { type: 'boolean' };
+  for (const flag of [...Object.keys(STRING_FLAGS), ...Object.keys(NUMBER_FLAGS)]) options[flag] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options });
+  } catch (error) {
+    throw new Error(`${error.message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
   if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'serve')) {
     throw new Error(`unexpected argument "${positionals.at(-1)}"\n${USAGE}`);
   }
-  const users = values.user.map((spec) => {
+  if (values.help) return { help: true };
+  if (values.driver !== undefined && !['smol', 'std'].includes(values.driver)) {
+    throw new Error(`--driver "${values.driver}" is not smol or std (the Node host accepts either and runs on Node's event loop)`);
+  }
+
+  const settings = values.config !== undefined ? await loadSettings(values.config) : defaultSettings();
+  for (const [flag, setting] of Object.entries(STRING_FLAGS)) {
+    if (values[flag] !== undefined) settings[setting] = values[flag];
+  }
+  for (const [flag, [setting, least]] of Object.entries(NUMBER_FLAGS)) {
+    const text = values[flag];
+    if (text === undefined) continue;
+    if (!/^\d+$/.test(text) || Number(text) < least || !Number.isSafeInteger(Number(text))) {
+      const unit = flag.startsWith('max-') ? 'number' : 'number of seconds';
+      throw new Error(`--${flag} "${text}" is not a ${unit}${least > 0 ? ` above ${least - 1}` : ''}`);
+    }
+    settings[setting] = Number(text);
+  }
+  for (const [flag, setting] of Object.entries(BOOLEAN_FLAGS)) settings[setting] ||= Boolean(values[flag]);
+  if (values.anonymous) settings.anonymous = true;
+  settings.localNetworks = [...settings.localNetworks, ...values['local-network']];
+  const flagUsers = values.user.map((spec) => {
     const colon = spec.indexOf(':');
     if (colon <= 0) throw new Error(`--user "${spec}" is not NAME:PASSWORD`);
-    return { name: spec.slice(0, colon), password: spec.slice(colon + 1) };
+    return { name: spec.slice(0, colon), password: spec.slice(colon + 1), passwordHash: null, readOnly: false };
   });
-  const certFile = values['tls-cert'];
-  const keyFile = values['tls-key'];
-  if (Boolean(certFile) !== Boolean(keyFile)) throw new Error('--tls-cert and --tls-key go together: give both');
+  const users = checkUsers([...settings.users, ...flagUsers]);
+
+  // TLS: the same checks, in the same order, as ftpwire serve (ServeConfig::tls).
+  if (settings.tlsCert !== null && settings.tlsKey === null) throw needsCertificate('--tls-cert');
+  if (settings.tlsCert === null && settings.tlsKey !== null) throw needsCertificate('--tls-key');
+  if (settings.tlsCert === null) {
+    const tlsOnly = [
+      [settings.implicitTlsListen !== null, '--implicit-tls-listen'],
+      [settings.implicitTlsProtP, '--implicit-tls-prot-p'],
+      [settings.requireTls, '--require-tls'],
+      [settings.requireTlsSessionReuse, '--require-tls-session-reuse'],
+      [settings.tlsPassiveAddress !== null, '--tls-passive-address'],
+      [settings.allowCcc, '--allow-ccc'],
+    ].find(([given]) => given);
+    if (tlsOnly) throw needsCertificate(tlsOnly[1]);
+  } else if (settings.allowCcc && settings.requireTls) {
+    throw new Error(
+      '--allow-ccc conflicts with --require-tls: a session that must stay protected cannot drop TLS; give only one of them',
+    );
+  }
   const readPem = (flag, file) => {
     try {
       return readFileSync(file);
@@ -76,36 +148,36 @@ export function parseOptions(args) {
       throw new Error(`${flag} ${file}: ${error.message}`);
     }
   };
-  const tls = certFile ? { cert: readPem('--tls-cert', certFile), key: readPem('--tls-key', keyFile) } : null;
-  if (!tls && (values['require-tls'] || values['implicit-tls-listen'] || values['implicit-tls-prot-p'])) {
-    throw new Error('--require-tls, --implicit-tls-listen and --implicit-tls-prot-p need --tls-cert and --tls-key');
-  }
-  const loginTimeout = values['login-timeout'];
-  if (!/^\d+$/.test(loginTimeout) || Number(loginTimeout) === 0) {
-    throw new Error(`--login-timeout "${loginTimeout}" is not a number of seconds above 0`);
-  }
-  const grace = values['shutdown-grace'];
-  if (!/^\d+$/.test(grace)) throw new Error(`--shutdown-grace "${grace}" is not a number of seconds`);
+  const tls =
+    settings.tlsCert !== null
+      ? { cert: readPem('--tls-cert', settings.tlsCert), key: readPem('--tls-key', settings.tlsKey) }
+      : null;
   return {
-    help: values.help,
-    shutdownGraceMs: Number(grace) * 1000,
-    loginTimeoutMs: Number(loginTimeout) * 1000,
-    listen: parseListen(values.listen, '--listen'),
-    implicitTlsListen: values['implicit-tls-listen']
-      ? parseListen(values['implicit-tls-listen'], '--implicit-tls-listen')
+    help: false,
+    driver: values.driver ?? null,
+    shutdownGraceMs: settings.shutdownGrace * 1000,
+    loginTimeoutMs: settings.loginTimeout * 1000,
+    idleTimeoutMs: settings.idleTimeout * 1000,
+    maxSessions: settings.maxSessions,
+    maxSessionsPerIp: settings.maxSessionsPerIp,
+    listen: parseListen(settings.listen, '--listen'),
+    implicitTlsListen: settings.implicitTlsListen !== null
+      ? parseListen(settings.implicitTlsListen, '--implicit-tls-listen')
       : null,
-    root: values.root,
+    root: settings.root,
     users,
-    anonymous: values.anonymous || users.length === 0,
-    passiveRange: values['passive-ports'] ? parsePortRange(values['passive-ports']) : null,
-    passiveAddress: values['passive-address'],
-    tlsPassiveAddress: values['tls-passive-address'],
-    localNetworks: values['local-network'],
+    anonymous: settings.anonymous ?? users.length === 0,
+    passiveRange: settings.passivePorts !== null ? parsePortRange(settings.passivePorts) : null,
+    passiveAddress: settings.passiveAddress ?? undefined,
+    tlsPassiveAddress: settings.tlsPassiveAddress ?? undefined,
+    localNetworks: settings.localNetworks,
     tls,
-    requireTls: values['require-tls'],
-    implicitTlsProtP: values['implicit-tls-prot-p'],
-    showDotFiles: values['show-dot-files'],
-    shareDotFiles: values['share-dot-files'],
+    requireTls: settings.requireTls,
+    requireTlsSessionReuse: settings.requireTlsSessionReuse,
+    allowCcc: settings.allowCcc,
+    implicitTlsProtP: settings.implicitTlsProtP,
+    showDotFiles: settings.showDotFiles,
+    shareDotFiles: settings.shareDotFiles,
   };
 }
 
@@ -116,10 +188,13 @@ async function main() {
   let options;
   let server;
   try {
-    options = parseOptions(process.argv.slice(2));
+    options = await parseOptions(process.argv.slice(2));
     if (options.help) {
       process.stdout.write(`${USAGE}\n`);
       return;
+    }
+    if (options.driver) {
+      process.stderr.write(`ftpwire: --driver ${options.driver} ignored: the Node host runs every session on Node's event loop\n`);
     }
     try {
       server = await FtpServer.create(options);

@@ -1,14 +1,51 @@
-// One data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD) as the core's
-// `transfer` event describes it: open the file first (a missing file is 550
-// before any data connection), then get the data connection, say
-// `transferStarted` (the core sends 150), move the bytes, and report how it
-// ended. TYPE A conversion and listing lines come from the module.
+// One data transfer (RETR, STOR, APPE, STOU, LIST, NLST, MLSD), step by step
+// as the core asks: `transfer` (open the storage its plan names), then
+// `connectData`, `secureData` (PROT P: the 150 is already out), `moveData`
+// and `closeData`. Each step is carried out and answered; the order, the
+// deadlines and every reply are the core's. TYPE A conversion and listing
+// lines come from the module.
 import { AsciiDecoder, AsciiEncoder } from './module.mjs';
 import { connectActive, secureData } from './data.mjs';
 
 const CHUNK = 256 * 1024;
-/** A data connection silent this long is dropped (426): the core does not time out a started transfer. */
-const DATA_IDLE_MS = 5 * 60 * 1000;
+const now = () => performance.now();
+
+/** The steps the core asks of one transfer, in order, awaited one at a time. */
+export class Steps {
+  constructor() {
+    this.queue = [];
+    this.waiter = null;
+  }
+
+  push(step) {
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = null;
+      resolve(step);
+    } else this.queue.push(step);
+  }
+
+  /** The next step; rejects when `signal` aborts (the core gave the transfer up). */
+  next(signal) {
+    if (signal.aborted) return Promise.reject(abortError());
+    if (this.queue.length > 0) return Promise.resolve(this.queue.shift());
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiter = null;
+        reject(abortError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiter = {
+        resolve: (step) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(step);
+        },
+      };
+    });
+  }
+}
+
+const abortError = () => Object.assign(new Error('aborted'), { code: 'ABORT_ERR' });
 
 /** Entries formatted per call into the module: one call per line would cost more than the lines. */
 const LISTING_BATCH = 256;
@@ -30,7 +67,7 @@ async function sortedEntries(batches) {
 /** The name to report for a failure: a transfer or file error the module knows. */
 export function failureCode(error, dataPhase) {
   if (error?.code === 'ABORT_ERR' || error?.name === 'AbortError') return 'aborted';
-  if (error?.code === 'noDataConnection' || error?.code === 'tlsFailed') return error.code;
+  if (['noDataConnection', 'tlsFailed', 'tlsSessionNotReused'].includes(error?.code)) return error.code;
   if (dataPhase) return 'connectionLost';
   if (typeof error?.code === 'string' && /^E[A-Z0-9]+$/.test(error.code)) return error.code;
   return 'local';
@@ -96,38 +133,37 @@ async function receive(socket, signal, sink) {
 /**
  * Runs the transfer `event` for the control connection `control`, which
  * provides: session, storage (LocalFs), passive (PassiveListener or null),
- * localAddress, secureContext, answer(call) and log(line). Never rejects.
+ * localAddress, secureContext, answer(call) and log(line). `steps` brings
+ * the core's later events for it; `progress` counts the bytes moved (the
+ * host reports them before the core's deadlines). Never rejects.
  */
-export async function runTransfer(control, event, signal) {
+export async function runTransfer(control, event, steps, progress, signal) {
   const { session, storage } = control;
-  const started = performance.now();
   let file = null;
   let listing = null;
   let socket = null;
-  let dataPhase = false;
-  let bytes = 0;
-  const upload = ['store', 'append', 'storeUnique'].includes(event.kind);
+  const upload = event.plan === 'write' || event.plan === 'createUnique';
+  const fail = (code) => control.answer(() => session.transferFailed(event.id, code, now()));
+  // Each step's failure is answered as that step's: the core picks the reply.
+  let phase = 'storage';
   try {
     // The file first: its errors are answered before any data connection.
-    switch (event.kind) {
-      case 'retrieve':
+    switch (event.plan) {
+      case 'read': {
         file = await storage.openRead(event.path);
-        {
-          // The size as opened: the core answers 426, not 226, if fewer bytes arrive.
-          const { size } = await file.stat();
-          control.answer(() => session.retrieveOpened(event.id, size));
-        }
+        // The size as opened: the core answers 426, not 226, if fewer bytes arrive.
+        const { size } = await file.stat();
+        control.answer(() => session.storageOpened(event.id, size, undefined, now()));
         break;
-      case 'store':
-        file = await storage.openWrite(event.path, event.offset > 0 ? 'at' : 'truncate', event.offset);
+      }
+      case 'write':
+        file = await storage.openWrite(event.path, event.mode, event.offset);
+        control.answer(() => session.storageOpened(event.id, undefined, undefined, now()));
         break;
-      case 'append':
-        file = await storage.openWrite(event.path, 'append');
-        break;
-      case 'storeUnique': {
+      case 'createUnique': {
         const unique = await storage.createUnique(event.path);
         file = unique.writer;
-        event.uniqueName = unique.name;
+        control.answer(() => session.storageOpened(event.id, undefined, unique.name, now()));
         break;
       }
       default: {
@@ -136,18 +172,22 @@ export async function runTransfer(control, event, signal) {
           facts.kind === 'directory'
             ? await sortedEntries(storage.list(event.path))
             : [{ name: event.path.subarray(event.path.lastIndexOf(0x2f) + 1), facts }];
+        control.answer(() => session.storageOpened(event.id, undefined, undefined, now()));
       }
     }
 
-    socket = await dataConnection(control, event, signal);
-    // The 150 goes out before the TLS handshake: clients such as ftplib
-    // read it before they start TLS on the data connection.
-    control.answer(() =>
-      event.kind === 'storeUnique'
-        ? session.storeUniqueStarted(event.id, event.uniqueName)
-        : session.transferStarted(event.id),
-    );
-    if (event.protected) {
+    phase = 'connect';
+    const connect = await steps.next(signal);
+    socket = await dataConnection(control, connect, signal);
+    if (!connect.protected && socket.earlyTls) {
+      // Secured under PROT P, then PROT C: not a clear-text connection.
+      throw Object.assign(new Error('data connection secured before PROT C'), { code: 'noDataConnection' });
+    }
+    control.answer(() => session.dataConnected(event.id, now()));
+
+    let step = await steps.next(signal);
+    if (step.type === 'secureData') {
+      phase = 'secure';
       const raw = socket;
       socket = null;
       try {
@@ -156,33 +196,35 @@ export async function runTransfer(control, event, signal) {
         raw.destroy();
         throw error;
       }
-    } else if (socket.earlyTls) {
-      // Secured under PROT P, then PROT C: not a clear-text connection.
-      throw Object.assign(new Error('data connection secured before PROT C'), { code: 'noDataConnection' });
+      // Only a client holding this control connection's TLS session can
+      // resume it: the context (and its ticket keys) is this connection's own.
+      const resumed = socket.isSessionReused();
+      control.answer(() => session.dataSecured(event.id, resumed, now()));
+      step = await steps.next(signal);
     }
-    socket.setTimeout(DATA_IDLE_MS, () =>
-      socket.destroy(Object.assign(new Error('data connection idle'), { code: 'ETIMEDOUT' })),
-    );
-    dataPhase = true;
 
+    phase = 'move';
+    let bytes = 0;
     if (listing) {
       const now = Math.floor(Date.now() / 1000);
       for (let start = 0; start < listing.length; start += LISTING_BATCH) {
         const lines = session.formatListing(event.id, listing.slice(start, start + LISTING_BATCH), now);
         bytes += lines.length;
+        progress.bytes = bytes;
         await write(socket, lines, signal);
       }
-    } else if (event.kind === 'retrieve') {
+    } else if (event.plan === 'read') {
       const encoder = event.ascii ? new AsciiEncoder() : null;
       let position = event.offset;
       const buffer = Buffer.allocUnsafe(CHUNK);
       for (;;) {
-        dataPhase = false; // a read error is the file's fault
+        phase = 'file'; // a read error is the file's fault
         const { bytesRead } = await file.read(buffer, 0, CHUNK, position);
-        dataPhase = true;
+        phase = 'move';
         if (bytesRead === 0) break;
         position += bytesRead;
         bytes += bytesRead;
+        progress.bytes = bytes;
         const chunk = buffer.subarray(0, bytesRead);
         // Copied: the buffer is reused while the socket may still hold the chunk.
         await write(socket, encoder ? encoder.encode(chunk) : Buffer.from(chunk), signal);
@@ -191,47 +233,44 @@ export async function runTransfer(control, event, signal) {
       const decoder = event.ascii ? new AsciiDecoder() : null;
       await receive(socket, signal, async (chunk) => {
         bytes += chunk.length;
-        dataPhase = false;
+        progress.bytes = bytes;
+        phase = 'file';
         await file.write(decoder ? decoder.decode(chunk) : chunk);
-        dataPhase = true;
+        phase = 'move';
       });
-      dataPhase = false;
+      phase = 'file';
       if (decoder) await file.write(decoder.finish());
     }
     if (file) {
-      dataPhase = false;
+      phase = 'file';
       await file.close(); // a failed close (e.g. a full disk) is not a complete file
       file = null;
     }
-    dataPhase = true;
+    control.answer(() => session.dataMoved(event.id, bytes, now()));
+
+    phase = 'close';
+    await steps.next(signal);
     // An upload ended with the peer's FIN (the iterator then closed the socket);
     // a download ends with ours, once every byte is out.
     if (!upload) await finish(socket);
-    let failure;
-    control.answer(() => {
-      failure = session.transferFinished(event.id, bytes);
-    });
-    const ms = Math.round(performance.now() - started);
-    const tls = event.protected ? ' (TLS)' : '';
-    const what = `${event.kind} ${Buffer.from(event.path).toString()}`;
-    // The core's verdict: a RETR of a file truncated meanwhile failed.
-    if (failure) control.log(`${what} failed: ${failure} (${bytes} bytes in ${ms} ms)${tls}`);
-    else control.log(`${what}: ${bytes} bytes in ${ms} ms${tls}`);
+    control.answer(() => session.dataClosed(event.id, now()));
   } catch (error) {
-    const code = signal.aborted ? 'aborted' : failureCode(error, dataPhase);
-    control.log(`${event.kind} ${Buffer.from(event.path).toString()} failed: ${code} (${error?.message ?? error})`);
-    control.answer(() => session.transferFailed(event.id, code));
+    // Given up by the core (ABOR, a deadline): it answered already.
+    if (signal.aborted) return;
+    const code = failureCode(error, phase === 'move' || phase === 'close');
+    control.log(`data connection: ${code} (${error?.message ?? error})`);
+    fail(code);
   } finally {
     await file?.close().catch(() => {});
     socket?.destroy(); // a no-op after a clean finish
   }
 }
 
-/** The transfer's data connection, before any TLS: accepted (passive) or dialled (active). */
-async function dataConnection(control, event, signal) {
-  if (event.data.mode === 'passive') {
+/** The transfer's data connection (a `connectData` step), before any TLS: accepted (passive) or dialled (active). */
+async function dataConnection(control, step, signal) {
+  if (step.data.mode === 'passive') {
     if (!control.passive) throw Object.assign(new Error('no passive listener'), { code: 'noDataConnection' });
     return control.passive.accept(signal);
   }
-  return connectActive(event.data.address, event.data.port, control.localAddress, signal);
+  return connectActive(step.data.address, step.data.port, control.localAddress, signal);
 }

@@ -79,6 +79,20 @@ impl JsServerConfig {
         self.edit().data_connection_timeout = duration_ms(ms);
     }
 
+    /// A transfer that moves nothing (no `dataProgress`) for this long is
+    /// aborted (`426`).
+    #[wasm_bindgen(setter = dataStallTimeoutMs)]
+    pub fn set_data_stall_timeout_ms(&mut self, ms: f64) {
+        self.edit().data_stall_timeout = duration_ms(ms);
+    }
+
+    /// Refuse (`522`) a protected data connection that did not resume the
+    /// control connection's TLS session; off by default.
+    #[wasm_bindgen(setter = requireTlsSessionReuse)]
+    pub fn set_require_tls_session_reuse(&mut self, on: bool) {
+        self.edit().require_tls_session_reuse = on;
+    }
+
     /// A failed PASS is answered only after this delay.
     #[wasm_bindgen(setter = failedLoginDelayMs)]
     pub fn set_failed_login_delay_ms(&mut self, ms: f64) {
@@ -293,12 +307,18 @@ impl JsSession {
         self.inner.handle_timeout(now_ms);
     }
 
-    /// The server is stopping: queues `421` and closes the session. A
-    /// running transfer is aborted (an `abortTransfer` event comes first),
-    /// so a host that lets transfers finish calls this once none runs.
+    /// The server is stopping: `421` and the session closes, at once or,
+    /// if a transfer runs, once it is over (no command runs meanwhile).
     #[wasm_bindgen(js_name = shutDown)]
     pub fn shut_down(&mut self, #[wasm_bindgen(js_name = nowMs)] now_ms: f64) {
         self.inner.shut_down(now_ms);
+    }
+
+    /// The server stops now (the grace period is over): a running transfer
+    /// is ended, then `421` and `closed`.
+    #[wasm_bindgen(js_name = shutDownNow)]
+    pub fn shut_down_now(&mut self, #[wasm_bindgen(js_name = nowMs)] now_ms: f64) {
+        self.inner.shut_down_now(now_ms);
     }
 
     /// Whether the session is over.
@@ -425,54 +445,95 @@ impl JsSession {
         self.inner.tls_established(id).map_err(js_error)
     }
 
-    /// The transfer's file is open and its data connection is up (`150`).
-    #[wasm_bindgen(js_name = transferStarted)]
-    pub fn transfer_started(&mut self, id: u32) -> Result<(), JsError> {
-        self.inner.transfer_started(id, None).map_err(js_error)
-    }
-
-    /// STOU's file `name` (in the requested directory) is open and the data connection is up.
-    #[wasm_bindgen(js_name = storeUniqueStarted)]
-    pub fn store_unique_started(&mut self, id: u32, name: &[u8]) -> Result<(), JsError> {
+    /// Answers a `transfer` event: its storage is open. RETR: `size` is the
+    /// file's size as opened (a RETR that then delivers fewer bytes after
+    /// REST ends in `426`); STOU: `uniqueName` is the new file's name.
+    #[wasm_bindgen(js_name = storageOpened)]
+    pub fn storage_opened(
+        &mut self,
+        id: u32,
+        size: Option<f64>,
+        #[wasm_bindgen(js_name = uniqueName)] unique_name: Option<Vec<u8>>,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
         self.inner
-            .transfer_started(id, Some(name))
+            .storage_opened(id, size.map(count), unique_name.as_deref(), now_ms)
             .map_err(js_error)
     }
 
-    /// RETR `id`: the file had `size` bytes when it was opened. Call it
-    /// before `transferFinished`: a RETR that then delivers fewer bytes
-    /// (after REST) was cut short and ends in `426`, not `226`.
-    #[wasm_bindgen(js_name = retrieveOpened)]
-    pub fn retrieve_opened(&mut self, id: u32, size: f64) -> Result<(), JsError> {
+    /// Answers a `connectData` event: the data connection is up (the `150` goes out).
+    #[wasm_bindgen(js_name = dataConnected)]
+    pub fn data_connected(
+        &mut self,
+        id: u32,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner.data_connected(id, now_ms).map_err(js_error)
+    }
+
+    /// Answers a `secureData` event: the data connection's TLS is up;
+    /// `resumed`: it resumed the control connection's TLS session.
+    #[wasm_bindgen(js_name = dataSecured)]
+    pub fn data_secured(
+        &mut self,
+        id: u32,
+        resumed: bool,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
         self.inner
-            .retrieve_opened(id, count(size))
+            .data_secured(id, resumed, now_ms)
             .map_err(js_error)
     }
 
-    /// The transfer moved every byte (`bytes` of them; for RETR, read from
-    /// the file) and the file is complete (`226`). Returns `undefined` if
-    /// the reply said so, or why the session reports it failed (log that).
-    #[wasm_bindgen(js_name = transferFinished)]
-    pub fn transfer_finished(&mut self, id: u32, bytes: f64) -> Result<Option<String>, JsError> {
-        let outcome = self
-            .inner
-            .transfer_finished(id, Ok(count(bytes)))
-            .map_err(js_error)?;
-        Ok(outcome.err().map(|error| error.to_string()))
+    /// During `moveData`: `bytes` moved so far; keeps the stall timeout off.
+    #[wasm_bindgen(js_name = dataProgress)]
+    pub fn data_progress(
+        &mut self,
+        id: u32,
+        bytes: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner
+            .data_progress(id, count(bytes), now_ms)
+            .map_err(js_error)
     }
 
-    /// The transfer did not complete: `noDataConnection`, `connectionLost`,
-    /// `aborted` (after `abortTransfer`), or a file error name / errno code.
+    /// Answers a `moveData` event: every byte moved (for RETR, `bytes` read
+    /// from the file).
+    #[wasm_bindgen(js_name = dataMoved)]
+    pub fn data_moved(
+        &mut self,
+        id: u32,
+        bytes: f64,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner
+            .data_moved(id, count(bytes), now_ms)
+            .map_err(js_error)
+    }
+
+    /// Answers a `closeData` event: the data connection closed in order (`226`).
+    #[wasm_bindgen(js_name = dataClosed)]
+    pub fn data_closed(
+        &mut self,
+        id: u32,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<(), JsError> {
+        self.inner.data_closed(id, now_ms).map_err(js_error)
+    }
+
+    /// The step in flight of transfer `id` failed: `noDataConnection`,
+    /// `connectionLost`, `tlsFailed`, or a file error name / errno code.
     #[wasm_bindgen(js_name = transferFailed)]
     pub fn transfer_failed(
         &mut self,
         id: u32,
         #[wasm_bindgen(unchecked_param_type = "TransferErrorCode")] error: &str,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
     ) -> Result<(), JsError> {
         let error = answer::transfer_error(error).map_err(js_error)?;
         self.inner
-            .transfer_finished(id, Err(error))
-            .map(|_| ())
+            .transfer_failed(id, error, now_ms)
             .map_err(js_error)
     }
 

@@ -10,11 +10,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::vec::Vec;
 
-use ftpwire_core::listing::{self, ListEntry, ListFilter, Metadata};
+use ftpwire_core::listing::{ListEntry, ListFilter, ListFormat, Metadata};
 use ftpwire_core::server::{
-    Change, ChangeToken, DataEndpoint, DirectoryToken, Event, FileError, LoginOutcome, LoginToken,
-    Notice, PassiveError, PassiveToken, StatToken, TlsToken, TransferError, TransferId,
-    TransferKind, TransferToken,
+    Change, ChangeToken, CloseToken, ConnectToken, DataEndpoint, DirectoryToken, Event, FileError,
+    LoginOutcome, LoginToken, MoveToken, Notice, OpenToken, PassiveError, PassiveToken, Plan,
+    SecureToken, StatToken, TlsToken, TransferError, TransferId, TransferKind, WriteMode,
 };
 use ftpwire_core::{Output, ServerConfig, ServerSession};
 
@@ -59,12 +59,25 @@ enum Pending {
     Enter(DirectoryToken),
     Change(ChangeToken),
     Tls(TlsToken),
+    /// A transfer, known to the host by one id through all its steps.
     Transfer {
-        token: TransferToken,
-        kind: TransferKind,
-        read_only: bool,
-        filter: ListFilter,
+        transfer: TransferId,
+        step: Step,
+        /// Listings: how to write the entries.
+        listing: Option<(ListFormat, ListFilter, bool)>,
     },
+}
+
+/// The token of the transfer step in flight.
+#[derive(Debug)]
+enum Step {
+    Open(OpenToken),
+    Connect(ConnectToken),
+    Secure(SecureToken),
+    Move(MoveToken),
+    Close(CloseToken),
+    /// Answered; the next step has not come yet.
+    Between,
 }
 
 impl Pending {
@@ -147,10 +160,15 @@ impl Session {
         self.inner.handle_timeout(answer::instant(now_ms));
     }
 
-    /// The server stops: `421` is queued and the session closes (a running
-    /// transfer is aborted first, so call it once none runs).
+    /// The server stops: `421` and the session closes, once a running
+    /// transfer is over.
     pub fn shut_down(&mut self, now_ms: f64) {
         self.inner.shut_down(answer::instant(now_ms));
+    }
+
+    /// The server stops now: a running transfer is ended, `421`, closed.
+    pub fn shut_down_now(&mut self, now_ms: f64) {
+        self.inner.shut_down_now(answer::instant(now_ms));
     }
 
     /// Whether the session has ended.
@@ -179,14 +197,43 @@ impl Session {
                 None,
             ),
             Output::Closed => (Value::tagged("closed", []), None),
-            // The host knows its transfers by this adapter's ids.
-            Output::Event(Event::AbortTransfer(abort)) => (
-                Value::tagged(
-                    "abortTransfer",
-                    [("id", transfer_with(&self.pending, abort.transfer))],
-                ),
-                None,
-            ),
+            // The host knows a transfer by the id of its first event.
+            Output::Event(Event::AbortTransfer(abort)) => {
+                let id = self.end_transfer(abort.transfer);
+                (Value::tagged("abortTransfer", [("id", id)]), None)
+            }
+            Output::Event(Event::ConnectData(c)) => {
+                let data = match c.endpoint {
+                    DataEndpoint::Passive { peer } => Value::Object(vec![
+                        ("mode", "passive".into()),
+                        ("peer", Value::Text(peer.to_string())),
+                    ]),
+                    DataEndpoint::Active(addr) => Value::Object(vec![
+                        ("mode", "active".into()),
+                        ("address", Value::Text(addr.ip().to_string())),
+                        ("port", u32::from(addr.port()).into()),
+                    ]),
+                };
+                let id = self.next_step(c.transfer, Step::Connect(c.token));
+                let fields = [
+                    ("id", id),
+                    ("data", data),
+                    ("protected", c.protected.into()),
+                ];
+                (Value::tagged("connectData", fields), None)
+            }
+            Output::Event(Event::SecureData(d)) => {
+                let id = self.next_step(d.transfer, Step::Secure(d.token));
+                (Value::tagged("secureData", [("id", id)]), None)
+            }
+            Output::Event(Event::MoveData(m)) => {
+                let id = self.next_step(m.transfer, Step::Move(m.token));
+                (Value::tagged("moveData", [("id", id)]), None)
+            }
+            Output::Event(Event::CloseData(c)) => {
+                let id = self.next_step(c.transfer, Step::Close(c.token));
+                (Value::tagged("closeData", [("id", id)]), None)
+            }
             Output::Event(event) => event_value(event, id),
         };
         if let Some(pending) = pending {
@@ -205,25 +252,90 @@ impl Session {
         Ok(self.pending.swap_remove(index).1)
     }
 
-    fn transfer(
-        &self,
-        id: u32,
-    ) -> Result<(&TransferToken, TransferKind, bool, ListFilter), AnswerError> {
+    /// The step the core asks for now, kept for the host's answer; the
+    /// transfer's id for the host.
+    fn next_step(&mut self, core: TransferId, next: Step) -> Value {
+        let found = self
+            .pending
+            .iter_mut()
+            .find_map(|(id, pending)| match pending {
+                Pending::Transfer { transfer, step, .. } if *transfer == core => Some((*id, step)),
+                _ => None,
+            });
+        match found {
+            Some((id, step)) => {
+                *step = next;
+                Value::from(id)
+            }
+            None => Value::Null,
+        }
+    }
+
+    /// The core ended a transfer: forget it; its id for the host.
+    fn end_transfer(&mut self, core: TransferId) -> Value {
+        let found = self.pending.iter().position(
+            |(_, p)| matches!(p, Pending::Transfer { transfer, .. } if *transfer == core),
+        );
+        match found {
+            Some(index) => Value::from(self.pending.swap_remove(index).0),
+            None => Value::Null,
+        }
+    }
+
+    /// The token of transfer `id`'s step in flight (the transfer stays known).
+    fn step(&mut self, id: u32) -> Result<Step, AnswerError> {
         self.pending
-            .iter()
+            .iter_mut()
             .find_map(|(pid, p)| match p {
-                Pending::Transfer {
-                    token,
-                    kind,
-                    read_only,
-                    filter,
-                } if *pid == id => Some((token, *kind, *read_only, *filter)),
+                Pending::Transfer { step, .. } if *pid == id => {
+                    Some(core::mem::replace(step, Step::Between))
+                }
                 _ => None,
             })
             .ok_or(AnswerError::UnknownId {
                 id,
                 expected: "transfer",
             })
+    }
+
+    /// Transfer `id` is over: forget it.
+    fn forget(&mut self, id: u32) {
+        self.pending
+            .retain(|(pid, p)| !(*pid == id && matches!(p, Pending::Transfer { .. })));
+    }
+
+    /// `answer` with the token of the step `expected` in flight, or an error
+    /// naming what the transfer waits for.
+    fn answer_step(
+        &mut self,
+        id: u32,
+        expected: &'static str,
+        answer: impl FnOnce(&mut ServerSession, Step) -> Result<bool, Step>,
+    ) -> Result<(), AnswerError> {
+        let step = self.step(id)?;
+        match answer(&mut self.inner, step) {
+            Ok(over) => {
+                if over {
+                    self.forget(id);
+                }
+                Ok(())
+            }
+            Err(step) => {
+                self.next_step_by_id(id, step);
+                Err(AnswerError::UnknownId { id, expected })
+            }
+        }
+    }
+
+    fn next_step_by_id(&mut self, id: u32, next: Step) {
+        for (pid, pending) in &mut self.pending {
+            if let Pending::Transfer { step, .. } = pending
+                && *pid == id
+            {
+                *step = next;
+                return;
+            }
+        }
     }
 
     /// Answers a `login` event.
@@ -298,61 +410,126 @@ impl Session {
         Ok(())
     }
 
-    /// The transfer's file is open and its data connection up (`150`); for
-    /// STOU, `unique_name` is the file name the host picked.
-    pub fn transfer_started(
+    /// Answers a `transfer` event: its storage is open (RETR: `size` as
+    /// opened; STOU: `unique_name`, the new file's name).
+    pub fn storage_opened(
         &mut self,
         id: u32,
+        size: Option<u64>,
         unique_name: Option<&[u8]>,
+        now_ms: f64,
     ) -> Result<(), AnswerError> {
-        let index = self
-            .pending
-            .iter()
-            .position(|(pid, p)| *pid == id && matches!(p, Pending::Transfer { .. }))
-            .ok_or(AnswerError::UnknownId {
-                id,
-                expected: "transfer",
-            })?;
-        let Pending::Transfer { token, .. } = &self.pending[index].1 else {
-            unreachable!("position checked the kind");
-        };
-        match unique_name {
-            Some(name) => self.inner.store_unique_started(token, name),
-            None => self.inner.transfer_started(token),
-        }
-        Ok(())
+        let now = answer::instant(now_ms);
+        self.answer_step(id, "transfer", |session, step| match step {
+            Step::Open(token) => {
+                match unique_name {
+                    Some(name) => session.unique_created(token, name, now),
+                    None => session.storage_opened(token, size, now),
+                }
+                Ok(false)
+            }
+            other => Err(other),
+        })
     }
 
-    /// RETR `id`: the file had `size` bytes when it was opened; a RETR
-    /// that then delivers fewer (after REST) ends in `426`, not `226`.
-    pub fn retrieve_opened(&mut self, id: u32, size: u64) -> Result<(), AnswerError> {
+    /// Answers a `connectData` event: the data connection is up.
+    pub fn data_connected(&mut self, id: u32, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
+        self.answer_step(id, "connectData", |session, step| match step {
+            Step::Connect(token) => {
+                session.data_connected(token, now);
+                Ok(false)
+            }
+            other => Err(other),
+        })
+    }
+
+    /// Answers a `secureData` event: TLS is up; `resumed` the control
+    /// connection's TLS session.
+    pub fn data_secured(&mut self, id: u32, resumed: bool, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
+        self.answer_step(id, "secureData", |session, step| match step {
+            Step::Secure(token) => {
+                session.data_secured(token, resumed, now);
+                Ok(false)
+            }
+            other => Err(other),
+        })
+    }
+
+    /// During `moveData`: `bytes` moved so far (keeps the stall timeout off).
+    pub fn data_progress(&mut self, id: u32, bytes: u64, now_ms: f64) -> Result<(), AnswerError> {
         let token = self
             .pending
             .iter()
             .find_map(|(pid, p)| match p {
-                Pending::Transfer { token, .. } if *pid == id => Some(token),
+                Pending::Transfer {
+                    step: Step::Move(token),
+                    ..
+                } if *pid == id => Some(token),
                 _ => None,
             })
             .ok_or(AnswerError::UnknownId {
                 id,
-                expected: "transfer",
+                expected: "moveData",
             })?;
-        self.inner.retrieve_opened(token, size);
+        self.inner
+            .data_progress(token, bytes, answer::instant(now_ms));
         Ok(())
     }
 
-    /// The transfer ended: `Ok(bytes)` only if everything was moved (for
-    /// RETR: bytes read from the file). Returns the outcome the reply
-    /// reports, for the host's log.
-    pub fn transfer_finished(
+    /// Answers a `moveData` event: every byte moved (RETR: `bytes` read from the file).
+    pub fn data_moved(&mut self, id: u32, bytes: u64, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
+        self.answer_step(id, "moveData", |session, step| match step {
+            Step::Move(token) => {
+                session.data_moved(token, Ok(bytes), now);
+                Ok(false)
+            }
+            other => Err(other),
+        })
+    }
+
+    /// Answers a `closeData` event: closed in order (`226`); the transfer is over.
+    pub fn data_closed(&mut self, id: u32, now_ms: f64) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
+        self.answer_step(id, "closeData", |session, step| match step {
+            Step::Close(token) => {
+                session.data_closed(token, Ok(()), now);
+                Ok(true)
+            }
+            other => Err(other),
+        })
+    }
+
+    /// The step in flight failed with `error`: the storage did not open,
+    /// no data connection, TLS failed, the bytes or the close failed. The
+    /// transfer is over.
+    pub fn transfer_failed(
         &mut self,
         id: u32,
-        result: Result<u64, TransferError>,
-    ) -> Result<Result<u64, TransferError>, AnswerError> {
-        let Pending::Transfer { token, .. } = self.take(id, "transfer")? else {
-            unreachable!("take checked the kind");
-        };
-        Ok(self.inner.transfer_finished(token, result))
+        error: TransferError,
+        now_ms: f64,
+    ) -> Result<(), AnswerError> {
+        let now = answer::instant(now_ms);
+        self.answer_step(id, "transfer", |session, step| {
+            match step {
+                Step::Open(token) => session.storage_failed(
+                    token,
+                    match error {
+                        TransferError::File(error) => error,
+                        _ => FileError::Local,
+                    },
+                    now,
+                ),
+                Step::Connect(token) => session.data_connect_failed(token, now),
+                Step::Secure(token) => session.data_tls_failed(token, now),
+                Step::Move(token) => session.data_moved(token, Err(error), now),
+                Step::Close(token) => session.data_closed(token, Err(error), now),
+                Step::Between => return Err(Step::Between),
+            }
+            Ok(true)
+        })
     }
 
     /// Formats directory entries for the listing transfer `id` (LIST, NLST
@@ -367,14 +544,18 @@ impl Session {
         now_unix: i64,
         out: &mut Vec<u8>,
     ) -> Result<(), AnswerError> {
-        let (_, kind, read_only, filter) = self.transfer(id)?;
+        let listing = self.pending.iter().find_map(|(pid, p)| match p {
+            Pending::Transfer { listing, .. } if *pid == id => Some(*listing),
+            _ => None,
+        });
+        let (format, filter, read_only) = listing
+            .ok_or(AnswerError::UnknownId {
+                id,
+                expected: "transfer",
+            })?
+            .ok_or(AnswerError::Malformed("this transfer is not a listing"))?;
         for entry in entries.iter().filter(|entry| filter.shows(entry.name)) {
-            match kind {
-                TransferKind::List => listing::write_list_line(out, entry, now_unix),
-                TransferKind::NameList => listing::write_nlst_line(out, entry.name),
-                TransferKind::MachineList => listing::write_mlsd_line(out, entry, !read_only),
-                _ => return Err(AnswerError::Malformed("this transfer is not a listing")),
-            }
+            format.write_entry(out, entry, now_unix, !read_only);
         }
         Ok(())
     }
@@ -449,40 +630,61 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
             )
         }
         Event::Transfer(transfer) => {
-            let data = match transfer.data {
-                DataEndpoint::Passive { peer } => Value::Object(vec![
-                    ("mode", "passive".into()),
-                    ("peer", Value::Text(peer.to_string())),
+            let mut fields = vec![
+                id_value(),
+                ("kind", transfer_kind(transfer.kind).into()),
+                ("ascii", transfer.ascii.into()),
+            ];
+            let mut listing = None;
+            match transfer.plan {
+                Plan::Read { path, offset } => fields.extend([
+                    ("plan", "read".into()),
+                    ("path", path.into()),
+                    ("offset", offset.into()),
                 ]),
-                DataEndpoint::Active(addr) => Value::Object(vec![
-                    ("mode", "active".into()),
-                    ("address", Value::Text(addr.ip().to_string())),
-                    ("port", u32::from(addr.port()).into()),
-                ]),
-            };
-            let value = Value::tagged(
-                "transfer",
-                [
-                    id_value(),
-                    ("kind", transfer_kind(transfer.kind).into()),
-                    ("path", transfer.path.into()),
-                    ("offset", transfer.offset.into()),
-                    ("ascii", transfer.ascii.into()),
-                    ("data", data),
-                    ("protected", transfer.protected.into()),
-                    ("readOnly", transfer.read_only.into()),
-                    ("dotFiles", transfer.filter.dot_files.into()),
-                ],
-            );
+                Plan::Write { path, mode } => {
+                    let (mode, offset) = match mode {
+                        WriteMode::Truncate => ("truncate", 0),
+                        WriteMode::At(offset) => ("at", offset),
+                        WriteMode::Append => ("append", 0),
+                    };
+                    fields.extend([
+                        ("plan", "write".into()),
+                        ("path", path.into()),
+                        ("mode", mode.into()),
+                        ("offset", offset.into()),
+                    ]);
+                }
+                Plan::CreateUnique { directory } => {
+                    fields.extend([("plan", "createUnique".into()), ("path", directory.into())])
+                }
+                Plan::List {
+                    path,
+                    format,
+                    filter,
+                    read_only,
+                } => {
+                    listing = Some((format, filter, read_only));
+                    fields.extend([
+                        ("plan", "list".into()),
+                        ("path", path.into()),
+                        ("readOnly", read_only.into()),
+                        ("dotFiles", filter.dot_files.into()),
+                    ]);
+                }
+            }
             let pending = Pending::Transfer {
-                token: transfer.token,
-                kind: transfer.kind,
-                read_only: transfer.read_only,
-                filter: transfer.filter,
+                transfer: transfer.id,
+                step: Step::Open(transfer.token),
+                listing,
             };
-            (value, Some(pending))
+            (Value::tagged("transfer", fields), Some(pending))
         }
-        Event::AbortTransfer(_) => unreachable!("poll_output maps it to the transfer's id"),
+        Event::ConnectData(_)
+        | Event::SecureData(_)
+        | Event::MoveData(_)
+        | Event::CloseData(_)
+        | Event::AbortTransfer(_) => unreachable!("poll_output maps transfer steps"),
         Event::UpgradeTls(upgrade) => (
             Value::tagged("upgradeTls", [id_value()]),
             Some(Pending::Tls(upgrade.token)),
@@ -490,17 +692,6 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
         Event::DowngradeTls => (Value::tagged("downgradeTls", []), None),
         Event::Notice(notice) => (notice_value(notice), None),
     }
-}
-
-/// This adapter's id of the transfer the core names, if it still waits for its answer.
-fn transfer_with(pending: &[(u32, Pending)], transfer: TransferId) -> Value {
-    pending
-        .iter()
-        .find_map(|(id, p)| match p {
-            Pending::Transfer { token, .. } if token.id() == transfer => Some(Value::from(*id)),
-            _ => None,
-        })
-        .unwrap_or(Value::Null)
 }
 
 fn transfer_kind(kind: TransferKind) -> &'static str {
@@ -545,6 +736,27 @@ fn notice_value(notice: Notice<'_>) -> Value {
             ("hostAnswerTimeout", vec![("answer", answer.into())])
         }
         Notice::InputLimit => ("inputLimit", vec![]),
+        Notice::WrongAnswer { answer } => ("wrongAnswer", vec![("answer", answer.into())]),
+        Notice::TransferEnded {
+            kind,
+            path,
+            bytes,
+            outcome,
+            ..
+        } => (
+            "transferEnded",
+            vec![
+                ("kind", transfer_kind(kind).into()),
+                ("path", path.into()),
+                ("bytes", bytes.into()),
+                (
+                    "error",
+                    outcome
+                        .err()
+                        .map_or(Value::Null, |e| Value::Text(e.to_string())),
+                ),
+            ],
+        ),
     };
     let mut fields = vec![("notice", name.into())];
     fields.extend(extra);

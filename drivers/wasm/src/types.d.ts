@@ -64,18 +64,33 @@ export type FileChangeEvent = { type: "fileChange"; id: number } & (
   | { change: "setModified"; path: Uint8Array; modified: number }
   /** SITE CHMOD: set the permission bits (never above 0o777). */
   | { change: "setPermissions"; path: Uint8Array; mode: number });
-/** Run a data transfer: `transferStarted(id)` (or `storeUniqueStarted`) once the file is open
- *  and the data connection up (TLS-wrapped if `protected`), then `transferFinished(id, bytes)`
- *  or `transferFailed(id, code)`. `ascii`: convert with AsciiEncoder/AsciiDecoder.
- *  Paths are normalized, absolute, and never above `/` (the session root).
+/** A data transfer begins: open the storage its `plan` names (`read` from `offset`; `write` in
+ *  `mode` truncate/at/append; `createUnique` in the directory `path`; `list` the directory or
+ *  file `path`), then `storageOpened(id, size?, uniqueName?)` (RETR: the file's size; STOU: the
+ *  new name) or `transferFailed(id, code)`. Later steps name the same `id`. `ascii`: convert
+ *  with AsciiEncoder/AsciiDecoder. Paths are normalized, absolute, never above `/`.
  *  Listings: read the whole directory, sort it by name bytewise (`Buffer.compare`), then hand
- *  it to `formatListing` in batches; the module leaves out the dot files it must not show
- *  (`dotFiles` false). */
-export interface TransferEvent {
-  type: "transfer"; id: number; kind: TransferKind; path: Uint8Array; offset: number;
-  ascii: boolean; data: DataEndpoint; protected: boolean; readOnly: boolean; dotFiles: boolean;
-}
-/** Stop the running transfer `id`, then answer `transferFailed(id, "aborted")`. */
+ *  it to `formatListing` in batches; the module leaves out the dot files it must not show. */
+export type TransferEvent = { type: "transfer"; id: number; kind: TransferKind; ascii: boolean; path: Uint8Array } & (
+  | { plan: "read"; offset: number }
+  | { plan: "write"; mode: "truncate" | "at" | "append"; offset: number }
+  | { plan: "createUnique" }
+  | { plan: "list"; readOnly: boolean; dotFiles: boolean });
+/** Accept (passive) or dial (active) the data connection, then `dataConnected(id)` (the 150 goes
+ *  out) or `transferFailed(id, code)`. `protected`: PROT P (a passive connection may be secured
+ *  on arrival, for clients that start TLS before the command). */
+export interface ConnectDataEvent { type: "connectData"; id: number; data: DataEndpoint; protected: boolean }
+/** The 150 is out: run the TLS server handshake on the data connection, then
+ *  `dataSecured(id, resumed)` (whether it resumed the control connection's session) or
+ *  `transferFailed(id, "tlsFailed")`. */
+export interface SecureDataEvent { type: "secureData"; id: number }
+/** Move the bytes; report `dataProgress(id, bytes, nowMs)` (before a deadline, at least), then
+ *  `dataMoved(id, bytes)` (RETR: bytes read from the file) or `transferFailed(id, code)`. */
+export interface MoveDataEvent { type: "moveData"; id: number }
+/** Close the data connection in order (close_notify, FIN), then `dataClosed(id)`: the core sends 226. */
+export interface CloseDataEvent { type: "closeData"; id: number }
+/** The core ended transfer `id` (ABOR, a deadline, a refused TLS session, the connection
+ *  closing): drop its file and data connection; answer nothing more for it. */
 export interface AbortTransferEvent { type: "abortTransfer"; id: number | null }
 /** AUTH TLS accepted (its 234 was transmitted before): flush, run the TLS handshake as
  *  server on the control connection, then `tlsEstablished(id)`; on failure close. */
@@ -87,12 +102,15 @@ export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "loginSucceeded" | "loginFailed"; user: string }
   | { notice: "portRefused"; address: string; reason: string }
   | { notice: "readOnlyRefused"; user: string; command: string }
-  | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" });
+  | { notice: "transferEnded"; kind: TransferKind; path: Uint8Array; bytes: number; error: string | null }
+  | { notice: "foreignAnswer" | "staleAnswer" | "hostAnswerTimeout" | "wrongAnswer"; answer: string }
+  | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" | "inputLimit" });
 
 /** Everything a session asks of its host. */
 export type SessionEvent =
   | LoginEvent | OpenPassiveEvent | ClosePassiveEvent | StatEvent | EnterDirectoryEvent | FileChangeEvent
-  | TransferEvent | AbortTransferEvent | UpgradeTlsEvent | DowngradeTlsEvent | NoticeEvent;
+  | TransferEvent | ConnectDataEvent | SecureDataEvent | MoveDataEvent | CloseDataEvent
+  | AbortTransferEvent | UpgradeTlsEvent | DowngradeTlsEvent | NoticeEvent;
 
 /** One result of `Session.pollOutput()`. */
 export type SessionOutput = TransmitOutput | TimeoutOutput | ClosedOutput | SessionEvent;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ftpwire_core::ServerConfig;
+use ftpwire_core::server::TransferError;
 use ftpwire_wasm::answer;
 use ftpwire_wasm::{Session, Value};
 use serde_json::{Map, Value as Json, json};
@@ -84,6 +85,8 @@ struct Runner<'a> {
     out: Vec<u8>,
     events: Vec<Json>,
     ids: HashMap<String, u32>,
+    /// The running transfer's step in flight.
+    step: Option<String>,
     closed: bool,
 }
 
@@ -110,10 +113,19 @@ impl Runner<'_> {
                     self.closed = true;
                     break;
                 }
+                // A transfer's steps: the scripts answer a transfer as a
+                // whole ("started", "finished", "error"); the runner walks it
+                // through the steps.
+                Some(kind @ ("connectData" | "secureData" | "moveData" | "closeData")) => {
+                    self.step = Some(kind.to_string());
+                }
+                Some("notice")
+                    if output.get("notice") == Some(&Value::Text("transferEnded".into())) => {}
                 Some(kind) => {
-                    if let (Some(Value::Number(id)), false) =
-                        (output.get("id"), kind == "abortTransfer")
-                    {
+                    if kind == "abortTransfer" {
+                        self.ids.remove("transfer");
+                        self.step = None;
+                    } else if let Some(Value::Number(id)) = output.get("id") {
                         self.ids.insert(kind.to_string(), *id as u32);
                     }
                     self.events.push(plain(&output));
@@ -194,22 +206,41 @@ impl Runner<'_> {
             }
             "transfer" => {
                 let id = self.id(kind, true);
-                if step.get("started").is_some() {
-                    self.session.transfer_started(id, None).unwrap();
-                }
-                if let Some(name) = step.get("uniqueName").and_then(Json::as_str) {
+                let unique = step.get("uniqueName").and_then(Json::as_str);
+                let finished = step.get("finished").and_then(Json::as_u64);
+                let error = error.map(|e| answer::transfer_error(e).unwrap());
+                // A file error before any data connection is the storage's.
+                let opens = !matches!(error, Some(TransferError::File(_)))
+                    || step.get("started").is_some()
+                    || step.get("opened").is_some();
+                if opens && self.step.is_none() {
+                    let name = unique.map(str::as_bytes);
                     self.session
-                        .transfer_started(id, Some(name.as_bytes()))
+                        .storage_opened(id, None, name, self.now)
                         .unwrap();
+                    self.offer();
                 }
-                if let Some(bytes) = step.get("finished").and_then(Json::as_u64) {
+                let connects =
+                    step.get("started").is_some() || finished.is_some() || unique.is_some();
+                if connects && self.step.as_deref() == Some("connectData") {
+                    self.session.data_connected(id, self.now).unwrap();
+                    self.offer();
+                    if self.step.as_deref() == Some("secureData") {
+                        self.session.data_secured(id, true, self.now).unwrap();
+                        self.offer();
+                    }
+                }
+                if let Some(bytes) = finished {
+                    self.session.data_moved(id, bytes, self.now).unwrap();
+                    self.offer();
+                    self.session.data_closed(id, self.now).unwrap();
                     self.ids.remove(kind);
-                    self.session.transfer_finished(id, Ok(bytes)).unwrap().ok();
+                    self.step = None;
                 }
                 if let Some(error) = error {
+                    self.session.transfer_failed(id, error, self.now).unwrap();
                     self.ids.remove(kind);
-                    let error = answer::transfer_error(error).unwrap();
-                    let _ = self.session.transfer_finished(id, Err(error)).unwrap();
+                    self.step = None;
                 }
                 Ok(())
             }
@@ -295,6 +326,11 @@ impl Runner<'_> {
             }
             if let Some(ms) = step.get("advance").and_then(Json::as_f64) {
                 self.now += ms;
+                // As a host does before a deadline: what moved meanwhile.
+                if let Some(bytes) = step.get("progress").and_then(Json::as_u64) {
+                    let id = self.id("transfer", true);
+                    self.session.data_progress(id, bytes, self.now).unwrap();
+                }
                 self.session.handle_timeout(self.now);
                 self.offer();
             }
@@ -367,6 +403,7 @@ fn run(fixtures: &Json, script: &Json) {
         out: Vec::new(),
         events: Vec::new(),
         ids: HashMap::new(),
+        step: None,
         closed: false,
     };
     runner.drain();

@@ -47,10 +47,11 @@ impl State {
 
     pub(super) fn status(&mut self) {
         if let Waiting::Transfer(t) = self.waiting {
-            let state = if t.started {
-                "in progress"
-            } else {
-                "waiting for the data connection"
+            let state = match t.phase {
+                transfer::Phase::Opening | transfer::Phase::Connecting => {
+                    "waiting for the data connection"
+                }
+                _ => "in progress",
             };
             reply::write_code(&mut self.out, 211, b' ');
             let _ = write!(Bytes(&mut self.out), "Transfer {state}.\r\n");

@@ -13,7 +13,7 @@ use crate::Instant;
 use crate::address::{self, PassiveAddress, PassiveChoice};
 use crate::command::{Command, EpsvArgument, ListArgument, ParseError, TransferType, Verb};
 use crate::control::{ControlReader, Frame};
-use crate::listing::{self, FileKind, ListFilter, Metadata};
+use crate::listing::{self, FileKind, ListFilter, ListFormat, Metadata};
 use crate::path;
 use crate::reply;
 
@@ -117,6 +117,10 @@ struct State {
     starts_protected: bool,
 
     waiting: Waiting,
+    /// STOU's file name, for its 150.
+    unique_name: Vec<u8>,
+    /// Shutting down: close once the running transfer is over.
+    draining: bool,
     /// When the last event that needs an answer went out.
     waiting_since: Instant,
     next_token: u32,
@@ -163,25 +167,24 @@ enum Waiting {
 struct TransferState {
     id: u32,
     kind: TransferKind,
+    phase: transfer::Phase,
     /// REST offset, taken when the command ran (REST applies to one transfer).
     offset: u64,
-    started: bool,
     /// RETR: the file's size when the host opened it.
     size_at_open: Option<u64>,
+    /// Bytes moved, as the host reported them.
+    bytes: u64,
     /// Which entries a listing shows.
     filter: ListFilter,
-    /// Deadline for the data connection, until `started`.
+    /// PROT P when the command ran.
+    protected: bool,
+    started_at: Instant,
+    /// The current phase's deadline (none while the storage opens: that
+    /// is a host answer, bounded by the host-answer timeout).
     deadline: Option<Instant>,
-    abort: Option<AbortReason>,
     /// A command line waits for the transfer's end: read nothing more
     /// (lines run in order) until it is over.
     line_waits: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AbortReason {
-    Abor,
-    DataTimeout,
 }
 
 /// Which reply a passive listener's port goes into.
@@ -223,6 +226,10 @@ enum Queued {
     EnterDirectory(u32),
     Change(u32, ChangeKind),
     Transfer(TransferState),
+    ConnectData(u32),
+    SecureData(u32),
+    MoveData(u32),
+    CloseData(u32),
     AbortTransfer(u32),
     UpgradeTls(u32),
     DowngradeTls,
@@ -244,6 +251,14 @@ enum QueuedNotice {
     ForeignAnswer(&'static str),
     StaleAnswer(&'static str),
     HostAnswerTimeout(&'static str),
+    WrongAnswer(&'static str),
+    TransferEnded {
+        kind: TransferKind,
+        bytes: u64,
+        elapsed: core::time::Duration,
+        protected: bool,
+        outcome: Result<(), TransferError>,
+    },
 }
 
 impl ServerSession {
@@ -308,6 +323,8 @@ impl ServerSession {
             prot_private: starts_protected,
             starts_protected,
             waiting: Waiting::Nothing,
+            unique_name: Vec::new(),
+            draining: false,
             waiting_since: now,
             next_token: 0,
             config,
@@ -330,23 +347,26 @@ impl ServerSession {
     ///
     /// Lines are parsed straight from `data` when nothing is held, so the
     /// common case copies nothing. Check [`wants_input`](Self::wants_input)
-    /// before reading more from the socket: past
-    /// [`ServerConfig::input_limit`] held bytes, a session fed anyway ends
-    /// with `421`.
+    /// before reading more from the socket: a session fed on regardless,
+    /// to twice [`ServerConfig::input_limit`] held bytes, ends with `421`.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.state.settle(now);
         if self.state.closing || self.state.closed || self.state.upgrading() {
             return;
         }
-        if self.held.is_empty() {
+        // Lines wait while events are queued (they borrow buffers a line
+        // may reuse): the next poll_output runs them.
+        if self.held.is_empty() && self.state.events.is_empty() {
             let used = self.run_lines(data);
             if used < data.len() && !self.state.closing && !self.state.upgrading() {
                 self.held.extend_from_slice(&data[used..]);
             }
             return;
         }
-        if self.held_input() >= self.state.config.input_limit {
-            // The host ignored wants_input(): stop before memory grows without bound.
+        if self.held_input() >= self.state.config.input_limit.saturating_mul(2) {
+            // The host ignored wants_input() (a host reading ahead may pass
+            // the limit a little, never twice over): stop before memory grows
+            // without bound.
             self.held = Vec::new();
             self.held_start = 0;
             self.state.notice(QueuedNotice::InputLimit);
@@ -359,7 +379,9 @@ impl ServerSession {
             self.held_start = 0;
         }
         self.held.extend_from_slice(data);
-        self.run_held();
+        if self.state.events.is_empty() {
+            self.run_held();
+        }
     }
 
     /// Runs the lines in `data` while the session reads commands; returns
@@ -446,42 +468,62 @@ impl ServerSession {
     /// The control connection reached end of file (or broke): the session ends.
     pub fn handle_peer_closed(&mut self) {
         self.state.settle(self.state.now);
-        if let Waiting::Transfer(t) = self.state.waiting
-            && t.abort.is_none()
-        {
-            self.state.events.push_back(Queued::AbortTransfer(t.id));
+        if !self.state.closed {
+            self.state.drop_transfer();
         }
         self.state.closing = true;
     }
 
     /// The server is shutting down: `421` (RFC 959: service not available,
     /// closing control connection), then [`Output::Closed`], so the client
-    /// knows to come back later rather than seeing a bare disconnect. Call
-    /// it when no transfer runs, to let transfers finish first; a running
-    /// one is aborted (without its `426`: the connection is going away).
+    /// knows to come back later rather than seeing a bare disconnect. A
+    /// running transfer finishes first (its `226`, then the `421`); no
+    /// further command runs meanwhile.
     pub fn shut_down(&mut self, now: Instant) {
         self.state.settle(now);
         if self.state.closing || self.state.closed {
             return;
         }
-        if let Waiting::Transfer(t) = self.state.waiting
-            && t.abort.is_none()
-        {
-            self.state.events.push_back(Queued::AbortTransfer(t.id));
+        if matches!(self.state.waiting, Waiting::Transfer(_)) {
+            self.state.draining = true;
+        } else {
+            self.state
+                .close(421, "Server shutting down; closing the connection.");
         }
+    }
+
+    /// Shutting down without waiting (a grace period is over): a running
+    /// transfer is ended (without its `426`: the connection is going away),
+    /// then `421` and [`Output::Closed`].
+    pub fn shut_down_now(&mut self, now: Instant) {
+        self.state.settle(now);
+        if self.state.closing || self.state.closed {
+            return;
+        }
+        self.state.drop_transfer();
         self.state
             .close(421, "Server shutting down; closing the connection.");
+    }
+
+    /// Whether [`shut_down`](Self::shut_down) waits for a running transfer.
+    pub fn is_draining(&self) -> bool {
+        self.state.draining && !self.state.closing
     }
 
     /// The next thing the host must do. Call until it returns
     /// [`Output::Timeout`] or [`Output::Closed`].
     pub fn poll_output(&mut self) -> Output<'_> {
-        self.run_held();
         let s = &mut self.state;
         if s.out_taken {
             s.out.clear();
             s.out_taken = false;
         }
+        // Held lines run once everything before them is out: an event
+        // borrows the session's buffers, which the next line may reuse.
+        if s.out.is_empty() && s.events.is_empty() {
+            self.run_held();
+        }
+        let s = &mut self.state;
         if !s.out.is_empty() {
             s.out_taken = true;
             return Output::Transmit(&s.out);
@@ -509,7 +551,6 @@ impl ServerSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.state.settle(now);
         self.state.on_timeout();
-        self.run_held();
     }
 
     /// Whether the session has ended (the host saw [`Output::Closed`]).
@@ -550,7 +591,6 @@ impl ServerSession {
         if let Some(id) = self.state.own(token.session, token.seq, "login") {
             self.state.on_login(id, outcome);
         }
-        self.run_held();
     }
 
     /// Answers [`Event::OpenPassive`]: the listener is bound on `port`;
@@ -560,7 +600,6 @@ impl ServerSession {
         if let Some(id) = self.state.own(token.session, token.seq, "passive") {
             self.state.on_passive(id, Ok((port, resolved)));
         }
-        self.run_held();
     }
 
     /// Answers [`Event::OpenPassive`]: no listener could be opened.
@@ -569,7 +608,6 @@ impl ServerSession {
         if let Some(id) = self.state.own(token.session, token.seq, "passive") {
             self.state.on_passive(id, Err(error));
         }
-        self.run_held();
     }
 
     /// Answers [`Event::Stat`].
@@ -578,7 +616,6 @@ impl ServerSession {
         if let Some(id) = self.state.own(token.session, token.seq, "stat") {
             self.state.on_stat(id, result);
         }
-        self.run_held();
     }
 
     /// Answers [`Event::EnterDirectory`]: `Ok` makes it the working directory (`250`).
@@ -587,7 +624,6 @@ impl ServerSession {
         if let Some(id) = self.state.own(token.session, token.seq, "directory") {
             self.state.on_directory_entered(id, result);
         }
-        self.run_held();
     }
 
     /// Answers [`Event::FileChange`].
@@ -596,59 +632,112 @@ impl ServerSession {
         if let Some(id) = self.state.own(token.session, token.seq, "change") {
             self.state.on_change(id, result);
         }
-        self.run_held();
     }
 
-    /// The transfer's file is open and its data connection is up: `150` is sent.
-    /// For STOU, use [`store_unique_started`](Self::store_unique_started).
-    pub fn transfer_started(&mut self, token: &TransferToken) {
-        self.state.settle(self.state.now);
-        if let Some(id) = self.state.own(token.session, token.seq, "transfer") {
-            self.state.on_transfer_started(id, None);
+    /// Every answer of a transfer step says what time it is (`now`): the
+    /// next step's deadline and the transfer's duration count from it.
+    ///
+    /// Answers [`Event::Transfer`]: the storage is open. For a RETR pass
+    /// the file's size as opened: one that then delivers fewer bytes
+    /// (after REST) was cut short while it was sent, and ends in `426`,
+    /// never `226`. Not for STOU: see [`unique_created`](Self::unique_created).
+    pub fn storage_opened(&mut self, token: OpenToken, size: Option<u64>, now: Instant) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "storage") {
+            self.state.on_storage_opened(id, size, None);
         }
     }
 
-    /// STOU's file `name` (in the requested directory) is open and the data connection is up.
-    pub fn store_unique_started(&mut self, token: &TransferToken, name: &[u8]) {
-        self.state.settle(self.state.now);
-        if let Some(id) = self.state.own(token.session, token.seq, "transfer") {
-            self.state.on_transfer_started(id, Some(name));
+    /// Answers a STOU's [`Event::Transfer`] ([`Plan::CreateUnique`]): the new
+    /// file `name` (in the requested directory) is open; its `150` names it.
+    pub fn unique_created(&mut self, token: OpenToken, name: &[u8], now: Instant) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "storage") {
+            self.state.on_storage_opened(id, None, Some(name));
         }
     }
 
-    /// RETR: the file had `size` bytes when the host opened it. Call it
-    /// before [`transfer_finished`](Self::transfer_finished): a RETR that
-    /// then reports fewer bytes than `size` minus the REST offset read a file
-    /// cut short while it was sent, and ends in `426`, never `226`.
-    pub fn retrieve_opened(&mut self, token: &TransferToken, size: u64) {
-        self.state.settle(self.state.now);
-        if token.session == self.state.id
-            && let Waiting::Transfer(mut t) = self.state.waiting
-            && t.id == token.seq
-            && t.kind == TransferKind::Retrieve
-        {
-            t.size_at_open = Some(size);
-            self.state.waiting = Waiting::Transfer(t);
+    /// Answers [`Event::Transfer`]: the storage could not be opened (`550`
+    /// and the like; the passive listener stays for the next command).
+    pub fn storage_failed(&mut self, token: OpenToken, error: FileError, now: Instant) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "storage") {
+            self.state.on_storage_failed(id, error);
         }
     }
 
-    /// The transfer ended: `Ok(bytes)` only if every byte was moved and the
-    /// file is complete (`226`); otherwise the error picks the reply. For
-    /// RETR, `bytes` counts what was read from the file (before TYPE A
-    /// conversion). Returns the outcome the reply reports, for the host's
-    /// log: `Err(TransferError::Truncated)` for a RETR whose file shrank.
-    pub fn transfer_finished(
+    /// Answers [`Event::ConnectData`]: the data connection is up; the `150` goes out.
+    pub fn data_connected(&mut self, token: ConnectToken, now: Instant) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "data connection") {
+            self.state.on_data_connected(id);
+        }
+    }
+
+    /// Answers [`Event::ConnectData`]: no data connection could be made (`425`).
+    pub fn data_connect_failed(&mut self, token: ConnectToken, now: Instant) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "data connection") {
+            self.state.on_data_connect_failed(id);
+        }
+    }
+
+    /// Answers [`Event::SecureData`]: the handshake is done; `resumed`: the
+    /// client resumed the control connection's TLS session (without it,
+    /// [`ServerConfig::require_tls_session_reuse`] refuses with `522`).
+    pub fn data_secured(&mut self, token: SecureToken, resumed: bool, now: Instant) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "data TLS") {
+            self.state.on_data_secured(id, resumed);
+        }
+    }
+
+    /// Answers [`Event::SecureData`]: the handshake failed (`425`).
+    pub fn data_tls_failed(&mut self, token: SecureToken, now: Instant) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "data TLS") {
+            self.state.on_data_tls_failed(id);
+        }
+    }
+
+    /// During [`Event::MoveData`]: `bytes` moved so far. Any report restarts
+    /// the stall timeout; a host may report as seldom as it likes, e.g. only
+    /// when [`poll_timeout`](Self::poll_timeout) comes due.
+    pub fn data_progress(&mut self, token: &MoveToken, bytes: u64, now: Instant) {
+        self.state.settle(now);
+        if token.session == self.state.id {
+            self.state.on_data_progress(token.seq, bytes);
+        }
+    }
+
+    /// Answers [`Event::MoveData`]: `Ok(bytes)` once every byte is moved
+    /// (for RETR, what was read from the file, before TYPE A conversion;
+    /// for uploads, what was written, the client having closed the data
+    /// connection); otherwise the error picks the reply.
+    pub fn data_moved(
         &mut self,
-        token: TransferToken,
+        token: MoveToken,
         result: Result<u64, TransferError>,
-    ) -> Result<u64, TransferError> {
-        self.state.settle(self.state.now);
-        let result = match self.state.own(token.session, token.seq, "transfer") {
-            Some(id) => self.state.on_transfer_finished(id, result),
-            None => result,
-        };
-        self.run_held();
-        result
+        now: Instant,
+    ) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "data moved") {
+            self.state.on_data_moved(id, result);
+        }
+    }
+
+    /// Answers [`Event::CloseData`]: `Ok` once the data connection is closed
+    /// in order (`226`).
+    pub fn data_closed(
+        &mut self,
+        token: CloseToken,
+        result: Result<(), TransferError>,
+        now: Instant,
+    ) {
+        self.state.settle(now);
+        if let Some(id) = self.state.own(token.session, token.seq, "data closed") {
+            self.state.on_data_closed(id, result);
+        }
     }
 }
 
@@ -773,6 +862,7 @@ impl State {
             Waiting::Stat(..) => Some("stat"),
             Waiting::EnterDirectory(_) => Some("directory"),
             Waiting::Change(..) => Some("change"),
+            Waiting::Transfer(t) if t.phase == transfer::Phase::Opening => Some("storage"),
             _ if self.upgrading() => Some("tls"),
             _ => None,
         }
@@ -789,9 +879,7 @@ impl State {
         match self.waiting {
             Waiting::LoginDelay(until) => until.min(idle),
             Waiting::Transfer(TransferState {
-                deadline: Some(d),
-                abort: None,
-                ..
+                deadline: Some(d), ..
             }) => d.min(idle),
             _ => idle,
         }
@@ -817,6 +905,7 @@ impl State {
         if let Some(answer) = self.awaited_answer()
             && self.now >= self.waiting_since + self.config.host_answer_timeout
         {
+            self.drop_transfer();
             self.waiting = Waiting::Nothing;
             self.notice(QueuedNotice::HostAnswerTimeout(answer));
             return self.close(
@@ -834,15 +923,8 @@ impl State {
                     return;
                 }
             }
-            Waiting::Transfer(mut t) => {
-                if let Some(deadline) = t.deadline
-                    && self.now >= deadline
-                    && t.abort.is_none()
-                {
-                    t.abort = Some(AbortReason::DataTimeout);
-                    self.waiting = Waiting::Transfer(t);
-                    self.events.push_back(Queued::AbortTransfer(t.id));
-                }
+            Waiting::Transfer(t) if t.deadline.is_some_and(|due| self.now >= due) => {
+                self.transfer_timed_out();
             }
             _ => {}
         }
@@ -998,16 +1080,7 @@ impl State {
             }
             // Machine listings are for programs that mirror: every entry (as pure-ftpd does).
             Command::Mlsd(arg) => self.transfer(TransferKind::MachineList, arg, true),
-            Command::Abor => match self.waiting {
-                Waiting::Transfer(mut t) => {
-                    if t.abort.is_none() {
-                        self.events.push_back(Queued::AbortTransfer(t.id));
-                    }
-                    t.abort = Some(AbortReason::Abor);
-                    self.waiting = Waiting::Transfer(t);
-                }
-                _ => self.reply(226, "No transfer to abort."),
-            },
+            Command::Abor => self.abort_transfer(),
             Command::Allo => self.reply(202, "ALLO not needed."),
             Command::SiteChmod { mode, path } => self.site_chmod(mode, path),
             Command::Site(arg) => {

@@ -54,27 +54,62 @@ impl State {
                 token: ChangeToken::new(self.id, id),
             }),
             Queued::Transfer(t) => Event::Transfer(Transfer {
+                id: TransferId(t.id),
                 kind: t.kind,
-                path: &self.path,
-                offset: t.offset,
-                ascii: self.transfer_type == TransferType::Ascii
-                    && matches!(
-                        t.kind,
-                        TransferKind::Retrieve
-                            | TransferKind::Store
-                            | TransferKind::Append
-                            | TransferKind::StoreUnique
-                    ),
-                data: match self.data {
+                plan: match t.kind {
+                    TransferKind::Retrieve => Plan::Read {
+                        path: &self.path,
+                        offset: t.offset,
+                    },
+                    TransferKind::Store | TransferKind::Append => Plan::Write {
+                        path: &self.path,
+                        mode: match (t.kind, t.offset) {
+                            (TransferKind::Append, _) => WriteMode::Append,
+                            (_, 0) => WriteMode::Truncate,
+                            (_, offset) => WriteMode::At(offset),
+                        },
+                    },
+                    TransferKind::StoreUnique => Plan::CreateUnique {
+                        directory: &self.path,
+                    },
+                    TransferKind::List | TransferKind::NameList | TransferKind::MachineList => {
+                        Plan::List {
+                            path: &self.path,
+                            format: match t.kind {
+                                TransferKind::List => ListFormat::Long,
+                                TransferKind::NameList => ListFormat::Names,
+                                _ => ListFormat::Machine,
+                            },
+                            filter: t.filter,
+                            read_only: self.read_only(),
+                        }
+                    }
+                },
+                ascii: self.transfer_type == TransferType::Ascii && !t.kind.is_listing(),
+                token: OpenToken::new(self.id, t.id),
+            }),
+            Queued::ConnectData(id) => Event::ConnectData(ConnectData {
+                transfer: TransferId(id),
+                endpoint: match self.data {
                     DataSetup::Active(addr) => DataEndpoint::Active(addr),
                     _ => DataEndpoint::Passive {
                         peer: self.peer.ip(),
                     },
                 },
                 protected: self.prot_private,
-                read_only: self.read_only(),
-                filter: t.filter,
-                token: TransferToken::new(self.id, t.id),
+                token: ConnectToken::new(self.id, id),
+            }),
+            Queued::SecureData(id) => Event::SecureData(SecureData {
+                transfer: TransferId(id),
+                token: SecureToken::new(self.id, id),
+            }),
+            Queued::MoveData(id) => Event::MoveData(MoveData {
+                transfer: TransferId(id),
+                token: MoveToken::new(self.id, id),
+            }),
+            Queued::CloseData(id) => Event::CloseData(CloseData {
+                transfer: TransferId(id),
+                token: CloseToken::new(self.id, id),
             }),
             Queued::AbortTransfer(id) => Event::AbortTransfer(AbortTransfer {
                 transfer: TransferId(id),
@@ -100,6 +135,22 @@ impl State {
                 QueuedNotice::ForeignAnswer(answer) => Notice::ForeignAnswer { answer },
                 QueuedNotice::StaleAnswer(answer) => Notice::StaleAnswer { answer },
                 QueuedNotice::HostAnswerTimeout(answer) => Notice::HostAnswerTimeout { answer },
+                QueuedNotice::WrongAnswer(answer) => Notice::WrongAnswer { answer },
+                QueuedNotice::TransferEnded {
+                    kind,
+                    bytes,
+                    elapsed,
+                    protected,
+                    outcome,
+                } => Notice::TransferEnded {
+                    kind,
+                    path: &self.path,
+                    user: &self.user,
+                    bytes,
+                    elapsed,
+                    protected,
+                    outcome,
+                },
             }),
         }
     }

@@ -7,17 +7,15 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use ftpwire_core::ServerSession;
 use ftpwire_core::listing::Metadata;
 use ftpwire_core::server::{
     Change, ChangeToken, DirectoryToken, Event, FileChange, FileError, LoginOutcome, LoginToken,
-    Notice, PassiveToken, StatToken, TlsToken, TransferError, TransferId, TransferKind,
-    TransferToken,
+    Notice, PassiveToken, StatToken, TlsToken, TransferId,
 };
 
-use crate::native::transfer::TransferJob;
+use crate::native::transfer::{Running, StepWork, TransferJob};
 use crate::served::storage::{Storage, file_error};
 use crate::served::users::Authenticator;
 
@@ -38,8 +36,11 @@ pub enum Work {
     },
     /// Drop the passive listener.
     ClosePassive,
-    /// Run a transfer.
-    Transfer(TransferJob, TransferToken),
+    /// A transfer begins: start its worker with the job; `Running` holds
+    /// the open step's token.
+    Transfer(TransferJob, Running),
+    /// The next step of the running transfer.
+    Step(StepWork),
     /// Interrupt the running transfer, if it is this one.
     AbortTransfer(TransferId),
     /// Run a TLS handshake on the control connection (after sending the 234).
@@ -176,8 +177,15 @@ impl Work {
             }
             Event::Transfer(transfer) => {
                 let job = TransferJob::new(&transfer);
-                Work::Transfer(job, transfer.token)
+                Work::Transfer(job, Running::new(transfer.id, transfer.token))
             }
+            event @ (Event::ConnectData(_)
+            | Event::SecureData(_)
+            | Event::MoveData(_)
+            | Event::CloseData(_)) => match StepWork::from_event(event) {
+                Ok(step) => Work::Step(step),
+                Err(_) => unreachable!("a step event"),
+            },
             Event::AbortTransfer(abort) => Work::AbortTransfer(abort.transfer),
             Event::UpgradeTls(upgrade) => Work::UpgradeTls(upgrade.token),
             Event::DowngradeTls => Work::DowngradeTls,
@@ -276,40 +284,6 @@ pub fn log_notice(peer: SocketAddr, notice: Notice<'_>) {
         log::warn!("{peer}: {notice}");
     } else {
         log::info!("{peer}: {notice}");
-    }
-}
-
-/// The one log line of a finished transfer: command, path, bytes and
-/// duration, or why it failed; `user` is who was logged in.
-pub fn log_transfer(
-    peer: SocketAddr,
-    user: &str,
-    kind: TransferKind,
-    path: &[u8],
-    result: &Result<u64, TransferError>,
-    elapsed: Duration,
-) {
-    let verb = verb(kind);
-    let path = String::from_utf8_lossy(path);
-    let secs = elapsed.as_secs_f64();
-    match result {
-        Ok(bytes) => log::info!("{peer}: {verb} {path}: {bytes} bytes in {secs:.3} s ({user})"),
-        Err(error) => {
-            log::info!("{peer}: {verb} {path} failed after {secs:.3} s: {error} ({user})")
-        }
-    }
-}
-
-/// The command that asked for a transfer of this kind.
-pub fn verb(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Retrieve => "RETR",
-        TransferKind::Store => "STOR",
-        TransferKind::Append => "APPE",
-        TransferKind::StoreUnique => "STOU",
-        TransferKind::List => "LIST",
-        TransferKind::NameList => "NLST",
-        TransferKind::MachineList => "MLSD",
     }
 }
 

@@ -113,6 +113,14 @@ impl ServerSettings {
     /// what its sessions read, with fresh session counters.
     pub fn into_parts(self) -> (Arc<dyn Storage>, Arc<dyn Authenticator>, DriverConfig) {
         let mut session = self.session;
+        // The session decides what a non-resumed data connection gets.
+        let reuse = self
+            .tls
+            .as_ref()
+            .is_some_and(TlsSettings::session_reuse_required);
+        if reuse && !session.require_tls_session_reuse {
+            Arc::make_mut(&mut session).require_tls_session_reuse = true;
+        }
         if session.tls != self.tls.is_some() {
             Arc::make_mut(&mut session).tls = self.tls.is_some();
         }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use ftpwire_core::server::{TlsToken, TransferError, TransferKind};
+use ftpwire_core::server::{TlsToken, TransferKind};
 use ftpwire_core::{Instant, ServerSession};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -262,7 +262,6 @@ impl TlsSettings {
             control: Arc::new(control),
             download: Arc::new(download),
             upload: Arc::new(upload),
-            require_session_reuse: self.require_session_reuse,
         }
     }
 }
@@ -349,7 +348,6 @@ pub struct SessionTls {
     control: Arc<ServerConfig>,
     download: Arc<ServerConfig>,
     upload: Arc<ServerConfig>,
-    require_session_reuse: bool,
 }
 
 impl SessionTls {
@@ -379,13 +377,12 @@ impl SessionTls {
         ServerConnection::new(self.data_config(kind))
     }
 
-    /// After a data connection's handshake: `Err` if reuse is required and
-    /// this connection did not resume from the control connection's cache.
-    pub fn check_data(&self, conn: &ServerConnection) -> Result<(), TransferError> {
-        if self.require_session_reuse && conn.handshake_kind() != Some(HandshakeKind::Resumed) {
-            return Err(TransferError::TlsSessionNotReused);
-        }
-        Ok(())
+    /// After a data connection's handshake: whether it resumed from this
+    /// control connection's cache (the session's
+    /// [`data_secured`](ftpwire_core::ServerSession::data_secured) decides
+    /// what that means under `require_tls_session_reuse`).
+    pub fn resumed(&self, conn: &ServerConnection) -> bool {
+        conn.handshake_kind() == Some(HandshakeKind::Resumed)
     }
 }
 

@@ -1,111 +1,166 @@
-//! The runtime-independent half of a data transfer: what a
-//! [`Transfer`] event asks for as an owned
-//! value a worker can take, opening its file or listing in storage, and
-//! the TYPE A conversion between the stored and the network form.
+//! The runtime-independent half of a data transfer. The session decides
+//! every step (see [`ftpwire_core::server::Transfer`]); a driver carries
+//! them out on a worker (a thread, a task) that owns the file and the data
+//! connection:
 //!
-//! A driver adds only the runtime part: the data connection and the loop
-//! that moves bounded chunks between it and the storage stream.
+//! - [`TransferJob`]: the plan of a [`Transfer`] event as an owned value,
+//!   and [`TransferJob::open`], its storage end;
+//! - [`Step`] and [`Report`]: what the session asks of the worker next, and
+//!   what the worker did;
+//! - [`Running`]: the session side, holding the token of the step in flight,
+//!   so a report answers exactly the question asked ([`Running::apply`]);
+//! - [`Outbound`] / [`Inbound`]: TYPE A between stored and network form.
+//!
+//! A driver adds only the runtime part: accepting or dialling, TLS, and
+//! the loop that moves bounded chunks.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ftpwire_core::listing::ListFilter;
+use ftpwire_core::listing::{ListFilter, ListFormat};
 use ftpwire_core::representation::{AsciiDecoder, AsciiEncoder};
-use ftpwire_core::server::{DataEndpoint, Transfer, TransferKind};
+use ftpwire_core::server::{
+    CloseToken, ConnectToken, DataEndpoint, FileError, MoveToken, OpenToken, Plan, SecureToken,
+    Transfer, TransferError, TransferId, TransferKind,
+};
+use ftpwire_core::{Instant, ServerSession};
 
-use crate::served::listing::{ListFormat, Listing};
+use crate::served::listing::Listing;
 use crate::served::storage::{FileReader, FileWriter, Storage, WriteMode};
 
 /// Size of the chunks a driver moves: large enough for full-speed loopback
 /// transfers, small enough that memory per transfer stays bounded.
 pub const CHUNK_SIZE: usize = 64 * 1024;
 
-/// Everything a [`Transfer`] event asks for, owned, so it can move to another
-/// thread or task while the token stays with the session.
+/// What a [`Transfer`] event's plan asks to open, owned, so it can move to
+/// a worker while the token stays with the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferJob {
-    /// Which command.
+    /// Which command (for logs).
     pub kind: TransferKind,
-    /// Normalized absolute virtual path (STOU: the directory).
-    pub path: Vec<u8>,
-    /// REST offset.
-    pub offset: u64,
-    /// TYPE A.
+    /// What to open.
+    pub open: Open,
+    /// TYPE A conversion while moving a file's bytes.
     pub ascii: bool,
-    /// Where the data connection comes from.
-    pub data: DataEndpoint,
-    /// PROT P: the data connection must be wrapped in TLS.
-    pub protected: bool,
-    /// The login is read-only (MLSD `perm` facts).
-    pub read_only: bool,
-    /// Which entries a listing shows.
-    pub filter: ListFilter,
+}
+
+/// A [`Plan`], owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Open {
+    /// RETR: read from `offset`.
+    Read {
+        /// Virtual path.
+        path: Vec<u8>,
+        /// REST offset.
+        offset: u64,
+    },
+    /// STOR, APPE.
+    Write {
+        /// Virtual path.
+        path: Vec<u8>,
+        /// How.
+        mode: ftpwire_core::server::WriteMode,
+    },
+    /// STOU, in this directory.
+    CreateUnique {
+        /// Virtual path of the directory.
+        directory: Vec<u8>,
+    },
+    /// LIST, NLST, MLSD.
+    List {
+        /// Virtual path.
+        path: Vec<u8>,
+        /// Line format.
+        format: ListFormat,
+        /// Entries shown.
+        filter: ListFilter,
+        /// MLSD `perm` facts without write permissions.
+        read_only: bool,
+    },
 }
 
 impl TransferJob {
     /// The job a transfer event describes (its token is not copied).
     pub fn new(transfer: &Transfer<'_>) -> Self {
+        let open = match transfer.plan {
+            Plan::Read { path, offset } => Open::Read {
+                path: path.to_vec(),
+                offset,
+            },
+            Plan::Write { path, mode } => Open::Write {
+                path: path.to_vec(),
+                mode,
+            },
+            Plan::CreateUnique { directory } => Open::CreateUnique {
+                directory: directory.to_vec(),
+            },
+            Plan::List {
+                path,
+                format,
+                filter,
+                read_only,
+            } => Open::List {
+                path: path.to_vec(),
+                format,
+                filter,
+                read_only,
+            },
+        };
         TransferJob {
             kind: transfer.kind,
-            path: transfer.path.to_vec(),
-            offset: transfer.offset,
+            open,
             ascii: transfer.ascii,
-            data: transfer.data,
-            protected: transfer.protected,
-            read_only: transfer.read_only,
-            filter: transfer.filter,
-        }
-    }
-
-    /// RETR: the file's size as it is opened (stat just before the open, so
-    /// a file cut short from then on is caught), for
-    /// [`retrieve_opened`](ftpwire_core::ServerSession::retrieve_opened);
-    /// `None` for other transfers or if the storage cannot tell.
-    pub fn size_at_open(&self, storage: &dyn Storage) -> Option<u64> {
-        match self.kind {
-            TransferKind::Retrieve => storage.stat(&self.path).ok().map(|m| m.size),
-            _ => None,
         }
     }
 
     /// Opens what this job transfers, before the data connection is made so
-    /// a missing file is `550` rather than a data connection for nothing.
-    pub fn open(&self, storage: &dyn Storage) -> io::Result<Stream> {
-        let path = &self.path[..];
-        Ok(match self.kind {
-            TransferKind::Retrieve => Stream::Download(storage.open_read(path, self.offset)?),
-            TransferKind::List | TransferKind::NameList | TransferKind::MachineList => {
-                let format = ListFormat::of(self.kind).unwrap_or(ListFormat::Long);
-                let listing = Listing::open(
-                    storage,
-                    path,
-                    format,
-                    self.filter,
-                    !self.read_only,
-                    now_unix(),
-                )?;
-                Stream::Download(Box::new(listing))
+    /// a missing file is `550` rather than a data connection for nothing;
+    /// the report for the session.
+    pub fn open(&self, storage: &dyn Storage) -> (Report, Option<Stream>) {
+        match self.try_open(storage) {
+            Ok((stream, size, unique_name)) => (Report::Opened { size, unique_name }, Some(stream)),
+            Err(error) => (Report::OpenFailed(crate::file_error(&error)), None),
+        }
+    }
+
+    fn try_open(
+        &self,
+        storage: &dyn Storage,
+    ) -> io::Result<(Stream, Option<u64>, Option<Vec<u8>>)> {
+        Ok(match &self.open {
+            Open::Read { path, offset } => {
+                // The size just before the open: a file cut short from then
+                // on is caught by the session (426, not 226).
+                let size = storage.stat(path).ok().map(|m| m.size);
+                (
+                    Stream::Download(storage.open_read(path, *offset)?),
+                    size,
+                    None,
+                )
             }
-            TransferKind::Store => {
-                let mode = match self.offset {
-                    0 => WriteMode::Truncate,
-                    offset => WriteMode::At(offset),
+            Open::List {
+                path,
+                format,
+                filter,
+                read_only,
+            } => {
+                let listing =
+                    Listing::open(storage, path, *format, *filter, !read_only, now_unix())?;
+                (Stream::Download(Box::new(listing)), None, None)
+            }
+            Open::Write { path, mode } => {
+                let mode = match *mode {
+                    ftpwire_core::server::WriteMode::Truncate => WriteMode::Truncate,
+                    ftpwire_core::server::WriteMode::At(offset) => WriteMode::At(offset),
+                    ftpwire_core::server::WriteMode::Append => WriteMode::Append,
                 };
-                Stream::Upload {
-                    file: storage.open_write(path, mode)?,
-                    unique_name: None,
-                }
+                (Stream::Upload(storage.open_write(path, mode)?), None, None)
             }
-            TransferKind::Append => Stream::Upload {
-                file: storage.open_write(path, WriteMode::Append)?,
-                unique_name: None,
-            },
-            TransferKind::StoreUnique => {
-                let (name, file) = storage.create_unique(path)?;
-                Stream::Upload {
-                    file,
-                    unique_name: Some(name),
-                }
+            Open::CreateUnique { directory } => {
+                let (name, file) = storage.create_unique(directory)?;
+                (Stream::Upload(file), None, Some(name))
             }
         })
     }
@@ -116,23 +171,194 @@ pub enum Stream {
     /// Bytes to send: a file (RETR) or a listing.
     Download(FileReader),
     /// Where received bytes go.
-    Upload {
-        /// The open file.
-        file: FileWriter,
-        /// STOU: the name the storage picked, for
-        /// [`store_unique_started`](ftpwire_core::ServerSession::store_unique_started).
-        unique_name: Option<Vec<u8>>,
-    },
+    Upload(FileWriter),
 }
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Stream::Download(_) => f.write_str("Stream::Download"),
-            Stream::Upload { unique_name, .. } => f
-                .debug_struct("Stream::Upload")
-                .field("unique_name", unique_name)
-                .finish_non_exhaustive(),
+            Stream::Upload(_) => f.write_str("Stream::Upload"),
+        }
+    }
+}
+
+/// The next thing a transfer's worker must do, as the session asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Accept (passive) or dial (active) the data connection.
+    Connect {
+        /// Where from or to.
+        endpoint: DataEndpoint,
+        /// PROT P is on (a passive connection may be secured on arrival).
+        protected: bool,
+    },
+    /// Run the TLS server handshake on it.
+    Secure,
+    /// Move the bytes, counting them in the shared progress counter.
+    Move,
+    /// Close it in order.
+    Close,
+}
+
+/// What a transfer's worker did.
+#[derive(Debug)]
+pub enum Report {
+    /// The storage is open (RETR: with the file's size; STOU: with its name).
+    Opened {
+        /// RETR: the size as opened.
+        size: Option<u64>,
+        /// STOU: the new file's name.
+        unique_name: Option<Vec<u8>>,
+    },
+    /// It could not be opened.
+    OpenFailed(FileError),
+    /// The data connection is up.
+    Connected,
+    /// No data connection.
+    ConnectFailed,
+    /// TLS is up; whether the client resumed the control connection's session.
+    Secured {
+        /// Session resumed.
+        resumed: bool,
+    },
+    /// The data connection's TLS handshake failed.
+    TlsFailed,
+    /// The bytes moved (or not).
+    Moved(Result<u64, TransferError>),
+    /// The data connection closed (in order, or not).
+    Closed(Result<(), TransferError>),
+}
+
+/// The token of the step in flight.
+#[derive(Debug)]
+enum Held {
+    Open(OpenToken),
+    Connect(ConnectToken),
+    Secure(SecureToken),
+    Move(MoveToken),
+    Close(CloseToken),
+    Nothing,
+}
+
+/// A step event copied out of the session: the [`Step`] for the worker
+/// and the token [`Running`] keeps for its answer.
+#[derive(Debug)]
+pub struct StepWork {
+    /// Which transfer.
+    pub transfer: TransferId,
+    /// What to do.
+    pub step: Step,
+    held: Held,
+}
+
+impl StepWork {
+    /// A ConnectData, SecureData, MoveData or CloseData event; `None` for any other.
+    pub fn from_event(
+        event: ftpwire_core::server::Event<'_>,
+    ) -> Result<StepWork, ftpwire_core::server::Event<'_>> {
+        use ftpwire_core::server::Event;
+        Ok(match event {
+            Event::ConnectData(c) => StepWork {
+                transfer: c.transfer,
+                step: Step::Connect {
+                    endpoint: c.endpoint,
+                    protected: c.protected,
+                },
+                held: Held::Connect(c.token),
+            },
+            Event::SecureData(d) => StepWork {
+                transfer: d.transfer,
+                step: Step::Secure,
+                held: Held::Secure(d.token),
+            },
+            Event::MoveData(m) => StepWork {
+                transfer: m.transfer,
+                step: Step::Move,
+                held: Held::Move(m.token),
+            },
+            Event::CloseData(c) => StepWork {
+                transfer: c.transfer,
+                step: Step::Close,
+                held: Held::Close(c.token),
+            },
+            other => return Err(other),
+        })
+    }
+}
+
+/// The session side of a running transfer: which one, the token of the
+/// step its worker is on, and the worker's byte counter.
+#[derive(Debug)]
+pub struct Running {
+    /// Which transfer.
+    pub id: TransferId,
+    /// Bytes moved so far, counted by the worker.
+    pub progress: Arc<AtomicU64>,
+    held: Held,
+    reported: u64,
+}
+
+impl Running {
+    /// A transfer just asked for (its storage not open yet).
+    pub fn new(id: TransferId, open: OpenToken) -> Running {
+        Running {
+            id,
+            progress: Arc::new(AtomicU64::new(0)),
+            held: Held::Open(open),
+            reported: 0,
+        }
+    }
+
+    /// The session asked for the next step: keep its token; the step is
+    /// for the worker. `None` if the step belongs to another transfer.
+    pub fn step(&mut self, work: StepWork) -> Option<Step> {
+        if work.transfer != self.id {
+            return None;
+        }
+        self.held = work.held;
+        Some(work.step)
+    }
+
+    /// Gives the worker's report to the session as the answer to the step
+    /// in flight, at `now`.
+    pub fn apply(&mut self, session: &mut ServerSession, report: Report, now: Instant) {
+        let held = std::mem::replace(&mut self.held, Held::Nothing);
+        match (held, report) {
+            (Held::Open(token), Report::Opened { size, unique_name }) => match unique_name {
+                Some(name) => session.unique_created(token, &name, now),
+                None => session.storage_opened(token, size, now),
+            },
+            (Held::Open(token), Report::OpenFailed(error)) => {
+                session.storage_failed(token, error, now)
+            }
+            (Held::Connect(token), Report::Connected) => session.data_connected(token, now),
+            (Held::Connect(token), Report::ConnectFailed) => {
+                session.data_connect_failed(token, now)
+            }
+            (Held::Secure(token), Report::Secured { resumed }) => {
+                session.data_secured(token, resumed, now)
+            }
+            (Held::Secure(token), Report::TlsFailed) => session.data_tls_failed(token, now),
+            (Held::Move(token), Report::Moved(result)) => session.data_moved(token, result, now),
+            (Held::Close(token), Report::Closed(result)) => session.data_closed(token, result, now),
+            (held, report) => {
+                // A worker bug: keep the token so the session's own deadline ends it.
+                log::error!("transfer worker reported {report:?} while {held:?} was asked");
+                self.held = held;
+            }
+        }
+    }
+
+    /// Before the session's deadline is handled: tell it what moved since
+    /// the last report, so a transfer that moves is not taken for stalled.
+    pub fn report_progress(&mut self, session: &mut ServerSession, now: Instant) {
+        let moved = self.progress.load(Ordering::Relaxed);
+        if let Held::Move(token) = &self.held
+            && moved != self.reported
+        {
+            self.reported = moved;
+            session.data_progress(token, moved, now);
         }
     }
 }
@@ -216,19 +442,16 @@ mod tests {
     use std::fs;
     use std::io::{Read, Write};
 
+    use ftpwire_core::server::WriteMode as Mode;
+
     use super::*;
     use crate::LocalFs;
 
-    fn job(kind: TransferKind, path: &[u8], offset: u64) -> TransferJob {
+    fn job(open: Open) -> TransferJob {
         TransferJob {
-            kind,
-            path: path.to_vec(),
-            offset,
+            kind: TransferKind::Retrieve,
+            open,
             ascii: false,
-            data: DataEndpoint::Active("127.0.0.1:2000".parse().unwrap()),
-            protected: false,
-            read_only: false,
-            filter: ListFilter { dot_files: false },
         }
     }
 
@@ -242,14 +465,23 @@ mod tests {
     }
 
     #[test]
-    fn opening_a_retrieve_reads_from_the_offset() {
+    fn opening_a_retrieve_reads_from_the_offset_and_reports_the_size() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("f"), b"hello").unwrap();
         let storage = LocalFs::new(dir.path()).unwrap();
-        let Stream::Download(mut reader) = job(TransferKind::Retrieve, b"/f", 2)
-            .open(&storage)
-            .unwrap()
-        else {
+        let (report, stream) = job(Open::Read {
+            path: b"/f".to_vec(),
+            offset: 2,
+        })
+        .open(&storage);
+        assert!(matches!(
+            report,
+            Report::Opened {
+                size: Some(5),
+                unique_name: None
+            }
+        ));
+        let Some(Stream::Download(mut reader)) = stream else {
             panic!("RETR is a download");
         };
         let mut text = Vec::new();
@@ -258,28 +490,35 @@ mod tests {
     }
 
     #[test]
-    fn opening_uploads_picks_the_write_mode() {
+    fn opening_uploads_follows_the_write_mode() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         fs::write(&file, b"0123456789").unwrap();
         let storage = LocalFs::new(dir.path()).unwrap();
-        let write = |job: TransferJob, bytes: &[u8]| match job.open(&storage).unwrap() {
-            Stream::Upload {
-                mut file,
-                unique_name,
-            } => {
+        let write = |open: Open, bytes: &[u8]| match job(open).open(&storage) {
+            (Report::Opened { unique_name, .. }, Some(Stream::Upload(mut file))) => {
                 file.write_all(bytes).unwrap();
                 unique_name
             }
-            Stream::Download(_) => panic!("an upload"),
+            other => panic!("an upload: {other:?}"),
         };
-        assert_eq!(write(job(TransferKind::Store, b"/f", 3), b"ab"), None);
+        let at = |mode| Open::Write {
+            path: b"/f".to_vec(),
+            mode,
+        };
+        assert_eq!(write(at(Mode::At(3)), b"ab"), None);
         assert_eq!(fs::read(&file).unwrap(), b"012ab");
-        write(job(TransferKind::Append, b"/f", 0), b"c");
+        write(at(Mode::Append), b"c");
         assert_eq!(fs::read(&file).unwrap(), b"012abc");
-        write(job(TransferKind::Store, b"/f", 0), b"x");
+        write(at(Mode::Truncate), b"x");
         assert_eq!(fs::read(&file).unwrap(), b"x");
-        let name = write(job(TransferKind::StoreUnique, b"/", 0), b"u").unwrap();
+        let name = write(
+            Open::CreateUnique {
+                directory: b"/".to_vec(),
+            },
+            b"u",
+        )
+        .unwrap();
         assert_eq!(
             fs::read(dir.path().join(String::from_utf8(name).unwrap())).unwrap(),
             b"u"
@@ -290,9 +529,12 @@ mod tests {
     fn a_missing_file_fails_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalFs::new(dir.path()).unwrap();
-        let error = job(TransferKind::Retrieve, b"/none", 0)
-            .open(&storage)
-            .unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        let (report, stream) = job(Open::Read {
+            path: b"/none".to_vec(),
+            offset: 0,
+        })
+        .open(&storage);
+        assert!(matches!(report, Report::OpenFailed(FileError::NotFound)));
+        assert!(stream.is_none());
     }
 }

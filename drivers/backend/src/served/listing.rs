@@ -7,37 +7,13 @@
 
 use std::io::{self, Read};
 
-use ftpwire_core::listing::{
-    FileKind, ListEntry, ListFilter, sort_by_name, write_list_line, write_mlsd_line,
-    write_nlst_line,
-};
+use ftpwire_core::listing::{FileKind, ListEntry, ListFilter, sort_by_name};
 use ftpwire_core::path::components;
-use ftpwire_core::server::TransferKind;
 
 use crate::served::storage::{DirEntry, Storage};
 
-/// Which listing format a transfer asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListFormat {
-    /// LIST: `ls -l` lines.
-    Long,
-    /// NLST: names only.
-    Names,
-    /// MLSD: RFC 3659 facts.
-    Machine,
-}
-
-impl ListFormat {
-    /// The format of a listing transfer; `None` for file transfers.
-    pub fn of(kind: TransferKind) -> Option<ListFormat> {
-        match kind {
-            TransferKind::List => Some(ListFormat::Long),
-            TransferKind::NameList => Some(ListFormat::Names),
-            TransferKind::MachineList => Some(ListFormat::Machine),
-            _ => None,
-        }
-    }
-}
+/// The line format, as the session chose it (re-exported from the core).
+pub use ftpwire_core::listing::ListFormat;
 
 /// A listing being produced: implements [`Read`], yielding CRLF-terminated
 /// lines.
@@ -126,11 +102,8 @@ impl Listing {
             metadata: entry.metadata,
             link_target: entry.link_target.as_deref(),
         };
-        match self.format {
-            ListFormat::Long => write_list_line(&mut self.line, &entry, self.now_unix),
-            ListFormat::Names => write_nlst_line(&mut self.line, entry.name),
-            ListFormat::Machine => write_mlsd_line(&mut self.line, &entry, self.writable),
-        }
+        self.format
+            .write_entry(&mut self.line, &entry, self.now_unix, self.writable);
         Ok(true)
     }
 }

@@ -57,6 +57,10 @@ function config(settings = {}) {
   return config;
 }
 
+const STEPS = new Set(['connectData', 'secureData', 'moveData', 'closeData']);
+/** Transfer failures that are not a file's (see answer.rs). */
+const TRANSFER_ERRORS = new Set(['noDataConnection', 'connectionLost', 'ECONNRESET', 'EPIPE', 'aborted', 'tlsFailed', 'tlsSessionNotReused']);
+
 class Runner {
   constructor(script) {
     const make = script.implicitTls ? Session.implicitTls : (...args) => new Session(...args);
@@ -71,6 +75,8 @@ class Runner {
     this.out = [];
     this.events = [];
     this.ids = new Map();
+    /** The running transfer's step in flight. */
+    this.transferStep = null;
     this.closed = false;
   }
 
@@ -92,8 +98,17 @@ class Runner {
       else if (output.type === 'closed') {
         this.closed = true;
         break;
+      } else if (STEPS.has(output.type)) {
+        // A transfer's steps: the scripts answer a transfer as a whole
+        // ("started", "finished", "error"); the runner walks it through them.
+        this.transferStep = output.type;
+      } else if (output.type === 'notice' && output.notice === 'transferEnded') {
+        // One per transfer; the scripts do not list it.
       } else {
-        if (typeof output.id === 'number' && output.type !== 'abortTransfer') this.ids.set(output.type, output.id);
+        if (output.type === 'abortTransfer') {
+          this.ids.delete('transfer');
+          this.transferStep = null;
+        } else if (typeof output.id === 'number') this.ids.set(output.type, output.id);
         this.events.push(plain(output));
       }
     }
@@ -137,15 +152,34 @@ class Runner {
         break;
       case 'transfer': {
         const id = this.id('transfer', true);
-        if (step.started) s.transferStarted(id);
-        if (step.uniqueName !== undefined) s.storeUniqueStarted(id, Buffer.from(step.uniqueName));
+        const unique = step.uniqueName === undefined ? undefined : Buffer.from(step.uniqueName);
+        // A file error before any data connection is the storage's.
+        const fileError = step.error !== undefined && !TRANSFER_ERRORS.has(step.error);
+        const opens = !fileError || step.started || step.opened;
+        if (opens && this.transferStep === null) {
+          s.storageOpened(id, undefined, unique, this.now);
+          this.offer();
+        }
+        const connects = step.started || step.finished !== undefined || unique !== undefined;
+        if (connects && this.transferStep === 'connectData') {
+          s.dataConnected(id, this.now);
+          this.offer();
+          if (this.transferStep === 'secureData') {
+            s.dataSecured(id, true, this.now);
+            this.offer();
+          }
+        }
         if (step.finished !== undefined) {
+          s.dataMoved(id, step.finished, this.now);
+          this.offer();
+          s.dataClosed(id, this.now);
           this.ids.delete('transfer');
-          s.transferFinished(id, step.finished);
+          this.transferStep = null;
         }
         if (step.error !== undefined) {
+          s.transferFailed(id, step.error, this.now);
           this.ids.delete('transfer');
-          s.transferFailed(id, step.error);
+          this.transferStep = null;
         }
         break;
       }
@@ -179,6 +213,8 @@ class Runner {
       }
       if (step.advance !== undefined) {
         this.now += step.advance;
+        // As a host does before a deadline: what moved meanwhile.
+        if (step.progress !== undefined) this.session.dataProgress(this.id('transfer', true), step.progress, this.now);
         this.session.handleTimeout(this.now);
         this.offer();
       }

@@ -36,8 +36,19 @@ export async function startServer(args, { lines = 1, wrapper = [] } = {}) {
     ftpsPort: lines > 1 ? port('ftps') : undefined,
     log: () => log,
     /** Waits until the server's log matches `pattern` (the log line is written after the reply). */
-    async logged(pattern) {
-      while (!pattern.test(log)) await once(child.stderr, 'data');
+    /** Waits until the log matches `pattern`; fails (instead of hanging) after `ms`. */
+    async logged(pattern, ms = 30_000) {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(log)) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`not logged within ${ms} ms: ${pattern}\n${log}`);
+        let timer;
+        const bound = new Promise((resolve) => {
+          timer = setTimeout(resolve, left);
+        });
+        await Promise.race([once(child.stderr, 'data'), bound]);
+        clearTimeout(timer);
+      }
     },
     /** Sends `signal`; resolves with the exit code (null if killed by a signal). */
     async terminate(signal = 'SIGTERM') {

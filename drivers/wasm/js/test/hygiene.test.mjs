@@ -71,8 +71,8 @@ test('a RETR of a file truncated while it is sent reads 426 and is logged as fai
     await once(data, 'close');
     assert.ok(received < BIG, 'every byte arrived: the truncation came too late');
     assert.match(await client.reply(), /^426 /);
-    await server.logged(/retrieve \/big\.bin failed/);
-    assert.doesNotMatch(server.log(), /retrieve \/big\.bin: /);
+    await server.logged(/RETR \/big\.bin failed/);
+    assert.doesNotMatch(server.log(), /RETR \/big\.bin: /);
     client.close();
   } finally {
     await server.stop();
@@ -90,12 +90,12 @@ test('a RETR cut together with its control connection is logged exactly once', {
     await arrived;
     client.close();
     data.destroy();
-    await server.logged(/retrieve \/big2\.bin failed/);
+    await server.logged(/RETR \/big2\.bin failed/);
     const later = await RawClient.connect(server.port);
     assert.match(await later.login(), /^230/);
     assert.match(await later.command('QUIT'), /^221/);
     later.close();
-    const lines = server.log().split('\n').filter((l) => l.includes('retrieve /big2.bin'));
+    const lines = server.log().split('\n').filter((l) => l.includes('RETR /big2.bin'));
     assert.equal(lines.length, 1, server.log());
   } finally {
     await server.stop();

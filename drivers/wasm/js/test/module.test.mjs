@@ -112,15 +112,24 @@ test('timeouts are host milliseconds, rounded up, and fire the failed-login dela
   assert.equal(drain(session).out, '530 Login incorrect.\r\n');
 });
 
-test('abortTransfer names the running transfer', () => {
+test('a transfer runs step by step, each step named by the transfer id; ABOR ends it', () => {
   const session = loggedIn();
   const transfer = epsvTransfer(session, 'RETR big\r\n');
-  session.transferStarted(transfer.id);
-  assert.equal(drain(session).out, '150 Opening data connection.\r\n');
+  session.storageOpened(transfer.id, 100, undefined, 3);
+  const connect = drain(session).events[0];
+  assert.deepEqual(connect, { type: 'connectData', id: transfer.id, data: { mode: 'passive', peer: '127.0.0.1' }, protected: false });
+  assert.throws(() => session.dataMoved(transfer.id, 1, 3), /no pending moveData event has id/);
+  session.dataConnected(transfer.id, 3);
+  const started = drain(session);
+  assert.equal(started.out, '150 Opening data connection.\r\n');
+  assert.deepEqual(started.events, [{ type: 'closePassive' }, { type: 'moveData', id: transfer.id }]);
+  session.dataProgress(transfer.id, 10, 3);
   session.handleInput(3, Buffer.from('ABOR\r\n'));
-  assert.deepEqual(drain(session).events, [{ type: 'abortTransfer', id: transfer.id }]);
-  session.transferFailed(transfer.id, 'aborted');
-  assert.equal(drain(session).out, '426 Transfer aborted.\r\n226 ABOR successful.\r\n');
+  const aborted = drain(session);
+  assert.equal(aborted.out, '426 Transfer aborted.\r\n226 ABOR successful.\r\n');
+  assert.deepEqual(aborted.events.slice(0, 1), [{ type: 'abortTransfer', id: transfer.id }]);
+  assert.match(aborted.events[1].message, /^RETR \/big failed: transfer aborted \(10 bytes in \d+ ms\) \(alice\)$/);
+  assert.throws(() => session.transferFailed(transfer.id, 'aborted', 4), /no pending transfer event has id/);
 });
 
 test('transfer events carry everything the host needs', () => {
@@ -133,12 +142,12 @@ test('transfer events carry everything the host needs', () => {
   const transfer = drain(session).events[0];
   assert.deepEqual(
     { ...transfer, path: text(transfer.path), id: undefined },
-    {
-      type: 'transfer', id: undefined, kind: 'retrieve', path: '/y.bin', offset: 7, ascii: false,
-      data: { mode: 'active', address: '127.0.0.1', port: 51210 }, protected: false, readOnly: false,
-      dotFiles: false,
-    },
+    { type: 'transfer', id: undefined, kind: 'retrieve', plan: 'read', path: '/y.bin', offset: 7, ascii: false },
   );
+  session.storageOpened(transfer.id, 20, undefined, 3);
+  assert.deepEqual(drain(session).events, [
+    { type: 'connectData', id: transfer.id, data: { mode: 'active', address: '127.0.0.1', port: 51210 }, protected: false },
+  ]);
 });
 
 test('listings come out in the format the client asked for', () => {
@@ -147,7 +156,7 @@ test('listings come out in the format the client asked for', () => {
   let transfer = epsvTransfer(session, 'NLST\r\n');
   const odd = Buffer.from([0x61, 0xff, 0x62]);
   assert.deepEqual([...session.formatListing(transfer.id, [{ name: odd, facts }], 0)], [0x61, 0xff, 0x62, 13, 10]);
-  session.transferFinished(transfer.id, 5);
+  session.transferFailed(transfer.id, 'noDataConnection', 3);
   drain(session);
   transfer = epsvTransfer(session, 'LIST\r\n');
   assert.equal(
@@ -164,7 +173,7 @@ test('listings come out in the format the client asked for', () => {
     text(session.formatListing(transfer.id, [{ name: '.hidden', facts }, { name: 'l', facts, linkTarget: 'old.txt' }], 400 * 86400)),
     'lrwxrwxrwx   1 ftp      ftp                 7 Jan  1  1970 l -> old.txt\r\n',
   );
-  session.transferFinished(transfer.id, 5);
+  session.transferFailed(transfer.id, 'noDataConnection', 3);
   drain(session);
   transfer = epsvTransfer(session, 'RETR a\r\n');
   assert.throws(() => session.formatListing(transfer.id, [{ name: 'a', facts }], 0), /not a listing/);

@@ -68,7 +68,7 @@ describe('plain FTP', () => {
       const down = await curl(...USER, ...flags, '-o', copy, `${url}/${name}`);
       assert.equal(down.code, 0, down.stderr);
       assert.equal(sha256(await fs.readFile(copy)), bigSum);
-      await server.logged(new RegExp(`retrieve /${name}: ${20 * MiB} bytes`));
+      await server.logged(new RegExp(`RETR /${name}: ${20 * MiB} bytes`));
     });
   }
 
@@ -131,7 +131,7 @@ describe('plain FTP', () => {
     const resumed = await curl(...USER, '-C', '-', '-o', partial, `${url}/big-EPSV.bin`);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(sha256(await fs.readFile(partial)), bigSum);
-    await server.logged(new RegExp(`retrieve /big-EPSV.bin: ${20 * MiB - (3 * MiB + 17)} bytes`));
+    await server.logged(new RegExp(`RETR /big-EPSV.bin: ${20 * MiB - (3 * MiB + 17)} bytes`));
 
     const tail = path.join(dir, 'tail.txt');
     await fs.writeFile(tail, 'appended\n');
@@ -290,7 +290,7 @@ describe('FTPS', () => {
     assert.match(list.stdout, /hello\.txt/);
     assert.match(list.stderr, /< 234 AUTH TLS ok/);
     assert.match(list.stderr, /< 200 Data connections will be protected/);
-    await server.logged(/list \/: \d+ bytes in \d+ ms \(TLS\)/);
+    await server.logged(/LIST \/: \d+ bytes in \d+ ms \(\w+, TLS\)/);
 
     const up = await curl('--ssl-reqd', '-k', ...USER, '-T', big, `${url}/tls.bin`);
     assert.equal(up.code, 0, up.stderr);
@@ -299,8 +299,8 @@ describe('FTPS', () => {
     const down = await curl('--ssl-reqd', '-k', ...USER, '-o', copy, `${url}/tls.bin`);
     assert.equal(down.code, 0, down.stderr);
     assert.equal(sha256(await fs.readFile(copy)), bigSum);
-    await server.logged(new RegExp(`store /tls.bin: ${20 * MiB} bytes in \\d+ ms \\(TLS\\)`));
-    await server.logged(new RegExp(`retrieve /tls.bin: ${20 * MiB} bytes in \\d+ ms \\(TLS\\)`));
+    await server.logged(new RegExp(`STOR /tls.bin: ${20 * MiB} bytes in \\d+ ms \\(alice, TLS\\)`));
+    await server.logged(new RegExp(`RETR /tls.bin: ${20 * MiB} bytes in \\d+ ms \\(alice, TLS\\)`));
   });
 
   test('implicit FTPS on its own listener', async () => {
