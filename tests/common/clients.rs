@@ -193,7 +193,7 @@ fn ftplib_session(server: &Server, ops: &[&[&str]], mode: &[&str]) -> Vec<Result
 
 /// `[["op","arg"],...]` as JSON (the names in tests need no escaping beyond
 /// quotes and backslashes).
-fn json_ops(ops: &[&[&str]]) -> String {
+pub fn json_ops(ops: &[&[&str]]) -> String {
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let ops: Vec<String> = ops
         .iter()

@@ -309,18 +309,63 @@ pub fn serve_expecting_failure(driver: &str, args: &[OsString]) -> StartFailure 
     StartFailure { status, stderr }
 }
 
+/// The "driver" name that runs the Node host, `node
+/// drivers/wasm/js/server.mjs serve ARGS...` (the WebAssembly module built
+/// by drivers/wasm/build.sh), instead of `ftpwire serve`: it takes the same
+/// flags and prints the same `listening` lines.
+pub const NODE_HOST: &str = "node";
+
+/// Builds the WebAssembly module and its Node bindings once per test
+/// process with drivers/wasm/build.sh (incremental: a second build of an
+/// unchanged tree takes a second or two), so the Node host never runs a
+/// module older than the tree under test.
+fn node_module() {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("drivers/wasm/build.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} failed ({}):\n{}{}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    if let Err(error) = built {
+        panic!("the Node host needs the WebAssembly module: {error}");
+    }
+}
+
 fn serve_command(wrapper: &[&str], driver: &str, args: &[OsString], cwd: Option<&Path>) -> Command {
+    let (program, program_args, driver_args): (OsString, Vec<OsString>, Vec<OsString>) =
+        if driver == NODE_HOST {
+            node_module();
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("drivers/wasm/js/server.mjs");
+            ("node".into(), vec![script.into()], Vec::new())
+        } else {
+            (binary().into(), Vec::new(), driver_args(driver))
+        };
     let mut command = match wrapper {
-        [] => Command::new(binary()),
-        [program, rest @ ..] => {
-            let mut command = Command::new(program);
-            command.args(rest).arg(binary());
+        [] => Command::new(&program),
+        [wrapper, rest @ ..] => {
+            let mut command = Command::new(wrapper);
+            command.args(rest).arg(&program);
             command
         }
     };
     command
+        .args(program_args)
         .arg("serve")
-        .args(driver_args(driver))
+        .args(driver_args)
         .args(args.iter().map(OsString::as_os_str))
         .stdin(Stdio::null())
         // Session events are what a failing test needs to see.
