@@ -536,7 +536,7 @@ impl Session {
     /// or MLSD, as the client asked) and appends them to `out`, leaving out
     /// those the transfer's filter hides (dot files); `now_unix` decides
     /// when LIST shows a year instead of a time. The host gives the entries
-    /// in [`listing::sort_by_name`] order.
+    /// in [`ftpwire_core::listing::sort_by_name`] order.
     pub fn format_listing(
         &self,
         id: u32,
