@@ -2410,3 +2410,19 @@ fn a_steps_deadline_counts_from_its_answer() {
         ["RETR /a failed: cannot open data connection (0 bytes in 50000 ms) (alice)"]
     );
 }
+
+#[test]
+fn an_abor_pipelined_behind_its_transfer_command_ends_it_before_the_host_sees_it() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    h.send("RETR a\r\nABOR\r\n");
+    assert_eq!(
+        h.take(),
+        "426 Transfer aborted.\r\n226 ABOR successful.\r\n"
+    );
+    assert_eq!(
+        h.take_events(),
+        ["transfer Retrieve /a offset=0 ascii=true", "abort", "close-passive"]
+    );
+    assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
+}

@@ -119,6 +119,10 @@ struct State {
     waiting: Waiting,
     /// STOU's file name, for its 150.
     unique_name: Vec<u8>,
+    ended: Ended,
+    /// The transfer a queued `Queued::Transfer` announces (it may end, by
+    /// an ABOR pipelined behind it, before the host polls the event).
+    announced: TransferState,
     /// Shutting down: close once the running transfer is over.
     draining: bool,
     /// When the last event that needs an answer went out.
@@ -225,7 +229,8 @@ enum Queued {
     Stat(u32),
     EnterDirectory(u32),
     Change(u32, ChangeKind),
-    Transfer(TransferState),
+    /// The running transfer's first event (its state is in `waiting`).
+    Transfer,
     ConnectData(u32),
     SecureData(u32),
     MoveData(u32),
@@ -252,13 +257,19 @@ enum QueuedNotice {
     StaleAnswer(&'static str),
     HostAnswerTimeout(&'static str),
     WrongAnswer(&'static str),
-    TransferEnded {
-        kind: TransferKind,
-        bytes: u64,
-        elapsed: core::time::Duration,
-        protected: bool,
-        outcome: Result<(), TransferError>,
-    },
+    /// Its facts are in `State::ended` (one at a time: no held line runs
+    /// while an event is queued).
+    TransferEnded,
+}
+
+/// The last transfer's end, for its notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ended {
+    kind: TransferKind,
+    bytes: u64,
+    elapsed: core::time::Duration,
+    protected: bool,
+    outcome: Result<(), TransferError>,
 }
 
 impl ServerSession {
@@ -324,6 +335,26 @@ impl ServerSession {
             starts_protected,
             waiting: Waiting::Nothing,
             unique_name: Vec::new(),
+            announced: TransferState {
+                id: 0,
+                kind: TransferKind::Retrieve,
+                phase: transfer::Phase::Opening,
+                offset: 0,
+                size_at_open: None,
+                bytes: 0,
+                filter: ListFilter { dot_files: false },
+                protected: false,
+                started_at: now,
+                deadline: None,
+                line_waits: false,
+            },
+            ended: Ended {
+                kind: TransferKind::Retrieve,
+                bytes: 0,
+                elapsed: core::time::Duration::ZERO,
+                protected: false,
+                outcome: Ok(()),
+            },
             draining: false,
             waiting_since: now,
             next_token: 0,

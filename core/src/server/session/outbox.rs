@@ -53,41 +53,44 @@ impl State {
                 },
                 token: ChangeToken::new(self.id, id),
             }),
-            Queued::Transfer(t) => Event::Transfer(Transfer {
-                id: TransferId(t.id),
-                kind: t.kind,
-                plan: match t.kind {
-                    TransferKind::Retrieve => Plan::Read {
-                        path: &self.path,
-                        offset: t.offset,
-                    },
-                    TransferKind::Store | TransferKind::Append => Plan::Write {
-                        path: &self.path,
-                        mode: match (t.kind, t.offset) {
-                            (TransferKind::Append, _) => WriteMode::Append,
-                            (_, 0) => WriteMode::Truncate,
-                            (_, offset) => WriteMode::At(offset),
-                        },
-                    },
-                    TransferKind::StoreUnique => Plan::CreateUnique {
-                        directory: &self.path,
-                    },
-                    TransferKind::List | TransferKind::NameList | TransferKind::MachineList => {
-                        Plan::List {
+            Queued::Transfer => {
+                let t = self.announced;
+                Event::Transfer(Transfer {
+                    id: TransferId(t.id),
+                    kind: t.kind,
+                    plan: match t.kind {
+                        TransferKind::Retrieve => Plan::Read {
                             path: &self.path,
-                            format: match t.kind {
-                                TransferKind::List => ListFormat::Long,
-                                TransferKind::NameList => ListFormat::Names,
-                                _ => ListFormat::Machine,
+                            offset: t.offset,
+                        },
+                        TransferKind::Store | TransferKind::Append => Plan::Write {
+                            path: &self.path,
+                            mode: match (t.kind, t.offset) {
+                                (TransferKind::Append, _) => WriteMode::Append,
+                                (_, 0) => WriteMode::Truncate,
+                                (_, offset) => WriteMode::At(offset),
                             },
-                            filter: t.filter,
-                            read_only: self.read_only(),
+                        },
+                        TransferKind::StoreUnique => Plan::CreateUnique {
+                            directory: &self.path,
+                        },
+                        TransferKind::List | TransferKind::NameList | TransferKind::MachineList => {
+                            Plan::List {
+                                path: &self.path,
+                                format: match t.kind {
+                                    TransferKind::List => ListFormat::Long,
+                                    TransferKind::NameList => ListFormat::Names,
+                                    _ => ListFormat::Machine,
+                                },
+                                filter: t.filter,
+                                read_only: self.read_only(),
+                            }
                         }
-                    }
-                },
-                ascii: self.transfer_type == TransferType::Ascii && !t.kind.is_listing(),
-                token: OpenToken::new(self.id, t.id),
-            }),
+                    },
+                    ascii: self.transfer_type == TransferType::Ascii && !t.kind.is_listing(),
+                    token: OpenToken::new(self.id, t.id),
+                })
+            }
             Queued::ConnectData(id) => Event::ConnectData(ConnectData {
                 transfer: TransferId(id),
                 endpoint: match self.data {
@@ -136,20 +139,14 @@ impl State {
                 QueuedNotice::StaleAnswer(answer) => Notice::StaleAnswer { answer },
                 QueuedNotice::HostAnswerTimeout(answer) => Notice::HostAnswerTimeout { answer },
                 QueuedNotice::WrongAnswer(answer) => Notice::WrongAnswer { answer },
-                QueuedNotice::TransferEnded {
-                    kind,
-                    bytes,
-                    elapsed,
-                    protected,
-                    outcome,
-                } => Notice::TransferEnded {
-                    kind,
+                QueuedNotice::TransferEnded => Notice::TransferEnded {
+                    kind: self.ended.kind,
                     path: &self.path,
                     user: &self.user,
-                    bytes,
-                    elapsed,
-                    protected,
-                    outcome,
+                    bytes: self.ended.bytes,
+                    elapsed: self.ended.elapsed,
+                    protected: self.ended.protected,
+                    outcome: self.ended.outcome,
                 },
             }),
         }

@@ -83,7 +83,8 @@ impl State {
             line_waits: false,
         };
         self.waiting = Waiting::Transfer(transfer);
-        self.events.push_back(Queued::Transfer(transfer));
+        self.announced = transfer;
+        self.events.push_back(Queued::Transfer);
     }
 
     /// The running transfer if `seq` names it and it is in `phase`;
@@ -142,13 +143,14 @@ impl State {
         if t.phase != Phase::Opening || !matches!(outcome, Err(TransferError::File(_))) {
             self.reset_data();
         }
-        self.notice(QueuedNotice::TransferEnded {
+        self.ended = Ended {
             kind: t.kind,
             bytes: t.bytes,
             elapsed: self.now.saturating_duration_since(t.started_at),
             protected: t.protected,
             outcome,
-        });
+        };
+        self.notice(QueuedNotice::TransferEnded);
         if self.draining {
             self.close(421, "Server shutting down; closing the connection.");
         }
