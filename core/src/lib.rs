@@ -22,6 +22,9 @@
 //!  data:    Idle ──PASV/EPSV──► PassivePending ──(host: port)──► Passive ─┐
 //!            │  ──PORT/EPRT──────────────────────────────────► Active  ─┤
 //!            └◄───────────── RETR/STOR/LIST... Transfer (150 … 226) ◄──┘
+//!  transfer: Opening ─storage─► Connecting ─data connection─► 150 ─► Securing (PROT P)
+//!           ─► Moving (progress resets the stall deadline) ─► Closing ─► 226;
+//!           each step is an event the host answers (see `server::Transfer`)
 //!  busy:    a command that needs the host waits for its answer; later
 //!           pipelined lines stay queued (ABOR/STAT/NOOP are still served
 //!           during a transfer)
