@@ -116,6 +116,11 @@ impl ControlReader {
             && let Some(lf) = find_lf_or_iac(input)
             && input[lf] == b'\n'
         {
+            // `ABOR` ends at its CR whatever follows (see below), however
+            // the input was split.
+            if lf > 5 && input[4] == b'\r' && self.limit > 5 && is_abor(&input[..4]) {
+                return (5, Frame::Line(&input[..4]));
+            }
             if lf + 1 > self.limit {
                 return (lf + 1, Frame::TooLong);
             }
@@ -128,6 +133,18 @@ impl ControlReader {
     #[inline(never)]
     fn next_line_slow<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
         for (i, &byte) in input.iter().enumerate() {
+            if self.telnet == Telnet::Data
+                && byte != b'\n'
+                && !self.discarding
+                && self.line.len() == 5
+                && self.line[4] == b'\r'
+                && is_abor(&self.line[..4])
+            {
+                // `ABOR` CR and then not LF: the ABOR ends at its CR; this
+                // byte (an IAC too) starts the next line.
+                self.returned = true;
+                return (i, Frame::Line(&self.line[..4]));
+            }
             match self.telnet {
                 Telnet::AfterAbor => {
                     self.telnet = Telnet::Data;
@@ -189,7 +206,7 @@ impl ControlReader {
         if let [command @ .., b'\r'] = &self.line[..]
             && !self.discarding
             && self.telnet == Telnet::Data
-            && command.eq_ignore_ascii_case(b"ABOR")
+            && is_abor(command)
         {
             self.returned = true;
             self.telnet = Telnet::AfterAbor;
@@ -224,6 +241,10 @@ fn find_lf_or_iac(input: &[u8]) -> Option<usize> {
     rest.iter()
         .position(|&b| b == b'\n' || b == IAC)
         .map(|i| at + i)
+}
+
+fn is_abor(line: &[u8]) -> bool {
+    line.eq_ignore_ascii_case(b"ABOR")
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
@@ -310,6 +331,17 @@ mod tests {
         );
         // Only ABOR: another line waits for its LF.
         assert_eq!(frames(100, &[b"NOOP\r"]), vec![]);
+        // Whatever follows its CR, and however the reads fall (found by
+        // the command_parser fuzzer): the same lines.
+        let whole = frames(100, &[b"ABOR\rX\n"]);
+        assert_eq!(whole, vec![Ok(b"ABOR".to_vec()), Ok(b"X".to_vec())]);
+        assert_eq!(frames(100, &[b"ABOR\r", b"X\n"]), whole);
+        let singles: Vec<&[u8]> = b"ABOR\rX\n".chunks(1).collect();
+        assert_eq!(frames(100, &singles), whole);
+        assert_eq!(
+            frames(100, &[b"ab\xffor\r", b"X\n"]),
+            frames(100, &[b"ab\xffor\rX\n"])
+        );
     }
 
     #[test]

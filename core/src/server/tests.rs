@@ -2422,7 +2422,11 @@ fn an_abor_pipelined_behind_its_transfer_command_ends_it_before_the_host_sees_it
     );
     assert_eq!(
         h.take_events(),
-        ["transfer Retrieve /a offset=0 ascii=true", "abort", "close-passive"]
+        [
+            "transfer Retrieve /a offset=0 ascii=true",
+            "abort",
+            "close-passive"
+        ]
     );
     assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
