@@ -118,7 +118,7 @@ impl ControlReader {
         {
             // `ABOR` ends at its CR whatever follows (see below), however
             // the input was split.
-            if lf > 5 && input[4] == b'\r' && self.limit > 5 && is_abor(&input[..4]) {
+            if lf > 5 && input[4] == b'\r' && self.abor_before_cr(input) {
                 return (5, Frame::Line(&input[..4]));
             }
             if lf + 1 > self.limit {
@@ -127,6 +127,14 @@ impl ControlReader {
             return (lf + 1, Frame::Line(strip_cr(&input[..lf])));
         }
         self.next_line_slow(input)
+    }
+
+    /// Whether `input` starts with `ABOR` CR (out of line: the fast path
+    /// only tests for the CR).
+    #[cold]
+    #[inline(never)]
+    fn abor_before_cr(&self, input: &[u8]) -> bool {
+        self.limit > 5 && is_abor(&input[..4])
     }
 
     /// Kept out of line so that the fast path needs few registers saved.
