@@ -18,6 +18,7 @@ use common::server::Server;
 driver_matrix!(
     sigterm_lets_the_transfer_finish_and_says_421,
     sigint_twice_stops_at_once,
+    a_transfer_cut_when_the_grace_period_ends_is_logged,
 );
 
 /// 32 MiB: large enough that the client has not read it when the signal comes.
@@ -101,4 +102,24 @@ fn sigint_twice_stops_at_once(driver: &'static str) {
     let status = server.wait_for_exit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(128 + libc::SIGINT), "status {status}");
     assert!(status.signal().is_none());
+}
+
+/// The grace period ends while a transfer still runs (its client reads
+/// nothing): the server exits, and the cut transfer has its log line.
+fn a_transfer_cut_when_the_grace_period_ends_is_logged(driver: &'static str) {
+    let mut server = Server::start(driver, &["--shutdown-grace", "1"]);
+    std::fs::write(server.root().join("big.bin"), vec![7u8; BIG]).unwrap();
+    let (_busy, _data) = start_retr(&server);
+    signal(&server, libc::SIGTERM);
+    let status = server.wait_for_exit(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "exit status after the grace period: {status}"
+    );
+    let log = server.log();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("RETR /big.bin failed"))
+        .count();
+    assert_eq!(lines, 1, "the cut transfer's line: {log}");
 }

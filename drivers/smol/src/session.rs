@@ -117,7 +117,13 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
                 host.stopping = true;
                 session.shut_down(host.now());
             }
-            Wake::HardStop => break,
+            Wake::HardStop => {
+                // The grace period is over: a running transfer is ended (its
+                // log line), then the session.
+                session.shut_down_now(host.now());
+                ftpwire_backend::native::host::log_end(&mut session, peer);
+                break;
+            }
         }
     }
     // A transfer still running is cancelled with its task.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use ftpwire_backend::native::host::Work;
+use ftpwire_backend::native::host::{Work, log_end};
 use ftpwire_backend::native::passive::open_passive;
 use ftpwire_backend::native::tls::ControlChannel;
 use ftpwire_backend::native::transfer::{Report, Running, Step, TransferJob};
@@ -120,7 +120,10 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         }
         let sessions = &host.shared.sessions;
         if sessions.hard_stopped() {
-            // The grace period is over: the socket is already shut down.
+            // The grace period is over: the socket is already shut down. The
+            // session still ends a running transfer, for its log line.
+            session.shut_down_now(host.now());
+            log_end(&mut session, peer);
             break;
         }
         if sessions.stopping() && !host.stopping {

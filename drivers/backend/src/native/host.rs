@@ -8,12 +8,12 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use ftpwire_core::ServerSession;
 use ftpwire_core::listing::Metadata;
 use ftpwire_core::server::{
     Change, ChangeToken, DirectoryToken, Event, FileChange, FileError, LoginOutcome, LoginToken,
     Notice, PassiveToken, StatToken, TlsToken, TransferId,
 };
+use ftpwire_core::{Output, ServerSession};
 
 use crate::native::transfer::{Running, StepWork, TransferJob};
 use crate::served::storage::{Storage, file_error};
@@ -273,6 +273,20 @@ impl ChangeKind {
                 format!("MFMT {} {from}", String::from_utf8_lossy(&time))
             }
             ChangeKind::SetPermissions(mode) => format!("SITE CHMOD {mode:03o} {from}"),
+        }
+    }
+}
+
+/// A session ended at once (a shutdown's grace period is over): its last
+/// notices (a cut transfer's line) are logged, nothing more is sent.
+pub fn log_end(session: &mut ServerSession, peer: SocketAddr) {
+    loop {
+        match session.poll_output() {
+            Output::Event(event) => {
+                let _ = Work::from_event(event, peer);
+            }
+            Output::Transmit(_) => {}
+            Output::Timeout(_) | Output::Closed => return,
         }
     }
 }
