@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ftpwire_backend::native::host::Work;
 use ftpwire_backend::native::passive::open_passive;
 use ftpwire_backend::native::tls::ControlChannel;
-use ftpwire_backend::native::transfer::{Report, Running, Step, TransferJob};
+use ftpwire_backend::native::transfer::{InFlight, Report, Running, TransferJob};
 use ftpwire_core::server::{Output, PassiveError, TransferId};
 use ftpwire_core::{Instant, ServerSession};
 use smol::channel::{self, Receiver, Sender};
@@ -33,13 +33,9 @@ enum Wake {
     HardStop,
 }
 
-/// The transfer in flight: the step in hand, and its task (dropping it
-/// cancels the transfer and frees its file and data connection).
-struct Transfer {
-    running: Running,
-    steps: Sender<Step>,
-    _task: smol::Task<()>,
-}
+/// The transfer in flight; its task goes with it (dropping a smol task
+/// cancels it, freeing its file and data connection).
+type Transfer = InFlight<smol::Task<()>>;
 
 /// Serves one control connection until the session closes; `implicit_tls`:
 /// it came to the implicit-FTPS listener, so TLS starts before the greeting.
@@ -102,9 +98,7 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
             Wake::Transfer(report) => host.on_report(&mut session, report),
             Wake::Timeout => {
                 let now = host.now();
-                if let Some(transfer) = &mut host.transfer {
-                    transfer.running.report_progress(&mut session, now);
-                }
+                Transfer::report_progress(&mut host.transfer, &mut session, now);
                 let mut wire = Vec::new();
                 host.channel
                     .handle_timeout(&mut session, host.now(), &mut wire);
@@ -288,17 +282,9 @@ impl Host {
             }
             Work::ClosePassive => self.passive = None,
             Work::Transfer(job, running) => self.start_transfer(job, running),
-            Work::Step(work) => {
-                if let Some(transfer) = &mut self.transfer
-                    && let Some(step) = transfer.running.step(work)
-                {
-                    let _ = transfer.steps.try_send(step);
-                }
-            }
+            Work::Step(work) => Transfer::step(&mut self.transfer, work),
             Work::AbortTransfer(id) => {
-                if self.transfer.as_ref().is_some_and(|t| t.running.id == id) {
-                    self.transfer = None;
-                }
+                Transfer::abort(&mut self.transfer, id);
             }
             Work::UpgradeTls(token) => {
                 let settings = self.shared.config.tls.as_ref();
@@ -327,21 +313,14 @@ impl Host {
             running.progress.clone(),
         );
         let task = self.shared.executor.spawn(task);
-        self.transfer = Some(Transfer {
-            running,
-            steps,
-            _task: task,
-        });
+        let send = move |step| {
+            let _ = steps.try_send(step);
+        };
+        self.transfer = Some(Transfer::new(running, send, task));
     }
 
-    /// A report of the transfer in flight answers the step it was asked;
-    /// one from a transfer already over is dropped.
     fn on_report(&mut self, session: &mut ServerSession, (id, report): (TransferId, Report)) {
         let now = self.now();
-        if let Some(transfer) = &mut self.transfer
-            && transfer.running.id == id
-        {
-            transfer.running.apply(session, report, now);
-        }
+        Transfer::report(&mut self.transfer, session, id, report, now);
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use ftpwire_backend::native::host::{Work, log_end};
 use ftpwire_backend::native::passive::open_passive;
 use ftpwire_backend::native::tls::ControlChannel;
-use ftpwire_backend::native::transfer::{Report, Running, Step, TransferJob};
+use ftpwire_backend::native::transfer::{InFlight, Report, Running, TransferJob};
 use ftpwire_core::server::{FileError, Output, TransferId};
 use ftpwire_core::{Instant, ServerSession};
 
@@ -34,18 +34,16 @@ pub(crate) enum Wake {
     Nudge,
 }
 
-/// The transfer in flight: the step in hand, the way to its thread, and
-/// what breaks whatever that thread blocks on.
-struct Transfer {
-    running: Running,
-    steps: SyncSender<Step>,
-    abort: Arc<Abort>,
-}
+/// The transfer in flight; dropping it stops its thread (wherever that
+/// blocks) so the thread frees its file and connection.
+type Transfer = InFlight<AbortOnDrop>;
 
-impl Drop for Transfer {
-    /// Given up or done: the thread ends and frees its file and connection.
+/// [`Abort::abort`] when dropped.
+struct AbortOnDrop(Arc<Abort>);
+
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.abort.abort();
+        self.0.abort();
     }
 }
 
@@ -281,9 +279,7 @@ impl Host {
     /// (after CCC); writes what the channel has to say.
     fn timeout(&mut self, session: &mut ServerSession) {
         let now = self.now();
-        if let Some(transfer) = &mut self.transfer {
-            transfer.running.report_progress(session, now);
-        }
+        Transfer::report_progress(&mut self.transfer, session, now);
         let mut wire = Vec::new();
         self.channel.handle_timeout(session, self.now(), &mut wire);
         if !wire.is_empty() && self.control.write_all(&wire).is_err() {
@@ -350,19 +346,12 @@ impl Host {
             },
             Work::ClosePassive => self.passive = None,
             Work::Transfer(job, running) => self.start_transfer(session, job, running),
-            Work::Step(work) => {
-                if let Some(transfer) = &mut self.transfer
-                    && let Some(step) = transfer.running.step(work)
-                {
-                    let _ = transfer.steps.try_send(step);
-                }
-            }
+            Work::Step(work) => Transfer::step(&mut self.transfer, work),
             Work::AbortTransfer(id) => {
-                if self.transfer.as_ref().is_some_and(|t| t.running.id == id) {
-                    self.transfer = None;
-                    if let Some(passive) = &self.passive {
-                        passive.abort_early();
-                    }
+                if Transfer::abort(&mut self.transfer, id)
+                    && let Some(passive) = &self.passive
+                {
+                    passive.abort_early();
                 }
             }
             Work::UpgradeTls(token) => {
@@ -413,21 +402,14 @@ impl Host {
             log::warn!("{}: cannot start a transfer thread", self.peer);
             return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
         }
-        self.transfer = Some(Transfer {
-            running,
-            steps,
-            abort,
-        });
+        let send = move |step| {
+            let _ = steps.try_send(step);
+        };
+        self.transfer = Some(Transfer::new(running, send, AbortOnDrop(abort)));
     }
 
-    /// A report of the transfer in flight answers the step it was asked;
-    /// one from a transfer already over is dropped.
     fn on_report(&mut self, session: &mut ServerSession, id: TransferId, report: Report) {
         let now = self.now();
-        if let Some(transfer) = &mut self.transfer
-            && transfer.running.id == id
-        {
-            transfer.running.apply(session, report, now);
-        }
+        Transfer::report(&mut self.transfer, session, id, report, now);
     }
 }

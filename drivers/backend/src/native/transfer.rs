@@ -363,6 +363,79 @@ impl Running {
     }
 }
 
+/// The transfer a driver runs now: its session side ([`Running`]), how to
+/// hand its worker the next step, and `W`, the driver's handle on the
+/// worker (dropping it must stop the worker and free its file and data
+/// connection). What a driver's session loop does with transfer work and
+/// reports, written once for every driver.
+pub struct InFlight<W> {
+    running: Running,
+    send: Box<dyn Fn(Step) + Send>,
+    _worker: W,
+}
+
+impl<W> InFlight<W> {
+    /// `send` passes a step to the worker (it never blocks: one step is
+    /// asked at a time).
+    pub fn new(running: Running, send: impl Fn(Step) + Send + 'static, worker: W) -> Self {
+        InFlight {
+            running,
+            send: Box::new(send),
+            _worker: worker,
+        }
+    }
+
+    /// The session asked for the next step of the transfer in `slot`.
+    pub fn step(slot: &mut Option<Self>, work: StepWork) {
+        if let Some(transfer) = slot
+            && let Some(step) = transfer.running.step(work)
+        {
+            (transfer.send)(step);
+        }
+    }
+
+    /// The session gave up transfer `id`: drop it (and its worker); `true`
+    /// if it was the one in `slot`.
+    pub fn abort(slot: &mut Option<Self>, id: TransferId) -> bool {
+        let ours = slot.as_ref().is_some_and(|t| t.running.id == id);
+        if ours {
+            *slot = None;
+        }
+        ours
+    }
+
+    /// A worker's report answers the step in flight; one from a transfer
+    /// already over is dropped.
+    pub fn report(
+        slot: &mut Option<Self>,
+        session: &mut ServerSession,
+        id: TransferId,
+        report: Report,
+        now: Instant,
+    ) {
+        if let Some(transfer) = slot
+            && transfer.running.id == id
+        {
+            transfer.running.apply(session, report, now);
+        }
+    }
+
+    /// Before the session's deadline: what moved since the last report.
+    pub fn report_progress(slot: &mut Option<Self>, session: &mut ServerSession, now: Instant) {
+        if let Some(transfer) = slot {
+            transfer.running.report_progress(session, now);
+        }
+    }
+}
+
+impl<W> std::fmt::Debug for InFlight<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight")
+            .field("running", &self.running)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Stored form to network form for a download: TYPE A turns LF into CRLF,
 /// TYPE I passes bytes through untouched (and uncopied).
 #[derive(Debug, Default)]
