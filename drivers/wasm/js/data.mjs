@@ -38,6 +38,54 @@ function abortError() {
   return Object.assign(new Error('transfer aborted'), { code: 'ABORT_ERR' });
 }
 
+/**
+ * Things that arrive (data connections, a transfer's steps), taken one at a
+ * time by one waiter at most; a wait rejects when its signal aborts.
+ */
+export class Arrivals {
+  constructor() {
+    this.queue = [];
+    this.waiter = null;
+  }
+
+  /** Whether someone waits: `push` then hands the item over at once. */
+  get awaited() {
+    return this.waiter !== null;
+  }
+
+  push(item) {
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = null;
+      resolve(item);
+    } else this.queue.push(item);
+  }
+
+  /** The next item; rejects when `signal` aborts. */
+  next(signal) {
+    if (signal.aborted) return Promise.reject(abortError());
+    if (this.queue.length > 0) return Promise.resolve(this.queue.shift());
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiter = null;
+        reject(abortError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiter = {
+        resolve: (item) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(item);
+        },
+      };
+    });
+  }
+
+  /** Everything not taken yet, removed. */
+  drain() {
+    return this.queue.splice(0);
+  }
+}
+
 /** A passive data listener for one session. */
 export class PassiveListener {
   /**
@@ -73,8 +121,7 @@ export class PassiveListener {
   constructor(peer, onRefused, secureContext = null) {
     this.peer = peer;
     this.secureContext = secureContext;
-    this.queue = [];
-    this.waiter = null;
+    this.arrivals = new Arrivals();
     this.server = net.createServer({ pauseOnConnect: false }, (socket) => this.onConnection(socket, onRefused));
     this.server.on('error', () => {});
   }
@@ -86,46 +133,26 @@ export class PassiveListener {
       socket.destroy();
       return;
     }
-    if (this.waiter) {
-      const { resolve } = this.waiter;
-      this.waiter = null;
-      resolve(socket);
-    } else {
+    if (!this.arrivals.awaited) {
       // Before its command: a TLS server speaks only after the client's
       // ClientHello, so a client that waits for the 150 first (ftplib) is
       // served the same way.
       if (this.secureContext) socket.earlyTls = startTls(socket, this.secureContext);
-      this.queue.push(socket);
     }
+    this.arrivals.push(socket);
   }
 
   /** The next data connection from the peer; rejects when `signal` aborts. */
   accept(signal) {
-    if (signal.aborted) return Promise.reject(abortError());
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiter = null;
-        reject(abortError());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiter = {
-        resolve: (socket) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(socket);
-        },
-      };
-    });
+    return this.arrivals.next(signal);
   }
 
   close() {
     this.server.close();
-    for (const socket of this.queue) {
+    for (const socket of this.arrivals.drain()) {
       socket.earlyTls?.secure.destroy();
       socket.destroy();
     }
-    this.queue = [];
   }
 }
 

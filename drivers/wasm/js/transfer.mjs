@@ -5,47 +5,13 @@
 // deadlines and every reply are the core's. TYPE A conversion and listing
 // lines come from the module.
 import { AsciiDecoder, AsciiEncoder } from './module.mjs';
-import { connectActive, secureData } from './data.mjs';
+import { Arrivals, connectActive, secureData } from './data.mjs';
 
 const CHUNK = 256 * 1024;
 const now = () => performance.now();
 
 /** The steps the core asks of one transfer, in order, awaited one at a time. */
-export class Steps {
-  constructor() {
-    this.queue = [];
-    this.waiter = null;
-  }
-
-  push(step) {
-    if (this.waiter) {
-      const { resolve } = this.waiter;
-      this.waiter = null;
-      resolve(step);
-    } else this.queue.push(step);
-  }
-
-  /** The next step; rejects when `signal` aborts (the core gave the transfer up). */
-  next(signal) {
-    if (signal.aborted) return Promise.reject(abortError());
-    if (this.queue.length > 0) return Promise.resolve(this.queue.shift());
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiter = null;
-        reject(abortError());
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiter = {
-        resolve: (step) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(step);
-        },
-      };
-    });
-  }
-}
-
-const abortError = () => Object.assign(new Error('aborted'), { code: 'ABORT_ERR' });
+export class Steps extends Arrivals {}
 
 /** Entries formatted per call into the module: one call per line would cost more than the lines. */
 const LISTING_BATCH = 256;
