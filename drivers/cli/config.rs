@@ -282,6 +282,21 @@ pub enum ConfigError {
     },
 }
 
+/// A parser message as one printable line: the TOML parser quotes keys and
+/// values from the file verbatim, so a quoted key holding `\r` would
+/// otherwise split the log line (or rewrite the terminal).
+fn one_line(message: &str) -> String {
+    let mut line = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\n' => line.push_str("; "),
+            c if c.is_control() => line.extend(c.escape_default()),
+            c => line.push(c),
+        }
+    }
+    line
+}
+
 impl ServeConfig {
     /// Parses TOML text (relative paths stay relative to the current directory).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
@@ -317,7 +332,7 @@ impl ServeConfig {
             ConfigError::Syntax {
                 origin: origin.to_owned(),
                 line: text[..offset.min(text.len())].matches('\n').count() + 1,
-                message: error.message().trim().replace('\n', "; "),
+                message: one_line(error.message().trim()),
             }
         })
     }
@@ -593,7 +608,7 @@ mod tests {
     fn syntax_error(text: &str) -> (usize, String) {
         match ServeConfig::from_toml(text) {
             Err(ConfigError::Syntax { line, message, .. }) => {
-                assert!(!message.contains('\n'));
+                assert!(!message.contains(|c: char| c.is_control()), "{message:?}");
                 (line, message)
             }
             other => panic!("expected a syntax error, got {other:?}"),
@@ -613,6 +628,17 @@ mod tests {
         assert!(message.contains("rot"), "{message}");
         let (line, _) = syntax_error("[[users]]\nname = \"a\"\npasword = \"x\"\n");
         assert!(line >= 1);
+    }
+
+    /// Found by the `config` fuzzer: an unknown quoted key with an escaped
+    /// CR came back verbatim in the message, so the error was two lines.
+    #[test]
+    fn control_characters_in_a_key_are_escaped() {
+        let (line, message) = syntax_error("\".5.0psso\\r`\"= 8");
+        assert_eq!(line, 1);
+        assert!(message.contains(".5.0psso\\r`"), "{message:?}");
+        let (_, message) = syntax_error("\"a\\u001b[2Jb\" = 1");
+        assert!(message.contains("a\\u{1b}[2Jb"), "{message:?}");
     }
 
     #[test]
