@@ -97,6 +97,18 @@ pub struct UpgradeTls {
     pub token: TlsToken,
 }
 
+/// A change of the control channel's protection, as
+/// [`ServerSession::take_tls_change`](super::ServerSession::take_tls_change)
+/// hands it to a TLS layer under the session: the same two events, taken
+/// out of the output so the layer acts on them and the host never sees them.
+#[derive(Debug)]
+pub enum TlsChange {
+    /// [`Event::UpgradeTls`]: the `234` is out; run the handshake.
+    Upgrade(UpgradeTls),
+    /// [`Event::DowngradeTls`]: the `200` is out; start the TLS closure.
+    Downgrade,
+}
+
 /// Credentials to check.
 #[derive(Debug)]
 pub struct Login<'a> {

@@ -5,12 +5,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ftpwire_backend::native::control::ControlConnection;
 use ftpwire_backend::native::host::Work;
 use ftpwire_backend::native::passive::open_passive;
-use ftpwire_backend::native::tls::ControlChannel;
+use ftpwire_backend::native::tls::SessionTls;
 use ftpwire_backend::native::transfer::{InFlight, Report, Running, TransferJob};
+use ftpwire_core::Instant;
 use ftpwire_core::server::{Output, PassiveError, TransferId};
-use ftpwire_core::{Instant, ServerSession};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,76 +58,59 @@ pub(crate) async fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: b
         passive: None,
         transfer: None,
         stopping: false,
-        channel: ControlChannel::default(),
     };
-    let config = host.shared.config.session.clone();
-    let mut session = if implicit_tls {
-        if !host.channel.start(host.shared.config.tls.as_ref(), peer) {
-            return;
-        }
-        ServerSession::new_implicit_tls(config, local, peer, host.now())
-    } else {
-        ServerSession::new(config, local, peer, host.now())
+    let (config, tls) = (&host.shared.config.session, &host.shared.config.tls);
+    let opened = ControlConnection::open(
+        config.clone(),
+        local,
+        peer,
+        host.now(),
+        tls.clone(),
+        implicit_tls,
+    );
+    let Some(mut session) = opened else {
+        return;
     };
     let mut buf = vec![0; READ_SIZE];
     loop {
         if !host.drain(&mut session).await {
             break;
         }
-        let Some(deadline) = host.channel.poll_timeout(&session) else {
+        let Some(deadline) = session.poll_timeout() else {
             break;
         };
         let wait = deadline.saturating_duration_since(host.now());
         // Past its input limit the session wants no more: TCP pushes back
         // on a client pipelining without end.
-        let read_more = session.wants_input();
+        let read_more = session.session().wants_input();
         match host.wait(&mut buf, read_more, &reported, wait).await {
             Wake::Read(Ok(0)) | Wake::Read(Err(_)) => session.handle_peer_closed(),
-            Wake::Read(Ok(n)) => {
-                let plain;
-                let bytes = if host.channel.is_tls() {
-                    match host.receive(&mut session, &buf[..n]).await {
-                        Some(decrypted) => plain = decrypted,
-                        None => continue,
-                    }
-                    &plain[..]
-                } else {
-                    &buf[..n]
-                };
-                session.handle_input(host.now(), bytes);
+            Wake::Read(Ok(n)) => session.handle_input(host.now(), &buf[..n]),
+            Wake::Transfer((id, report)) => {
+                let now = host.now();
+                Transfer::report(&mut host.transfer, session.session(), id, report, now);
             }
-            Wake::Transfer(report) => host.on_report(&mut session, report),
             Wake::Timeout => {
                 let now = host.now();
-                Transfer::report_progress(&mut host.transfer, &mut session, now);
-                let mut wire = Vec::new();
-                host.channel
-                    .handle_timeout(&mut session, host.now(), &mut wire);
-                if !wire.is_empty() && host.write_control(&wire).await.is_err() {
-                    session.handle_peer_closed();
-                }
+                Transfer::report_progress(&mut host.transfer, session.session(), now);
+                session.handle_timeout(now);
             }
             Wake::Stop => {
                 // 421 now, or once the running transfer is over.
                 host.stopping = true;
-                session.shut_down(host.now());
+                session.session().shut_down(host.now());
             }
             Wake::HardStop => {
                 // The grace period is over: a running transfer is ended (its
                 // log line), then the session.
-                session.shut_down_now(host.now());
-                ftpwire_backend::native::host::log_end(&mut session, peer);
+                session.session().shut_down_now(host.now());
+                ftpwire_backend::native::host::log_end(session.session(), peer);
                 break;
             }
         }
     }
     // A transfer still running is cancelled with its task.
     host.transfer = None;
-    let mut wire = Vec::new();
-    host.channel.close(&mut wire);
-    if !wire.is_empty() {
-        let _ = host.write_control(&wire).await;
-    }
     let _ = host.control.shutdown(std::net::Shutdown::Both);
 }
 
@@ -141,23 +125,9 @@ struct Host {
     transfer: Option<Transfer>,
     /// Shutdown began: the session ends as soon as no transfer runs.
     stopping: bool,
-    /// Plain text or TLS, and the TLS session data connections resume.
-    channel: ControlChannel,
 }
 
 impl Host {
-    /// What bytes read from a TLS control channel decrypt to (handshake
-    /// replies are sent on the way); `None` if the channel failed.
-    async fn receive(&mut self, session: &mut ServerSession, input: &[u8]) -> Option<Vec<u8>> {
-        let mut wire = Vec::new();
-        let plain = self.channel.receive(session, input, &mut wire, self.peer);
-        if !wire.is_empty() && self.write_control(&wire).await.is_err() {
-            session.handle_peer_closed();
-            return None;
-        }
-        plain
-    }
-
     /// Writes to the control socket; a client that stops reading replies
     /// for the idle timeout is gone, too.
     async fn write_control(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -216,18 +186,11 @@ impl Host {
 
     /// Sends replies and answers events until the session waits for the
     /// world; `false` once it has closed.
-    async fn drain(&mut self, session: &mut ServerSession) -> bool {
+    async fn drain(&mut self, session: &mut ControlConnection) -> bool {
         loop {
             match session.poll_output() {
                 Output::Transmit(bytes) => {
-                    let written = if self.channel.is_tls() {
-                        let mut wire = Vec::new();
-                        self.channel.send(bytes, &mut wire);
-                        self.write_control(&wire).await
-                    } else {
-                        self.write_control(bytes).await
-                    };
-                    if written.is_err() {
+                    if self.write_control(bytes).await.is_err() {
                         session.handle_peer_closed();
                     }
                 }
@@ -241,7 +204,7 @@ impl Host {
         }
     }
 
-    async fn on_event(&mut self, session: &mut ServerSession, work: Work) {
+    async fn on_event(&mut self, control: &mut ControlConnection, work: Work) {
         let peer = self.peer;
         match work {
             Work::Blocking(blocking) => {
@@ -250,7 +213,7 @@ impl Host {
                     blocking.run(&*shared.storage, &*shared.authenticator, peer)
                 })
                 .await;
-                answer.apply(session);
+                answer.apply(control.session());
             }
             Work::OpenPassive {
                 bind,
@@ -270,34 +233,28 @@ impl Host {
                 match opened {
                     Ok((listener, port, resolved)) => {
                         let executor = &*self.shared.executor;
-                        let early = self
-                            .channel
-                            .data_tls(session.data_protected())
-                            .map(|tls| (tls, executor));
+                        let protected = control.session().data_protected();
+                        let early = control.data_tls(protected).map(|tls| (tls, executor));
                         self.passive = Some(Passive::new(listener, peer.ip(), early));
-                        session.passive_opened(token, port, resolved);
+                        control.session().passive_opened(token, port, resolved);
                     }
-                    Err(error) => session.passive_failed(token, error),
+                    Err(error) => control.session().passive_failed(token, error),
                 }
             }
             Work::ClosePassive => self.passive = None,
-            Work::Transfer(job, running) => self.start_transfer(job, running),
+            Work::Transfer(job, running) => {
+                let tls = control.data_tls(true);
+                self.start_transfer(job, running, tls);
+            }
             Work::Step(work) => Transfer::step(&mut self.transfer, work),
             Work::AbortTransfer(id) => {
                 Transfer::abort(&mut self.transfer, id);
             }
-            Work::UpgradeTls(token) => {
-                let settings = self.shared.config.tls.as_ref();
-                if !self.channel.upgrade(settings, token, peer) {
-                    session.handle_peer_closed();
-                }
-            }
-            Work::DowngradeTls => self.channel.downgrade(self.now()),
             Work::Nothing => {}
         }
     }
 
-    fn start_transfer(&mut self, job: TransferJob, running: Running) {
+    fn start_transfer(&mut self, job: TransferJob, running: Running, tls: Option<SessionTls>) {
         let (steps, asked) = channel::bounded(1);
         let task = data::run(
             running.id,
@@ -306,7 +263,7 @@ impl Host {
             // session's until it says to close it, so it outlives a
             // transfer refused before its data connection.
             self.passive.clone(),
-            self.channel.data_tls(true),
+            tls,
             self.shared.storage.clone(),
             asked,
             self.reports.clone(),
@@ -317,10 +274,5 @@ impl Host {
             let _ = steps.try_send(step);
         };
         self.transfer = Some(Transfer::new(running, send, task));
-    }
-
-    fn on_report(&mut self, session: &mut ServerSession, (id, report): (TransferId, Report)) {
-        let now = self.now();
-        Transfer::report(&mut self.transfer, session, id, report, now);
     }
 }

@@ -8,12 +8,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use ftpwire_backend::native::control::ControlConnection;
 use ftpwire_backend::native::host::{Work, log_end};
 use ftpwire_backend::native::passive::open_passive;
-use ftpwire_backend::native::tls::ControlChannel;
 use ftpwire_backend::native::transfer::{InFlight, Report, Running, TransferJob};
+use ftpwire_core::Instant;
 use ftpwire_core::server::{FileError, Output, TransferId};
-use ftpwire_core::{Instant, ServerSession};
 
 use crate::data::{self, Abort, Passive};
 use crate::server::Shared;
@@ -96,20 +96,21 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         passive: None,
         transfer: None,
         stopping: false,
-        channel: ControlChannel::default(),
     };
-    let now = host.now();
-    let config = host.shared.config.session.clone();
-    let mut session = if implicit_tls {
-        if !host.channel.start(host.shared.config.tls.as_ref(), peer) {
-            // Also ends the reader thread, blocked on its clone of the socket.
-            backlog.close();
-            let _ = host.control.shutdown(Shutdown::Both);
-            return;
-        }
-        ServerSession::new_implicit_tls(config, local, peer, now)
-    } else {
-        ServerSession::new(config, local, peer, now)
+    let (config, tls) = (&host.shared.config.session, &host.shared.config.tls);
+    let opened = ControlConnection::open(
+        config.clone(),
+        local,
+        peer,
+        host.now(),
+        tls.clone(),
+        implicit_tls,
+    );
+    let Some(mut session) = opened else {
+        // Also ends the reader thread, blocked on its clone of the socket.
+        backlog.close();
+        let _ = host.control.shutdown(Shutdown::Both);
+        return;
     };
     log::debug!("{peer}: connected");
     loop {
@@ -120,42 +121,43 @@ pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         if sessions.hard_stopped() {
             // The grace period is over: the socket is already shut down. The
             // session still ends a running transfer, for its log line.
-            session.shut_down_now(host.now());
-            log_end(&mut session, peer);
+            session.session().shut_down_now(host.now());
+            log_end(session.session(), peer);
             break;
         }
         if sessions.stopping() && !host.stopping {
             // 421 now, or once the running transfer is over.
             host.stopping = true;
-            session.shut_down(host.now());
+            session.session().shut_down(host.now());
             continue;
         }
         // The reader reads on while the session holds less than its input limit.
-        backlog.set_held(session.held_input());
-        let Some(deadline) = host.channel.poll_timeout(&session) else {
+        backlog.set_held(session.session().held_input());
+        let Some(deadline) = session.poll_timeout() else {
             break;
         };
         let wait = deadline.saturating_duration_since(host.now());
         match woken.recv_timeout(wait) {
             Ok(Wake::Control(wire)) => {
-                let read = wire.len();
-                if let Some(bytes) = host.receive(&mut session, wire) {
-                    session.handle_input(host.now(), &bytes);
-                }
-                backlog.release(read);
+                session.handle_input(host.now(), &wire);
+                backlog.release(wire.len());
             }
             Ok(Wake::ControlClosed) => session.handle_peer_closed(),
-            Ok(Wake::Transfer(id, report)) => host.on_report(&mut session, id, report),
+            Ok(Wake::Transfer(id, report)) => {
+                let now = host.now();
+                Transfer::report(&mut host.transfer, session.session(), id, report, now);
+            }
             Ok(Wake::Nudge) => {}
-            Err(RecvTimeoutError::Timeout) => host.timeout(&mut session),
+            Err(RecvTimeoutError::Timeout) => {
+                let now = host.now();
+                Transfer::report_progress(&mut host.transfer, session.session(), now);
+                session.handle_timeout(now);
+            }
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
     // A transfer still running is given up with the session.
     host.transfer = None;
-    let mut wire = Vec::new();
-    host.channel.close(&mut wire);
-    let _ = host.control.write_all(&wire);
     backlog.close();
     let _ = host.control.shutdown(Shutdown::Both);
     log::debug!("{peer}: session closed");
@@ -255,59 +257,20 @@ struct Host {
     transfer: Option<Transfer>,
     /// Shutdown began (the session was told once).
     stopping: bool,
-    /// Plain text or TLS, and the TLS session data connections resume.
-    channel: ControlChannel,
 }
 
 impl Host {
-    /// What the session should see of bytes read from the socket (their
-    /// decryption on a TLS channel, the backlog then counting the decrypted
-    /// bytes); `None` if the channel failed.
-    fn receive(&mut self, session: &mut ServerSession, input: Vec<u8>) -> Option<Vec<u8>> {
-        if !self.channel.is_tls() {
-            return Some(input);
-        }
-        let mut wire = Vec::new();
-        let plain = self.channel.receive(session, &input, &mut wire, self.peer);
-        if !wire.is_empty() && self.control.write_all(&wire).is_err() {
-            session.handle_peer_closed();
-        }
-        plain
-    }
-
-    /// A deadline passed: the session's timers and the control channel's
-    /// (after CCC); writes what the channel has to say.
-    fn timeout(&mut self, session: &mut ServerSession) {
-        let now = self.now();
-        Transfer::report_progress(&mut self.transfer, session, now);
-        let mut wire = Vec::new();
-        self.channel.handle_timeout(session, self.now(), &mut wire);
-        if !wire.is_empty() && self.control.write_all(&wire).is_err() {
-            session.handle_peer_closed();
-        }
-    }
-
-    /// Sends reply bytes, through TLS when it is on.
-    fn transmit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if !self.channel.is_tls() {
-            return self.control.write_all(bytes);
-        }
-        let mut wire = Vec::new();
-        self.channel.send(bytes, &mut wire);
-        self.control.write_all(&wire)
-    }
-
     fn now(&self) -> Instant {
         Instant::from_duration(self.base.elapsed())
     }
 
     /// Sends replies and answers events until the session waits for the
     /// world; `false` once it has closed.
-    fn drain(&mut self, session: &mut ServerSession) -> bool {
+    fn drain(&mut self, session: &mut ControlConnection) -> bool {
         loop {
             match session.poll_output() {
                 Output::Transmit(bytes) => {
-                    if self.transmit(bytes).is_err() {
+                    if self.control.write_all(bytes).is_err() {
                         session.handle_peer_closed();
                     }
                 }
@@ -321,14 +284,14 @@ impl Host {
         }
     }
 
-    fn on_event(&mut self, session: &mut ServerSession, work: Work) {
+    fn on_event(&mut self, control: &mut ControlConnection, work: Work) {
         let peer = self.peer;
         match work {
             Work::Blocking(blocking) => {
                 let shared = &self.shared;
                 blocking
                     .run(&*shared.storage, &*shared.authenticator, peer)
-                    .apply(session);
+                    .apply(control.session());
             }
             Work::OpenPassive {
                 bind,
@@ -336,16 +299,17 @@ impl Host {
                 token,
             } => match open_passive(&self.shared.ports, bind, resolve.as_deref(), peer) {
                 Ok((listener, port, resolved)) => {
-                    self.passive = Some(match self.channel.data_tls(session.data_protected()) {
+                    let protected = control.session().data_protected();
+                    self.passive = Some(match control.data_tls(protected) {
                         Some(tls) => Passive::protected(listener, peer.ip(), tls),
                         None => Passive::new(listener),
                     });
-                    session.passive_opened(token, port, resolved);
+                    control.session().passive_opened(token, port, resolved);
                 }
-                Err(error) => session.passive_failed(token, error),
+                Err(error) => control.session().passive_failed(token, error),
             },
             Work::ClosePassive => self.passive = None,
-            Work::Transfer(job, running) => self.start_transfer(session, job, running),
+            Work::Transfer(job, running) => self.start_transfer(control, job, running),
             Work::Step(work) => Transfer::step(&mut self.transfer, work),
             Work::AbortTransfer(id) => {
                 if Transfer::abort(&mut self.transfer, id)
@@ -354,30 +318,24 @@ impl Host {
                     passive.abort_early();
                 }
             }
-            Work::UpgradeTls(token) => {
-                let settings = self.shared.config.tls.as_ref();
-                if !self.channel.upgrade(settings, token, peer) {
-                    session.handle_peer_closed();
-                }
-            }
-            Work::DowngradeTls => self.channel.downgrade(self.now()),
             Work::Nothing => {}
         }
     }
 
     fn start_transfer(
         &mut self,
-        session: &mut ServerSession,
+        control: &mut ControlConnection,
         job: TransferJob,
         mut running: Running,
     ) {
+        let tls = control.data_tls(true);
+        let session = control.session();
         let Ok(abort) = Abort::new() else {
             log::warn!("{}: cannot start a transfer", self.peer);
             return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
         };
         let (steps, asked) = mpsc::sync_channel(1);
         let listener = self.passive.clone();
-        let tls = self.channel.data_tls(true);
         let storage = self.shared.storage.clone();
         let wake = self.wake.clone();
         let (id, progress) = (running.id, running.progress.clone());
@@ -406,10 +364,5 @@ impl Host {
             let _ = steps.try_send(step);
         };
         self.transfer = Some(Transfer::new(running, send, AbortOnDrop(abort)));
-    }
-
-    fn on_report(&mut self, session: &mut ServerSession, id: TransferId, report: Report) {
-        let now = self.now();
-        Transfer::report(&mut self.transfer, session, id, report, now);
     }
 }

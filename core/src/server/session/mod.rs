@@ -569,6 +569,50 @@ impl ServerSession {
         Output::Timeout(s.deadline())
     }
 
+    /// For a host whose control-channel TLS is a layer under the session:
+    /// the next output if it is [`Event::UpgradeTls`] or
+    /// [`Event::DowngradeTls`] (everything before it already sent), taken
+    /// out of the output. The layer calls this before each
+    /// [`poll_output`](Self::poll_output), acts on the change itself, and
+    /// passes every other output on as it is.
+    ///
+    /// ```
+    /// # use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
+    /// # use ftpwire_core::server::TlsChange;
+    /// # let addr = "127.0.0.1:21".parse().unwrap();
+    /// let config = ServerConfig { tls: true, ..ServerConfig::default() };
+    /// let now = Instant::from_millis(0);
+    /// let mut session = ServerSession::new(config.into(), addr, addr, now);
+    /// # while !matches!(session.poll_output(), Output::Timeout(_)) {}
+    /// session.handle_input(now, b"AUTH TLS\r\n");
+    /// assert!(session.take_tls_change().is_none(), "the 234 goes first");
+    /// assert!(matches!(session.poll_output(), Output::Transmit(reply) if reply.starts_with(b"234 ")));
+    /// assert!(matches!(session.take_tls_change(), Some(TlsChange::Upgrade(_))));
+    /// assert!(matches!(session.poll_output(), Output::Timeout(_)));
+    /// ```
+    pub fn take_tls_change(&mut self) -> Option<TlsChange> {
+        let s = &mut self.state;
+        if s.out_taken {
+            s.out.clear();
+            s.out_taken = false;
+        }
+        if !s.out.is_empty() {
+            return None;
+        }
+        match s.events.front()? {
+            Queued::UpgradeTls(id) => {
+                let token = TlsToken::new(s.id, *id);
+                s.events.pop_front();
+                Some(TlsChange::Upgrade(UpgradeTls { token }))
+            }
+            Queued::DowngradeTls => {
+                s.events.pop_front();
+                Some(TlsChange::Downgrade)
+            }
+            _ => None,
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must be called next;
     /// `None` once the session has ended.
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use ftpwire_core::listing::Metadata;
 use ftpwire_core::server::{
     Change, ChangeToken, DirectoryToken, Event, FileChange, FileError, LoginOutcome, LoginToken,
-    Notice, PassiveToken, StatToken, TlsToken, TransferId,
+    Notice, PassiveToken, StatToken, TransferId,
 };
 use ftpwire_core::{Output, ServerSession};
 
@@ -43,10 +43,6 @@ pub enum Work {
     Step(StepWork),
     /// Interrupt the running transfer, if it is this one.
     AbortTransfer(TransferId),
-    /// Run a TLS handshake on the control connection (after sending the 234).
-    UpgradeTls(TlsToken),
-    /// Back to plain text on the control connection (CCC).
-    DowngradeTls,
     /// Nothing to do (a notice, already logged).
     Nothing,
 }
@@ -187,8 +183,9 @@ impl Work {
                 Err(_) => unreachable!("a step event"),
             },
             Event::AbortTransfer(abort) => Work::AbortTransfer(abort.transfer),
-            Event::UpgradeTls(upgrade) => Work::UpgradeTls(upgrade.token),
-            Event::DowngradeTls => Work::DowngradeTls,
+            // The control connection's TLS layer carries these out before
+            // they reach a driver (`ControlConnection::poll_output`).
+            Event::UpgradeTls(_) | Event::DowngradeTls => Work::Nothing,
             Event::Notice(notice) => {
                 log_notice(peer, notice);
                 Work::Nothing

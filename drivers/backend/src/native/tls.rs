@@ -15,13 +15,12 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use ftpwire_core::server::{TlsToken, TransferKind};
-use ftpwire_core::{Instant, ServerSession};
+use ftpwire_core::Instant;
+use ftpwire_core::server::TransferKind;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ProducesTickets, ServerConnection, StoresServerSessions};
@@ -602,161 +601,9 @@ impl ControlTls {
     }
 }
 
-/// A control connection's TLS as a driver keeps it: off, handshaking after
-/// `AUTH TLS`, or on; and the session cache its data connections resume
-/// from. The driver reads and writes the socket; this decides what the
-/// bytes mean and answers the session's TLS events.
-#[derive(Default)]
-pub struct ControlChannel {
-    session: Option<SessionTls>,
-    tls: Option<ControlTls>,
-    /// `AUTH TLS` waits for the handshake to finish.
-    upgrading: Option<TlsToken>,
-}
-
-impl ControlChannel {
-    /// Turns TLS on (an implicit-FTPS connection); `false`, logged, if the
-    /// server has no certificate or rustls refuses: close the connection.
-    pub fn start(&mut self, settings: Option<&TlsSettings>, peer: SocketAddr) -> bool {
-        let Some(settings) = settings else {
-            log::warn!("{peer}: TLS requested but no certificate is configured; closing");
-            return false;
-        };
-        let session = self.session.get_or_insert_with(|| settings.for_session());
-        match session.control() {
-            Ok(tls) => {
-                self.tls = Some(tls);
-                true
-            }
-            Err(error) => {
-                log::warn!("{peer}: cannot start TLS: {error}");
-                false
-            }
-        }
-    }
-
-    /// Answers [`Work::UpgradeTls`](crate::native::host::Work::UpgradeTls): the 234
-    /// is out, what the socket brings now is the handshake. `false` as for
-    /// [`start`](Self::start).
-    pub fn upgrade(
-        &mut self,
-        settings: Option<&TlsSettings>,
-        token: TlsToken,
-        peer: SocketAddr,
-    ) -> bool {
-        let started = self.start(settings, peer);
-        if started {
-            self.upgrading = Some(token);
-        }
-        started
-    }
-
-    /// Whether socket bytes are TLS records now.
-    pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
-    }
-
-    /// What bytes read from the socket mean to `session` (as they are on a
-    /// plain channel); appends to `wire` what must be written back (handshake
-    /// messages, alerts). `None`: TLS failed and `session` was told the peer
-    /// is gone.
-    pub fn receive(
-        &mut self,
-        session: &mut ServerSession,
-        input: &[u8],
-        wire: &mut Vec<u8>,
-        peer: SocketAddr,
-    ) -> Option<Vec<u8>> {
-        let Some(tls) = &mut self.tls else {
-            return Some(input.to_vec());
-        };
-        let mut plain = Vec::new();
-        let received = tls.receive(input, &mut plain);
-        tls.take_wire(wire);
-        match received {
-            Err(error) => {
-                log::info!("{peer}: TLS failed on the control connection: {error}");
-                session.handle_peer_closed();
-                return None;
-            }
-            Ok(Received::Closed) => session.handle_peer_closed(),
-            Ok(Received::Plain) => {
-                log::debug!("{peer}: control connection back to plain text (CCC)");
-                self.tls = None;
-            }
-            Ok(Received::Tls) => {}
-        }
-        if let Some(tls) = &self.tls
-            && !tls.is_handshaking()
-            && let Some(token) = self.upgrading.take()
-        {
-            log::debug!("{peer}: control connection secured");
-            session.tls_established(token);
-        }
-        Some(plain)
-    }
-
-    /// Appends to `wire` what to write for reply bytes `plain`.
-    pub fn send(&mut self, plain: &[u8], wire: &mut Vec<u8>) {
-        match &mut self.tls {
-            Some(tls) if !tls.sends_plain() => {
-                tls.send(plain);
-                tls.take_wire(wire);
-            }
-            _ => wire.extend_from_slice(plain),
-        }
-    }
-
-    /// Answers [`Work::DowngradeTls`](crate::native::host::Work::DowngradeTls) (CCC):
-    /// the TLS closure starts; see [`poll_timeout`](Self::poll_timeout).
-    pub fn downgrade(&mut self, now: Instant) {
-        if let Some(tls) = &mut self.tls {
-            tls.downgrade(now);
-        }
-    }
-
-    /// When [`handle_timeout`](Self::handle_timeout) must be called: the
-    /// session's deadline, or ours if sooner (after CCC, our close_notify
-    /// for a client that waits for it). `None` once the session has closed.
-    pub fn poll_timeout(&self, session: &ServerSession) -> Option<Instant> {
-        let deadline = session.poll_timeout()?;
-        let ours = self.tls.as_ref().and_then(ControlTls::deadline);
-        Some(ours.map_or(deadline, |ours| deadline.min(ours)))
-    }
-
-    /// The [`poll_timeout`](Self::poll_timeout) deadline passed: the
-    /// session's timers, then ours; appends to `wire` what must be written.
-    pub fn handle_timeout(
-        &mut self,
-        session: &mut ServerSession,
-        now: Instant,
-        wire: &mut Vec<u8>,
-    ) {
-        session.handle_timeout(now);
-        if let Some(tls) = &mut self.tls {
-            tls.handle_timeout(now);
-            tls.take_wire(wire);
-        }
-    }
-
-    /// The session ends: appends a close_notify to `wire` if TLS is on.
-    pub fn close(&mut self, wire: &mut Vec<u8>) {
-        if let Some(tls) = &mut self.tls {
-            tls.close();
-            tls.take_wire(wire);
-        }
-    }
-
-    /// What a transfer's data connection needs: the session cache when it
-    /// is `protected` (PROT P).
-    pub fn data_tls(&self, protected: bool) -> Option<SessionTls> {
-        self.session.clone().filter(|_| protected)
-    }
-}
-
 fn io_to_tls(error: io::Error) -> rustls::Error {
     rustls::Error::General(error.to_string())
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -5,14 +5,14 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
 use super::*;
 
-struct Identity {
+pub(crate) struct Identity {
     cert: CertificateDer<'static>,
     key_pem: String,
     cert_pem: String,
     key: PrivateKeyDer<'static>,
 }
 
-fn identity() -> Identity {
+pub(crate) fn identity() -> Identity {
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     Identity {
         cert: generated.cert.der().clone(),
@@ -22,12 +22,12 @@ fn identity() -> Identity {
     }
 }
 
-fn settings(id: &Identity) -> TlsSettings {
+pub(crate) fn settings(id: &Identity) -> TlsSettings {
     TlsSettings::from_der(vec![id.cert.clone()], id.key.clone_key()).unwrap()
 }
 
 /// A client that trusts `id` and keeps its own session cache (like curl).
-fn client_config(id: &Identity) -> Arc<ClientConfig> {
+pub(crate) fn client_config(id: &Identity) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots.add(id.cert.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -40,7 +40,7 @@ fn client_config(id: &Identity) -> Arc<ClientConfig> {
     )
 }
 
-fn client(config: &Arc<ClientConfig>) -> ClientConnection {
+pub(crate) fn client(config: &Arc<ClientConfig>) -> ClientConnection {
     ClientConnection::new(config.clone(), ServerName::try_from("localhost").unwrap()).unwrap()
 }
 
@@ -73,7 +73,7 @@ fn pump(client: &mut ClientConnection, server: &mut ControlTls) -> (Vec<u8>, Rec
     (plain, received)
 }
 
-fn client_reads(client: &mut ClientConnection) -> Vec<u8> {
+pub(crate) fn client_reads(client: &mut ClientConnection) -> Vec<u8> {
     let mut got = Vec::new();
     let mut buf = [0; 1024];
     while let Ok(n) = client.reader().read(&mut buf) {
@@ -410,125 +410,6 @@ fn a_renewed_certificate_is_used_by_the_next_session() {
 
     write_pair(&new, start + std::time::Duration::from_secs(20));
     assert_eq!(served_certificate(&tls, &new), new.cert);
-}
-
-/// Everything the session says until it waits: the bytes, and the token of
-/// an `UpgradeTls` event if one came.
-fn drain(session: &mut ftpwire_core::ServerSession) -> (Vec<u8>, Option<TlsToken>) {
-    use ftpwire_core::{Event, Output};
-    let mut said = Vec::new();
-    let mut upgrade = None;
-    loop {
-        match session.poll_output() {
-            Output::Transmit(bytes) => said.extend_from_slice(bytes),
-            Output::Event(Event::UpgradeTls(event)) => upgrade = Some(event.token),
-            Output::Event(other) => panic!("unexpected event {other:?}"),
-            Output::Timeout(_) | Output::Closed => return (said, upgrade),
-        }
-    }
-}
-
-#[test]
-fn control_channel_carries_a_session_through_auth_tls() {
-    use ftpwire_core::{Instant, ServerConfig, ServerSession};
-    let id = identity();
-    let tls = settings(&id);
-    let config = Arc::new(ServerConfig {
-        tls: true,
-        ..ServerConfig::default()
-    });
-    let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-    let local: SocketAddr = "127.0.0.1:21".parse().unwrap();
-    let mut session = ServerSession::new(
-        config,
-        local,
-        peer,
-        Instant::from_duration(std::time::Duration::ZERO),
-    );
-    let mut channel = ControlChannel::default();
-    assert!(!channel.is_tls());
-    assert!(
-        channel.data_tls(true).is_none(),
-        "no TLS session before AUTH TLS"
-    );
-
-    // A command injected behind AUTH TLS in the same read.
-    let input = channel
-        .receive(
-            &mut session,
-            b"AUTH TLS\r\nUSER alice\r\n",
-            &mut Vec::new(),
-            peer,
-        )
-        .unwrap();
-    assert!(drain(&mut session).0.starts_with(b"220 "), "the greeting");
-    session.handle_input(Instant::from_duration(std::time::Duration::ZERO), &input);
-    assert_eq!(session.held_input(), 0, "what followed AUTH TLS is dropped");
-    let (said, token) = drain(&mut session);
-    assert_eq!(said, b"234 AUTH TLS ok; start the TLS handshake.\r\n");
-    assert!(channel.upgrade(Some(&tls), token.expect("an upgrade event"), peer));
-    assert_eq!(drain(&mut session).0, b"");
-
-    let client_config = client_config(&id);
-    let mut client = client(&client_config);
-    for _ in 0..10 {
-        let mut to_server = Vec::new();
-        while client.wants_write() {
-            client.write_tls(&mut to_server).unwrap();
-        }
-        let mut to_client = Vec::new();
-        let plain = channel
-            .receive(&mut session, &to_server, &mut to_client, peer)
-            .unwrap();
-        assert!(plain.is_empty());
-        let mut slice = &to_client[..];
-        while !slice.is_empty() {
-            client.read_tls(&mut slice).unwrap();
-            client.process_new_packets().unwrap();
-        }
-        if !client.is_handshaking() && to_client.is_empty() {
-            break;
-        }
-    }
-    assert!(session.is_secured(), "the handshake answered the upgrade");
-    assert!(channel.data_tls(true).is_some() && channel.data_tls(false).is_none());
-
-    // Under TLS: the injected USER did not run, so PASS is out of sequence.
-    client.writer().write_all(b"PASS secret\r\n").unwrap();
-    let mut to_server = Vec::new();
-    while client.wants_write() {
-        client.write_tls(&mut to_server).unwrap();
-    }
-    let plain = channel
-        .receive(&mut session, &to_server, &mut Vec::new(), peer)
-        .unwrap();
-    assert_eq!(plain, b"PASS secret\r\n");
-    session.handle_input(Instant::from_duration(std::time::Duration::ZERO), &plain);
-    let (said, _) = drain(&mut session);
-    let mut wire = Vec::new();
-    channel.send(&said, &mut wire);
-    assert!(
-        !wire.windows(4).any(|w| w == b"503 "),
-        "replies are encrypted"
-    );
-    let mut slice = &wire[..];
-    while !slice.is_empty() {
-        client.read_tls(&mut slice).unwrap();
-        client.process_new_packets().unwrap();
-    }
-    let reply = client_reads(&mut client);
-    assert!(
-        reply.starts_with(b"503 "),
-        "{}",
-        String::from_utf8_lossy(&reply)
-    );
-}
-
-#[test]
-fn control_channel_without_a_certificate_refuses_to_start() {
-    let mut channel = ControlChannel::default();
-    assert!(!channel.start(None, "127.0.0.1:1".parse().unwrap()));
-    assert!(!channel.is_tls());
 }
 
 #[test]
