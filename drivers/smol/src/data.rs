@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
+use ftpwire_backend::native::passive::{self as passive_kit, DataConnection};
 use ftpwire_backend::native::tls::SessionTls;
 use ftpwire_backend::native::transfer::{
     CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
@@ -51,17 +52,6 @@ struct Early {
     /// Dropped when the transfer command comes.
     claim: Sender<()>,
     task: smol::Task<Option<EarlyData>>,
-}
-
-/// A data connection taken before its transfer command.
-enum EarlyData {
-    /// The client sent nothing before the command (ftplib, curl): TLS, if
-    /// any, starts after the 150 as usual.
-    Plain(TcpStream),
-    /// Secured before the command (aioftp).
-    Secured(DataStream),
-    /// Its handshake failed.
-    Failed,
 }
 
 impl Passive {
@@ -185,13 +175,7 @@ pub(crate) async fn run(
         _ => None,
     };
     let mut data = match early {
-        Some(EarlyData::Plain(tcp)) => Some(Data::Tcp(tcp)),
-        Some(EarlyData::Secured(secured)) if protected => Some(Data::Secured(secured)),
-        Some(EarlyData::Secured(_)) => {
-            log::info!("a data connection secured under PROT P is not used after PROT C");
-            None
-        }
-        Some(EarlyData::Failed) => None,
+        Some(early) => early.into_data(protected),
         None => match endpoint {
             DataEndpoint::Passive { peer } => match &passive {
                 Some(passive) => accept_from(&passive.listener, peer).await.map(Data::Tcp),
@@ -218,7 +202,7 @@ pub(crate) async fn run(
                         None => None,
                     },
                     // aioftp secured it before the command.
-                    Some(Data::Secured(stream)) => Some(stream),
+                    Some(Data::Ready(stream)) => Some(stream),
                     _ => None,
                 };
                 let Some(secured) = secured else {
@@ -228,26 +212,25 @@ pub(crate) async fn run(
                     (DataStream::Tls(stream), Some(tls)) => tls.resumed(stream.get_ref().1),
                     _ => false,
                 };
-                data = Some(Data::Secured(secured));
+                data = Some(Data::Ready(secured));
                 said(Report::Secured { resumed }).await;
             }
             Step::Move => {
-                let mut wire = match data.take() {
-                    Some(Data::Tcp(tcp)) => DataStream::Plain(tcp),
-                    Some(Data::Secured(stream)) => stream,
-                    None => return,
+                let Some(connection) = data.take() else {
+                    return;
                 };
+                let mut wire = connection.into_ready(DataStream::Plain);
                 let Some(stream) = stream.take() else { return };
                 let moved = move_data(stream, &mut wire, job.ascii, &progress).await;
                 let failed = moved.is_err();
-                data = Some(Data::Secured(wire));
+                data = Some(Data::Ready(wire));
                 said(Report::Moved(moved)).await;
                 if failed {
                     return;
                 }
             }
             Step::Close => {
-                if let Some(Data::Secured(mut wire)) = data.take() {
+                if let Some(Data::Ready(mut wire)) = data.take() {
                     // An orderly close (close_notify under TLS, then FIN)
                     // tells the client the file is complete; after an
                     // upload it answers the client's close_notify (ftplib's
@@ -260,13 +243,11 @@ pub(crate) async fn run(
     }
 }
 
-/// The data connection between steps.
-enum Data {
-    /// Connected, not (yet) secured.
-    Tcp(TcpStream),
-    /// Ready for bytes: secured, or plain once the move began.
-    Secured(DataStream),
-}
+/// What an early acceptor hands the transfer.
+type EarlyData = passive_kit::EarlyData<TcpStream, DataStream>;
+
+/// The transfer's data connection.
+type Data = DataConnection<TcpStream, DataStream>;
 
 /// Copies between the file and the data connection.
 async fn move_data(

@@ -5,8 +5,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ftpwire_backend::native::passive::PassivePorts;
-use ftpwire_backend::{Authenticator, DriverConfig, ServerSettings, Storage};
+use ftpwire_backend::ServerSettings;
+use ftpwire_backend::native::settings::Served;
 use smol::Executor;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
@@ -17,10 +17,8 @@ use crate::session;
 
 /// What every session of one server shares.
 pub(crate) struct Shared {
-    pub config: DriverConfig,
-    pub storage: Arc<dyn Storage>,
-    pub authenticator: Arc<dyn Authenticator>,
-    pub ports: PassivePorts,
+    /// Configuration, storage, users, passive ports.
+    pub served: Served,
     pub executor: Arc<Executor<'static>>,
     /// Closed when shutdown starts: idle sessions end, transfers finish.
     pub stop: Receiver<()>,
@@ -60,16 +58,12 @@ impl ShutdownHandle {
 impl Server {
     /// A server serving what `settings` says, ready to [`serve`](Self::serve).
     pub fn new(settings: ServerSettings) -> Self {
-        let (storage, authenticator, config) = settings.into_parts();
-        let ports = PassivePorts::new(config.passive_ports);
+        let served = settings.into_served();
         let (stop_tx, stop) = channel::bounded(1);
         let (hard_stop_sender, hard_stop) = channel::bounded(1);
         Server {
             shared: Arc::new(Shared {
-                config,
-                storage,
-                authenticator,
-                ports,
+                served,
                 executor: Arc::new(Executor::new()),
                 stop,
                 hard_stop,
@@ -104,12 +98,7 @@ impl Server {
         listener: TcpListener,
         implicit_tls: TcpListener,
     ) -> io::Result<()> {
-        if self.shared.config.tls.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "implicit FTPS needs a certificate: give ServerSettings::tls",
-            ));
-        }
+        self.shared.served.config.check_implicit_tls()?;
         self.serve_listeners(listener, Some(implicit_tls)).await
     }
 
@@ -176,7 +165,7 @@ async fn accept_loop(
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };
-        let task = match shared.config.limits.admit(peer.ip()) {
+        let task = match shared.served.config.limits.admit(peer.ip()) {
             Ok(permit) => {
                 let session_shared = shared.clone();
                 let running = running.clone();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
+use ftpwire_backend::native::passive::{self as passive_kit, DataConnection};
 use ftpwire_backend::native::tls::SessionTls;
 use ftpwire_backend::native::transfer::{
     CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
@@ -106,17 +107,6 @@ pub(crate) struct Passive {
 struct Early {
     claimed: Arc<AtomicBool>,
     thread: thread::JoinHandle<Option<EarlyData>>,
-}
-
-/// A data connection taken before its transfer command.
-enum EarlyData {
-    /// The client sent nothing before the command (ftplib, curl): TLS, if
-    /// any, starts after the 150 as usual.
-    Plain(TcpStream),
-    /// Secured before the command (aioftp).
-    Secured(DataStream),
-    /// Its handshake failed.
-    Failed,
 }
 
 impl Passive {
@@ -278,13 +268,7 @@ pub(crate) fn run(
         DataEndpoint::Active(_) => None,
     };
     let mut data = match early {
-        Some(EarlyData::Plain(tcp)) => Some(Data::Tcp(tcp)),
-        Some(EarlyData::Secured(secured)) if protected => Some(Data::Ready(secured)),
-        Some(EarlyData::Secured(_)) => {
-            log::info!("a data connection secured under PROT P is not used after PROT C");
-            None
-        }
-        Some(EarlyData::Failed) => None,
+        Some(early) => early.into_data(protected),
         None => match endpoint {
             DataEndpoint::Passive { peer } => passive
                 .as_ref()
@@ -326,11 +310,10 @@ pub(crate) fn run(
                 report(Report::Secured { resumed });
             }
             Step::Move => {
-                let mut wire = match data.take() {
-                    Some(Data::Tcp(tcp)) => DataStream::Plain(tcp),
-                    Some(Data::Ready(stream)) => stream,
-                    None => return,
+                let Some(connection) = data.take() else {
+                    return;
                 };
+                let mut wire = connection.into_ready(DataStream::Plain);
                 let Some(stream) = stream.take() else { return };
                 let moved = match stream {
                     Stream::Download(mut file) => {
@@ -360,13 +343,11 @@ pub(crate) fn run(
     }
 }
 
-/// The data connection between steps.
-enum Data {
-    /// Connected, not (yet) secured.
-    Tcp(TcpStream),
-    /// Ready for bytes: secured, or plain once the move began.
-    Ready(DataStream),
-}
+/// What an early acceptor hands the transfer.
+type EarlyData = passive_kit::EarlyData<TcpStream, DataStream>;
+
+/// The transfer's data connection.
+type Data = DataConnection<TcpStream, DataStream>;
 
 /// A data connection, in TLS under PROT P.
 enum DataStream {

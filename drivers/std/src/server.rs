@@ -10,8 +10,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ftpwire_backend::native::passive::PassivePorts;
-use ftpwire_backend::{Authenticator, DriverConfig, ServerSettings, Storage};
+use ftpwire_backend::ServerSettings;
+use ftpwire_backend::native::settings::Served;
 
 use crate::session::{self, Wake};
 
@@ -20,10 +20,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What every session of one server shares.
 pub(crate) struct Shared {
-    pub config: DriverConfig,
-    pub storage: Arc<dyn Storage>,
-    pub authenticator: Arc<dyn Authenticator>,
-    pub ports: PassivePorts,
+    /// Configuration, storage, users, passive ports.
+    pub served: Served,
     pub sessions: Sessions,
 }
 
@@ -72,14 +70,10 @@ impl ShutdownHandle {
 impl Server {
     /// A server serving what `settings` says, ready to [`serve`](Self::serve).
     pub fn new(settings: ServerSettings) -> Self {
-        let (storage, authenticator, config) = settings.into_parts();
-        let ports = PassivePorts::new(config.passive_ports);
+        let served = settings.into_served();
         Server {
             shared: Arc::new(Shared {
-                config,
-                storage,
-                authenticator,
-                ports,
+                served,
                 sessions: Sessions::default(),
             }),
             shutdown: ShutdownHandle::default(),
@@ -107,12 +101,7 @@ impl Server {
         listener: TcpListener,
         implicit_tls: TcpListener,
     ) -> io::Result<()> {
-        if self.shared.config.tls.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "implicit FTPS needs a certificate: give ServerSettings::tls",
-            ));
-        }
+        self.shared.served.config.check_implicit_tls()?;
         self.serve_listeners(listener, Some(implicit_tls))
     }
 
@@ -174,7 +163,7 @@ impl Server {
             };
             let permit = match stream
                 .peer_addr()
-                .map(|peer| (peer, self.shared.config.limits.admit(peer.ip())))
+                .map(|peer| (peer, self.shared.served.config.limits.admit(peer.ip())))
             {
                 Ok((_, Ok(permit))) => permit,
                 Ok((peer, Err(refusal))) => {

@@ -2,18 +2,16 @@
 //! answered on this thread, with each transfer on a thread of its own.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use ftpwire_backend::native::control::ControlConnection;
-use ftpwire_backend::native::host::{Work, log_end};
 use ftpwire_backend::native::passive::open_passive;
-use ftpwire_backend::native::transfer::{InFlight, Report, Running, TransferJob};
-use ftpwire_core::Instant;
-use ftpwire_core::server::{FileError, Output, TransferId};
+use ftpwire_backend::native::session::{NativeSession, Next, PassiveListener};
+use ftpwire_backend::native::transfer::{Report, Running, TransferJob};
+use ftpwire_core::server::TransferId;
 
 use crate::data::{self, Abort, Passive};
 use crate::server::Shared;
@@ -34,9 +32,10 @@ pub(crate) enum Wake {
     Nudge,
 }
 
-/// The transfer in flight; dropping it stops its thread (wherever that
-/// blocks) so the thread frees its file and connection.
-type Transfer = InFlight<AbortOnDrop>;
+/// The session with this driver's listener and transfer handle: dropping
+/// the handle stops its thread (wherever that blocks) so the thread frees
+/// its file and connection.
+type Session = NativeSession<Passive, AbortOnDrop>;
 
 /// [`Abort::abort`] when dropped.
 struct AbortOnDrop(Arc<Abort>);
@@ -49,118 +48,143 @@ impl Drop for AbortOnDrop {
 
 /// Serves one control connection until the session closes; `implicit_tls`:
 /// it came to the implicit-FTPS listener, so TLS starts before the greeting.
-pub(crate) fn run(control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
-    let (Ok(peer), Ok(local)) = (control.peer_addr(), control.local_addr()) else {
+pub(crate) fn run(mut control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
+    let config = &shared.served.config;
+    let Some(mut session) = Session::accept(config, &control, implicit_tls) else {
+        let _ = control.shutdown(Shutdown::Both);
         return;
     };
-    let _ = control.set_nodelay(true);
     // A client that stops reading replies for this long is gone (the reader
     // clone shares the socket but sets no read timeout).
-    let idle = shared
-        .config
-        .session
-        .idle_timeout
-        .max(Duration::from_millis(1));
+    let idle = config.session.idle_timeout.max(Duration::from_millis(1));
     let _ = control.set_write_timeout(Some(idle));
-    // RFC 959 ABOR: Telnet IP then Synch, the DM as TCP urgent data. Inline,
-    // the core's Telnet handling sees it like any other byte.
-    let _ = socket2::SockRef::from(&control).set_out_of_band_inline(true);
     let (wake, woken) = mpsc::sync_channel(64);
-    let Ok(reader) = control.try_clone() else {
-        return;
-    };
-    let reader_wake = wake.clone();
     let backlog = Arc::new(Backlog {
         state: Mutex::default(),
         room: Condvar::new(),
-        limit: shared.config.session.input_limit,
+        limit: config.session.input_limit,
     });
-    let reader_backlog = backlog.clone();
+    let (Ok(reader), Ok(registered)) = (control.try_clone(), control.try_clone()) else {
+        return;
+    };
+    let (reader_wake, reader_backlog) = (wake.clone(), backlog.clone());
     let spawned = thread::Builder::new()
         .name("ftpwire-control-reader".into())
         .spawn(move || read_control(reader, reader_wake, &reader_backlog));
     if spawned.is_err() {
         return;
     }
-    let Ok(registered) = control.try_clone() else {
-        return;
-    };
-    let sessions = shared.clone();
-    let _registration = sessions.sessions.register(wake.clone(), registered);
-    let mut host = Host {
-        shared,
-        control,
-        peer,
-        wake,
-        base: std::time::Instant::now(),
-        passive: None,
-        transfer: None,
-        stopping: false,
-    };
-    let (config, tls) = (&host.shared.config.session, &host.shared.config.tls);
-    let opened = ControlConnection::open(
-        config.clone(),
-        local,
-        peer,
-        host.now(),
-        tls.clone(),
-        implicit_tls,
-    );
-    let Some(mut session) = opened else {
-        // Also ends the reader thread, blocked on its clone of the socket.
-        backlog.close();
-        let _ = host.control.shutdown(Shutdown::Both);
-        return;
-    };
-    log::debug!("{peer}: connected");
+    let _registration = shared.sessions.register(wake.clone(), registered);
     loop {
-        if !host.drain(&mut session) {
-            break;
-        }
-        let sessions = &host.shared.sessions;
+        serve_until_wait(&mut session, &mut control, &shared, &wake);
+        let sessions = &shared.sessions;
         if sessions.hard_stopped() {
-            // The grace period is over: the socket is already shut down. The
-            // session still ends a running transfer, for its log line.
-            session.session().shut_down_now(host.now());
-            log_end(session.session(), peer);
+            // The grace period is over: the socket is already shut down.
+            session.shut_down_now();
             break;
         }
-        if sessions.stopping() && !host.stopping {
-            // 421 now, or once the running transfer is over.
-            host.stopping = true;
-            session.session().shut_down(host.now());
+        if sessions.stopping() && !session.is_stopping() {
+            session.shut_down();
             continue;
         }
         // The reader reads on while the session holds less than its input limit.
-        backlog.set_held(session.session().held_input());
-        let Some(deadline) = session.poll_timeout() else {
+        backlog.set_held(session.held_input());
+        let Some(wait) = session.wait() else {
             break;
         };
-        let wait = deadline.saturating_duration_since(host.now());
         match woken.recv_timeout(wait) {
-            Ok(Wake::Control(wire)) => {
-                session.handle_input(host.now(), &wire);
-                backlog.release(wire.len());
+            Ok(Wake::Control(bytes)) => {
+                session.handle_input(&bytes);
+                backlog.release(bytes.len());
             }
             Ok(Wake::ControlClosed) => session.handle_peer_closed(),
-            Ok(Wake::Transfer(id, report)) => {
-                let now = host.now();
-                Transfer::report(&mut host.transfer, session.session(), id, report, now);
-            }
+            Ok(Wake::Transfer(id, report)) => session.handle_report(id, report),
             Ok(Wake::Nudge) => {}
-            Err(RecvTimeoutError::Timeout) => {
-                let now = host.now();
-                Transfer::report_progress(&mut host.transfer, session.session(), now);
-                session.handle_timeout(now);
-            }
+            Err(RecvTimeoutError::Timeout) => session.handle_timeout(),
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    // A transfer still running is given up with the session.
-    host.transfer = None;
+    // Also ends the reader thread, blocked on its clone of the socket.
     backlog.close();
-    let _ = host.control.shutdown(Shutdown::Both);
-    log::debug!("{peer}: session closed");
+    let _ = control.shutdown(Shutdown::Both);
+}
+
+/// Writes replies and does what the session asks until it waits for the
+/// world (or has closed).
+fn serve_until_wait(
+    session: &mut Session,
+    control: &mut TcpStream,
+    shared: &Shared,
+    wake: &SyncSender<Wake>,
+) {
+    let peer = session.peer();
+    while let Some(next) = session.poll() {
+        match next {
+            Next::Transmit(bytes) => {
+                if control.write_all(bytes).is_err() {
+                    session.handle_peer_closed();
+                }
+            }
+            Next::Blocking(work) => {
+                let answer = work.run(&*shared.served.storage, &*shared.served.authenticator, peer);
+                session.answer(answer);
+            }
+            Next::OpenPassive {
+                bind,
+                resolve,
+                token,
+            } => {
+                let tls = session.passive_tls();
+                let opened = open_passive(&shared.served.ports, bind, resolve.as_deref(), peer);
+                let opened = opened.map(|(listener, port, resolved)| {
+                    let passive = match tls {
+                        Some(tls) => Passive::protected(listener, peer.ip(), tls),
+                        None => Passive::new(listener),
+                    };
+                    (passive, port, resolved)
+                });
+                session.passive_opened(token, opened);
+            }
+            Next::Transfer(job, running) => start_transfer(session, shared, wake, job, running),
+            Next::Done => {}
+        }
+    }
+}
+
+/// Runs the transfer on a thread of its own, which reports through `wake`.
+fn start_transfer(
+    session: &mut Session,
+    shared: &Shared,
+    wake: &SyncSender<Wake>,
+    job: TransferJob,
+    running: Running,
+) {
+    let Ok(abort) = Abort::new() else {
+        return session.transfer_not_started(running);
+    };
+    let (steps, asked) = mpsc::sync_channel(1);
+    let (listener, tls) = session.transfer_resources();
+    let (storage, wake) = (shared.served.storage.clone(), wake.clone());
+    let (id, progress, worker) = (running.id, running.progress.clone(), abort.clone());
+    let report = move |report| {
+        let _ = wake.send(Wake::Transfer(id, report));
+    };
+    let spawned = thread::Builder::new()
+        .name("ftpwire-transfer".into())
+        .spawn(move || data::run(job, listener, tls, storage, worker, asked, progress, report));
+    if spawned.is_err() {
+        return session.transfer_not_started(running);
+    }
+    let send = move |step| {
+        let _ = steps.try_send(step);
+    };
+    session.transfer_started(running, send, AbortOnDrop(abort));
+}
+
+impl PassiveListener for Passive {
+    fn abort_early(&self) {
+        Passive::abort_early(self);
+    }
 }
 
 /// Feeds the session what the control connection receives, while the
@@ -241,128 +265,5 @@ impl Backlog {
     fn close(&self) {
         self.lock().closed = true;
         self.room.notify_one();
-    }
-}
-
-/// The world the session's events act on.
-struct Host {
-    shared: Arc<Shared>,
-    control: TcpStream,
-    peer: SocketAddr,
-    wake: SyncSender<Wake>,
-    base: std::time::Instant,
-    /// Shared with the transfer that accepts on it: it outlives a transfer
-    /// refused before its data connection, until the session closes it.
-    passive: Option<Arc<Passive>>,
-    transfer: Option<Transfer>,
-    /// Shutdown began (the session was told once).
-    stopping: bool,
-}
-
-impl Host {
-    fn now(&self) -> Instant {
-        Instant::from_duration(self.base.elapsed())
-    }
-
-    /// Sends replies and answers events until the session waits for the
-    /// world; `false` once it has closed.
-    fn drain(&mut self, session: &mut ControlConnection) -> bool {
-        loop {
-            match session.poll_output() {
-                Output::Transmit(bytes) => {
-                    if self.control.write_all(bytes).is_err() {
-                        session.handle_peer_closed();
-                    }
-                }
-                Output::Event(event) => {
-                    let work = Work::from_event(event, self.peer);
-                    self.on_event(session, work);
-                }
-                Output::Timeout(_) => return true,
-                Output::Closed => return false,
-            }
-        }
-    }
-
-    fn on_event(&mut self, control: &mut ControlConnection, work: Work) {
-        let peer = self.peer;
-        match work {
-            Work::Blocking(blocking) => {
-                let shared = &self.shared;
-                blocking
-                    .run(&*shared.storage, &*shared.authenticator, peer)
-                    .apply(control.session());
-            }
-            Work::OpenPassive {
-                bind,
-                resolve,
-                token,
-            } => match open_passive(&self.shared.ports, bind, resolve.as_deref(), peer) {
-                Ok((listener, port, resolved)) => {
-                    let protected = control.session().data_protected();
-                    self.passive = Some(match control.data_tls(protected) {
-                        Some(tls) => Passive::protected(listener, peer.ip(), tls),
-                        None => Passive::new(listener),
-                    });
-                    control.session().passive_opened(token, port, resolved);
-                }
-                Err(error) => control.session().passive_failed(token, error),
-            },
-            Work::ClosePassive => self.passive = None,
-            Work::Transfer(job, running) => self.start_transfer(control, job, running),
-            Work::Step(work) => Transfer::step(&mut self.transfer, work),
-            Work::AbortTransfer(id) => {
-                if Transfer::abort(&mut self.transfer, id)
-                    && let Some(passive) = &self.passive
-                {
-                    passive.abort_early();
-                }
-            }
-            Work::Nothing => {}
-        }
-    }
-
-    fn start_transfer(
-        &mut self,
-        control: &mut ControlConnection,
-        job: TransferJob,
-        mut running: Running,
-    ) {
-        let tls = control.data_tls(true);
-        let session = control.session();
-        let Ok(abort) = Abort::new() else {
-            log::warn!("{}: cannot start a transfer", self.peer);
-            return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
-        };
-        let (steps, asked) = mpsc::sync_channel(1);
-        let listener = self.passive.clone();
-        let storage = self.shared.storage.clone();
-        let wake = self.wake.clone();
-        let (id, progress) = (running.id, running.progress.clone());
-        let worker = abort.clone();
-        let spawned = thread::Builder::new()
-            .name("ftpwire-transfer".into())
-            .spawn(move || {
-                data::run(
-                    job,
-                    listener,
-                    tls,
-                    storage,
-                    worker,
-                    asked,
-                    progress,
-                    |report| {
-                        let _ = wake.send(Wake::Transfer(id, report));
-                    },
-                )
-            });
-        if spawned.is_err() {
-            log::warn!("{}: cannot start a transfer thread", self.peer);
-            return running.apply(session, Report::OpenFailed(FileError::Local), self.now());
-        }
-        let send = move |step| {
-            let _ = steps.try_send(step);
-        };
-        self.transfer = Some(Transfer::new(running, send, AbortOnDrop(abort)));
     }
 }

@@ -7,6 +7,7 @@ pub mod control;
 pub mod host;
 pub mod limits;
 pub mod passive;
+pub mod session;
 pub mod settings;
 pub mod tls;
 pub mod transfer;

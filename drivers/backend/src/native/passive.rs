@@ -182,6 +182,58 @@ pub fn resolve_passive_address(hostname: &str, like: IpAddr) -> Result<IpAddr, P
     }
 }
 
+/// A data connection in a driver's hands: `T` its TCP stream, `S` the
+/// stream bytes move on (TLS under PROT P, or the TCP stream itself).
+#[derive(Debug)]
+pub enum DataConnection<T, S> {
+    /// Connected, not (yet) secured.
+    Tcp(T),
+    /// Ready for bytes: secured, or plain once the move began.
+    Ready(S),
+}
+
+impl<T, S> DataConnection<T, S> {
+    /// The stream to move bytes on: as it is, or `plain` around the TCP
+    /// stream (no TLS asked for).
+    pub fn into_ready(self, plain: impl FnOnce(T) -> S) -> S {
+        match self {
+            DataConnection::Tcp(tcp) => plain(tcp),
+            DataConnection::Ready(stream) => stream,
+        }
+    }
+}
+
+/// A passive data connection taken before its transfer command: under PROT
+/// P a driver starts its TLS handshake at once if the client does (aioftp),
+/// and waits for the `150` otherwise (ftplib), so both get what they expect.
+#[derive(Debug)]
+pub enum EarlyData<T, S> {
+    /// The client sent nothing before the command (ftplib, curl): TLS, if
+    /// any, starts after the 150 as usual.
+    Plain(T),
+    /// Secured before the command (aioftp).
+    Secured(S),
+    /// Its handshake failed.
+    Failed,
+}
+
+impl<T, S> EarlyData<T, S> {
+    /// The data connection the transfer takes from it; `None` when its
+    /// handshake failed, or it was secured but the transfer is not
+    /// protected (PROT C came in between).
+    pub fn into_data(self, protected: bool) -> Option<DataConnection<T, S>> {
+        match self {
+            EarlyData::Plain(tcp) => Some(DataConnection::Tcp(tcp)),
+            EarlyData::Secured(secured) if protected => Some(DataConnection::Ready(secured)),
+            EarlyData::Secured(_) => {
+                log::info!("a data connection secured under PROT P is not used after PROT C");
+                None
+            }
+            EarlyData::Failed => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ftpwire_core::ServerConfig;
 
 use crate::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, SessionLimits};
-use crate::native::passive::PortRange;
+use crate::native::passive::{PassivePorts, PortRange};
 use crate::native::tls::TlsSettings;
 use crate::served::storage::Storage;
 use crate::served::users::Authenticator;
@@ -132,6 +132,31 @@ impl ServerSettings {
         };
         (self.storage, self.authenticator, config)
     }
+
+    /// For a driver's `Server::new`: what every session of the server
+    /// shares ([`into_parts`](Self::into_parts) and the passive ports).
+    pub fn into_served(self) -> Served {
+        let (storage, authenticator, config) = self.into_parts();
+        let ports = PassivePorts::new(config.passive_ports);
+        Served {
+            config,
+            storage,
+            authenticator,
+            ports,
+        }
+    }
+}
+
+/// What every session of one server shares, whatever the driver.
+pub struct Served {
+    /// What sessions read.
+    pub config: DriverConfig,
+    /// The files.
+    pub storage: Arc<dyn Storage>,
+    /// The users.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Ports for passive listeners, handed out in turn.
+    pub ports: PassivePorts,
 }
 
 impl fmt::Debug for ServerSettings {
@@ -158,6 +183,20 @@ pub struct DriverConfig {
     pub limits: SessionLimits,
     /// FTPS; `None`: plain FTP only.
     pub tls: Option<TlsSettings>,
+}
+
+impl DriverConfig {
+    /// Implicit FTPS (TLS from the first byte) needs a certificate: an
+    /// error that says so when there is none.
+    pub fn check_implicit_tls(&self) -> std::io::Result<()> {
+        if self.tls.is_none() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "implicit FTPS needs a certificate: give ServerSettings::tls",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
