@@ -25,6 +25,14 @@
 //!  transfer: Opening ─storage─► Connecting ─data connection─► 150 ─► Securing (PROT P)
 //!           ─► Moving (progress resets the stall deadline) ─► Closing ─► 226;
 //!           each step is an event the host answers (see `server::Transfer`)
+//!  tls:     Plain ──AUTH TLS: 234──► Upgrading ──(host: tls_established)──► Secured
+//!             ▲        (UpgradeTls)   (new login; bytes after AUTH dropped)  │
+//!             └───────────── CCC: 200 (DowngradeTls; --allow-ccc) ◄──────────┘
+//!           implicit FTPS starts Secured (the host's TLS layer holds the
+//!           greeting until its handshake is done);
+//!           PBSZ/PROT only when Secured; PROT P protects data connections;
+//!           a TLS layer under the session takes these two events with
+//!           `take_tls_change` (the native kit's `ControlConnection`)
 //!  busy:    a command that needs the host waits for its answer; later
 //!           pipelined lines stay queued (ABOR/STAT/NOOP are still served
 //!           during a transfer)

@@ -14,7 +14,9 @@
 //!     ▲                          (tls_established)        │
 //!     │   client speaks plain text          CCC: 200 out  │
 //!     └──────────────── Closing (close_notify both ways) ◀┘
-//!   Implicit FTPS starts in Handshaking (no AUTH TLS, no token).
+//!   Implicit FTPS: the layer starts Handshaking with the session already
+//!   Secured (no AUTH TLS, no token); the greeting is sealed and goes out
+//!   when the handshake is done.
 //! ```
 
 use std::net::SocketAddr;
@@ -155,7 +157,8 @@ impl ControlConnection {
 
     /// The next thing the driver must do, as
     /// [`ServerSession::poll_output`]: `Transmit` bytes are for the socket
-    /// as they are (TLS records while TLS is on). TLS changes are carried
+    /// as they are (TLS records while TLS is on; none at all while a
+    /// reply waits for the handshake to finish). TLS changes are carried
     /// out here and never reach the driver.
     pub fn poll_output(&mut self) -> Output<'_> {
         self.settle_wire();
