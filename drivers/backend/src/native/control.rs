@@ -54,7 +54,8 @@ pub struct ControlConnection {
     peer: SocketAddr,
     /// The TLS sessions data connections resume: made when TLS first starts.
     cache: Option<SessionTls>,
-    tls: Option<ControlTls>,
+    /// Boxed: a plain session does not carry rustls' state inline.
+    tls: Option<Box<ControlTls>>,
     /// `AUTH TLS` waits for the handshake to finish.
     upgrading: Option<TlsToken>,
     /// Bytes for the socket that are not the session's own: TLS records,
@@ -180,7 +181,7 @@ impl ControlConnection {
                 Output::Transmit(&self.wire)
             }
             Output::Timeout(deadline) => {
-                let ours = self.tls.as_ref().and_then(ControlTls::deadline);
+                let ours = self.tls.as_ref().and_then(|tls| tls.deadline());
                 Output::Timeout(ours.map_or(deadline, |ours| deadline.min(ours)))
             }
             Output::Closed if !self.finished => {
@@ -204,7 +205,7 @@ impl ControlConnection {
     /// session has ended.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let deadline = self.session.poll_timeout()?;
-        let ours = self.tls.as_ref().and_then(ControlTls::deadline);
+        let ours = self.tls.as_ref().and_then(|tls| tls.deadline());
         Some(ours.map_or(deadline, |ours| deadline.min(ours)))
     }
 
@@ -270,7 +271,7 @@ impl ControlConnection {
         let cache = self.cache.get_or_insert_with(|| settings.for_session());
         match cache.control() {
             Ok(tls) => {
-                self.tls = Some(tls);
+                self.tls = Some(Box::new(tls));
                 true
             }
             Err(error) => {
