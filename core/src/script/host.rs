@@ -560,6 +560,8 @@ impl<L: Log> FakeHost<L> {
     /// Storage open (if it waits), data connection up (the `150`), TLS
     /// done when asked: the bytes may move.
     pub fn start_transfer(&mut self) {
+        // An answer given straight to the session may have output waiting.
+        self.drain();
         if self.waiting.open.is_some() {
             self.open_storage(None);
         }
@@ -575,6 +577,7 @@ impl<L: Log> FakeHost<L> {
     /// the connection's, the rest (and `Ok`) as the moved bytes', then the
     /// orderly close.
     pub fn finish_transfer(&mut self, result: Result<u64, TransferError>) {
+        self.drain();
         if self.waiting.open.is_some() {
             if let Err(TransferError::File(error)) = result {
                 return self.fail_transfer(error.into());
