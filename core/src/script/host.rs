@@ -121,9 +121,21 @@ pub struct Waiting {
     pub moving: Option<MoveToken>,
     /// Its data connection to close.
     pub closing: Option<CloseToken>,
-    /// The path of the latest event that named one (for STOU the directory,
-    /// for a rename the new name).
-    pub path: Vec<u8>,
+}
+
+/// One event's token, between the event and its answer.
+enum Token {
+    Login(LoginToken),
+    Passive(PassiveToken, bool),
+    Stat(StatToken, Option<Result<Metadata, FileError>>),
+    Enter(DirectoryToken),
+    Change(ChangeToken),
+    Tls(TlsToken),
+    Open(OpenToken, TransferKind),
+    Connect(ConnectToken),
+    Secure(SecureToken),
+    Move(MoveToken),
+    Close(CloseToken),
 }
 
 impl Waiting {
@@ -151,76 +163,79 @@ impl Waiting {
         self.closing = None;
     }
 
-    fn path(&mut self, path: &[u8]) {
-        self.path.clear();
-        self.path.extend_from_slice(path);
-    }
-
-    /// Keeps the event's token (the event borrows the session, so this
-    /// takes the fields it needs, not the host).
-    fn keep(&mut self, event: Event<'_>) {
-        fn put<T>(slot: &mut Option<T>, token: T, what: &str) {
-            assert!(slot.is_none(), "a second {what} event before the first was answered");
-            *slot = Some(token);
-        }
-        match event {
-            Event::Login(login) => put(&mut self.login, login.token, "login"),
-            Event::OpenPassive(open) => {
-                let resolve = open.resolve.is_some();
-                put(&mut self.passive, (open.token, resolve), "passive")
-            }
-            Event::Stat(stat) => {
-                self.path(stat.path);
-                put(&mut self.stat, stat.token, "stat")
-            }
-            Event::EnterDirectory(enter) => {
-                self.path(enter.path);
-                put(&mut self.enter, enter.token, "directory")
-            }
-            Event::FileChange(change) => put(&mut self.change, change.token, "change"),
-            Event::UpgradeTls(upgrade) => put(&mut self.tls, upgrade.token, "TLS upgrade"),
+    /// The event's token, the running transfer noted (the event borrows
+    /// the session, so this takes only what it needs); with `answers`, the
+    /// stat's facts worked out while its path is at hand.
+    fn token(&mut self, event: Event<'_>, answers: Option<&Answers>) -> Option<Token> {
+        Some(match event {
+            Event::Login(login) => Token::Login(login.token),
+            Event::OpenPassive(open) => Token::Passive(open.token, open.resolve.is_some()),
+            Event::Stat(stat) => Token::Stat(stat.token, answers.map(|a| (a.stat)(stat.path))),
+            Event::EnterDirectory(enter) => Token::Enter(enter.token),
+            Event::FileChange(change) => Token::Change(change.token),
+            Event::UpgradeTls(upgrade) => Token::Tls(upgrade.token),
             Event::Transfer(transfer) => {
                 // A new transfer: the last one is over, whoever ended it.
                 self.end_transfer();
-                let (path, listing) = match transfer.plan {
-                    Plan::Read { path, .. } | Plan::Write { path, .. } => (path, None),
-                    Plan::CreateUnique { directory } => (directory, None),
+                let listing = match transfer.plan {
                     Plan::List {
-                        path,
                         format,
                         filter,
                         read_only,
-                    } => (path, Some((format, filter, read_only))),
+                        ..
+                    } => Some((format, filter, read_only)),
+                    _ => None,
                 };
-                self.path(path);
                 self.transfer = Some(Running {
                     id: transfer.id,
                     kind: transfer.kind,
                     listing,
                 });
-                self.open = Some(transfer.token);
+                Token::Open(transfer.token, transfer.kind)
             }
             Event::ConnectData(c) => {
                 self.step(c.transfer);
-                put(&mut self.connect, c.token, "connect-data")
+                Token::Connect(c.token)
             }
             Event::SecureData(d) => {
                 self.step(d.transfer);
-                put(&mut self.secure, d.token, "secure-data")
+                Token::Secure(d.token)
             }
             Event::MoveData(m) => {
                 self.step(m.transfer);
-                put(&mut self.moving, m.token, "move-data")
+                Token::Move(m.token)
             }
             Event::CloseData(c) => {
                 self.step(c.transfer);
-                put(&mut self.closing, c.token, "close-data")
+                Token::Close(c.token)
             }
             Event::AbortTransfer(abort) => {
                 self.step(abort.transfer);
                 self.end_transfer();
+                return None;
             }
-            Event::ClosePassive | Event::DowngradeTls | Event::Notice(_) => {}
+            Event::ClosePassive | Event::DowngradeTls | Event::Notice(_) => return None,
+        })
+    }
+
+    /// Keeps `token` until a test answers it.
+    fn keep(&mut self, token: Token) {
+        fn put<T>(slot: &mut Option<T>, token: T, what: &str) {
+            assert!(slot.is_none(), "a second {what} event before the first was answered");
+            *slot = Some(token);
+        }
+        match token {
+            Token::Login(t) => put(&mut self.login, t, "login"),
+            Token::Passive(t, resolve) => put(&mut self.passive, (t, resolve), "passive"),
+            Token::Stat(t, _) => put(&mut self.stat, t, "stat"),
+            Token::Enter(t) => put(&mut self.enter, t, "directory"),
+            Token::Change(t) => put(&mut self.change, t, "change"),
+            Token::Tls(t) => put(&mut self.tls, t, "TLS upgrade"),
+            Token::Open(t, _) => put(&mut self.open, t, "transfer"),
+            Token::Connect(t) => put(&mut self.connect, t, "connect-data"),
+            Token::Secure(t) => put(&mut self.secure, t, "secure-data"),
+            Token::Move(t) => put(&mut self.moving, t, "move-data"),
+            Token::Close(t) => put(&mut self.closing, t, "close-data"),
         }
     }
 
@@ -315,6 +330,16 @@ impl<L: Log> FakeHost<L> {
         host
     }
 
+    /// A new session in this host (its buffers reused, nothing waiting),
+    /// its first output drained.
+    pub fn restart(&mut self, session: ServerSession) {
+        self.session = session;
+        self.out.clear();
+        self.closed = false;
+        self.waiting = Waiting::default();
+        self.drain();
+    }
+
     /// Everything transmitted since the last call, as text.
     pub fn take(&mut self) -> String {
         String::from_utf8_lossy(&core::mem::take(&mut self.out)).into_owned()
@@ -358,10 +383,17 @@ impl<L: Log> FakeHost<L> {
                 }
                 Output::Event(event) => {
                     self.log.event(&event);
-                    self.waiting.keep(event);
-                    if let Some(answers) = self.answers.take() {
-                        self.answer_with(&answers);
-                        self.answers = Some(answers);
+                    let Some(token) = self.waiting.token(event, self.answers.as_ref()) else {
+                        continue;
+                    };
+                    match &self.answers {
+                        Some(answers) => {
+                            if answer(&mut self.session, token, answers, self.now) {
+                                self.waiting.transfer = None;
+                                self.completed += 1;
+                            }
+                        }
+                        None => self.waiting.keep(token),
                     }
                 }
                 Output::Timeout(_) => return,
@@ -370,54 +402,6 @@ impl<L: Log> FakeHost<L> {
                     return;
                 }
             }
-        }
-    }
-
-    /// Answers every waiting event as `answers` says (draining after each).
-    pub fn answer_with(&mut self, answers: &Answers) {
-        let s = &mut self.session;
-        let w = &mut self.waiting;
-        let now = self.now;
-        if let Some(token) = w.login.take() {
-            s.login(token, answers.login);
-        }
-        if let Some((token, _)) = w.passive.take() {
-            s.passive_opened(token, answers.passive_port, None);
-        }
-        if let Some(token) = w.stat.take() {
-            s.stat_done(token, (answers.stat)(&w.path));
-        }
-        if let Some(token) = w.enter.take() {
-            s.directory_entered(token, Ok(()));
-        }
-        if let Some(token) = w.change.take() {
-            s.change_done(token, Ok(()));
-        }
-        if let Some(token) = w.tls.take() {
-            s.tls_established(token);
-        }
-        if let Some(token) = w.open.take() {
-            match w.transfer.map(|t| t.kind) {
-                Some(TransferKind::StoreUnique) => s.unique_created(token, answers.unique_name, now),
-                _ => s.storage_opened(token, None, now),
-            }
-        }
-        if let Some(token) = w.connect.take() {
-            s.data_connected(token, now);
-        }
-        if let Some(token) = w.secure.take() {
-            s.data_secured(token, true, now);
-        }
-        if let Some(token) = w.moving.take() {
-            if let Some(bytes) = answers.progress {
-                s.data_progress(&token, bytes, now);
-            }
-            s.data_moved(token, Ok(answers.moved), now);
-        }
-        if let Some(token) = w.closing.take() {
-            w.transfer = None;
-            self.completed += 1;
-            s.data_closed(token, Ok(()), now);
         }
     }
 
@@ -597,4 +581,31 @@ impl<L: Log> FakeHost<L> {
             self.close_data(Ok(()));
         }
     }
+}
+
+/// Answers `token` as `answers` says; whether that closed a transfer in order.
+fn answer(s: &mut ServerSession, token: Token, answers: &Answers, now: Instant) -> bool {
+    match token {
+        Token::Login(t) => s.login(t, answers.login),
+        Token::Passive(t, _) => s.passive_opened(t, answers.passive_port, None),
+        Token::Stat(t, facts) => s.stat_done(t, facts.unwrap_or(Err(FileError::NotFound))),
+        Token::Enter(t) => s.directory_entered(t, Ok(())),
+        Token::Change(t) => s.change_done(t, Ok(())),
+        Token::Tls(t) => s.tls_established(t),
+        Token::Open(t, TransferKind::StoreUnique) => s.unique_created(t, answers.unique_name, now),
+        Token::Open(t, _) => s.storage_opened(t, None, now),
+        Token::Connect(t) => s.data_connected(t, now),
+        Token::Secure(t) => s.data_secured(t, true, now),
+        Token::Move(t) => {
+            if let Some(bytes) = answers.progress {
+                s.data_progress(&t, bytes, now);
+            }
+            s.data_moved(t, Ok(answers.moved), now);
+        }
+        Token::Close(t) => {
+            s.data_closed(t, Ok(()), now);
+            return true;
+        }
+    }
+    false
 }
