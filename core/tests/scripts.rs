@@ -6,7 +6,11 @@ use ftpwire_core::script::{self, CoreTarget};
 #[test]
 fn every_session_script_passes_on_the_core() {
     let scripts = script::parse(script::SESSIONS_JSON).unwrap_or_else(|e| panic!("{e}"));
-    assert!(scripts.len() >= 55, "the script file lost scripts: {}", scripts.len());
+    assert!(
+        scripts.len() >= 55,
+        "the script file lost scripts: {}",
+        scripts.len()
+    );
     let mut failed = Vec::new();
     for script in &scripts {
         let mut target = CoreTarget::for_script(script);
@@ -14,7 +18,13 @@ fn every_session_script_passes_on_the_core() {
             failed.push(mismatch.to_string());
         }
     }
-    assert!(failed.is_empty(), "{} of {} scripts failed:\n{}", failed.len(), scripts.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} scripts failed:\n{}",
+        failed.len(),
+        scripts.len(),
+        failed.join("\n")
+    );
 }
 
 /// The runner can fail: a script that says a wrong reply is reported, with

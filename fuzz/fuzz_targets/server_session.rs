@@ -16,9 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ftpwire_core::ServerConfig;
 use ftpwire_core::address::{PassiveAddress, canonical_ip};
 use ftpwire_core::listing::{FileKind, Metadata};
-use ftpwire_core::ServerConfig;
 use ftpwire_core::script::{FakeHost, Log};
 use ftpwire_core::server::{
     DataEndpoint, Event, FileError, LoginOutcome, PassiveError, Plan, TransferError, TransferKind,
@@ -148,9 +148,9 @@ impl Log for Checks {
             }
             Event::Transfer(transfer) => {
                 let path = match transfer.plan {
-                    Plan::Read { path, .. } | Plan::Write { path, .. } | Plan::List { path, .. } => {
-                        path
-                    }
+                    Plan::Read { path, .. }
+                    | Plan::Write { path, .. }
+                    | Plan::List { path, .. } => path,
                     Plan::CreateUnique { directory } => directory,
                 };
                 assert!(path.starts_with(b"/"), "transfer path not absolute");
@@ -159,7 +159,10 @@ impl Log for Checks {
             Event::ConnectData(connect) => match connect.endpoint {
                 DataEndpoint::Active(addr) => {
                     assert_eq!(addr.ip(), self.peer.ip(), "PORT bounce let through");
-                    assert!(addr.port() >= 1024, "active connection to a privileged port");
+                    assert!(
+                        addr.port() >= 1024,
+                        "active connection to a privileged port"
+                    );
                 }
                 DataEndpoint::Passive { peer } => {
                     assert_eq!(peer, self.peer.ip(), "passive accepts another peer");
@@ -367,9 +370,17 @@ impl Host {
                 _ => Err(file_error(c)),
             });
         } else if w.enter.is_some() {
-            h.answer_enter(if c % 3 == 0 { Err(file_error(c)) } else { Ok(()) });
+            h.answer_enter(if c % 3 == 0 {
+                Err(file_error(c))
+            } else {
+                Ok(())
+            });
         } else if w.change.is_some() {
-            h.answer_change(if c % 3 == 0 { Err(file_error(c)) } else { Ok(()) });
+            h.answer_change(if c % 3 == 0 {
+                Err(file_error(c))
+            } else {
+                Ok(())
+            });
         } else if w.tls.is_some() {
             if c % 8 == 7 {
                 // The handshake failed: the host closes the connection.

@@ -168,20 +168,29 @@ fn parse_script(facts: &Json, script: &Json) -> Result<Script, FormatError> {
     let addr = |key: &str, default: &str| -> Result<SocketAddr, FormatError> {
         let text = object.get(key).map_or(Some(default), Json::as_str);
         let text = text.ok_or_else(|| bad(format!("`{key}` is not text")))?;
-        text.parse().map_err(|_| bad(format!("`{key}`: {text:?} is not a socket address")))
+        text.parse()
+            .map_err(|_| bad(format!("`{key}`: {text:?} is not a socket address")))
     };
     let mut steps = Vec::new();
     let list = object.get("steps").and_then(Json::as_array);
-    for (i, step) in list.ok_or_else(|| bad("no `steps` array"))?.iter().enumerate() {
+    for (i, step) in list
+        .ok_or_else(|| bad("no `steps` array"))?
+        .iter()
+        .enumerate()
+    {
         steps.push(parse_step(facts, step).map_err(|e| bad(format!("step {}: {e}", i + 1)))?);
     }
     Ok(Script {
-        name: text(object, "name")?.ok_or_else(|| bad("no `name`"))?.to_owned(),
+        name: text(object, "name")?
+            .ok_or_else(|| bad("no `name`"))?
+            .to_owned(),
         config: config(object.get("config"))?,
         local: addr("local", "127.0.0.1:21")?,
         peer: addr("peer", "127.0.0.1:40000")?,
         implicit_tls: flag(object, "implicitTls")?.unwrap_or(false),
-        greeting: text(object, "greeting")?.unwrap_or("220 ftpwire ready\r\n").to_owned(),
+        greeting: text(object, "greeting")?
+            .unwrap_or("220 ftpwire ready\r\n")
+            .to_owned(),
         steps,
     })
 }
@@ -189,21 +198,30 @@ fn parse_script(facts: &Json, script: &Json) -> Result<Script, FormatError> {
 fn text<'a>(object: &'a Map<String, Json>, key: &str) -> Result<Option<&'a str>, FormatError> {
     object
         .get(key)
-        .map(|v| v.as_str().ok_or_else(|| bad(format!("`{key}` is not text"))))
+        .map(|v| {
+            v.as_str()
+                .ok_or_else(|| bad(format!("`{key}` is not text")))
+        })
         .transpose()
 }
 
 fn flag(object: &Map<String, Json>, key: &str) -> Result<Option<bool>, FormatError> {
     object
         .get(key)
-        .map(|v| v.as_bool().ok_or_else(|| bad(format!("`{key}` is not true or false"))))
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| bad(format!("`{key}` is not true or false")))
+        })
         .transpose()
 }
 
 fn number(object: &Map<String, Json>, key: &str) -> Result<Option<u64>, FormatError> {
     object
         .get(key)
-        .map(|v| v.as_u64().ok_or_else(|| bad(format!("`{key}` is not a whole number"))))
+        .map(|v| {
+            v.as_u64()
+                .ok_or_else(|| bad(format!("`{key}` is not a whole number")))
+        })
         .transpose()
 }
 
@@ -213,16 +231,21 @@ fn config(settings: Option<&Json>) -> Result<ServerConfig, FormatError> {
     let Some(settings) = settings else {
         return Ok(config);
     };
-    let settings = settings.as_object().ok_or_else(|| bad("`config` is not an object"))?;
+    let settings = settings
+        .as_object()
+        .ok_or_else(|| bad("`config` is not an object"))?;
     for key in settings.keys() {
         let on = || flag(settings, key).map(Option::unwrap_or_default);
         let ms = || number(settings, key).map(|n| Duration::from_millis(n.unwrap_or_default()));
         let address = || -> Result<_, FormatError> {
             let text = text(settings, key)?.unwrap_or_default();
-            text.parse().map_err(|_| bad(format!("`{key}`: {text:?} is not an address or name")))
+            text.parse()
+                .map_err(|_| bad(format!("`{key}`: {text:?} is not an address or name")))
         };
         match key.as_str() {
-            "greeting" => config.greeting = text(settings, key)?.unwrap_or_default().to_owned().into(),
+            "greeting" => {
+                config.greeting = text(settings, key)?.unwrap_or_default().to_owned().into()
+            }
             "tls" => config.tls = on()?,
             "requireTls" => config.require_tls = on()?,
             "allowCcc" => config.allow_ccc = on()?,
@@ -235,13 +258,16 @@ fn config(settings: Option<&Json>) -> Result<ServerConfig, FormatError> {
                 let nets = settings[key].as_array();
                 for net in nets.ok_or_else(|| bad("`localNetworks` is not an array"))? {
                     let net = net.as_str().unwrap_or_default();
-                    let parsed = net.parse().map_err(|_| bad(format!("{net:?} is not a network")))?;
+                    let parsed = net
+                        .parse()
+                        .map_err(|_| bad(format!("{net:?} is not a network")))?;
                     config.passive.local_networks.push(parsed);
                 }
             }
             "maxLoginFailures" => {
                 let n = number(settings, key)?.unwrap_or_default();
-                config.max_login_failures = u32::try_from(n).map_err(|_| bad("too many failures"))?;
+                config.max_login_failures =
+                    u32::try_from(n).map_err(|_| bad("too many failures"))?;
             }
             "failedLoginDelayMs" => config.failed_login_delay = ms()?,
             "idleTimeoutMs" => config.idle_timeout = ms()?,
@@ -253,10 +279,32 @@ fn config(settings: Option<&Json>) -> Result<ServerConfig, FormatError> {
 }
 
 const STEP_KEYS: &[&str] = &[
-    "login", "sendHex", "sendRepeat", "send", "advance", "progress", "peerClosed", "answer",
-    "accepted", "readOnly", "port", "resolved", "error", "facts", "opened", "started",
-    "uniqueName", "finished", "listing", "nowUnix", "bytes", "replies", "events", "held",
-    "closed", "secured",
+    "login",
+    "sendHex",
+    "sendRepeat",
+    "send",
+    "advance",
+    "progress",
+    "peerClosed",
+    "answer",
+    "accepted",
+    "readOnly",
+    "port",
+    "resolved",
+    "error",
+    "facts",
+    "opened",
+    "started",
+    "uniqueName",
+    "finished",
+    "listing",
+    "nowUnix",
+    "bytes",
+    "replies",
+    "events",
+    "held",
+    "closed",
+    "secured",
 ];
 
 fn parse_step(facts: &Json, step: &Json) -> Result<Step, FormatError> {
@@ -266,7 +314,12 @@ fn parse_step(facts: &Json, step: &Json) -> Result<Step, FormatError> {
     }
     let mut out = Step::default();
     if let Some(login) = object.get("login") {
-        out.login = Some(login.get("readOnly").and_then(Json::as_bool).unwrap_or(false));
+        out.login = Some(
+            login
+                .get("readOnly")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
+        );
     }
     if let Some(hex) = text(object, "sendHex")? {
         let digits = hex.as_bytes();
@@ -275,15 +328,19 @@ fn parse_step(facts: &Json, step: &Json) -> Result<Step, FormatError> {
         }
         for pair in digits.chunks(2) {
             let pair = core::str::from_utf8(pair).unwrap_or("?");
-            let byte = u8::from_str_radix(pair, 16).map_err(|_| bad(format!("`sendHex`: {pair:?}")))?;
+            let byte =
+                u8::from_str_radix(pair, 16).map_err(|_| bad(format!("`sendHex`: {pair:?}")))?;
             out.send.push(byte);
         }
     }
     if let Some(repeat) = object.get("sendRepeat") {
-        let what = repeat.as_object().ok_or_else(|| bad("`sendRepeat` is not an object"))?;
+        let what = repeat
+            .as_object()
+            .ok_or_else(|| bad("`sendRepeat` is not an object"))?;
         let text = text(what, "text")?.ok_or_else(|| bad("`sendRepeat` without `text`"))?;
         let times = number(what, "times")?.ok_or_else(|| bad("`sendRepeat` without `times`"))?;
-        out.send.extend_from_slice(text.repeat(times as usize).as_bytes());
+        out.send
+            .extend_from_slice(text.repeat(times as usize).as_bytes());
     }
     if let Some(text) = text(object, "send")? {
         out.send.extend_from_slice(text.as_bytes());
@@ -295,14 +352,23 @@ fn parse_step(facts: &Json, step: &Json) -> Result<Step, FormatError> {
         out.answer = Some(answer(facts, object, kind)?);
     }
     if let Some(entries) = object.get("listing") {
-        let entries = entries.as_array().ok_or_else(|| bad("`listing` is not an array"))?;
+        let entries = entries
+            .as_array()
+            .ok_or_else(|| bad("`listing` is not an array"))?;
         let mut listing = Listing {
             entries: Vec::new(),
-            now_unix: object.get("nowUnix").and_then(Json::as_i64).ok_or_else(|| bad("`listing` without `nowUnix`"))?,
-            bytes: text(object, "bytes")?.ok_or_else(|| bad("`listing` without `bytes`"))?.to_owned(),
+            now_unix: object
+                .get("nowUnix")
+                .and_then(Json::as_i64)
+                .ok_or_else(|| bad("`listing` without `nowUnix`"))?,
+            bytes: text(object, "bytes")?
+                .ok_or_else(|| bad("`listing` without `bytes`"))?
+                .to_owned(),
         };
         for entry in entries {
-            let name = entry["name"].as_str().ok_or_else(|| bad("a listing entry without `name`"))?;
+            let name = entry["name"]
+                .as_str()
+                .ok_or_else(|| bad("a listing entry without `name`"))?;
             let target = entry.get("linkTarget").and_then(Json::as_str);
             listing.entries.push((
                 name.as_bytes().to_vec(),
@@ -329,16 +395,21 @@ fn answer(facts: &Json, step: &Map<String, Json>, kind: &str) -> Result<Answer, 
     let file_result = || error.map_or(Ok(Ok(())), |e| file_error(e).map(Err));
     Ok(match kind {
         "login" => Answer::Login {
-            accepted: flag(step, "accepted")?.ok_or_else(|| bad("a login answer without `accepted`"))?,
+            accepted: flag(step, "accepted")?
+                .ok_or_else(|| bad("a login answer without `accepted`"))?,
             read_only: flag(step, "readOnly")?.unwrap_or(false),
         },
         "openPassive" => Answer::OpenPassive(match error {
             Some(error) => Err(passive_error(error)?),
             None => {
-                let port = number(step, "port")?.ok_or_else(|| bad("an openPassive answer without `port`"))?;
+                let port = number(step, "port")?
+                    .ok_or_else(|| bad("an openPassive answer without `port`"))?;
                 let port = u16::try_from(port).map_err(|_| bad("`port` out of range"))?;
                 let resolved = text(step, "resolved")?;
-                let resolved = resolved.map(|ip| ip.parse().map_err(|_| bad(format!("{ip:?} is not an IP address"))));
+                let resolved = resolved.map(|ip| {
+                    ip.parse()
+                        .map_err(|_| bad(format!("{ip:?} is not an IP address")))
+                });
                 Ok((port, resolved.transpose()?))
             }
         }),
@@ -364,7 +435,9 @@ fn answer(facts: &Json, step: &Map<String, Json>, kind: &str) -> Result<Answer, 
 /// (`kind`, `size`, `modified`, `mode`).
 fn metadata(facts: &Json, value: &Json) -> Result<Metadata, FormatError> {
     let value = match value {
-        Json::String(name) => facts.get(name.as_str()).ok_or_else(|| bad(format!("no facts named {name:?}")))?,
+        Json::String(name) => facts
+            .get(name.as_str())
+            .ok_or_else(|| bad(format!("no facts named {name:?}")))?,
         other => other,
     };
     let kind = match value["kind"].as_str() {
@@ -376,7 +449,9 @@ fn metadata(facts: &Json, value: &Json) -> Result<Metadata, FormatError> {
     };
     Ok(Metadata {
         kind,
-        size: value["size"].as_u64().ok_or_else(|| bad("facts without a whole `size`"))?,
+        size: value["size"]
+            .as_u64()
+            .ok_or_else(|| bad("facts without a whole `size`"))?,
         modified: value.get("modified").and_then(Json::as_i64),
         mode: value.get("mode").and_then(Json::as_u64).unwrap_or(0) as u32,
     })
@@ -399,7 +474,9 @@ pub fn file_error(name: &str) -> Result<FileError, FormatError> {
         errno
             if errno.len() > 1
                 && errno.starts_with('E')
-                && errno.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+                && errno
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
         {
             FileError::Local
         }
@@ -415,7 +492,9 @@ pub fn transfer_error(name: &str) -> Result<TransferError, FormatError> {
         "aborted" => TransferError::Aborted,
         "tlsFailed" => TransferError::TlsFailed,
         "tlsSessionNotReused" => TransferError::TlsSessionNotReused,
-        other => TransferError::File(file_error(other).map_err(|_| bad(format!("unknown transfer error {other:?}")))?),
+        other => TransferError::File(
+            file_error(other).map_err(|_| bad(format!("unknown transfer error {other:?}")))?,
+        ),
     })
 }
 

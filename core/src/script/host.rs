@@ -221,7 +221,10 @@ impl Waiting {
     /// Keeps `token` until a test answers it.
     fn keep(&mut self, token: Token) {
         fn put<T>(slot: &mut Option<T>, token: T, what: &str) {
-            assert!(slot.is_none(), "a second {what} event before the first was answered");
+            assert!(
+                slot.is_none(),
+                "a second {what} event before the first was answered"
+            );
             *slot = Some(token);
         }
         match token {
@@ -296,7 +299,13 @@ impl FakeHost<()> {
 impl<L: Log> FakeHost<L> {
     /// A session (`implicit_tls`: TLS from the first byte) whose events
     /// `log` sees.
-    pub fn with_log(config: ServerConfig, local: &str, peer: &str, implicit_tls: bool, log: L) -> Self {
+    pub fn with_log(
+        config: ServerConfig,
+        local: &str,
+        peer: &str,
+        implicit_tls: bool,
+        log: L,
+    ) -> Self {
         let local: SocketAddr = local.parse().expect("a local socket address");
         let peer: SocketAddr = peer.parse().expect("a peer socket address");
         Self::on(Arc::new(config), local, peer, implicit_tls, log)
@@ -406,7 +415,8 @@ impl<L: Log> FakeHost<L> {
     }
 
     fn expect<T>(slot: &mut Option<T>, what: &str) -> T {
-        slot.take().unwrap_or_else(|| panic!("no {what} event waits for an answer"))
+        slot.take()
+            .unwrap_or_else(|| panic!("no {what} event waits for an answer"))
     }
 
     /// Answers the login.

@@ -80,10 +80,20 @@ pub fn run(script: &Script, target: &mut impl Target) -> Result<(), Mismatch> {
     };
     let (greeting, events) = target.take_output();
     if greeting != script.greeting {
-        return Err(mismatch(0, "greeting", show(&script.greeting), show(&greeting)));
+        return Err(mismatch(
+            0,
+            "greeting",
+            show(&script.greeting),
+            show(&greeting),
+        ));
     }
     if !events.is_empty() {
-        return Err(mismatch(0, "events before any input", "[]".into(), Json::Array(events).to_string()));
+        return Err(mismatch(
+            0,
+            "events before any input",
+            "[]".into(),
+            Json::Array(events).to_string(),
+        ));
     }
     let mut now = START_MS;
     for (i, step) in script.steps.iter().enumerate() {
@@ -102,17 +112,32 @@ pub fn run(script: &Script, target: &mut impl Target) -> Result<(), Mismatch> {
         if let Some(held) = &step.held
             && target.held() != held.len()
         {
-            return Err(mismatch(at, "held input", format!("{} bytes ({})", held.len(), show(held)), format!("{} bytes", target.held())));
+            return Err(mismatch(
+                at,
+                "held input",
+                format!("{} bytes ({})", held.len(), show(held)),
+                format!("{} bytes", target.held()),
+            ));
         }
         if let Some(closed) = step.closed
             && target.closed() != closed
         {
-            return Err(mismatch(at, "closed", closed.to_string(), target.closed().to_string()));
+            return Err(mismatch(
+                at,
+                "closed",
+                closed.to_string(),
+                target.closed().to_string(),
+            ));
         }
         if let Some(secured) = step.secured
             && target.secured() != secured
         {
-            return Err(mismatch(at, "secured", secured.to_string(), target.secured().to_string()));
+            return Err(mismatch(
+                at,
+                "secured",
+                secured.to_string(),
+                target.secured().to_string(),
+            ));
         }
     }
     Ok(())
@@ -127,12 +152,21 @@ fn run_step(
 ) -> Result<(String, Vec<Json>), Mismatch> {
     if let Some(read_only) = step.login {
         target.send(*now, b"USER alice\r\nPASS secret\r\n");
-        target.answer(*now, &Answer::Login { accepted: true, read_only });
+        target.answer(
+            *now,
+            &Answer::Login {
+                accepted: true,
+                read_only,
+            },
+        );
         let events = std::vec![
             json!({"type": "login", "user": "alice", "password": "secret"}),
             json!({"type": "notice", "notice": "loginSucceeded", "user": "alice", "message": "login ok: alice"}),
         ];
-        return Ok(("331 Password required.\r\n230 Login successful.\r\n".into(), events));
+        return Ok((
+            "331 Password required.\r\n230 Login successful.\r\n".into(),
+            events,
+        ));
     }
     if !step.send.is_empty() {
         target.send(*now, &step.send);
@@ -181,10 +215,13 @@ pub fn event_json(event: &Event<'_>) -> Option<Json> {
                 Change::MakeDirectory(path) => ("makeDirectory", json!({"path": text(path)})),
                 Change::RemoveDirectory(path) => ("removeDirectory", json!({"path": text(path)})),
                 Change::Delete(path) => ("delete", json!({"path": text(path)})),
-                Change::Rename { from, to } => ("rename", json!({"from": text(from), "to": text(to)})),
-                Change::SetModified { path, modified } => {
-                    ("setModified", json!({"path": text(path), "modified": modified}))
+                Change::Rename { from, to } => {
+                    ("rename", json!({"from": text(from), "to": text(to)}))
                 }
+                Change::SetModified { path, modified } => (
+                    "setModified",
+                    json!({"path": text(path), "modified": modified}),
+                ),
                 Change::SetPermissions { path, mode } => {
                     ("setPermissions", json!({"path": text(path), "mode": mode}))
                 }
@@ -257,16 +294,18 @@ fn notice_json(notice: &Notice<'_>) -> Json {
         Notice::LoginSucceeded { user: u } => ("loginSucceeded", json!({"user": user(u)})),
         Notice::LoginFailed { user: u } => ("loginFailed", json!({"user": user(u)})),
         Notice::TooManyLoginFailures => ("tooManyLoginFailures", json!({})),
-        Notice::PortRefused { addr, reason } => {
-            ("portRefused", json!({"address": addr.to_string(), "reason": reason}))
-        }
+        Notice::PortRefused { addr, reason } => (
+            "portRefused",
+            json!({"address": addr.to_string(), "reason": reason}),
+        ),
         Notice::LineTooLong => ("lineTooLong", json!({})),
         Notice::IdleTimeout => ("idleTimeout", json!({})),
         Notice::LoginTimeout => ("loginTimeout", json!({})),
         Notice::TlsRequired => ("tlsRequired", json!({})),
-        Notice::ReadOnlyRefused { user: u, command } => {
-            ("readOnlyRefused", json!({"user": user(u), "command": command}))
-        }
+        Notice::ReadOnlyRefused { user: u, command } => (
+            "readOnlyRefused",
+            json!({"user": user(u), "command": command}),
+        ),
         Notice::ForeignAnswer { answer } => ("foreignAnswer", json!({"answer": answer})),
         Notice::StaleAnswer { answer } => ("staleAnswer", json!({"answer": answer})),
         Notice::WrongAnswer { answer } => ("wrongAnswer", json!({"answer": answer})),
@@ -298,7 +337,13 @@ impl CoreTarget {
     /// The session `script` sets up, its greeting drained.
     pub fn for_script(script: &Script) -> Self {
         let config = std::sync::Arc::new(script.config.clone());
-        FakeHost::on(config, script.local, script.peer, script.implicit_tls, JsonLog::default())
+        FakeHost::on(
+            config,
+            script.local,
+            script.peer,
+            script.implicit_tls,
+            JsonLog::default(),
+        )
     }
 
     fn answer_transfer(&mut self, answer: &TransferAnswer) {
@@ -351,8 +396,13 @@ impl Target for CoreTarget {
     fn answer(&mut self, now_ms: u64, answer: &Answer) {
         self.now = instant(now_ms);
         match answer {
-            Answer::Login { accepted, read_only } => self.answer_login(if *accepted {
-                LoginOutcome::Accepted { read_only: *read_only }
+            Answer::Login {
+                accepted,
+                read_only,
+            } => self.answer_login(if *accepted {
+                LoginOutcome::Accepted {
+                    read_only: *read_only,
+                }
             } else {
                 LoginOutcome::Rejected
             }),

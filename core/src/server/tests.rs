@@ -1253,7 +1253,10 @@ mod tls {
         let mut h = protected_session(tls_config());
         h.cmd("RETR a");
         h.open_storage(None);
-        assert!(h.waiting.secure.is_none(), "no TLS before the data connection");
+        assert!(
+            h.waiting.secure.is_none(),
+            "no TLS before the data connection"
+        );
         let token = h.waiting.connect.take().unwrap();
         h.session.data_connected(token, h.now);
         h.offer();

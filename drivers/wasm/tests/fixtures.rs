@@ -149,7 +149,9 @@ impl Target for Adapter {
     fn advance(&mut self, now_ms: u64, progress: Option<u64>) {
         if let Some(bytes) = progress {
             let id = self.id("transfer", true);
-            self.session.data_progress(id, bytes, now_ms as f64).unwrap();
+            self.session
+                .data_progress(id, bytes, now_ms as f64)
+                .unwrap();
         }
         self.session.handle_timeout(now_ms as f64);
         self.drain();
