@@ -5,7 +5,8 @@
 //! - `parse/framed`: `ControlReader` (Telnet filtering, CRLF framing) then
 //!   `Command::parse`, over the whole buffer;
 //! - `session/whole`: every session of the corpus through a `ServerSession`
-//!   with a host that answers each event at once, replies formatted and drained;
+//!   in the core's fake host (`ftpwire_core::script::FakeHost`), which
+//!   answers each event at once; replies formatted and drained;
 //! - `baseline/*`: a bulk LF count and a plain line split, measured in the same
 //!   run so the figures above can be read as ratios on a noisy machine.
 //!
@@ -24,9 +25,8 @@ use std::time::{Duration, Instant as Clock};
 use criterion::{Criterion, Throughput};
 use ftpwire_core::command::Command;
 use ftpwire_core::control::{ControlReader, Frame};
-use ftpwire_core::listing::{FileKind, Metadata};
-use ftpwire_core::server::{Event, LoginOutcome};
-use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
+use ftpwire_core::script::{Answers, FakeHost};
+use ftpwire_core::{Instant, ServerConfig, ServerSession};
 
 /// The corpus the shared README's reference figures were measured on.
 const CORPUS_LINES: usize = 100_000;
@@ -255,107 +255,28 @@ fn workload_session(sessions: &[&[u8]]) -> usize {
     run_sessions(sessions, &mut |_| {})
 }
 
-/// Runs every session, handing each transmitted chunk to `sink`.
+/// Runs every session through the core's fake host answering each event at
+/// once, handing each session's transmitted bytes to `sink`.
 fn run_sessions(sessions: &[&[u8]], sink: &mut dyn FnMut(&[u8])) -> usize {
     let config = Arc::new(ServerConfig::default());
     let (local, peer) = (
         "127.0.0.1:21".parse().expect("address"),
         "127.0.0.1:40000".parse().expect("address"),
     );
-    let now = Instant::from_millis(1);
+    let now = Instant::from_millis(1_000);
     let mut transmitted = 0;
+    // One host for every session, so its buffers are warm.
+    let mut host = FakeHost::on(config.clone(), local, peer, false, ());
+    host.answers = Some(Answers::default());
     for input in sessions {
-        let mut session = ServerSession::new(config.clone(), local, peer, now);
-        session.handle_input(now, input);
-        if answer_all(&mut session, &mut transmitted, sink) {
+        host.restart(ServerSession::new(config.clone(), local, peer, now));
+        host.send(input);
+        if !host.closed {
             // Every event was answered at once, so every line ran.
-            assert_eq!(session.held_input(), 0, "session stalled");
+            assert_eq!(host.session.held_input(), 0, "session stalled");
         }
+        transmitted += black_box(&host.out).len();
+        sink(&host.out);
     }
     transmitted
-}
-
-const FILE: Metadata = Metadata {
-    kind: FileKind::File,
-    size: 1234,
-    modified: Some(1_710_408_413),
-    mode: 0o644,
-};
-const DIRECTORY: Metadata = Metadata {
-    kind: FileKind::Directory,
-    ..FILE
-};
-
-/// Drains output, answering each event at once; false once the session closed.
-fn answer_all(
-    session: &mut ServerSession,
-    transmitted: &mut usize,
-    sink: &mut dyn FnMut(&[u8]),
-) -> bool {
-    enum Answer {
-        Login(ftpwire_core::server::LoginToken),
-        Passive(ftpwire_core::server::PassiveToken),
-        Stat(ftpwire_core::server::StatToken, Metadata),
-        Change(ftpwire_core::server::ChangeToken),
-        Enter(ftpwire_core::server::DirectoryToken),
-        Open(ftpwire_core::server::OpenToken, bool),
-        Connect(ftpwire_core::server::ConnectToken),
-        Secure(ftpwire_core::server::SecureToken),
-        Move(ftpwire_core::server::MoveToken),
-        Close(ftpwire_core::server::CloseToken),
-    }
-    let now = Instant::from_millis(1);
-    loop {
-        // Take the token out of the event (which borrows the session), then answer.
-        let answer = match session.poll_output() {
-            Output::Transmit(bytes) => {
-                *transmitted += black_box(bytes).len();
-                sink(bytes);
-                continue;
-            }
-            Output::Timeout(_) => return true,
-            Output::Closed => return false,
-            Output::Event(event) => match event {
-                Event::Login(login) => Answer::Login(login.token),
-                Event::OpenPassive(open) => Answer::Passive(open.token),
-                Event::Stat(stat) => {
-                    // Names with an extension are files, the rest directories.
-                    let name = stat.path.rsplit(|&b| b == b'/').next().unwrap_or_default();
-                    let facts = if name.contains(&b'.') {
-                        FILE
-                    } else {
-                        DIRECTORY
-                    };
-                    Answer::Stat(stat.token, facts)
-                }
-                Event::FileChange(change) => Answer::Change(change.token),
-                Event::EnterDirectory(enter) => Answer::Enter(enter.token),
-                Event::Transfer(transfer) => Answer::Open(
-                    transfer.token,
-                    matches!(
-                        transfer.plan,
-                        ftpwire_core::server::Plan::CreateUnique { .. }
-                    ),
-                ),
-                Event::ConnectData(c) => Answer::Connect(c.token),
-                Event::SecureData(d) => Answer::Secure(d.token),
-                Event::MoveData(m) => Answer::Move(m.token),
-                Event::CloseData(c) => Answer::Close(c.token),
-                _ => continue,
-            },
-        };
-        match answer {
-            Answer::Login(t) => session.login(t, LoginOutcome::Accepted { read_only: false }),
-            Answer::Passive(t) => session.passive_opened(t, 50_000, None),
-            Answer::Stat(t, facts) => session.stat_done(t, Ok(facts)),
-            Answer::Change(t) => session.change_done(t, Ok(())),
-            Answer::Enter(t) => session.directory_entered(t, Ok(())),
-            Answer::Open(t, true) => session.unique_created(t, b"unique.1", now),
-            Answer::Open(t, false) => session.storage_opened(t, None, now),
-            Answer::Connect(t) => session.data_connected(t, now),
-            Answer::Secure(t) => session.data_secured(t, true, now),
-            Answer::Move(t) => session.data_moved(t, Ok(1234), now),
-            Answer::Close(t) => session.data_closed(t, Ok(()), now),
-        }
-    }
 }

@@ -61,6 +61,8 @@ pub mod listing;
 pub mod path;
 pub mod reply;
 pub mod representation;
+#[cfg(feature = "script-host")]
+pub mod script;
 pub mod server;
 pub mod time;
 

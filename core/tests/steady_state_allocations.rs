@@ -3,14 +3,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::Arc;
 
-use ftpwire_core::listing::{FileKind, Metadata};
-use ftpwire_core::server::{
-    ChangeToken, CloseToken, ConnectToken, Event, LoginOutcome, LoginToken, MoveToken, OpenToken,
-    Output, PassiveToken, StatToken,
-};
-use ftpwire_core::{Instant, ServerConfig, ServerSession};
+use ftpwire_core::ServerConfig;
+use ftpwire_core::script::{Answers, FakeHost};
 
 struct Counting;
 
@@ -45,105 +40,39 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const FILE: Metadata = Metadata {
-    kind: FileKind::File,
-    size: 1234,
-    modified: Some(1_710_408_413),
-    mode: 0o644,
-};
-const DIR: Metadata = Metadata {
-    kind: FileKind::Directory,
-    ..FILE
-};
-
-enum Answer {
-    Login(LoginToken),
-    Stat(StatToken, Metadata),
-    Change(ChangeToken),
-    Enter(ftpwire_core::server::DirectoryToken),
-    Passive(PassiveToken),
-    Open(OpenToken),
-    Connect(ConnectToken),
-    Move(MoveToken),
-    Close(CloseToken),
-}
-
-/// A host that answers every event at once (the session runs the lines it
-/// held meanwhile); returns the number of bytes transmitted.
-fn run(session: &mut ServerSession, input: &[u8]) -> usize {
-    let now = Instant::from_millis(5);
-    let mut transmitted = 0;
-    session.handle_input(now, input);
-    {
-        loop {
-            // Take what is needed out of the event, then answer (the event borrows the session).
-            let answer = match session.poll_output() {
-                Output::Transmit(bytes) => {
-                    transmitted += bytes.len();
-                    continue;
-                }
-                Output::Event(Event::Login(l)) => Answer::Login(l.token),
-                Output::Event(Event::Stat(s)) => {
-                    let is_dir = s.path.ends_with(b"dir") || s.path == b"/";
-                    Answer::Stat(s.token, if is_dir { DIR } else { FILE })
-                }
-                Output::Event(Event::FileChange(c)) => Answer::Change(c.token),
-                Output::Event(Event::EnterDirectory(e)) => Answer::Enter(e.token),
-                Output::Event(Event::OpenPassive(p)) => Answer::Passive(p.token),
-                Output::Event(Event::Transfer(t)) => Answer::Open(t.token),
-                Output::Event(Event::ConnectData(c)) => Answer::Connect(c.token),
-                Output::Event(Event::MoveData(m)) => Answer::Move(m.token),
-                Output::Event(Event::CloseData(c)) => Answer::Close(c.token),
-                Output::Event(_) => continue,
-                Output::Timeout(_) => break,
-                Output::Closed => panic!("closed"),
-            };
-            match answer {
-                Answer::Login(token) => {
-                    session.login(token, LoginOutcome::Accepted { read_only: false })
-                }
-                Answer::Stat(token, metadata) => session.stat_done(token, Ok(metadata)),
-                Answer::Change(token) => session.change_done(token, Ok(())),
-                Answer::Enter(token) => session.directory_entered(token, Ok(())),
-                Answer::Passive(token) => session.passive_opened(token, 50000, None),
-                Answer::Open(token) => session.storage_opened(token, Some(1234), now),
-                Answer::Connect(token) => session.data_connected(token, now),
-                Answer::Move(token) => {
-                    session.data_progress(&token, 1000, now);
-                    session.data_moved(token, Ok(1234), now);
-                }
-                Answer::Close(token) => session.data_closed(token, Ok(()), now),
-            }
-        }
-    }
-    assert_eq!(session.held_input(), 0, "every line ran");
-    transmitted
+/// The core's fake host answering every event at once (the session runs
+/// the lines it held meanwhile); returns the number of bytes transmitted.
+/// Its buffers (output, the last path) keep their capacity between rounds.
+fn run(host: &mut FakeHost, input: &[u8]) -> usize {
+    host.out.clear();
+    host.send(input);
+    assert!(!host.closed, "closed");
+    assert_eq!(host.session.held_input(), 0, "every line ran");
+    host.out.len()
 }
 
 #[test]
 fn commands_allocate_nothing_in_steady_state() {
-    let local = "127.0.0.1:21".parse().unwrap();
-    let peer = "127.0.0.1:40000".parse().unwrap();
-    let mut session = ServerSession::new(
-        Arc::new(ServerConfig::default()),
-        local,
-        peer,
-        Instant::default(),
-    );
-    run(&mut session, b"USER alice\r\nPASS secret\r\n");
+    let mut host = FakeHost::new(ServerConfig::default(), "127.0.0.1:21", "127.0.0.1:40000");
+    // Every transfer reports progress before its bytes are moved.
+    host.answers = Some(Answers {
+        progress: Some(1000),
+        ..Answers::default()
+    });
+    run(&mut host, b"USER alice\r\nPASS secret\r\n");
     let script: &[u8] =
         b"CWD /\r\nNOOP\r\nPWD\r\nTYPE I\r\nCWD some/dir\r\nCDUP\r\nSIZE a.txt\r\nMDTM a.txt\r\n\
         MLST a.txt\r\nFEAT\r\nSTAT\r\nSYST\r\nREST 100\r\nEPSV\r\nRETR docs/report.pdf\r\nPASV\r\n\
         STOR up/load.bin\r\nPORT 127,0,0,1,200,10\r\nLIST -la\r\nMKD new\r\nDELE old.txt\r\n\
         RNFR a\r\nRNTO b\r\nBOGUS\r\nRETR\r\n";
     // Warm-up: buffers reach their working size.
-    let expected = run(&mut session, script);
+    let expected = run(&mut host, script);
     assert!(expected > 500);
 
     COUNTING.with(|c| c.set(true));
     let mut transmitted = 0;
     for _ in 0..200 {
-        transmitted += run(&mut session, script);
+        transmitted += run(&mut host, script);
     }
     COUNTING.with(|c| c.set(false));
     assert_eq!(

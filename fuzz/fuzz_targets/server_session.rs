@@ -1,4 +1,5 @@
-//! A whole `ServerSession` driven by a fake host: arbitrary control bytes in
+//! A whole `ServerSession` driven by the core's fake host
+//! (`ftpwire_core::script::FakeHost`): arbitrary control bytes in
 //! arbitrary chunks, every event answered (at once or later, with outcomes
 //! the input picks), time advanced, the peer hanging up.
 //!
@@ -15,14 +16,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ftpwire_core::ServerConfig;
 use ftpwire_core::address::{PassiveAddress, canonical_ip};
 use ftpwire_core::listing::{FileKind, Metadata};
+use ftpwire_core::script::{FakeHost, Log};
 use ftpwire_core::server::{
-    ChangeToken, CloseToken, ConnectToken, DataEndpoint, DirectoryToken, Event, FileError,
-    LoginOutcome, LoginToken, MoveToken, Notice, OpenToken, PassiveError, PassiveToken, Plan,
-    SecureToken, StatToken, TlsToken, TransferError, TransferId, TransferKind,
+    DataEndpoint, Event, FileError, LoginOutcome, PassiveError, Plan, TransferError, TransferKind,
 };
-use ftpwire_core::{Instant, Output, ServerConfig, ServerSession};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
@@ -128,52 +128,63 @@ const UNIQUE_NAMES: &[&[u8]] = &[
     b"\xff",
 ];
 
-enum Held {
-    Login(LoginToken),
-    Passive(PassiveToken, bool),
-    Stat(StatToken),
-    Enter(DirectoryToken),
-    Change(ChangeToken),
-    Open(OpenToken, TransferKind),
-    Connect(ConnectToken),
-    Secure(SecureToken),
-    Move(MoveToken),
-    Close(CloseToken),
-    Tls(TlsToken),
+/// Checks every event against what a host may rely on (the fake host checks
+/// the rest: nothing after `Closed`, steps of the running transfer only).
+struct Checks {
+    /// The control connection's two ends, as the session names them.
+    local: SocketAddr,
+    peer: SocketAddr,
 }
 
-impl Held {
-    fn is_transfer_step(&self) -> bool {
-        matches!(
-            self,
-            Held::Open(..) | Held::Connect(_) | Held::Secure(_) | Held::Move(_) | Held::Close(_)
-        )
+impl Log for Checks {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::OpenPassive(open) => {
+                assert_eq!(open.bind, self.local.ip(), "passive listener on another IP");
+            }
+            Event::Stat(stat) => assert!(stat.path.starts_with(b"/"), "stat path not absolute"),
+            Event::EnterDirectory(enter) => {
+                assert!(enter.path.starts_with(b"/"), "CWD path not absolute")
+            }
+            Event::Transfer(transfer) => {
+                let path = match transfer.plan {
+                    Plan::Read { path, .. }
+                    | Plan::Write { path, .. }
+                    | Plan::List { path, .. } => path,
+                    Plan::CreateUnique { directory } => directory,
+                };
+                assert!(path.starts_with(b"/"), "transfer path not absolute");
+            }
+            // RFC 2577: data connections only with the control connection's peer.
+            Event::ConnectData(connect) => match connect.endpoint {
+                DataEndpoint::Active(addr) => {
+                    assert_eq!(addr.ip(), self.peer.ip(), "PORT bounce let through");
+                    assert!(
+                        addr.port() >= 1024,
+                        "active connection to a privileged port"
+                    );
+                }
+                DataEndpoint::Passive { peer } => {
+                    assert_eq!(peer, self.peer.ip(), "passive accepts another peer");
+                }
+            },
+            _ => {}
+        }
     }
 }
 
 struct Host {
-    session: ServerSession,
-    /// The control connection's two ends.
-    local: SocketAddr,
-    peer: SocketAddr,
-    now: Instant,
-    /// Received bytes the session has not consumed yet.
-    /// Everything transmitted.
-    out: Vec<u8>,
-    held: Vec<Held>,
+    /// The core's fake host; it answers only when this one says so.
+    fake: FakeHost<Checks>,
     choices: Vec<u8>,
     next_choice: usize,
-    completed_transfers: usize,
-    /// The transfer the session runs, as its events named it.
-    transfer: Option<TransferId>,
-    closed: bool,
     hung_up: bool,
 }
 
 fuzz_target!(|script: Script| {
     let mut host = Host::new(&script.setup, script.choices);
     for step in script.steps.iter().take(200) {
-        if host.closed {
+        if host.fake.closed {
             break;
         }
         match step {
@@ -208,7 +219,7 @@ fuzz_target!(|script: Script| {
         host.answer_held();
         host.advance(Duration::from_secs(400));
     }
-    check_replies(&host.out, host.completed_transfers);
+    check_replies(&host.fake.out, host.fake.completed);
 });
 
 impl Host {
@@ -243,29 +254,18 @@ impl Host {
         };
         let (local, peer): (SocketAddr, SocketAddr) =
             (local.parse().unwrap(), peer.parse().unwrap());
-        let now = Instant::from_millis(1_000);
-        let config = Arc::new(config);
-        let session = if setup.implicit_tls {
-            ServerSession::new_implicit_tls(config, local, peer, now)
-        } else {
-            ServerSession::new(config, local, peer, now)
-        };
-        let mut host = Host {
-            session,
+        let checks = Checks {
             // Events name addresses as the session sees them: mapped IPv4 as IPv4.
             local: SocketAddr::new(canonical_ip(local.ip()), local.port()),
             peer: SocketAddr::new(canonical_ip(peer.ip()), peer.port()),
-            now,
-            out: Vec::new(),
-            held: Vec::new(),
+        };
+        let fake = FakeHost::on(Arc::new(config), local, peer, setup.implicit_tls, checks);
+        let mut host = Host {
+            fake,
             choices,
             next_choice: 0,
-            completed_transfers: 0,
-            transfer: None,
-            closed: false,
             hung_up: false,
         };
-        host.pump();
         if setup.log_in {
             host.receive(b"USER alice\r\nPASS secret\r\n");
         }
@@ -283,197 +283,74 @@ impl Host {
 
     /// Bytes read from the socket.
     fn receive(&mut self, bytes: &[u8]) {
-        if self.hung_up {
-            return;
-        }
         // A host reads only while the session wants input.
-        if self.closed || !self.session.wants_input() {
+        if self.hung_up || self.fake.closed || !self.fake.session.wants_input() {
             return;
         }
-        let before = self.session.held_input();
-        self.session.handle_input(self.now, bytes);
+        let before = self.fake.session.held_input();
+        self.fake.send(bytes);
         assert!(
-            self.session.held_input() <= before + bytes.len(),
+            self.fake.session.held_input() <= before + bytes.len(),
             "the session holds more than it was given"
         );
-        self.pump();
+        self.respond();
     }
 
     fn hang_up(&mut self) {
         if !self.hung_up {
             self.hung_up = true;
-            self.session.handle_peer_closed();
-            self.pump();
+            self.fake.peer_closed();
         }
     }
 
     fn advance(&mut self, by: Duration) {
-        self.now = self.now + by;
-        if let Some(deadline) = self.session.poll_timeout()
-            && self.now >= deadline
+        let fake = &mut self.fake;
+        fake.now = fake.now + by;
+        if let Some(deadline) = fake.session.poll_timeout()
+            && fake.now >= deadline
         {
-            self.session.handle_timeout(self.now);
+            fake.session.handle_timeout(fake.now);
         }
-        self.pump();
+        fake.drain();
+        self.respond();
     }
 
-    /// The host loop: drain output, answer events (the session runs the
-    /// lines it held by itself).
-    fn pump(&mut self) {
-        self.drain();
-    }
-
-    fn drain(&mut self) {
-        loop {
-            // Take what the answer needs out of the event first: it borrows the session.
-            let held = match self.session.poll_output() {
-                Output::Transmit(bytes) => {
-                    assert!(!self.closed, "transmitted after Closed");
-                    assert!(!bytes.is_empty(), "an empty Transmit");
-                    self.out.extend_from_slice(bytes);
-                    continue;
-                }
-                Output::Timeout(_) => return,
-                Output::Closed => {
-                    self.closed = true;
-                    return;
-                }
-                Output::Event(event) => match event {
-                    Event::Login(login) => {
-                        let _ = (login.user.len(), login.password.len());
-                        Held::Login(login.token)
-                    }
-                    Event::OpenPassive(open) => {
-                        assert_eq!(open.bind, self.local.ip(), "passive listener on another IP");
-                        Held::Passive(open.token, open.resolve.is_some())
-                    }
-                    Event::Stat(stat) => {
-                        assert!(stat.path.starts_with(b"/"), "stat path not absolute");
-                        Held::Stat(stat.token)
-                    }
-                    Event::EnterDirectory(enter) => {
-                        assert!(enter.path.starts_with(b"/"), "CWD path not absolute");
-                        Held::Enter(enter.token)
-                    }
-                    Event::FileChange(change) => Held::Change(change.token),
-                    Event::Transfer(transfer) => {
-                        let path = match transfer.plan {
-                            Plan::Read { path, .. }
-                            | Plan::Write { path, .. }
-                            | Plan::List { path, .. } => path,
-                            Plan::CreateUnique { directory } => directory,
-                        };
-                        assert!(path.starts_with(b"/"), "transfer path not absolute");
-                        self.transfer = Some(transfer.id);
-                        Held::Open(transfer.token, transfer.kind)
-                    }
-                    Event::ConnectData(connect) => {
-                        assert_eq!(
-                            Some(connect.transfer),
-                            self.transfer,
-                            "a step of another transfer"
-                        );
-                        // RFC 2577: data connections only with the control connection's peer.
-                        match connect.endpoint {
-                            DataEndpoint::Active(addr) => {
-                                assert_eq!(addr.ip(), self.peer.ip(), "PORT bounce let through");
-                                assert!(
-                                    addr.port() >= 1024,
-                                    "active connection to a privileged port"
-                                );
-                            }
-                            DataEndpoint::Passive { peer } => {
-                                assert_eq!(peer, self.peer.ip(), "passive accepts another peer");
-                            }
-                        }
-                        Held::Connect(connect.token)
-                    }
-                    Event::SecureData(secure) => {
-                        assert_eq!(
-                            Some(secure.transfer),
-                            self.transfer,
-                            "a step of another transfer"
-                        );
-                        Held::Secure(secure.token)
-                    }
-                    Event::MoveData(moving) => {
-                        assert_eq!(
-                            Some(moving.transfer),
-                            self.transfer,
-                            "a step of another transfer"
-                        );
-                        Held::Move(moving.token)
-                    }
-                    Event::CloseData(close) => {
-                        assert_eq!(
-                            Some(close.transfer),
-                            self.transfer,
-                            "a step of another transfer"
-                        );
-                        Held::Close(close.token)
-                    }
-                    Event::UpgradeTls(upgrade) => Held::Tls(upgrade.token),
-                    Event::AbortTransfer(abort) => {
-                        self.abort_transfer(abort.transfer);
-                        continue;
-                    }
-                    Event::ClosePassive | Event::DowngradeTls => continue,
-                    Event::Notice(notice) => {
-                        if let Notice::LoginFailed { user } | Notice::LoginSucceeded { user } =
-                            notice
-                        {
-                            let _ = user.len();
-                        }
-                        continue;
-                    }
-                },
-            };
-            // An answer may come at once or later (after a file read, a handshake).
-            if self.choice() % 4 == 3 {
-                self.held.push(held);
-            } else {
-                self.answer(held);
+    /// Answers what waits, at once, until the input says to leave the rest
+    /// for later (after a file read, a handshake).
+    fn respond(&mut self) {
+        for _ in 0..16 {
+            if self.fake.closed || !self.fake.waiting.any() || self.choice() % 4 == 3 {
+                return;
             }
+            self.answer_one();
         }
     }
 
     fn answer_held(&mut self) {
-        // Bounded: an answer may hold a token again (a transfer still moving).
-        for _ in 0..self.held.len() {
-            if self.held.is_empty() || self.closed {
-                break;
+        // Bounded: an answer may leave a token waiting (a transfer still moving).
+        for _ in 0..8 {
+            if self.fake.closed || !self.fake.waiting.any() {
+                return;
             }
-            let held = self.held.remove(0);
-            self.answer(held);
-            self.pump();
+            self.answer_one();
         }
     }
 
-    /// The session gave the transfer up: drop its held step, answer nothing more.
-    fn abort_transfer(&mut self, transfer: TransferId) {
-        assert_eq!(
-            Some(transfer),
-            self.transfer,
-            "the abort names another transfer"
-        );
-        self.held.retain(|h| !h.is_transfer_step());
-    }
-
-    fn answer(&mut self, held: Held) {
+    /// Answers one waiting event with an outcome the input picks.
+    fn answer_one(&mut self) {
         let c = self.choice();
-        let s = &mut self.session;
-        match held {
-            Held::Login(token) => {
-                let outcome = match c % 4 {
-                    0 | 1 => LoginOutcome::Accepted { read_only: false },
-                    2 => LoginOutcome::Accepted { read_only: true },
-                    _ => LoginOutcome::Rejected,
-                };
-                s.login(token, outcome);
-            }
-            Held::Passive(token, resolve) => match c % 8 {
-                6 => s.passive_failed(token, PassiveError::NoFreePort),
-                7 => s.passive_failed(token, PassiveError::Unresolved),
+        let h = &mut self.fake;
+        let w = &h.waiting;
+        if w.login.is_some() {
+            h.answer_login(match c % 4 {
+                0 | 1 => LoginOutcome::Accepted { read_only: false },
+                2 => LoginOutcome::Accepted { read_only: true },
+                _ => LoginOutcome::Rejected,
+            });
+        } else if let Some((_, resolve)) = w.passive {
+            match c % 8 {
+                6 => h.fail_passive(PassiveError::NoFreePort),
+                7 => h.fail_passive(PassiveError::Unresolved),
                 _ => {
                     let port = 1024 + u16::from(c) * 200;
                     let resolved = match (resolve, c % 3) {
@@ -482,92 +359,73 @@ impl Host {
                         (true, 1) => Some("2001:db8::9".parse().unwrap()),
                         (true, _) => Some("::ffff:198.51.100.10".parse().unwrap()),
                     };
-                    s.passive_opened(token, port, resolved);
-                }
-            },
-            Held::Stat(token) => {
-                let result = match c % 5 {
-                    0 | 1 => Ok(metadata(FileKind::File, c)),
-                    2 => Ok(metadata(FileKind::Directory, c)),
-                    3 => Err(FileError::NotFound),
-                    _ => Err(file_error(c)),
-                };
-                s.stat_done(token, result);
-            }
-            Held::Enter(token) => {
-                let result = if c % 3 == 0 {
-                    Err(file_error(c))
-                } else {
-                    Ok(())
-                };
-                s.directory_entered(token, result);
-            }
-            Held::Change(token) => {
-                let result = if c % 3 == 0 {
-                    Err(file_error(c))
-                } else {
-                    Ok(())
-                };
-                s.change_done(token, result);
-            }
-            Held::Open(token, kind) => {
-                let now = self.now;
-                if c % 8 >= 6 {
-                    s.storage_failed(token, file_error(c), now);
-                } else if kind == TransferKind::StoreUnique {
-                    let name = UNIQUE_NAMES[usize::from(c) % UNIQUE_NAMES.len()];
-                    s.unique_created(token, name, now);
-                } else {
-                    // Sometimes more than the host will report: a truncated file.
-                    let size =
-                        (kind == TransferKind::Retrieve && c % 2 == 0).then(|| u64::from(c) * 1500);
-                    s.storage_opened(token, size, now);
+                    h.open_passive(port, resolved);
                 }
             }
-            Held::Connect(token) => {
-                if c % 8 == 6 {
-                    s.data_connect_failed(token, self.now);
-                } else {
-                    s.data_connected(token, self.now);
-                }
+        } else if w.stat.is_some() {
+            h.answer_stat(match c % 5 {
+                0 | 1 => Ok(metadata(FileKind::File, c)),
+                2 => Ok(metadata(FileKind::Directory, c)),
+                3 => Err(FileError::NotFound),
+                _ => Err(file_error(c)),
+            });
+        } else if w.enter.is_some() {
+            h.answer_enter(if c % 3 == 0 {
+                Err(file_error(c))
+            } else {
+                Ok(())
+            });
+        } else if w.change.is_some() {
+            h.answer_change(if c % 3 == 0 {
+                Err(file_error(c))
+            } else {
+                Ok(())
+            });
+        } else if w.tls.is_some() {
+            if c % 8 == 7 {
+                // The handshake failed: the host closes the connection.
+                drop(h.waiting.tls.take());
+                self.hang_up();
+            } else {
+                h.tls_established();
             }
-            Held::Secure(token) => {
-                if c % 8 == 7 {
-                    s.data_tls_failed(token, self.now);
-                } else {
-                    s.data_secured(token, c % 2 == 0, self.now);
-                }
+        } else if w.open.is_some() {
+            let kind = w.transfer.map(|t| t.kind);
+            if c % 8 >= 6 {
+                h.fail_transfer(TransferError::File(file_error(c)));
+            } else if kind == Some(TransferKind::StoreUnique) {
+                h.create_unique(UNIQUE_NAMES[usize::from(c) % UNIQUE_NAMES.len()]);
+            } else {
+                // Sometimes more than the host will report: a truncated file.
+                let retrieve = kind == Some(TransferKind::Retrieve);
+                h.open_storage((retrieve && c % 2 == 0).then(|| u64::from(c) * 1500));
             }
-            Held::Move(token) => {
-                if c % 8 == 5 {
-                    // Still moving: report progress, finish on a later answer
-                    // (ABOR or a deadline may come first).
-                    s.data_progress(&token, u64::from(c), self.now);
-                    self.held.push(Held::Move(token));
-                    return;
-                }
-                let result = match c % 8 {
-                    4 => Err(TransferError::ConnectionLost),
-                    7 => Err(TransferError::File(file_error(c))),
-                    _ => Ok(u64::from(c) * 1000),
-                };
-                s.data_moved(token, result, self.now);
+        } else if w.connect.is_some() {
+            if c % 8 == 6 {
+                h.fail_transfer(TransferError::NoDataConnection);
+            } else {
+                h.connect_data();
             }
-            Held::Close(token) => {
-                if c % 8 == 4 {
-                    s.data_closed(token, Err(TransferError::ConnectionLost), self.now);
-                } else {
-                    self.completed_transfers += 1;
-                    s.data_closed(token, Ok(()), self.now);
-                }
+        } else if w.secure.is_some() {
+            if c % 8 == 7 {
+                h.fail_transfer(TransferError::TlsFailed);
+            } else {
+                h.secure_data(c % 2 == 0);
             }
-            Held::Tls(token) => {
-                if c % 8 == 7 {
-                    // The handshake failed: the host closes the connection.
-                    self.hang_up();
-                } else {
-                    s.tls_established(token);
-                }
+        } else if w.moving.is_some() {
+            match c % 8 {
+                // Still moving: report progress, finish on a later answer
+                // (ABOR or a deadline may come first).
+                5 => h.progress(u64::from(c)),
+                4 => h.moved(Err(TransferError::ConnectionLost)),
+                7 => h.moved(Err(TransferError::File(file_error(c)))),
+                _ => h.moved(Ok(u64::from(c) * 1000)),
+            }
+        } else if w.closing.is_some() {
+            if c % 8 == 4 {
+                h.close_data(Err(TransferError::ConnectionLost));
+            } else {
+                h.close_data(Ok(()));
             }
         }
     }

@@ -1,12 +1,12 @@
-// Runs the shared session scripts (drivers/wasm/fixtures/sessions.json)
+// Runs the core's session scripts (core/scripts/sessions.json)
 // through the WebAssembly module; tests/fixtures.rs runs the same file
-// natively. The step format is in fixtures/README.md.
+// natively. The step format is in core/scripts/README.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Session, ServerConfig } from '../module.mjs';
 
-const fixtures = JSON.parse(readFileSync(new URL('../../fixtures/sessions.json', import.meta.url), 'utf8'));
+const fixtures = JSON.parse(readFileSync(new URL('../../../../core/scripts/sessions.json', import.meta.url), 'utf8'));
 const text = (bytes) => Buffer.from(bytes).toString('utf8');
 
 /** The fixture form of an output: no ids, bytes as UTF-8 text. */
