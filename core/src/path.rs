@@ -25,30 +25,106 @@ pub enum PathError {
 /// assert_eq!(out, b"/etc/passwd");
 /// ```
 pub fn resolve(cwd: &[u8], arg: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
-    out.clear();
-    if arg.contains(&0) {
-        return Err(PathError::Nul);
+    if is_normalized(cwd) {
+        return resolve_normalized(cwd, arg, out);
     }
-    let relative = !arg.starts_with(b"/");
-    let base = if relative { cwd } else { &b""[..] };
-    for component in components(base).chain(components(arg)) {
-        match component {
-            b"." => {}
-            b".." => {
-                // Truncating to the last '/' climbs one level; at the root it stays.
-                let keep = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
-                out.truncate(keep);
+    // A caller's cwd that is not normalized is normalized on the way.
+    let mut base = Vec::new();
+    for component in cwd.split(|&b| b == b'/') {
+        push_component(&mut base, component);
+    }
+    join(&base, arg, out)
+}
+
+/// [`resolve`] for a `cwd` known to be normalized (the session's own, made
+/// by `resolve`): taken whole, not checked or rebuilt again, since this
+/// runs for nearly every command.
+pub(crate) fn resolve_normalized(
+    cwd: &[u8],
+    arg: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), PathError> {
+    debug_assert!(
+        cwd.is_empty() || is_normalized(cwd),
+        "cwd {cwd:?} is not normalized"
+    );
+    join(cwd, arg, out)
+}
+
+/// `arg`'s components after the components already in `cwd`.
+fn join(cwd: &[u8], arg: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
+    out.clear();
+    if !arg.starts_with(b"/") && cwd != b"/" {
+        out.extend_from_slice(cwd);
+    }
+    // One pass over the argument: components between slashes, NUL refused.
+    let mut start = 0;
+    for (at, &byte) in arg.iter().enumerate() {
+        match byte {
+            b'/' => {
+                push_component(out, &arg[start..at]);
+                start = at + 1;
             }
-            name => {
-                out.push(b'/');
-                out.extend_from_slice(name);
+            0 => {
+                out.clear();
+                return Err(PathError::Nul);
             }
+            _ => {}
         }
     }
+    push_component(out, &arg[start..]);
     if out.is_empty() {
         out.push(b'/');
     }
     Ok(())
+}
+
+/// Appends one component to the normalized path in `out`: `.` and empty
+/// ones skipped, `..` climbing (never above the root).
+#[inline]
+fn push_component(out: &mut Vec<u8>, component: &[u8]) {
+    match component {
+        b"" | b"." => {}
+        b".." => {
+            // Truncating to the last '/' climbs one level; at the root it stays.
+            let keep = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+            out.truncate(keep);
+        }
+        name => {
+            out.push(b'/');
+            out.extend_from_slice(name);
+        }
+    }
+}
+
+/// Whether `path` is what [`resolve`] makes: `/`, or `/`-led components
+/// that are neither empty, `.` nor `..`.
+pub fn is_normalized(path: &[u8]) -> bool {
+    if path == b"/" {
+        return true;
+    }
+    // Each component: after its '/', not empty, not "." or "..".
+    let mut component = 0;
+    let mut dots = 0;
+    for (at, &byte) in path.iter().enumerate() {
+        match byte {
+            b'/' if at == 0 => {}
+            _ if at == 0 => return false,
+            b'/' => {
+                if component == 0 || component == dots && dots <= 2 {
+                    return false;
+                }
+                (component, dots) = (0, 0);
+            }
+            0 => return false,
+            b'.' => {
+                component += 1;
+                dots += 1;
+            }
+            _ => component += 1,
+        }
+    }
+    !(path.is_empty() || component == 0 || component == dots && dots <= 2)
 }
 
 /// The components of a normalized virtual path, root first excluded.

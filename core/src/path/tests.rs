@@ -38,9 +38,11 @@ fn file_name_and_parent() {
     assert_eq!(parent(b"/a/b"), b"/a");
 }
 
+/// The definition, written plainly: what `path::is_normalized` must agree with.
 fn is_normalized(path: &[u8]) -> bool {
     path == b"/"
         || (path.starts_with(b"/")
+            && !path.contains(&0)
             && !path.ends_with(b"/")
             && path[1..]
                 .split(|&b| b == b'/')
@@ -68,6 +70,16 @@ proptest! {
         prop_assert_eq!(again, out);
     }
 
+    #[test]
+    fn the_fast_normalized_check_agrees_with_the_definition(
+        path in proptest::collection::vec(prop_oneof![
+            Just(b'/'), Just(b'.'), Just(b'a'), Just(0u8)
+        ], 0..12),
+    ) {
+        prop_assert_eq!(super::is_normalized(&path), is_normalized(&path), "{:?}", path);
+    }
+
+    /// A cwd that is not normalized (a caller's mistake) is normalized on the way.
     #[test]
     fn arbitrary_bytes_never_panic(cwd: Vec<u8>, arg: Vec<u8>) {
         let mut out = Vec::new();

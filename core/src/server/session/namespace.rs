@@ -6,7 +6,7 @@ use super::*;
 impl State {
     /// Resolves a path argument into `self.path`; replies `501` and returns false if it can't.
     pub(super) fn resolve_into_path(&mut self, arg: &[u8]) -> bool {
-        match path::resolve(&self.cwd, arg, &mut self.path) {
+        match path::resolve_normalized(&self.cwd, arg, &mut self.path) {
             Ok(()) => true,
             Err(_) => {
                 self.reply(501, "Path contains a NUL byte.");
@@ -16,7 +16,7 @@ impl State {
     }
 
     pub(super) fn resolve_into_rename_from(&mut self, arg: &[u8]) -> bool {
-        match path::resolve(&self.cwd, arg, &mut self.rename_from) {
+        match path::resolve_normalized(&self.cwd, arg, &mut self.rename_from) {
             Ok(()) => true,
             Err(_) => {
                 self.reply(501, "Path contains a NUL byte.");

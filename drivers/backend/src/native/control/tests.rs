@@ -264,4 +264,3 @@ fn tls_without_a_certificate_is_refused() {
     assert!(closed, "AUTH TLS accepted but TLS cannot start: closed");
     assert!(String::from_utf8(said).unwrap().contains("234 "));
 }
-
