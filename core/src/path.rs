@@ -132,6 +132,12 @@ pub fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty())
 }
 
+/// Whether any component of a normalized path is a dot file (`/.git/x`,
+/// `/a/.env`): exactly where `/.` occurs in it.
+pub fn names_dot_file(path: &[u8]) -> bool {
+    memchr::memmem::find(path, b"/.").is_some()
+}
+
 /// The last component of a normalized path (empty for the root).
 pub fn file_name(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&b| b == b'/') {

@@ -89,3 +89,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn dot_files_are_found_in_any_component() {
+    assert!(names_dot_file(b"/.env"));
+    assert!(names_dot_file(b"/a/.git/config"));
+    assert!(!names_dot_file(b"/a.b/c.d"));
+    assert!(!names_dot_file(b"/"));
+}

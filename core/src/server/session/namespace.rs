@@ -42,7 +42,7 @@ impl State {
     /// After `resolve_into_path`: `550` (and false) if `self.path` goes
     /// through a dot file this login may not reach.
     pub(super) fn may_read_path(&mut self) -> bool {
-        if self.dot_files_withheld() && path::components(&self.path).any(listing::is_dot_file) {
+        if self.dot_files_withheld() && path::names_dot_file(&self.path) {
             self.reply(
                 550,
                 "Permission denied: dot files are not served to this login.",

@@ -55,9 +55,7 @@ impl State {
             self.rest = 0;
             return self.reply(425, "Use PORT, EPRT, PASV or EPSV first.");
         }
-        let names_dot_file = path::components(&self.path)
-            .last()
-            .is_some_and(listing::is_dot_file);
+        let names_dot_file = listing::is_dot_file(path::file_name(&self.path));
         let offset = match kind {
             TransferKind::Retrieve | TransferKind::Store => self.rest,
             _ => 0,
