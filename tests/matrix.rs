@@ -68,8 +68,11 @@ driver_matrix!(@drivers [(std_ "std") (smol_ "smol") (node_ "node")]
     ftplib_implicit_passive,
     ftplib_implicit_active,
     ftplib_plain_listings,
+    ftplib_explicit_listings,
+    ftplib_implicit_listings,
     ftplib_without_session_reuse_gets_522,
     ftplib_urgent_abor_during_retr,
+    ftplib_ccc_then_plain_commands,
     require_tls_refuses_a_plain_login,
     idle_session_reads_421,
     idle_tls_session_reads_421,
@@ -78,15 +81,6 @@ driver_matrix!(@drivers [(std_ "std") (smol_ "smol") (node_ "node")]
     stalled_upload_reads_426_then_421,
     sigterm_during_retr_finishes_then_421,
     sigterm_during_ftps_retr_finishes_then_421
-);
-
-// Not yet on the Node host (open defects): CCC (a Node TLS socket cannot
-// be turned back into plain text) and ftplib's protected listings (ftplib
-// reads SHUTDOWN_WHILE_IN_INIT as the data connection closes).
-driver_matrix!(@drivers [(std_native "std") (smol_native "smol")]
-    ftplib_explicit_listings,
-    ftplib_implicit_listings,
-    ftplib_ccc_then_plain_commands
 );
 
 /// What moves in the transfer cases: 4 MiB and a little (not a multiple of

@@ -1,9 +1,9 @@
 // One control connection: the host loop around a wasm Session. Bytes in,
 // outputs polled until the session says `timeout` (arm a timer) or `closed`,
 // every event answered by its id — now or when the I/O is done.
-import tls from 'node:tls';
 import dns from 'node:dns/promises';
 import { Session } from './module.mjs';
+import { ControlTls } from './control-tls.mjs';
 import { PassiveListener } from './data.mjs';
 import { runTransfer, failureCode, Steps } from './transfer.mjs';
 
@@ -12,12 +12,15 @@ const now = () => performance.now();
 export class ControlConnection {
   /** `server` provides config, storage, login(user, password), newSecureContext(),
    *  requireTlsSessionReuse, idleTimeoutMs, passiveRange, log, and the set of open
-   *  `sessions` with `sessionEnded(connection)` (for shutdown). `secureContext`: the
-   *  implicit-TLS handshake's; `release` frees the session's place (limits). */
-  constructor(server, socket, { implicitTls = false, secureContext = null, release = () => {} } = {}) {
+   *  `sessions` with `sessionEnded(connection)` (for shutdown). `socket`: the TCP
+   *  connection; on an implicit-TLS listener `tls` is its ControlTls (handshake done)
+   *  and `secureContext` that handshake's; `release` frees the session's place (limits). */
+  constructor(server, socket, { implicitTls = false, tls = null, secureContext = null, release = () => {} } = {}) {
     this.server = server;
     this.storage = server.storage;
     this.tlsContext = secureContext;
+    /** The control channel's TLS (ControlTls) while it is on: replies go through it. */
+    this.tls = tls;
     this.release = release;
     this.localAddress = socket.localAddress;
     const host = socket.remoteAddress ?? '?';
@@ -44,7 +47,7 @@ export class ControlConnection {
       this.log(`control connection error: ${error.message}`);
       this.peerClosed();
     };
-    this.attach(socket);
+    this.attach(tls ? tls.secure : socket);
     server.sessions.add(this);
     this.pump();
   }
@@ -143,7 +146,8 @@ export class ControlConnection {
     // After 234 nothing goes out in clear text (RFC 4217): a reply queued
     // while the handshake runs (the login timeout's 421) has no channel.
     if (this.upgrading) return;
-    this.lastWrite = new Promise((resolve) => this.stream.write(data, () => resolve()));
+    const channel = this.tls ?? this.stream;
+    this.lastWrite = new Promise((resolve) => channel.write(data, () => resolve()));
   }
 
   arm(at) {
@@ -171,7 +175,8 @@ export class ControlConnection {
     this.passive?.close();
     this.passive = null;
     this.transfer?.controller.abort();
-    const stream = this.stream;
+    // TLS: close_notify, then FIN (after CCC's closure: FIN).
+    const stream = this.tls ?? this.stream;
     stream.end();
     setTimeout(() => stream.destroy(), 5000).unref();
     this.release();
@@ -278,10 +283,7 @@ export class ControlConnection {
         this.upgrade(event.id);
         break;
       case 'downgradeTls':
-        // --allow-ccc: the core accepted CCC (200), but this host cannot yet
-        // take TLS off a Node socket and go on in plain text.
-        this.log('CCC accepted, but this host cannot turn the control channel back to plain text; closing');
-        this.session.handlePeerClosed();
+        this.downgrade();
         break;
       case 'notice':
         this.log(event.message);
@@ -330,7 +332,8 @@ export class ControlConnection {
     raw.pause();
     // Plain text received after AUTH TLS was dropped by the session (RFC 4217 §4).
     await this.lastWrite;
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
+    const channel = new ControlTls(raw, this.secureContext);
+    const secure = channel.secure;
     const failed = (error) => {
       this.log(`TLS handshake failed: ${error.message}`);
       secure.destroy();
@@ -341,8 +344,34 @@ export class ControlConnection {
     secure.once('secure', () => {
       secure.removeListener('error', failed);
       this.upgrading = false;
+      this.tls = channel;
       this.attach(secure);
       this.answer(() => this.session.tlsEstablished(id));
+    });
+  }
+
+  /**
+   * CCC (--allow-ccc): the core's 200 is written under TLS. The TLS closure
+   * runs (close_notify both ways, ours at once after the client's or after
+   * CCC_CLOSE_WAIT_MS), then the session reads and writes plain text on the
+   * same TCP connection; commands that still come under TLS before it are
+   * the session's as usual.
+   */
+  downgrade() {
+    const channel = this.tls;
+    if (!channel) return;
+    this.detach(channel.secure);
+    channel.downgrade({
+      data: this.onData,
+      closed: this.onEnd,
+      plain: (rest) => {
+        if (this.closed) return;
+        this.tls = null;
+        this.attach(channel.raw);
+        this.log('control connection back to plain text (CCC)');
+        if (rest.length > 0) this.received(rest);
+        else this.pump();
+      },
     });
   }
 }

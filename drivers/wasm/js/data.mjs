@@ -189,7 +189,14 @@ function startTls(socket, secureContext) {
     secure.once('secure', () => {
       secure.removeAllListeners('error');
       secure.on('error', () => {});
-      resolve(secure);
+      // 'secure' is emitted from inside OpenSSL's handshake, before a TLS 1.3
+      // server has written its NewSessionTickets; promise callbacks still run
+      // inside it. Anything written then (a listing needs no file read first)
+      // goes out ahead of the tickets, and the close_notify after it is lost
+      // (SSL_shutdown while still in the handshake): Python's ssl then fails
+      // its unwrap() with SHUTDOWN_WHILE_IN_INIT. Once this call has
+      // returned, the tickets are out: data and close_notify follow them.
+      setImmediate(() => resolve(secure));
     });
     secure.once('error', (error) => {
       secure.destroy();

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ServerConfig } from './module.mjs';
 import { LocalFs } from './local-fs.mjs';
 import { ControlConnection } from './control.mjs';
+import { ControlTls } from './control-tls.mjs';
 
 const digest = (bytes) => createHash('sha256').update(bytes).digest();
 
@@ -183,9 +184,9 @@ export class FtpServer {
 
   /** Starts a listener; resolves with its real address once it accepts connections. */
   listen({ host, port }, { implicitTls = false } = {}) {
-    const start = (socket, release, secureContext = null) => {
+    const start = (socket, release, channel = null, secureContext = null) => {
       try {
-        new ControlConnection(this, socket, { implicitTls, secureContext, release });
+        new ControlConnection(this, socket, { implicitTls, tls: channel, secureContext, release });
       } catch (error) {
         this.log(`cannot start a session: ${error.message}`);
         release();
@@ -212,7 +213,8 @@ export class FtpServer {
         return;
       }
       const secureContext = this.newSecureContext();
-      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext });
+      const channel = new ControlTls(raw, secureContext);
+      const secure = channel.secure;
       // The implicit-TLS handshake runs before the session exists: bound it by the login timeout.
       const timer = setTimeout(() => secure.destroy(new Error('timed out')), this.loginTimeoutMs);
       secure.once('error', (error) => {
@@ -224,7 +226,7 @@ export class FtpServer {
       secure.once('secure', () => {
         clearTimeout(timer);
         secure.removeAllListeners('error');
-        start(secure, place.release, secureContext);
+        start(raw, place.release, channel, secureContext);
       });
     });
     this.servers.push(server);

@@ -4,7 +4,8 @@
 // stalls, --config FILE.toml (values take effect, flags override them, a bad
 // file is one clear line and a non-zero exit), --require-tls-session-reuse
 // (curl resumes and is served; Python's ftplib and a session resumed from
-// another control connection read 522), --allow-ccc and --driver.
+// another control connection read 522), --allow-ccc (CCC and the TLS
+// closure each way it can go, then plain text) and --driver.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -456,5 +457,146 @@ test('--allow-ccc reaches the session: CCC reads 200 with it, 534 without', asyn
     } finally {
       await server.stop();
     }
+  }
+});
+
+// CCC (RFC 4217 §6) on a client whose TLS is a memory BIO, so each way the
+// TLS closure can go is exercised: `first` sends its close_notify at once
+// and waits for the server's (lftp, ftplib); `pipelined` sends close_notify
+// and its next command in one write; `waits` waits for the server's and
+// never answers it (curl's default). Then PWD and NOOP in plain text, and a
+// RETR under PROT P. Prints what it saw, one fact a line.
+const CCC_CLIENT = `
+import socket, ssl, sys
+port, mode, implicit = int(sys.argv[1]), sys.argv[2], sys.argv[3] == 'implicit'
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+plain = b''
+def line():
+    global plain
+    while b'\\r\\n' not in plain:
+        got = sock.recv(65536)
+        if not got:
+            raise EOFError('closed')
+        plain += got
+    text, plain = plain.split(b'\\r\\n', 1)
+    return text.decode()
+def command(text):
+    sock.sendall(text.encode() + b'\\r\\n')
+    return line()
+if not implicit:
+    line()
+    assert command('AUTH TLS').startswith('234')
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = context.wrap_bio(incoming, outgoing, server_hostname='localhost')
+def pump():
+    data = outgoing.read()
+    if data:
+        sock.sendall(data)
+def feed():
+    got = sock.recv(65536)
+    if not got:
+        incoming.write_eof()
+    incoming.write(got)
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        pump()
+        feed()
+pump()
+buffered = b''
+def tls_line():
+    global buffered
+    while b'\\r\\n' not in buffered:
+        try:
+            buffered += tls.read(65536)
+        except ssl.SSLWantReadError:
+            feed()
+    text, buffered = buffered.split(b'\\r\\n', 1)
+    return text.decode()
+def tls_command(text):
+    tls.write(text.encode() + b'\\r\\n')
+    pump()
+    return tls_line()
+if implicit:
+    tls_line()
+for text in ['USER alice', 'PASS secret', 'PBSZ 0', 'PROT P']:
+    tls_command(text)
+print('ccc', tls_command('CCC'))
+def their_close_notify():
+    while True:
+        try:
+            if tls.read(65536) == b'':
+                return
+        except ssl.SSLZeroReturnError:
+            return
+        except ssl.SSLWantReadError:
+            feed()
+if mode == 'first':
+    try:
+        tls.unwrap()
+    except ssl.SSLWantReadError:
+        pass
+    pump()
+    their_close_notify()
+elif mode == 'pipelined':
+    try:
+        tls.unwrap()
+    except ssl.SSLWantReadError:
+        pass
+    sock.sendall(outgoing.read() + b'PWD\\r\\n')
+    their_close_notify()
+else:
+    their_close_notify()
+print('close_notify', 'received')
+# What came after the server's close_notify is plain text already.
+plain = incoming.read()
+pwd = line() if mode == 'pipelined' else command('PWD')
+print('pwd', pwd)
+print('noop', command('NOOP'))
+reply = command('EPSV')
+data_port = int(reply.split('|||')[1].split('|')[0])
+data = socket.create_connection(('127.0.0.1', data_port), timeout=10)
+print('retr', command('RETR hello.txt'))
+secure = context.wrap_socket(data, server_hostname='localhost')
+received = b''
+while True:
+    got = secure.recv(65536)
+    if not got:
+        break
+    received += got
+secure.close()
+print('data', received.decode().strip())
+print('end', line())
+print('quit', command('QUIT'))
+`;
+
+describe('--allow-ccc: CCC, the TLS closure, then plain text on the same connection', () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--listen', '127.0.0.1:0', '--implicit-tls-listen', '127.0.0.1:0', '--root', root,
+      '--user', 'alice:secret', '--tls-cert', cert, '--tls-key', key, '--allow-ccc'], { lines: 2 });
+  });
+  after(() => server.stop());
+
+  for (const [mode, listener] of [['first', 'explicit'], ['pipelined', 'explicit'], ['waits', 'explicit'], ['first', 'implicit']]) {
+    test(`${listener} FTPS, the client's close_notify ${{ first: 'first', pipelined: 'with its next command', waits: 'never' }[mode]}`, async () => {
+      const port = listener === 'implicit' ? server.ftpsPort : server.port;
+      const result = await run('python3', ['-c', CCC_CLIENT, String(port), mode, listener]);
+      assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}\n${server.log()}`);
+      const lines = result.stdout.trim().split('\n');
+      assert.match(lines[0], /^ccc 200 /);
+      assert.equal(lines[1], 'close_notify received');
+      assert.match(lines[2], /^pwd 257 "\/"/);
+      assert.match(lines[3], /^noop 200 /);
+      assert.match(lines[4], /^retr 150 /);
+      assert.equal(lines[5], 'data hello');
+      assert.match(lines[6], /^end 226 /);
+      assert.match(lines[7], /^quit 221 /);
+    });
   }
 });

@@ -192,3 +192,36 @@ test('ftplib abort() (urgent ABOR) during a RETR: 426, 226, and the session goes
     await fs.rm(path.join(root, 'big.bin'));
   }
 });
+
+// ftplib reads a protected listing to its end, then unwrap()s the data
+// connection: the listing and our close_notify must come after the TLS 1.3
+// session tickets, or Python's ssl fails with SHUTDOWN_WHILE_IN_INIT.
+const FTPLIB_TLS_LISTINGS = `
+import ftplib, ssl, sys
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+ftp = ftplib.FTP_TLS(context=context)
+ftp.connect('127.0.0.1', int(sys.argv[1]), timeout=20)
+ftp.login('alice', 'secret')
+ftp.prot_p()
+lines = []
+ftp.retrlines('LIST', lines.append)
+print('LIST', any('here.txt' in line for line in lines))
+print('NLST', 'here.txt' in ftp.nlst())
+print('MLSD', 'here.txt' in [name for name, facts in ftp.mlsd()])
+print(ftp.pwd())
+ftp.quit()
+`;
+
+test('ftplib\'s protected LIST, NLST and MLSD end cleanly (close_notify after the TLS 1.3 tickets)', async () => {
+  const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret',
+    '--tls-cert', cert, '--tls-key', key]);
+  try {
+    const { code, stdout, stderr } = await run('python3', ['-c', FTPLIB_TLS_LISTINGS, String(server.port)]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(stdout.trim().split('\n'), ['LIST True', 'NLST True', 'MLSD True', '/']);
+  } finally {
+    await server.stop();
+  }
+});
