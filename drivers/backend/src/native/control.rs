@@ -49,7 +49,9 @@ use super::tls::{ControlTls, Received, SessionTls, TlsSettings};
 /// assert!(socket.starts_with(b"220 ") && socket.ends_with(b"200 NOOP ok.\r\n"));
 /// ```
 pub struct ControlConnection {
-    session: ServerSession,
+    /// Boxed so a connection stays small while it is built and moved (a
+    /// thread driver's stack would otherwise hold several copies at once).
+    session: Box<ServerSession>,
     settings: Option<TlsSettings>,
     peer: SocketAddr,
     /// The TLS sessions data connections resume: made when TLS first starts.
@@ -83,11 +85,11 @@ impl ControlConnection {
         tls: Option<TlsSettings>,
         implicit_tls: bool,
     ) -> Option<Self> {
-        let session = if implicit_tls {
+        let session = Box::new(if implicit_tls {
             ServerSession::new_implicit_tls(config, local, peer, now)
         } else {
             ServerSession::new(config, local, peer, now)
-        };
+        });
         let mut control = ControlConnection {
             session,
             settings: tls,
@@ -117,8 +119,17 @@ impl ControlConnection {
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
         self.settle_wire();
         self.now = now;
+        if self.tls.is_some() {
+            self.receive_tls(now, bytes);
+        } else {
+            self.session.handle_input(now, bytes);
+        }
+    }
+
+    /// [`handle_input`](Self::handle_input) while TLS is on.
+    fn receive_tls(&mut self, now: Instant, bytes: &[u8]) {
         let Some(tls) = &mut self.tls else {
-            return self.session.handle_input(now, bytes);
+            return;
         };
         let mut plain = Vec::new();
         let received = tls.receive(bytes, &mut plain);
