@@ -47,6 +47,7 @@
 //! - [`listing`]: LIST / MLSD / MLST lines and MDTM timestamps from metadata.
 //! - [`representation`]: TYPE A line-ending conversion for data connections.
 //! - [`server`]: the server session state machine.
+//! - [`client`]: the client half (in progress): where to dial after `227`.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -55,6 +56,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod control;
 pub mod listing;
