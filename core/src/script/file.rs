@@ -457,52 +457,17 @@ fn metadata(facts: &Json, value: &Json) -> Result<Metadata, FormatError> {
     })
 }
 
-/// A storage error by the name the scripts use: ftpwire's camelCase names
-/// or the errno code a Node.js `fs` error carries (any other errno is `Local`).
+/// A storage error by the name the scripts use ([`FileError::from_name`]).
 pub fn file_error(name: &str) -> Result<FileError, FormatError> {
-    Ok(match name {
-        "notFound" | "ENOENT" => FileError::NotFound,
-        "permissionDenied" | "EACCES" | "EPERM" | "EROFS" => FileError::PermissionDenied,
-        "notADirectory" | "ENOTDIR" => FileError::NotADirectory,
-        "isADirectory" | "EISDIR" => FileError::IsADirectory,
-        "alreadyExists" | "EEXIST" => FileError::AlreadyExists,
-        "directoryNotEmpty" | "ENOTEMPTY" => FileError::DirectoryNotEmpty,
-        "invalidName" | "ENAMETOOLONG" | "EILSEQ" => FileError::InvalidName,
-        "storageFull" | "ENOSPC" | "EDQUOT" | "EFBIG" => FileError::StorageFull,
-        "unsupported" | "ENOTSUP" | "EOPNOTSUPP" | "ENOSYS" => FileError::Unsupported,
-        "local" => FileError::Local,
-        errno
-            if errno.len() > 1
-                && errno.starts_with('E')
-                && errno
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
-        {
-            FileError::Local
-        }
-        other => return Err(bad(format!("unknown file error {other:?}"))),
-    })
+    FileError::from_name(name).ok_or_else(|| bad(format!("unknown file error {name:?}")))
 }
 
-/// A transfer error by name, or any [`file_error`] name.
+/// A transfer error by name ([`TransferError::from_name`]).
 pub fn transfer_error(name: &str) -> Result<TransferError, FormatError> {
-    Ok(match name {
-        "noDataConnection" => TransferError::NoDataConnection,
-        "connectionLost" | "ECONNRESET" | "EPIPE" => TransferError::ConnectionLost,
-        "aborted" => TransferError::Aborted,
-        "tlsFailed" => TransferError::TlsFailed,
-        "tlsSessionNotReused" => TransferError::TlsSessionNotReused,
-        other => TransferError::File(
-            file_error(other).map_err(|_| bad(format!("unknown transfer error {other:?}")))?,
-        ),
-    })
+    TransferError::from_name(name).ok_or_else(|| bad(format!("unknown transfer error {name:?}")))
 }
 
-/// A passive listener error by name.
+/// A passive listener error by name ([`PassiveError::from_name`]).
 pub fn passive_error(name: &str) -> Result<PassiveError, FormatError> {
-    match name {
-        "noFreePort" | "EADDRINUSE" => Ok(PassiveError::NoFreePort),
-        "unresolved" | "ENOTFOUND" => Ok(PassiveError::Unresolved),
-        other => Err(bad(format!("unknown passive error {other:?}"))),
-    }
+    PassiveError::from_name(name).ok_or_else(|| bad(format!("unknown passive error {name:?}")))
 }

@@ -21,4 +21,4 @@ pub use file::{
     passive_error, transfer_error,
 };
 pub use host::{Answers, DIR, FILE, FakeHost, Log, Running, Waiting, by_name};
-pub use run::{CoreTarget, JsonLog, Mismatch, START_MS, Target, event_json, run, transfer_kind};
+pub use run::{CoreTarget, JsonLog, Mismatch, START_MS, Target, event_json, run};

@@ -11,7 +11,7 @@ use serde_json::{Value as Json, json};
 use super::file::{Answer, Listing, Script, Step, TransferAnswer};
 use super::host::{FakeHost, Log};
 use crate::listing::ListEntry;
-use crate::server::{Change, Event, LoginOutcome, Notice, Plan, TransferKind, WriteMode};
+use crate::server::{Change, Event, LoginOutcome, Notice, Plan, WriteMode};
 
 /// A session under test, driven the way a script says. Each method does
 /// its action and drains the session's output, keeping the transmitted text
@@ -259,7 +259,7 @@ pub fn event_json(event: &Event<'_>) -> Option<Json> {
                 }),
             };
             fields["type"] = json!("transfer");
-            fields["kind"] = json!(transfer_kind(transfer.kind));
+            fields["kind"] = json!(transfer.kind.name());
             fields["ascii"] = json!(transfer.ascii);
             fields
         }
@@ -273,19 +273,6 @@ pub fn event_json(event: &Event<'_>) -> Option<Json> {
         Event::DowngradeTls => json!({"type": "downgradeTls"}),
         Event::Notice(notice) => notice_json(notice),
     })
-}
-
-/// A transfer command's name in the plain form.
-pub fn transfer_kind(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Retrieve => "retrieve",
-        TransferKind::Store => "store",
-        TransferKind::Append => "append",
-        TransferKind::StoreUnique => "storeUnique",
-        TransferKind::List => "list",
-        TransferKind::NameList => "nameList",
-        TransferKind::MachineList => "machineList",
-    }
 }
 
 fn notice_json(notice: &Notice<'_>) -> Json {

@@ -5,6 +5,7 @@
 
 mod config;
 mod event;
+mod names;
 mod session;
 
 pub use config::ServerConfig;

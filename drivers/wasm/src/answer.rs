@@ -56,29 +56,7 @@ pub enum AnswerError {
 /// assert!(file_error("nope").is_err());
 /// ```
 pub fn file_error(name: &str) -> Result<FileError, AnswerError> {
-    Ok(match name {
-        "notFound" | "ENOENT" => FileError::NotFound,
-        "permissionDenied" | "EACCES" | "EPERM" | "EROFS" => FileError::PermissionDenied,
-        "notADirectory" | "ENOTDIR" => FileError::NotADirectory,
-        "isADirectory" | "EISDIR" => FileError::IsADirectory,
-        "alreadyExists" | "EEXIST" => FileError::AlreadyExists,
-        "directoryNotEmpty" | "ENOTEMPTY" => FileError::DirectoryNotEmpty,
-        "invalidName" | "ENAMETOOLONG" | "EILSEQ" => FileError::InvalidName,
-        "storageFull" | "ENOSPC" | "EDQUOT" | "EFBIG" => FileError::StorageFull,
-        "unsupported" | "ENOTSUP" | "EOPNOTSUPP" | "ENOSYS" => FileError::Unsupported,
-        // Any other errno is a local failure: the client cannot fix it.
-        "local" => FileError::Local,
-        other
-            if other.len() > 1
-                && other.starts_with('E')
-                && other
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
-        {
-            FileError::Local
-        }
-        other => return Err(AnswerError::UnknownFileError(String::from(other))),
-    })
+    FileError::from_name(name).ok_or_else(|| AnswerError::UnknownFileError(String::from(name)))
 }
 
 /// Why a transfer failed: a transfer error name or any [`file_error`] name.
@@ -90,26 +68,14 @@ pub fn file_error(name: &str) -> Result<FileError, AnswerError> {
 /// assert_eq!(transfer_error("EACCES"), Ok(TransferError::File(FileError::PermissionDenied)));
 /// ```
 pub fn transfer_error(name: &str) -> Result<TransferError, AnswerError> {
-    Ok(match name {
-        "noDataConnection" => TransferError::NoDataConnection,
-        "connectionLost" | "ECONNRESET" | "EPIPE" => TransferError::ConnectionLost,
-        "aborted" => TransferError::Aborted,
-        "tlsFailed" => TransferError::TlsFailed,
-        "tlsSessionNotReused" => TransferError::TlsSessionNotReused,
-        other => match file_error(other) {
-            Ok(error) => TransferError::File(error),
-            Err(_) => return Err(AnswerError::UnknownTransferError(String::from(other))),
-        },
-    })
+    TransferError::from_name(name)
+        .ok_or_else(|| AnswerError::UnknownTransferError(String::from(name)))
 }
 
 /// Why no passive listener could be opened.
 pub fn passive_error(name: &str) -> Result<PassiveError, AnswerError> {
-    match name {
-        "noFreePort" | "EADDRINUSE" => Ok(PassiveError::NoFreePort),
-        "unresolved" | "ENOTFOUND" => Ok(PassiveError::Unresolved),
-        other => Err(AnswerError::UnknownPassiveError(String::from(other))),
-    }
+    PassiveError::from_name(name)
+        .ok_or_else(|| AnswerError::UnknownPassiveError(String::from(name)))
 }
 
 /// A file kind by name.

@@ -14,7 +14,7 @@ use ftpwire_core::listing::{ListEntry, ListFilter, ListFormat, Metadata};
 use ftpwire_core::server::{
     Change, ChangeToken, CloseToken, ConnectToken, DataEndpoint, DirectoryToken, Event, FileError,
     LoginOutcome, LoginToken, MoveToken, Notice, OpenToken, PassiveError, PassiveToken, Plan,
-    SecureToken, StatToken, TlsToken, TransferError, TransferId, TransferKind, WriteMode,
+    SecureToken, StatToken, TlsToken, TransferError, TransferId, WriteMode,
 };
 use ftpwire_core::{Output, ServerConfig, ServerSession};
 
@@ -632,7 +632,7 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
         Event::Transfer(transfer) => {
             let mut fields = vec![
                 id_value(),
-                ("kind", transfer_kind(transfer.kind).into()),
+                ("kind", transfer.kind.name().into()),
                 ("ascii", transfer.ascii.into()),
             ];
             let mut listing = None;
@@ -694,18 +694,6 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
     }
 }
 
-fn transfer_kind(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Retrieve => "retrieve",
-        TransferKind::Store => "store",
-        TransferKind::Append => "append",
-        TransferKind::StoreUnique => "storeUnique",
-        TransferKind::List => "list",
-        TransferKind::NameList => "nameList",
-        TransferKind::MachineList => "machineList",
-    }
-}
-
 /// A notice with a one-line `message` for the host's log.
 fn notice_value(notice: Notice<'_>) -> Value {
     let user = |user: &[u8]| Value::Text(String::from_utf8_lossy(user).into_owned());
@@ -746,7 +734,7 @@ fn notice_value(notice: Notice<'_>) -> Value {
         } => (
             "transferEnded",
             vec![
-                ("kind", transfer_kind(kind).into()),
+                ("kind", kind.name().into()),
                 ("path", path.into()),
                 ("bytes", bytes.into()),
                 (
