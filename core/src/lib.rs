@@ -47,7 +47,8 @@
 //! - [`listing`]: LIST / MLSD / MLST lines and MDTM timestamps from metadata.
 //! - [`representation`]: TYPE A line-ending conversion for data connections.
 //! - [`server`]: the server session state machine.
-//! - [`client`]: the client half (in progress): where to dial after `227`.
+//! - [`client`]: the client half: [`ClientSession`](client::ClientSession), reply and listing parsing, the `227` address policy.
+//! - `pair` (feature `pair`): a client and a server session back to back in memory.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -60,6 +61,8 @@ pub mod client;
 pub mod command;
 pub mod control;
 pub mod listing;
+#[cfg(feature = "pair")]
+pub mod pair;
 pub mod path;
 pub mod reply;
 pub mod representation;
