@@ -4,3 +4,4 @@
 //! `ftpwire_backend::ServerSettings` is built in code.
 
 pub mod config;
+pub mod ftp_url;

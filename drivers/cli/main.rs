@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+mod client;
 use ftpwire::config::{ServeConfig, UserConfig};
 use ftpwire_backend::PortRange;
 use ftpwire_core::address::{IpNet, PassiveAddress};
@@ -18,7 +20,7 @@ use ftpwire_core::address::{IpNet, PassiveAddress};
 #[command(
     name = "ftpwire",
     version,
-    about = "FTP server on the ftpwire sans-IO engine"
+    about = "FTP server and client on the ftpwire sans-IO engine"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +32,14 @@ enum Command {
     /// Serve a directory over FTP (defaults: the current directory,
     /// read-only anonymous, 127.0.0.1:2121).
     Serve(ServeArgs),
+    /// Download a file: ftpwire get ftp://user:pass@host/path [-o FILE].
+    Get(client::GetArgs),
+    /// Upload a file: ftpwire put FILE ftp://user:pass@host/dir/.
+    Put(client::PutArgs),
+    /// List a directory: ftpwire ls ftp://host/dir/.
+    Ls(client::LsArgs),
+    /// Copy a directory tree: mirror URL DIR downloads, mirror DIR URL uploads.
+    Mirror(client::MirrorArgs),
 }
 
 /// Which driver runs the sessions.
@@ -195,10 +205,14 @@ fn main() -> ExitCode {
     )
     .format_target(false)
     .init();
-    let Cli {
-        command: Command::Serve(args),
-    } = Cli::parse();
-    match serve(args) {
+    let result = match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Get(args) => client::get(args),
+        Command::Put(args) => client::put(args),
+        Command::Ls(args) => client::ls(args),
+        Command::Mirror(args) => client::mirror(args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("ftpwire: error: {message}");

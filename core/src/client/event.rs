@@ -254,6 +254,9 @@ pub enum ClientError {
         /// What the host saw.
         reason: String,
     },
+    /// The control connection's TLS handshake failed.
+    #[error("the TLS handshake failed: {0}; if the server's certificate is self-signed or from a private CA, give --cacert FILE (or -k to accept any)")]
+    Tls(String),
     /// The data connection's TLS handshake failed.
     #[error(
         "the data connection's TLS handshake failed: {0}; a server that requires TLS session reuse needs the control session resumed"

@@ -1,0 +1,644 @@
+//! [`Client`]: the blocking host of a [`ClientSession`]. It moves bytes
+//! (control and data sockets, rustls), keeps time and files; the session
+//! decides every command, how to read every reply, where to dial.
+//!
+//! ```no_run
+//! use ftpwire_core::client::{ClientConfig, Request};
+//! use ftpwire_std::client::{Client, Connect};
+//! let connect = Connect::new("ftp.example.com:21", ClientConfig::login("anonymous", "me@"));
+//! let mut client = Client::connect(&connect).unwrap();
+//! let mut file = Vec::new();
+//! client.get(b"/pub/README", 0, &mut file, &mut |_| {}).unwrap();
+//! client.quit().ok();
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant as StdInstant};
+
+use ftpwire_core::Instant;
+use ftpwire_core::client::{
+    ClientConfig, ClientError, ClientEvent, ClientOutput, ClientSession, DataToken, Direction,
+    Finished, ListCommand, Request, RequestId, Security, StoreMode,
+};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Connect {
+    /// `host:port`.
+    pub address: String,
+    /// The name the server's certificate must carry (the host part of `address`).
+    pub server_name: String,
+    /// The session's settings (login, TLS mode, passive policy, data mode).
+    pub config: ClientConfig,
+    /// For FTPS: which certificates to trust (see `ftpwire_backend::native::client_tls`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// How long a TCP connect may take.
+    pub connect_timeout: Duration,
+}
+
+impl Connect {
+    /// Plain FTP to `address` (`host:port`).
+    pub fn new(address: &str, config: ClientConfig) -> Self {
+        let host = match address.rsplit_once(':') {
+            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
+            None => address,
+        };
+        Connect {
+            address: address.into(),
+            server_name: host.into(),
+            config,
+            tls: None,
+            connect_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What stopped a client before or besides the protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The address did not resolve or nothing answered.
+    #[error("cannot connect to {address}: {reason}")]
+    Connect {
+        /// `host:port`.
+        address: String,
+        /// What the system said.
+        reason: String,
+    },
+    /// FTPS asked for without a TLS configuration.
+    #[error("FTPS needs a TLS configuration (a bug in the caller)")]
+    NoTlsConfig,
+    /// The server name is not a valid DNS name or IP address.
+    #[error("{0:?} is not a name a certificate can carry")]
+    ServerName(String),
+    /// The protocol failed (the session's own error).
+    #[error(transparent)]
+    Session(#[from] ClientError),
+}
+
+enum Control {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Control {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Control::Plain(s) => s,
+            Control::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Control {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Control::Plain(s) => s.read(buf),
+            Control::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Control {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Control::Plain(s) => s.write(buf),
+            Control::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Control::Plain(s) => s.flush(),
+            Control::Tls(s) => s.flush(),
+        }
+    }
+}
+
+enum Data {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+/// What a request's data connection reads from or writes to.
+enum Io<'a> {
+    None,
+    Sink(&'a mut dyn Write),
+    Source(&'a mut dyn Read),
+}
+
+/// A connected, logged-in client.
+pub struct Client {
+    session: ClientSession,
+    control: Option<Control>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    server_name: ServerName<'static>,
+    epoch: StdInstant,
+    data: Option<Data>,
+    listener: Option<(TcpListener, IpAddr)>,
+    connect_timeout: Duration,
+    /// Warnings the session gave, in order, each said in full.
+    pub warnings: Vec<String>,
+    failed: Option<ClientError>,
+    data_resumed: Option<bool>,
+}
+
+impl Client {
+    /// Connects, secures (explicit or implicit FTPS) and logs in.
+    pub fn connect(connect: &Connect) -> Result<Client, ConnectError> {
+        let server_name = ServerName::try_from(connect.server_name.clone())
+            .map_err(|_| ConnectError::ServerName(connect.server_name.clone()))?;
+        let stream = dial(&connect.address, connect.connect_timeout)?;
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().map_err(|e| connect_error(connect, e))?;
+        let peer = stream.peer_addr().map_err(|e| connect_error(connect, e))?;
+        if connect.config.security.is_tls() && connect.tls.is_none() {
+            return Err(ConnectError::NoTlsConfig);
+        }
+        let epoch = StdInstant::now();
+        let mut client = Client {
+            session: ClientSession::new(connect.config.clone(), local, peer, Instant::default()),
+            control: Some(Control::Plain(stream)),
+            tls: connect.tls.clone(),
+            server_name,
+            epoch,
+            data: None,
+            listener: None,
+            connect_timeout: connect.connect_timeout,
+            warnings: Vec::new(),
+            failed: None,
+            data_resumed: None,
+        };
+        if connect.config.security == Security::Implicit {
+            client
+                .upgrade_control()
+                .map_err(|e| ClientError::Tls(format!("implicit FTPS with {peer}: {e}")))?;
+        }
+        client.run(None, &mut Io::None, &mut |_| {})?;
+        Ok(client)
+    }
+
+    /// The session (its greeting, features, last passive reply...).
+    pub fn session(&self) -> &ClientSession {
+        &self.session
+    }
+
+    /// Whether the latest protected data connection resumed the control
+    /// connection's TLS session (`None` before any).
+    pub fn data_resumed(&self) -> Option<bool> {
+        self.data_resumed
+    }
+
+    /// How later transfers get their data connections.
+    pub fn set_data_mode(&mut self, mode: ftpwire_core::client::DataMode) {
+        self.session.set_data_mode(mode);
+    }
+
+    /// What later `227` replies are checked with.
+    pub fn set_pasv_policy(&mut self, policy: ftpwire_core::client::PasvAddressPolicy) {
+        self.session.set_pasv_policy(policy);
+    }
+
+    /// Any request without data (SIZE, MKD, a raw command...).
+    pub fn request(&mut self, request: Request) -> Result<Finished, ClientError> {
+        let id = self.session.request(request);
+        self.run(Some(id), &mut Io::None, &mut |_| {})
+    }
+
+    /// RETR from `offset` into `sink`; `progress` hears the bytes so far.
+    pub fn get(
+        &mut self,
+        path: &[u8],
+        offset: u64,
+        sink: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Finished, ClientError> {
+        let id = self.session.request(Request::Retrieve {
+            path: path.to_vec(),
+            offset,
+        });
+        self.run(Some(id), &mut Io::Sink(sink), progress)
+    }
+
+    /// STOR (or REST+STOR, or APPE) from `source`.
+    pub fn put(
+        &mut self,
+        path: &[u8],
+        mode: StoreMode,
+        source: &mut dyn Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Finished, ClientError> {
+        let id = self.session.request(Request::Store {
+            path: path.to_vec(),
+            mode,
+        });
+        self.run(Some(id), &mut Io::Source(source), progress)
+    }
+
+    /// A listing's raw bytes.
+    pub fn list(
+        &mut self,
+        path: Option<&[u8]>,
+        command: ListCommand,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut out = Vec::new();
+        let id = self.session.request(Request::List {
+            path: path.map(<[u8]>::to_vec),
+            command,
+        });
+        self.run(Some(id), &mut Io::Sink(&mut out), &mut |_| {})?;
+        Ok(out)
+    }
+
+    /// QUIT and close.
+    pub fn quit(mut self) -> Result<Finished, ClientError> {
+        self.request(Request::Quit)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    /// Drives the session until request `until` is done (or, with `None`,
+    /// until it is ready).
+    fn run(
+        &mut self,
+        until: Option<RequestId>,
+        io: &mut Io<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Finished, ClientError> {
+        loop {
+            let output = self.session.poll_output();
+            match output {
+                ClientOutput::Transmit(bytes) => {
+                    let Some(control) = self.control.as_mut() else {
+                        return Err(ClientError::Closed);
+                    };
+                    if control.write_all(bytes).and_then(|()| control.flush()).is_err() {
+                        self.session.handle_peer_closed();
+                    }
+                }
+                ClientOutput::Event(event) => {
+                    if let Some(result) = self.on_event(event, until, io, progress) {
+                        return result;
+                    }
+                }
+                ClientOutput::Timeout(at) => {
+                    let wait = at
+                        .as_duration()
+                        .saturating_sub(self.epoch.elapsed())
+                        .max(Duration::from_millis(1));
+                    self.read_control(Some(wait));
+                }
+                ClientOutput::Idle => {
+                    if until.is_none() && self.session.is_ready() {
+                        return Ok(Finished {
+                            code: 230,
+                            text: Vec::new(),
+                            bytes: None,
+                        });
+                    }
+                    self.read_control(None);
+                }
+                ClientOutput::Closed => {
+                    self.control = None;
+                    return Err(self.failed.clone().unwrap_or(ClientError::Closed));
+                }
+            }
+        }
+    }
+
+    /// One read of the control connection (at most `wait`), handed to the session.
+    fn read_control(&mut self, wait: Option<Duration>) {
+        let Some(control) = self.control.as_mut() else {
+            self.session.handle_peer_closed();
+            return;
+        };
+        let _ = control.tcp().set_read_timeout(wait);
+        let mut buf = [0u8; 4096];
+        match control.read(&mut buf) {
+            Ok(0) => self.session.handle_peer_closed(),
+            Ok(n) => {
+                let now = self.now();
+                self.session.handle_input(now, &buf[..n]);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                let now = self.now();
+                self.session.handle_timeout(now);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => self.session.handle_peer_closed(),
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        event: ClientEvent,
+        until: Option<RequestId>,
+        io: &mut Io<'_>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Option<Result<Finished, ClientError>> {
+        match event {
+            ClientEvent::Ready => {
+                if until.is_none() {
+                    return Some(Ok(Finished {
+                        code: 230,
+                        text: Vec::new(),
+                        bytes: None,
+                    }));
+                }
+            }
+            ClientEvent::UpgradeTls(token) => match self.upgrade_control() {
+                Ok(()) => self.session.tls_established(token),
+                Err(e) => {
+                    self.failed = Some(ClientError::Tls(e));
+                    self.control = None;
+                    self.session.handle_peer_closed();
+                }
+            },
+            ClientEvent::ConnectData(connect) => {
+                let now = self.now();
+                match TcpStream::connect_timeout(&connect.addr, self.connect_timeout) {
+                    Ok(stream) => {
+                        let _ = stream.set_nodelay(true);
+                        self.data = Some(Data::Plain(stream));
+                        self.session.data_connected(connect.token, now);
+                    }
+                    Err(e) => {
+                        self.session
+                            .data_connect_failed(connect.token, &e.to_string(), now)
+                    }
+                }
+            }
+            ClientEvent::ListenData(listen) => {
+                let now = self.now();
+                match TcpListener::bind((listen.bind, 0)).and_then(|l| {
+                    let port = l.local_addr()?.port();
+                    Ok((l, port))
+                }) {
+                    Ok((listener, port)) => {
+                        self.listener = Some((listener, listen.peer));
+                        self.session.listening(listen.token, port, now);
+                    }
+                    Err(e) => self.session.listen_failed(listen.token, &e.to_string(), now),
+                }
+            }
+            ClientEvent::AcceptData(token) => self.accept(token),
+            ClientEvent::SecureData(token) => self.secure_data(token),
+            ClientEvent::MoveData(moving) => {
+                let result = self.move_data(moving.direction, io, &moving.token, progress);
+                let now = self.now();
+                match result {
+                    Ok(bytes) => self.session.data_done(moving.token, Ok(bytes), now),
+                    Err(e) => self.session.data_done(moving.token, Err(&e.to_string()), now),
+                }
+            }
+            ClientEvent::AbortData(_) => {
+                self.data = None;
+                self.listener = None;
+            }
+            ClientEvent::Done(done) => {
+                if Some(done.request) == until {
+                    // The host's own failure (a TLS handshake) says more
+                    // than the session's "closed" that followed it.
+                    return Some(match (done.result, &self.failed) {
+                        (Err(ClientError::Closed), Some(first)) => Err(first.clone()),
+                        (result, _) => result,
+                    });
+                }
+            }
+            ClientEvent::Warning(warning) => {
+                log::warn!("{warning}");
+                self.warnings.push(warning.to_string());
+            }
+            ClientEvent::Failed(error) => {
+                let first = self.failed.get_or_insert(error).clone();
+                if until.is_none() {
+                    return Some(Err(first));
+                }
+            }
+        }
+        None
+    }
+
+    fn upgrade_control(&mut self) -> Result<(), String> {
+        let config = self.tls.clone().ok_or("no TLS configuration")?;
+        let Some(Control::Plain(mut sock)) = self.control.take() else {
+            return Err("the control connection is not plain".into());
+        };
+        let _ = sock.set_read_timeout(Some(self.connect_timeout));
+        let mut conn = ClientConnection::new(config, self.server_name.clone())
+            .map_err(|e| e.to_string())?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+        }
+        self.control = Some(Control::Tls(Box::new(StreamOwned::new(conn, sock))));
+        Ok(())
+    }
+
+    fn accept(&mut self, token: DataToken) {
+        let Some((listener, peer)) = self.listener.take() else {
+            let now = self.now();
+            self.session.data_connect_failed(token, "no listener", now);
+            return;
+        };
+        let result = accept_from(&listener, peer, self.connect_timeout);
+        let now = self.now();
+        match result {
+            Ok(stream) => {
+                self.data = Some(Data::Plain(stream));
+                self.session.data_connected(token, now);
+            }
+            Err(e) => self.session.data_connect_failed(token, &e, now),
+        }
+    }
+
+    fn secure_data(&mut self, token: DataToken) {
+        let result = (|| {
+            let config = self.tls.clone().ok_or("no TLS configuration")?;
+            let Some(Data::Plain(mut sock)) = self.data.take() else {
+                return Err("no plain data connection".to_string());
+            };
+            let _ = sock.set_read_timeout(Some(self.connect_timeout));
+            let mut conn = ClientConnection::new(config, self.server_name.clone())
+                .map_err(|e| e.to_string())?;
+            while conn.is_handshaking() {
+                conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+            }
+            let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+            self.data = Some(Data::Tls(Box::new(StreamOwned::new(conn, sock))));
+            Ok(resumed)
+        })();
+        let now = self.now();
+        match result {
+            Ok(resumed) => {
+                self.data_resumed = Some(resumed);
+                self.session.data_secured(token, resumed, now);
+            }
+            Err(e) => self.session.data_tls_failed(token, &e, now),
+        }
+    }
+
+    fn move_data(
+        &mut self,
+        direction: Direction,
+        io: &mut Io<'_>,
+        token: &DataToken,
+        progress: &mut dyn FnMut(u64),
+    ) -> io::Result<u64> {
+        let data = self
+            .data
+            .take()
+            .ok_or_else(|| io::Error::other("no data connection"))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut moved = 0u64;
+        let mut last_report = StdInstant::now();
+        let mut report = |moved: u64, session: &mut ClientSession, epoch: StdInstant| {
+            progress(moved);
+            if last_report.elapsed() >= Duration::from_millis(500) {
+                last_report = StdInstant::now();
+                session.data_progress(token, Instant::from_duration(epoch.elapsed()));
+            }
+        };
+        let stall = Some(Duration::from_secs(60));
+        match (direction, data) {
+            (Direction::Download, data) => {
+                let mut reader: Box<dyn Read> = match data {
+                    Data::Plain(s) => {
+                        s.set_read_timeout(stall)?;
+                        Box::new(s)
+                    }
+                    Data::Tls(s) => {
+                        s.sock.set_read_timeout(stall)?;
+                        Box::new(TlsReader(s))
+                    }
+                };
+                loop {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    if let Io::Sink(sink) = io {
+                        sink.write_all(&buf[..n])?;
+                    }
+                    moved += n as u64;
+                    report(moved, &mut self.session, self.epoch);
+                }
+                if let Io::Sink(sink) = io {
+                    sink.flush()?;
+                }
+            }
+            (Direction::Upload, data) => {
+                let Io::Source(source) = io else {
+                    return Err(io::Error::other("an upload without a source"));
+                };
+                let mut write_all = |w: &mut dyn Write,
+                                     session: &mut ClientSession|
+                 -> io::Result<()> {
+                    loop {
+                        let n = match source.read(&mut buf) {
+                            Ok(0) => return w.flush(),
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
+                        };
+                        w.write_all(&buf[..n])?;
+                        moved += n as u64;
+                        report(moved, session, self.epoch);
+                    }
+                };
+                match data {
+                    Data::Plain(mut s) => {
+                        write_all(&mut s, &mut self.session)?;
+                        s.shutdown(Shutdown::Write)?;
+                    }
+                    Data::Tls(mut s) => {
+                        write_all(&mut *s, &mut self.session)?;
+                        s.conn.send_close_notify();
+                        while s.conn.wants_write() {
+                            s.conn.write_tls(&mut s.sock)?;
+                        }
+                        s.sock.shutdown(Shutdown::Write)?;
+                    }
+                }
+            }
+        }
+        Ok(moved)
+    }
+}
+
+/// A TLS data stream read to its end: a peer that closes TCP without
+/// close_notify (many servers) ends the download rather than failing it;
+/// the `226` (or its absence) says whether it was complete.
+struct TlsReader(Box<StreamOwned<ClientConnection, TcpStream>>);
+
+impl Read for TlsReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            other => other,
+        }
+    }
+}
+
+fn dial(address: &str, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let error = |reason: String| ConnectError::Connect {
+        address: address.into(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = address
+        .to_socket_addrs()
+        .map_err(|e| error(e.to_string()))?
+        .collect();
+    let mut last = String::from("the name resolved to no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(error(last))
+}
+
+fn connect_error(connect: &Connect, e: io::Error) -> ConnectError {
+    ConnectError::Connect {
+        address: connect.address.clone(),
+        reason: e.to_string(),
+    }
+}
+
+/// Accepts the server's active-mode connection, only from `peer`, within `timeout`.
+fn accept_from(listener: &TcpListener, peer: IpAddr, timeout: Duration) -> Result<TcpStream, String> {
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let poller = polling::Poller::new().map_err(|e| e.to_string())?;
+    // SAFETY: `listener` outlives the registration: it is deleted from the
+    // poller before this function returns, on every path below.
+    unsafe { poller.add(listener, polling::Event::readable(0)) }.map_err(|e| e.to_string())?;
+    let deadline = StdInstant::now() + timeout;
+    let result = loop {
+        match listener.accept() {
+            Ok((stream, from)) => {
+                if ftpwire_core::address::canonical_ip(from.ip()) == peer {
+                    break stream.set_nonblocking(false).map(|()| stream).map_err(|e| e.to_string());
+                }
+                log::warn!("refused an active-mode data connection from {from}: not the server");
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(StdInstant::now());
+                if left.is_zero() {
+                    break Err("the server did not connect in time (a firewall in front of this client?)".into());
+                }
+                let mut events = polling::Events::new();
+                let _ = poller.wait(&mut events, Some(left));
+                let _ = poller.modify(listener, polling::Event::readable(0));
+            }
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    let _ = poller.delete(listener);
+    result
+}
