@@ -238,8 +238,8 @@ pub fn put(args: PutArgs) -> Result<(), Failure> {
         url.path
             .extend_from_slice(name.to_string_lossy().as_bytes());
     }
-    let mut file = File::open(&args.file)
-        .map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
+    let mut file =
+        File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
     let length = file.metadata().map(|m| m.len()).ok();
     let mut client = connect(&url, &args.common)?;
     let mut mode = StoreMode::Replace;
@@ -320,7 +320,11 @@ pub fn ls(args: LsArgs) -> Result<(), Failure> {
         out.write_all(&raw)
     } else {
         entries.iter().try_for_each(|e| {
-            let slash = if e.kind == Some(FileKind::Directory) { "/" } else { "" };
+            let slash = if e.kind == Some(FileKind::Directory) {
+                "/"
+            } else {
+                ""
+            };
             writeln!(out, "{}{slash}", String::from_utf8_lossy(&e.name))
         })
     };
@@ -358,7 +362,13 @@ pub fn mirror(args: MirrorArgs) -> Result<(), Failure> {
     } else {
         let url = parse(&args.target)?;
         let mut client = connect(&url, &args.common)?;
-        mirror_up(&mut client, Path::new(&args.source), &url.path, &mut tally, 0)?;
+        mirror_up(
+            &mut client,
+            Path::new(&args.source),
+            &url.path,
+            &mut tally,
+            0,
+        )?;
         let _ = client.quit();
     }
     eprintln!(
@@ -379,14 +389,22 @@ fn mirror_down(
     depth: usize,
 ) -> Result<(), Failure> {
     if depth > MAX_DEPTH {
-        return Err(format!("more than {MAX_DEPTH} directory levels under the source"));
+        return Err(format!(
+            "more than {MAX_DEPTH} directory levels under the source"
+        ));
     }
     fs::create_dir_all(local).map_err(|e| format!("cannot create {}: {e}", local.display()))?;
     let (entries, _) = entries(client, remote)?;
     for entry in entries {
         // A name that could climb out of the target is not written.
-        if entry.name.contains(&b'/') || entry.name.contains(&b'\\') || entry.name.starts_with(b".") && entry.name.iter().all(|&b| b == b'.') {
-            log::warn!("skipped a remote entry named {:?}", String::from_utf8_lossy(&entry.name));
+        if entry.name.contains(&b'/')
+            || entry.name.contains(&b'\\')
+            || entry.name.starts_with(b".") && entry.name.iter().all(|&b| b == b'.')
+        {
+            log::warn!(
+                "skipped a remote entry named {:?}",
+                String::from_utf8_lossy(&entry.name)
+            );
             continue;
         }
         let name = String::from_utf8_lossy(&entry.name).into_owned();
@@ -402,7 +420,9 @@ fn mirror_down(
                 }
                 let mut file = File::create(&target)
                     .map_err(|e| format!("cannot create {}: {e}", target.display()))?;
-                let done = client.get(&path, 0, &mut file, &mut |_| {}).map_err(failed)?;
+                let done = client
+                    .get(&path, 0, &mut file, &mut |_| {})
+                    .map_err(failed)?;
                 tally.files += 1;
                 tally.bytes += done.bytes.unwrap_or(0);
             }
@@ -420,7 +440,9 @@ fn mirror_up(
     depth: usize,
 ) -> Result<(), Failure> {
     if depth > MAX_DEPTH {
-        return Err(format!("more than {MAX_DEPTH} directory levels under the source"));
+        return Err(format!(
+            "more than {MAX_DEPTH} directory levels under the source"
+        ));
     }
     if !remote.is_empty() {
         // An existing directory answers 550; the listing below tells.

@@ -72,10 +72,13 @@ impl FtpUrl {
             "" => "anonymous".to_string(),
             user => decode(user),
         };
-        let password = url
-            .password()
-            .map(decode)
-            .unwrap_or_else(|| if user == "anonymous" { "ftpwire@".into() } else { String::new() });
+        let password = url.password().map(decode).unwrap_or_else(|| {
+            if user == "anonymous" {
+                "ftpwire@".into()
+            } else {
+                String::new()
+            }
+        });
         let raw_path = url.path();
         let raw_path = raw_path.strip_prefix('/').unwrap_or(raw_path);
         let path = percent_decode_str(raw_path).collect();
@@ -115,7 +118,12 @@ mod tests {
     fn urls_as_curl_reads_them() {
         let url = FtpUrl::parse("ftp://example.com/pub/").unwrap();
         assert_eq!(
-            (url.user.as_str(), url.password.as_str(), url.port, &url.path[..]),
+            (
+                url.user.as_str(),
+                url.password.as_str(),
+                url.port,
+                &url.path[..]
+            ),
             ("anonymous", "ftpwire@", 21, &b"pub/"[..])
         );
         assert_eq!(url.file_name(), None);
@@ -124,9 +132,18 @@ mod tests {
         assert_eq!(url.file_name(), Some(&b"x"[..]));
         assert!(FtpUrl::parse("ftps://h/").unwrap().implicit_tls);
         assert_eq!(FtpUrl::parse("ftps://h/").unwrap().port, 990);
-        assert!(matches!(FtpUrl::parse("http://h/"), Err(UrlError::Scheme(_))));
-        assert!(matches!(FtpUrl::parse("not a url"), Err(UrlError::Syntax { .. })));
+        assert!(matches!(
+            FtpUrl::parse("http://h/"),
+            Err(UrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            FtpUrl::parse("not a url"),
+            Err(UrlError::Syntax { .. })
+        ));
         // A percent-encoded CR LF decodes to bytes the session then refuses to send.
-        assert_eq!(FtpUrl::parse("ftp://h/a%0d%0aDELE%20b").unwrap().path, b"a\r\nDELE b");
+        assert_eq!(
+            FtpUrl::parse("ftp://h/a%0d%0aDELE%20b").unwrap().path,
+            b"a\r\nDELE b"
+        );
     }
 }

@@ -31,7 +31,7 @@ struct Cli {
 enum Command {
     /// Serve a directory over FTP (defaults: the current directory,
     /// read-only anonymous, 127.0.0.1:2121).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Download a file: ftpwire get ftp://user:pass@host/path [-o FILE].
     Get(client::GetArgs),
     /// Upload a file: ftpwire put FILE ftp://user:pass@host/dir/.
@@ -206,7 +206,7 @@ fn main() -> ExitCode {
     .format_target(false)
     .init();
     let result = match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Get(args) => client::get(args),
         Command::Put(args) => client::put(args),
         Command::Ls(args) => client::ls(args),

@@ -255,7 +255,9 @@ pub enum ClientError {
         reason: String,
     },
     /// The control connection's TLS handshake failed.
-    #[error("the TLS handshake failed: {0}; if the server's certificate is self-signed or from a private CA, give --cacert FILE (or -k to accept any)")]
+    #[error(
+        "the TLS handshake failed: {0}; if the server's certificate is self-signed or from a private CA, give --cacert FILE (or -k to accept any)"
+    )]
     Tls(String),
     /// The data connection's TLS handshake failed.
     #[error(

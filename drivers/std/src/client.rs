@@ -276,7 +276,11 @@ impl Client {
                     let Some(control) = self.control.as_mut() else {
                         return Err(ClientError::Closed);
                     };
-                    if control.write_all(bytes).and_then(|()| control.flush()).is_err() {
+                    if control
+                        .write_all(bytes)
+                        .and_then(|()| control.flush())
+                        .is_err()
+                    {
                         self.session.handle_peer_closed();
                     }
                 }
@@ -324,7 +328,12 @@ impl Client {
                 let now = self.now();
                 self.session.handle_input(now, &buf[..n]);
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 let now = self.now();
                 self.session.handle_timeout(now);
             }
@@ -366,10 +375,9 @@ impl Client {
                         self.data = Some(Data::Plain(stream));
                         self.session.data_connected(connect.token, now);
                     }
-                    Err(e) => {
-                        self.session
-                            .data_connect_failed(connect.token, &e.to_string(), now)
-                    }
+                    Err(e) => self
+                        .session
+                        .data_connect_failed(connect.token, &e.to_string(), now),
                 }
             }
             ClientEvent::ListenData(listen) => {
@@ -382,7 +390,9 @@ impl Client {
                         self.listener = Some((listener, listen.peer));
                         self.session.listening(listen.token, port, now);
                     }
-                    Err(e) => self.session.listen_failed(listen.token, &e.to_string(), now),
+                    Err(e) => self
+                        .session
+                        .listen_failed(listen.token, &e.to_string(), now),
                 }
             }
             ClientEvent::AcceptData(token) => self.accept(token),
@@ -392,7 +402,9 @@ impl Client {
                 let now = self.now();
                 match result {
                     Ok(bytes) => self.session.data_done(moving.token, Ok(bytes), now),
-                    Err(e) => self.session.data_done(moving.token, Err(&e.to_string()), now),
+                    Err(e) => self
+                        .session
+                        .data_done(moving.token, Err(&e.to_string()), now),
                 }
             }
             ClientEvent::AbortData(_) => {
@@ -429,8 +441,8 @@ impl Client {
             return Err("the control connection is not plain".into());
         };
         let _ = sock.set_read_timeout(Some(self.connect_timeout));
-        let mut conn = ClientConnection::new(config, self.server_name.clone())
-            .map_err(|e| e.to_string())?;
+        let mut conn =
+            ClientConnection::new(config, self.server_name.clone()).map_err(|e| e.to_string())?;
         while conn.is_handshaking() {
             conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
         }
@@ -536,21 +548,20 @@ impl Client {
                 let Io::Source(source) = io else {
                     return Err(io::Error::other("an upload without a source"));
                 };
-                let mut write_all = |w: &mut dyn Write,
-                                     session: &mut ClientSession|
-                 -> io::Result<()> {
-                    loop {
-                        let n = match source.read(&mut buf) {
-                            Ok(0) => return w.flush(),
-                            Ok(n) => n,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                            Err(e) => return Err(e),
-                        };
-                        w.write_all(&buf[..n])?;
-                        moved += n as u64;
-                        report(moved, session, self.epoch);
-                    }
-                };
+                let mut write_all =
+                    |w: &mut dyn Write, session: &mut ClientSession| -> io::Result<()> {
+                        loop {
+                            let n = match source.read(&mut buf) {
+                                Ok(0) => return w.flush(),
+                                Ok(n) => n,
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                                Err(e) => return Err(e),
+                            };
+                            w.write_all(&buf[..n])?;
+                            moved += n as u64;
+                            report(moved, session, self.epoch);
+                        }
+                    };
                 match data {
                     Data::Plain(mut s) => {
                         write_all(&mut s, &mut self.session)?;
@@ -612,7 +623,11 @@ fn connect_error(connect: &Connect, e: io::Error) -> ConnectError {
 }
 
 /// Accepts the server's active-mode connection, only from `peer`, within `timeout`.
-fn accept_from(listener: &TcpListener, peer: IpAddr, timeout: Duration) -> Result<TcpStream, String> {
+fn accept_from(
+    listener: &TcpListener,
+    peer: IpAddr,
+    timeout: Duration,
+) -> Result<TcpStream, String> {
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let poller = polling::Poller::new().map_err(|e| e.to_string())?;
     // SAFETY: `listener` outlives the registration: it is deleted from the
@@ -623,14 +638,20 @@ fn accept_from(listener: &TcpListener, peer: IpAddr, timeout: Duration) -> Resul
         match listener.accept() {
             Ok((stream, from)) => {
                 if ftpwire_core::address::canonical_ip(from.ip()) == peer {
-                    break stream.set_nonblocking(false).map(|()| stream).map_err(|e| e.to_string());
+                    break stream
+                        .set_nonblocking(false)
+                        .map(|()| stream)
+                        .map_err(|e| e.to_string());
                 }
                 log::warn!("refused an active-mode data connection from {from}: not the server");
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let left = deadline.saturating_duration_since(StdInstant::now());
                 if left.is_zero() {
-                    break Err("the server did not connect in time (a firewall in front of this client?)".into());
+                    break Err(
+                        "the server did not connect in time (a firewall in front of this client?)"
+                            .into(),
+                    );
                 }
                 let mut events = polling::Events::new();
                 let _ = poller.wait(&mut events, Some(left));

@@ -37,7 +37,9 @@ pub enum ClientTlsError {
         reason: String,
     },
     /// No root certificates at all.
-    #[error("no trusted root certificates found on this system; give --cacert FILE, or -k to accept any certificate")]
+    #[error(
+        "no trusted root certificates found on this system; give --cacert FILE, or -k to accept any certificate"
+    )]
     NoRoots,
     /// rustls refused the configuration.
     #[error("TLS configuration: {0}")]
@@ -73,9 +75,7 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, ClientTlsError>
         Trust::CaFile(path) => {
             let mut roots = RootCertStore::empty();
             for cert in read_pem(path)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| ca_error(path, e.to_string()))?;
+                roots.add(cert).map_err(|e| ca_error(path, e.to_string()))?;
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -124,7 +124,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -133,7 +138,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

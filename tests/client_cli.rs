@@ -1,0 +1,251 @@
+//! `ftpwire get/put/ls/mirror` (the client half, on the std client host)
+//! against `ftpwire serve` on each server driver: round trips with
+//! checksums, resume, active mode, FTPS explicit and implicit (with TLS
+//! session reuse required), mirrors both ways, and one-line errors.
+
+#[macro_use]
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::clients::{CLIENT_TIMEOUT, Run, run_bounded};
+use common::ftps::Certificate;
+use common::payload::{assert_file_holds, payload};
+use common::server::{PASSWORD, Server, USER, binary};
+
+driver_matrix!(
+    put_then_get_round_trip,
+    active_mode_round_trip,
+    get_continue_keeps_the_local_bytes_and_fetches_the_rest,
+    put_continue_sends_only_the_rest,
+    ls_lists_names_and_long_lines,
+    mirror_up_and_back_down,
+    ftps_explicit_and_implicit_with_session_reuse_required,
+    failures_are_one_line_with_a_non_zero_exit,
+);
+
+fn ftpwire(args: &[&str], cwd: &Path) -> Run {
+    run_bounded(
+        Command::new(binary()).args(args).current_dir(cwd),
+        CLIENT_TIMEOUT,
+    )
+}
+
+/// `ftp://alice:secret@127.0.0.1:PORT/PATH`.
+fn url(server: &Server, path: &str) -> String {
+    format!("ftp://{USER}:{PASSWORD}@{}/{path}", server.addr)
+}
+
+fn put_then_get_round_trip(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("up.bin"), payload()).unwrap();
+    ftpwire(&["put", "up.bin", &url(&server, "")], local.path()).success();
+    assert_file_holds(&server.root().join("up.bin"), payload(), "uploaded");
+    ftpwire(
+        &["get", &url(&server, "up.bin"), "-o", "down.bin"],
+        local.path(),
+    )
+    .success();
+    assert_file_holds(&local.path().join("down.bin"), payload(), "downloaded");
+    // Without -o: the remote name, in the working directory.
+    std::fs::remove_file(local.path().join("up.bin")).unwrap();
+    ftpwire(&["get", &url(&server, "up.bin")], local.path()).success();
+    assert_file_holds(
+        &local.path().join("up.bin"),
+        payload(),
+        "downloaded by name",
+    );
+}
+
+fn active_mode_round_trip(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("a.bin"), &payload()[..1_000_000]).unwrap();
+    ftpwire(
+        &["put", "--active", "a.bin", &url(&server, "a.bin")],
+        local.path(),
+    )
+    .success();
+    ftpwire(
+        &["get", "--active", &url(&server, "a.bin"), "-o", "b.bin"],
+        local.path(),
+    )
+    .success();
+    assert_file_holds(
+        &local.path().join("b.bin"),
+        &payload()[..1_000_000],
+        "active download",
+    );
+}
+
+fn get_continue_keeps_the_local_bytes_and_fetches_the_rest(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    std::fs::write(server.root().join("big.bin"), payload()).unwrap();
+    let local = tempfile::tempdir().unwrap();
+    // As a cut download leaves it: a prefix. Its bytes are not the
+    // payload's, so a whole new download would show.
+    let cut = 1_234_567;
+    let marker = vec![b'#'; cut];
+    std::fs::write(local.path().join("big.bin"), &marker).unwrap();
+    ftpwire(&["get", "-c", &url(&server, "big.bin")], local.path()).success();
+    let expected = [&marker[..], &payload()[cut..]].concat();
+    assert_file_holds(&local.path().join("big.bin"), &expected, "resumed download");
+    // Complete already: nothing to do, and nothing changes.
+    ftpwire(
+        &["get", "--continue", &url(&server, "big.bin")],
+        local.path(),
+    )
+    .success();
+    assert_file_holds(&local.path().join("big.bin"), &expected, "complete file");
+}
+
+fn put_continue_sends_only_the_rest(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    let cut = 3_000_001;
+    let marker = vec![b'#'; cut];
+    std::fs::write(server.root().join("big.bin"), &marker).unwrap();
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("big.bin"), payload()).unwrap();
+    ftpwire(
+        &["put", "-c", "big.bin", &url(&server, "big.bin")],
+        local.path(),
+    )
+    .success();
+    let expected = [&marker[..], &payload()[cut..]].concat();
+    assert_file_holds(&server.root().join("big.bin"), &expected, "resumed upload");
+}
+
+fn ls_lists_names_and_long_lines(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    std::fs::create_dir(server.root().join("sub dir")).unwrap();
+    std::fs::write(server.root().join("b.txt"), b"12345").unwrap();
+    std::fs::write(server.root().join("sub dir/inner"), b"x").unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let run = ftpwire(&["ls", &url(&server, "")], local.path()).success();
+    assert_eq!(run.stdout, "b.txt\nsub dir/\n");
+    let run = ftpwire(&["ls", &url(&server, "sub%20dir/")], local.path()).success();
+    assert_eq!(run.stdout, "inner\n");
+    let run = ftpwire(&["ls", "-l", &url(&server, "")], local.path()).success();
+    assert!(
+        run.stdout.contains("type=file;size=5;") && run.stdout.contains("; b.txt\r\n"),
+        "{run}"
+    );
+}
+
+fn mirror_up_and_back_down(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    let local = tempfile::tempdir().unwrap();
+    let tree = local.path().join("tree");
+    std::fs::create_dir_all(tree.join("a/b")).unwrap();
+    std::fs::write(tree.join("top.bin"), &payload()[..500_000]).unwrap();
+    std::fs::write(tree.join("a/mid.txt"), b"middle\n").unwrap();
+    std::fs::write(tree.join("a/b/deep.bin"), &payload()[7..300_007]).unwrap();
+    std::fs::write(tree.join("a/b/empty"), b"").unwrap();
+    let run = ftpwire(&["mirror", "tree", &url(&server, "copy")], local.path()).success();
+    assert!(
+        run.stderr.contains("mirrored 4 files (800007 bytes)"),
+        "{run}"
+    );
+    assert_file_holds(
+        &server.root().join("copy/a/b/deep.bin"),
+        &payload()[7..300_007],
+        "uploaded tree",
+    );
+    let run = ftpwire(&["mirror", &url(&server, "copy"), "back"], local.path()).success();
+    assert!(
+        run.stderr.contains("mirrored 4 files (800007 bytes)"),
+        "{run}"
+    );
+    for file in ["top.bin", "a/mid.txt", "a/b/deep.bin", "a/b/empty"] {
+        let expected = std::fs::read(tree.join(file)).unwrap();
+        assert_file_holds(&local.path().join("back").join(file), &expected, file);
+    }
+    // Again: everything is there already.
+    let run = ftpwire(&["mirror", &url(&server, "copy"), "back"], local.path()).success();
+    assert!(
+        run.stderr
+            .contains("mirrored 0 files (0 bytes), 4 already up to date"),
+        "{run}"
+    );
+}
+
+fn ftps_explicit_and_implicit_with_session_reuse_required(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let mut args = certificate.args();
+    args.extend([
+        "--implicit-tls-listen".into(),
+        "127.0.0.1:0".into(),
+        "--require-tls".into(),
+        "--require-tls-session-reuse".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(driver, &args);
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("s.bin"), &payload()[..2_000_000]).unwrap();
+    ftpwire(
+        &["put", "--tls", "-k", "s.bin", &url(&server, "")],
+        local.path(),
+    )
+    .success();
+    assert_file_holds(
+        &server.root().join("s.bin"),
+        &payload()[..2_000_000],
+        "FTPS upload",
+    );
+    let implicit = server.implicit_addr.expect("an implicit-FTPS listener");
+    let implicit_url = format!("ftps://{USER}:{PASSWORD}@{implicit}/s.bin");
+    ftpwire(&["get", "-k", &implicit_url, "-o", "t.bin"], local.path()).success();
+    assert_file_holds(
+        &local.path().join("t.bin"),
+        &payload()[..2_000_000],
+        "implicit FTPS download",
+    );
+    // The server's log shows the transfers protected.
+    assert!(
+        server.log().matches(", TLS)").count() >= 2,
+        "{}",
+        server.log()
+    );
+    // Plain FTP is refused by --require-tls, and says so.
+    let run = ftpwire(&["ls", &url(&server, "")], local.path()).failure();
+    assert!(
+        run.stderr.starts_with("ftpwire: error: the server refused"),
+        "{run}"
+    );
+    // Without -k, a self-signed certificate is refused with the fix named.
+    let run = ftpwire(&["ls", "--tls", &url(&server, "")], local.path()).failure();
+    assert!(
+        run.stderr.contains("the TLS handshake failed") && run.stderr.contains("-k"),
+        "{run}"
+    );
+}
+
+fn failures_are_one_line_with_a_non_zero_exit(driver: &'static str) {
+    let server = Server::start(driver, &[]);
+    let local = tempfile::tempdir().unwrap();
+    let run = ftpwire(&["get", &url(&server, "missing.bin")], local.path()).failure();
+    assert_eq!(
+        run.stderr.trim_end(),
+        "ftpwire: error: the server refused RETR: 550 No such file or directory.",
+        "{run}"
+    );
+    assert!(
+        !local.path().join("missing.bin").exists(),
+        "no empty file left behind"
+    );
+    let bad = format!("ftp://{USER}:wrong@{}/", server.addr);
+    let run = ftpwire(&["ls", &bad], local.path()).failure();
+    assert_eq!(run.stderr.lines().count(), 1, "{run}");
+    assert!(run.stderr.contains("530"), "{run}");
+    let run = ftpwire(&["ls", "http://example.com/"], local.path()).failure();
+    assert!(run.stderr.contains("only ftp:// and ftps://"), "{run}");
+    // A path with an encoded CR LF is refused before anything is sent.
+    let run = ftpwire(
+        &["get", &url(&server, "a%0d%0aDELE%20b"), "-o", "x"],
+        local.path(),
+    )
+    .failure();
+    assert!(run.stderr.contains("CR, LF or NUL"), "{run}");
+}
