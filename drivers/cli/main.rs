@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod client;
+mod doctor;
 use ftpwire::config::{ServeConfig, UserConfig};
 use ftpwire_backend::PortRange;
 use ftpwire_core::address::{IpNet, PassiveAddress};
@@ -40,6 +41,9 @@ enum Command {
     Ls(client::LsArgs),
     /// Copy a directory tree: mirror URL DIR downloads, mirror DIR URL uploads.
     Mirror(client::MirrorArgs),
+    /// Diagnose a server: FEAT, EPSV and PASV with real listings, the 227
+    /// address, FTPS, NAT helpers; exits 1 when it finds a fault.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Which driver runs the sessions.
@@ -211,6 +215,11 @@ fn main() -> ExitCode {
         Command::Put(args) => client::put(args),
         Command::Ls(args) => client::ls(args),
         Command::Mirror(args) => client::mirror(args),
+        Command::Doctor(args) => match doctor::doctor(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,138 @@
+//! `ftpwire doctor` against `ftpwire serve` on loopback, on each server
+//! driver: healthy (exit 0), and with `--passive-address 127.0.0.9`, where
+//! nothing listens: the mismatch reported, the advertised address failing
+//! and the control address working, the fix named, exit non-zero.
+
+#[macro_use]
+mod common;
+
+use std::process::Command;
+
+use common::clients::{CLIENT_TIMEOUT, Run, run_bounded};
+use common::ftps::Certificate;
+use common::server::{PASSWORD, Server, USER, binary};
+
+driver_matrix!(
+    a_healthy_server_exits_0,
+    a_wrong_passive_address_is_found_and_named
+);
+
+fn doctor(server: &Server, extra: &[&str]) -> (Run, serde_json::Value) {
+    let url = format!("ftp://{USER}:{PASSWORD}@{}/", server.addr);
+    let mut json_args = vec!["doctor", "-k", "--json", &url];
+    json_args.extend(extra);
+    let run = run_bounded(Command::new(binary()).args(&json_args), CLIENT_TIMEOUT);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {run}"));
+    (run, report)
+}
+
+fn finding<'a>(report: &'a serde_json::Value, step: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["step"] == step)
+        .unwrap_or_else(|| panic!("no {step:?} finding in {report:#}"))
+}
+
+fn tls_server(driver: &'static str, extra: &[&str]) -> (Server, Certificate) {
+    let certificate = Certificate::generate();
+    let mut args = certificate.args();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (Server::start(driver, &args), certificate)
+}
+
+fn a_healthy_server_exits_0(driver: &'static str) {
+    let (server, _certificate) = tls_server(driver, &[]);
+    let (run, report) = doctor(&server, &[]);
+    assert!(run.status.success(), "{run}");
+    assert_eq!(report["healthy"], true, "{report:#}");
+    for step in [
+        "EPSV + LIST",
+        "PASV + LIST",
+        "explicit FTPS (AUTH TLS)",
+        "PASV + LIST under TLS",
+        "NAT helper (ALG)",
+        "protected data (PROT P)",
+    ] {
+        assert_eq!(finding(&report, step)["status"], "ok", "{step}: {report:#}");
+    }
+    assert!(
+        finding(&report, "protected data (PROT P)")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("resumed the control connection's TLS session"),
+        "{report:#}"
+    );
+    // Active mode is reported on its own, never as passive success.
+    assert_eq!(
+        finding(&report, "active mode (PORT/EPRT)")["status"],
+        "info"
+    );
+}
+
+fn a_wrong_passive_address_is_found_and_named(driver: &'static str) {
+    let (server, _certificate) = tls_server(driver, &["--passive-address", "127.0.0.9"]);
+    let (run, report) = doctor(&server, &[]);
+    assert!(!run.status.success(), "a fault must exit non-zero: {run}");
+    assert_eq!(report["healthy"], false);
+    let pasv = finding(&report, "PASV + LIST");
+    assert_eq!(pasv["status"], "fail", "{report:#}");
+    let detail = pasv["detail"].as_str().unwrap();
+    for needle in [
+        "the 227 names 127.0.0.9:",
+        "a loopback address",
+        "dialling it failed",
+        "the same port at 127.0.0.1 worked",
+    ] {
+        assert!(detail.contains(needle), "{needle:?} missing from {detail}");
+    }
+    let fix = pasv["fix"].as_str().unwrap();
+    for setting in [
+        "ftpwire serve --passive-address",
+        "vsftpd: pasv_address",
+        "MasqueradeAddress",
+        "ForcePassiveIP",
+        "External IP Address of Firewall",
+    ] {
+        assert!(fix.contains(setting), "{setting:?} missing from {fix}");
+    }
+    // EPSV names no address: it works, and the report says so.
+    assert_eq!(finding(&report, "EPSV + LIST")["status"], "ok");
+    // The same wrong address under TLS is the same fault, not an ALG.
+    assert_eq!(finding(&report, "PASV + LIST under TLS")["status"], "fail");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["step"] != "NAT helper (ALG)" || f["status"] != "fail")
+    );
+    // The human form says the same, one finding per line, with the fix.
+    let url = format!("ftp://{USER}:{PASSWORD}@{}/", server.addr);
+    let human = run_bounded(
+        Command::new(binary()).args(["doctor", "-k", &url]),
+        CLIENT_TIMEOUT,
+    );
+    assert!(!human.status.success());
+    assert!(
+        human
+            .stdout
+            .contains("[FAIL] PASV + LIST: the 227 names 127.0.0.9:"),
+        "{human}"
+    );
+    assert!(
+        human
+            .stdout
+            .contains("       fix: make the server advertise"),
+        "{human}"
+    );
+    assert!(
+        human
+            .stdout
+            .ends_with("FAULT: see the findings marked FAIL\n"),
+        "{human}"
+    );
+}
