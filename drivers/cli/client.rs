@@ -102,6 +102,31 @@ pub struct MirrorArgs {
 /// What a client command failed with: one line for the user.
 pub type Failure = String;
 
+/// Which certificates to trust: `-k`, `--cacert FILE`, or the system's.
+pub fn trust(insecure: bool, cacert: Option<&Path>) -> Trust {
+    match (insecure, cacert) {
+        (true, _) => Trust::Insecure,
+        (false, Some(path)) => Trust::CaFile(path.to_owned()),
+        (false, None) => Trust::System,
+    }
+}
+
+/// Connects and logs in to `url` with `config` (its login taken from the URL).
+pub fn open(url: &FtpUrl, config: ClientConfig, trust: &Trust) -> Result<Client, Failure> {
+    let config = ClientConfig {
+        user: url.user.clone(),
+        password: url.password.clone(),
+        ..config
+    };
+    let tls = config.security.is_tls();
+    let mut connect = Connect::new(&url.address(), config);
+    connect.server_name = url.host.clone();
+    if tls {
+        connect.tls = Some(client_config(trust).map_err(|e| e.to_string())?);
+    }
+    Client::connect(&connect).map_err(|e| e.to_string())
+}
+
 fn connect(url: &FtpUrl, args: &ClientArgs) -> Result<Client, Failure> {
     let security = if url.implicit_tls {
         Security::Implicit
@@ -122,22 +147,9 @@ fn connect(url: &FtpUrl, args: &ClientArgs) -> Result<Client, Failure> {
             PolicyArg::Trust => PasvAddressPolicy::Trust,
             PolicyArg::Refuse => PasvAddressPolicy::Refuse,
         },
-        ..ClientConfig::login(&url.user, &url.password)
+        ..ClientConfig::default()
     };
-    let mut connect = Connect::new(&url.address(), config);
-    connect.server_name = url.host.clone();
-    if security.is_tls() {
-        let trust = if args.insecure {
-            Trust::Insecure
-        } else if let Some(path) = &args.cacert {
-            Trust::CaFile(path.clone())
-        } else {
-            Trust::System
-        };
-        connect.tls = Some(client_config(&trust).map_err(|e| e.to_string())?);
-    }
-    let client = Client::connect(&connect).map_err(|e| e.to_string())?;
-    Ok(client)
+    open(url, config, &trust(args.insecure, args.cacert.as_deref()))
 }
 
 fn parse(url: &str) -> Result<FtpUrl, Failure> {

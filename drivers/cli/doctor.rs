@@ -10,11 +10,11 @@
 use std::fmt::Write as _;
 
 use ftpwire::ftp_url::FtpUrl;
-use ftpwire_backend::native::client_tls::{Trust, client_config};
+use ftpwire_backend::native::client_tls::Trust;
 use ftpwire_core::client::{
     ClientConfig, DataMode, ListCommand, Mismatch, PasvAddressPolicy, PasvTarget, Security, escape,
 };
-use ftpwire_std::client::{Client, Connect};
+use ftpwire_std::client::Client;
 use serde::Serialize;
 
 /// `ftpwire doctor URL`.
@@ -101,13 +101,7 @@ pub fn doctor(args: DoctorArgs) -> Result<bool, String> {
         server: url.address(),
         ..Report::default()
     };
-    let trust = if args.insecure {
-        Trust::Insecure
-    } else if let Some(path) = &args.cacert {
-        Trust::CaFile(path.clone())
-    } else {
-        Trust::System
-    };
+    let trust = crate::client::trust(args.insecure, args.cacert.as_deref());
     run(&url, &trust, &mut report);
     report.healthy = !report.findings.iter().any(|f| f.status == Status::Fail);
     if args.json {
@@ -124,14 +118,9 @@ pub fn doctor(args: DoctorArgs) -> Result<bool, String> {
 fn connect(url: &FtpUrl, security: Security, trust: &Trust) -> Result<Client, String> {
     let config = ClientConfig {
         security,
-        ..ClientConfig::login(&url.user, &url.password)
+        ..ClientConfig::default()
     };
-    let mut connect = Connect::new(&url.address(), config);
-    connect.server_name = url.host.clone();
-    if security.is_tls() {
-        connect.tls = Some(client_config(trust).map_err(|e| e.to_string())?);
-    }
-    Client::connect(&connect).map_err(|e| e.to_string())
+    crate::client::open(url, config, trust)
 }
 
 /// What one PASV + LIST showed.

@@ -49,6 +49,27 @@ fn drain(s: &mut ClientSession, sent: &mut Vec<u8>) -> Vec<ClientEvent> {
     }
 }
 
+/// A queued transfer through `229` and its data connection, then `replies`
+/// (REST's `350`, the `150`), to the session's `MoveData`.
+fn to_moving(s: &mut ClientSession, sent: &mut Vec<u8>, replies: &[&[u8]]) -> MoveData {
+    drain(s, sent);
+    s.handle_input(t(0), b"229 ok (|||50001|)\r\n");
+    let Some(ClientEvent::ConnectData(connect)) = drain(s, sent).pop() else {
+        panic!("no ConnectData")
+    };
+    s.data_connected(connect.token, t(0));
+    drain(s, sent);
+    let mut last = Vec::new();
+    for reply in replies {
+        s.handle_input(t(0), reply);
+        last = drain(s, sent);
+    }
+    match last.pop() {
+        Some(ClientEvent::MoveData(moving)) => moving,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn the_set_up_sends_exactly_these_commands() {
     let mut s = session(ClientConfig::login("ann", "pw"));
@@ -157,19 +178,11 @@ fn a_transfer_ends_after_both_the_data_and_the_226_whichever_comes_first() {
             path: b"f".to_vec(),
             offset: 7,
         });
-        drain(&mut s, &mut sent);
-        s.handle_input(t(0), b"229 ok (|||50001|)\r\n");
-        let Some(ClientEvent::ConnectData(connect)) = drain(&mut s, &mut sent).pop() else {
-            panic!()
-        };
-        s.data_connected(connect.token, t(0));
-        drain(&mut s, &mut sent);
-        s.handle_input(t(0), b"350 restarting\r\n");
-        drain(&mut s, &mut sent);
-        s.handle_input(t(0), b"150 here it comes\r\n");
-        let Some(ClientEvent::MoveData(moving)) = drain(&mut s, &mut sent).pop() else {
-            panic!()
-        };
+        let moving = to_moving(
+            &mut s,
+            &mut sent,
+            &[b"350 restarting\r\n", b"150 here it comes\r\n"],
+        );
         assert_eq!(moving.direction, Direction::Download);
         let events = if reply_first {
             s.handle_input(t(1), b"226 done\r\n");
@@ -304,17 +317,7 @@ fn a_silent_server_times_out_and_a_stalled_transfer_too() {
         path: b"up".to_vec(),
         mode: StoreMode::Replace,
     });
-    drain(&mut s, &mut sent);
-    s.handle_input(t(0), b"229 ok (|||50001|)\r\n");
-    let Some(ClientEvent::ConnectData(connect)) = drain(&mut s, &mut sent).pop() else {
-        panic!()
-    };
-    s.data_connected(connect.token, t(0));
-    drain(&mut s, &mut sent);
-    s.handle_input(t(0), b"150 send\r\n");
-    let Some(ClientEvent::MoveData(moving)) = drain(&mut s, &mut sent).pop() else {
-        panic!()
-    };
+    let moving = to_moving(&mut s, &mut sent, &[b"150 send\r\n"]);
     // Progress keeps it alive past the first deadline...
     s.data_progress(&moving.token, t(50));
     s.handle_timeout(t(100));
