@@ -48,6 +48,9 @@ install_packages() {
         setpriv:util-linux
         # Rust links with the system C compiler.
         cc:gcc
+        # tests/doctor_nat.rs: network namespaces, veth pairs and a NAT router
+        # with the kernel's FTP helper (nftables `ct helper`).
+        ip:iproute2 nft:nftables
     )
     if [ "${1:-}" = ci ]; then
         # libfuzzer-sys compiles libFuzzer's C++ sources.
