@@ -14,7 +14,8 @@ use common::server::{PASSWORD, Server, USER, binary};
 
 driver_matrix!(
     a_healthy_server_exits_0,
-    a_wrong_passive_address_is_found_and_named
+    a_wrong_passive_address_is_found_and_named,
+    required_session_reuse_and_a_missing_implicit_port_are_reported,
 );
 
 fn doctor(server: &Server, extra: &[&str]) -> (Run, serde_json::Value) {
@@ -45,8 +46,9 @@ fn tls_server(driver: &'static str, extra: &[&str]) -> (Server, Certificate) {
 }
 
 fn a_healthy_server_exits_0(driver: &'static str) {
-    let (server, _certificate) = tls_server(driver, &[]);
-    let (run, report) = doctor(&server, &[]);
+    let (server, _certificate) = tls_server(driver, &["--implicit-tls-listen", "127.0.0.1:0"]);
+    let port = server.implicit_addr.unwrap().port().to_string();
+    let (run, report) = doctor(&server, &["--implicit-port", &port]);
     assert!(run.status.success(), "{run}");
     assert_eq!(report["healthy"], true, "{report:#}");
     for step in [
@@ -56,9 +58,21 @@ fn a_healthy_server_exits_0(driver: &'static str) {
         "PASV + LIST under TLS",
         "NAT helper (ALG)",
         "protected data (PROT P)",
+        "certificate",
+        "implicit FTPS",
     ] {
         assert_eq!(finding(&report, step)["status"], "ok", "{step}: {report:#}");
     }
+    let certificate = finding(&report, "certificate")["detail"].as_str().unwrap();
+    assert!(
+        certificate.starts_with("subject CN=rcgen self signed cert, expires "),
+        "{certificate}"
+    );
+    assert!(certificate.ends_with("not verified (-k)"), "{certificate}");
+    let reuse = finding(&report, "TLS session reuse")["detail"]
+        .as_str()
+        .unwrap();
+    assert!(reuse.starts_with("not required"), "{reuse}");
     assert!(
         finding(&report, "protected data (PROT P)")["detail"]
             .as_str()
@@ -135,4 +149,34 @@ fn a_wrong_passive_address_is_found_and_named(driver: &'static str) {
             .ends_with("FAULT: see the findings marked FAIL\n"),
         "{human}"
     );
+}
+
+fn required_session_reuse_and_a_missing_implicit_port_are_reported(driver: &'static str) {
+    let (server, _certificate) = tls_server(driver, &["--require-tls-session-reuse"]);
+    // A port where nothing listens (bound, then released).
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port().to_string();
+    drop(free);
+    let (run, report) = doctor(&server, &["--implicit-port", &port]);
+    assert!(run.status.success(), "neither is a fault: {run}");
+    let reuse = finding(&report, "TLS session reuse");
+    assert!(
+        reuse["detail"].as_str().unwrap().starts_with("required: "),
+        "{report:#}"
+    );
+    assert!(
+        reuse["detail"].as_str().unwrap().contains("522"),
+        "{report:#}"
+    );
+    let implicit = finding(&report, "implicit FTPS");
+    assert_eq!(implicit["status"], "info", "{report:#}");
+    assert!(
+        implicit["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("not offered on port {port}")),
+        "{report:#}"
+    );
+    // The resuming client's own protected LIST still works.
+    assert_eq!(finding(&report, "protected data (PROT P)")["status"], "ok");
 }

@@ -113,6 +113,16 @@ pub fn trust(insecure: bool, cacert: Option<&Path>) -> Trust {
 
 /// Connects and logs in to `url` with `config` (its login taken from the URL).
 pub fn open(url: &FtpUrl, config: ClientConfig, trust: &Trust) -> Result<Client, Failure> {
+    open_with(url, config, trust, |_| {})
+}
+
+/// [`open`], with the connection's settings changed by `adjust` first.
+pub fn open_with(
+    url: &FtpUrl,
+    config: ClientConfig,
+    trust: &Trust,
+    adjust: impl FnOnce(&mut Connect),
+) -> Result<Client, Failure> {
     let config = ClientConfig {
         user: url.user.clone(),
         password: url.password.clone(),
@@ -124,6 +134,7 @@ pub fn open(url: &FtpUrl, config: ClientConfig, trust: &Trust) -> Result<Client,
     if tls {
         connect.tls = Some(client_config(trust).map_err(|e| e.to_string())?);
     }
+    adjust(&mut connect);
     Client::connect(&connect).map_err(|e| e.to_string())
 }
 

@@ -31,6 +31,9 @@ pub struct DoctorArgs {
     /// Machine-readable output: one JSON object.
     #[arg(long)]
     json: bool,
+    /// Where to try implicit FTPS (TLS from the first byte) [default: 990].
+    #[arg(long, value_name = "PORT", default_value_t = 990)]
+    implicit_port: u16,
 }
 
 /// How a finding counts.
@@ -102,7 +105,7 @@ pub fn doctor(args: DoctorArgs) -> Result<bool, String> {
         ..Report::default()
     };
     let trust = crate::client::trust(args.insecure, args.cacert.as_deref());
-    run(&url, &trust, &mut report);
+    run(&url, &trust, args.implicit_port, &mut report);
     report.healthy = !report.findings.iter().any(|f| f.status == Status::Fail);
     if args.json {
         println!(
@@ -185,7 +188,7 @@ fn mismatch_words(mismatch: Mismatch) -> &'static str {
     }
 }
 
-fn run(url: &FtpUrl, trust: &Trust, report: &mut Report) {
+fn run(url: &FtpUrl, trust: &Trust, implicit_port: u16, report: &mut Report) {
     let first = if url.implicit_tls {
         Security::Implicit
     } else {
@@ -266,6 +269,7 @@ fn run(url: &FtpUrl, trust: &Trust, report: &mut Report) {
                 "TLS handshake and login under TLS work".into(),
                 None,
             );
+            certificate_step(&tls, trust, report);
             passive_steps(&mut tls, report, "under TLS");
             let tls_pasv = tls.session().last_passive().map(|p| p.target);
             alg_check(plain_pasv, tls_pasv, report);
@@ -287,6 +291,7 @@ fn run(url: &FtpUrl, trust: &Trust, report: &mut Report) {
                 ),
             }
             let _ = tls.quit();
+            reuse_step(url, trust, report);
         }
         Err(e) if features.auth_tls => report.add(
             "explicit FTPS (AUTH TLS)",
@@ -299,6 +304,115 @@ fn run(url: &FtpUrl, trust: &Trust, report: &mut Report) {
             Status::Info,
             format!("not offered ({e})"),
             Some("to offer FTPS: ftpwire serve --tls-cert FILE --tls-key FILE".into()),
+        ),
+    }
+    implicit_step(url, trust, implicit_port, report);
+}
+
+/// The certificate's subject and expiry.
+fn certificate_step(client: &Client, trust: &Trust, report: &mut Report) {
+    let Some(der) = client.peer_certificate() else {
+        return;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+        report.add(
+            "certificate",
+            Status::Warn,
+            "the server's certificate does not parse as X.509".into(),
+            None,
+        );
+        return;
+    };
+    let subject = cert.subject().to_string();
+    let not_after = cert.validity().not_after;
+    let left = not_after.timestamp()
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+    let days = left / 86_400;
+    let verified = if *trust == Trust::Insecure {
+        "not verified (-k)"
+    } else {
+        "verified"
+    };
+    let detail = format!("subject {subject}, expires {not_after} (in {days} days), {verified}");
+    let renew = "renew the certificate (ftpwire serve picks up renewed --tls-cert/--tls-key files for new sessions, without a restart)";
+    if left <= 0 {
+        report.add("certificate", Status::Fail, detail, Some(renew.into()));
+    } else if days < 14 {
+        report.add("certificate", Status::Warn, detail, Some(renew.into()));
+    } else {
+        report.add("certificate", Status::Ok, detail, None);
+    }
+}
+
+/// Whether the server requires data connections to resume the control
+/// connection's TLS session: a client that cannot resume tries a
+/// protected LIST.
+fn reuse_step(url: &FtpUrl, trust: &Trust, report: &mut Report) {
+    let config = ClientConfig {
+        security: Security::Explicit,
+        ..ClientConfig::default()
+    };
+    let no_resumption = |connect: &mut ftpwire_std::client::Connect| {
+        if let Some(tls) = &connect.tls {
+            let mut tls = (**tls).clone();
+            tls.resumption = rustls::client::Resumption::disabled();
+            connect.tls = Some(std::sync::Arc::new(tls));
+        }
+    };
+    let Ok(mut client) = crate::client::open_with(url, config, trust, no_resumption) else {
+        return;
+    };
+    match client.list(None, ListCommand::List) {
+        Ok(_) => report.add(
+            "TLS session reuse",
+            Status::Info,
+            "not required: a data connection that does not resume the control session is accepted".into(),
+            None,
+        ),
+        Err(e) => report.add(
+            "TLS session reuse",
+            Status::Info,
+            format!("required: a data connection without resumption was refused ({e}); clients that cannot resume (Python's ftplib) cannot transfer"),
+            Some("to serve such clients: ftpwire serve without --require-tls-session-reuse; vsftpd require_ssl_reuse=NO; ProFTPD TLSOptions NoSessionReuseRequired".into()),
+        ),
+    }
+    let _ = client.quit();
+}
+
+/// Implicit FTPS on `port` of the same host.
+fn implicit_step(url: &FtpUrl, trust: &Trust, port: u16, report: &mut Report) {
+    if url.implicit_tls {
+        return;
+    }
+    let implicit = FtpUrl {
+        implicit_tls: true,
+        port,
+        ..url.clone()
+    };
+    let config = ClientConfig {
+        security: Security::Implicit,
+        ..ClientConfig::default()
+    };
+    let short = |connect: &mut ftpwire_std::client::Connect| {
+        connect.connect_timeout = std::time::Duration::from_secs(3);
+    };
+    match crate::client::open_with(&implicit, config, trust, short) {
+        Ok(mut client) => {
+            let listed = client.list(None, ListCommand::List);
+            let (status, detail) = match listed {
+                Ok(_) => (Status::Ok, format!("port {port}: TLS handshake, login and a protected LIST work")),
+                Err(e) => (Status::Fail, format!("port {port}: logged in, but a protected LIST failed: {e}")),
+            };
+            report.add("implicit FTPS", status, detail, None);
+            let _ = client.quit();
+        }
+        Err(e) => report.add(
+            "implicit FTPS",
+            Status::Info,
+            format!("not offered on port {port} ({e})"),
+            Some("to offer it: ftpwire serve --implicit-tls-listen ADDR:990; vsftpd implicit_ssl=YES; ProFTPD TLSOptions UseImplicitSSL".into()),
         ),
     }
 }

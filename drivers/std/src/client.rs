@@ -191,6 +191,14 @@ impl Client {
         self.data_resumed
     }
 
+    /// The server's certificate on the control connection (under TLS).
+    pub fn peer_certificate(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
+        match self.control.as_ref()? {
+            Control::Tls(s) => s.conn.peer_certificates()?.first().cloned(),
+            Control::Plain(_) => None,
+        }
+    }
+
     /// How later transfers get their data connections.
     pub fn set_data_mode(&mut self, mode: ftpwire_core::client::DataMode) {
         self.session.set_data_mode(mode);
