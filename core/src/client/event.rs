@@ -79,6 +79,14 @@ pub enum ClientEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub(crate) u32);
 
+impl RequestId {
+    /// Its number: requests of one session count up from 0 (for hosts that
+    /// name requests by number, such as JavaScript's).
+    pub fn number(self) -> u32 {
+        self.0
+    }
+}
+
 /// Answers [`ClientEvent::UpgradeTls`].
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "the session waits for the handshake's answer"]

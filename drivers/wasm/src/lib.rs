@@ -23,9 +23,12 @@
 
 pub mod answer;
 mod bindings;
+pub mod client;
 mod session;
 mod value;
 
-pub use bindings::{JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host};
+pub use bindings::{
+    JsAsciiDecoder, JsAsciiEncoder, JsClient, JsServerConfig, JsSession, same_host,
+};
 pub use session::Session;
 pub use value::Value;

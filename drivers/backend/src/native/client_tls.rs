@@ -50,8 +50,9 @@ pub enum ClientTlsError {
 ///
 /// ```
 /// use ftpwire_backend::native::client_tls::{client_config, Trust};
-/// let config = client_config(&Trust::Insecure).unwrap();
-/// assert!(config.resumption.tls12_resumption == rustls::client::Tls12Resumption::SessionIdOrTickets);
+/// assert!(client_config(&Trust::Insecure).is_ok());
+/// let missing = client_config(&Trust::CaFile("/no/such/ca.pem".into())).unwrap_err();
+/// assert!(missing.to_string().starts_with("cannot read CA certificates from /no/such/ca.pem"));
 /// ```
 pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, ClientTlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
