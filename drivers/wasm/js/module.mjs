@@ -17,4 +17,4 @@ function load() {
   }
 }
 
-export const { Session, ServerConfig, AsciiEncoder, AsciiDecoder, sameHost } = load();
+export const { Session, ServerConfig, ClientSession, AsciiEncoder, AsciiDecoder, sameHost } = load();

@@ -727,6 +727,13 @@ impl JsClient {
             .map_err(|e| JsError::new(&e))
     }
 
+    /// How later transfers get their data connection: `"passive"` (EPSV,
+    /// then PASV if refused; the default), `"epsv"` or `"pasv"`.
+    #[wasm_bindgen(js_name = setDataMode)]
+    pub fn set_data_mode(&mut self, mode: &str) -> Result<(), JsError> {
+        self.inner.set_data_mode(mode).map_err(|e| JsError::new(&e))
+    }
+
     /// Whether the set-up (login, TLS, FEAT, TYPE I) is done.
     #[wasm_bindgen(js_name = isReady)]
     pub fn is_ready(&self) -> bool {

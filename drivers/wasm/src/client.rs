@@ -11,8 +11,8 @@ use std::vec::Vec;
 
 use ftpwire_core::Instant;
 use ftpwire_core::client::{
-    ClientConfig, ClientEvent, ClientOutput, ClientSession, DataToken, Direction, ListCommand,
-    Request, Security, StoreMode, TlsToken,
+    ClientConfig, ClientEvent, ClientOutput, ClientSession, DataMode, DataToken, Direction,
+    ListCommand, Request, Security, StoreMode, TlsToken,
 };
 
 use crate::value::Value;
@@ -219,6 +219,24 @@ impl Client {
     pub fn data_failed(&mut self, id: u32, reason: &str, now_ms: f64) -> Result<(), UnknownId> {
         let token = self.take_data(id)?;
         self.inner.data_done(token, Err(reason), instant(now_ms));
+        Ok(())
+    }
+
+    /// How later transfers get their data connection: `passive` (EPSV,
+    /// then PASV if refused), `epsv` or `pasv`. Active mode needs a
+    /// listener, which JS hosts do not have.
+    pub fn set_data_mode(&mut self, mode: &str) -> Result<(), String> {
+        let mode = match mode {
+            "passive" => DataMode::Passive,
+            "epsv" => DataMode::ExtendedPassive,
+            "pasv" => DataMode::Pasv,
+            other => {
+                return Err(format!(
+                    "data mode must be passive, epsv or pasv, not {other:?}"
+                ));
+            }
+        };
+        self.inner.set_data_mode(mode);
         Ok(())
     }
 
