@@ -99,6 +99,8 @@ const ALG_FIX: &str = "a NAT helper (an FTP ALG: the Linux nf_conntrack_ftp help
 
 /// Runs the diagnosis; `Ok(true)` when healthy.
 pub fn doctor(args: DoctorArgs) -> Result<bool, String> {
+    // The findings say what the client's warnings would: only errors go to stderr.
+    log::set_max_level(log::LevelFilter::Error);
     let url = FtpUrl::parse(&args.url).map_err(|e| e.to_string())?;
     let mut report = Report {
         server: url.address(),
