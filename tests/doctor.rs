@@ -149,6 +149,8 @@ fn a_wrong_passive_address_is_found_and_named(driver: &'static str) {
             .ends_with("FAULT: see the findings marked FAIL\n"),
         "{human}"
     );
+    // The findings say it all: no log lines repeat them on stderr.
+    assert_eq!(human.stderr, "", "{human}");
 }
 
 fn required_session_reuse_and_a_missing_implicit_port_are_reported(driver: &'static str) {
