@@ -18,6 +18,7 @@ driver_matrix!(
     put_then_get_round_trip,
     active_mode_round_trip,
     get_continue_keeps_the_local_bytes_and_fetches_the_rest,
+    get_continue_after_a_cut_connection,
     put_continue_sends_only_the_rest,
     ls_lists_names_and_long_lines,
     mirror_up_and_back_down,
@@ -99,6 +100,72 @@ fn get_continue_keeps_the_local_bytes_and_fetches_the_rest(driver: &'static str)
     )
     .success();
     assert_file_holds(&local.path().join("big.bin"), &expected, "complete file");
+}
+
+/// A download really cut: the client's stdout is a pipe the test reads
+/// slowly, so the transfer is still running (the server blocked in send)
+/// when the server is killed; what came is kept, and `--continue` against
+/// a second server on the same files fetches exactly the rest.
+fn get_continue_after_a_cut_connection(driver: &'static str) {
+    use std::io::Read;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("big.bin"), payload()).unwrap();
+    let serve = |root: &Path| {
+        let args: Vec<std::ffi::OsString> = vec![
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--root".into(),
+            root.into(),
+            "--user".into(),
+            format!("{USER}:{PASSWORD}").into(),
+        ];
+        Server::launch(driver, &args, None, root.to_owned(), None)
+    };
+    let first = serve(root.path());
+    let mut child = Command::new(binary())
+        .args(["get", &url(&first, "big.bin"), "-o", "-"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // The first MiB in hand: the transfer is running.
+    let mut partial = vec![0u8; 1 << 20];
+    stdout.read_exact(&mut partial).unwrap();
+    // SAFETY: kill(2) takes two integers and touches no memory of this process.
+    let killed = unsafe { libc::kill(first.pid() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(killed, 0, "kill the first server");
+    stdout.read_to_end(&mut partial).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "a cut download must fail: {stderr}");
+    assert!(stderr.starts_with("ftpwire: error: "), "{stderr}");
+    assert!(
+        partial.len() < payload().len(),
+        "the cut came after the whole file ({} bytes)",
+        partial.len()
+    );
+    assert_eq!(
+        &partial[..],
+        &payload()[..partial.len()],
+        "what came is a prefix"
+    );
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("big.bin"), &partial).unwrap();
+    let second = serve(root.path());
+    ftpwire(&["get", "-c", &url(&second, "big.bin")], local.path()).success();
+    assert_file_holds(
+        &local.path().join("big.bin"),
+        payload(),
+        "resumed after the cut",
+    );
 }
 
 fn put_continue_sends_only_the_rest(driver: &'static str) {

@@ -240,9 +240,11 @@ pub fn get(args: GetArgs) -> Result<(), Failure> {
         bar.finish_and_clear();
     }
     if let Err(e) = result {
-        if !to_stdout && !args.resume {
-            // Not a half-written file where the user asked for a whole one.
-            drop(sink);
+        drop(sink);
+        // A refused download leaves no empty file; a cut one keeps what came,
+        // for `--continue` (as curl and wget do).
+        let empty = fs::metadata(&output).is_ok_and(|m| m.len() == 0);
+        if !to_stdout && !args.resume && empty {
             let _ = fs::remove_file(&output);
         }
         return Err(failed(e));
