@@ -1,7 +1,10 @@
-//! The std driver on real loopback sockets, driven by a raw `TcpStream`
-//! client: login, passive and active transfers, ABOR (plain and the RFC 959
-//! Telnet way), the passive peer check, and shutdown. Every socket read has
-//! a timeout, so a hang fails the test instead of stalling it.
+//! The std driver on real loopback sockets. Plain transfers (PASV, EPSV,
+//! REST, LIST, active mode) are driven by the project's own client, the
+//! core's `ClientSession` on this crate's blocking host; what a client
+//! session never sends on its own (a wrong login's later commands, TYPE A,
+//! ABOR the RFC 959 Telnet way, a foreign data connection, stalls,
+//! shutdown) by a raw `TcpStream` client. Every socket read has a
+//! timeout, so a hang fails the test instead of stalling it.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -14,6 +17,7 @@ use std::time::Duration;
 use ftpwire_backend::{LocalFs, Password, ServerSettings, UserDb};
 use ftpwire_core::ServerConfig;
 use ftpwire_core::address::{parse_epsv_reply, parse_pasv_reply};
+use ftpwire_core::client::{ClientConfig, DataMode, ListCommand, Request, StoreMode};
 use ftpwire_std::{Server, ShutdownHandle};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +66,18 @@ impl TestServer {
         self.root.path()
     }
 
-    /// A client past the greeting and logged in as alice.
+    /// The project's client (`ClientSession`), logged in as alice, its
+    /// transfers' data connections made the `mode` way.
+    fn session(&self, mode: DataMode) -> ftpwire_std::client::Client {
+        let config = ClientConfig {
+            data_mode: mode,
+            ..ClientConfig::login("alice", "secret")
+        };
+        let connect = ftpwire_std::client::Connect::new(&self.addr.to_string(), config);
+        ftpwire_std::client::Client::connect(&connect).expect("log in")
+    }
+
+    /// A raw client past the greeting and logged in as alice.
     fn login(&self) -> Client {
         let mut client = Client::connect(self.addr);
         assert_eq!(client.command("USER alice").0, 331);
@@ -179,13 +194,13 @@ fn pasv_retr_sends_the_whole_file_then_226() {
     let server = TestServer::start();
     let content = pattern(3 * 1024 * 1024 + 17);
     fs::write(server.root().join("file.bin"), &content).unwrap();
-    let mut client = server.login();
-    assert_eq!(client.command("TYPE I").0, 200);
-    let data_addr = client.pasv();
-    let data = data_connect(data_addr);
-    assert_eq!(client.command("RETR file.bin").0, 150);
-    assert!(read_to_end(data) == content, "downloaded bytes differ");
-    assert_eq!(client.reply().0, 226);
+    let mut client = server.session(DataMode::Pasv);
+    let mut got = Vec::new();
+    let done = client.get(b"file.bin", 0, &mut got, &mut |_| {}).unwrap();
+    assert_eq!((done.code, done.bytes), (226, Some(content.len() as u64)));
+    assert!(got == content, "downloaded bytes differ");
+    let used = client.session().last_passive().unwrap();
+    assert!(!used.extended && !used.target.is_warning(), "{used:?}");
 }
 
 #[test]
@@ -193,27 +208,40 @@ fn retr_resumes_at_the_rest_offset() {
     let server = TestServer::start();
     let content = pattern(100_000);
     fs::write(server.root().join("file.bin"), &content).unwrap();
-    let mut client = server.login();
-    assert_eq!(client.command("TYPE I").0, 200);
-    let data = data_connect(client.epsv());
-    assert_eq!(client.command("REST 99000").0, 350);
-    assert_eq!(client.command("RETR file.bin").0, 150);
-    assert!(read_to_end(data) == content[99_000..]);
-    assert_eq!(client.reply().0, 226);
+    let mut client = server.session(DataMode::ExtendedPassive);
+    let mut got = Vec::new();
+    client
+        .get(b"file.bin", 99_000, &mut got, &mut |_| {})
+        .unwrap();
+    assert!(got == content[99_000..]);
 }
 
 #[test]
 fn epsv_stor_writes_the_file_then_226() {
     let server = TestServer::start();
     let content = pattern(2 * 1024 * 1024 + 5);
-    let mut client = server.login();
-    assert_eq!(client.command("TYPE I").0, 200);
-    let mut data = data_connect(client.epsv());
-    assert_eq!(client.command("STOR up.bin").0, 150);
-    data.write_all(&content).unwrap();
-    drop(data);
-    assert_eq!(client.reply().0, 226);
+    let mut client = server.session(DataMode::ExtendedPassive);
+    let done = client
+        .put(
+            b"up.bin",
+            StoreMode::Replace,
+            &mut &content[..],
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(done.code, 226);
     assert!(fs::read(server.root().join("up.bin")).unwrap() == content);
+    // And the rest of a file from an offset (REST + STOR).
+    client
+        .put(
+            b"up.bin",
+            StoreMode::At(1000),
+            &mut &content[..10][..],
+            &mut |_| {},
+        )
+        .unwrap();
+    let expected = [&content[..1000], &content[..10]].concat();
+    assert!(fs::read(server.root().join("up.bin")).unwrap() == expected);
 }
 
 #[test]
@@ -240,34 +268,32 @@ fn list_is_ls_long_format() {
     let server = TestServer::start();
     fs::write(server.root().join("notes.txt"), b"12345").unwrap();
     fs::create_dir(server.root().join("sub")).unwrap();
-    let mut client = server.login();
-    let data = data_connect(client.pasv());
-    assert_eq!(client.command("LIST").0, 150);
-    let listing = String::from_utf8(read_to_end(data)).unwrap();
-    assert_eq!(client.reply().0, 226);
+    let mut client = server.session(DataMode::Passive);
+    let listing = String::from_utf8(client.list(None, ListCommand::List).unwrap()).unwrap();
     let file = listing.lines().find(|l| l.ends_with(" notes.txt")).unwrap();
     assert!(file.starts_with("-rw"), "{file}");
     assert!(file.split_whitespace().any(|field| field == "5"), "{file}");
     let dir = listing.lines().find(|l| l.ends_with(" sub")).unwrap();
     assert!(dir.starts_with('d'), "{dir}");
     assert!(listing.ends_with("\r\n"));
+    let size = client
+        .request(Request::Size(b"notes.txt".to_vec()))
+        .unwrap();
+    assert_eq!(size.size(), Some(5));
 }
 
 #[test]
-fn active_eprt_retr_connects_to_the_client() {
+fn active_mode_retr_connects_to_the_client() {
     let server = TestServer::start();
     fs::write(server.root().join("file.bin"), pattern(70_000)).unwrap();
-    let mut client = server.login();
-    assert_eq!(client.command("TYPE I").0, 200);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    assert_eq!(client.command(&format!("EPRT |1|127.0.0.1|{port}|")).0, 200);
-    client.send("RETR file.bin");
-    let (data, _) = listener.accept().unwrap();
-    data.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    assert_eq!(client.reply().0, 150);
-    assert!(read_to_end(data) == pattern(70_000));
-    assert_eq!(client.reply().0, 226);
+    let mut client = server.session(DataMode::Active);
+    let mut got = Vec::new();
+    client.get(b"file.bin", 0, &mut got, &mut |_| {}).unwrap();
+    assert!(got == pattern(70_000));
+    assert!(
+        client.session().last_passive().is_none(),
+        "no passive command"
+    );
 }
 
 /// Starts a RETR of a file far larger than the socket buffers and reads a
