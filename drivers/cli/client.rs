@@ -428,7 +428,7 @@ fn mirror_down(
         {
             log::warn!(
                 "skipped a remote entry named {:?}",
-                String::from_utf8_lossy(&entry.name)
+                ftpwire_core::client::escape(&entry.name, 200)
             );
             continue;
         }

@@ -797,6 +797,15 @@ impl ClientSession {
     // ---- set-up --------------------------------------------------------
 
     fn send_user(&mut self) {
+        let line_break = |text: &str| text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+        if line_break(&self.config.user) || line_break(&self.config.password) {
+            // A CR or LF would end USER or PASS early and send what follows
+            // as another command.
+            self.fail(ClientError::BadRequest(
+                "a user name or password with a CR, LF or NUL byte cannot be sent over FTP",
+            ));
+            return;
+        }
         let user = core::mem::take(&mut self.config.user);
         self.send(b"USER", user.as_bytes(), Await::User);
         self.config.user = user;

@@ -381,3 +381,21 @@ proptest::proptest! {
         drain(&mut s, &mut Vec::new());
     }
 }
+
+#[test]
+fn a_login_with_a_line_break_is_never_sent() {
+    for (user, password) in [("ann\r\nDELE x", "pw"), ("ann", "pw\nDELE x")] {
+        let mut s = session(ClientConfig::login(user, password));
+        let mut sent = Vec::new();
+        s.handle_input(t(0), b"220 hi\r\n");
+        let events = drain(&mut s, &mut sent);
+        assert!(sent.is_empty(), "{sent:?}");
+        assert!(
+            matches!(
+                &events[..],
+                [ClientEvent::Failed(ClientError::BadRequest(_))]
+            ),
+            "{events:?}"
+        );
+    }
+}
