@@ -17,10 +17,11 @@ use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAdd
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
+use ftpwire_backend::native::client::{NativeClient, Step};
 use ftpwire_core::Instant;
 use ftpwire_core::client::{
-    ClientConfig, ClientError, ClientEvent, ClientOutput, ClientSession, DataToken, Direction,
-    Finished, ListCommand, Request, RequestId, Security, StoreMode,
+    ClientConfig, ClientError, ClientSession, DataToken, Direction, Finished, ListCommand,
+    Request, RequestId, Security, StoreMode,
 };
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
@@ -131,18 +132,13 @@ enum Io<'a> {
 
 /// A connected, logged-in client.
 pub struct Client {
-    session: ClientSession,
+    native: NativeClient,
     control: Option<Control>,
     tls: Option<Arc<rustls::ClientConfig>>,
     server_name: ServerName<'static>,
-    epoch: StdInstant,
     data: Option<Data>,
     listener: Option<(TcpListener, IpAddr)>,
     connect_timeout: Duration,
-    /// Warnings the session gave, in order, each said in full.
-    pub warnings: Vec<String>,
-    failed: Option<ClientError>,
-    data_resumed: Option<bool>,
 }
 
 impl Client {
@@ -157,19 +153,14 @@ impl Client {
         if connect.config.security.is_tls() && connect.tls.is_none() {
             return Err(ConnectError::NoTlsConfig);
         }
-        let epoch = StdInstant::now();
         let mut client = Client {
-            session: ClientSession::new(connect.config.clone(), local, peer, Instant::default()),
+            native: NativeClient::new(connect.config.clone(), local, peer),
             control: Some(Control::Plain(stream)),
             tls: connect.tls.clone(),
             server_name,
-            epoch,
             data: None,
             listener: None,
             connect_timeout: connect.connect_timeout,
-            warnings: Vec::new(),
-            failed: None,
-            data_resumed: None,
         };
         if connect.config.security == Security::Implicit {
             client
@@ -182,13 +173,18 @@ impl Client {
 
     /// The session (its greeting, features, last passive reply...).
     pub fn session(&self) -> &ClientSession {
-        &self.session
+        &self.native.session
+    }
+
+    /// The session's warnings, in order, each said in full.
+    pub fn warnings(&self) -> &[String] {
+        &self.native.warnings
     }
 
     /// Whether the latest protected data connection resumed the control
     /// connection's TLS session (`None` before any).
     pub fn data_resumed(&self) -> Option<bool> {
-        self.data_resumed
+        self.native.data_resumed
     }
 
     /// The server's certificate on the control connection (under TLS).
@@ -201,17 +197,17 @@ impl Client {
 
     /// How later transfers get their data connections.
     pub fn set_data_mode(&mut self, mode: ftpwire_core::client::DataMode) {
-        self.session.set_data_mode(mode);
+        self.native.session.set_data_mode(mode);
     }
 
     /// What later `227` replies are checked with.
     pub fn set_pasv_policy(&mut self, policy: ftpwire_core::client::PasvAddressPolicy) {
-        self.session.set_pasv_policy(policy);
+        self.native.session.set_pasv_policy(policy);
     }
 
     /// Any request without data (SIZE, MKD, a raw command...).
     pub fn request(&mut self, request: Request) -> Result<Finished, ClientError> {
-        let id = self.session.request(request);
+        let id = self.native.session.request(request);
         self.run(Some(id), &mut Io::None, &mut |_| {})
     }
 
@@ -223,7 +219,7 @@ impl Client {
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Finished, ClientError> {
-        let id = self.session.request(Request::Retrieve {
+        let id = self.native.session.request(Request::Retrieve {
             path: path.to_vec(),
             offset,
         });
@@ -238,7 +234,7 @@ impl Client {
         source: &mut dyn Read,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Finished, ClientError> {
-        let id = self.session.request(Request::Store {
+        let id = self.native.session.request(Request::Store {
             path: path.to_vec(),
             mode,
         });
@@ -252,7 +248,7 @@ impl Client {
         command: ListCommand,
     ) -> Result<Vec<u8>, ClientError> {
         let mut out = Vec::new();
-        let id = self.session.request(Request::List {
+        let id = self.native.session.request(Request::List {
             path: path.map(<[u8]>::to_vec),
             command,
         });
@@ -266,11 +262,11 @@ impl Client {
     }
 
     fn now(&self) -> Instant {
-        Instant::from_duration(self.epoch.elapsed())
+        self.native.now()
     }
 
-    /// Drives the session until request `until` is done (or, with `None`,
-    /// until it is ready).
+    /// Carries out the session's steps until request `until` is done (or,
+    /// with `None`, until it is ready).
     fn run(
         &mut self,
         until: Option<RequestId>,
@@ -278,45 +274,78 @@ impl Client {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Finished, ClientError> {
         loop {
-            let output = self.session.poll_output();
-            match output {
-                ClientOutput::Transmit(bytes) => {
-                    let Some(control) = self.control.as_mut() else {
-                        return Err(ClientError::Closed);
+            match self.native.next(until) {
+                Step::Transmit(bytes) => {
+                    let written = match self.control.as_mut() {
+                        Some(control) => control.write_all(bytes).and_then(|()| control.flush()),
+                        None => Err(io::ErrorKind::NotConnected.into()),
                     };
-                    if control
-                        .write_all(bytes)
-                        .and_then(|()| control.flush())
-                        .is_err()
-                    {
-                        self.session.handle_peer_closed();
+                    if written.is_err() {
+                        self.native.peer_closed();
                     }
                 }
-                ClientOutput::Event(event) => {
-                    if let Some(result) = self.on_event(event, until, io, progress) {
-                        return result;
+                Step::UpgradeTls(token) => match self.upgrade_control() {
+                    Ok(()) => self.native.session.tls_established(token),
+                    Err(e) => {
+                        self.control = None;
+                        self.native.control_tls_failed(e);
+                    }
+                },
+                Step::Connect(connect) => {
+                    let result = TcpStream::connect_timeout(&connect.addr, self.connect_timeout);
+                    let now = self.now();
+                    match result {
+                        Ok(stream) => {
+                            let _ = stream.set_nodelay(true);
+                            self.data = Some(Data::Plain(stream));
+                            self.native.session.data_connected(connect.token, now);
+                        }
+                        Err(e) => {
+                            let reason = e.to_string();
+                            self.native.session.data_connect_failed(connect.token, &reason, now)
+                        }
                     }
                 }
-                ClientOutput::Timeout(at) => {
-                    let wait = at
-                        .as_duration()
-                        .saturating_sub(self.epoch.elapsed())
-                        .max(Duration::from_millis(1));
-                    self.read_control(Some(wait));
-                }
-                ClientOutput::Idle => {
-                    if until.is_none() && self.session.is_ready() {
-                        return Ok(Finished {
-                            code: 230,
-                            text: Vec::new(),
-                            bytes: None,
-                        });
+                Step::Listen(listen) => {
+                    let bound = TcpListener::bind((listen.bind, 0)).and_then(|l| {
+                        let port = l.local_addr()?.port();
+                        Ok((l, port))
+                    });
+                    let now = self.now();
+                    match bound {
+                        Ok((listener, port)) => {
+                            self.listener = Some((listener, listen.peer));
+                            self.native.session.listening(listen.token, port, now);
+                        }
+                        Err(e) => {
+                            let reason = e.to_string();
+                            self.native.session.listen_failed(listen.token, &reason, now)
+                        }
                     }
-                    self.read_control(None);
                 }
-                ClientOutput::Closed => {
-                    self.control = None;
-                    return Err(self.failed.clone().unwrap_or(ClientError::Closed));
+                Step::Accept(token) => self.accept(token),
+                Step::Secure(token) => self.secure_data(token),
+                Step::Move(moving) => {
+                    let result = self.move_data(moving.direction, io, &moving.token, progress);
+                    let now = self.now();
+                    match result {
+                        Ok(bytes) => self.native.session.data_done(moving.token, Ok(bytes), now),
+                        Err(e) => {
+                            let reason = e.to_string();
+                            self.native.session.data_done(moving.token, Err(&reason), now)
+                        }
+                    }
+                }
+                Step::DropData => {
+                    self.data = None;
+                    self.listener = None;
+                }
+                Step::Read(wait) => self.read_control(wait),
+                Step::Done(result) => {
+                    if result.is_err() && self.native.session.is_closed() {
+                        self.control = None;
+                    }
+                    return result;
                 }
             }
         }
@@ -325,122 +354,20 @@ impl Client {
     /// One read of the control connection (at most `wait`), handed to the session.
     fn read_control(&mut self, wait: Option<Duration>) {
         let Some(control) = self.control.as_mut() else {
-            self.session.handle_peer_closed();
+            self.native.peer_closed();
             return;
         };
         let _ = control.tcp().set_read_timeout(wait);
         let mut buf = [0u8; 4096];
         match control.read(&mut buf) {
-            Ok(0) => self.session.handle_peer_closed(),
-            Ok(n) => {
-                let now = self.now();
-                self.session.handle_input(now, &buf[..n]);
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                let now = self.now();
-                self.session.handle_timeout(now);
+            Ok(0) => self.native.peer_closed(),
+            Ok(n) => self.native.input(&buf[..n]),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                self.native.read_timed_out()
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => self.session.handle_peer_closed(),
+            Err(_) => self.native.peer_closed(),
         }
-    }
-
-    fn on_event(
-        &mut self,
-        event: ClientEvent,
-        until: Option<RequestId>,
-        io: &mut Io<'_>,
-        progress: &mut dyn FnMut(u64),
-    ) -> Option<Result<Finished, ClientError>> {
-        match event {
-            ClientEvent::Ready => {
-                if until.is_none() {
-                    return Some(Ok(Finished {
-                        code: 230,
-                        text: Vec::new(),
-                        bytes: None,
-                    }));
-                }
-            }
-            ClientEvent::UpgradeTls(token) => match self.upgrade_control() {
-                Ok(()) => self.session.tls_established(token),
-                Err(e) => {
-                    self.failed = Some(ClientError::Tls(e));
-                    self.control = None;
-                    self.session.handle_peer_closed();
-                }
-            },
-            ClientEvent::ConnectData(connect) => {
-                let now = self.now();
-                match TcpStream::connect_timeout(&connect.addr, self.connect_timeout) {
-                    Ok(stream) => {
-                        let _ = stream.set_nodelay(true);
-                        self.data = Some(Data::Plain(stream));
-                        self.session.data_connected(connect.token, now);
-                    }
-                    Err(e) => self
-                        .session
-                        .data_connect_failed(connect.token, &e.to_string(), now),
-                }
-            }
-            ClientEvent::ListenData(listen) => {
-                let now = self.now();
-                match TcpListener::bind((listen.bind, 0)).and_then(|l| {
-                    let port = l.local_addr()?.port();
-                    Ok((l, port))
-                }) {
-                    Ok((listener, port)) => {
-                        self.listener = Some((listener, listen.peer));
-                        self.session.listening(listen.token, port, now);
-                    }
-                    Err(e) => self
-                        .session
-                        .listen_failed(listen.token, &e.to_string(), now),
-                }
-            }
-            ClientEvent::AcceptData(token) => self.accept(token),
-            ClientEvent::SecureData(token) => self.secure_data(token),
-            ClientEvent::MoveData(moving) => {
-                let result = self.move_data(moving.direction, io, &moving.token, progress);
-                let now = self.now();
-                match result {
-                    Ok(bytes) => self.session.data_done(moving.token, Ok(bytes), now),
-                    Err(e) => self
-                        .session
-                        .data_done(moving.token, Err(&e.to_string()), now),
-                }
-            }
-            ClientEvent::AbortData(_) => {
-                self.data = None;
-                self.listener = None;
-            }
-            ClientEvent::Done(done) => {
-                if Some(done.request) == until {
-                    // The host's own failure (a TLS handshake) says more
-                    // than the session's "closed" that followed it.
-                    return Some(match (done.result, &self.failed) {
-                        (Err(ClientError::Closed), Some(first)) => Err(first.clone()),
-                        (result, _) => result,
-                    });
-                }
-            }
-            ClientEvent::Warning(warning) => {
-                log::warn!("{warning}");
-                self.warnings.push(warning.to_string());
-            }
-            ClientEvent::Failed(error) => {
-                let first = self.failed.get_or_insert(error).clone();
-                if until.is_none() {
-                    return Some(Err(first));
-                }
-            }
-        }
-        None
     }
 
     fn upgrade_control(&mut self) -> Result<(), String> {
@@ -461,7 +388,7 @@ impl Client {
     fn accept(&mut self, token: DataToken) {
         let Some((listener, peer)) = self.listener.take() else {
             let now = self.now();
-            self.session.data_connect_failed(token, "no listener", now);
+            self.native.session.data_connect_failed(token, "no listener", now);
             return;
         };
         let result = accept_from(&listener, peer, self.connect_timeout);
@@ -469,9 +396,9 @@ impl Client {
         match result {
             Ok(stream) => {
                 self.data = Some(Data::Plain(stream));
-                self.session.data_connected(token, now);
+                self.native.session.data_connected(token, now);
             }
-            Err(e) => self.session.data_connect_failed(token, &e, now),
+            Err(e) => self.native.session.data_connect_failed(token, &e, now),
         }
     }
 
@@ -494,10 +421,10 @@ impl Client {
         let now = self.now();
         match result {
             Ok(resumed) => {
-                self.data_resumed = Some(resumed);
-                self.session.data_secured(token, resumed, now);
+                self.native.data_resumed = Some(resumed);
+                self.native.session.data_secured(token, resumed, now);
             }
-            Err(e) => self.session.data_tls_failed(token, &e, now),
+            Err(e) => self.native.session.data_tls_failed(token, &e, now),
         }
     }
 
@@ -515,11 +442,10 @@ impl Client {
         let mut buf = vec![0u8; 64 * 1024];
         let mut moved = 0u64;
         let mut last_report = StdInstant::now();
-        let mut report = |moved: u64, session: &mut ClientSession, epoch: StdInstant| {
+        let mut report = |moved: u64, native: &mut NativeClient| {
             progress(moved);
-            if last_report.elapsed() >= Duration::from_millis(500) {
-                last_report = StdInstant::now();
-                session.data_progress(token, Instant::from_duration(epoch.elapsed()));
+            if let Some(now) = native.progress_due(&mut last_report) {
+                native.session.data_progress(token, now);
             }
         };
         let stall = Some(Duration::from_secs(60));
@@ -546,7 +472,7 @@ impl Client {
                         sink.write_all(&buf[..n])?;
                     }
                     moved += n as u64;
-                    report(moved, &mut self.session, self.epoch);
+                    report(moved, &mut self.native);
                 }
                 if let Io::Sink(sink) = io {
                     sink.flush()?;
@@ -557,7 +483,7 @@ impl Client {
                     return Err(io::Error::other("an upload without a source"));
                 };
                 let mut write_all =
-                    |w: &mut dyn Write, session: &mut ClientSession| -> io::Result<()> {
+                    |w: &mut dyn Write, native: &mut NativeClient| -> io::Result<()> {
                         loop {
                             let n = match source.read(&mut buf) {
                                 Ok(0) => return w.flush(),
@@ -567,16 +493,16 @@ impl Client {
                             };
                             w.write_all(&buf[..n])?;
                             moved += n as u64;
-                            report(moved, session, self.epoch);
+                            report(moved, native);
                         }
                     };
                 match data {
                     Data::Plain(mut s) => {
-                        write_all(&mut s, &mut self.session)?;
+                        write_all(&mut s, &mut self.native)?;
                         s.shutdown(Shutdown::Write)?;
                     }
                     Data::Tls(mut s) => {
-                        write_all(&mut *s, &mut self.session)?;
+                        write_all(&mut *s, &mut self.native)?;
                         s.conn.send_close_notify();
                         while s.conn.wants_write() {
                             s.conn.write_tls(&mut s.sock)?;
