@@ -1,5 +1,6 @@
-//! `ftpwire get/put/ls/mirror` (the client half, on the std client host)
-//! against `ftpwire serve` on each server driver: round trips with
+//! `ftpwire get/put/ls/mirror` (the client half) against `ftpwire serve`,
+//! the client on the same driver as the server (std with std, smol with
+//! smol): round trips with
 //! checksums, resume, active mode, FTPS explicit and implicit (with TLS
 //! session reuse required), mirrors both ways, and one-line errors.
 
@@ -26,9 +27,15 @@ driver_matrix!(
     failures_are_one_line_with_a_non_zero_exit,
 );
 
-fn ftpwire(args: &[&str], cwd: &Path) -> Run {
+/// `ftpwire COMMAND --driver DRIVER ARGS...`: the client on the same
+/// driver as the server, so each client host meets every test.
+fn ftpwire(driver: &str, args: &[&str], cwd: &Path) -> Run {
     run_bounded(
-        Command::new(binary()).args(args).current_dir(cwd),
+        Command::new(binary())
+            .arg(args[0])
+            .args(["--driver", driver])
+            .args(&args[1..])
+            .current_dir(cwd),
         CLIENT_TIMEOUT,
     )
 }
@@ -42,9 +49,10 @@ fn put_then_get_round_trip(driver: &'static str) {
     let server = Server::start(driver, &[]);
     let local = tempfile::tempdir().unwrap();
     std::fs::write(local.path().join("up.bin"), payload()).unwrap();
-    ftpwire(&["put", "up.bin", &url(&server, "")], local.path()).success();
+    ftpwire(driver, &["put", "up.bin", &url(&server, "")], local.path()).success();
     assert_file_holds(&server.root().join("up.bin"), payload(), "uploaded");
     ftpwire(
+        driver,
         &["get", &url(&server, "up.bin"), "-o", "down.bin"],
         local.path(),
     )
@@ -52,7 +60,7 @@ fn put_then_get_round_trip(driver: &'static str) {
     assert_file_holds(&local.path().join("down.bin"), payload(), "downloaded");
     // Without -o: the remote name, in the working directory.
     std::fs::remove_file(local.path().join("up.bin")).unwrap();
-    ftpwire(&["get", &url(&server, "up.bin")], local.path()).success();
+    ftpwire(driver, &["get", &url(&server, "up.bin")], local.path()).success();
     assert_file_holds(
         &local.path().join("up.bin"),
         payload(),
@@ -65,11 +73,13 @@ fn active_mode_round_trip(driver: &'static str) {
     let local = tempfile::tempdir().unwrap();
     std::fs::write(local.path().join("a.bin"), &payload()[..1_000_000]).unwrap();
     ftpwire(
+        driver,
         &["put", "--active", "a.bin", &url(&server, "a.bin")],
         local.path(),
     )
     .success();
     ftpwire(
+        driver,
         &["get", "--active", &url(&server, "a.bin"), "-o", "b.bin"],
         local.path(),
     )
@@ -90,11 +100,17 @@ fn get_continue_keeps_the_local_bytes_and_fetches_the_rest(driver: &'static str)
     let cut = 1_234_567;
     let marker = vec![b'#'; cut];
     std::fs::write(local.path().join("big.bin"), &marker).unwrap();
-    ftpwire(&["get", "-c", &url(&server, "big.bin")], local.path()).success();
+    ftpwire(
+        driver,
+        &["get", "-c", &url(&server, "big.bin")],
+        local.path(),
+    )
+    .success();
     let expected = [&marker[..], &payload()[cut..]].concat();
     assert_file_holds(&local.path().join("big.bin"), &expected, "resumed download");
     // Complete already: nothing to do, and nothing changes.
     ftpwire(
+        driver,
         &["get", "--continue", &url(&server, "big.bin")],
         local.path(),
     )
@@ -123,7 +139,14 @@ fn get_continue_after_a_cut_connection(driver: &'static str) {
     };
     let first = serve(root.path());
     let mut child = Command::new(binary())
-        .args(["get", &url(&first, "big.bin"), "-o", "-"])
+        .args([
+            "get",
+            "--driver",
+            driver,
+            &url(&first, "big.bin"),
+            "-o",
+            "-",
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -160,7 +183,12 @@ fn get_continue_after_a_cut_connection(driver: &'static str) {
     let local = tempfile::tempdir().unwrap();
     std::fs::write(local.path().join("big.bin"), &partial).unwrap();
     let second = serve(root.path());
-    ftpwire(&["get", "-c", &url(&second, "big.bin")], local.path()).success();
+    ftpwire(
+        driver,
+        &["get", "-c", &url(&second, "big.bin")],
+        local.path(),
+    )
+    .success();
     assert_file_holds(
         &local.path().join("big.bin"),
         payload(),
@@ -176,6 +204,7 @@ fn put_continue_sends_only_the_rest(driver: &'static str) {
     let local = tempfile::tempdir().unwrap();
     std::fs::write(local.path().join("big.bin"), payload()).unwrap();
     ftpwire(
+        driver,
         &["put", "-c", "big.bin", &url(&server, "big.bin")],
         local.path(),
     )
@@ -190,11 +219,11 @@ fn ls_lists_names_and_long_lines(driver: &'static str) {
     std::fs::write(server.root().join("b.txt"), b"12345").unwrap();
     std::fs::write(server.root().join("sub dir/inner"), b"x").unwrap();
     let local = tempfile::tempdir().unwrap();
-    let run = ftpwire(&["ls", &url(&server, "")], local.path()).success();
+    let run = ftpwire(driver, &["ls", &url(&server, "")], local.path()).success();
     assert_eq!(run.stdout, "b.txt\nsub dir/\n");
-    let run = ftpwire(&["ls", &url(&server, "sub%20dir/")], local.path()).success();
+    let run = ftpwire(driver, &["ls", &url(&server, "sub%20dir/")], local.path()).success();
     assert_eq!(run.stdout, "inner\n");
-    let run = ftpwire(&["ls", "-l", &url(&server, "")], local.path()).success();
+    let run = ftpwire(driver, &["ls", "-l", &url(&server, "")], local.path()).success();
     assert!(
         run.stdout.contains("type=file;size=5;") && run.stdout.contains("; b.txt\r\n"),
         "{run}"
@@ -210,7 +239,12 @@ fn mirror_up_and_back_down(driver: &'static str) {
     std::fs::write(tree.join("a/mid.txt"), b"middle\n").unwrap();
     std::fs::write(tree.join("a/b/deep.bin"), &payload()[7..300_007]).unwrap();
     std::fs::write(tree.join("a/b/empty"), b"").unwrap();
-    let run = ftpwire(&["mirror", "tree", &url(&server, "copy")], local.path()).success();
+    let run = ftpwire(
+        driver,
+        &["mirror", "tree", &url(&server, "copy")],
+        local.path(),
+    )
+    .success();
     assert!(
         run.stderr.contains("mirrored 4 files (800007 bytes)"),
         "{run}"
@@ -220,7 +254,12 @@ fn mirror_up_and_back_down(driver: &'static str) {
         &payload()[7..300_007],
         "uploaded tree",
     );
-    let run = ftpwire(&["mirror", &url(&server, "copy"), "back"], local.path()).success();
+    let run = ftpwire(
+        driver,
+        &["mirror", &url(&server, "copy"), "back"],
+        local.path(),
+    )
+    .success();
     assert!(
         run.stderr.contains("mirrored 4 files (800007 bytes)"),
         "{run}"
@@ -230,7 +269,12 @@ fn mirror_up_and_back_down(driver: &'static str) {
         assert_file_holds(&local.path().join("back").join(file), &expected, file);
     }
     // Again: everything is there already.
-    let run = ftpwire(&["mirror", &url(&server, "copy"), "back"], local.path()).success();
+    let run = ftpwire(
+        driver,
+        &["mirror", &url(&server, "copy"), "back"],
+        local.path(),
+    )
+    .success();
     assert!(
         run.stderr
             .contains("mirrored 0 files (0 bytes), 4 already up to date"),
@@ -252,6 +296,7 @@ fn ftps_explicit_and_implicit_with_session_reuse_required(driver: &'static str) 
     let local = tempfile::tempdir().unwrap();
     std::fs::write(local.path().join("s.bin"), &payload()[..2_000_000]).unwrap();
     ftpwire(
+        driver,
         &["put", "--tls", "-k", "s.bin", &url(&server, "")],
         local.path(),
     )
@@ -263,7 +308,12 @@ fn ftps_explicit_and_implicit_with_session_reuse_required(driver: &'static str) 
     );
     let implicit = server.implicit_addr.expect("an implicit-FTPS listener");
     let implicit_url = format!("ftps://{USER}:{PASSWORD}@{implicit}/s.bin");
-    ftpwire(&["get", "-k", &implicit_url, "-o", "t.bin"], local.path()).success();
+    ftpwire(
+        driver,
+        &["get", "-k", &implicit_url, "-o", "t.bin"],
+        local.path(),
+    )
+    .success();
     assert_file_holds(
         &local.path().join("t.bin"),
         &payload()[..2_000_000],
@@ -276,13 +326,13 @@ fn ftps_explicit_and_implicit_with_session_reuse_required(driver: &'static str) 
         server.log()
     );
     // Plain FTP is refused by --require-tls, and says so.
-    let run = ftpwire(&["ls", &url(&server, "")], local.path()).failure();
+    let run = ftpwire(driver, &["ls", &url(&server, "")], local.path()).failure();
     assert!(
         run.stderr.starts_with("ftpwire: error: the server refused"),
         "{run}"
     );
     // Without -k, a self-signed certificate is refused with the fix named.
-    let run = ftpwire(&["ls", "--tls", &url(&server, "")], local.path()).failure();
+    let run = ftpwire(driver, &["ls", "--tls", &url(&server, "")], local.path()).failure();
     assert!(
         run.stderr.contains("the TLS handshake failed") && run.stderr.contains("-k"),
         "{run}"
@@ -292,7 +342,7 @@ fn ftps_explicit_and_implicit_with_session_reuse_required(driver: &'static str) 
 fn failures_are_one_line_with_a_non_zero_exit(driver: &'static str) {
     let server = Server::start(driver, &[]);
     let local = tempfile::tempdir().unwrap();
-    let run = ftpwire(&["get", &url(&server, "missing.bin")], local.path()).failure();
+    let run = ftpwire(driver, &["get", &url(&server, "missing.bin")], local.path()).failure();
     assert_eq!(
         run.stderr.trim_end(),
         "ftpwire: error: the server refused RETR: 550 No such file or directory.",
@@ -303,13 +353,14 @@ fn failures_are_one_line_with_a_non_zero_exit(driver: &'static str) {
         "no empty file left behind"
     );
     let bad = format!("ftp://{USER}:wrong@{}/", server.addr);
-    let run = ftpwire(&["ls", &bad], local.path()).failure();
+    let run = ftpwire(driver, &["ls", &bad], local.path()).failure();
     assert_eq!(run.stderr.lines().count(), 1, "{run}");
     assert!(run.stderr.contains("530"), "{run}");
-    let run = ftpwire(&["ls", "http://example.com/"], local.path()).failure();
+    let run = ftpwire(driver, &["ls", "http://example.com/"], local.path()).failure();
     assert!(run.stderr.contains("only ftp:// and ftps://"), "{run}");
     // A path with an encoded CR LF is refused before anything is sent.
     let run = ftpwire(
+        driver,
         &["get", &url(&server, "a%0d%0aDELE%20b"), "-o", "x"],
         local.path(),
     )

@@ -20,7 +20,7 @@ driver_matrix!(
 
 fn doctor(server: &Server, extra: &[&str]) -> (Run, serde_json::Value) {
     let url = format!("ftp://{USER}:{PASSWORD}@{}/", server.addr);
-    let mut json_args = vec!["doctor", "-k", "--json", &url];
+    let mut json_args = vec!["doctor", "--driver", server.driver(), "-k", "--json", &url];
     json_args.extend(extra);
     let run = run_bounded(Command::new(binary()).args(&json_args), CLIENT_TIMEOUT);
     let report: serde_json::Value = serde_json::from_str(&run.stdout)
@@ -127,7 +127,7 @@ fn a_wrong_passive_address_is_found_and_named(driver: &'static str) {
     // The human form says the same, one finding per line, with the fix.
     let url = format!("ftp://{USER}:{PASSWORD}@{}/", server.addr);
     let human = run_bounded(
-        Command::new(binary()).args(["doctor", "-k", &url]),
+        Command::new(binary()).args(["doctor", "--driver", server.driver(), "-k", &url]),
         CLIENT_TIMEOUT,
     );
     assert!(!human.status.success());

@@ -244,8 +244,9 @@ impl Nat {
         )
     }
 
-    /// `ftpwire doctor --json` from the client namespace, to the router's public address.
-    fn doctor(&self) -> (common::clients::Run, serde_json::Value) {
+    /// `ftpwire doctor --json` on the client host of `driver`, from the
+    /// client namespace, to the router's public address.
+    fn doctor(&self, driver: &str) -> (common::clients::Run, serde_json::Value) {
         let url = format!("ftp://{USER}:{PASSWORD}@{PUBLIC}:2121/");
         let run = run_bounded(
             Command::new("ip").args([
@@ -254,6 +255,8 @@ impl Nat {
                 &self.client,
                 binary(),
                 "doctor",
+                "--driver",
+                driver,
                 "-k",
                 "--json",
                 &url,
@@ -291,7 +294,7 @@ fn the_alg_trap_is_found_behind_nat(driver: &'static str) {
     let nat = Nat::new();
     let certificate = Certificate::generate();
     let _server = nat.serve(driver, &certificate, &[]);
-    let (run, report) = nat.doctor();
+    let (run, report) = nat.doctor(driver);
     assert!(!run.status.success(), "the ALG trap is a fault: {run}");
     // Plain PASV works: the helper rewrote the private address.
     assert_eq!(
@@ -326,7 +329,17 @@ fn the_alg_trap_is_found_behind_nat(driver: &'static str) {
     // The human output, as the closing note shows it.
     let url = format!("ftp://{USER}:{PASSWORD}@{PUBLIC}:2121/");
     let human = run_bounded(
-        Command::new("ip").args(["netns", "exec", &nat.client, binary(), "doctor", "-k", &url]),
+        Command::new("ip").args([
+            "netns",
+            "exec",
+            &nat.client,
+            binary(),
+            "doctor",
+            "--driver",
+            driver,
+            "-k",
+            &url,
+        ]),
         CLIENT_TIMEOUT,
     );
     println!("{}", human.stdout);
@@ -337,7 +350,7 @@ fn a_server_with_its_public_address_is_healthy_behind_nat(driver: &'static str) 
     let nat = Nat::new();
     let certificate = Certificate::generate();
     let _server = nat.serve(driver, &certificate, &["--passive-address", PUBLIC]);
-    let (run, report) = nat.doctor();
+    let (run, report) = nat.doctor(driver);
     assert!(run.status.success(), "{run}");
     assert_eq!(report["healthy"], true, "{report:#}");
     assert_eq!(status(&report, "PASV + LIST under TLS").0, "ok");

@@ -8,6 +8,7 @@ use std::io::{self, IsTerminal, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use ftpwire::ftp_url::FtpUrl;
+use ftpwire_backend::native::client::Connect;
 use ftpwire_backend::native::client_tls::{Trust, client_config};
 use ftpwire_core::client::listing::{is_self_or_parent, parse_list_line, parse_mlsd_line};
 use ftpwire_core::client::{
@@ -15,7 +16,6 @@ use ftpwire_core::client::{
     StoreMode,
 };
 use ftpwire_core::listing::FileKind;
-use ftpwire_std::client::{Client, Connect};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Flags every client command takes.
@@ -34,10 +34,128 @@ pub struct ClientArgs {
     /// on its own.
     #[arg(long)]
     active: bool,
+    /// The client host: `std` (blocking) or `smol` (async).
+    #[arg(long, value_enum, default_value = "std")]
+    driver: ClientDriver,
     /// What to do when a 227 names another address than the server's:
     /// replace it (with a warning), trust it, or refuse.
     #[arg(long, value_enum, default_value = "replace", value_name = "POLICY")]
     pasv_policy: PolicyArg,
+}
+
+/// Which driver's client host runs a client command.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientDriver {
+    /// Blocking std sockets.
+    Std,
+    /// smol / async-io.
+    Smol,
+}
+
+/// How to reach a server: which certificates to trust, on which driver.
+#[derive(Debug, Clone)]
+pub struct Via {
+    /// From `-k` / `--cacert`.
+    pub trust: Trust,
+    /// From `--driver`.
+    pub driver: ClientDriver,
+}
+
+/// A connected client on either driver, with one set of blocking calls
+/// (the smol one runs each call to its end on the current thread).
+pub enum Client {
+    /// `ftpwire_std::client`.
+    Std(Box<ftpwire_std::client::Client>),
+    /// `ftpwire_smol::client`.
+    Smol(Box<ftpwire_smol::client::Client>),
+}
+
+/// `$call` on the client, whichever driver it is; with `wait`, the smol
+/// one's future is run to its end.
+macro_rules! on_client {
+    (wait $client:expr, $c:ident => $call:expr) => {
+        match $client {
+            Client::Std($c) => $call,
+            Client::Smol($c) => smol::block_on($call),
+        }
+    };
+    ($client:expr, $c:ident => $call:expr) => {
+        match $client {
+            Client::Std($c) => $call,
+            Client::Smol($c) => $call,
+        }
+    };
+}
+
+impl Client {
+    /// The session (greeting, features, last passive reply...).
+    pub fn session(&self) -> &ftpwire_core::client::ClientSession {
+        on_client!(self, c => c.session())
+    }
+
+    /// Whether the latest protected data connection resumed the TLS session.
+    pub fn data_resumed(&self) -> Option<bool> {
+        on_client!(self, c => c.data_resumed())
+    }
+
+    /// The server's certificate on the control connection.
+    pub fn peer_certificate(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
+        on_client!(self, c => c.peer_certificate())
+    }
+
+    /// How later transfers get their data connections.
+    pub fn set_data_mode(&mut self, mode: DataMode) {
+        on_client!(self, c => c.set_data_mode(mode))
+    }
+
+    /// What later `227` replies are checked with.
+    pub fn set_pasv_policy(&mut self, policy: PasvAddressPolicy) {
+        on_client!(self, c => c.set_pasv_policy(policy))
+    }
+
+    /// A request without data.
+    pub fn request(
+        &mut self,
+        request: Request,
+    ) -> Result<ftpwire_core::client::Finished, ClientError> {
+        on_client!(wait self, c => c.request(request))
+    }
+
+    /// RETR into `sink`.
+    pub fn get(
+        &mut self,
+        path: &[u8],
+        offset: u64,
+        sink: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ftpwire_core::client::Finished, ClientError> {
+        on_client!(wait self, c => c.get(path, offset, sink, progress))
+    }
+
+    /// STOR/APPE from `source`.
+    pub fn put(
+        &mut self,
+        path: &[u8],
+        mode: StoreMode,
+        source: &mut dyn io::Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ftpwire_core::client::Finished, ClientError> {
+        on_client!(wait self, c => c.put(path, mode, source, progress))
+    }
+
+    /// A listing's bytes.
+    pub fn list(
+        &mut self,
+        path: Option<&[u8]>,
+        command: ListCommand,
+    ) -> Result<Vec<u8>, ClientError> {
+        on_client!(wait self, c => c.list(path, command))
+    }
+
+    /// QUIT.
+    pub fn quit(self) -> Result<ftpwire_core::client::Finished, ClientError> {
+        on_client!(wait self, c => c.quit())
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -112,15 +230,15 @@ pub fn trust(insecure: bool, cacert: Option<&Path>) -> Trust {
 }
 
 /// Connects and logs in to `url` with `config` (its login taken from the URL).
-pub fn open(url: &FtpUrl, config: ClientConfig, trust: &Trust) -> Result<Client, Failure> {
-    open_with(url, config, trust, |_| {})
+pub fn open(url: &FtpUrl, config: ClientConfig, via: &Via) -> Result<Client, Failure> {
+    open_with(url, config, via, |_| {})
 }
 
 /// [`open`], with the connection's settings changed by `adjust` first.
 pub fn open_with(
     url: &FtpUrl,
     config: ClientConfig,
-    trust: &Trust,
+    via: &Via,
     adjust: impl FnOnce(&mut Connect),
 ) -> Result<Client, Failure> {
     let config = ClientConfig {
@@ -132,10 +250,17 @@ pub fn open_with(
     let mut connect = Connect::new(&url.address(), config);
     connect.server_name = url.host.clone();
     if tls {
-        connect.tls = Some(client_config(trust).map_err(|e| e.to_string())?);
+        connect.tls = Some(client_config(&via.trust).map_err(|e| e.to_string())?);
     }
     adjust(&mut connect);
-    Client::connect(&connect).map_err(|e| e.to_string())
+    match via.driver {
+        ClientDriver::Std => {
+            ftpwire_std::client::Client::connect(&connect).map(|c| Client::Std(Box::new(c)))
+        }
+        ClientDriver::Smol => smol::block_on(ftpwire_smol::client::Client::connect(&connect))
+            .map(|c| Client::Smol(Box::new(c))),
+    }
+    .map_err(|e| e.to_string())
 }
 
 fn connect(url: &FtpUrl, args: &ClientArgs) -> Result<Client, Failure> {
@@ -160,7 +285,11 @@ fn connect(url: &FtpUrl, args: &ClientArgs) -> Result<Client, Failure> {
         },
         ..ClientConfig::default()
     };
-    open(url, config, &trust(args.insecure, args.cacert.as_deref()))
+    let via = Via {
+        trust: trust(args.insecure, args.cacert.as_deref()),
+        driver: args.driver,
+    };
+    open(url, config, &via)
 }
 
 fn parse(url: &str) -> Result<FtpUrl, Failure> {

@@ -9,12 +9,12 @@
 
 use std::fmt::Write as _;
 
+use crate::client::{Client, ClientDriver, Via};
 use ftpwire::ftp_url::FtpUrl;
 use ftpwire_backend::native::client_tls::Trust;
 use ftpwire_core::client::{
     ClientConfig, DataMode, ListCommand, Mismatch, PasvAddressPolicy, PasvTarget, Security, escape,
 };
-use ftpwire_std::client::Client;
 use serde::Serialize;
 
 /// `ftpwire doctor URL`.
@@ -31,6 +31,9 @@ pub struct DoctorArgs {
     /// Machine-readable output: one JSON object.
     #[arg(long)]
     json: bool,
+    /// The client host: `std` (blocking) or `smol` (async).
+    #[arg(long, value_enum, default_value = "std")]
+    driver: ClientDriver,
     /// Where to try implicit FTPS (TLS from the first byte) [default: 990].
     #[arg(long, value_name = "PORT", default_value_t = 990)]
     implicit_port: u16,
@@ -106,8 +109,11 @@ pub fn doctor(args: DoctorArgs) -> Result<bool, String> {
         server: url.address(),
         ..Report::default()
     };
-    let trust = crate::client::trust(args.insecure, args.cacert.as_deref());
-    run(&url, &trust, args.implicit_port, &mut report);
+    let via = Via {
+        trust: crate::client::trust(args.insecure, args.cacert.as_deref()),
+        driver: args.driver,
+    };
+    run(&url, &via, args.implicit_port, &mut report);
     report.healthy = !report.findings.iter().any(|f| f.status == Status::Fail);
     if args.json {
         println!(
@@ -120,12 +126,12 @@ pub fn doctor(args: DoctorArgs) -> Result<bool, String> {
     Ok(report.healthy)
 }
 
-fn connect(url: &FtpUrl, security: Security, trust: &Trust) -> Result<Client, String> {
+fn connect(url: &FtpUrl, security: Security, via: &Via) -> Result<Client, String> {
     let config = ClientConfig {
         security,
         ..ClientConfig::default()
     };
-    crate::client::open(url, config, trust)
+    crate::client::open(url, config, via)
 }
 
 /// What one PASV + LIST showed.
@@ -190,13 +196,13 @@ fn mismatch_words(mismatch: Mismatch) -> &'static str {
     }
 }
 
-fn run(url: &FtpUrl, trust: &Trust, implicit_port: u16, report: &mut Report) {
+fn run(url: &FtpUrl, via: &Via, implicit_port: u16, report: &mut Report) {
     let first = if url.implicit_tls {
         Security::Implicit
     } else {
         Security::Plain
     };
-    let mut client = match connect(url, first, trust) {
+    let mut client = match connect(url, first, via) {
         Ok(client) => client,
         Err(e) => {
             report.add("connect and log in", Status::Fail, e, None);
@@ -263,7 +269,7 @@ fn run(url: &FtpUrl, trust: &Trust, implicit_port: u16, report: &mut Report) {
         return;
     }
     // Explicit TLS: the same passive checks inside it.
-    match connect(url, Security::Explicit, trust) {
+    match connect(url, Security::Explicit, via) {
         Ok(mut tls) => {
             report.add(
                 "explicit FTPS (AUTH TLS)",
@@ -271,7 +277,7 @@ fn run(url: &FtpUrl, trust: &Trust, implicit_port: u16, report: &mut Report) {
                 "TLS handshake and login under TLS work".into(),
                 None,
             );
-            certificate_step(&tls, trust, report);
+            certificate_step(&tls, &via.trust, report);
             passive_steps(&mut tls, report, "under TLS");
             let tls_pasv = tls.session().last_passive().map(|p| p.target);
             alg_check(plain_pasv, tls_pasv, report);
@@ -293,7 +299,7 @@ fn run(url: &FtpUrl, trust: &Trust, implicit_port: u16, report: &mut Report) {
                 ),
             }
             let _ = tls.quit();
-            reuse_step(url, trust, report);
+            reuse_step(url, via, report);
         }
         Err(e) if features.auth_tls => report.add(
             "explicit FTPS (AUTH TLS)",
@@ -308,7 +314,7 @@ fn run(url: &FtpUrl, trust: &Trust, implicit_port: u16, report: &mut Report) {
             Some("to offer FTPS: ftpwire serve --tls-cert FILE --tls-key FILE".into()),
         ),
     }
-    implicit_step(url, trust, implicit_port, report);
+    implicit_step(url, via, implicit_port, report);
 }
 
 /// The certificate's subject and expiry.
@@ -351,19 +357,19 @@ fn certificate_step(client: &Client, trust: &Trust, report: &mut Report) {
 /// Whether the server requires data connections to resume the control
 /// connection's TLS session: a client that cannot resume tries a
 /// protected LIST.
-fn reuse_step(url: &FtpUrl, trust: &Trust, report: &mut Report) {
+fn reuse_step(url: &FtpUrl, via: &Via, report: &mut Report) {
     let config = ClientConfig {
         security: Security::Explicit,
         ..ClientConfig::default()
     };
-    let no_resumption = |connect: &mut ftpwire_std::client::Connect| {
+    let no_resumption = |connect: &mut ftpwire_backend::native::client::Connect| {
         if let Some(tls) = &connect.tls {
             let mut tls = (**tls).clone();
             tls.resumption = rustls::client::Resumption::disabled();
             connect.tls = Some(std::sync::Arc::new(tls));
         }
     };
-    let Ok(mut client) = crate::client::open_with(url, config, trust, no_resumption) else {
+    let Ok(mut client) = crate::client::open_with(url, config, via, no_resumption) else {
         return;
     };
     match client.list(None, ListCommand::List) {
@@ -384,7 +390,7 @@ fn reuse_step(url: &FtpUrl, trust: &Trust, report: &mut Report) {
 }
 
 /// Implicit FTPS on `port` of the same host.
-fn implicit_step(url: &FtpUrl, trust: &Trust, port: u16, report: &mut Report) {
+fn implicit_step(url: &FtpUrl, via: &Via, port: u16, report: &mut Report) {
     if url.implicit_tls {
         return;
     }
@@ -397,10 +403,10 @@ fn implicit_step(url: &FtpUrl, trust: &Trust, port: u16, report: &mut Report) {
         security: Security::Implicit,
         ..ClientConfig::default()
     };
-    let short = |connect: &mut ftpwire_std::client::Connect| {
+    let short = |connect: &mut ftpwire_backend::native::client::Connect| {
         connect.connect_timeout = std::time::Duration::from_secs(3);
     };
-    match crate::client::open_with(&implicit, config, trust, short) {
+    match crate::client::open_with(&implicit, config, via, short) {
         Ok(mut client) => {
             let listed = client.list(None, ListCommand::List);
             let (status, detail) = match listed {

@@ -20,65 +20,13 @@ use std::time::{Duration, Instant as StdInstant};
 use ftpwire_backend::native::client::{NativeClient, Step};
 use ftpwire_core::Instant;
 use ftpwire_core::client::{
-    ClientConfig, ClientError, ClientSession, DataToken, Direction, Finished, ListCommand,
-    Request, RequestId, Security, StoreMode,
+    ClientError, ClientSession, DataToken, Direction, Finished, ListCommand, Request, RequestId,
+    Security, StoreMode,
 };
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
-/// Where and how to connect.
-#[derive(Debug, Clone)]
-pub struct Connect {
-    /// `host:port`.
-    pub address: String,
-    /// The name the server's certificate must carry (the host part of `address`).
-    pub server_name: String,
-    /// The session's settings (login, TLS mode, passive policy, data mode).
-    pub config: ClientConfig,
-    /// For FTPS: which certificates to trust (see `ftpwire_backend::native::client_tls`).
-    pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// How long a TCP connect may take.
-    pub connect_timeout: Duration,
-}
-
-impl Connect {
-    /// Plain FTP to `address` (`host:port`).
-    pub fn new(address: &str, config: ClientConfig) -> Self {
-        let host = match address.rsplit_once(':') {
-            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
-            None => address,
-        };
-        Connect {
-            address: address.into(),
-            server_name: host.into(),
-            config,
-            tls: None,
-            connect_timeout: Duration::from_secs(15),
-        }
-    }
-}
-
-/// What stopped a client before or besides the protocol.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// The address did not resolve or nothing answered.
-    #[error("cannot connect to {address}: {reason}")]
-    Connect {
-        /// `host:port`.
-        address: String,
-        /// What the system said.
-        reason: String,
-    },
-    /// FTPS asked for without a TLS configuration.
-    #[error("FTPS needs a TLS configuration (a bug in the caller)")]
-    NoTlsConfig,
-    /// The server name is not a valid DNS name or IP address.
-    #[error("{0:?} is not a name a certificate can carry")]
-    ServerName(String),
-    /// The protocol failed (the session's own error).
-    #[error(transparent)]
-    Session(#[from] ClientError),
-}
+pub use ftpwire_backend::native::client::{Connect, ConnectError};
 
 enum Control {
     Plain(TcpStream),
@@ -302,7 +250,9 @@ impl Client {
                         }
                         Err(e) => {
                             let reason = e.to_string();
-                            self.native.session.data_connect_failed(connect.token, &reason, now)
+                            self.native
+                                .session
+                                .data_connect_failed(connect.token, &reason, now)
                         }
                     }
                 }
@@ -319,7 +269,9 @@ impl Client {
                         }
                         Err(e) => {
                             let reason = e.to_string();
-                            self.native.session.listen_failed(listen.token, &reason, now)
+                            self.native
+                                .session
+                                .listen_failed(listen.token, &reason, now)
                         }
                     }
                 }
@@ -332,7 +284,9 @@ impl Client {
                         Ok(bytes) => self.native.session.data_done(moving.token, Ok(bytes), now),
                         Err(e) => {
                             let reason = e.to_string();
-                            self.native.session.data_done(moving.token, Err(&reason), now)
+                            self.native
+                                .session
+                                .data_done(moving.token, Err(&reason), now)
                         }
                     }
                 }
@@ -362,7 +316,12 @@ impl Client {
         match control.read(&mut buf) {
             Ok(0) => self.native.peer_closed(),
             Ok(n) => self.native.input(&buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 self.native.read_timed_out()
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -388,7 +347,9 @@ impl Client {
     fn accept(&mut self, token: DataToken) {
         let Some((listener, peer)) = self.listener.take() else {
             let now = self.now();
-            self.native.session.data_connect_failed(token, "no listener", now);
+            self.native
+                .session
+                .data_connect_failed(token, "no listener", now);
             return;
         };
         let result = accept_from(&listener, peer, self.connect_timeout);

@@ -6,6 +6,7 @@
 //! move the data, read the control connection for so long.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant as Clock};
 
 use ftpwire_core::Instant;
@@ -168,6 +169,60 @@ impl NativeClient {
             self.now()
         })
     }
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Connect {
+    /// `host:port`.
+    pub address: String,
+    /// The name the server's certificate must carry (the host part of `address`).
+    pub server_name: String,
+    /// The session's settings (login, TLS mode, passive policy, data mode).
+    pub config: ClientConfig,
+    /// For FTPS: which certificates to trust (see `ftpwire_backend::native::client_tls`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// How long a TCP connect may take.
+    pub connect_timeout: Duration,
+}
+
+impl Connect {
+    /// Plain FTP to `address` (`host:port`).
+    pub fn new(address: &str, config: ClientConfig) -> Self {
+        let host = match address.rsplit_once(':') {
+            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
+            None => address,
+        };
+        Connect {
+            address: address.into(),
+            server_name: host.into(),
+            config,
+            tls: None,
+            connect_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What stopped a client before or besides the protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The address did not resolve or nothing answered.
+    #[error("cannot connect to {address}: {reason}")]
+    Connect {
+        /// `host:port`.
+        address: String,
+        /// What the system said.
+        reason: String,
+    },
+    /// FTPS asked for without a TLS configuration.
+    #[error("FTPS needs a TLS configuration (a bug in the caller)")]
+    NoTlsConfig,
+    /// The server name is not a valid DNS name or IP address.
+    #[error("{0:?} is not a name a certificate can carry")]
+    ServerName(String),
+    /// The protocol failed (the session's own error).
+    #[error(transparent)]
+    Session(#[from] ClientError),
 }
 
 fn ready() -> Finished {
