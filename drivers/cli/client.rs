@@ -93,11 +93,6 @@ impl Client {
         on_client!(self, c => c.session())
     }
 
-    /// Whether the latest protected data connection resumed the TLS session.
-    pub fn data_resumed(&self) -> Option<bool> {
-        on_client!(self, c => c.data_resumed())
-    }
-
     /// The server's certificate on the control connection.
     pub fn peer_certificate(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
         on_client!(self, c => c.peer_certificate())

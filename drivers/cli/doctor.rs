@@ -166,27 +166,6 @@ fn try_pasv(client: &mut Client) -> PasvResult {
     result
 }
 
-fn advertised(target: &PasvTarget) -> Option<(std::net::SocketAddrV4, Mismatch)> {
-    match *target {
-        PasvTarget::Trusted {
-            advertised,
-            mismatch,
-            ..
-        }
-        | PasvTarget::Replaced {
-            advertised,
-            mismatch,
-            ..
-        }
-        | PasvTarget::Refused {
-            advertised,
-            mismatch,
-            ..
-        } => Some((advertised, mismatch)),
-        PasvTarget::Dial(_) => None,
-    }
-}
-
 fn mismatch_words(mismatch: Mismatch) -> &'static str {
     match mismatch {
         Mismatch::Unspecified => "the unspecified address (the server printed what it listens on)",
@@ -287,7 +266,7 @@ fn run(url: &FtpUrl, via: &Via, implicit_port: u16, report: &mut Report) {
                     Status::Ok,
                     format!(
                         "a protected LIST works; the data connection {} the control connection's TLS session",
-                        if tls.data_resumed() == Some(true) { "resumed" } else { "did not resume" }
+                        if tls.session().data_resumed() == Some(true) { "resumed" } else { "did not resume" }
                     ),
                     None,
                 ),
@@ -445,7 +424,7 @@ fn passive_steps(client: &mut Client, report: &mut Report, context: &'static str
     let pasv = try_pasv(client);
     let peer = client.session().peer();
     match (
-        pasv.target.as_ref().and_then(advertised),
+        pasv.target.as_ref().and_then(PasvTarget::advertised),
         pasv.advertised_ok,
     ) {
         (None, true) => report.add(
@@ -499,8 +478,8 @@ fn alg_check(plain: Option<PasvTarget>, tls: Option<PasvTarget>, report: &mut Re
     let (Some(plain), Some(tls)) = (plain, tls) else {
         return;
     };
-    let plain_right = advertised(&plain).is_none();
-    if let (true, Some((addr, mismatch))) = (plain_right, advertised(&tls)) {
+    let plain_right = plain.advertised().is_none();
+    if let (true, Some((addr, mismatch))) = (plain_right, tls.advertised()) {
         report.add(
             "NAT helper (ALG)",
             Status::Fail,

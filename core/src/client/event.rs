@@ -170,13 +170,7 @@ pub struct Finished {
 impl Finished {
     /// The number in a `213` reply (SIZE).
     pub fn size(&self) -> Option<u64> {
-        let digits = self.text.trim_ascii();
-        if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        digits.iter().try_fold(0u64, |n, &d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })
+        super::listing::decimal(self.text.trim_ascii())
     }
 
     /// The time in a `213` reply to MDTM, as Unix seconds (UTC).

@@ -228,7 +228,9 @@ fn month_of(field: &[u8]) -> Option<u8> {
         .map(|i| i as u8 + 1)
 }
 
-fn decimal(text: &[u8]) -> Option<u64> {
+/// A decimal number of at most 20 digits, nothing else (the reply and
+/// listing fields a client reads: SIZE's `213`, `size=` facts, LIST sizes).
+pub(crate) fn decimal(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 20 {
         return None;
     }

@@ -112,6 +112,29 @@ impl PasvTarget {
         }
     }
 
+    /// What the `227` named and why it is not the control peer's, when it
+    /// is not (`None` for [`PasvTarget::Dial`]).
+    pub fn advertised(&self) -> Option<(SocketAddrV4, Mismatch)> {
+        match *self {
+            PasvTarget::Dial(_) => None,
+            PasvTarget::Replaced {
+                advertised,
+                mismatch,
+                ..
+            }
+            | PasvTarget::Trusted {
+                advertised,
+                mismatch,
+                ..
+            }
+            | PasvTarget::Refused {
+                advertised,
+                mismatch,
+                ..
+            } => Some((advertised, mismatch)),
+        }
+    }
+
     /// Whether the operator should hear about it (every case but [`Dial`](Self::Dial)).
     pub fn is_warning(&self) -> bool {
         !matches!(self, PasvTarget::Dial(_))

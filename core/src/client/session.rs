@@ -88,6 +88,7 @@ pub struct ClientSession {
     data_mode: DataMode,
     greeting: Vec<u8>,
     last_passive: Option<PassiveUsed>,
+    data_resumed: Option<bool>,
     queue: VecDeque<(RequestId, Request, DataMode)>,
     current: Option<Current>,
     next_request: u32,
@@ -195,6 +196,7 @@ impl ClientSession {
             data_mode,
             greeting: Vec::new(),
             last_passive: None,
+            data_resumed: None,
             queue: VecDeque::new(),
             current: None,
             next_request: 0,
@@ -437,10 +439,10 @@ impl ClientSession {
     /// TLS; `resumed` says whether it resumed the control session.
     pub fn data_secured(&mut self, token: DataToken, resumed: bool, now: Instant) {
         self.now = now;
-        let _ = resumed;
         if self.data_step(&token) != Some(DataStep::Securing) {
             return;
         }
+        self.data_resumed = Some(resumed);
         self.start_moving();
     }
 
@@ -514,6 +516,12 @@ impl ClientSession {
     /// Whether the server refused EPSV (transfers use PASV since).
     pub fn epsv_refused(&self) -> bool {
         self.epsv_refused
+    }
+
+    /// Whether the latest protected data connection resumed the control
+    /// connection's TLS session (`None` before any).
+    pub fn data_resumed(&self) -> Option<bool> {
+        self.data_resumed
     }
 
     /// The passive reply the latest transfer used.
@@ -934,24 +942,13 @@ impl ClientSession {
     }
 
     fn send_transfer_command(&mut self) {
-        let (verb, path): (&[u8], Vec<u8>) = match self.current.as_ref().map(|c| &c.request) {
-            Some(Request::Retrieve { path, .. }) => (b"RETR", path.clone()),
-            Some(Request::Store {
-                path,
-                mode: StoreMode::Append,
-            }) => (b"APPE", path.clone()),
-            Some(Request::Store { path, .. }) => (b"STOR", path.clone()),
-            Some(Request::List { path, command }) => (
-                match command {
-                    ListCommand::List => b"LIST",
-                    ListCommand::NameList => b"NLST",
-                    ListCommand::MachineList => b"MLSD",
-                },
-                path.clone().unwrap_or_default(),
-            ),
+        let path = match self.current.as_ref().map(|c| &c.request) {
+            Some(Request::Retrieve { path, .. } | Request::Store { path, .. }) => path.clone(),
+            Some(Request::List { path, .. }) => path.clone().unwrap_or_default(),
             _ => return,
         };
-        self.send(verb, &path, Await::Start);
+        let verb = self.transfer_verb();
+        self.send(verb.as_bytes(), &path, Await::Start);
     }
 
     fn secure_or_move(&mut self) {

@@ -129,12 +129,6 @@ impl Client {
         &self.native.warnings
     }
 
-    /// Whether the latest protected data connection resumed the control
-    /// connection's TLS session (`None` before any).
-    pub fn data_resumed(&self) -> Option<bool> {
-        self.native.data_resumed
-    }
-
     /// The server's certificate on the control connection (under TLS).
     pub fn peer_certificate(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
         match self.control.as_ref()? {
@@ -382,7 +376,6 @@ impl Client {
         let now = self.now();
         match result {
             Ok(resumed) => {
-                self.native.data_resumed = Some(resumed);
                 self.native.session.data_secured(token, resumed, now);
             }
             Err(e) => self.native.session.data_tls_failed(token, &e, now),

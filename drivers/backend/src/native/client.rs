@@ -55,9 +55,6 @@ pub struct NativeClient {
     /// The session's warnings, in order, each said in full.
     pub warnings: Vec<String>,
     failed: Option<ClientError>,
-    /// Whether the latest protected data connection resumed the control
-    /// connection's TLS session.
-    pub data_resumed: Option<bool>,
     out: Vec<u8>,
 }
 
@@ -69,7 +66,6 @@ impl NativeClient {
             epoch: Clock::now(),
             warnings: Vec::new(),
             failed: None,
-            data_resumed: None,
             out: Vec::new(),
         }
     }

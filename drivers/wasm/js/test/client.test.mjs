@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FtpClient } from '../client.mjs';
-import { run, startServer } from './host.mjs';
+import { makeCertificate, startServer } from './host.mjs';
 
 const BIN = process.env.FTPWIRE_BIN ?? new URL('../../../../target/debug/ftpwire', import.meta.url).pathname;
 const PAYLOAD = new Uint8Array(3_000_000).map((_, i) => (i * 31 + (i >> 9)) & 0xff);
@@ -23,11 +23,7 @@ let key;
 
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ftpwire-js-client-'));
-  cert = path.join(dir, 'cert.pem');
-  key = path.join(dir, 'key.pem');
-  const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
-  assert.equal(made.code, 0, `openssl must be installed: ${made.stderr}`);
+  ({ cert, key } = await makeCertificate(dir));
 });
 
 after(async () => {

@@ -75,6 +75,16 @@ export function run(file, args) {
   });
 }
 
+/** A self-signed certificate for localhost in `dir`: `{ cert, key }` paths. */
+export async function makeCertificate(dir) {
+  const cert = `${dir}/cert.pem`;
+  const key = `${dir}/key.pem`;
+  const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
+  if (made.code !== 0) throw new Error(`openssl must be installed: ${made.stderr}`);
+  return { cert, key };
+}
+
 /** curl, silent but showing errors, bounded in time. */
 export const curl = (...args) => run('curl', ['-sS', '--max-time', '60', ...args]);
 

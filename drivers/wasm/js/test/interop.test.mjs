@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { RawClient, run, startServer } from './host.mjs';
+import { RawClient, makeCertificate, run, startServer } from './host.mjs';
 
 const CONTENT = 'kept listener\n'.repeat(1000);
 let dir;
@@ -25,11 +25,7 @@ before(async () => {
   root = path.join(dir, 'root');
   await fs.mkdir(root);
   await fs.writeFile(path.join(root, 'here.txt'), CONTENT);
-  cert = path.join(dir, 'cert.pem');
-  key = path.join(dir, 'key.pem');
-  const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
-  assert.equal(made.code, 0, `openssl must be installed: ${made.stderr}`);
+  ({ cert, key } = await makeCertificate(dir));
 });
 
 after(async () => {
