@@ -1,7 +1,7 @@
 //! `ftpwire get/put/ls/mirror` (the client half) against `ftpwire serve`,
 //! the client on the same driver as the server (std with std, smol with
 //! smol): round trips with
-//! checksums, resume, active mode, FTPS explicit and implicit (with TLS
+//! checksums, resume (also after a download or an upload cut live), active mode, FTPS explicit and implicit (with TLS
 //! session reuse required), mirrors both ways, and one-line errors.
 
 #[macro_use]
@@ -21,6 +21,7 @@ driver_matrix!(
     get_continue_keeps_the_local_bytes_and_fetches_the_rest,
     get_continue_after_a_cut_connection,
     put_continue_sends_only_the_rest,
+    put_continue_after_a_cut_connection,
     ls_lists_names_and_long_lines,
     mirror_up_and_back_down,
     ftps_explicit_and_implicit_with_session_reuse_required,
@@ -194,6 +195,91 @@ fn get_continue_after_a_cut_connection(driver: &'static str) {
         payload(),
         "resumed after the cut",
     );
+}
+
+/// An upload really cut: the local file is a FIFO the test feeds, so the
+/// transfer is running (the server has written part of it) when the
+/// server is killed; the client fails with one line, the server's file
+/// keeps the prefix, and `put --continue` to a second server on the same
+/// root sends the rest.
+fn put_continue_after_a_cut_connection(driver: &'static str) {
+    use std::io::{Read, Write};
+    let root = tempfile::tempdir().unwrap();
+    let serve = |root: &Path| {
+        let args: Vec<std::ffi::OsString> = vec![
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--root".into(),
+            root.into(),
+            "--user".into(),
+            format!("{USER}:{PASSWORD}").into(),
+        ];
+        Server::launch(driver, &args, None, root.to_owned(), None)
+    };
+    let first = serve(root.path());
+    let local = tempfile::tempdir().unwrap();
+    let fifo = local.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let mut child = Command::new(binary())
+        .args(["put", "--driver", driver])
+        .arg(&fifo)
+        .arg(url(&first, "big.bin"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening blocks until the client opens its end.
+    let mut feed = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let first_part = 2 << 20;
+    feed.write_all(&payload()[..first_part]).unwrap();
+    // The server has the first MiB on disk: the upload is running.
+    let remote = root.path().join("big.bin");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&remote).map_or(0, |m| m.len()) < 1 << 20 {
+        assert!(
+            started.elapsed() < CLIENT_TIMEOUT,
+            "the upload never reached the server"
+        );
+        std::thread::yield_now();
+    }
+    // SAFETY: kill(2) takes two integers and touches no memory of this process.
+    let killed = unsafe { libc::kill(first.pid() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(killed, 0, "kill the first server");
+    // More bytes, so the client writes into the dead connection; once it
+    // has given up, the FIFO refuses them (EPIPE), which ends the feed.
+    let _ = feed.write_all(&payload()[first_part..]);
+    drop(feed);
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "a cut upload must fail: {stderr}");
+    assert!(stderr.starts_with("ftpwire: error: "), "{stderr}");
+    let kept = std::fs::read(&remote).unwrap();
+    assert!(
+        kept.len() >= 1 << 20 && kept.len() < payload().len(),
+        "the server kept {} bytes",
+        kept.len()
+    );
+    assert_eq!(&kept[..], &payload()[..kept.len()], "what came is a prefix");
+    // The local copy differs in the part the server kept: only a resume
+    // (REST + STOR of the rest) leaves the server with the payload.
+    let local_copy = [&vec![b'#'; kept.len()][..], &payload()[kept.len()..]].concat();
+    std::fs::write(local.path().join("big.bin"), local_copy).unwrap();
+    let second = serve(root.path());
+    ftpwire(
+        driver,
+        &["put", "-c", "big.bin", &url(&second, "big.bin")],
+        local.path(),
+    )
+    .success();
+    assert_file_holds(&remote, payload(), "resumed after the cut");
 }
 
 fn put_continue_sends_only_the_rest(driver: &'static str) {

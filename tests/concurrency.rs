@@ -5,15 +5,13 @@
 #[macro_use]
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
 use common::clients::{CLIENT_TIMEOUT, curl, run_bounded};
-use common::control::Control;
 use common::payload::{assert_same_bytes, checksum};
 use common::server::Server;
+use common::session;
 
 driver_matrix!(fifty_clients_transfer_at_once);
 
@@ -33,7 +31,7 @@ fn a_thousand_idle_sessions_then_a_transfer() {
         "smol",
         &["--max-sessions", "1100", "--max-sessions-per-ip", "1100"],
     );
-    let idle: Vec<Control> = (0..1000).map(|_| Control::login(server.addr)).collect();
+    let idle: Vec<_> = (0..1000).map(|_| session::log_in(server.addr)).collect();
     let content = b"one more client\n".repeat(1000);
     std::fs::write(server.root().join("late.txt"), &content).unwrap();
     let run = run_bounded(curl().arg(server.url("late.txt")), CLIENT_TIMEOUT).success();
@@ -43,9 +41,8 @@ fn a_thousand_idle_sessions_then_a_transfer() {
         "RETR with 1,000 sessions open",
     );
     // Every idle session is still served.
-    for (i, mut control) in idle.into_iter().enumerate().step_by(97) {
-        let reply = control.command("NOOP");
-        assert_eq!(reply.code, 200, "idle session {i}: {reply:?}");
+    for mut client in idle.into_iter().step_by(97) {
+        session::noop(&mut client);
     }
     server.assert_running();
 }
@@ -57,27 +54,6 @@ fn file_for(client: u64) -> Vec<u8> {
     bytes
 }
 
-fn transfer(control: &mut Control, command: &str, upload: Option<&[u8]>) -> Vec<u8> {
-    let port = control.epsv();
-    let mut data = TcpStream::connect((control.local_addr().ip(), port)).expect("data connection");
-    control.send(format!("{command}\r\n").as_bytes());
-    let reply = control.reply();
-    assert_eq!(reply.code, 150, "{command}: {reply:?}");
-    let mut received = Vec::new();
-    match upload {
-        Some(bytes) => {
-            data.write_all(bytes).unwrap();
-            drop(data);
-        }
-        None => {
-            data.read_to_end(&mut received).unwrap();
-        }
-    }
-    let reply = control.reply();
-    assert_eq!(reply.code, 226, "{command} end: {reply:?}");
-    received
-}
-
 fn fifty_clients_transfer_at_once(driver: &'static str) {
     enough_descriptors();
     let server = Server::start(driver, &[]);
@@ -87,12 +63,14 @@ fn fifty_clients_transfer_at_once(driver: &'static str) {
         .map(|client| {
             let start = start.clone();
             thread::spawn(move || {
-                let mut control = Control::login(addr);
-                control.binary();
+                let mut session = session::log_in(addr);
                 let bytes = file_for(client);
+                let name = format!("up-{client}.bin");
                 start.wait();
-                transfer(&mut control, &format!("STOR up-{client}.bin"), Some(&bytes));
-                let back = transfer(&mut control, &format!("RETR up-{client}.bin"), None);
+                session::store(&mut session, &name, &bytes)
+                    .unwrap_or_else(|e| panic!("client {client}: STOR: {e}"));
+                let back = session::retrieve(&mut session, &name)
+                    .unwrap_or_else(|e| panic!("client {client}: RETR: {e}"));
                 (client, checksum(&back) == checksum(&bytes) && back == bytes)
             })
         })

@@ -17,16 +17,17 @@ mod common;
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::control::{Control, REPLY_TIMEOUT, read_data};
+use common::control::Control;
 use common::server::{PASSWORD, Server, USER};
+use common::session;
+use ftpwire_core::client::{ClientError, Request};
 
 driver_matrix!(renaming_parents_never_moves_an_operation_out_of_the_root);
 
@@ -181,20 +182,29 @@ fn rename_loop(addr: SocketAddr, stop: &AtomicBool, tally: &Tally) {
     }
 }
 
-/// MKD, STOR, SIZE and RETR under `p/d/`, counting what came from outside.
+/// MKD, STOR, SIZE and RETR under `p/d/` on the project's client session,
+/// counting what came from outside.
 fn hammer(addr: SocketAddr, n: usize, stop: &AtomicBool, tally: &Tally) {
-    let mut control = Control::login(addr);
-    control.binary();
+    let mut client = session::log_in(addr);
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) && i < MAX_OPERATIONS {
         i += 1;
-        control.command(&format!("MKD p/d/m{n}-{i}"));
-        let size = control.command("SIZE p/d/secret");
-        if size.code == 213 && size.text.trim_end().ends_with(&SECRET_SIZE.to_string()) {
+        // Refusals are expected mid-swap: only what comes back is counted.
+        let _ = client.request(Request::MakeDirectory(format!("p/d/m{n}-{i}").into_bytes()));
+        let size = client.request(Request::Size(b"p/d/secret".to_vec()));
+        if size.is_ok_and(|done| done.size() == Some(SECRET_SIZE as u64)) {
             tally.secret_sizes.fetch_add(1, Ordering::Relaxed);
         }
-        store(&mut control, &format!("p/d/s{n}-{i}"));
-        let bytes = retrieve(&mut control, "p/d/secret");
+        expect_refused_or_done(
+            session::store(
+                &mut client,
+                &format!("p/d/s{n}-{i}"),
+                b"planted by a racing session",
+            ),
+            "STOR",
+        );
+        let bytes = session::retrieve(&mut client, "p/d/secret");
+        let bytes = expect_refused_or_done(bytes, "RETR").unwrap_or_default();
         if bytes.windows(MARKER.len()).any(|w| w == MARKER) {
             tally.secret_reads.fetch_add(1, Ordering::Relaxed);
         } else if bytes == INSIDE {
@@ -204,44 +214,12 @@ fn hammer(addr: SocketAddr, n: usize, stop: &AtomicBool, tally: &Tally) {
     }
 }
 
-/// A data connection to the session's passive listener.
-fn data_connection(control: &mut Control) -> TcpStream {
-    let port = control.epsv();
-    let stream =
-        TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), REPLY_TIMEOUT)
-            .expect("connect to the passive port");
-    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(REPLY_TIMEOUT)).unwrap();
-    stream
-}
-
-fn store(control: &mut Control, path: &str) {
-    let mut data = data_connection(control);
-    let reply = control.command(&format!("STOR {path}"));
-    if reply.code != 150 && reply.code != 125 {
-        return;
+/// A transfer either completes or is refused by the server (mid-swap the
+/// path may be gone); a broken session or protocol fails the test.
+fn expect_refused_or_done<T>(result: Result<T, ClientError>, command: &str) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(ClientError::Refused { .. }) => None,
+        Err(e) => panic!("{command}: {e}"),
     }
-    data.write_all(b"planted by a racing session").unwrap();
-    drop(data);
-    let done = control.reply();
-    assert!(
-        matches!(done.code, 226 | 250 | 426 | 451 | 550),
-        "STOR end: {done:?}"
-    );
-}
-
-fn retrieve(control: &mut Control, path: &str) -> Vec<u8> {
-    let mut data = data_connection(control);
-    let reply = control.command(&format!("RETR {path}"));
-    if reply.code != 150 && reply.code != 125 {
-        // Refused: nothing will come on this connection.
-        return Vec::new();
-    }
-    let bytes = read_data(&mut data);
-    let done = control.reply();
-    assert!(
-        matches!(done.code, 226 | 250 | 426 | 451),
-        "RETR end: {done:?}"
-    );
-    bytes
 }

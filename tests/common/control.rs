@@ -3,7 +3,7 @@
 //! Every read is bounded, so a server that stops answering fails the test.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -159,76 +159,57 @@ impl Control {
     }
 }
 
-/// Reads one complete reply (RFC 959 4.2: `ddd-` starts a multi-line
-/// reply that ends at a line starting `ddd `).
+/// Reads one complete reply, framed by the core's reply parser (the one
+/// `ClientSession` uses: RFC 959 §4.2 multi-line replies). Reads line by
+/// line, so nothing after the reply is taken from `reader`.
 pub fn read_reply(reader: &mut impl BufRead) -> Reply {
-    let first = reply_line(reader);
-    let code = reply_code(&first).unwrap_or_else(|| panic!("not a reply line: {first:?}"));
-    let mut text = first.clone();
-    if first.as_bytes()[3] == b'-' {
-        let end = format!("{code} ");
-        loop {
-            let line = reply_line(reader);
-            text.push_str(&line);
-            if line.starts_with(&end) {
-                break;
+    let mut received = Vec::new();
+    loop {
+        reply_line(reader, &mut received);
+        match ftpwire_core::reply::parse(&received) {
+            Ok(Some((reply, used))) => {
+                assert_eq!(used, received.len(), "a reply ends at a line end");
+                return Reply {
+                    code: reply.code,
+                    text: String::from_utf8_lossy(reply.raw).into_owned(),
+                };
             }
+            Ok(None) => continue,
+            Err(e) => panic!("{e}: {:?}", String::from_utf8_lossy(&received)),
         }
     }
-    Reply { code, text }
 }
 
-fn reply_line(reader: &mut impl BufRead) -> String {
-    let mut line = Vec::new();
-    match reader.read_until(b'\n', &mut line) {
+/// Appends one line (up to and with its LF) to `received`.
+fn reply_line(reader: &mut impl BufRead, received: &mut Vec<u8>) {
+    let start = received.len();
+    match reader.read_until(b'\n', received) {
         Ok(0) => panic!("the server closed the control connection while a reply was expected"),
-        Ok(_) if line.ends_with(b"\n") => String::from_utf8_lossy(&line).into_owned(),
+        Ok(_) if received.ends_with(b"\n") => {}
         Ok(_) => panic!(
             "the control connection ended inside a reply line: {:?}",
-            String::from_utf8_lossy(&line)
+            String::from_utf8_lossy(&received[start..])
         ),
         Err(e) => panic!(
             "no complete reply line within {REPLY_TIMEOUT:?} ({e}); got so far: {:?}",
-            String::from_utf8_lossy(&line)
+            String::from_utf8_lossy(received)
         ),
     }
 }
 
-/// The code of a reply line (`ddd ` or `ddd-`).
-fn reply_code(line: &str) -> Option<u16> {
-    let bytes = line.as_bytes();
-    if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if bytes[3] != b' ' && bytes[3] != b'-' {
-        return None;
-    }
-    line[..3].parse().ok()
-}
-
-/// The `h1,h2,h3,h4,p1,p2` of a 227 reply.
+/// The address of a 227 reply, read by the core's parser (the one the
+/// client session uses).
 pub fn parse_227(text: &str) -> Option<SocketAddr> {
-    let start = text.find('(')? + 1;
-    let end = start + text[start..].find(')')?;
-    let numbers: Vec<u8> = text[start..end]
-        .split(',')
-        .map(|n| n.trim().parse().ok())
-        .collect::<Option<_>>()?;
-    let [h1, h2, h3, h4, p1, p2] = numbers[..] else {
-        return None;
-    };
-    let ip = Ipv4Addr::new(h1, h2, h3, h4);
-    Some(SocketAddr::new(
-        IpAddr::V4(ip),
-        u16::from(p1) << 8 | u16::from(p2),
-    ))
+    let first = text.lines().next()?;
+    ftpwire_core::address::parse_pasv_reply(first.as_bytes())
+        .ok()
+        .map(SocketAddr::V4)
 }
 
-/// The port of a `229 ... (|||port|)` reply.
+/// The port of a `229 ... (|||port|)` reply, read by the core's parser.
 pub fn parse_229(text: &str) -> Option<u16> {
-    let start = text.find("(|||")? + 4;
-    let end = start + text[start..].find("|)")?;
-    text[start..end].parse().ok()
+    let first = text.lines().next()?;
+    ftpwire_core::address::parse_epsv_reply(first.as_bytes()).ok()
 }
 
 /// A TCP connection to `to` whose source address is `from` (any port): how

@@ -1,9 +1,10 @@
 //! The harness of the real-client integration tests: the real `ftpwire`
 //! binary on `127.0.0.1:0` ([`server`]), real clients run with a time bound
-//! ([`clients`]), a raw control connection for what no polite client sends
-//! ([`control`]), the same under TLS with a certificate made at test time
-//! ([`ftps`]), and the 20 MiB payload every transfer test moves
-//! ([`payload`]).
+//! ([`clients`]), the project's own client session for polite sessions
+//! ([`session`]), a raw control connection for what no polite client sends
+//! ([`control`], its replies read by the core's parser), the same under
+//! TLS with a certificate made at test time ([`ftps`]), and the 20 MiB
+//! payload every transfer test moves ([`payload`]).
 //!
 //! Every test runs once per driver: write `fn name(driver: &'static str)`
 //! and list it in [`driver_matrix!`].
@@ -16,6 +17,7 @@ pub mod control;
 pub mod ftps;
 pub mod payload;
 pub mod server;
+pub mod session;
 
 /// Generates one `#[test]` per driver for each listed test function
 /// `fn name(driver: &'static str)`, named `<driver>_driver::name`.
