@@ -10,6 +10,7 @@
 //! passive_ports = "50000-50100"
 //! passive_address = "ftp.example.com"   # or an IP; names resolve at each PASV
 //! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
+//! proxy_protocol_from = ["10.0.9.0/24"]   # load balancers sending PROXY headers
 //!
 //! idle_timeout = 300             # seconds without a command before 421
 //! login_timeout = 30             # seconds to log in (TLS handshake included) before 421
@@ -45,6 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ftpwire_backend::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP};
+use ftpwire_backend::native::proxy::Balancers;
 use ftpwire_backend::native::tls::TlsError;
 use ftpwire_backend::{
     Authenticator, LocalFs, Password, PortRange, ServerSettings, Storage, TlsSettings, UserDb,
@@ -93,6 +95,9 @@ pub struct ServeConfig {
     /// Peers in these networks get the control connection's local address in PASV.
     #[serde(deserialize_with = "vec_from_str")]
     pub local_networks: Vec<IpNet>,
+    /// Load balancers whose connections start with a PROXY header.
+    #[serde(deserialize_with = "balancers_from_strs")]
+    pub proxy_protocol_from: Balancers,
     /// Sessions running at once; more connections get `421` and are closed.
     pub max_sessions: usize,
     /// Sessions running at once from one client IP.
@@ -150,6 +155,7 @@ impl Default for ServeConfig {
             passive_ports: None,
             passive_address: None,
             local_networks: Vec::new(),
+            proxy_protocol_from: Balancers::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             idle_timeout: ServerConfig::default().idle_timeout,
@@ -459,7 +465,8 @@ impl ServeConfig {
         let mut settings = ServerSettings::new(storage, users)
             .session_config(self.server_config())
             .max_sessions(self.max_sessions)
-            .max_sessions_per_ip(self.max_sessions_per_ip);
+            .max_sessions_per_ip(self.max_sessions_per_ip)
+            .proxy_protocol_from(self.proxy_protocol_from.clone());
         if let Some(ports) = self.passive_ports {
             settings = settings.passive_ports(ports);
         }
@@ -495,6 +502,17 @@ where
         0 => Err(serde::de::Error::custom("must be at least 1 second")),
         secs => Ok(Duration::from_secs(secs)),
     }
+}
+
+fn balancers_from_strs<'de, D>(deserializer: D) -> Result<Balancers, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let mut balancers = Balancers::default();
+    for text in Vec::<String>::deserialize(deserializer)? {
+        balancers.extend(text.parse().map_err(serde::de::Error::custom)?);
+    }
+    Ok(balancers)
 }
 
 fn vec_from_str<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>

@@ -15,6 +15,7 @@ mod client;
 mod doctor;
 use ftpwire::config::{ServeConfig, UserConfig};
 use ftpwire_backend::PortRange;
+use ftpwire_backend::native::proxy::Balancers;
 use ftpwire_core::address::{IpNet, PassiveAddress};
 
 #[derive(Parser)]
@@ -83,6 +84,11 @@ struct ServeArgs {
     /// Peers in this network get the server's local address in PASV; repeat.
     #[arg(long = "local-network", value_name = "CIDR")]
     local_networks: Vec<IpNet>,
+    /// A load balancer (address or network) whose connections start with a
+    /// PROXY header (v1 or v2) naming the real client; repeat. A header
+    /// from anyone else, or none from a balancer, closes the connection.
+    #[arg(long = "proxy-protocol-from", value_name = "CIDR")]
+    proxy_protocol_from: Vec<Balancers>,
     /// Sessions running at once; more connections get 421 [default: 1000].
     #[arg(long, value_name = "N")]
     max_sessions: Option<usize>,
@@ -166,6 +172,9 @@ impl ServeArgs {
             config.passive_address = self.passive_address;
         }
         config.local_networks.extend(self.local_networks);
+        for balancers in self.proxy_protocol_from {
+            config.proxy_protocol_from.extend(balancers);
+        }
         if let Some(n) = self.max_sessions {
             config.max_sessions = n;
         }

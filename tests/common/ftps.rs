@@ -104,6 +104,35 @@ impl TlsControl {
         control
     }
 
+    /// Implicit FTPS on `socket` after `prefix` (a load balancer's PROXY
+    /// header), sent in the same write as the ClientHello, so the server
+    /// reads both at once; then the 220 under TLS.
+    pub fn implicit_after(
+        mut socket: TcpStream,
+        prefix: &[u8],
+        certificate: &Certificate,
+    ) -> TlsControl {
+        socket.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        let config = certificate.client_config();
+        let mut conn = ClientConnection::new(config.clone(), localhost()).unwrap();
+        let mut first = prefix.to_vec();
+        conn.write_tls(&mut first).expect("the ClientHello");
+        socket
+            .write_all(&first)
+            .expect("send the header and ClientHello");
+        while conn.is_handshaking() {
+            conn.complete_io(&mut socket)
+                .unwrap_or_else(|e| panic!("TLS handshake after the PROXY header: {e}"));
+        }
+        let mut control = TlsControl {
+            stream: BufReader::new(StreamOwned::new(conn, socket)),
+            config,
+        };
+        let greeting = control.reply();
+        assert_eq!(greeting.code, 220, "greeting under TLS: {greeting:?}");
+        control
+    }
+
     /// The TLS handshake on a control connection whose `AUTH TLS` got 234.
     pub fn handshake(mut socket: TcpStream, certificate: &Certificate) -> TlsControl {
         let config = certificate.client_config();

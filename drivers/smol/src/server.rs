@@ -2,18 +2,21 @@
 //! shutdown that stops it.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ftpwire_backend::ServerSettings;
+use ftpwire_backend::native::limits::Refusal;
+use ftpwire_backend::native::proxy::{HEADER_TIMEOUT, HeaderReader, Proxied, ProxyError};
 use ftpwire_backend::native::settings::Served;
 use smol::Executor;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
-use smol::io::AsyncWriteExt;
-use smol::net::TcpListener;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::{TcpListener, TcpStream};
 
-use crate::session;
+use crate::session::{self, Origin};
 
 /// What every session of one server shares.
 pub(crate) struct Shared {
@@ -165,24 +168,76 @@ async fn accept_loop(
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };
-        let task = match shared.served.config.limits.admit(peer.ip()) {
-            Ok(permit) => {
-                let session_shared = shared.clone();
-                let running = running.clone();
-                shared.executor.spawn(async move {
-                    session::run(stream, session_shared, implicit_tls).await;
+        let session_shared = shared.clone();
+        let running = running.clone();
+        let task = if shared.served.config.balancers.contains(peer.ip()) {
+            // The header names the client the limits count: read it in the
+            // session's own task, not here.
+            shared.executor.spawn(async move {
+                let mut stream = stream;
+                let Some(proxied) = read_proxy_header(&mut stream, peer).await else {
+                    return;
+                };
+                let client = proxied.client.unwrap_or(peer);
+                match session_shared.served.config.limits.admit(client.ip()) {
+                    Ok(permit) => {
+                        let origin = Origin {
+                            client: proxied.client,
+                            first_input: proxied.rest,
+                        };
+                        session::run(stream, session_shared, implicit_tls, origin).await;
+                        drop(permit);
+                    }
+                    Err(refusal) => refuse(stream, client, refusal).await,
+                }
+                drop(running);
+            })
+        } else {
+            match shared.served.config.limits.admit(peer.ip()) {
+                Ok(permit) => shared.executor.spawn(async move {
+                    session::run(stream, session_shared, implicit_tls, Origin::default()).await;
                     drop(permit);
                     drop(running);
-                })
-            }
-            Err(refusal) => {
-                log::warn!("{peer}: connection refused: {refusal}");
-                let mut stream = stream;
-                shared.executor.spawn(async move {
-                    let _ = stream.write_all(&refusal.reply()).await;
-                })
+                }),
+                Err(refusal) => shared.executor.spawn(refuse(stream, peer, refusal)),
             }
         };
         task.detach();
     }
+}
+
+/// Turns a connection away past a session limit: `421`, then close.
+async fn refuse(mut stream: TcpStream, client: SocketAddr, refusal: Refusal) {
+    log::warn!("{client}: connection refused: {refusal}");
+    let _ = stream.write_all(&refusal.reply()).await;
+}
+
+/// Reads a load balancer's PROXY header, bounded in size and time; `None`,
+/// logged, when there is none.
+async fn read_proxy_header(stream: &mut TcpStream, balancer: SocketAddr) -> Option<Proxied> {
+    let mut header = HeaderReader::default();
+    let mut buf = [0u8; 512];
+    let reading = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) => return Err(ProxyError::Closed),
+                Ok(n) => match header.push(&buf[..n]) {
+                    Ok(None) => continue,
+                    Ok(Some(proxied)) => return Ok(proxied),
+                    Err(error) => return Err(error),
+                },
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(ProxyError::Closed),
+            }
+        }
+    };
+    let deadline = async {
+        smol::Timer::after(HEADER_TIMEOUT).await;
+        Err(ProxyError::Timeout)
+    };
+    reading
+        .or(deadline)
+        .await
+        .map_err(|error| log::warn!("{balancer}: {error}: closing"))
+        .ok()
 }

@@ -2,7 +2,7 @@
 //! clock, shutdown and the transfer task's reports, raced in one loop.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,12 +36,31 @@ enum Wake {
 /// smol task cancels it, freeing its file and data connection).
 type Session = NativeSession<Passive, smol::Task<()>>;
 
+/// Where a control connection came from, when a load balancer's PROXY
+/// header said so.
+#[derive(Default)]
+pub(crate) struct Origin {
+    /// The real client (`None`: the socket's peer).
+    pub client: Option<SocketAddr>,
+    /// What followed the header: the session's first input.
+    pub first_input: Vec<u8>,
+}
+
 /// Serves one control connection until the session closes; `implicit_tls`:
 /// it came to the implicit-FTPS listener, so TLS starts before the greeting.
-pub(crate) async fn run(mut control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
-    let Some(mut session) = Session::accept(&shared.served.config, &control, implicit_tls) else {
+pub(crate) async fn run(
+    mut control: TcpStream,
+    shared: Arc<Shared>,
+    implicit_tls: bool,
+    origin: Origin,
+) {
+    let config = &shared.served.config;
+    let Some(mut session) = Session::accept(config, &control, implicit_tls, origin.client) else {
         return;
     };
+    if !origin.first_input.is_empty() {
+        session.handle_input(&origin.first_input);
+    }
     let (reports, reported) = channel::bounded(4);
     let mut buf = vec![0; READ_SIZE];
     loop {

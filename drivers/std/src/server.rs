@@ -2,7 +2,7 @@
 //! has to reach every running session.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -11,9 +11,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ftpwire_backend::ServerSettings;
+use ftpwire_backend::native::limits::Refusal;
+use ftpwire_backend::native::proxy::{HEADER_TIMEOUT, HeaderReader, Proxied, ProxyError};
 use ftpwire_backend::native::settings::Served;
 
-use crate::session::{self, Wake};
+use crate::session::{self, Origin, Wake};
 
 /// Pause after a failed accept (EMFILE fails again at once).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -161,23 +163,49 @@ impl Server {
                     continue;
                 }
             };
-            let permit = match stream
-                .peer_addr()
-                .map(|peer| (peer, self.shared.served.config.limits.admit(peer.ip())))
-            {
-                Ok((_, Ok(permit))) => permit,
-                Ok((peer, Err(refusal))) => {
-                    log::warn!("{peer}: connection refused: {refusal}");
-                    let _ = (&stream).write_all(&refusal.reply());
-                    continue;
-                }
-                Err(_) => continue,
+            let Ok(peer) = stream.peer_addr() else {
+                continue;
             };
             let shared = self.shared.clone();
+            if shared.served.config.balancers.contains(peer.ip()) {
+                // The header names the client the limits count: read it on
+                // the session's own thread, not here.
+                let spawned =
+                    thread::Builder::new()
+                        .name("ftpwire-session".into())
+                        .spawn(move || {
+                            let Some(proxied) = read_proxy_header(&stream, peer) else {
+                                return;
+                            };
+                            let client = proxied.client.unwrap_or(peer);
+                            match shared.served.config.limits.admit(client.ip()) {
+                                Ok(permit) => {
+                                    let origin = Origin {
+                                        client: proxied.client,
+                                        first_input: proxied.rest,
+                                    };
+                                    session::run(stream, shared.clone(), implicit_tls, origin);
+                                    drop(permit);
+                                }
+                                Err(refusal) => refuse(&stream, client, refusal),
+                            }
+                        });
+                if let Err(error) = spawned {
+                    log::warn!("cannot start a session thread: {error}");
+                }
+                continue;
+            }
+            let permit = match shared.served.config.limits.admit(peer.ip()) {
+                Ok(permit) => permit,
+                Err(refusal) => {
+                    refuse(&stream, peer, refusal);
+                    continue;
+                }
+            };
             let spawned = thread::Builder::new()
                 .name("ftpwire-session".into())
                 .spawn(move || {
-                    session::run(stream, shared, implicit_tls);
+                    session::run(stream, shared, implicit_tls, Origin::default());
                     drop(permit);
                 });
             if let Err(error) = spawned {
@@ -186,6 +214,43 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Turns a connection away past a session limit: `421`, then close.
+fn refuse(stream: &TcpStream, client: SocketAddr, refusal: Refusal) {
+    log::warn!("{client}: connection refused: {refusal}");
+    let _ = (&*stream).write_all(&refusal.reply());
+}
+
+/// Reads a load balancer's PROXY header, bounded in size and time; `None`,
+/// logged, when there is none.
+fn read_proxy_header(stream: &TcpStream, balancer: SocketAddr) -> Option<Proxied> {
+    let _ = stream.set_read_timeout(Some(HEADER_TIMEOUT));
+    let mut header = HeaderReader::default();
+    let mut buf = [0u8; 512];
+    let read = loop {
+        match (&*stream).read(&mut buf) {
+            Ok(0) => break Err(ProxyError::Closed),
+            Ok(n) => match header.push(&buf[..n]) {
+                Ok(None) => continue,
+                Ok(Some(proxied)) => break Ok(proxied),
+                Err(error) => break Err(error),
+            },
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break Err(ProxyError::Timeout);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break Err(ProxyError::Closed),
+        }
+    };
+    let _ = stream.set_read_timeout(None);
+    read.map_err(|error| log::warn!("{balancer}: {error}: closing"))
+        .ok()
 }
 
 /// Where a connection wakes a listener bound to `addr` (`0.0.0.0` is not

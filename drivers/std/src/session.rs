@@ -2,7 +2,7 @@
 //! answered on this thread, with each transfer on a thread of its own.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -46,14 +46,27 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Where a control connection came from, when a load balancer's PROXY
+/// header said so.
+#[derive(Default)]
+pub(crate) struct Origin {
+    /// The real client (`None`: the socket's peer).
+    pub client: Option<SocketAddr>,
+    /// What followed the header: the session's first input.
+    pub first_input: Vec<u8>,
+}
+
 /// Serves one control connection until the session closes; `implicit_tls`:
 /// it came to the implicit-FTPS listener, so TLS starts before the greeting.
-pub(crate) fn run(mut control: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
+pub(crate) fn run(mut control: TcpStream, shared: Arc<Shared>, implicit_tls: bool, origin: Origin) {
     let config = &shared.served.config;
-    let Some(mut session) = Session::accept(config, &control, implicit_tls) else {
+    let Some(mut session) = Session::accept(config, &control, implicit_tls, origin.client) else {
         let _ = control.shutdown(Shutdown::Both);
         return;
     };
+    if !origin.first_input.is_empty() {
+        session.handle_input(&origin.first_input);
+    }
     // A client that stops reading replies for this long is gone (the reader
     // clone shares the socket but sets no read timeout).
     let idle = config.session.idle_timeout.max(Duration::from_millis(1));

@@ -9,6 +9,7 @@ pub mod control;
 pub mod host;
 pub mod limits;
 pub mod passive;
+pub mod proxy;
 pub mod session;
 pub mod settings;
 pub mod tls;

@@ -16,6 +16,7 @@ use socket2::SockRef;
 
 use super::control::ControlConnection;
 use super::host::{Answer, Blocking, Work, log_end};
+use super::proxy;
 use super::settings::DriverConfig;
 use super::tls::SessionTls;
 use super::transfer::{InFlight, Report, Running, Step, TransferJob};
@@ -69,6 +70,8 @@ pub struct NativeSession<P, W> {
     transfer: Option<InFlight<W>>,
     /// Graceful shutdown began (the session was told once).
     stopping: bool,
+    /// No byte has come from the client yet (a PROXY header there is refused).
+    first_input: bool,
 }
 
 impl<P: PassiveListener, W> NativeSession<P, W> {
@@ -76,14 +79,23 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
     /// `implicit_tls`), with the control socket's options set: no Nagle
     /// delay, and urgent data inline (RFC 959 ABOR sends Telnet IP, then the
     /// Synch's DM as TCP urgent data: inline, the core's Telnet handling
-    /// sees it like any other byte). `None`, logged, when the socket has no
-    /// addresses or TLS must start but cannot: close the socket.
-    pub fn accept<S>(config: &DriverConfig, socket: &S, implicit_tls: bool) -> Option<Self>
+    /// sees it like any other byte). `client`: the real client a load
+    /// balancer's PROXY header named (the socket's peer is the balancer),
+    /// which then stands for the peer everywhere. `None`, logged, when the
+    /// socket has no addresses or TLS must start but cannot: close the
+    /// socket.
+    pub fn accept<S>(
+        config: &DriverConfig,
+        socket: &S,
+        implicit_tls: bool,
+        client: Option<SocketAddr>,
+    ) -> Option<Self>
     where
         for<'s> SockRef<'s>: From<&'s S>,
     {
         let socket = SockRef::from(socket);
-        let peer = socket.peer_addr().ok()?.as_socket()?;
+        let connected = socket.peer_addr().ok()?.as_socket()?;
+        let peer = client.unwrap_or(connected);
         let local = socket.local_addr().ok()?.as_socket()?;
         let _ = socket.set_tcp_nodelay(true);
         let _ = socket.set_out_of_band_inline(true);
@@ -91,7 +103,11 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
         let now = Instant::from_duration(Duration::ZERO);
         let (session, tls) = (config.session.clone(), config.tls.clone());
         let control = ControlConnection::open(session, local, peer, now, tls, implicit_tls)?;
-        log::debug!("{peer}: connected");
+        if peer == connected {
+            log::debug!("{peer}: connected");
+        } else {
+            log::debug!("{peer}: connected through the load balancer {connected}");
+        }
         Some(NativeSession {
             control,
             peer,
@@ -99,6 +115,7 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             passive: None,
             transfer: None,
             stopping: false,
+            first_input: true,
         })
     }
 
@@ -161,8 +178,19 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
         Some(deadline.saturating_duration_since(self.now()))
     }
 
-    /// Bytes read from the control socket.
+    /// Bytes read from the control socket. A PROXY header as a client's
+    /// first bytes (a balancer this server does not trust, or the PROXY
+    /// protocol not turned on) closes the session with a log line: its
+    /// address would be taken for the client's.
     pub fn handle_input(&mut self, bytes: &[u8]) {
+        if std::mem::take(&mut self.first_input) && proxy::starts_with_header(bytes) {
+            log::warn!(
+                "{}: sent a PROXY header but is not a configured load balancer (--proxy-protocol-from): closing",
+                self.peer
+            );
+            self.control.handle_peer_closed();
+            return;
+        }
         let now = self.now();
         self.control.handle_input(now, bytes);
     }

@@ -10,6 +10,7 @@ use ftpwire_core::ServerConfig;
 
 use crate::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, SessionLimits};
 use crate::native::passive::{PassivePorts, PortRange};
+use crate::native::proxy::Balancers;
 use crate::native::tls::TlsSettings;
 use crate::served::storage::Storage;
 use crate::served::users::Authenticator;
@@ -53,6 +54,7 @@ pub struct ServerSettings {
     max_sessions: usize,
     max_sessions_per_ip: usize,
     tls: Option<TlsSettings>,
+    balancers: Balancers,
 }
 
 impl ServerSettings {
@@ -69,6 +71,7 @@ impl ServerSettings {
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             tls: None,
+            balancers: Balancers::default(),
         }
     }
 
@@ -109,6 +112,14 @@ impl ServerSettings {
         self
     }
 
+    /// The PROXY protocol: connections from `balancers` (load balancers)
+    /// must start with a PROXY header (v1 or v2), whose client address then
+    /// stands for the connection's; from anyone else a header is refused.
+    pub fn proxy_protocol_from(mut self, balancers: Balancers) -> Self {
+        self.balancers = balancers;
+        self
+    }
+
     /// For a driver's `Server::new`: the storage, the authenticator, and
     /// what its sessions read, with fresh session counters.
     pub fn into_parts(self) -> (Arc<dyn Storage>, Arc<dyn Authenticator>, DriverConfig) {
@@ -129,6 +140,7 @@ impl ServerSettings {
             passive_ports: self.passive_ports,
             limits: SessionLimits::new(self.max_sessions, self.max_sessions_per_ip),
             tls: self.tls,
+            balancers: self.balancers,
         };
         (self.storage, self.authenticator, config)
     }
@@ -167,6 +179,7 @@ impl fmt::Debug for ServerSettings {
             .field("max_sessions", &self.max_sessions)
             .field("max_sessions_per_ip", &self.max_sessions_per_ip)
             .field("tls", &self.tls)
+            .field("balancers", &self.balancers)
             .finish_non_exhaustive()
     }
 }
@@ -183,6 +196,8 @@ pub struct DriverConfig {
     pub limits: SessionLimits,
     /// FTPS; `None`: plain FTP only.
     pub tls: Option<TlsSettings>,
+    /// Load balancers whose connections start with a PROXY header.
+    pub balancers: Balancers,
 }
 
 impl DriverConfig {
