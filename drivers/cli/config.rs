@@ -11,6 +11,10 @@
 //! passive_address = "ftp.example.com"   # or an IP; names resolve at each PASV
 //! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
 //! proxy_protocol_from = ["10.0.9.0/24"]   # load balancers sending PROXY headers
+//! ban_after = 10                 # failed logins within ban_window that ban an address (0: never)
+//! ban_window = 600               # seconds
+//! ban_time = 900                 # seconds
+//! control_keepalive = 60         # seconds idle before TCP keepalive probes (0: off)
 //!
 //! idle_timeout = 300             # seconds without a command before 421
 //! login_timeout = 30             # seconds to log in (TLS handshake included) before 421
@@ -45,8 +49,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ftpwire_backend::native::bans::{
+    BanPolicy, DEFAULT_BAN_AFTER, DEFAULT_BAN_TIME, DEFAULT_BAN_WINDOW,
+};
 use ftpwire_backend::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP};
 use ftpwire_backend::native::proxy::Balancers;
+use ftpwire_backend::native::settings::DEFAULT_CONTROL_KEEPALIVE;
 use ftpwire_backend::native::tls::TlsError;
 use ftpwire_backend::{
     Authenticator, LocalFs, Password, PortRange, ServerSettings, Storage, TlsSettings, UserDb,
@@ -98,6 +106,19 @@ pub struct ServeConfig {
     /// Load balancers whose connections start with a PROXY header.
     #[serde(deserialize_with = "balancers_from_strs")]
     pub proxy_protocol_from: Balancers,
+    /// Failed logins from one address within `ban_window` that ban it for
+    /// `ban_time`; 0 never bans.
+    pub ban_after: u32,
+    /// How far back failed logins count (TOML: whole seconds).
+    #[serde(deserialize_with = "positive_duration_from_secs")]
+    pub ban_window: Duration,
+    /// How long a ban lasts (TOML: whole seconds).
+    #[serde(deserialize_with = "positive_duration_from_secs")]
+    pub ban_time: Duration,
+    /// Idle time before TCP keepalive probes on control connections; zero
+    /// turns them off (TOML: whole seconds).
+    #[serde(deserialize_with = "duration_from_secs")]
+    pub control_keepalive: Duration,
     /// Sessions running at once; more connections get `421` and are closed.
     pub max_sessions: usize,
     /// Sessions running at once from one client IP.
@@ -156,6 +177,10 @@ impl Default for ServeConfig {
             passive_address: None,
             local_networks: Vec::new(),
             proxy_protocol_from: Balancers::default(),
+            ban_after: DEFAULT_BAN_AFTER,
+            ban_window: DEFAULT_BAN_WINDOW,
+            ban_time: DEFAULT_BAN_TIME,
+            control_keepalive: DEFAULT_CONTROL_KEEPALIVE,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             idle_timeout: ServerConfig::default().idle_timeout,
@@ -466,7 +491,13 @@ impl ServeConfig {
             .session_config(self.server_config())
             .max_sessions(self.max_sessions)
             .max_sessions_per_ip(self.max_sessions_per_ip)
-            .proxy_protocol_from(self.proxy_protocol_from.clone());
+            .proxy_protocol_from(self.proxy_protocol_from.clone())
+            .bans(BanPolicy {
+                after: self.ban_after,
+                window: self.ban_window,
+                ban_time: self.ban_time,
+            })
+            .control_keepalive(Some(self.control_keepalive).filter(|idle| !idle.is_zero()));
         if let Some(ports) = self.passive_ports {
             settings = settings.passive_ports(ports);
         }
@@ -613,6 +644,31 @@ mod tests {
             limits.admit("192.0.2.3".parse().unwrap()).is_err(),
             "max_sessions = 2"
         );
+    }
+
+    #[test]
+    fn balancers_bans_and_keepalive_reach_the_driver() {
+        let config = ServeConfig::from_toml(
+            "proxy_protocol_from = [\"10.9.0.0/16\", \"192.0.2.7\"]\n\
+             ban_after = 4\nban_window = 30\nban_time = 5\ncontrol_keepalive = 0",
+        )
+        .unwrap();
+        let driver = driver_config(&config).unwrap();
+        assert!(driver.balancers.contains("10.9.1.1".parse().unwrap()));
+        assert!(driver.balancers.contains("192.0.2.7".parse().unwrap()));
+        assert!(!driver.balancers.contains("192.0.2.8".parse().unwrap()));
+        let policy = driver.bans.policy();
+        assert_eq!(
+            (policy.after, policy.window, policy.ban_time),
+            (4, Duration::from_secs(30), Duration::from_secs(5))
+        );
+        assert_eq!(driver.control_keepalive, None, "0 turns keepalive off");
+        let defaults = driver_config(&ServeConfig::default()).unwrap();
+        assert_eq!(defaults.control_keepalive, Some(Duration::from_secs(60)));
+        assert_eq!(defaults.bans.policy().after, 10);
+        assert!(defaults.balancers.is_empty());
+        assert!(ServeConfig::from_toml("proxy_protocol_from = [\"10.0.0.0/40\"]").is_err());
+        assert!(ServeConfig::from_toml("ban_window = 0").is_err());
     }
 
     #[test]

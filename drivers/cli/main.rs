@@ -89,6 +89,21 @@ struct ServeArgs {
     /// from anyone else, or none from a balancer, closes the connection.
     #[arg(long = "proxy-protocol-from", value_name = "CIDR")]
     proxy_protocol_from: Vec<Balancers>,
+    /// Failed logins from one address within --ban-window that ban it for
+    /// --ban-time (its connections get 421); 0 never bans [default: 10].
+    #[arg(long, value_name = "N")]
+    ban_after: Option<u32>,
+    /// Seconds in which --ban-after failed logins count [default: 600].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    ban_window: Option<u64>,
+    /// Seconds a ban lasts [default: 900].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    ban_time: Option<u64>,
+    /// Seconds of silence before TCP keepalive probes on control
+    /// connections, so NATs and load balancers keep them through long
+    /// transfers; 0 turns them off [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    control_keepalive: Option<u64>,
     /// Sessions running at once; more connections get 421 [default: 1000].
     #[arg(long, value_name = "N")]
     max_sessions: Option<usize>,
@@ -174,6 +189,18 @@ impl ServeArgs {
         config.local_networks.extend(self.local_networks);
         for balancers in self.proxy_protocol_from {
             config.proxy_protocol_from.extend(balancers);
+        }
+        if let Some(n) = self.ban_after {
+            config.ban_after = n;
+        }
+        if let Some(secs) = self.ban_window {
+            config.ban_window = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.ban_time {
+            config.ban_time = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.control_keepalive {
+            config.control_keepalive = Duration::from_secs(secs);
         }
         if let Some(n) = self.max_sessions {
             config.max_sessions = n;

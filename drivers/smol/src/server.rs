@@ -179,7 +179,7 @@ async fn accept_loop(
                     return;
                 };
                 let client = proxied.client.unwrap_or(peer);
-                match session_shared.served.config.limits.admit(client.ip()) {
+                match session_shared.served.config.admit(client.ip()) {
                     Ok(permit) => {
                         let origin = Origin {
                             client: proxied.client,
@@ -193,7 +193,7 @@ async fn accept_loop(
                 drop(running);
             })
         } else {
-            match shared.served.config.limits.admit(peer.ip()) {
+            match shared.served.config.admit(peer.ip()) {
                 Ok(permit) => shared.executor.spawn(async move {
                     session::run(stream, session_shared, implicit_tls, Origin::default()).await;
                     drop(permit);

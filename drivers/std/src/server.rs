@@ -178,7 +178,7 @@ impl Server {
                                 return;
                             };
                             let client = proxied.client.unwrap_or(peer);
-                            match shared.served.config.limits.admit(client.ip()) {
+                            match shared.served.config.admit(client.ip()) {
                                 Ok(permit) => {
                                     let origin = Origin {
                                         client: proxied.client,
@@ -195,7 +195,7 @@ impl Server {
                 }
                 continue;
             }
-            let permit = match shared.served.config.limits.admit(peer.ip()) {
+            let permit = match shared.served.config.admit(peer.ip()) {
                 Ok(permit) => permit,
                 Err(refusal) => {
                     refuse(&stream, peer, refusal);

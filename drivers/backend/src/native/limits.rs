@@ -56,6 +56,9 @@ pub enum Refusal {
     /// The most sessions allowed from one address are running from this one.
     #[error("{0} sessions from this address are running, the most allowed per address")]
     PerIp(usize),
+    /// The address is banned for failed logins, for this much longer.
+    #[error("banned for failed logins, {} s to go", .0.as_secs())]
+    Banned(std::time::Duration),
 }
 
 impl Refusal {
@@ -65,6 +68,7 @@ impl Refusal {
         let text = match self {
             Refusal::Total(_) => "Too many sessions; try again later.",
             Refusal::PerIp(_) => "Too many sessions from your address; try again later.",
+            Refusal::Banned(_) => "Too many failed logins from your address; try again later.",
         };
         ftpwire_core::reply::write(&mut out, 421, text);
         out

@@ -3,6 +3,7 @@
 //! written once for every native driver. A driver adds only its own
 //! sockets, tasks and the session loop.
 
+pub mod bans;
 pub mod client;
 pub mod client_tls;
 pub mod control;

@@ -11,9 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ftpwire_core::Instant;
-use ftpwire_core::server::{FileError, Output, PassiveError, PassiveToken, TransferId};
-use socket2::SockRef;
+use ftpwire_core::server::{
+    FileError, LoginOutcome, Output, PassiveError, PassiveToken, TransferId,
+};
+use socket2::{SockRef, TcpKeepalive};
 
+use super::bans::Bans;
 use super::control::ControlConnection;
 use super::host::{Answer, Blocking, Work, log_end};
 use super::proxy;
@@ -72,6 +75,8 @@ pub struct NativeSession<P, W> {
     stopping: bool,
     /// No byte has come from the client yet (a PROXY header there is refused).
     first_input: bool,
+    /// The server's failed logins and bans.
+    bans: Bans,
 }
 
 impl<P: PassiveListener, W> NativeSession<P, W> {
@@ -99,6 +104,14 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
         let local = socket.local_addr().ok()?.as_socket()?;
         let _ = socket.set_tcp_nodelay(true);
         let _ = socket.set_out_of_band_inline(true);
+        if let Some(idle) = config.control_keepalive {
+            // Probes every quarter of the idle time; 4 unanswered end it.
+            let probes = TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval((idle / 4).max(Duration::from_secs(1)))
+                .with_retries(4);
+            let _ = socket.set_tcp_keepalive(&probes);
+        }
         let base = std::time::Instant::now();
         let now = Instant::from_duration(Duration::ZERO);
         let (session, tls) = (config.session.clone(), config.tls.clone());
@@ -116,6 +129,7 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             transfer: None,
             stopping: false,
             first_input: true,
+            bans: config.bans.clone(),
         })
     }
 
@@ -249,7 +263,22 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
     }
 
     /// Answers a [`Next::Blocking`].
-    pub fn answer(&mut self, answer: Answer) {
+    /// Failed logins count towards a ban of the client's address, and a
+    /// banned address logs in no more, even with the right password (its
+    /// open sessions included).
+    pub fn answer(&mut self, mut answer: Answer) {
+        if let Answer::Login(_, outcome) = &mut answer {
+            let now = std::time::Instant::now();
+            let ip = self.peer.ip();
+            if matches!(outcome, LoginOutcome::Accepted { .. })
+                && self.bans.banned(ip, now).is_some()
+            {
+                log::warn!("{}: login refused: the address is banned", self.peer);
+                *outcome = LoginOutcome::Rejected;
+            } else if *outcome == LoginOutcome::Rejected {
+                self.bans.record_failure(ip, now);
+            }
+        }
         answer.apply(self.control.session());
     }
 

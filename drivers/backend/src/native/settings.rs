@@ -4,16 +4,26 @@
 //! `ftpwire` program's TOML or flags.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ftpwire_core::ServerConfig;
 
-use crate::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, SessionLimits};
+use crate::native::bans::{BanPolicy, Bans};
+use crate::native::limits::{
+    DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Refusal, SessionLimits, SessionPermit,
+};
 use crate::native::passive::{PassivePorts, PortRange};
 use crate::native::proxy::Balancers;
 use crate::native::tls::TlsSettings;
 use crate::served::storage::Storage;
 use crate::served::users::Authenticator;
+
+/// Control connections get TCP keepalive probes after this long idle
+/// unless [`ServerSettings::control_keepalive`] says otherwise: well under
+/// the idle timeouts of NAT gateways and load balancers (350 s on AWS NLB).
+pub const DEFAULT_CONTROL_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Everything a native driver's server needs, built in code.
 ///
@@ -55,6 +65,8 @@ pub struct ServerSettings {
     max_sessions_per_ip: usize,
     tls: Option<TlsSettings>,
     balancers: Balancers,
+    bans: BanPolicy,
+    control_keepalive: Option<Duration>,
 }
 
 impl ServerSettings {
@@ -72,6 +84,8 @@ impl ServerSettings {
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
             tls: None,
             balancers: Balancers::default(),
+            bans: BanPolicy::default(),
+            control_keepalive: Some(DEFAULT_CONTROL_KEEPALIVE),
         }
     }
 
@@ -120,6 +134,22 @@ impl ServerSettings {
         self
     }
 
+    /// When failed logins ban an address ([`BanPolicy::default`]: 10
+    /// within 10 minutes ban it for 15; `after: 0` never bans).
+    pub fn bans(mut self, policy: BanPolicy) -> Self {
+        self.bans = policy;
+        self
+    }
+
+    /// TCP keepalive on control connections after `idle` without traffic
+    /// (default [`DEFAULT_CONTROL_KEEPALIVE`]; `None`: off), so a NAT
+    /// gateway or load balancer with an idle timeout (AWS NLB: 350 s) does
+    /// not drop the control connection while a long transfer runs.
+    pub fn control_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.control_keepalive = idle;
+        self
+    }
+
     /// For a driver's `Server::new`: the storage, the authenticator, and
     /// what its sessions read, with fresh session counters.
     pub fn into_parts(self) -> (Arc<dyn Storage>, Arc<dyn Authenticator>, DriverConfig) {
@@ -141,6 +171,8 @@ impl ServerSettings {
             limits: SessionLimits::new(self.max_sessions, self.max_sessions_per_ip),
             tls: self.tls,
             balancers: self.balancers,
+            bans: Bans::new(self.bans),
+            control_keepalive: self.control_keepalive,
         };
         (self.storage, self.authenticator, config)
     }
@@ -180,6 +212,8 @@ impl fmt::Debug for ServerSettings {
             .field("max_sessions_per_ip", &self.max_sessions_per_ip)
             .field("tls", &self.tls)
             .field("balancers", &self.balancers)
+            .field("bans", &self.bans)
+            .field("control_keepalive", &self.control_keepalive)
             .finish_non_exhaustive()
     }
 }
@@ -198,9 +232,22 @@ pub struct DriverConfig {
     pub tls: Option<TlsSettings>,
     /// Load balancers whose connections start with a PROXY header.
     pub balancers: Balancers,
+    /// Failed logins and bans, checked at accept time.
+    pub bans: Bans,
+    /// TCP keepalive idle time on control connections; `None`: off.
+    pub control_keepalive: Option<Duration>,
 }
 
 impl DriverConfig {
+    /// A place for a session from `ip` (the real client's, behind a load
+    /// balancer): refused while it is banned, or past a session limit.
+    pub fn admit(&self, ip: IpAddr) -> Result<SessionPermit, Refusal> {
+        if let Some(left) = self.bans.banned(ip, std::time::Instant::now()) {
+            return Err(Refusal::Banned(left));
+        }
+        self.limits.admit(ip)
+    }
+
     /// Implicit FTPS (TLS from the first byte) needs a certificate: an
     /// error that says so when there is none.
     pub fn check_implicit_tls(&self) -> std::io::Result<()> {
