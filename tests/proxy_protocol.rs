@@ -2,7 +2,8 @@
 //! and v2) from the balancer's address only, and the real client address
 //! they carry drives the session: the log, the per-IP limit, the
 //! data-connection peer check (the data connection comes straight from the
-//! client, not through the balancer). A balancer that sends no header, and
+//! client, not through the balancer, so EPSV, which would send it to the
+//! balancer, is refused and PASV names the instance). A balancer that sends no header, and
 //! a client that sends one without being a balancer, are closed with a log
 //! line. Loopback only: the "balancer" is 127.0.0.1, clients 127.0.0.x.
 
@@ -78,9 +79,13 @@ fn v2(client: SocketAddr, server: &Server) -> Vec<u8> {
 fn download_from(control: &mut Control, server: &Server, client: IpAddr) -> Vec<u8> {
     control.log_in_as(common::server::USER, common::server::PASSWORD);
     control.binary();
-    let port = control.epsv();
-    let mut data =
-        connect_from(client, SocketAddr::new(server.addr.ip(), port)).expect("data connection");
+    // EPSV would send the client to the balancer: refused, so it uses PASV,
+    // whose reply names this server.
+    let epsv = control.command("EPSV");
+    assert_eq!(epsv.code, 502, "EPSV through the balancer: {epsv:?}");
+    let (advertised, _) = control.pasv();
+    assert_eq!(advertised.ip(), server.addr.ip(), "PASV names the instance");
+    let mut data = connect_from(client, advertised).expect("data connection");
     let reply = control.command("RETR file.bin");
     assert_eq!(reply.code, 150, "RETR: {reply:?}");
     let bytes = read_data(&mut data);

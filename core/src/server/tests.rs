@@ -1898,3 +1898,32 @@ fn an_abor_pipelined_behind_its_transfer_command_ends_it_before_the_host_sees_it
     );
     assert_eq!(h.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
+
+/// Behind a load balancer (the host read a PROXY header), EPSV would send
+/// the client to the balancer: refused, so clients use PASV, whose reply
+/// names this server; FEAT leaves EPSV out.
+#[test]
+fn through_a_balancer_epsv_is_refused_and_pasv_serves() {
+    let mut h = Host::logged_in();
+    h.session.set_through_balancer();
+    assert_eq!(
+        h.cmd("EPSV"),
+        "502 EPSV cannot work through this server's load balancer; use PASV.\r\n"
+    );
+    assert_eq!(
+        h.cmd("EPSV ALL"),
+        "502 EPSV cannot work through this server's load balancer; use PASV.\r\n"
+    );
+    h.send("PASV\r\n");
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "227 Entering Passive Mode (127,0,0,1,195,80).\r\n"
+    );
+    let features = h.cmd("FEAT");
+    assert!(!features.contains(" EPSV\r\n"), "{features}");
+    assert!(features.contains(" EPRT\r\n"), "{features}");
+    // Without a balancer EPSV is offered.
+    let mut direct = Host::new();
+    assert!(direct.cmd("FEAT").contains(" EPSV\r\n"));
+}

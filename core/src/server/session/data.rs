@@ -53,6 +53,12 @@ impl State {
     }
 
     pub(super) fn epsv(&mut self, arg: EpsvArgument) {
+        if self.through_balancer {
+            return self.reply(
+                502,
+                "EPSV cannot work through this server's load balancer; use PASV.",
+            );
+        }
         match arg {
             EpsvArgument::All => {
                 self.epsv_all = true;

@@ -7,7 +7,7 @@ pub(super) const FEATURES: [(&str, Feature); 14] = [
     (" AUTH TLS\r\n", Feature::Tls),
     (" CCC\r\n", Feature::Ccc),
     (" EPRT\r\n", Feature::Always),
-    (" EPSV\r\n", Feature::Always),
+    (" EPSV\r\n", Feature::Direct),
     (" HOST\r\n", Feature::Always),
     (" MDTM\r\n", Feature::Always),
     (" MFMT\r\n", Feature::Always),
@@ -25,6 +25,8 @@ pub(super) enum Feature {
     Always,
     Tls,
     Ccc,
+    /// Not through a load balancer ([`ServerSession::set_through_balancer`]).
+    Direct,
 }
 
 pub(super) const HELP: &str = "214-The following commands are recognized:\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE EPRT EPSV FEAT HELP HOST LIST MDTM MFMT\r\n MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD  QUIT REIN REST RETR\r\n RMD  RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMKD\r\n XPWD XRMD\r\n214 Help OK.\r\n";
@@ -37,6 +39,7 @@ impl State {
                 Feature::Always => true,
                 Feature::Tls => self.config.tls,
                 Feature::Ccc => self.config.tls && self.config.allow_ccc,
+                Feature::Direct => !self.through_balancer,
             };
             if offered {
                 self.out.extend_from_slice(line.as_bytes());

@@ -107,6 +107,9 @@ struct State {
     rest: u64,
     data: DataSetup,
     epsv_all: bool,
+    /// The control connection came through a TCP load balancer (the host
+    /// read its PROXY header): data connections come straight here.
+    through_balancer: bool,
     tls: Tls,
     /// PBSZ was sent on the protected control channel (required before PROT).
     pbsz: bool,
@@ -329,6 +332,7 @@ impl ServerSession {
             rest: 0,
             data: DataSetup::None,
             epsv_all: false,
+            through_balancer: false,
             tls,
             pbsz: starts_protected,
             prot_private: starts_protected,
@@ -646,6 +650,36 @@ impl ServerSession {
         } else {
             self.state.stale("tls");
         }
+    }
+
+    /// The control connection came through a TCP load balancer that named
+    /// the client in a PROXY header, so the session's peer is the client
+    /// but the control connection's far end is the balancer. Data
+    /// connections cannot follow that path: a PASV reply names this
+    /// server's own passive address, which the client dials directly,
+    /// while EPSV names only a port, which the client would dial on the
+    /// balancer. So EPSV is refused (`502`, and left out of FEAT): clients
+    /// (curl, lftp, FileZilla) then use PASV.
+    ///
+    /// ```
+    /// use ftpwire_core::{Instant, Output, ServerSession};
+    /// let mut session = ServerSession::new(
+    ///     Default::default(),
+    ///     "10.0.0.3:21".parse().unwrap(),
+    ///     "203.0.113.9:40000".parse().unwrap(),
+    ///     Instant::from_millis(0),
+    /// );
+    /// session.set_through_balancer();
+    /// session.handle_input(Instant::from_millis(0), b"FEAT\r\n");
+    /// let mut out = Vec::new();
+    /// while let Output::Transmit(bytes) = session.poll_output() {
+    ///     out.extend_from_slice(bytes);
+    /// }
+    /// assert!(out.ends_with(b"211 End\r\n"));
+    /// assert!(!out.windows(6).any(|w| w == b" EPSV\r"), "EPSV not offered");
+    /// ```
+    pub fn set_through_balancer(&mut self) {
+        self.state.through_balancer = true;
     }
 
     /// Whether the control channel is protected by TLS now.

@@ -115,7 +115,10 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
         let base = std::time::Instant::now();
         let now = Instant::from_duration(Duration::ZERO);
         let (session, tls) = (config.session.clone(), config.tls.clone());
-        let control = ControlConnection::open(session, local, peer, now, tls, implicit_tls)?;
+        let mut control = ControlConnection::open(session, local, peer, now, tls, implicit_tls)?;
+        if peer != connected {
+            control.session().set_through_balancer();
+        }
         if peer == connected {
             log::debug!("{peer}: connected");
         } else {
