@@ -51,6 +51,8 @@ install_packages() {
         # tests/doctor_nat.rs: network namespaces, veth pairs and a NAT router
         # with the kernel's FTP helper (nftables `ct helper`).
         ip:iproute2 nft:nftables
+        # tests/scale_out.rs: HAProxy in front of two instances.
+        haproxy:haproxy
     )
     if [ "${1:-}" = ci ]; then
         # libfuzzer-sys compiles libFuzzer's C++ sources.
