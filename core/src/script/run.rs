@@ -298,6 +298,7 @@ fn notice_json(notice: &Notice<'_>) -> Json {
         Notice::WrongAnswer { answer } => ("wrongAnswer", json!({"answer": answer})),
         Notice::HostAnswerTimeout { answer } => ("hostAnswerTimeout", json!({"answer": answer})),
         Notice::InputLimit => ("inputLimit", json!({})),
+        Notice::PassiveFallback { verb } => ("passiveFallback", json!({"verb": verb})),
         Notice::TransferEnded { .. } => ("transferEnded", json!({})),
     };
     fields["type"] = json!("notice");

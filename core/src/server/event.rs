@@ -562,6 +562,15 @@ pub enum Notice<'a> {
     /// although [`wants_input`](super::ServerSession::wants_input) said no:
     /// the session is being closed.
     InputLimit,
+    /// The client opened a passive listener (PASV/EPSV) that no data
+    /// connection ever reached, then switched to active mode: the silent
+    /// fallback of clients such as FileZilla and lftp, which hides that
+    /// passive mode is broken (a wrong PASV address, a closed passive port
+    /// range).
+    PassiveFallback {
+        /// `"PORT"` or `"EPRT"`.
+        verb: &'static str,
+    },
 }
 
 /// One log line's text, the same on every host (user names as lossy UTF-8).
@@ -595,6 +604,10 @@ impl core::fmt::Display for Notice<'_> {
                 "host bug or overload: no {answer} answer within the host-answer timeout; closing"
             ),
             Notice::InputLimit => f.write_str("too much input held; closing"),
+            Notice::PassiveFallback { verb } => write!(
+                f,
+                "no data connection reached the passive listener, and the client switched to active mode ({verb}); check that the passive ports are open and that PASV advertises an address the client can reach (--passive-address)"
+            ),
             Notice::WrongAnswer { answer } => write!(
                 f,
                 "host bug: a {answer} answer that does not fit its event; ignored"

@@ -1927,3 +1927,27 @@ fn through_a_balancer_epsv_is_refused_and_pasv_serves() {
     let mut direct = Host::new();
     assert!(direct.cmd("FEAT").contains(" EPSV\r\n"));
 }
+
+/// A passive listener no data connection reached, then PORT: the silent
+/// fallback to active mode of FileZilla and lftp, made visible.
+#[test]
+fn a_switch_to_active_after_an_unused_passive_listener_is_a_notice() {
+    let mut h = Host::logged_in();
+    h.epsv();
+    // No data connection arrives; the client gives up and tries PORT.
+    h.cmd("PORT 127,0,0,1,200,10");
+    let events = h.take_events();
+    assert!(
+        events.iter().any(|e| e.contains("PassiveFallback") && e.contains("PORT")),
+        "{events:?}"
+    );
+    // Told once.
+    h.cmd("PORT 127,0,0,1,200,12");
+    assert!(!h.take_events().iter().any(|e| e.contains("PassiveFallback")));
+    let mut clean = Host::logged_in();
+    clean.cmd("PORT 127,0,0,1,200,11");
+    assert!(
+        !clean.take_events().iter().any(|e| e.contains("PassiveFallback")),
+        "PORT without a passive listener before"
+    );
+}

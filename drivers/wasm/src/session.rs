@@ -724,6 +724,7 @@ fn notice_value(notice: Notice<'_>) -> Value {
             ("hostAnswerTimeout", vec![("answer", answer.into())])
         }
         Notice::InputLimit => ("inputLimit", vec![]),
+        Notice::PassiveFallback { verb } => ("passiveFallback", vec![("verb", verb.into())]),
         Notice::WrongAnswer { answer } => ("wrongAnswer", vec![("answer", answer.into())]),
         Notice::TransferEnded {
             kind,

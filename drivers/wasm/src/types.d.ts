@@ -102,6 +102,7 @@ export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "loginSucceeded" | "loginFailed"; user: string }
   | { notice: "portRefused"; address: string; reason: string }
   | { notice: "readOnlyRefused"; user: string; command: string }
+  | { notice: "passiveFallback"; verb: "PORT" | "EPRT" }
   | { notice: "transferEnded"; kind: TransferKind; path: Uint8Array; bytes: number; error: string | null }
   | { notice: "foreignAnswer" | "staleAnswer" | "hostAnswerTimeout" | "wrongAnswer"; answer: string }
   | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" | "inputLimit" });

@@ -8,6 +8,8 @@ impl State {
     pub(super) fn reset_data(&mut self) {
         if self.data == DataSetup::Passive {
             self.events.push_back(Queued::ClosePassive);
+            // `on_data_connected` clears it again when a connection came.
+            self.passive_unused = true;
         }
         self.data = DataSetup::None;
     }
@@ -113,6 +115,9 @@ impl State {
             return;
         }
         self.reset_data();
+        if core::mem::take(&mut self.passive_unused) {
+            self.notice(QueuedNotice::PassiveFallback(verb));
+        }
         self.data = DataSetup::Active(addr);
         reply::write_code(&mut self.out, 200, b' ');
         let _ = write!(Bytes(&mut self.out), "{verb} command successful.\r\n");

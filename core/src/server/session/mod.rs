@@ -110,6 +110,9 @@ struct State {
     /// The control connection came through a TCP load balancer (the host
     /// read its PROXY header): data connections come straight here.
     through_balancer: bool,
+    /// A passive listener was closed without a data connection on it, and
+    /// none has come since (a PORT/EPRT now is a silent fallback).
+    passive_unused: bool,
     tls: Tls,
     /// PBSZ was sent on the protected control channel (required before PROT).
     pbsz: bool,
@@ -260,6 +263,7 @@ enum QueuedNotice {
     StaleAnswer(&'static str),
     HostAnswerTimeout(&'static str),
     WrongAnswer(&'static str),
+    PassiveFallback(&'static str),
     /// Its facts are in `State::ended` (one at a time: no held line runs
     /// while an event is queued).
     TransferEnded,
@@ -333,6 +337,7 @@ impl ServerSession {
             data: DataSetup::None,
             epsv_all: false,
             through_balancer: false,
+            passive_unused: false,
             tls,
             pbsz: starts_protected,
             prot_private: starts_protected,

@@ -138,6 +138,7 @@ impl State {
                 QueuedNotice::ForeignAnswer(answer) => Notice::ForeignAnswer { answer },
                 QueuedNotice::StaleAnswer(answer) => Notice::StaleAnswer { answer },
                 QueuedNotice::HostAnswerTimeout(answer) => Notice::HostAnswerTimeout { answer },
+                QueuedNotice::PassiveFallback(verb) => Notice::PassiveFallback { verb },
                 QueuedNotice::WrongAnswer(answer) => Notice::WrongAnswer { answer },
                 QueuedNotice::TransferEnded => Notice::TransferEnded {
                     kind: self.ended.kind,

@@ -214,6 +214,7 @@ impl State {
         };
         // The passive listener has served its one connection.
         self.reset_data();
+        self.passive_unused = false;
         if t.kind == TransferKind::StoreUnique {
             // RFC 1123 §4.1.2.9: STOU's preliminary reply names the file.
             self.out.extend_from_slice(b"150 FILE: ");
