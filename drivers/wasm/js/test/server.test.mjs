@@ -270,6 +270,33 @@ describe('the passive-address policy', () => {
   });
 });
 
+describe('the silent fallback to active mode', () => {
+  test('PORT after a passive listener no connection reached is logged, with what to check', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
+    const listener = net.createServer(() => {});
+    await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = listener.address().port;
+      const clean = await RawClient.connect(server.port);
+      await clean.login();
+      assert.match(await clean.command(`PORT 127,0,0,1,${port >> 8},${port & 255}`), /^200 /);
+      assert.match(await clean.command('NOOP'), /^200 /);
+      clean.close();
+      const client = await RawClient.connect(server.port);
+      await client.login();
+      assert.match(await client.command('PASV'), /^227 /);
+      // The client never reaches the passive port, then tries active mode.
+      assert.match(await client.command(`PORT 127,0,0,1,${port >> 8},${port & 255}`), /^200 /);
+      await server.logged(/switched to active mode \(PORT\).*--passive-address/);
+      assert.equal(server.log().match(/switched to active mode/g).length, 1, server.log());
+      client.close();
+    } finally {
+      listener.close();
+      await server.stop();
+    }
+  });
+});
+
 describe('FTPS', () => {
   let server;
   before(async () => {
