@@ -39,7 +39,11 @@ fn port_after_an_unreached_passive_listener_is_logged(driver: &'static str) {
     control.epsv();
     assert_eq!(port(&mut control, "EPRT"), 200);
     server.wait_for_log("the client switched to active mode (EPRT)");
-    assert!(server.log().contains("--passive-address"), "{}", server.log());
+    assert!(
+        server.log().contains("--passive-address"),
+        "{}",
+        server.log()
+    );
 }
 
 fn port_without_a_failed_passive_attempt_is_not(driver: &'static str) {
@@ -50,5 +54,9 @@ fn port_without_a_failed_passive_attempt_is_not(driver: &'static str) {
     assert_eq!(control.command("NOOP").code, 200);
     control.command("QUIT");
     control.expect_closed();
-    assert!(!server.log().contains("switched to active mode"), "{}", server.log());
+    assert!(
+        !server.log().contains("switched to active mode"),
+        "{}",
+        server.log()
+    );
 }

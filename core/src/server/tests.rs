@@ -693,7 +693,10 @@ fn ipv6_control_connections() {
         h.cmd("EPRT |2|::1|50001|"),
         "200 EPRT command successful.\r\n"
     );
-    assert_eq!(h.take_events(), ["close-passive"]);
+    assert_eq!(
+        h.take_events(),
+        ["close-passive", "notice PassiveFallback { verb: \"EPRT\" }"]
+    );
     h.cmd("RETR a");
     assert_eq!(
         h.take_events(),
@@ -1938,16 +1941,25 @@ fn a_switch_to_active_after_an_unused_passive_listener_is_a_notice() {
     h.cmd("PORT 127,0,0,1,200,10");
     let events = h.take_events();
     assert!(
-        events.iter().any(|e| e.contains("PassiveFallback") && e.contains("PORT")),
+        events
+            .iter()
+            .any(|e| e.contains("PassiveFallback") && e.contains("PORT")),
         "{events:?}"
     );
     // Told once.
     h.cmd("PORT 127,0,0,1,200,12");
-    assert!(!h.take_events().iter().any(|e| e.contains("PassiveFallback")));
+    assert!(
+        !h.take_events()
+            .iter()
+            .any(|e| e.contains("PassiveFallback"))
+    );
     let mut clean = Host::logged_in();
     clean.cmd("PORT 127,0,0,1,200,11");
     assert!(
-        !clean.take_events().iter().any(|e| e.contains("PassiveFallback")),
+        !clean
+            .take_events()
+            .iter()
+            .any(|e| e.contains("PassiveFallback")),
         "PORT without a passive listener before"
     );
 }

@@ -3,7 +3,7 @@
 // and the defaults. Flags are applied on top of it by server.mjs.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ServerConfig } from './module.mjs';
+import { Balancers, ServerConfig } from './module.mjs';
 import { parsePortRange } from './data.mjs';
 
 /** The same defaults as `ftpwire serve` (drivers/cli/config.rs: ServeConfig::default). */
@@ -16,6 +16,11 @@ export function defaultSettings() {
     passivePorts: null,
     passiveAddress: null,
     localNetworks: [],
+    proxyProtocolFrom: [],
+    banAfter: 10,
+    banWindow: 600,
+    banTime: 900,
+    controlKeepalive: 60,
     maxSessions: 1000,
     maxSessionsPerIp: 50,
     idleTimeout: 300,
@@ -73,6 +78,11 @@ const KEYS = [
   ['passive_ports', 'passivePorts', checkedString(parsePortRange)],
   ['passive_address', 'passiveAddress', checkedString((v) => checkWithModule('setPassiveAddress', v))],
   ['local_networks', 'localNetworks', null],
+  ['proxy_protocol_from', 'proxyProtocolFrom', null],
+  ['ban_after', 'banAfter', count],
+  ['ban_window', 'banWindow', positiveSeconds],
+  ['ban_time', 'banTime', positiveSeconds],
+  ['control_keepalive', 'controlKeepalive', seconds],
   ['max_sessions', 'maxSessions', count],
   ['max_sessions_per_ip', 'maxSessionsPerIp', count],
   ['idle_timeout', 'idleTimeout', positiveSeconds],
@@ -199,6 +209,19 @@ export async function settingsFromToml(text, origin = 'config') {
         }
       }
       settings.localNetworks = networks;
+    }
+    if ('proxy_protocol_from' in table) {
+      const balancers = table.proxy_protocol_from;
+      const line = lineOf(text, 'proxy_protocol_from');
+      if (!Array.isArray(balancers) || !balancers.every((v) => typeof v === 'string')) {
+        throw new SettingError(line, `invalid type: ${typeName(balancers)}, expected an array of strings for \`proxy_protocol_from\``);
+      }
+      try {
+        new Balancers(balancers).free();
+      } catch (error) {
+        throw new SettingError(line, error.message);
+      }
+      settings.proxyProtocolFrom = balancers;
     }
     if ('users' in table) {
       const users = table.users;

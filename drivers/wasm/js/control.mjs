@@ -2,7 +2,7 @@
 // outputs polled until the session says `timeout` (arm a timer) or `closed`,
 // every event answered by its id — now or when the I/O is done.
 import dns from 'node:dns/promises';
-import { Session } from './module.mjs';
+import { Session, startsWithProxyHeader } from './module.mjs';
 import { ControlTls } from './control-tls.mjs';
 import { PassiveListener } from './data.mjs';
 import { runTransfer, failureCode, Steps } from './transfer.mjs';
@@ -15,7 +15,7 @@ export class ControlConnection {
    *  `sessions` with `sessionEnded(connection)` (for shutdown). `socket`: the TCP
    *  connection; on an implicit-TLS listener `tls` is its ControlTls (handshake done)
    *  and `secureContext` that handshake's; `release` frees the session's place (limits). */
-  constructor(server, socket, { implicitTls = false, tls = null, secureContext = null, release = () => {} } = {}) {
+  constructor(server, socket, { implicitTls = false, tls = null, secureContext = null, release = () => {}, client = null } = {}) {
     this.server = server;
     this.storage = server.storage;
     this.tlsContext = secureContext;
@@ -23,14 +23,18 @@ export class ControlConnection {
     this.tls = tls;
     this.release = release;
     this.localAddress = socket.localAddress;
-    const host = socket.remoteAddress ?? '?';
-    this.peerName = `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort}`;
-    this.controlPeer = socket.remoteAddress;
+    // `client`: the real client a load balancer's PROXY header named; it
+    // stands for the socket's peer (the balancer) everywhere.
+    const peer = client ?? { address: socket.remoteAddress ?? '?', port: socket.remotePort };
+    this.peerName = `${peer.address.includes(':') ? `[${peer.address}]` : peer.address}:${peer.port}`;
+    this.controlPeer = peer.address;
     const local = { address: socket.localAddress, port: socket.localPort };
-    const peer = { address: socket.remoteAddress, port: socket.remotePort };
     this.session = implicitTls
       ? Session.implicitTls(server.config, local, peer, now())
       : new Session(server.config, local, peer, now());
+    if (client) this.session.setThroughBalancer();
+    /** Nothing has come from the client yet (a PROXY header there is refused). */
+    this.firstInput = true;
     this.timer = null;
     this.passive = null;
     this.transfer = null; // {id, controller}
@@ -84,6 +88,17 @@ export class ControlConnection {
   }
 
   received(chunk) {
+    if (this.firstInput) {
+      this.firstInput = false;
+      if (startsWithProxyHeader(chunk)) {
+        this.server.log(
+          `${this.peerName}: sent a PROXY header but is not a configured load balancer (--proxy-protocol-from): closing`,
+        );
+        this.session.handlePeerClosed();
+        this.pump();
+        return;
+      }
+    }
     // The session keeps what it cannot run yet; past its input limit it
     // wants no more, and a paused socket lets TCP push back on the client.
     this.session.handleInput(now(), chunk);
@@ -210,7 +225,7 @@ export class ControlConnection {
     switch (event.type) {
       case 'login':
         this.later(
-          () => this.server.login(event.user, event.password),
+          () => this.server.loginFrom(this.controlPeer, event.user, event.password),
           ({ accepted, readOnly }) => session.login(event.id, accepted, readOnly),
           () => session.login(event.id, false, false),
         );

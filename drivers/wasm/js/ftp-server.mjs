@@ -3,7 +3,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ServerConfig } from './module.mjs';
+import { Balancers, ProxyHeaderReader, ServerConfig } from './module.mjs';
+import { Bans, DEFAULT_BAN_POLICY } from './bans.mjs';
 import { LocalFs } from './local-fs.mjs';
 import { ControlConnection } from './control.mjs';
 import { ControlTls } from './control-tls.mjs';
@@ -95,6 +96,11 @@ export class FtpServer {
     /** Sessions holding a place, in total and per client IP (drivers/backend/src/native/limits.rs). */
     this.placesTaken = 0;
     this.placesPerIp = new Map();
+    /** Load balancers whose connections start with a PROXY header (--proxy-protocol-from). */
+    this.balancers = new Balancers(options.proxyProtocolFrom ?? []);
+    this.bans = new Bans(options.banPolicy ?? DEFAULT_BAN_POLICY, (line) => this.log(line));
+    /** TCP keepalive on control connections after this long idle; 0: off. */
+    this.controlKeepaliveMs = options.controlKeepaliveMs ?? 60_000;
     this.servers = [];
     /** Open control connections, for shutdown. */
     this.sessions = new Set();
@@ -119,6 +125,13 @@ export class FtpServer {
    */
   admit(ip) {
     const key = canonicalIp(ip);
+    const banned = this.bans.banned(key, Date.now());
+    if (banned > 0) {
+      return {
+        refused: `banned for failed logins, ${Math.floor(banned / 1000)} s to go`,
+        reply: 'Too many failed logins from your address; try again later.',
+      };
+    }
     const fromIp = this.placesPerIp.get(key) ?? 0;
     if (this.placesTaken >= this.maxSessions) {
       return { refused: `${this.maxSessions} sessions are running (--max-sessions)`, reply: 'Too many sessions; try again later.' };
@@ -169,6 +182,18 @@ export class FtpServer {
    * libuv's thread pool): accounts from --user and the config file,
    * read-only anonymous with --anonymous.
    */
+  /** A login's outcome after the bans: a failure counts against `ip`, a banned `ip` logs in no more. */
+  async loginFrom(ip, user, password) {
+    const key = canonicalIp(ip);
+    const outcome = await this.login(user, password);
+    if (outcome.accepted && this.bans.banned(key, Date.now()) > 0) {
+      this.log(`${ip}: login refused: the address is banned`);
+      return { accepted: false, readOnly: false };
+    }
+    if (!outcome.accepted) this.bans.recordFailure(key, Date.now());
+    return outcome;
+  }
+
   async login(user, password) {
     const account = this.users.find((u) => u.name.equals(Buffer.from(user)));
     if (account?.passwordHash) {
@@ -184,23 +209,27 @@ export class FtpServer {
 
   /** Starts a listener; resolves with its real address once it accepts connections. */
   listen({ host, port }, { implicitTls = false } = {}) {
-    const start = (socket, release, channel = null, secureContext = null) => {
+    const start = (socket, release, origin, channel = null, secureContext = null) => {
       try {
-        new ControlConnection(this, socket, { implicitTls, tls: channel, secureContext, release });
+        new ControlConnection(this, socket, { implicitTls, tls: channel, secureContext, release, client: origin.client });
+        // A balancer's header was read off a paused socket: what followed it
+        // goes first, then the socket flows into its new listeners.
+        if (origin.rest?.length) socket.unshift(Buffer.from(origin.rest));
+        socket.resume();
       } catch (error) {
         this.log(`cannot start a session: ${error.message}`);
         release();
         socket.destroy();
       }
     };
-    const server = net.createServer((raw) => {
-      raw.setNoDelay(true);
-      raw.on('error', () => {});
-      const peer = `${raw.remoteAddress?.includes(':') ? `[${raw.remoteAddress}]` : raw.remoteAddress}:${raw.remotePort}`;
+    const name = (address, port) => `${address?.includes(':') ? `[${address}]` : address}:${port}`;
+    const serve = (raw, origin) => {
+      const client = origin.client ?? { address: raw.remoteAddress ?? '', port: raw.remotePort };
+      const peer = name(client.address, client.port);
       // Counted from the first byte, TLS handshake included, as on the Rust
       // drivers; a refused client reads the 421 in clear text even on the
       // implicit-TLS port (as std and smol send it).
-      const place = this.admit(raw.remoteAddress ?? '');
+      const place = this.admit(client.address);
       if (!place.release) {
         this.log(`${peer}: connection refused: ${place.refused}`);
         raw.end(`421 ${place.reply}\r\n`);
@@ -209,12 +238,17 @@ export class FtpServer {
       }
       raw.once('close', place.release);
       if (!implicitTls) {
-        start(raw, place.release);
+        start(raw, place.release, origin);
         return;
       }
       const secureContext = this.newSecureContext();
+      if (origin.rest?.length) {
+        raw.unshift(Buffer.from(origin.rest));
+        origin = { ...origin, rest: null };
+      }
       const channel = new ControlTls(raw, secureContext);
       const secure = channel.secure;
+      raw.resume();
       // The implicit-TLS handshake runs before the session exists: bound it by the login timeout.
       const timer = setTimeout(() => secure.destroy(new Error('timed out')), this.loginTimeoutMs);
       secure.once('error', (error) => {
@@ -226,8 +260,49 @@ export class FtpServer {
       secure.once('secure', () => {
         clearTimeout(timer);
         secure.removeAllListeners('error');
-        start(raw, place.release, channel, secureContext);
+        start(raw, place.release, origin, channel, secureContext);
       });
+    };
+    const server = net.createServer((raw) => {
+      raw.setNoDelay(true);
+      if (this.controlKeepaliveMs > 0) raw.setKeepAlive(true, this.controlKeepaliveMs);
+      raw.on('error', () => {});
+      raw.pause();
+      if (!this.balancers.contains(raw.remoteAddress ?? '')) {
+        serve(raw, {});
+        return;
+      }
+      // A balancer: its PROXY header names the client the limits count.
+      const balancer = name(raw.remoteAddress, raw.remotePort);
+      const reader = new ProxyHeaderReader();
+      const onEnd = () => fail('the load balancer closed the connection before its PROXY header ended');
+      const fail = (why) => {
+        clearTimeout(timer);
+        raw.removeAllListeners('data');
+        raw.removeListener('end', onEnd);
+        reader.free();
+        this.log(`${balancer}: ${why}: closing`);
+        raw.destroy();
+      };
+      const timer = setTimeout(() => fail('no complete PROXY header within 10s'), 10_000);
+      raw.on('data', (chunk) => {
+        let proxied;
+        try {
+          proxied = reader.push(chunk);
+        } catch (error) {
+          fail(error.message);
+          return;
+        }
+        if (proxied === undefined) return;
+        clearTimeout(timer);
+        raw.removeAllListeners('data');
+        raw.removeListener('end', onEnd);
+        raw.pause();
+        reader.free();
+        serve(raw, { client: proxied.client, rest: proxied.rest });
+      });
+      raw.once('end', onEnd);
+      raw.resume();
     });
     this.servers.push(server);
     return new Promise((resolve, reject) => {

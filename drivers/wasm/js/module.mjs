@@ -17,4 +17,14 @@ function load() {
   }
 }
 
-export const { Session, ServerConfig, ClientSession, AsciiEncoder, AsciiDecoder, sameHost } = load();
+export const {
+  Session,
+  ServerConfig,
+  ClientSession,
+  AsciiEncoder,
+  AsciiDecoder,
+  sameHost,
+  Balancers,
+  ProxyHeaderReader,
+  startsWithProxyHeader,
+} = load();

@@ -6,6 +6,8 @@
 //   node drivers/wasm/js/server.mjs --listen 127.0.0.1:2121 --root DIR --user NAME:PASSWORD
 //     [--anonymous] [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
 //     [--config FILE.toml] [--driver smol|std] [--max-sessions N] [--max-sessions-per-ip N]
+//     [--proxy-protocol-from CIDR ...] [--ban-after N] [--ban-window SECONDS] [--ban-time SECONDS]
+//     [--control-keepalive SECONDS]
 //     [--idle-timeout SECONDS] [--login-timeout SECONDS] [--shutdown-grace SECONDS]
 //     [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address ADDR]
 //     [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
@@ -25,6 +27,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parsePortRange } from './data.mjs';
 import { FtpServer } from './ftp-server.mjs';
+import { Balancers } from './module.mjs';
 import { checkUsers, defaultSettings, loadSettings, parseListen } from './config.mjs';
 
 export { parseListen };
@@ -32,6 +35,8 @@ export { parseListen };
 const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--user NAME:PASSWORD ...] [--anonymous]
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--config FILE.toml] [--driver smol|std] [--max-sessions N] [--max-sessions-per-ip N]
+  [--proxy-protocol-from CIDR ...] [--ban-after N] [--ban-window SECONDS] [--ban-time SECONDS]
+  [--control-keepalive SECONDS]
   [--idle-timeout SECONDS] [--login-timeout SECONDS] [--shutdown-grace SECONDS]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address IP_OR_HOSTNAME]
   [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
@@ -67,6 +72,10 @@ const NUMBER_FLAGS = {
   'idle-timeout': ['idleTimeout', 1],
   'login-timeout': ['loginTimeout', 1],
   'shutdown-grace': ['shutdownGrace', 0],
+  'ban-after': ['banAfter', 0],
+  'ban-window': ['banWindow', 1],
+  'ban-time': ['banTime', 1],
+  'control-keepalive': ['controlKeepalive', 0],
 };
 
 /** A TLS-only setting given without a certificate: ftpwire's message. */
@@ -78,6 +87,7 @@ export async function parseOptions(args) {
   const options = {
     anonymous: { type: 'boolean' },
     'local-network': { type: 'string', multiple: true, default: [] },
+    'proxy-protocol-from': { type: 'string', multiple: true, default: [] },
     user: { type: 'string', multiple: true, default: [] },
     config: { type: 'string' },
     driver: { type: 'string' },
@@ -116,6 +126,14 @@ export async function parseOptions(args) {
   for (const [flag, setting] of Object.entries(BOOLEAN_FLAGS)) settings[setting] ||= Boolean(values[flag]);
   if (values.anonymous) settings.anonymous = true;
   settings.localNetworks = [...settings.localNetworks, ...values['local-network']];
+  for (const cidr of values['proxy-protocol-from']) {
+    try {
+      new Balancers([cidr]).free();
+    } catch (error) {
+      throw new Error(`--proxy-protocol-from: ${error.message}`);
+    }
+  }
+  settings.proxyProtocolFrom = [...settings.proxyProtocolFrom, ...values['proxy-protocol-from']];
   const flagUsers = values.user.map((spec) => {
     const colon = spec.indexOf(':');
     if (colon <= 0) throw new Error(`--user "${spec}" is not NAME:PASSWORD`);
@@ -171,6 +189,9 @@ export async function parseOptions(args) {
     passiveAddress: settings.passiveAddress ?? undefined,
     tlsPassiveAddress: settings.tlsPassiveAddress ?? undefined,
     localNetworks: settings.localNetworks,
+    proxyProtocolFrom: settings.proxyProtocolFrom,
+    banPolicy: { after: settings.banAfter, windowMs: settings.banWindow * 1000, banTimeMs: settings.banTime * 1000 },
+    controlKeepaliveMs: settings.controlKeepalive * 1000,
     tls,
     requireTls: settings.requireTls,
     requireTlsSessionReuse: settings.requireTlsSessionReuse,

@@ -28,7 +28,8 @@ mod session;
 mod value;
 
 pub use bindings::{
-    JsAsciiDecoder, JsAsciiEncoder, JsClient, JsServerConfig, JsSession, same_host,
+    JsAsciiDecoder, JsAsciiEncoder, JsBalancers, JsClient, JsProxyHeaderReader, JsServerConfig,
+    JsSession, same_host, starts_with_proxy_header,
 };
 pub use session::Session;
 pub use value::Value;

@@ -128,6 +128,12 @@ impl Session {
         }
     }
 
+    /// The connection came through a load balancer that named the client
+    /// in a PROXY header ([`ServerSession::set_through_balancer`]).
+    pub fn set_through_balancer(&mut self) {
+        self.inner.set_through_balancer();
+    }
+
     /// Feeds received control-channel bytes: the session takes them all
     /// and keeps what it cannot run yet.
     pub fn handle_input(&mut self, now_ms: f64, data: &[u8]) {

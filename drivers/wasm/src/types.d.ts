@@ -107,6 +107,10 @@ export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "foreignAnswer" | "staleAnswer" | "hostAnswerTimeout" | "wrongAnswer"; answer: string }
   | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" | "inputLimit" });
 
+/** A balancer's PROXY header, read: the real client (`null`: the balancer's own
+ *  connection, a health check) and the bytes after the header. */
+export interface ProxiedConnection { client: SocketAddress | null; rest: Uint8Array }
+
 /** Everything a session asks of its host. */
 export type SessionEvent =
   | LoginEvent | OpenPassiveEvent | ClosePassiveEvent | StatEvent | EnterDirectoryEvent | FileChangeEvent

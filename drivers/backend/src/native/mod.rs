@@ -10,7 +10,8 @@ pub mod control;
 pub mod host;
 pub mod limits;
 pub mod passive;
-pub mod proxy;
+/// The PROXY protocol, from the core (feature `proxy`).
+pub use ftpwire_core::proxy;
 pub mod session;
 pub mod settings;
 pub mod tls;

@@ -270,6 +270,81 @@ describe('the passive-address policy', () => {
   });
 });
 
+describe('behind a load balancer (PROXY protocol) and auto-ban', () => {
+  /** A raw control connection from `localAddress`, optionally sending `first` before the greeting. */
+  async function connectFrom(port, localAddress, first = null) {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    await once(socket, 'connect');
+    if (first) socket.write(first);
+    return new RawClient(socket);
+  }
+  const v1 = (client, port, serverPort) => `PROXY TCP4 ${client} 127.0.0.1 ${port} ${serverPort}\r\n`;
+
+  test('a balancer\'s header names the client: logs, EPSV refused, PASV data from the client', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret',
+      '--proxy-protocol-from', '127.0.0.1']);
+    try {
+      const client = await connectFrom(server.port, '127.0.0.1', v1('127.0.0.7', 40001, server.port));
+      assert.match(await client.reply(), /^220 /);
+      assert.match(await client.login(), /^230 /);
+      assert.match(await client.command('EPSV'), /^502 EPSV cannot work through this server's load balancer/);
+      assert.doesNotMatch(await client.command('FEAT'), / EPSV\r\n/);
+      const [, p1, p2] = /\(127,0,0,1,(\d+),(\d+)\)/.exec(await client.command('PASV'));
+      const data = net.connect({ port: Number(p1) * 256 + Number(p2), host: '127.0.0.1', localAddress: '127.0.0.7' });
+      await once(data, 'connect');
+      const chunks = [];
+      data.on('data', (chunk) => chunks.push(chunk));
+      const ended = once(data, 'end');
+      assert.match(await client.command('RETR hello.txt'), /^150 /);
+      await ended;
+      assert.match(await client.reply(), /^226 /);
+      assert.equal(Buffer.concat(chunks).toString(), 'hello\r\nworld\r\n');
+      await server.logged(/127\.0\.0\.7:40001 login ok: alice/);
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a header from a client that is no balancer, and none from a balancer, close the connection', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret',
+      '--proxy-protocol-from', '127.0.0.1']);
+    try {
+      const forger = await connectFrom(server.port, '127.0.0.2');
+      assert.match(await forger.reply(), /^220 /);
+      forger.socket.write(v1('127.0.0.11', 40006, server.port));
+      assert.equal(await forger.reply(), null, 'closed without a reply');
+      await server.logged(/sent a PROXY header but is not a configured load balancer/);
+      const bare = await connectFrom(server.port, '127.0.0.1', 'USER alice\r\n');
+      assert.equal(await bare.reply(), null, 'no greeting, closed');
+      await server.logged(/no PROXY header from a load balancer/);
+      assert.doesNotMatch(server.log(), /127\.0\.0\.11/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('failed logins ban the real address, behind the balancer too', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret',
+      '--proxy-protocol-from', '127.0.0.1', '--ban-after', '3']);
+    try {
+      const guesser = await connectFrom(server.port, '127.0.0.1', v1('127.0.0.13', 40010, server.port));
+      assert.match(await guesser.reply(), /^220 /);
+      for (let i = 0; i < 3; i++) assert.match(await guesser.login('alice', 'wrong'), /^530 /);
+      await server.logged(/127\.0\.0\.13: banned for 900 s after 3 failed logins within 600 s/);
+      const again = await connectFrom(server.port, '127.0.0.1', v1('127.0.0.13', 40011, server.port));
+      assert.match(await again.reply(), /^421 Too many failed logins from your address/);
+      const other = await connectFrom(server.port, '127.0.0.1', v1('127.0.0.14', 40012, server.port));
+      assert.match(await other.reply(), /^220 /);
+      assert.match(await other.login(), /^230 /);
+      other.close();
+      guesser.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('the silent fallback to active mode', () => {
   test('PORT after a passive listener no connection reached is logged, with what to check', async () => {
     const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);

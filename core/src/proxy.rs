@@ -7,16 +7,20 @@
 //! through the balancer (each instance advertises its own address), so they
 //! carry no header.
 //!
-//! The header is parsed by the `ppp` crate; this module keeps what the
-//! drivers share: who is a balancer, and the reading of the first bytes
-//! into a real address plus whatever followed the header.
+//! The header is parsed by the `ppp` crate; this module keeps the decisions
+//! every host shares: who is a balancer, and the reading of the first
+//! bytes into a real address plus whatever followed the header. It needs
+//! `std` (feature `proxy`), as `ppp` does; no operating system.
 
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
-use std::time::Duration;
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::{IpAddr, SocketAddr};
+use core::str::FromStr;
+use core::time::Duration;
 
-use ftpwire_core::address::IpNet;
+use crate::address::IpNet;
 use ppp::{HeaderResult, PartialResult, v1, v2};
 
 /// The longest header accepted: a v1 header is at most 107 bytes; a v2
@@ -35,7 +39,7 @@ const V2_SIGNATURE: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
 /// network of one).
 ///
 /// ```
-/// use ftpwire_backend::native::proxy::Balancers;
+/// use ftpwire_core::proxy::Balancers;
 /// let balancers: Balancers = "10.0.0.0/8,192.0.2.7".parse().unwrap();
 /// assert!(balancers.contains("10.1.2.3".parse().unwrap()));
 /// assert!(balancers.contains("::ffff:192.0.2.7".parse().unwrap()));
@@ -140,7 +144,7 @@ pub enum ProxyError {
 /// Collects a balancer's first bytes until they hold a whole header.
 ///
 /// ```
-/// use ftpwire_backend::native::proxy::HeaderReader;
+/// use ftpwire_core::proxy::HeaderReader;
 /// let mut reader = HeaderReader::default();
 /// assert_eq!(reader.push(b"PROXY TCP4 203.0.113.9 10.0.0.2 4000"), Ok(None));
 /// let proxied = reader.push(b"0 21\r\nUSER").unwrap().unwrap();
@@ -203,7 +207,7 @@ fn could_be_header(bytes: &[u8]) -> bool {
 /// PROXY protocol not turned on): such a connection is closed.
 ///
 /// ```
-/// use ftpwire_backend::native::proxy::starts_with_header;
+/// use ftpwire_core::proxy::starts_with_header;
 /// assert!(starts_with_header(b"PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\n"));
 /// assert!(!starts_with_header(b"USER alice\r\n"));
 /// ```
