@@ -28,6 +28,8 @@
 //! require_tls = false
 //! require_tls_session_reuse = false
 //! allow_ccc = false              # CCC: plain control channel after login
+//! metrics_listen = "127.0.0.1:9121"   # Prometheus metrics on /metrics
+//! log_format = "text"            # or "json": one object per line
 //! show_dot_files = false         # LIST/NLST show dot files without -a
 //! share_dot_files = false        # read-only logins may reach .git, .env, ...
 //!
@@ -54,6 +56,8 @@ use ftpwire_backend::native::bans::{
 };
 use ftpwire_backend::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP};
 use ftpwire_backend::native::proxy::Balancers;
+
+use crate::logging::LogFormat;
 use ftpwire_backend::native::settings::DEFAULT_CONTROL_KEEPALIVE;
 use ftpwire_backend::native::tls::TlsError;
 use ftpwire_backend::{
@@ -158,6 +162,10 @@ pub struct ServeConfig {
     /// so a NAT's FTP helper can read (and rewrite) the rest of the session;
     /// data connections keep their protection. Conflicts with `require_tls`.
     pub allow_ccc: bool,
+    /// Serve Prometheus metrics on `http://ADDR/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
     /// LIST and NLST show dot files even without `-a`.
     pub show_dot_files: bool,
     /// Read-only logins (anonymous) may reach dot files; off, a source
@@ -194,6 +202,8 @@ impl Default for ServeConfig {
             require_tls: false,
             require_tls_session_reuse: false,
             allow_ccc: false,
+            metrics_listen: None,
+            log_format: LogFormat::Text,
             show_dot_files: false,
             share_dot_files: false,
         }
@@ -669,6 +679,20 @@ mod tests {
         assert!(defaults.balancers.is_empty());
         assert!(ServeConfig::from_toml("proxy_protocol_from = [\"10.0.0.0/40\"]").is_err());
         assert!(ServeConfig::from_toml("ban_window = 0").is_err());
+    }
+
+    #[test]
+    fn metrics_and_log_format_parse() {
+        let config =
+            ServeConfig::from_toml("metrics_listen = \"127.0.0.1:9121\"\nlog_format = \"json\"")
+                .unwrap();
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9121".parse().unwrap())
+        );
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(ServeConfig::default().log_format, LogFormat::Text);
+        assert!(ServeConfig::from_toml("log_format = \"xml\"").is_err());
     }
 
     #[test]

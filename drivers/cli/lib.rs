@@ -5,3 +5,4 @@
 
 pub mod config;
 pub mod ftp_url;
+pub mod logging;

@@ -13,8 +13,11 @@ use clap::{Parser, Subcommand};
 
 mod client;
 mod doctor;
+mod metrics;
 use ftpwire::config::{ServeConfig, UserConfig};
+use ftpwire::logging::{self, LogFormat};
 use ftpwire_backend::PortRange;
+use ftpwire_backend::native::metrics::Metrics;
 use ftpwire_backend::native::proxy::Balancers;
 use ftpwire_core::address::{IpNet, PassiveAddress};
 
@@ -158,6 +161,12 @@ struct ServeArgs {
     /// Let read-only logins (anonymous) reach dot files such as .git and .env.
     #[arg(long)]
     share_dot_files: bool,
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9121).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Log lines as `text` (the default) or `json` (one object per line).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
     /// Read settings from a TOML file (flags given too take precedence).
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -235,17 +244,22 @@ impl ServeArgs {
         config.allow_ccc |= self.allow_ccc;
         config.show_dot_files |= self.show_dot_files;
         config.share_dot_files |= self.share_dot_files;
+        if self.metrics_listen.is_some() {
+            config.metrics_listen = self.metrics_listen;
+        }
+        if let Some(format) = self.log_format {
+            config.log_format = format;
+        }
         Ok((self.driver, config))
     }
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("info,rustls=error"),
-    )
-    .format_target(false)
-    .init();
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    if !matches!(command, Command::Serve(_)) {
+        logging::init(LogFormat::Text);
+    }
+    let result = match command {
         Command::Serve(args) => serve(*args),
         Command::Get(args) => client::get(args),
         Command::Put(args) => client::put(args),
@@ -267,7 +281,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let (driver, config) = args.settings()?;
+    let settings = args.settings();
+    // The log's format may come from the config file.
+    logging::init(
+        settings
+            .as_ref()
+            .map_or(LogFormat::Text, |(_, c)| c.log_format),
+    );
+    let (driver, config) = settings?;
     // Each session holds a control socket, maybe a passive listener, a data
     // socket and a file: the usual soft limit of 1024 descriptors would cap
     // a server far below --max-sessions.
@@ -282,9 +303,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let users = config.user_db().map_err(|e| e.to_string())?;
     let storage = config.storage().map_err(|e| e.to_string())?;
     let root = storage.root().to_owned();
+    let metrics = Arc::new(Metrics::default());
     let settings = config
         .server_settings(Arc::new(storage), Arc::new(users))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .metrics(metrics.clone());
+    if let Some(addr) = config.metrics_listen {
+        metrics::serve(addr, metrics)?;
+    }
     // Checked by server_settings: a certificate is there with its key.
     let tls = config.tls_cert.is_some();
     let listener = bind(config.listen, "--listen")?;

@@ -176,6 +176,7 @@ async fn accept_loop(
             shared.executor.spawn(async move {
                 let mut stream = stream;
                 let Some(proxied) = read_proxy_header(&mut stream, peer).await else {
+                    session_shared.served.config.metrics.refused_proxy();
                     return;
                 };
                 let client = proxied.client.unwrap_or(peer);

@@ -175,6 +175,7 @@ impl Server {
                         .name("ftpwire-session".into())
                         .spawn(move || {
                             let Some(proxied) = read_proxy_header(&stream, peer) else {
+                                shared.served.config.metrics.refused_proxy();
                                 return;
                             };
                             let client = proxied.client.unwrap_or(peer);

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use ftpwire_core::address::canonical_ip;
 
+use super::metrics::Metrics;
+
 /// Failed logins that start a ban unless [`BanPolicy`] says otherwise.
 pub const DEFAULT_BAN_AFTER: u32 = 10;
 /// The window the failures are counted in.
@@ -66,6 +68,7 @@ impl Default for BanPolicy {
 pub struct Bans {
     policy: BanPolicy,
     inner: Arc<Mutex<HashMap<IpAddr, Record>>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 #[derive(Debug)]
@@ -82,7 +85,14 @@ impl Bans {
         Bans {
             policy,
             inner: Arc::default(),
+            metrics: None,
         }
+    }
+
+    /// Bans and their ends counted in `metrics` too.
+    pub fn counted_in(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The policy.
@@ -121,6 +131,9 @@ impl Bans {
             return false;
         }
         record.banned_until = Some(now + self.policy.ban_time);
+        if let Some(metrics) = &self.metrics {
+            metrics.banned();
+        }
         log::warn!(
             "{ip}: banned for {} s after {} failed logins within {} s",
             self.policy.ban_time.as_secs(),
@@ -151,6 +164,9 @@ impl Bans {
         records.retain(|ip, record| match record.banned_until {
             Some(until) if now >= until => {
                 log::info!("{ip}: ban over");
+                if let Some(metrics) = &self.metrics {
+                    metrics.bans_ended(1);
+                }
                 false
             }
             Some(_) => true,

@@ -70,6 +70,10 @@ pub struct ControlConnection {
     finished: bool,
     /// The time as last told (CCC's closure timer starts from it).
     now: Instant,
+    /// A TLS handshake is under way on the control connection.
+    handshaking: bool,
+    /// How the last handshake ended, until [`take_handshake`](Self::take_handshake).
+    handshake: Option<bool>,
 }
 
 impl ControlConnection {
@@ -101,6 +105,8 @@ impl ControlConnection {
             wire_taken: false,
             finished: false,
             now,
+            handshaking: false,
+            handshake: None,
         };
         if implicit_tls && !control.start_tls() {
             return None;
@@ -140,6 +146,9 @@ impl ControlConnection {
                     "{}: TLS failed on the control connection: {error}",
                     self.peer
                 );
+                if std::mem::take(&mut self.handshaking) {
+                    self.handshake = Some(false);
+                }
                 // The alert is in `wire`; nothing after it can be read.
                 self.finished = true;
                 return self.session.handle_peer_closed();
@@ -151,6 +160,10 @@ impl ControlConnection {
             }
             Ok(Received::Tls) => {}
         }
+        if self.handshaking && self.tls.as_ref().is_some_and(|tls| !tls.is_handshaking()) {
+            self.handshaking = false;
+            self.handshake = Some(true);
+        }
         if self.tls.as_ref().is_some_and(|tls| !tls.is_handshaking())
             && let Some(token) = self.upgrading.take()
         {
@@ -160,6 +173,12 @@ impl ControlConnection {
         if !plain.is_empty() {
             self.session.handle_input(now, &plain);
         }
+    }
+
+    /// How a TLS handshake on the control connection ended since the last
+    /// call (`true`: it succeeded), for the metrics.
+    pub fn take_handshake(&mut self) -> Option<bool> {
+        self.handshake.take()
     }
 
     /// The client closed the control connection (or it broke).
@@ -283,6 +302,7 @@ impl ControlConnection {
         match cache.control() {
             Ok(tls) => {
                 self.tls = Some(Box::new(tls));
+                self.handshaking = true;
                 true
             }
             Err(error) => {

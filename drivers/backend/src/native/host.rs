@@ -290,12 +290,42 @@ pub fn log_end(session: &mut ServerSession, peer: SocketAddr) {
 
 /// One log line per notice worth an operator's attention (its text comes
 /// from the core, the same on every host).
+/// A transfer's line carries its facts as fields too (for JSON logs).
 pub fn log_notice(peer: SocketAddr, notice: Notice<'_>) {
-    if notice.is_warning() {
-        log::warn!("{peer}: {notice}");
+    let level = if notice.is_warning() {
+        log::Level::Warn
     } else {
-        log::info!("{peer}: {notice}");
+        log::Level::Info
+    };
+    if let Notice::TransferEnded {
+        kind,
+        path,
+        user,
+        bytes,
+        elapsed,
+        outcome,
+        ..
+    } = &notice
+    {
+        let path = String::from_utf8_lossy(path);
+        let user = String::from_utf8_lossy(user);
+        let outcome = match outcome {
+            Ok(()) => "ok".to_owned(),
+            Err(error) => error.to_string(),
+        };
+        log::log!(
+            level,
+            command = kind.verb(),
+            path = &*path,
+            user = &*user,
+            bytes = *bytes,
+            ms = elapsed.as_millis() as u64,
+            outcome = &*outcome;
+            "{peer}: {notice}"
+        );
+        return;
     }
+    log::log!(level, "{peer}: {notice}");
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod client_tls;
 pub mod control;
 pub mod host;
 pub mod limits;
+pub mod metrics;
 pub mod passive;
 /// The PROXY protocol, from the core (feature `proxy`).
 pub use ftpwire_core::proxy;

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use ftpwire_core::Instant;
 use ftpwire_core::server::{
-    FileError, LoginOutcome, Output, PassiveError, PassiveToken, TransferId,
+    Event, FileError, LoginOutcome, Notice, Output, PassiveError, PassiveToken, TransferId,
 };
 use socket2::{SockRef, TcpKeepalive};
 
 use super::bans::Bans;
 use super::control::ControlConnection;
 use super::host::{Answer, Blocking, Work, log_end};
+use super::metrics::{Login, Metrics, PassiveGauge, SessionGauge, TlsChannel};
 use super::proxy;
 use super::settings::DriverConfig;
 use super::tls::SessionTls;
@@ -77,6 +78,11 @@ pub struct NativeSession<P, W> {
     first_input: bool,
     /// The server's failed logins and bans.
     bans: Bans,
+    metrics: Arc<Metrics>,
+    /// This session in `sessions_current` while it runs.
+    _counted: SessionGauge,
+    /// The passive listener in `passive_listeners_in_use` while it is held.
+    passive_counted: Option<PassiveGauge>,
 }
 
 impl<P: PassiveListener, W> NativeSession<P, W> {
@@ -133,6 +139,9 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             stopping: false,
             first_input: true,
             bans: config.bans.clone(),
+            metrics: config.metrics.clone(),
+            _counted: config.metrics.session(),
+            passive_counted: None,
         })
     }
 
@@ -155,6 +164,18 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             Output::Event(event) => event,
             Output::Timeout(_) | Output::Closed => return None,
         };
+        if let Event::Notice(notice) = &event {
+            match notice {
+                Notice::TransferEnded {
+                    kind,
+                    bytes,
+                    outcome,
+                    ..
+                } => self.metrics.transfer(*kind, outcome, *bytes),
+                Notice::PassiveFallback { .. } => self.metrics.passive_fallback(),
+                _ => {}
+            }
+        }
         Some(match Work::from_event(event, self.peer) {
             Work::Blocking(blocking) => Next::Blocking(blocking),
             Work::OpenPassive {
@@ -169,6 +190,7 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             Work::Transfer(job, running) => Next::Transfer(job, running),
             Work::ClosePassive => {
                 self.passive = None;
+                self.passive_counted = None;
                 Next::Done
             }
             Work::Step(work) => {
@@ -205,11 +227,15 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
                 "{}: sent a PROXY header but is not a configured load balancer (--proxy-protocol-from): closing",
                 self.peer
             );
+            self.metrics.refused_proxy();
             self.control.handle_peer_closed();
             return;
         }
         let now = self.now();
         self.control.handle_input(now, bytes);
+        if let Some(ok) = self.control.take_handshake() {
+            self.metrics.tls_handshake(TlsChannel::Control, ok);
+        }
     }
 
     /// The control socket was closed by the client, or broke.
@@ -227,6 +253,11 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
 
     /// A transfer worker's report (dropped if that transfer is over).
     pub fn handle_report(&mut self, id: TransferId, report: Report) {
+        match report {
+            Report::Secured { .. } => self.metrics.tls_handshake(TlsChannel::Data, true),
+            Report::TlsFailed => self.metrics.tls_handshake(TlsChannel::Data, false),
+            _ => {}
+        }
         let now = self.now();
         InFlight::report(&mut self.transfer, self.control.session(), id, report, now);
     }
@@ -278,8 +309,12 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             {
                 log::warn!("{}: login refused: the address is banned", self.peer);
                 *outcome = LoginOutcome::Rejected;
+                self.metrics.login(Login::Banned);
             } else if *outcome == LoginOutcome::Rejected {
+                self.metrics.login(Login::Failed);
                 self.bans.record_failure(ip, now);
+            } else {
+                self.metrics.login(Login::Ok);
             }
         }
         answer.apply(self.control.session());
@@ -305,8 +340,14 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             Ok((passive, port, resolved)) => {
                 session.passive_opened(token, port, resolved);
                 self.passive = Some(passive);
+                self.passive_counted = Some(self.metrics.passive_listener());
             }
-            Err(error) => session.passive_failed(token, error),
+            Err(error) => {
+                if error == PassiveError::NoFreePort {
+                    self.metrics.passive_exhausted();
+                }
+                session.passive_failed(token, error);
+            }
         }
     }
 

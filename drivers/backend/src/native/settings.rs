@@ -14,6 +14,7 @@ use crate::native::bans::{BanPolicy, Bans};
 use crate::native::limits::{
     DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP, Refusal, SessionLimits, SessionPermit,
 };
+use crate::native::metrics::Metrics;
 use crate::native::passive::{PassivePorts, PortRange};
 use crate::native::proxy::Balancers;
 use crate::native::tls::TlsSettings;
@@ -67,6 +68,7 @@ pub struct ServerSettings {
     balancers: Balancers,
     bans: BanPolicy,
     control_keepalive: Option<Duration>,
+    metrics: Arc<Metrics>,
 }
 
 impl ServerSettings {
@@ -86,6 +88,7 @@ impl ServerSettings {
             balancers: Balancers::default(),
             bans: BanPolicy::default(),
             control_keepalive: Some(DEFAULT_CONTROL_KEEPALIVE),
+            metrics: Arc::default(),
         }
     }
 
@@ -150,6 +153,13 @@ impl ServerSettings {
         self
     }
 
+    /// Count into `metrics` (to serve them, keep a clone: the driver only
+    /// counts); by default the server has its own.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// For a driver's `Server::new`: the storage, the authenticator, and
     /// what its sessions read, with fresh session counters.
     pub fn into_parts(self) -> (Arc<dyn Storage>, Arc<dyn Authenticator>, DriverConfig) {
@@ -171,8 +181,9 @@ impl ServerSettings {
             limits: SessionLimits::new(self.max_sessions, self.max_sessions_per_ip),
             tls: self.tls,
             balancers: self.balancers,
-            bans: Bans::new(self.bans),
+            bans: Bans::new(self.bans).counted_in(self.metrics.clone()),
             control_keepalive: self.control_keepalive,
+            metrics: self.metrics,
         };
         (self.storage, self.authenticator, config)
     }
@@ -236,16 +247,22 @@ pub struct DriverConfig {
     pub bans: Bans,
     /// TCP keepalive idle time on control connections; `None`: off.
     pub control_keepalive: Option<Duration>,
+    /// What the server's sessions count.
+    pub metrics: Arc<Metrics>,
 }
 
 impl DriverConfig {
     /// A place for a session from `ip` (the real client's, behind a load
     /// balancer): refused while it is banned, or past a session limit.
     pub fn admit(&self, ip: IpAddr) -> Result<SessionPermit, Refusal> {
-        if let Some(left) = self.bans.banned(ip, std::time::Instant::now()) {
-            return Err(Refusal::Banned(left));
+        let admitted = match self.bans.banned(ip, std::time::Instant::now()) {
+            Some(left) => Err(Refusal::Banned(left)),
+            None => self.limits.admit(ip),
+        };
+        if let Err(refusal) = &admitted {
+            self.metrics.refused(refusal);
         }
-        self.limits.admit(ip)
+        admitted
     }
 
     /// Implicit FTPS (TLS from the first byte) needs a certificate: an
