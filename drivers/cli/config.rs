@@ -9,6 +9,7 @@
 //! anonymous = false              # default: true only when no user is configured
 //! passive_ports = "50000-50100"
 //! passive_address = "ftp.example.com"   # or an IP; names resolve at each PASV
+//! passive_port_map = "50000-50100:30000" # PASV/EPSV advertise 30000+ (NAT, NodePorts)
 //! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
 //!
 //! idle_timeout = 300             # seconds without a command before 421
@@ -50,7 +51,9 @@ use ftpwire_backend::{
     Authenticator, LocalFs, Password, PortRange, ServerSettings, Storage, TlsSettings, UserDb,
 };
 use ftpwire_core::ServerConfig;
-use ftpwire_core::address::{IpNet, PassiveAddress, PassivePolicy};
+use ftpwire_core::address::{
+    IpNet, PassiveAddress, PassiveAdvertiser, PassivePolicy, PassivePortMap,
+};
 use serde::{Deserialize, Deserializer};
 
 /// The address `ftpwire serve` listens on when none is given.
@@ -90,6 +93,10 @@ pub struct ServeConfig {
     /// The address PASV advertises to peers outside `local_networks`.
     #[serde(deserialize_with = "some_from_str")]
     pub passive_address: Option<PassiveAddress>,
+    /// Ports PASV/EPSV advertise in place of the bound ones (a port-mapping
+    /// NAT, Kubernetes NodePorts): `BOUND:ADVERTISED` or `LO-HI:ADVERTISED_LO`.
+    #[serde(deserialize_with = "some_from_str")]
+    pub passive_port_map: Option<PassivePortMap>,
     /// Peers in these networks get the control connection's local address in PASV.
     #[serde(deserialize_with = "vec_from_str")]
     pub local_networks: Vec<IpNet>,
@@ -149,6 +156,7 @@ impl Default for ServeConfig {
             anonymous: None,
             passive_ports: None,
             passive_address: None,
+            passive_port_map: None,
             local_networks: Vec::new(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_sessions_per_ip: DEFAULT_MAX_SESSIONS_PER_IP,
@@ -402,6 +410,10 @@ impl ServeConfig {
             show_dot_files: self.show_dot_files,
             share_dot_files: self.share_dot_files,
             implicit_tls_prot_p: self.implicit_tls_prot_p,
+            passive_advertiser: self
+                .passive_port_map
+                .clone()
+                .map(|map| Arc::new(map) as Arc<dyn PassiveAdvertiser>),
             ..ServerConfig::default()
         }
     }
