@@ -148,7 +148,10 @@ fn sessions_of_one_ip_never_share_a_port(driver: &'static str) {
     assert_ne!(a.port(), b, "two sessions of {same} got one port");
     // A new PASV gives the session's port back before it takes one.
     let (again, _) = one.pasv();
-    assert_eq!(again, a, "the second PASV of a session whose IP holds both ports");
+    assert_eq!(
+        again, a,
+        "the second PASV of a session whose IP holds both ports"
+    );
     // A third session of that IP: it holds both ports already.
     let mut three = login_from(same, server.addr);
     let reply = three.command("PASV");

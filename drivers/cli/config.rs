@@ -560,6 +560,7 @@ mod tests {
             root = "/srv"
             anonymous = true
             passive_ports = "50000-50009"
+            passive_port_map = "50000-50009:30000"
             local_networks = []
 
             [[users]]
@@ -576,6 +577,9 @@ mod tests {
         assert_eq!(config.listen, "[::1]:0".parse().unwrap());
         assert_eq!(config.root, PathBuf::from("/srv"));
         assert_eq!(config.passive_ports, PortRange::new(50000, 50009));
+        let map = config.passive_port_map.as_ref().expect("the port map");
+        assert_eq!(map.advertised(50003), 30003);
+        assert!(config.server_config().passive_advertiser.is_some());
         assert_eq!(config.users.len(), 2);
         assert!(config.anonymous_allowed());
         let db = config.user_db().unwrap();
@@ -632,6 +636,9 @@ mod tests {
         let (line, message) = syntax_error("root = \"/srv\"\npassive_ports = \"9-1\"\n");
         assert_eq!(line, 2);
         assert!(message.contains("LO <= HI"), "{message}");
+        let (line, message) = syntax_error("passive_port_map = \"50000\"\n");
+        assert_eq!(line, 1);
+        assert!(message.contains("BOUND:ADVERTISED"), "{message}");
         let (line, message) = syntax_error("\n\nlisten = \"localhost\"\n");
         assert_eq!(line, 3);
         assert!(!message.is_empty());
