@@ -9,6 +9,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
+mod advertise;
+pub use advertise::{PassiveAdvertiser, PassivePortMap, PassiveRequest};
+
 /// A malformed address argument or configuration value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {

@@ -9,6 +9,7 @@
 //! anonymous = false              # default: true only when no user is configured
 //! passive_ports = "50000-50100"
 //! passive_address = "ftp.example.com"   # or an IP; names resolve at each PASV
+//! passive_port_map = "50000-50100:30000" # PASV/EPSV advertise 30000+ (NAT, NodePorts)
 //! local_networks = ["10.0.0.0/8", "192.168.0.0/16"]
 //! proxy_protocol_from = ["10.0.9.0/24"]   # load balancers sending PROXY headers
 //! ban_after = 10                 # failed logins within ban_window that ban an address (0: never)
@@ -64,7 +65,9 @@ use ftpwire_backend::{
     Authenticator, LocalFs, Password, PortRange, ServerSettings, Storage, TlsSettings, UserDb,
 };
 use ftpwire_core::ServerConfig;
-use ftpwire_core::address::{IpNet, PassiveAddress, PassivePolicy};
+use ftpwire_core::address::{
+    IpNet, PassiveAddress, PassiveAdvertiser, PassivePolicy, PassivePortMap,
+};
 use serde::{Deserialize, Deserializer};
 
 /// The address `ftpwire serve` listens on when none is given.
@@ -104,6 +107,10 @@ pub struct ServeConfig {
     /// The address PASV advertises to peers outside `local_networks`.
     #[serde(deserialize_with = "some_from_str")]
     pub passive_address: Option<PassiveAddress>,
+    /// Ports PASV/EPSV advertise in place of the bound ones (a port-mapping
+    /// NAT, Kubernetes NodePorts): `BOUND:ADVERTISED` or `LO-HI:ADVERTISED_LO`.
+    #[serde(deserialize_with = "some_from_str")]
+    pub passive_port_map: Option<PassivePortMap>,
     /// Peers in these networks get the control connection's local address in PASV.
     #[serde(deserialize_with = "vec_from_str")]
     pub local_networks: Vec<IpNet>,
@@ -183,6 +190,7 @@ impl Default for ServeConfig {
             anonymous: None,
             passive_ports: None,
             passive_address: None,
+            passive_port_map: None,
             local_networks: Vec::new(),
             proxy_protocol_from: Balancers::default(),
             ban_after: DEFAULT_BAN_AFTER,
@@ -443,6 +451,10 @@ impl ServeConfig {
             show_dot_files: self.show_dot_files,
             share_dot_files: self.share_dot_files,
             implicit_tls_prot_p: self.implicit_tls_prot_p,
+            passive_advertiser: self
+                .passive_port_map
+                .clone()
+                .map(|map| Arc::new(map) as Arc<dyn PassiveAdvertiser>),
             ..ServerConfig::default()
         }
     }
@@ -607,6 +619,7 @@ mod tests {
             root = "/srv"
             anonymous = true
             passive_ports = "50000-50009"
+            passive_port_map = "50000-50009:30000"
             local_networks = []
 
             [[users]]
@@ -623,6 +636,9 @@ mod tests {
         assert_eq!(config.listen, "[::1]:0".parse().unwrap());
         assert_eq!(config.root, PathBuf::from("/srv"));
         assert_eq!(config.passive_ports, PortRange::new(50000, 50009));
+        let map = config.passive_port_map.as_ref().expect("the port map");
+        assert_eq!(map.advertised(50003), 30003);
+        assert!(config.server_config().passive_advertiser.is_some());
         assert_eq!(config.users.len(), 2);
         assert!(config.anonymous_allowed());
         let db = config.user_db().unwrap();
@@ -718,6 +734,9 @@ mod tests {
         let (line, message) = syntax_error("root = \"/srv\"\npassive_ports = \"9-1\"\n");
         assert_eq!(line, 2);
         assert!(message.contains("LO <= HI"), "{message}");
+        let (line, message) = syntax_error("passive_port_map = \"50000\"\n");
+        assert_eq!(line, 1);
+        assert!(message.contains("BOUND:ADVERTISED"), "{message}");
         let (line, message) = syntax_error("\n\nlisten = \"localhost\"\n");
         assert_eq!(line, 3);
         assert!(!message.is_empty());

@@ -19,7 +19,7 @@ use ftpwire::logging::{self, LogFormat};
 use ftpwire_backend::PortRange;
 use ftpwire_backend::native::metrics::Metrics;
 use ftpwire_backend::native::proxy::Balancers;
-use ftpwire_core::address::{IpNet, PassiveAddress};
+use ftpwire_core::address::{IpNet, PassiveAddress, PassivePortMap};
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +84,11 @@ struct ServeArgs {
     /// name resolved at each PASV.
     #[arg(long, value_name = "IP_OR_HOSTNAME")]
     passive_address: Option<PassiveAddress>,
+    /// Ports PASV/EPSV advertise in place of the bound ones, for a
+    /// port-mapping NAT or NodePorts: BOUND:ADVERTISED or LO-HI:ADVERTISED_LO,
+    /// comma-separated.
+    #[arg(long, value_name = "BOUND:ADVERTISED")]
+    passive_port_map: Option<PassivePortMap>,
     /// Peers in this network get the server's local address in PASV; repeat.
     #[arg(long = "local-network", value_name = "CIDR")]
     local_networks: Vec<IpNet>,
@@ -194,6 +199,9 @@ impl ServeArgs {
         }
         if self.passive_address.is_some() {
             config.passive_address = self.passive_address;
+        }
+        if self.passive_port_map.is_some() {
+            config.passive_port_map = self.passive_port_map;
         }
         config.local_networks.extend(self.local_networks);
         for balancers in self.proxy_protocol_from {

@@ -1,9 +1,10 @@
 //! Server-wide settings shared by every session.
 
 use alloc::borrow::Cow;
+use alloc::sync::Arc;
 use core::time::Duration;
 
-use crate::address::{PassiveAddress, PassivePolicy};
+use crate::address::{PassiveAddress, PassiveAdvertiser, PassivePolicy};
 
 /// Settings every [`ServerSession`](super::ServerSession) of one server shares
 /// (wrap it in an `Arc`). `Default` is the safe operator default.
@@ -65,6 +66,11 @@ pub struct ServerConfig {
     /// replacing `passive.external` for them: behind a NAT whose ALG rewrites
     /// plain-FTP 227 replies, only FTPS needs the masquerade.
     pub tls_passive_address: Option<PassiveAddress>,
+    /// The host's choice of what PASV/EPSV replies advertise (address and
+    /// port), given the policy's choice above and the bound port; `None`:
+    /// the policy's choice with the bound port. For port-mapping NATs and
+    /// NodePorts, where the port a client dials is not the bound one.
+    pub passive_advertiser: Option<Arc<dyn PassiveAdvertiser>>,
     /// LIST and NLST show entries whose name starts with `.` even without
     /// `-a` (MLSD always does).
     pub show_dot_files: bool,
@@ -99,6 +105,7 @@ impl Default for ServerConfig {
             require_tls: false,
             allow_ccc: false,
             tls_passive_address: None,
+            passive_advertiser: None,
             show_dot_files: false,
             share_dot_files: false,
             implicit_tls_prot_p: false,

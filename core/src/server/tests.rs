@@ -12,7 +12,9 @@ use core::time::Duration;
 
 use super::*;
 use crate::Instant;
-use crate::address::{PassiveAddress, PassivePolicy};
+use crate::address::{
+    PassiveAddress, PassiveAdvertiser, PassivePolicy, PassivePortMap, PassiveRequest,
+};
 use crate::listing::ListFormat;
 use crate::script::{DIR, FILE, FakeHost, Log};
 
@@ -668,6 +670,137 @@ fn passive_listener_failure_is_425() {
         h.cmd("RETR a"),
         "425 Use PORT, EPRT, PASV or EPSV first.\r\n"
     );
+}
+
+/// Records what it was asked and advertises `address`, or NodePort-style
+/// `bound - 20000` with the policy's address when `address` is `None`.
+#[derive(Debug, Default)]
+struct Advertiser {
+    address: Option<SocketAddr>,
+    asked: std::sync::Mutex<Vec<PassiveRequest>>,
+}
+
+impl PassiveAdvertiser for Advertiser {
+    fn advertise(&self, request: &PassiveRequest) -> SocketAddr {
+        self.asked.lock().unwrap().push(*request);
+        self.address
+            .unwrap_or_else(|| SocketAddr::new(request.policy.ip(), request.bound_port - 20000))
+    }
+}
+
+fn advertised_by(advertiser: &Arc<Advertiser>, policy: PassivePolicy, peer: &str) -> Host {
+    let config = ServerConfig {
+        passive: policy,
+        passive_advertiser: Some(advertiser.clone()),
+        ..ServerConfig::default()
+    };
+    let mut h = Host::with(config, "10.0.0.5:21", peer);
+    h.login_as(false);
+    h
+}
+
+#[test]
+fn the_host_chooses_the_advertised_address_and_port_of_a_227() {
+    let advertiser = Arc::new(Advertiser {
+        address: Some("198.51.100.9:30001".parse().unwrap()),
+        ..Advertiser::default()
+    });
+    let mut h = advertised_by(&advertiser, PassivePolicy::default(), "192.0.2.4:5000");
+    h.cmd("PASV");
+    assert_eq!(h.take_events(), ["open-passive 10.0.0.5 None"]);
+    // Bound on 50000; the client is told 198.51.100.9:30001.
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "227 Entering Passive Mode (198,51,100,9,117,49).\r\n"
+    );
+    let asked = advertiser.asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [PassiveRequest {
+            peer: "192.0.2.4:5000".parse().unwrap(),
+            local: "10.0.0.5:21".parse().unwrap(),
+            bound_port: 50000,
+            extended: false,
+            secured: false,
+            policy: "10.0.0.5:50000".parse().unwrap(),
+        }]
+    );
+}
+
+#[test]
+fn the_host_is_given_the_policy_choice_and_may_keep_its_address() {
+    // The masquerade address stays; only the port is mapped.
+    let advertiser = Arc::new(Advertiser::default());
+    let policy = PassivePolicy {
+        external: Some("203.0.113.7".parse().unwrap()),
+        local_networks: alloc::vec!["10.0.0.0/8".parse().unwrap()],
+    };
+    let mut h = advertised_by(&advertiser, policy, "198.51.100.20:5000");
+    h.cmd("PASV");
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "227 Entering Passive Mode (203,0,113,7,117,48).\r\n"
+    );
+    assert_eq!(
+        advertiser.asked.lock().unwrap()[0].policy,
+        "203.0.113.7:50000".parse().unwrap()
+    );
+}
+
+#[test]
+fn epsv_advertises_only_the_host_chosen_port() {
+    let advertiser = Arc::new(Advertiser {
+        address: Some("198.51.100.9:30001".parse().unwrap()),
+        ..Advertiser::default()
+    });
+    let mut h = advertised_by(&advertiser, PassivePolicy::default(), "192.0.2.4:5000");
+    h.cmd("EPSV");
+    h.open_passive(50000, None);
+    assert_eq!(
+        h.take(),
+        "229 Entering Extended Passive Mode (|||30001|)\r\n"
+    );
+    let asked = advertiser.asked.lock().unwrap()[0];
+    assert!(asked.extended && asked.bound_port == 50000, "{asked:?}");
+    // The data connection is still awaited on the bound listener, from the peer.
+    h.cmd("RETR a");
+    h.open_storage(None);
+    assert_eq!(h.log.last_connect, "connect Passive { peer: 192.0.2.4 }");
+}
+
+#[test]
+fn a_host_chosen_ipv6_address_cannot_go_into_a_227() {
+    let advertiser = Arc::new(Advertiser {
+        address: Some("[2001:db8::1]:30001".parse().unwrap()),
+        ..Advertiser::default()
+    });
+    let mut h = advertised_by(&advertiser, PassivePolicy::default(), "192.0.2.4:5000");
+    h.cmd("PASV");
+    h.open_passive(50000, None);
+    assert_eq!(h.take(), "425 No IPv4 address to advertise; use EPSV.\r\n");
+    assert_eq!(
+        h.take_events(),
+        ["open-passive 10.0.0.5 None", "close-passive"]
+    );
+}
+
+#[test]
+fn a_port_map_advertises_mapped_ports_and_leaves_others() {
+    let map: PassivePortMap = "50000-50009:30000".parse().unwrap();
+    let config = ServerConfig {
+        passive_advertiser: Some(Arc::new(map)),
+        ..ServerConfig::default()
+    };
+    let mut h = Host::with(config, "10.0.0.5:21", "192.0.2.4:5000");
+    h.login_as(false);
+    h.cmd("PASV");
+    h.open_passive(50009, None);
+    assert_eq!(h.take(), "227 Entering Passive Mode (10,0,0,5,117,57).\r\n");
+    h.cmd("PASV");
+    h.open_passive(50010, None);
+    assert_eq!(h.take(), "227 Entering Passive Mode (10,0,0,5,195,90).\r\n");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! so that ABOR and STAT still get answers while it runs.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,19 +11,20 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
-use ftpwire_backend::native::passive::{self as passive_kit, DataConnection};
+use ftpwire_backend::native::passive::{
+    self as passive_kit, AcceptLoop, DataConnection, DataInbox, PassiveHold, PortWaiters,
+};
 use ftpwire_backend::native::tls::SessionTls;
 use ftpwire_backend::native::transfer::{
     CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
 };
-use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferId, TransferKind};
 use futures_rustls::TlsAcceptor;
 use futures_rustls::server::TlsStream;
 use smol::channel::{Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use smol::net::{TcpListener, TcpStream};
+use smol::net::TcpStream;
 
 /// Bounds an active-mode connect; the core's own data-connection timeout
 /// covers passive waits.
@@ -36,14 +37,59 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// running transfer.
 const FILE_PIPE: usize = 4 * CHUNK_SIZE;
 
-/// A passive listener and the data connection a client may open on it
-/// before its transfer command. aioftp starts TLS on a protected data
-/// connection before it sends the command: that connection is accepted when
+/// Pause after a failed passive accept (EMFILE fails again at once).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Where this session's passive port hands it its data connection: a
+/// channel of one (a hold is delivered at most one connection).
+pub(crate) struct Inbox(pub(crate) Sender<std::net::TcpStream>);
+
+impl DataInbox for Inbox {
+    fn deliver(&self, stream: std::net::TcpStream) {
+        // Closed: the session gave the port up meanwhile; the connection goes.
+        let _ = self.0.try_send(stream);
+    }
+}
+
+/// How a passive port's accept loop starts on smol: one task per port on
+/// `executor`, handing each connection to its session by source address;
+/// dropping the task ends it and closes the listener.
+pub(crate) fn start_accept(
+    executor: &smol::Executor<'static>,
+) -> impl Fn(std::net::TcpListener, Arc<PortWaiters>) -> io::Result<AcceptLoop> {
+    move |listener, waiters| {
+        let listener = smol::Async::new(listener)?;
+        let task = executor.spawn(async move {
+            loop {
+                if listener.readable().await.is_err() {
+                    smol::Timer::after(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+                match listener.get_ref().accept() {
+                    Ok((stream, from)) => waiters.dispatch(stream, from),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log::warn!("passive accept on port {} failed: {e}", waiters.port());
+                        smol::Timer::after(ACCEPT_BACKOFF).await;
+                    }
+                }
+            }
+        });
+        Ok(Box::new(task) as AcceptLoop)
+    }
+}
+
+/// A session's passive port and the data connection a client may open on
+/// it before its transfer command. aioftp starts TLS on a protected data
+/// connection before it sends the command: that connection is taken when
 /// it arrives and its handshake runs while the command is awaited.
 pub(crate) struct Passive {
-    listener: TcpListener,
-    /// Dropped with the listener (new PASV, PORT, a transfer done, session
-    /// end): the task ends, and frees the connection it may hold.
+    /// Released when this goes (new PASV, PORT, a transfer done, session end).
+    _hold: PassiveHold,
+    inbox: Receiver<std::net::TcpStream>,
+    /// Dropped with the port: the task ends, and frees the connection it
+    /// may hold.
     early: Mutex<Option<Early>>,
 }
 
@@ -55,23 +101,25 @@ struct Early {
 }
 
 impl Passive {
-    /// A listener whose data connection is taken when the transfer command
-    /// comes; under PROT P (`early` holds the control connection's TLS and
-    /// the executor) also one that arrives before: its TLS handshake starts
-    /// once the client's first bytes are in, so that a client which waits
-    /// for the 150 before its handshake (ftplib) still gets it first.
+    /// A port whose data connection (delivered to `inbox`) is taken when
+    /// the transfer command comes; under PROT P (`early` holds the control
+    /// connection's TLS and the executor) also one that arrives before: its
+    /// TLS handshake starts once the client's first bytes are in, so that a
+    /// client which waits for the 150 before its handshake (ftplib) still
+    /// gets it first.
     pub(crate) fn new(
-        listener: TcpListener,
-        peer: IpAddr,
+        hold: PassiveHold,
+        inbox: Receiver<std::net::TcpStream>,
         early: Option<(SessionTls, &smol::Executor<'static>)>,
     ) -> Arc<Passive> {
         let early = early.map(|(tls, executor)| {
             let (claim, claimed) = smol::channel::bounded(1);
-            let task = executor.spawn(take_early(listener.clone(), peer, tls, claimed));
+            let task = executor.spawn(take_early(inbox.clone(), tls, claimed));
             Early { claim, task }
         });
         Arc::new(Passive {
-            listener,
+            _hold: hold,
+            inbox,
             early: Mutex::new(early),
         })
     }
@@ -89,11 +137,19 @@ impl Passive {
     }
 }
 
+/// The data connection the port delivers (only one from the peer: the
+/// registry matches it by source address, RFC 2577).
+async fn take_delivered(inbox: &Receiver<std::net::TcpStream>) -> Option<TcpStream> {
+    let stream = inbox.recv().await.ok()?;
+    TcpStream::try_from(stream)
+        .inspect_err(|e| log::warn!("cannot use a passive data connection: {e}"))
+        .ok()
+}
+
 /// The early task: the peer's data connection, then its handshake if the
 /// client speaks first; gives up what it has once claimed.
 async fn take_early(
-    listener: TcpListener,
-    peer: IpAddr,
+    inbox: Receiver<std::net::TcpStream>,
     tls: SessionTls,
     claimed: Receiver<()>,
 ) -> Option<EarlyData> {
@@ -101,9 +157,7 @@ async fn take_early(
         let _ = claimed.recv().await;
         None
     };
-    let tcp = async { accept_from(&listener, peer).await }
-        .or(claim)
-        .await?;
+    let tcp = async { take_delivered(&inbox).await }.or(claim).await?;
     let _ = tcp.set_nodelay(true);
     let spoke = async {
         let mut first = [0; 1];
@@ -177,8 +231,8 @@ pub(crate) async fn run(
     let mut data = match early {
         Some(early) => early.into_data(protected),
         None => match endpoint {
-            DataEndpoint::Passive { peer } => match &passive {
-                Some(passive) => accept_from(&passive.listener, peer).await.map(Data::Tcp),
+            DataEndpoint::Passive { .. } => match &passive {
+                Some(passive) => take_delivered(&passive.inbox).await.map(Data::Tcp),
                 None => None,
             },
             DataEndpoint::Active(addr) => connect(addr).await.map(Data::Tcp),
@@ -322,25 +376,6 @@ impl AsyncWrite for DataStream {
         match self.get_mut() {
             DataStream::Plain(tcp) => Pin::new(tcp).poll_close(cx),
             DataStream::Tls(tls) => Pin::new(&mut **tls).poll_close(cx),
-        }
-    }
-}
-
-/// Waits for the data connection from the control connection's peer; any
-/// other source is closed (RFC 2577 data theft) and the wait goes on.
-async fn accept_from(listener: &TcpListener, peer: IpAddr) -> Option<TcpStream> {
-    let want = canonical_ip(peer);
-    loop {
-        match listener.accept().await {
-            Ok((stream, from)) if canonical_ip(from.ip()) == want => return Some(stream),
-            Ok((_, from)) => log::warn!(
-                "refused a data connection from {from}: the control connection is from {want} (RFC 2577)"
-            ),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                log::warn!("passive accept failed: {e}");
-                return None;
-            }
         }
     }
 }

@@ -6,14 +6,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ftpwire_backend::native::passive::open_passive;
+use ftpwire_backend::native::passive::resolve_for_passive;
 use ftpwire_backend::native::session::{NativeSession, Next, PassiveListener};
 use ftpwire_backend::native::transfer::{Report, Running, TransferJob};
 use ftpwire_core::server::{PassiveError, TransferId};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::net::{TcpListener, TcpStream};
+use smol::net::TcpStream;
 
 use crate::data::{self, Passive};
 use crate::server::Shared;
@@ -187,8 +187,8 @@ async fn serve_until_wait(
     }
 }
 
-/// A passive listener on `bind` (opened and the hostname resolved on the
-/// blocking pool), as the session's answer wants it.
+/// A passive port on `bind` held for the peer (the hostname resolved on
+/// the blocking pool), as the session's answer wants it.
 async fn listen(
     session: &mut Session,
     shared: &Arc<Shared>,
@@ -196,13 +196,15 @@ async fn listen(
     resolve: Option<String>,
 ) -> Result<(Arc<Passive>, u16, Option<IpAddr>), PassiveError> {
     let peer = session.peer();
-    let served = shared.clone();
-    let opened =
-        smol::unblock(move || open_passive(&served.served.ports, bind, resolve.as_deref(), peer));
-    let (listener, port, resolved) = opened.await?;
-    let listener = TcpListener::try_from(listener).map_err(|_| PassiveError::NoFreePort)?;
+    let resolved = smol::unblock(move || resolve_for_passive(resolve.as_deref(), bind, peer));
+    let resolved = resolved.await?;
+    let (deliver, delivered) = channel::bounded(1);
+    let start = data::start_accept(&shared.executor);
+    let inbox = Arc::new(data::Inbox(deliver));
+    let hold = shared.served.ports.hold(bind, peer.ip(), inbox, &start)?;
+    let port = hold.port();
     let early = session.passive_tls().map(|tls| (tls, &*shared.executor));
-    Ok((Passive::new(listener, peer.ip(), early), port, resolved))
+    Ok((Passive::new(hold, delivered, early), port, resolved))
 }
 
 /// Runs the transfer as a task of its own, which reports through `reports`.

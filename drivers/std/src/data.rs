@@ -2,21 +2,22 @@
 //! so that ABOR and STAT on the control connection still get answers.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
-use ftpwire_backend::native::passive::{self as passive_kit, DataConnection};
+use ftpwire_backend::native::passive::{
+    self as passive_kit, AcceptLoop, DataConnection, DataInbox, PassiveHold, PortWaiters,
+};
 use ftpwire_backend::native::tls::SessionTls;
 use ftpwire_backend::native::transfer::{
     CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
 };
-use ftpwire_core::address::canonical_ip;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
 use polling::{Event, Events, Poller};
 use rustls::{ServerConnection, StreamOwned};
@@ -26,12 +27,17 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// covers passive waits.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Pause after a failed passive accept (EMFILE fails again at once).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// Lets the session interrupt its transfer (ABOR, data-connection timeout,
 /// control connection gone) wherever the transfer thread is blocked.
 pub(crate) struct Abort {
     aborted: AtomicBool,
     poller: Poller,
     data: Mutex<Option<TcpStream>>,
+    /// The passive inbox a wait is on, woken by an abort.
+    waiting: Mutex<Option<Arc<Inbox>>>,
 }
 
 impl Abort {
@@ -40,6 +46,7 @@ impl Abort {
             aborted: AtomicBool::new(false),
             poller: Poller::new()?,
             data: Mutex::new(None),
+            waiting: Mutex::new(None),
         }))
     }
 
@@ -49,6 +56,14 @@ impl Abort {
         let _ = self.poller.notify();
         if let Some(data) = self.data.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             let _ = data.shutdown(Shutdown::Both);
+        }
+        if let Some(inbox) = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            inbox.wake();
         }
     }
 
@@ -92,14 +107,130 @@ impl Abort {
     }
 }
 
-/// A passive listener and the data connection a client may open on it
-/// before its transfer command. aioftp starts TLS on a protected data
-/// connection before it sends the command: that connection is accepted when
+/// Where this session's passive port hands it its data connection (the
+/// port's accept thread delivers; the transfer or early acceptor waits).
+#[derive(Default)]
+pub(crate) struct Inbox {
+    slot: Mutex<Option<TcpStream>>,
+    changed: Condvar,
+}
+
+impl DataInbox for Inbox {
+    fn deliver(&self, stream: TcpStream) {
+        *self.lock() = Some(stream);
+        self.changed.notify_all();
+    }
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, Option<TcpStream>> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes a wait to look at its stop flags (set before this is called).
+    fn wake(&self) {
+        let _slot = self.lock();
+        self.changed.notify_all();
+    }
+
+    /// The data connection, once delivered; `None` once `abort` is aborted
+    /// (or `claimed`, for the early acceptor).
+    fn wait(self: &Arc<Self>, abort: &Abort, claimed: Option<&AtomicBool>) -> Option<TcpStream> {
+        *abort.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.clone());
+        let mut slot = self.lock();
+        loop {
+            if abort.is_aborted() || claimed.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                return None;
+            }
+            if let Some(stream) = slot.take() {
+                return Some(stream);
+            }
+            slot = self.changed.wait(slot).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// A shared passive port's accept thread; dropping this stops it (and
+/// closes the listener) before it returns.
+struct AcceptThread {
+    stop: Arc<AtomicBool>,
+    poller: Arc<Poller>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for AcceptThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.poller.notify();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the thread that accepts on a passive port for every session
+/// holding it, handing each connection to its session by source address.
+pub(crate) fn start_accept(
+    listener: TcpListener,
+    waiters: Arc<PortWaiters>,
+) -> io::Result<AcceptLoop> {
+    listener.set_nonblocking(true)?;
+    let poller = Arc::new(Poller::new()?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (thread_poller, thread_stop) = (poller.clone(), stop.clone());
+    let thread = thread::Builder::new()
+        .name(format!("ftpwire-passive-{}", waiters.port()))
+        .spawn(move || accept_loop(&listener, &waiters, &thread_poller, &thread_stop))?;
+    Ok(Box::new(AcceptThread {
+        stop,
+        poller,
+        thread: Some(thread),
+    }))
+}
+
+fn accept_loop(listener: &TcpListener, waiters: &PortWaiters, poller: &Poller, stop: &AtomicBool) {
+    // SAFETY: the listener outlives its registration: it is deleted from the
+    // poller below before this function returns, and only this thread waits.
+    if unsafe { poller.add(listener, Event::readable(0)) }.is_err() {
+        return;
+    }
+    let mut events = Events::new();
+    while !stop.load(Ordering::SeqCst) {
+        let backoff = match listener.accept() {
+            Ok((stream, from)) => {
+                if stream.set_nonblocking(false).is_ok() {
+                    waiters.dispatch(stream, from);
+                }
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Out of descriptors fails again at once: wait a little.
+                log::warn!("passive accept on port {} failed: {e}", waiters.port());
+                Some(ACCEPT_BACKOFF)
+            }
+        };
+        events.clear();
+        if poller.modify(listener, Event::readable(0)).is_err()
+            || poller.wait(&mut events, backoff).is_err()
+        {
+            break;
+        }
+    }
+    let _ = poller.delete(listener);
+}
+
+/// A session's passive port and the data connection a client may open on
+/// it before its transfer command. aioftp starts TLS on a protected data
+/// connection before it sends the command: that connection is taken when
 /// it arrives and its handshake runs while the command is awaited.
 pub(crate) struct Passive {
-    listener: Arc<TcpListener>,
+    /// Released when this goes (a new PASV, PORT, a transfer done, session end).
+    _hold: PassiveHold,
+    inbox: Arc<Inbox>,
     early: Mutex<Option<Early>>,
-    /// Ends the early accept or handshake: a dropped listener, ABOR.
+    /// Ends the early wait or handshake: a dropped listener, ABOR.
     early_abort: Option<Arc<Abort>>,
 }
 
@@ -110,46 +241,39 @@ struct Early {
 }
 
 impl Passive {
-    /// A listener whose data connection is taken when the transfer command comes.
-    pub(crate) fn new(listener: TcpListener) -> Arc<Passive> {
+    /// A port whose data connection is taken when the transfer command comes.
+    pub(crate) fn new(hold: PassiveHold, inbox: Arc<Inbox>) -> Arc<Passive> {
         Arc::new(Passive {
-            listener: Arc::new(listener),
+            _hold: hold,
+            inbox,
             early: Mutex::new(None),
             early_abort: None,
         })
     }
 
-    /// A listener of a PROT P session: the connection from `peer` is
-    /// accepted when it arrives, and its TLS handshake starts once the
-    /// client's first bytes are in, so that a client which waits for the
-    /// 150 before its handshake (ftplib) still gets it first.
-    pub(crate) fn protected(listener: TcpListener, peer: IpAddr, tls: SessionTls) -> Arc<Passive> {
-        let listener = Arc::new(listener);
+    /// A port of a PROT P session: the connection is taken when it
+    /// arrives, and its TLS handshake starts once the client's first bytes
+    /// are in, so that a client which waits for the 150 before its
+    /// handshake (ftplib) still gets it first.
+    pub(crate) fn protected(hold: PassiveHold, inbox: Arc<Inbox>, tls: SessionTls) -> Arc<Passive> {
         let (Ok(abort), claimed) = (Abort::new(), Arc::new(AtomicBool::new(false))) else {
-            return Passive::new_shared(listener);
+            return Passive::new(hold, inbox);
         };
         let spawned = {
-            let (listener, abort, claimed) = (listener.clone(), abort.clone(), claimed.clone());
+            let (inbox, abort, claimed) = (inbox.clone(), abort.clone(), claimed.clone());
             thread::Builder::new()
                 .name("ftpwire-early-data".into())
-                .spawn(move || take_early(&listener, peer, &tls, &abort, &claimed))
+                .spawn(move || take_early(&inbox, &tls, &abort, &claimed))
         };
         match spawned {
             Ok(thread) => Arc::new(Passive {
-                listener,
+                _hold: hold,
+                inbox,
                 early: Mutex::new(Some(Early { claimed, thread })),
                 early_abort: Some(abort),
             }),
-            Err(_) => Passive::new_shared(listener),
+            Err(_) => Passive::new(hold, inbox),
         }
-    }
-
-    fn new_shared(listener: Arc<TcpListener>) -> Arc<Passive> {
-        Arc::new(Passive {
-            listener,
-            early: Mutex::new(None),
-            early_abort: None,
-        })
     }
 
     /// ABOR: also breaks a handshake that started before the command.
@@ -168,6 +292,7 @@ impl Passive {
             .unwrap_or_else(|e| e.into_inner())
             .take()?;
         early.claimed.store(true, Ordering::SeqCst);
+        self.inbox.wake();
         if let Some(abort) = &self.early_abort {
             let _ = abort.poller.notify();
         }
@@ -176,7 +301,7 @@ impl Passive {
 }
 
 impl Drop for Passive {
-    /// A listener given up (new PASV, PORT, a transfer done, session end)
+    /// A port given up (new PASV, PORT, a transfer done, session end)
     /// ends its early acceptor, and the connection it may hold.
     fn drop(&mut self) {
         self.abort_early();
@@ -186,13 +311,12 @@ impl Drop for Passive {
 /// The early acceptor: the peer's data connection, then its handshake if
 /// the client speaks first; gives up what it has once `claimed`.
 fn take_early(
-    listener: &TcpListener,
-    peer: IpAddr,
+    inbox: &Arc<Inbox>,
     tls: &SessionTls,
     abort: &Abort,
     claimed: &AtomicBool,
 ) -> Option<EarlyData> {
-    let tcp = accept_from(listener, peer, abort, Some(claimed))?;
+    let tcp = inbox.wait(abort, Some(claimed))?;
     let _ = tcp.set_nodelay(true);
     abort.attach(&tcp);
     if !client_spoke(&tcp, abort, claimed)? {
@@ -270,9 +394,11 @@ pub(crate) fn run(
     let mut data = match early {
         Some(early) => early.into_data(protected),
         None => match endpoint {
-            DataEndpoint::Passive { peer } => passive
+            // The port hands over only a connection from the peer (RFC
+            // 2577): the registry matches it by source address.
+            DataEndpoint::Passive { .. } => passive
                 .as_ref()
-                .and_then(|p| accept_from(&p.listener, peer, &abort, None))
+                .and_then(|p| p.inbox.wait(&abort, None))
                 .map(Data::Tcp),
             DataEndpoint::Active(addr) => connect(addr, &abort).map(Data::Tcp),
         },
@@ -433,56 +559,6 @@ fn secure(
         }
     }
     Some(DataStream::Tls(Box::new(StreamOwned::new(conn, tcp))))
-}
-
-/// Waits for the data connection from the control connection's peer; a
-/// connection from any other address is closed (RFC 2577 data theft) and
-/// the wait goes on until the session aborts it (or, for the early
-/// acceptor, the transfer command has `claimed` the listener).
-fn accept_from(
-    listener: &TcpListener,
-    peer: IpAddr,
-    abort: &Abort,
-    claimed: Option<&AtomicBool>,
-) -> Option<TcpStream> {
-    let want = canonical_ip(peer);
-    listener.set_nonblocking(true).ok()?;
-    // SAFETY: the listener outlives its registration: it is deleted from the
-    // poller below before this function returns, and the poller is never
-    // waited on by anyone else for this listener.
-    unsafe { abort.poller.add(listener, Event::readable(0)) }.ok()?;
-    let mut events = Events::new();
-    let accepted = loop {
-        if abort.is_aborted() || claimed.is_some_and(|c| c.load(Ordering::SeqCst)) {
-            break None;
-        }
-        match listener.accept() {
-            Ok((stream, from)) if canonical_ip(from.ip()) == want => break Some(stream),
-            Ok((stream, from)) => {
-                log::warn!(
-                    "refused a data connection from {from}: the control connection is from {want} (RFC 2577)"
-                );
-                drop(stream);
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                log::warn!("passive accept failed: {e}");
-                break None;
-            }
-        }
-        events.clear();
-        if abort.poller.modify(listener, Event::readable(0)).is_err()
-            || abort.poller.wait(&mut events, None).is_err()
-        {
-            break None;
-        }
-    };
-    let _ = abort.poller.delete(listener);
-    let stream = accepted?;
-    stream.set_nonblocking(false).ok()?;
-    Some(stream)
 }
 
 /// Active mode (PORT/EPRT): the core has already checked the address. The

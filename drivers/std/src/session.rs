@@ -13,7 +13,7 @@ use ftpwire_backend::native::session::{NativeSession, Next, PassiveListener};
 use ftpwire_backend::native::transfer::{Report, Running, TransferJob};
 use ftpwire_core::server::TransferId;
 
-use crate::data::{self, Abort, Passive};
+use crate::data::{self, Abort, Inbox, Passive};
 use crate::server::Shared;
 
 /// Control-channel reads; a command line is far smaller.
@@ -148,11 +148,21 @@ fn serve_until_wait(
                 token,
             } => {
                 let tls = session.passive_tls();
-                let opened = open_passive(&shared.served.ports, bind, resolve.as_deref(), peer);
-                let opened = opened.map(|(listener, port, resolved)| {
+                let inbox = Arc::new(Inbox::default());
+                let ports = &shared.served.ports;
+                let opened = open_passive(
+                    ports,
+                    bind,
+                    resolve.as_deref(),
+                    peer,
+                    inbox.clone(),
+                    &data::start_accept,
+                );
+                let opened = opened.map(|(hold, resolved)| {
+                    let port = hold.port();
                     let passive = match tls {
-                        Some(tls) => Passive::protected(listener, peer.ip(), tls),
-                        None => Passive::new(listener),
+                        Some(tls) => Passive::protected(hold, inbox, tls),
+                        None => Passive::new(hold, inbox),
                     };
                     (passive, port, resolved)
                 });

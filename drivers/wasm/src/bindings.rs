@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::vec::Vec;
 
-use ftpwire_core::address::{self, IpNet, PassiveAddress};
+use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
 use ftpwire_core::listing::ListEntry;
 use ftpwire_core::proxy::{Balancers, HeaderReader};
 use ftpwire_core::representation;
@@ -156,6 +156,18 @@ impl JsServerConfig {
     #[wasm_bindgen(js_name = setTlsPassiveAddress)]
     pub fn set_tls_passive_address(&mut self, address: &str) -> Result<(), JsError> {
         self.edit().tls_passive_address = Some(passive_address(address)?);
+        Ok(())
+    }
+
+    /// PASV and EPSV advertise these ports instead of the bound ones (a
+    /// port-mapping NAT, NodePorts): `BOUND:ADVERTISED` or
+    /// `LO-HI:ADVERTISED_LO`, comma-separated. Throws if malformed.
+    #[wasm_bindgen(js_name = setPassivePortMap)]
+    pub fn set_passive_port_map(&mut self, map: &str) -> Result<(), JsError> {
+        let map: PassivePortMap = map
+            .parse()
+            .map_err(|e| JsError::new(&format!("passive port map {map:?}: {e}")))?;
+        self.edit().passive_advertiser = Some(Arc::new(map));
         Ok(())
     }
 

@@ -148,6 +148,7 @@ impl State {
         };
         let ip = match advertise {
             Advertise::Epsv => {
+                let port = self.advertised(port, true, self.local.ip()).port();
                 self.data = DataSetup::Passive;
                 reply::write_code(&mut self.out, 229, b' ');
                 let _ = write!(
@@ -169,7 +170,9 @@ impl State {
                 }
             },
         };
-        let IpAddr::V4(v4) = ip else {
+        let advertised = self.advertised(port, false, ip);
+        let (IpAddr::V4(v4), port) = (address::canonical_ip(advertised.ip()), advertised.port())
+        else {
             self.events.push_back(Queued::ClosePassive);
             return self.reply(425, "No IPv4 address to advertise; use EPSV.");
         };
@@ -177,5 +180,23 @@ impl State {
         self.out.extend_from_slice(b"227 Entering Passive Mode (");
         address::write_host_port(&mut self.out, core::net::SocketAddrV4::new(v4, port));
         self.out.extend_from_slice(b").\r\n");
+    }
+
+    /// What the reply advertises for a listener bound on `bound_port`: the
+    /// host's [`PassiveAdvertiser`](address::PassiveAdvertiser) decides, given
+    /// the policy's choice (`policy_ip` with the bound port).
+    fn advertised(&self, bound_port: u16, extended: bool, policy_ip: IpAddr) -> SocketAddr {
+        let policy = SocketAddr::new(policy_ip, bound_port);
+        match &self.config.passive_advertiser {
+            None => policy,
+            Some(advertiser) => advertiser.advertise(&address::PassiveRequest {
+                peer: self.peer,
+                local: self.local,
+                bound_port,
+                extended,
+                secured: self.tls == Tls::Secured,
+                policy,
+            }),
+        }
     }
 }

@@ -182,11 +182,17 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
                 bind,
                 resolve,
                 token,
-            } => Next::OpenPassive {
-                bind,
-                resolve,
-                token,
-            },
+            } => {
+                // The port held for the last PASV/EPSV goes first, so the
+                // client's IP may take it again (the core no longer uses it).
+                self.passive = None;
+                self.passive_counted = None;
+                Next::OpenPassive {
+                    bind,
+                    resolve,
+                    token,
+                }
+            }
             Work::Transfer(job, running) => Next::Transfer(job, running),
             Work::ClosePassive => {
                 self.passive = None;

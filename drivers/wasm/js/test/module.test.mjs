@@ -50,6 +50,19 @@ test('configuration errors say what is wrong and how to fix it', () => {
   config.addLocalNetwork('10.0.0.0/8');
 });
 
+test('a passive port map advertises the mapped port while the listener is bound on another', () => {
+  const config = new ServerConfig();
+  assert.throws(() => config.setPassivePortMap('50000'), /passive port map "50000".*BOUND:ADVERTISED/);
+  config.setPassivePortMap('50000-50009:30000');
+  const session = loggedIn(config);
+  session.handleInput(1, Buffer.from('PASV\r\n'));
+  session.passiveOpened(drain(session).events[0].id, 50003);
+  assert.equal(drain(session).out, '227 Entering Passive Mode (127,0,0,1,117,51).\r\n');
+  session.handleInput(2, Buffer.from('EPSV\r\n'));
+  session.passiveOpened(drain(session).events.find((e) => e.type === 'openPassive').id, 50003);
+  assert.equal(drain(session).out, '229 Entering Extended Passive Mode (|||30003|)\r\n');
+});
+
 test('an answer needs the id of a pending event of its type, once', () => {
   const session = new Session(new ServerConfig(), LOCAL, PEER, 0);
   session.handleInput(0, Buffer.from('USER a\r\nPASS b\r\n'));
