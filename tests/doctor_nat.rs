@@ -293,9 +293,19 @@ fn status<'a>(report: &'a serde_json::Value, step: &str) -> (&'a str, &'a str) {
 fn the_alg_trap_is_found_behind_nat(driver: &'static str) {
     let nat = Nat::new();
     let certificate = Certificate::generate();
-    let _server = nat.serve(driver, &certificate, &[]);
+    let server = nat.serve(driver, &certificate, &[]);
     let (run, report) = nat.doctor(driver);
     assert!(!run.status.success(), "the ALG trap is a fault: {run}");
+    // The server saw it too: its 227 named its private address to a client
+    // on the public side, and its log says so, with the fix.
+    server.wait_for_log(&format!(
+        "PASV advertised {PRIVATE}, a private address, to 198.51.100.2"
+    ));
+    assert!(
+        server.log().contains("set --passive-address"),
+        "{}",
+        server.log()
+    );
     // Plain PASV works: the helper rewrote the private address.
     assert_eq!(
         status(&report, "PASV + LIST"),
@@ -349,9 +359,14 @@ fn the_alg_trap_is_found_behind_nat(driver: &'static str) {
 fn a_server_with_its_public_address_is_healthy_behind_nat(driver: &'static str) {
     let nat = Nat::new();
     let certificate = Certificate::generate();
-    let _server = nat.serve(driver, &certificate, &["--passive-address", PUBLIC]);
+    let server = nat.serve(driver, &certificate, &["--passive-address", PUBLIC]);
     let (run, report) = nat.doctor(driver);
     assert!(run.status.success(), "{run}");
+    assert!(
+        !server.log().contains("a private address"),
+        "{}",
+        server.log()
+    );
     assert_eq!(report["healthy"], true, "{report:#}");
     assert_eq!(status(&report, "PASV + LIST under TLS").0, "ok");
     assert_eq!(status(&report, "NAT helper (ALG)").0, "ok");

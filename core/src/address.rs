@@ -227,6 +227,25 @@ impl PassivePolicy {
     }
 }
 
+/// Whether an IPv4 address only works inside a private network: RFC 1918,
+/// link-local, carrier-grade NAT (RFC 6598), loopback or unspecified. A
+/// `227` naming one cannot be dialled from the internet.
+///
+/// ```
+/// use ftpwire_core::address::is_internal_v4;
+/// assert!(is_internal_v4("10.1.2.3".parse().unwrap()));
+/// assert!(is_internal_v4("100.64.0.1".parse().unwrap()));
+/// assert!(!is_internal_v4("203.0.113.9".parse().unwrap()));
+/// ```
+pub fn is_internal_v4(ip: core::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_private()
+        || ip.is_link_local()
+        || ip.is_loopback()
+        || ip.is_unspecified()
+        || (a == 100 && (64..128).contains(&b))
+}
+
 /// `::ffff:a.b.c.d` as the IPv4 address it is; any other address unchanged.
 pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {

@@ -299,6 +299,10 @@ fn notice_json(notice: &Notice<'_>) -> Json {
         Notice::HostAnswerTimeout { answer } => ("hostAnswerTimeout", json!({"answer": answer})),
         Notice::InputLimit => ("inputLimit", json!({})),
         Notice::PassiveFallback { verb } => ("passiveFallback", json!({"verb": verb})),
+        Notice::PrivatePassiveAddress { advertised, peer } => (
+            "privatePassiveAddress",
+            json!({"advertised": advertised.to_string(), "peer": peer.to_string()}),
+        ),
         Notice::TransferEnded { .. } => ("transferEnded", json!({})),
     };
     fields["type"] = json!("notice");

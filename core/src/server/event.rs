@@ -571,6 +571,15 @@ pub enum Notice<'a> {
         /// `"PORT"` or `"EPRT"`.
         verb: &'static str,
     },
+    /// A `227` named a private address to a client with a public one: it
+    /// cannot dial it (unless it ignores the address, as curl does). Told
+    /// once per session.
+    PrivatePassiveAddress {
+        /// What the `227` named.
+        advertised: core::net::Ipv4Addr,
+        /// The client.
+        peer: IpAddr,
+    },
 }
 
 /// One log line's text, the same on every host (user names as lossy UTF-8).
@@ -604,6 +613,10 @@ impl core::fmt::Display for Notice<'_> {
                 "host bug or overload: no {answer} answer within the host-answer timeout; closing"
             ),
             Notice::InputLimit => f.write_str("too much input held; closing"),
+            Notice::PrivatePassiveAddress { advertised, peer } => write!(
+                f,
+                "PASV advertised {advertised}, a private address, to {peer}, a client outside the local networks that cannot reach it; set --passive-address to this server's public address (or a DNS name that follows it)"
+            ),
             Notice::PassiveFallback { verb } => write!(
                 f,
                 "no data connection reached the passive listener, and the client switched to active mode ({verb}); check that the passive ports are open and that PASV advertises an address the client can reach (--passive-address)"

@@ -2096,3 +2096,36 @@ fn a_switch_to_active_after_an_unused_passive_listener_is_a_notice() {
         "PORT without a passive listener before"
     );
 }
+
+/// A `227` with a private address to a client with a public one: the
+/// operator is told (once), with the fix; a client in the private network
+/// is not a case for it.
+#[test]
+fn a_private_227_to_a_public_client_is_a_notice_once() {
+    let mut h = Host::with(ServerConfig::default(), "10.0.0.5:21", "203.0.113.9:40000");
+    h.login_as(false);
+    for round in 0..2 {
+        h.send("PASV\r\n");
+        h.take_events();
+        h.open_passive(50000, None);
+        assert_eq!(h.take(), "227 Entering Passive Mode (10,0,0,5,195,80).\r\n");
+        let told = h
+            .take_events()
+            .iter()
+            .filter(|e| e.contains("PrivatePassiveAddress"))
+            .count();
+        assert_eq!(told, usize::from(round == 0), "round {round}");
+    }
+    let mut inside = Host::with(ServerConfig::default(), "10.0.0.5:21", "10.0.0.9:40000");
+    inside.login_as(false);
+    inside.send("PASV\r\n");
+    inside.take_events();
+    inside.open_passive(50000, None);
+    inside.take();
+    assert!(
+        !inside
+            .take_events()
+            .iter()
+            .any(|e| e.contains("PrivatePassiveAddress"))
+    );
+}

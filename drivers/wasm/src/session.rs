@@ -731,6 +731,13 @@ fn notice_value(notice: Notice<'_>) -> Value {
         }
         Notice::InputLimit => ("inputLimit", vec![]),
         Notice::PassiveFallback { verb } => ("passiveFallback", vec![("verb", verb.into())]),
+        Notice::PrivatePassiveAddress { advertised, peer } => (
+            "privatePassiveAddress",
+            vec![
+                ("advertised", Value::Text(advertised.to_string())),
+                ("peer", Value::Text(peer.to_string())),
+            ],
+        ),
         Notice::WrongAnswer { answer } => ("wrongAnswer", vec![("answer", answer.into())]),
         Notice::TransferEnded {
             kind,

@@ -103,6 +103,7 @@ export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "portRefused"; address: string; reason: string }
   | { notice: "readOnlyRefused"; user: string; command: string }
   | { notice: "passiveFallback"; verb: "PORT" | "EPRT" }
+  | { notice: "privatePassiveAddress"; advertised: string; peer: string }
   | { notice: "transferEnded"; kind: TransferKind; path: Uint8Array; bytes: number; error: string | null }
   | { notice: "foreignAnswer" | "staleAnswer" | "hostAnswerTimeout" | "wrongAnswer"; answer: string }
   | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" | "inputLimit" });

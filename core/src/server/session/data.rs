@@ -177,6 +177,15 @@ impl State {
             return self.reply(425, "No IPv4 address to advertise; use EPSV.");
         };
         self.data = DataSetup::Passive;
+        // The operator's mistake the mission names first: a private address
+        // sent to a client on the internet.
+        if let IpAddr::V4(peer) = address::canonical_ip(self.peer.ip())
+            && address::is_internal_v4(v4)
+            && !address::is_internal_v4(peer)
+            && !core::mem::replace(&mut self.told_private_pasv, true)
+        {
+            self.notice(QueuedNotice::PrivatePassiveAddress(v4));
+        }
         self.out.extend_from_slice(b"227 Entering Passive Mode (");
         address::write_host_port(&mut self.out, core::net::SocketAddrV4::new(v4, port));
         self.out.extend_from_slice(b").\r\n");

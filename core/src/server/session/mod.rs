@@ -113,6 +113,8 @@ struct State {
     /// A passive listener was closed without a data connection on it, and
     /// none has come since (a PORT/EPRT now is a silent fallback).
     passive_unused: bool,
+    /// The private-`227` notice was given (once per session).
+    told_private_pasv: bool,
     tls: Tls,
     /// PBSZ was sent on the protected control channel (required before PROT).
     pbsz: bool,
@@ -264,6 +266,7 @@ enum QueuedNotice {
     HostAnswerTimeout(&'static str),
     WrongAnswer(&'static str),
     PassiveFallback(&'static str),
+    PrivatePassiveAddress(core::net::Ipv4Addr),
     /// Its facts are in `State::ended` (one at a time: no held line runs
     /// while an event is queued).
     TransferEnded,
@@ -338,6 +341,7 @@ impl ServerSession {
             epsv_all: false,
             through_balancer: false,
             passive_unused: false,
+            told_private_pasv: false,
             tls,
             pbsz: starts_protected,
             prot_private: starts_protected,

@@ -139,6 +139,10 @@ impl State {
                 QueuedNotice::StaleAnswer(answer) => Notice::StaleAnswer { answer },
                 QueuedNotice::HostAnswerTimeout(answer) => Notice::HostAnswerTimeout { answer },
                 QueuedNotice::PassiveFallback(verb) => Notice::PassiveFallback { verb },
+                QueuedNotice::PrivatePassiveAddress(advertised) => Notice::PrivatePassiveAddress {
+                    advertised,
+                    peer: self.peer.ip(),
+                },
                 QueuedNotice::WrongAnswer(answer) => Notice::WrongAnswer { answer },
                 QueuedNotice::TransferEnded => Notice::TransferEnded {
                     kind: self.ended.kind,

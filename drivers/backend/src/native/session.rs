@@ -173,6 +173,7 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
                     ..
                 } => self.metrics.transfer(*kind, outcome, *bytes),
                 Notice::PassiveFallback { .. } => self.metrics.passive_fallback(),
+                Notice::PrivatePassiveAddress { .. } => self.metrics.pasv_private_address(),
                 _ => {}
             }
         }
