@@ -2,8 +2,9 @@
 //! sessions whose clients have different IPs (each data connection matched
 //! to its session by source address), never by two sessions of one IP; and
 //! `--passive-port-map` advertises another port than the bound one (a
-//! port-mapping NAT, NodePorts). Clients pose as hosts 127.0.0.2.. of the
-//! loopback network, their data connections from the same address.
+//! port-mapping NAT, NodePorts): 500 concurrent passive transfers from 500
+//! addresses over 5 ports. Clients pose as hosts of the loopback network
+//! (127.0.0.x, 127.1.x.y), their data connections from the same address.
 
 #[macro_use]
 mod common;
@@ -17,7 +18,7 @@ use common::payload::assert_same_bytes;
 use common::server::{PASSWORD, Server, USER};
 
 driver_matrix!(
-    fifty_clients_of_fifty_ips_transfer_over_five_ports,
+    five_hundred_clients_of_distinct_ips_transfer_over_five_ports,
     sessions_of_one_ip_never_share_a_port,
     pasv_and_epsv_advertise_the_mapped_port,
 );
@@ -67,16 +68,28 @@ fn retrieve_from(control: &mut Control, ip: IpAddr, port: u16, name: &str) -> Ve
     bytes
 }
 
-/// A different 128 KiB for each client.
-fn file_for(client: u8) -> Vec<u8> {
-    let mut bytes = vec![0u8; 128 * 1024];
+/// Client `n`'s own address, 127.1.x.y (apart from the other tests' 127.0.0.x).
+fn client_ip(n: u16) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 1, (n / 200) as u8, (n % 200 + 1) as u8))
+}
+
+/// A different 32 KiB for each client.
+fn file_for(client: u16) -> Vec<u8> {
+    let mut bytes = vec![0u8; 32 * 1024];
     fastrand::Rng::with_seed(u64::from(client)).fill(&mut bytes);
     bytes
 }
 
-const CLIENTS: u8 = 50;
+/// As the issue asks: 500 concurrent passive transfers over 5 ports.
+const CLIENTS: u16 = 500;
 
-fn fifty_clients_of_fifty_ips_transfer_over_five_ports(driver: &'static str) {
+fn five_hundred_clients_of_distinct_ips_transfer_over_five_ports(driver: &'static str) {
+    // A socket each for control and data here, more in the server.
+    let limit = rlimit::increase_nofile_limit(8192).expect("raise the descriptor limit");
+    assert!(
+        limit >= 2 * u64::from(CLIENTS) + 100,
+        "descriptor limit {limit}"
+    );
     let (first, last) = free_range(5);
     let range = format!("{first}-{last}");
     let server = Server::start(driver, &["--passive-ports", &range]);
@@ -88,14 +101,14 @@ fn fifty_clients_of_fifty_ips_transfer_over_five_ports(driver: &'static str) {
         .unwrap();
     }
     let addr = server.addr;
-    // All 50 sessions hold a passive port at the same moment before any
+    // All 500 sessions hold a passive port at the same moment before any
     // data connection is opened: only sharing lets 5 ports do that.
     let all_held = Arc::new(Barrier::new(usize::from(CLIENTS)));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| {
             let all_held = all_held.clone();
             thread::spawn(move || {
-                let ip = host(client + 2);
+                let ip = client_ip(client);
                 // Every thread reaches the barrier, whatever its replies,
                 // so one failure fails the test instead of hanging it.
                 let asked = std::panic::catch_unwind(|| {
