@@ -104,15 +104,22 @@ fn five_hundred_clients_of_distinct_ips_transfer_over_five_ports(driver: &'stati
     // All 500 sessions hold a passive port at the same moment before any
     // data connection is opened: only sharing lets 5 ports do that.
     let all_held = Arc::new(Barrier::new(usize::from(CLIENTS)));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|client| {
+    // The sessions log in one after another (what is tested is 500 passive
+    // transfers at once, not 500 connects at once), then run in parallel.
+    let controls: Vec<Control> = (0..CLIENTS)
+        .map(|client| login_from(client_ip(client), addr))
+        .collect();
+    let clients: Vec<_> = controls
+        .into_iter()
+        .zip(0..CLIENTS)
+        .map(|(control, client)| {
             let all_held = all_held.clone();
             thread::spawn(move || {
                 let ip = client_ip(client);
                 // Every thread reaches the barrier, whatever its replies,
                 // so one failure fails the test instead of hanging it.
-                let asked = std::panic::catch_unwind(|| {
-                    let mut control = login_from(ip, addr);
+                let asked = std::panic::catch_unwind(move || {
+                    let mut control = control;
                     // Half the clients ask with PASV, half with EPSV.
                     let reply = control.command(if client % 2 == 0 { "PASV" } else { "EPSV" });
                     (control, reply)

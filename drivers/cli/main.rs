@@ -438,8 +438,25 @@ fn stop_on_signals(_shutdown: impl Fn() + Send + 'static, _grace: Duration) -> R
 }
 
 /// A listener on `addr`, or one line that says what to do.
+/// Connections the kernel may hold before the server accepts them: a
+/// burst of clients (a load balancer's failover, a scheduled sync fleet)
+/// finds more room than std's 128 (Linux caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 1024;
+
 fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(addr).map_err(|e| {
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        // As std does: a restarted server binds again at once.
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        Ok(socket.into())
+    };
+    listen().map_err(|e| {
         let advice = match e.kind() {
             std::io::ErrorKind::PermissionDenied if addr.port() < 1024 => format!(
                 "ports below 1024 need root or the CAP_NET_BIND_SERVICE capability \
