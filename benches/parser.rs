@@ -185,6 +185,7 @@ impl Corpus {
             generated.replies.len()
         );
         let reply_count = count_replies(&generated.replies);
+        eprintln!("corpus: {reply_count} replies");
         Corpus {
             bytes: generated.commands,
             replies: generated.replies,
