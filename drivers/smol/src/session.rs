@@ -1,7 +1,7 @@
 //! One control connection as a task: the session, the control socket, the
 //! clock, shutdown and the transfer task's reports, raced in one loop.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,8 @@ use ftpwire_backend::native::transfer::{Report, Running, TransferJob};
 use ftpwire_core::server::{PassiveError, TransferId};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::Async;
+use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 
 use crate::data::{self, Passive};
@@ -23,7 +24,8 @@ const READ_SIZE: usize = 4096;
 
 /// What woke the session task.
 enum Wake {
-    Read(io::Result<usize>),
+    /// The control socket has bytes (or its end) to read.
+    Readable,
     Transfer((TransferId, Report)),
     Timeout,
     /// Graceful shutdown began.
@@ -62,7 +64,9 @@ pub(crate) async fn run(
         session.handle_input(&origin.first_input);
     }
     let (reports, reported) = channel::bounded(4);
-    let mut buf = vec![0; READ_SIZE];
+    // Readiness and non-blocking reads on the socket itself: the bytes go
+    // through a buffer of the thread's, so an idle session holds none.
+    let socket: Arc<Async<std::net::TcpStream>> = control.clone().into();
     loop {
         serve_until_wait(&mut session, &mut control, &shared, &reports).await;
         let Some(wait) = session.wait() else {
@@ -71,20 +75,16 @@ pub(crate) async fn run(
         // Past its input limit the session wants no more: TCP pushes back
         // on a client pipelining without end.
         let read_more = session.wants_input();
+        // The next command may be there already (a pipelining client): run
+        // it without parking the task.
+        if read_more && read_ready(&socket, &mut session) {
+            continue;
+        }
         let stopping = session.is_stopping();
-        match next_wake(
-            &mut control,
-            &mut buf,
-            read_more,
-            &reported,
-            &shared,
-            stopping,
-            wait,
-        )
-        .await
-        {
-            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => session.handle_peer_closed(),
-            Wake::Read(Ok(n)) => session.handle_input(&buf[..n]),
+        match next_wake(&socket, read_more, &reported, &shared, stopping, wait).await {
+            Wake::Readable => {
+                read_ready(&socket, &mut session);
+            }
             Wake::Transfer((id, report)) => session.handle_report(id, report),
             Wake::Timeout => session.handle_timeout(),
             Wake::Stop => session.shut_down(),
@@ -107,23 +107,52 @@ async fn write_control(control: &mut TcpStream, bytes: &[u8], stall: Duration) -
     control.write_all(bytes).or(gave_up).await
 }
 
-/// The first of: control bytes (while the session wants them), a transfer
-/// report, shutdown, the session's deadline.
+thread_local! {
+    /// Control-channel reads of every session on this thread: a read hands
+    /// its bytes to the session before the task can yield.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_SIZE]);
+}
+
+/// Reads what the control socket holds now (without waiting) into the
+/// session; `false` when there was nothing to read.
+fn read_ready(socket: &Async<std::net::TcpStream>, session: &mut Session) -> bool {
+    READ_BUF.with_borrow_mut(|buf| match (&*socket.get_ref()).read(buf) {
+        Ok(0) => {
+            session.handle_peer_closed();
+            true
+        }
+        Ok(n) => {
+            session.handle_input(&buf[..n]);
+            true
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+        Err(_) => {
+            session.handle_peer_closed();
+            true
+        }
+    })
+}
+
+/// The first of: a readable control socket (while the session wants its
+/// bytes), a transfer report, shutdown, the session's deadline.
 async fn next_wake(
-    control: &mut TcpStream,
-    buf: &mut [u8],
+    socket: &Async<std::net::TcpStream>,
     read_more: bool,
     reported: &Receiver<(TransferId, Report)>,
     shared: &Shared,
     stopping: bool,
     wait: Duration,
 ) -> Wake {
-    // A read that loses the race has taken nothing (readiness-based I/O).
+    // Readiness only: the bytes are read after the race is won.
     let read = async {
         if !read_more {
             std::future::pending::<()>().await;
         }
-        Wake::Read(control.read(buf).await)
+        match socket.readable().await {
+            // An error shows again on the read that follows.
+            Ok(()) | Err(_) => Wake::Readable,
+        }
     };
     let report = async {
         match reported.recv().await {
