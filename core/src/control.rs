@@ -65,11 +65,13 @@ pub struct ControlReader {
 
 impl ControlReader {
     /// A reader accepting lines of at most `limit` bytes, line end included.
-    /// The buffer is allocated once, here.
+    /// Lines are handed out from the input itself; the buffer (for a line
+    /// with Telnet commands in it) grows on first use and is kept, so an
+    /// idle session holds none.
     pub fn new(limit: usize) -> Self {
         let limit = limit.max(3);
         ControlReader {
-            line: Vec::with_capacity(limit),
+            line: Vec::new(),
             limit,
             telnet: Telnet::Data,
             discarding: false,
@@ -204,6 +206,11 @@ impl ControlReader {
                 self.line.clear();
                 self.discarding = true;
                 return (i + 1, Frame::TooLong);
+            }
+            if self.line.len() == self.line.capacity() {
+                // Doubling, from 64 bytes, never past the limit.
+                let grown = (self.line.capacity() * 2).max(64).min(self.limit);
+                self.line.reserve_exact(grown - self.line.len());
             }
             self.line.push(byte);
         }
@@ -400,12 +407,15 @@ mod tests {
 
     #[test]
     fn the_buffer_never_grows_past_the_limit() {
-        let mut reader = ControlReader::new(64);
-        let capacity = reader.line.capacity();
+        let mut reader = ControlReader::new(100);
+        assert_eq!(reader.line.capacity(), 0, "nothing held before it is needed");
         for _ in 0..100 {
             reader.next_line(&[b'x'; 1000]);
+            assert!(reader.line.capacity() <= 100, "{}", reader.line.capacity());
         }
-        assert_eq!(reader.line.capacity(), capacity);
+        let mut reader = ControlReader::new(4096);
+        reader.next_line(b"NO");
+        assert_eq!(reader.line.capacity(), 64, "a split line takes a little");
     }
 
     #[test]

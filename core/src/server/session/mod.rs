@@ -329,11 +329,13 @@ impl ServerSession {
             closed: false,
             login: LoginState::Connected,
             failures: 0,
-            user: Vec::with_capacity(64),
-            password: Vec::with_capacity(64),
-            cwd: Vec::with_capacity(256),
-            path: Vec::with_capacity(256),
-            rename_from: Vec::with_capacity(256),
+            // Grown on first use and kept (no allocation per command once
+            // warm), so a session that sits idle holds little.
+            user: Vec::new(),
+            password: Vec::new(),
+            cwd: Vec::new(),
+            path: Vec::with_capacity(128),
+            rename_from: Vec::new(),
             rename_pending: false,
             transfer_type: TransferType::Ascii,
             rest: 0,
