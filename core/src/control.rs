@@ -408,7 +408,11 @@ mod tests {
     #[test]
     fn the_buffer_never_grows_past_the_limit() {
         let mut reader = ControlReader::new(100);
-        assert_eq!(reader.line.capacity(), 0, "nothing held before it is needed");
+        assert_eq!(
+            reader.line.capacity(),
+            0,
+            "nothing held before it is needed"
+        );
         for _ in 0..100 {
             reader.next_line(&[b'x'; 1000]);
             assert!(reader.line.capacity() <= 100, "{}", reader.line.capacity());

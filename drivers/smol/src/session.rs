@@ -10,9 +10,9 @@ use ftpwire_backend::native::passive::resolve_for_passive;
 use ftpwire_backend::native::session::{NativeSession, Next, PassiveListener};
 use ftpwire_backend::native::transfer::{Report, Running, TransferJob};
 use ftpwire_core::server::{PassiveError, TransferId};
+use smol::Async;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
-use smol::Async;
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 
@@ -21,6 +21,9 @@ use crate::server::Shared;
 
 /// Control-channel reads; a command line is far smaller.
 const READ_SIZE: usize = 4096;
+
+/// The channel transfer tasks report through.
+type Reports = (Sender<(TransferId, Report)>, Receiver<(TransferId, Report)>);
 
 /// What woke the session task.
 enum Wake {
@@ -63,12 +66,13 @@ pub(crate) async fn run(
     if !origin.first_input.is_empty() {
         session.handle_input(&origin.first_input);
     }
-    let (reports, reported) = channel::bounded(4);
+    // Made with the first transfer: an idle session holds no channel.
+    let mut reports: Option<Reports> = None;
     // Readiness and non-blocking reads on the socket itself: the bytes go
     // through a buffer of the thread's, so an idle session holds none.
     let socket: Arc<Async<std::net::TcpStream>> = control.clone().into();
     loop {
-        serve_until_wait(&mut session, &mut control, &shared, &reports).await;
+        serve_until_wait(&mut session, &mut control, &shared, &mut reports).await;
         let Some(wait) = session.wait() else {
             break;
         };
@@ -81,7 +85,8 @@ pub(crate) async fn run(
             continue;
         }
         let stopping = session.is_stopping();
-        match next_wake(&socket, read_more, &reported, &shared, stopping, wait).await {
+        let reported = reports.as_ref().map(|(_, rx)| rx);
+        match next_wake(&socket, read_more, reported, &shared, stopping, wait).await {
             Wake::Readable => {
                 read_ready(&socket, &mut session);
             }
@@ -139,7 +144,7 @@ fn read_ready(socket: &Async<std::net::TcpStream>, session: &mut Session) -> boo
 async fn next_wake(
     socket: &Async<std::net::TcpStream>,
     read_more: bool,
-    reported: &Receiver<(TransferId, Report)>,
+    reported: Option<&Receiver<(TransferId, Report)>>,
     shared: &Shared,
     stopping: bool,
     wait: Duration,
@@ -155,6 +160,9 @@ async fn next_wake(
         }
     };
     let report = async {
+        let Some(reported) = reported else {
+            return std::future::pending().await;
+        };
         match reported.recv().await {
             Ok(report) => Wake::Transfer(report),
             Err(_) => std::future::pending().await,
@@ -184,7 +192,7 @@ async fn serve_until_wait(
     session: &mut Session,
     control: &mut TcpStream,
     shared: &Arc<Shared>,
-    reports: &Sender<(TransferId, Report)>,
+    reports: &mut Option<Reports>,
 ) {
     let peer = session.peer();
     let stall = shared.served.config.session.idle_timeout;
@@ -210,7 +218,10 @@ async fn serve_until_wait(
                 let opened = listen(session, shared, bind, resolve).await;
                 session.passive_opened(token, opened);
             }
-            Next::Transfer(job, running) => start_transfer(session, shared, reports, job, running),
+            Next::Transfer(job, running) => {
+                let (tx, _) = reports.get_or_insert_with(|| channel::bounded(4));
+                start_transfer(session, shared, tx, job, running)
+            }
             Next::Done => {}
         }
     }
