@@ -121,7 +121,7 @@ thread_local! {
 /// Reads what the control socket holds now (without waiting) into the
 /// session; `false` when there was nothing to read.
 fn read_ready(socket: &Async<std::net::TcpStream>, session: &mut Session) -> bool {
-    READ_BUF.with_borrow_mut(|buf| match (&*socket.get_ref()).read(buf) {
+    READ_BUF.with_borrow_mut(|buf| match socket.get_ref().read(buf) {
         Ok(0) => {
             session.handle_peer_closed();
             true
