@@ -64,6 +64,9 @@ pub struct Server {
     root: PathBuf,
     _root_dir: Option<TempDir>,
     log: Arc<Mutex<Vec<u8>>>,
+    /// Reads stderr until EOF; joined once the process has exited, so the
+    /// log is complete then.
+    stderr_reader: Option<thread::JoinHandle<()>>,
     driver: &'static str,
 }
 
@@ -180,6 +183,7 @@ impl Server {
             root,
             _root_dir: root_dir,
             log,
+            stderr_reader: Some(stderr_reader),
             driver,
         }
     }
@@ -226,7 +230,13 @@ impl Server {
             .wait_timeout(timeout)
             .expect("wait for ftpwire serve")
         {
-            Some(status) => status,
+            Some(status) => {
+                // The process is gone: its last lines are read once stderr hits EOF.
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
+                status
+            }
             None => panic!(
                 "ftpwire serve still running after {timeout:?}; its stderr:\n{}",
                 self.log()
