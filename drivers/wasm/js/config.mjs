@@ -21,6 +21,8 @@ export function defaultSettings() {
     banWindow: 600,
     banTime: 900,
     controlKeepalive: 60,
+    metricsListen: null,
+    logFormat: 'text',
     maxSessions: 1000,
     maxSessionsPerIp: 50,
     idleTimeout: 300,
@@ -37,6 +39,11 @@ export function defaultSettings() {
     showDotFiles: false,
     shareDotFiles: false,
   };
+}
+
+/** `text` or `json`, as ftpwire serve's --log-format. */
+export function logFormat(value) {
+  if (value !== 'text' && value !== 'json') throw new Error(`unknown variant \`${value}\`, expected \`text\` or \`json\``);
 }
 
 /** `HOST:PORT` or `[IPV6]:PORT`; throws a clear error naming `flag`. */
@@ -83,6 +90,8 @@ const KEYS = [
   ['ban_window', 'banWindow', positiveSeconds],
   ['ban_time', 'banTime', positiveSeconds],
   ['control_keepalive', 'controlKeepalive', seconds],
+  ['metrics_listen', 'metricsListen', string()],
+  ['log_format', 'logFormat', checkedString(logFormat)],
   ['max_sessions', 'maxSessions', count],
   ['max_sessions_per_ip', 'maxSessionsPerIp', count],
   ['idle_timeout', 'idleTimeout', positiveSeconds],

@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { parsePortRange } from './data.mjs';
 import { FtpServer } from './ftp-server.mjs';
 import { Balancers } from './module.mjs';
-import { checkUsers, defaultSettings, loadSettings, parseListen } from './config.mjs';
+import { checkUsers, defaultSettings, loadSettings, logFormat, parseListen } from './config.mjs';
 
 export { parseListen };
 
@@ -36,7 +36,7 @@ const USAGE = `usage: server.mjs [serve] [--listen HOST:PORT] [--root DIR] [--us
   [--passive-ports LO-HI] [--passive-address IP_OR_HOSTNAME] [--local-network CIDR ...]
   [--config FILE.toml] [--driver smol|std] [--max-sessions N] [--max-sessions-per-ip N]
   [--proxy-protocol-from CIDR ...] [--ban-after N] [--ban-window SECONDS] [--ban-time SECONDS]
-  [--control-keepalive SECONDS]
+  [--control-keepalive SECONDS] [--log-format text|json]
   [--idle-timeout SECONDS] [--login-timeout SECONDS] [--shutdown-grace SECONDS]
   [--tls-cert FILE.pem --tls-key FILE.pem] [--tls-passive-address IP_OR_HOSTNAME]
   [--implicit-tls-listen HOST:PORT] [--implicit-tls-prot-p] [--require-tls]
@@ -58,6 +58,8 @@ const BOOLEAN_FLAGS = {
 const STRING_FLAGS = {
   listen: 'listen',
   root: 'root',
+  'metrics-listen': 'metricsListen',
+  'log-format': 'logFormat',
   'passive-ports': 'passivePorts',
   'passive-address': 'passiveAddress',
   'tls-passive-address': 'tlsPassiveAddress',
@@ -140,6 +142,12 @@ export async function parseOptions(args) {
     return { name: spec.slice(0, colon), password: spec.slice(colon + 1), passwordHash: null, readOnly: false };
   });
   const users = checkUsers([...settings.users, ...flagUsers]);
+  logFormat(settings.logFormat);
+  if (settings.metricsListen !== null) {
+    throw new Error(
+      '--metrics-listen (metrics_listen): the Node host serves no Prometheus metrics; run ftpwire serve for them, or leave it out',
+    );
+  }
 
   // TLS: the same checks, in the same order, as ftpwire serve (ServeConfig::tls).
   if (settings.tlsCert !== null && settings.tlsKey === null) throw needsCertificate('--tls-cert');
@@ -192,6 +200,7 @@ export async function parseOptions(args) {
     proxyProtocolFrom: settings.proxyProtocolFrom,
     banPolicy: { after: settings.banAfter, windowMs: settings.banWindow * 1000, banTimeMs: settings.banTime * 1000 },
     controlKeepaliveMs: settings.controlKeepalive * 1000,
+    log: settings.logFormat === 'json' ? jsonLog : undefined,
     tls,
     requireTls: settings.requireTls,
     requireTlsSessionReuse: settings.requireTlsSessionReuse,
@@ -200,6 +209,19 @@ export async function parseOptions(args) {
     showDotFiles: settings.showDotFiles,
     shareDotFiles: settings.shareDotFiles,
   };
+}
+
+/**
+ * `--log-format json`: one object per line, the fields of ftpwire serve's
+ * (`time`, `level`, `message`, and `client` for a line about one; this
+ * host's lines carry no level of their own: INFO).
+ */
+function jsonLog(line) {
+  const match = /^(\d{1,3}(?:\.\d{1,3}){3}:\d+|\[[0-9a-fA-F:.]+\]:\d+):? (.*)$/s.exec(line);
+  const object = { time: new Date().toISOString(), level: 'INFO' };
+  if (match) object.client = match[1];
+  object.message = match ? match[2] : line;
+  process.stderr.write(`${JSON.stringify(object)}\n`);
 }
 
 const url = (scheme, { address, port }) =>

@@ -345,6 +345,26 @@ describe('behind a load balancer (PROXY protocol) and auto-ban', () => {
   });
 });
 
+describe('--log-format json', () => {
+  test('every log line is one JSON object, the client as a field', async () => {
+    const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret',
+      '--log-format', 'json']);
+    try {
+      const client = await RawClient.connect(server.port);
+      assert.match(await client.login(), /^230 /);
+      await server.logged(/login ok: alice/);
+      client.close();
+      const lines = server.log().trim().split('\n').map((line) => JSON.parse(line));
+      const login = lines.find((l) => l.message === 'login ok: alice');
+      assert.ok(login, server.log());
+      assert.match(login.client, /^127\.0\.0\.1:\d+$/);
+      assert.ok(lines.every((l) => typeof l.time === 'string' && typeof l.level === 'string'), server.log());
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('the silent fallback to active mode', () => {
   test('PORT after a passive listener no connection reached is logged, with what to check', async () => {
     const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
@@ -422,6 +442,9 @@ describe('bad configuration fails at start with one clear line', () => {
     [['--listen', 'localhost'], /--listen "localhost" is not HOST:PORT/],
     [['--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.pem'], /--tls-cert \/nonexistent.pem: ENOENT/],
     [['--user', 'nopassword'], /--user "nopassword" is not NAME:PASSWORD/],
+    [['--metrics-listen', '127.0.0.1:0'], /the Node host serves no Prometheus metrics; run ftpwire serve/],
+    [['--log-format', 'xml'], /unknown variant `xml`, expected `text` or `json`/],
+    [['--proxy-protocol-from', '10.0.0.0/40'], /--proxy-protocol-from: /],
   ]) {
     test(args.join(' '), async () => {
       const result = await run(process.execPath, [new URL('../server.mjs', import.meta.url).pathname,
