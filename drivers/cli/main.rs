@@ -315,7 +315,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let settings = config
         .server_settings(Arc::new(storage), Arc::new(users))
         .map_err(|e| e.to_string())?
-        .metrics(metrics.clone());
+        .metrics(metrics.clone())
+        .copy_only(copy_only_from_env());
     if let Some(addr) = config.metrics_listen {
         metrics::serve(addr, metrics)?;
     }
@@ -438,6 +439,18 @@ fn stop_on_signals(_shutdown: impl Fn() + Send + 'static, _grace: Duration) -> R
 }
 
 /// A listener on `addr`, or one line that says what to do.
+/// `FTPWIRE_NO_ZERO_COPY=1` (read once, at start): every transfer copies
+/// through user space, the baseline benches/transfer_cpu.sh measures the
+/// sendfile/splice path against.
+fn copy_only_from_env() -> bool {
+    let copy_only =
+        std::env::var_os("FTPWIRE_NO_ZERO_COPY").is_some_and(|v| !v.is_empty() && v != "0");
+    if copy_only {
+        log::info!("FTPWIRE_NO_ZERO_COPY: every transfer copies its bytes through user space");
+    }
+    copy_only
+}
+
 fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| {
         let advice = match e.kind() {
