@@ -633,6 +633,44 @@ mod tests {
     }
 
     #[test]
+    fn only_type_i_retr_and_stor_of_local_files_open_for_the_kernel() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("f"), b"hello").unwrap();
+        let storage = LocalFs::new(dir.path()).unwrap();
+        let read = Open::Read {
+            path: b"/f".to_vec(),
+            offset: 2,
+        };
+        let write = |mode| Open::Write {
+            path: b"/g".to_vec(),
+            mode,
+        };
+        let local = |job: TransferJob, zero_copy| {
+            matches!(job.open(&storage, zero_copy).1, Some(Stream::Local(_)))
+        };
+        let linux = cfg!(target_os = "linux");
+        assert_eq!(local(job(read.clone()), true), linux);
+        assert_eq!(local(job(write(Mode::Truncate)), true), linux);
+        assert_eq!(local(job(write(Mode::At(1))), true), linux);
+        assert!(!local(job(read.clone()), false), "copy only");
+        assert!(!local(job(write(Mode::Append)), true), "APPE");
+        let ascii = TransferJob {
+            ascii: true,
+            ..job(read.clone())
+        };
+        assert!(!local(ascii, true), "TYPE A");
+
+        // Over TLS the local file is copied, from the REST offset.
+        let (_, stream) = job(read).open(&storage, true);
+        let Some(Stream::Download(mut reader)) = stream.map(|s| s.over(false)) else {
+            panic!("a download to copy");
+        };
+        let mut text = Vec::new();
+        reader.read_to_end(&mut text).unwrap();
+        assert_eq!(text, b"llo");
+    }
+
+    #[test]
     fn a_missing_file_fails_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalFs::new(dir.path()).unwrap();
