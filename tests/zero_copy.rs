@@ -3,7 +3,8 @@
 //! in `ftpwire_zero_copy_transfers_total{command}` and scraped from
 //! `--metrics-listen`; REST offsets hold in both directions; TYPE A, PROT P
 //! and APPE copy (the counter stays at zero) with the right bytes; ABOR
-//! stops a sendfile RETR; `FTPWIRE_NO_ZERO_COPY=1` makes every transfer
+//! stops a sendfile RETR; a stalled one (either way) ends at the stall
+//! timeout; `FTPWIRE_NO_ZERO_COPY=1` makes every transfer
 //! copy. Every transfer is byte-checked.
 #![cfg(target_os = "linux")]
 
@@ -25,6 +26,7 @@ driver_matrix!(
     rest_offsets_hold_through_sendfile_and_splice,
     type_a_prot_p_and_appe_copy_their_bytes,
     abor_stops_a_sendfile_download,
+    stalled_kernel_transfers_time_out,
     no_zero_copy_makes_every_transfer_copy,
 );
 
@@ -223,12 +225,16 @@ fn abor_stops_a_sendfile_download(driver: &'static str) {
     std::fs::write(server.root().join("big.bin"), payload()).unwrap();
     let mut control = Control::login(server.addr);
     control.binary();
-    // A download the client does not read: the kernel is certainly still
-    // sending (or waiting for room) when ABOR comes.
+    // A download whose first bytes are read (the kernel is sending), then
+    // no more: 20 MiB do not fit in the sockets' buffers, so the kernel is
+    // certainly still sending (or waiting for room) when ABOR comes.
     let port = control.epsv();
-    let data = TcpStream::connect((server.addr.ip(), port)).expect("data connection");
+    let mut data = TcpStream::connect((server.addr.ip(), port)).expect("data connection");
     control.send(b"RETR big.bin\r\n");
     assert_eq!(control.reply().code, 150);
+    let mut first = [0; 4096];
+    std::io::Read::read_exact(&mut data, &mut first).expect("the first bytes");
+    assert_eq!(first, payload()[..4096]);
     control.send(b"ABOR\r\n");
     let first = control.reply();
     assert_eq!(first.code, 426, "first reply to ABOR: {first:?}");
@@ -255,6 +261,51 @@ fn abor_stops_a_sendfile_download(driver: &'static str) {
         ),
         (
             "ftpwire_transfers_total{command=\"RETR\",outcome=\"ok\"}",
+            1.0,
+        ),
+    ] {
+        assert_eq!(get(name), expected, "{name} in {metrics:#?}");
+    }
+}
+
+/// `--idle-timeout 2` (the data stall timeout too): a client that stops
+/// reading a sendfile RETR, and one that stops sending a spliced STOR, read
+/// `426`; both were on the kernel's path.
+fn stalled_kernel_transfers_time_out(driver: &'static str) {
+    let server = Server::start(driver, &["--idle-timeout", "2", METRICS[0], METRICS[1]]);
+    std::fs::write(server.root().join("big.bin"), payload()).unwrap();
+
+    let mut reader = Control::login(server.addr);
+    reader.binary();
+    let port = reader.epsv();
+    let unread = TcpStream::connect((server.addr.ip(), port)).expect("data connection");
+    reader.send(b"RETR big.bin\r\n");
+    assert_eq!(reader.reply().code, 150);
+
+    let mut writer = Control::login(server.addr);
+    writer.binary();
+    let port = writer.epsv();
+    let mut silent = TcpStream::connect((server.addr.ip(), port)).expect("data connection");
+    writer.send(b"STOR half.bin\r\n");
+    assert_eq!(writer.reply().code, 150);
+    silent.write_all(&payload()[..100_000]).unwrap();
+
+    for (control, what) in [(&mut reader, "stalled RETR"), (&mut writer, "stalled STOR")] {
+        let reply = control.reply();
+        assert_eq!(reply.code, 426, "{what}: {reply:?}");
+    }
+    drop((unread, silent));
+    let metrics = scrape(&server);
+    let get = |name: &str| metrics.get(name).copied().unwrap_or(0.0);
+    for (name, expected) in [
+        ("ftpwire_zero_copy_transfers_total{command=\"RETR\"}", 1.0),
+        ("ftpwire_zero_copy_transfers_total{command=\"STOR\"}", 1.0),
+        (
+            "ftpwire_transfers_total{command=\"RETR\",outcome=\"failed\"}",
+            1.0,
+        ),
+        (
+            "ftpwire_transfers_total{command=\"STOR\",outcome=\"failed\"}",
             1.0,
         ),
     ] {
