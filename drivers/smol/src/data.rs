@@ -493,7 +493,7 @@ mod kernel {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use ftpwire_backend::file_error;
-    use ftpwire_backend::native::zero_copy::{Direct, SplicePipe, send_file};
+    use ftpwire_backend::native::zero_copy::{Direct, SEND_CHUNK, SplicePipe, send_file};
     use ftpwire_core::server::TransferError;
     use smol::Async;
     use smol::net::TcpStream;
@@ -524,7 +524,7 @@ mod kernel {
         let (mut sent, mut share) = (0u64, 0u64);
         loop {
             let n = match socket
-                .write_with(|tcp| send_file(tcp, file, &mut offset))
+                .write_with(|tcp| send_file(tcp, file, &mut offset, SEND_CHUNK))
                 .await
             {
                 Ok(0) => return Ok(sent),

@@ -723,6 +723,7 @@ mod kernel {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use ftpwire_backend::file_error;
+    use ftpwire_backend::native::transfer::CHUNK_SIZE;
     use ftpwire_backend::native::zero_copy::{Direct, SplicePipe, send_file};
     use ftpwire_core::server::TransferError;
 
@@ -750,7 +751,8 @@ mod kernel {
     ) -> Result<u64, TransferError> {
         let mut sent = 0u64;
         loop {
-            match send_file(tcp, file, &mut offset) {
+            // Blocking: a chunk at a time, for the progress counter.
+            match send_file(tcp, file, &mut offset, CHUNK_SIZE) {
                 Ok(0) => return Ok(sent),
                 Ok(n) => {
                     sent += n as u64;

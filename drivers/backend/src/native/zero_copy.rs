@@ -23,8 +23,10 @@ pub enum Direct {
     Receive(File),
 }
 
-/// Bytes one sendfile call is asked for: a blocking call returns once all
-/// are sent, so this bounds how stale the progress counter gets.
+/// Bytes one sendfile call on a non-blocking socket is asked for (it sends
+/// what fits). A blocking call returns only once all are sent: there ask
+/// for [`CHUNK_SIZE`](super::transfer::CHUNK_SIZE), so that a slow client
+/// shows progress as often as on the copy path (the stall timeout).
 #[cfg(target_os = "linux")]
 pub const SEND_CHUNK: usize = 1 << 20;
 
@@ -44,18 +46,18 @@ mod linux {
 
     use rustix::pipe::{PipeFlags, SpliceFlags, fcntl_setpipe_size, pipe_with, splice};
 
-    use super::{PIPE_SIZE, SEND_CHUNK};
+    use super::PIPE_SIZE;
 
-    /// One sendfile(2) of up to [`SEND_CHUNK`] bytes of `file` from
-    /// `offset` (advanced by what was sent) to `socket`; `0` at the end of
-    /// the file. `WouldBlock` on a non-blocking socket that is full.
-    pub fn send_file(socket: impl AsFd, file: &File, offset: &mut u64) -> io::Result<usize> {
-        Ok(rustix::fs::sendfile(
-            socket,
-            file,
-            Some(offset),
-            SEND_CHUNK,
-        )?)
+    /// One sendfile(2) of up to `count` bytes of `file` from `offset`
+    /// (advanced by what was sent) to `socket`; `0` at the end of the
+    /// file. `WouldBlock` on a non-blocking socket that is full.
+    pub fn send_file(
+        socket: impl AsFd,
+        file: &File,
+        offset: &mut u64,
+        count: usize,
+    ) -> io::Result<usize> {
+        Ok(rustix::fs::sendfile(socket, file, Some(offset), count)?)
     }
 
     /// A pipe between a data socket and a file: splice(2) moves the
@@ -134,7 +136,7 @@ mod linux {
             let mut offset = 4;
             let mut sent = 0;
             loop {
-                match send_file(&server, &file, &mut offset).unwrap() {
+                match send_file(&server, &file, &mut offset, 3).unwrap() {
                     0 => break,
                     n => sent += n,
                 }
