@@ -315,7 +315,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let settings = config
         .server_settings(Arc::new(storage), Arc::new(users))
         .map_err(|e| e.to_string())?
-        .metrics(metrics.clone());
+        .metrics(metrics.clone())
+        .copy_only(copy_only_from_env());
     if let Some(addr) = config.metrics_listen {
         metrics::serve(addr, metrics)?;
     }
@@ -437,12 +438,24 @@ fn stop_on_signals(_shutdown: impl Fn() + Send + 'static, _grace: Duration) -> R
     Ok(())
 }
 
-/// A listener on `addr`, or one line that says what to do.
+/// `FTPWIRE_NO_ZERO_COPY=1` (read once, at start): every transfer copies
+/// through user space, the baseline benches/transfer_cpu.sh measures the
+/// sendfile/splice path against.
+fn copy_only_from_env() -> bool {
+    let copy_only =
+        std::env::var_os("FTPWIRE_NO_ZERO_COPY").is_some_and(|v| !v.is_empty() && v != "0");
+    if copy_only {
+        log::info!("FTPWIRE_NO_ZERO_COPY: every transfer copies its bytes through user space");
+    }
+    copy_only
+}
+
 /// Connections the kernel may hold before the server accepts them: a
 /// burst of clients (a load balancer's failover, a scheduled sync fleet)
 /// finds more room than std's 128 (Linux caps it at `net.core.somaxconn`).
 const LISTEN_BACKLOG: i32 = 1024;
 
+/// A listener on `addr`, or one line that says what to do.
 fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {
     let listen = || -> std::io::Result<TcpListener> {
         let socket = socket2::Socket::new(

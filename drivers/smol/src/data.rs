@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
+use ftpwire_backend::native::metrics::Metrics;
 use ftpwire_backend::native::passive::{
     self as passive_kit, AcceptLoop, DataConnection, DataInbox, PassiveHold, PortWaiters,
 };
@@ -192,7 +193,8 @@ async fn take_early(
 /// taken for another transfer's). The session ends a transfer it gives up
 /// by dropping this task: the file and the data connection go with it.
 /// Nothing here keeps time: the session's deadlines cover connecting, TLS
-/// and stalls, fed by `progress`.
+/// and stalls, fed by `progress`. `zero_copy`: the kernel may move a plain
+/// TYPE I transfer of a local file, counted there.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
     id: TransferId,
@@ -203,6 +205,7 @@ pub(crate) async fn run(
     steps: Receiver<Step>,
     report: Sender<(TransferId, Report)>,
     progress: Arc<AtomicU64>,
+    zero_copy: Option<Arc<Metrics>>,
 ) {
     let said = |r: Report| {
         let report = report.clone();
@@ -212,8 +215,8 @@ pub(crate) async fn run(
     };
     // Storage first: a missing file is 550 without a useless data connection.
     let (opened, stream) = {
-        let job = job.clone();
-        smol::unblock(move || job.open(&*storage)).await
+        let (job, zero_copy) = (job.clone(), zero_copy.is_some());
+        smol::unblock(move || job.open(&*storage, zero_copy)).await
     };
     said(opened).await;
     let Some(stream) = stream else { return };
@@ -275,7 +278,17 @@ pub(crate) async fn run(
                 };
                 let mut wire = connection.into_ready(DataStream::Plain);
                 let Some(stream) = stream.take() else { return };
-                let moved = move_data(stream, &mut wire, job.ascii, &progress).await;
+                let plain = matches!(wire, DataStream::Plain(_));
+                let moved = match stream.over(plain) {
+                    #[cfg(target_os = "linux")]
+                    Stream::Local(direct) => {
+                        if let Some(metrics) = &zero_copy {
+                            metrics.zero_copy_transfer(job.kind);
+                        }
+                        kernel::move_direct(direct, wire.tcp(), &progress).await
+                    }
+                    stream => move_data(stream, &mut wire, job.ascii, &progress).await,
+                };
                 let failed = moved.is_err();
                 data = Some(Data::Ready(wire));
                 said(Report::Moved(moved)).await;
@@ -313,6 +326,8 @@ async fn move_data(
     match stream {
         Stream::Download(file) => send(file, data, ascii, progress).await,
         Stream::Upload(file) => receive(data, file, ascii, progress).await,
+        // Moved by the kernel ([`kernel`]), never here.
+        Stream::Local(_) => Err(TransferError::File(ftpwire_core::server::FileError::Local)),
     }
 }
 
@@ -331,6 +346,17 @@ async fn secure(tcp: TcpStream, tls: &SessionTls, kind: TransferKind) -> io::Res
 enum DataStream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl DataStream {
+    /// The TCP connection (beneath TLS under PROT P).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            DataStream::Plain(tcp) => tcp,
+            DataStream::Tls(tls) => tls.get_ref().0,
+        }
+    }
 }
 
 impl AsyncRead for DataStream {
@@ -451,4 +477,108 @@ async fn receive(
     file.write_all(inbound.finish()).await.map_err(stored)?;
     file.flush().await.map_err(stored)?;
     Ok(received)
+}
+
+/// The zero-copy path: the kernel moves the bytes between the file and a
+/// plain data connection. The socket is non-blocking: a call that would
+/// block waits for the socket with async-io, never spinning. The file side
+/// runs on this thread (the page cache, as vsftpd does), not on the
+/// blocking pool: a hand-over per chunk is what the copy path pays for.
+/// The session ends a transfer by dropping its task, as for a copy.
+#[cfg(target_os = "linux")]
+mod kernel {
+    use std::fs::File;
+    use std::io;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use ftpwire_backend::file_error;
+    use ftpwire_backend::native::zero_copy::{Direct, SEND_CHUNK, SplicePipe, send_file};
+    use ftpwire_core::server::TransferError;
+    use smol::Async;
+    use smol::net::TcpStream;
+
+    /// Bytes moved before the task lets the others on its thread run: a
+    /// client that keeps up would otherwise never make it wait.
+    const FAIR_SHARE: u64 = 16 << 20;
+
+    pub(super) async fn move_direct(
+        direct: Direct,
+        tcp: &TcpStream,
+        progress: &AtomicU64,
+    ) -> Result<u64, TransferError> {
+        let socket: Arc<Async<std::net::TcpStream>> = tcp.clone().into();
+        match direct {
+            Direct::Send { file, offset } => send(&file, offset, &socket, progress).await,
+            Direct::Receive(file) => receive(&socket, &file, progress).await,
+        }
+    }
+
+    /// RETR with sendfile(2), from the REST offset.
+    async fn send(
+        file: &File,
+        mut offset: u64,
+        socket: &Async<std::net::TcpStream>,
+        progress: &AtomicU64,
+    ) -> Result<u64, TransferError> {
+        let (mut sent, mut share) = (0u64, 0u64);
+        loop {
+            let n = match socket
+                .write_with(|tcp| send_file(tcp, file, &mut offset, SEND_CHUNK))
+                .await
+            {
+                Ok(0) => return Ok(sent),
+                Ok(n) => n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(failed(&e)),
+            };
+            sent += n;
+            progress.store(sent, Ordering::Relaxed);
+            share += n;
+            if share >= FAIR_SHARE {
+                share = 0;
+                smol::future::yield_now().await;
+            }
+        }
+    }
+
+    /// STOR with splice(2): socket to pipe, pipe to file.
+    async fn receive(
+        socket: &Async<std::net::TcpStream>,
+        file: &File,
+        progress: &AtomicU64,
+    ) -> Result<u64, TransferError> {
+        let stored = |e: io::Error| TransferError::File(file_error(&e));
+        let mut pipe = SplicePipe::new().map_err(stored)?;
+        let (mut received, mut share) = (0u64, 0u64);
+        loop {
+            let n = match socket.read_with(|tcp| pipe.fill(tcp)).await {
+                Ok(0) => return Ok(received),
+                Ok(n) => n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(TransferError::ConnectionLost),
+            };
+            received += n;
+            progress.store(received, Ordering::Relaxed);
+            pipe.drain(file).map_err(stored)?;
+            share += n;
+            if share >= FAIR_SHARE {
+                share = 0;
+                smol::future::yield_now().await;
+            }
+        }
+    }
+
+    /// A sendfile error: the data connection's or the file's.
+    fn failed(error: &io::Error) -> TransferError {
+        use io::ErrorKind as K;
+        match error.kind() {
+            K::BrokenPipe
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::TimedOut => TransferError::ConnectionLost,
+            _ => TransferError::File(file_error(error)),
+        }
+    }
 }

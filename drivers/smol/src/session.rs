@@ -262,6 +262,8 @@ fn start_transfer(
     let (listener, tls) = session.transfer_resources();
     let storage = shared.served.storage.clone();
     let progress = running.progress.clone();
+    let config = &shared.served.config;
+    let zero_copy = (!config.copy_only).then(|| config.metrics.clone());
     let task = data::run(
         running.id,
         job,
@@ -271,6 +273,7 @@ fn start_transfer(
         asked,
         reports.clone(),
         progress,
+        zero_copy,
     );
     let task = shared.executor.spawn(task);
     let send = move |step| {

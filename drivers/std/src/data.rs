@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ftpwire_backend::Storage;
 use ftpwire_backend::file_error;
+use ftpwire_backend::native::metrics::Metrics;
 use ftpwire_backend::native::passive::{
     self as passive_kit, AcceptLoop, DataConnection, DataInbox, PassiveHold, PortWaiters,
 };
@@ -364,7 +365,8 @@ fn client_spoke(tcp: &TcpStream, abort: &Abort, claimed: &AtomicBool) -> Option<
 /// reporting each through `report`. The session gives a transfer up by
 /// [`Abort::abort`] (which breaks whatever blocks here) and by dropping its
 /// end of `steps`. Nothing here keeps time: the session's deadlines cover
-/// connecting, TLS and stalls, fed by `progress`.
+/// connecting, TLS and stalls, fed by `progress`. `zero_copy`: the
+/// kernel may move a plain TYPE I transfer of a local file, counted there.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     job: TransferJob,
@@ -374,10 +376,11 @@ pub(crate) fn run(
     abort: Arc<Abort>,
     steps: Receiver<Step>,
     progress: Arc<AtomicU64>,
+    zero_copy: Option<Arc<Metrics>>,
     report: impl Fn(Report),
 ) {
     // Storage first: a missing file is 550 without a useless data connection.
-    let (opened, stream) = job.open(&*storage);
+    let (opened, stream) = job.open(&*storage, zero_copy.is_some());
     report(opened);
     let Some(stream) = stream else { return };
     let Ok(Step::Connect {
@@ -441,12 +444,25 @@ pub(crate) fn run(
                 };
                 let mut wire = connection.into_ready(DataStream::Plain);
                 let Some(stream) = stream.take() else { return };
-                let moved = match stream {
+                let plain = matches!(wire, DataStream::Plain(_));
+                let moved = match stream.over(plain) {
                     Stream::Download(mut file) => {
                         send(&mut *file, &mut wire, job.ascii, &abort, &progress)
                     }
                     Stream::Upload(mut file) => {
                         receive(&mut wire, &mut *file, job.ascii, &abort, &progress)
+                    }
+                    #[cfg(target_os = "linux")]
+                    Stream::Local(direct) => {
+                        if let Some(metrics) = &zero_copy {
+                            metrics.zero_copy_transfer(job.kind);
+                        }
+                        kernel::move_direct(direct, wire.tcp(), &abort, &progress)
+                    }
+                    // Only Linux opens local streams.
+                    #[cfg(not(target_os = "linux"))]
+                    Stream::Local(_) => {
+                        Err(TransferError::File(ftpwire_core::server::FileError::Local))
                     }
                 };
                 let failed = moved.is_err();
@@ -693,4 +709,112 @@ fn receive(
         .and_then(|()| file.flush())
         .map_err(|e| TransferError::File(file_error(&e)))?;
     Ok(received)
+}
+
+/// The zero-copy path: the kernel moves the bytes between the file and a
+/// plain data connection. The socket blocks, as in the copy path; an
+/// [`Abort`] breaks it the same way (shutdown), so a blocked sendfile or
+/// splice returns at once.
+#[cfg(target_os = "linux")]
+mod kernel {
+    use std::fs::File;
+    use std::io;
+    use std::net::TcpStream;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use ftpwire_backend::file_error;
+    use ftpwire_backend::native::transfer::CHUNK_SIZE;
+    use ftpwire_backend::native::zero_copy::{Direct, SplicePipe, send_file};
+    use ftpwire_core::server::TransferError;
+
+    use super::Abort;
+
+    pub(super) fn move_direct(
+        direct: Direct,
+        tcp: &TcpStream,
+        abort: &Abort,
+        progress: &AtomicU64,
+    ) -> Result<u64, TransferError> {
+        match direct {
+            Direct::Send { file, offset } => send(&file, offset, tcp, abort, progress),
+            Direct::Receive(file) => receive(tcp, &file, abort, progress),
+        }
+    }
+
+    /// RETR with sendfile(2), from the REST offset.
+    fn send(
+        file: &File,
+        mut offset: u64,
+        tcp: &TcpStream,
+        abort: &Abort,
+        progress: &AtomicU64,
+    ) -> Result<u64, TransferError> {
+        let mut sent = 0u64;
+        loop {
+            // Blocking: a chunk at a time, for the progress counter.
+            match send_file(tcp, file, &mut offset, CHUNK_SIZE) {
+                Ok(0) => return Ok(sent),
+                Ok(n) => {
+                    sent += n as u64;
+                    progress.store(sent, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(failed(&e, abort)),
+            }
+            if abort.is_aborted() {
+                return Err(TransferError::Aborted);
+            }
+        }
+    }
+
+    /// STOR with splice(2): socket to pipe, pipe to file.
+    fn receive(
+        tcp: &TcpStream,
+        file: &File,
+        abort: &Abort,
+        progress: &AtomicU64,
+    ) -> Result<u64, TransferError> {
+        let stored = |e: io::Error| TransferError::File(file_error(&e));
+        let mut pipe = SplicePipe::new().map_err(stored)?;
+        let mut received = 0u64;
+        loop {
+            let n = match pipe.fill(tcp) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(abort.lost()),
+            };
+            if abort.is_aborted() {
+                return Err(TransferError::Aborted);
+            }
+            received += n as u64;
+            progress.store(received, Ordering::Relaxed);
+            pipe.drain(file).map_err(stored)?;
+        }
+        // An abort shuts the socket down: its end of stream is no end of file.
+        if abort.is_aborted() {
+            return Err(TransferError::Aborted);
+        }
+        Ok(received)
+    }
+
+    /// A sendfile error: the data connection's (lost, or broken by an
+    /// abort) or the file's.
+    fn failed(error: &io::Error, abort: &Abort) -> TransferError {
+        use io::ErrorKind as K;
+        let connection = matches!(
+            error.kind(),
+            K::BrokenPipe
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::NotConnected
+                | K::WouldBlock
+                | K::TimedOut
+        );
+        if connection || abort.is_aborted() {
+            abort.lost()
+        } else {
+            TransferError::File(file_error(error))
+        }
+    }
 }

@@ -189,12 +189,18 @@ fn start_transfer(
     let (listener, tls) = session.transfer_resources();
     let (storage, wake) = (shared.served.storage.clone(), wake.clone());
     let (id, progress, worker) = (running.id, running.progress.clone(), abort.clone());
+    let config = &shared.served.config;
+    let zero_copy = (!config.copy_only).then(|| config.metrics.clone());
     let report = move |report| {
         let _ = wake.send(Wake::Transfer(id, report));
     };
     let spawned = thread::Builder::new()
         .name("ftpwire-transfer".into())
-        .spawn(move || data::run(job, listener, tls, storage, worker, asked, progress, report));
+        .spawn(move || {
+            data::run(
+                job, listener, tls, storage, worker, asked, progress, zero_copy, report,
+            )
+        });
     if spawned.is_err() {
         return session.transfer_not_started(running);
     }

@@ -40,6 +40,7 @@ pub struct Metrics {
     bans_ended: Counter,
     transfers: Family<Labels2, Counter>,
     bytes: Family<Labels, Counter>,
+    zero_copy: Family<Labels, Counter>,
     tls: Family<Labels2, Counter>,
     passive_in_use: Gauge,
     passive_exhausted: Counter,
@@ -79,6 +80,7 @@ impl Default for Metrics {
             bans_ended: Counter::default(),
             transfers: Family::default(),
             bytes: Family::default(),
+            zero_copy: Family::default(),
             tls: Family::default(),
             passive_in_use: Gauge::default(),
             passive_exhausted: Counter::default(),
@@ -125,6 +127,11 @@ impl Default for Metrics {
             "bytes",
             "Data bytes moved, by direction (in: uploads, out: downloads and listings)",
             metrics.bytes.clone(),
+        );
+        registry.register(
+            "zero_copy_transfers",
+            "Transfers whose bytes the kernel moved (sendfile, splice), by command",
+            metrics.zero_copy.clone(),
         );
         registry.register(
             "tls_handshakes",
@@ -245,6 +252,13 @@ impl Metrics {
             .inc_by(bytes);
     }
 
+    /// A transfer's bytes are moved by the kernel (sendfile, splice), not copied.
+    pub fn zero_copy_transfer(&self, kind: TransferKind) {
+        self.zero_copy
+            .get_or_create(&[("command", kind.verb())])
+            .inc();
+    }
+
     /// A TLS handshake's outcome.
     pub fn tls_handshake(&self, channel: TlsChannel, ok: bool) {
         let channel = match channel {
@@ -301,6 +315,7 @@ mod tests {
         metrics.transfer(TransferKind::Retrieve, &Ok(()), 100);
         metrics.transfer(TransferKind::Store, &Err(TransferError::ConnectionLost), 7);
         metrics.tls_handshake(TlsChannel::Data, false);
+        metrics.zero_copy_transfer(TransferKind::Retrieve);
         let text = metrics.encode();
         for line in [
             "ftpwire_sessions_total 2",
@@ -311,6 +326,7 @@ mod tests {
             "ftpwire_bytes_total{direction=\"out\"} 100",
             "ftpwire_bytes_total{direction=\"in\"} 7",
             "ftpwire_tls_handshakes_total{channel=\"data\",outcome=\"failed\"} 1",
+            "ftpwire_zero_copy_transfers_total{command=\"RETR\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

@@ -17,3 +17,4 @@ pub mod session;
 pub mod settings;
 pub mod tls;
 pub mod transfer;
+pub mod zero_copy;

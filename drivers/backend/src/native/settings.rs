@@ -69,6 +69,7 @@ pub struct ServerSettings {
     bans: BanPolicy,
     control_keepalive: Option<Duration>,
     metrics: Arc<Metrics>,
+    copy_only: bool,
 }
 
 impl ServerSettings {
@@ -89,6 +90,7 @@ impl ServerSettings {
             bans: BanPolicy::default(),
             control_keepalive: Some(DEFAULT_CONTROL_KEEPALIVE),
             metrics: Arc::default(),
+            copy_only: false,
         }
     }
 
@@ -160,6 +162,16 @@ impl ServerSettings {
         self
     }
 
+    /// Copy every transfer's bytes through user space, even a TYPE I RETR
+    /// or STOR of a local file over a plain data connection, which Linux
+    /// otherwise moves with sendfile/splice: the baseline for measuring
+    /// the zero-copy path (`ftpwire serve` sets it from
+    /// `FTPWIRE_NO_ZERO_COPY=1`).
+    pub fn copy_only(mut self, copy_only: bool) -> Self {
+        self.copy_only = copy_only;
+        self
+    }
+
     /// For a driver's `Server::new`: the storage, the authenticator, and
     /// what its sessions read, with fresh session counters.
     pub fn into_parts(self) -> (Arc<dyn Storage>, Arc<dyn Authenticator>, DriverConfig) {
@@ -184,6 +196,7 @@ impl ServerSettings {
             bans: Bans::new(self.bans).counted_in(self.metrics.clone()),
             control_keepalive: self.control_keepalive,
             metrics: self.metrics,
+            copy_only: self.copy_only,
         };
         (self.storage, self.authenticator, config)
     }
@@ -225,6 +238,7 @@ impl fmt::Debug for ServerSettings {
             .field("balancers", &self.balancers)
             .field("bans", &self.bans)
             .field("control_keepalive", &self.control_keepalive)
+            .field("copy_only", &self.copy_only)
             .finish_non_exhaustive()
     }
 }
@@ -249,6 +263,8 @@ pub struct DriverConfig {
     pub control_keepalive: Option<Duration>,
     /// What the server's sessions count.
     pub metrics: Arc<Metrics>,
+    /// Every transfer copies ([`ServerSettings::copy_only`]).
+    pub copy_only: bool,
 }
 
 impl DriverConfig {

@@ -27,6 +27,7 @@ use ftpwire_core::server::{
 };
 use ftpwire_core::{Instant, ServerSession};
 
+use super::zero_copy::Direct;
 use crate::served::listing::Listing;
 use crate::served::storage::{FileReader, FileWriter, Storage, WriteMode};
 
@@ -117,9 +118,12 @@ impl TransferJob {
 
     /// Opens what this job transfers, before the data connection is made so
     /// a missing file is `550` rather than a data connection for nothing;
-    /// the report for the session.
-    pub fn open(&self, storage: &dyn Storage) -> (Report, Option<Stream>) {
-        match self.try_open(storage) {
+    /// the report for the session. `zero_copy`: a TYPE I RETR or STOR of a
+    /// local file opens it as [`Stream::Local`], for the kernel to move if
+    /// the data connection turns out plain.
+    pub fn open(&self, storage: &dyn Storage, zero_copy: bool) -> (Report, Option<Stream>) {
+        let local = zero_copy && !self.ascii && cfg!(target_os = "linux");
+        match self.try_open(storage, local) {
             Ok((stream, size, unique_name)) => (Report::Opened { size, unique_name }, Some(stream)),
             Err(error) => (Report::OpenFailed(crate::file_error(&error)), None),
         }
@@ -128,17 +132,22 @@ impl TransferJob {
     fn try_open(
         &self,
         storage: &dyn Storage,
+        local: bool,
     ) -> io::Result<(Stream, Option<u64>, Option<Vec<u8>>)> {
         Ok(match &self.open {
             Open::Read { path, offset } => {
                 // The size just before the open: a file cut short from then
                 // on is caught by the session (426, not 226).
                 let size = storage.stat(path).ok().map(|m| m.size);
-                (
-                    Stream::Download(storage.open_read(path, *offset)?),
-                    size,
-                    None,
-                )
+                let file = local.then(|| storage.open_read_local(path, *offset));
+                let stream = match file.flatten() {
+                    Some(file) => Stream::Local(Direct::Send {
+                        file: file?,
+                        offset: *offset,
+                    }),
+                    None => Stream::Download(storage.open_read(path, *offset)?),
+                };
+                (stream, size, None)
             }
             Open::List {
                 path,
@@ -156,7 +165,14 @@ impl TransferJob {
                     ftpwire_core::server::WriteMode::At(offset) => WriteMode::At(offset),
                     ftpwire_core::server::WriteMode::Append => WriteMode::Append,
                 };
-                (Stream::Upload(storage.open_write(path, mode)?), None, None)
+                // Not APPE: splice(2) refuses a file opened for appending.
+                let local = local && mode != WriteMode::Append;
+                let file = local.then(|| storage.open_write_local(path, mode));
+                let stream = match file.flatten() {
+                    Some(file) => Stream::Local(Direct::Receive(file?)),
+                    None => Stream::Upload(storage.open_write(path, mode)?),
+                };
+                (stream, None, None)
             }
             Open::CreateUnique { directory } => {
                 let (name, file) = storage.create_unique(directory)?;
@@ -172,6 +188,23 @@ pub enum Stream {
     Download(FileReader),
     /// Where received bytes go.
     Upload(FileWriter),
+    /// A local file of a TYPE I RETR or STOR ([`over`](Self::over)).
+    Local(Direct),
+}
+
+impl Stream {
+    /// How a transfer over a `plain` (PROT C) or a TLS data connection moves
+    /// this: a local file stays [`Local`](Self::Local), for the kernel to
+    /// move, only over a plain one on Linux; else it is copied through.
+    pub fn over(self, plain: bool) -> Stream {
+        match self {
+            Stream::Local(direct) if plain && cfg!(target_os = "linux") => Stream::Local(direct),
+            // Positioned at the REST offset already.
+            Stream::Local(Direct::Send { file, .. }) => Stream::Download(Box::new(file)),
+            Stream::Local(Direct::Receive(file)) => Stream::Upload(Box::new(file)),
+            copied => copied,
+        }
+    }
 }
 
 impl std::fmt::Debug for Stream {
@@ -179,6 +212,7 @@ impl std::fmt::Debug for Stream {
         match self {
             Stream::Download(_) => f.write_str("Stream::Download"),
             Stream::Upload(_) => f.write_str("Stream::Upload"),
+            Stream::Local(direct) => f.debug_tuple("Stream::Local").field(direct).finish(),
         }
     }
 }
@@ -546,7 +580,7 @@ mod tests {
             path: b"/f".to_vec(),
             offset: 2,
         })
-        .open(&storage);
+        .open(&storage, false);
         assert!(matches!(
             report,
             Report::Opened {
@@ -568,7 +602,7 @@ mod tests {
         let file = dir.path().join("f");
         fs::write(&file, b"0123456789").unwrap();
         let storage = LocalFs::new(dir.path()).unwrap();
-        let write = |open: Open, bytes: &[u8]| match job(open).open(&storage) {
+        let write = |open: Open, bytes: &[u8]| match job(open).open(&storage, false) {
             (Report::Opened { unique_name, .. }, Some(Stream::Upload(mut file))) => {
                 file.write_all(bytes).unwrap();
                 unique_name
@@ -599,6 +633,44 @@ mod tests {
     }
 
     #[test]
+    fn only_type_i_retr_and_stor_of_local_files_open_for_the_kernel() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("f"), b"hello").unwrap();
+        let storage = LocalFs::new(dir.path()).unwrap();
+        let read = Open::Read {
+            path: b"/f".to_vec(),
+            offset: 2,
+        };
+        let write = |mode| Open::Write {
+            path: b"/g".to_vec(),
+            mode,
+        };
+        let local = |job: TransferJob, zero_copy| {
+            matches!(job.open(&storage, zero_copy).1, Some(Stream::Local(_)))
+        };
+        let linux = cfg!(target_os = "linux");
+        assert_eq!(local(job(read.clone()), true), linux);
+        assert_eq!(local(job(write(Mode::Truncate)), true), linux);
+        assert_eq!(local(job(write(Mode::At(1))), true), linux);
+        assert!(!local(job(read.clone()), false), "copy only");
+        assert!(!local(job(write(Mode::Append)), true), "APPE");
+        let ascii = TransferJob {
+            ascii: true,
+            ..job(read.clone())
+        };
+        assert!(!local(ascii, true), "TYPE A");
+
+        // Over TLS the local file is copied, from the REST offset.
+        let (_, stream) = job(read).open(&storage, true);
+        let Some(Stream::Download(mut reader)) = stream.map(|s| s.over(false)) else {
+            panic!("a download to copy");
+        };
+        let mut text = Vec::new();
+        reader.read_to_end(&mut text).unwrap();
+        assert_eq!(text, b"llo");
+    }
+
+    #[test]
     fn a_missing_file_fails_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalFs::new(dir.path()).unwrap();
@@ -606,7 +678,7 @@ mod tests {
             path: b"/none".to_vec(),
             offset: 0,
         })
-        .open(&storage);
+        .open(&storage, false);
         assert!(matches!(report, Report::OpenFailed(FileError::NotFound)));
         assert!(stream.is_none());
     }

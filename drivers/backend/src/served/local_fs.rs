@@ -106,6 +106,39 @@ impl LocalFs {
         }
         Ok(metadata(&self.dir.metadata(relative)?))
     }
+    /// RETR's file beneath the root, positioned at `offset`.
+    fn read_file(&self, path: &[u8], offset: u64) -> io::Result<File> {
+        let mut file = self.dir.open(Self::relative(path)?)?.into_std();
+        // The opened file itself, not the name: it cannot change under us.
+        if file.metadata()?.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))?;
+        }
+        Ok(file)
+    }
+
+    /// An upload's file beneath the root, opened and positioned as `mode` says.
+    fn write_file(&self, path: &[u8], mode: WriteMode) -> io::Result<File> {
+        let relative = Self::entry(path)?;
+        let mut options = OpenOptions::new();
+        options.create(true);
+        match mode {
+            WriteMode::Truncate => options.write(true).truncate(true),
+            WriteMode::At(_) => options.write(true),
+            WriteMode::Append => options.append(true),
+        };
+        // A final symlink is followed only to a target beneath the root (a
+        // dangling one is created there, or refused if it leads out); the
+        // kernel refuses to open a directory for writing (EISDIR).
+        let mut file: File = self.dir.open_with(&relative, &options)?.into_std();
+        if let WriteMode::At(offset) = mode {
+            file.set_len(offset)?;
+            file.seek(SeekFrom::Start(offset))?;
+        }
+        Ok(file)
+    }
 }
 
 impl Storage for LocalFs {
@@ -152,35 +185,19 @@ impl Storage for LocalFs {
     }
 
     fn open_read(&self, path: &[u8], offset: u64) -> io::Result<FileReader> {
-        let mut file = self.dir.open(Self::relative(path)?)?.into_std();
-        // The opened file itself, not the name: it cannot change under us.
-        if file.metadata()?.is_dir() {
-            return Err(io::ErrorKind::IsADirectory.into());
-        }
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset))?;
-        }
-        Ok(Box::new(file))
+        Ok(Box::new(self.read_file(path, offset)?))
     }
 
     fn open_write(&self, path: &[u8], mode: WriteMode) -> io::Result<FileWriter> {
-        let relative = Self::entry(path)?;
-        let mut options = OpenOptions::new();
-        options.create(true);
-        match mode {
-            WriteMode::Truncate => options.write(true).truncate(true),
-            WriteMode::At(_) => options.write(true),
-            WriteMode::Append => options.append(true),
-        };
-        // A final symlink is followed only to a target beneath the root (a
-        // dangling one is created there, or refused if it leads out); the
-        // kernel refuses to open a directory for writing (EISDIR).
-        let mut file: File = self.dir.open_with(&relative, &options)?.into_std();
-        if let WriteMode::At(offset) = mode {
-            file.set_len(offset)?;
-            file.seek(SeekFrom::Start(offset))?;
-        }
-        Ok(Box::new(file))
+        Ok(Box::new(self.write_file(path, mode)?))
+    }
+
+    fn open_read_local(&self, path: &[u8], offset: u64) -> Option<io::Result<File>> {
+        Some(self.read_file(path, offset))
+    }
+
+    fn open_write_local(&self, path: &[u8], mode: WriteMode) -> Option<io::Result<File>> {
+        Some(self.write_file(path, mode))
     }
 
     fn create_unique(&self, directory: &[u8]) -> io::Result<(Vec<u8>, FileWriter)> {

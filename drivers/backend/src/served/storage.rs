@@ -115,6 +115,24 @@ pub trait Storage: Send + Sync {
     /// Opens (creating if needed) the file `path` for writing.
     fn open_write(&self, path: &[u8], mode: WriteMode) -> io::Result<FileWriter>;
 
+    /// [`open_read`](Self::open_read) as a local file, so that a driver can
+    /// have the kernel send it (sendfile) on a plain TYPE I RETR. `None`
+    /// (the default): the storage is not local files, and RETR copies
+    /// through `open_read`. The file must be opened beneath the storage's
+    /// root as `open_read` would, never by a path checked beforehand.
+    fn open_read_local(&self, path: &[u8], offset: u64) -> Option<io::Result<std::fs::File>> {
+        let _ = (path, offset);
+        None
+    }
+
+    /// [`open_write`](Self::open_write) as a local file (STOR received with
+    /// splice); `None` (the default) as for
+    /// [`open_read_local`](Self::open_read_local).
+    fn open_write_local(&self, path: &[u8], mode: WriteMode) -> Option<io::Result<std::fs::File>> {
+        let _ = (path, mode);
+        None
+    }
+
     /// STOU: creates a new file with a name of the storage's choosing in the
     /// directory `directory`; returns that name (one component) and the file.
     fn create_unique(&self, directory: &[u8]) -> io::Result<(Vec<u8>, FileWriter)>;
