@@ -52,12 +52,12 @@ const QUICK: Sizes = Sizes {
 
 const FULL: Sizes = Sizes {
     rounds: 3,
-    noops: 200_000,
-    round_trips: 20_000,
+    noops: 2_000_000,
+    round_trips: 100_000,
     setups: 2_000,
     transfer_mib: 1024,
-    listings: 100,
-    ftps_setups: 320,
+    listings: 300,
+    ftps_setups: 1_000,
     memory_sessions: [1_000, 10_000],
     round_limit: Duration::from_secs(120),
 };
@@ -452,18 +452,27 @@ fn figure(value: f64) -> String {
     }
 }
 
+/// The Markdown table, printed and kept in target/peers/results-MODE.md.
 fn print_table(table: &[Workload], quick: bool, took: Duration) {
-    println!();
-    println!(
+    use std::fmt::Write;
+    let mut out = String::new();
+    writeln!(out).unwrap();
+    writeln!(
+        out,
         "{} mode, {} rounds per figure (medians), {:.0} s in all; CPU is the server's user+system time per operation (its whole process tree, /proc/PID/stat, {} ticks/s); ratios are to the best peer (vsftpd or pure-ftpd) of this run.",
         if quick { "quick" } else { "full" },
         if quick { QUICK.rounds } else { FULL.rounds },
         took.as_secs_f64(),
         proc::ticks_per_second()
-    );
-    println!();
-    println!("| workload | server | server CPU per op | × best peer | throughput | × best peer |");
-    println!("|---|---|---:|---:|---:|---:|");
+    )
+    .unwrap();
+    writeln!(out).unwrap();
+    writeln!(
+        out,
+        "| workload | server | server CPU per op | × best peer | throughput | × best peer |"
+    )
+    .unwrap();
+    writeln!(out, "|---|---|---:|---:|---:|---:|").unwrap();
     for w in table {
         let best_cpu = best_peer(w, true);
         let best_tp = best_peer(w, false);
@@ -486,11 +495,25 @@ fn print_table(table: &[Workload], quick: bool, took: Duration) {
                 }
                 Outcome::Failed(e) => (format!("FAILED: {e}"), "–".into(), "–".into(), "–".into()),
             };
-            println!(
+            writeln!(
+                out,
                 "| {} | {} | {cpu} | {cpu_ratio} | {tp} | {tp_ratio} |",
                 w.name,
                 kind.name()
-            );
+            )
+            .unwrap();
         }
+    }
+    print!("{out}");
+    let file = server::peers_dir().join(if quick {
+        "results-quick.md"
+    } else {
+        "results-full.md"
+    });
+    if std::fs::create_dir_all(server::peers_dir())
+        .and_then(|_| std::fs::write(&file, &out))
+        .is_ok()
+    {
+        println!("\n(kept in {})", file.display());
     }
 }

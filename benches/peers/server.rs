@@ -214,7 +214,10 @@ pub fn start(kind: Kind, slot: u16, sessions: usize, tls: &Tls) -> Result<Server
         .map_err(|e| format!("chown up/: {e}"))?;
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let (lo, hi) = (41000 + slot * 500, 41000 + slot * 500 + 499);
+    // pure-ftpd admits at most half its passive range in sessions: the
+    // memory workload, alone on the machine, gets a range to match.
+    let lo = 41000 + slot * 500;
+    let hi = (lo as usize + (2 * sessions + 100).max(499)).min(65000) as u16;
     let limit = (sessions + 16).to_string();
     let libs = unpacked().join("usr/lib/x86_64-linux-gnu");
     let mut command = Command::new(&binary);
