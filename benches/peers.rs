@@ -180,20 +180,16 @@ fn main() {
 
     let mut kinds = Vec::new();
     for kind in Kind::ALL {
-        match server::peer_binary(kind) {
-            Some(_) => kinds.push(kind),
-            None if flag("--require-peers") => {
+        match server::peer_unavailable(kind) {
+            None => kinds.push(kind),
+            Some(why) if flag("--require-peers") => {
                 eprintln!(
-                    "peers: {} is missing and --require-peers was given",
+                    "peers: {}: {why}, and --require-peers was given",
                     kind.name()
                 );
                 std::process::exit(1);
             }
-            None => println!(
-                "peers: skipping {}: no binary in {} or /usr/sbin (run with --fetch-peers)",
-                kind.name(),
-                server::peers_dir().join("root/usr/sbin").display()
-            ),
+            Some(why) => println!("peers: skipping {}: {why}", kind.name()),
         }
     }
     let tls = Tls::generate();

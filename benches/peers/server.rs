@@ -4,6 +4,7 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,7 +59,26 @@ fn unpacked() -> PathBuf {
     peers_dir().join("root")
 }
 
-/// The peer's binary: unpacked by `--fetch-peers`, else installed.
+/// Why a peer cannot run here: both start as root (chroot, then drop to
+/// their session user).
+pub fn peer_unavailable(kind: Kind) -> Option<String> {
+    if !kind.is_peer() {
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root (it chroots and changes user per session)".into());
+    }
+    match peer_binary(kind) {
+        Some(_) => None,
+        None => Some(format!(
+            "no binary in {} or /usr/sbin (run with --fetch-peers)",
+            unpacked().join("usr/sbin").display()
+        )),
+    }
+}
+
+/// The server's binary; a peer's is unpacked by `--fetch-peers`, else installed.
 pub fn peer_binary(kind: Kind) -> Option<PathBuf> {
     let file = match kind {
         Kind::Vsftpd => "vsftpd",
@@ -210,8 +230,10 @@ pub fn start(kind: Kind, slot: u16, sessions: usize, tls: &Tls) -> Result<Server
     for path in [dir.path(), &root] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    std::os::unix::fs::chown(&up, Some(session_uid(kind)), Some(session_uid(kind)))
-        .map_err(|e| format!("chown up/: {e}"))?;
+    if kind.is_peer() {
+        std::os::unix::fs::chown(&up, Some(session_uid(kind)), Some(session_uid(kind)))
+            .map_err(|e| format!("chown up/: {e}"))?;
+    }
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     // pure-ftpd admits at most half its passive range in sessions: the
@@ -315,6 +337,14 @@ pub fn start(kind: Kind, slot: u16, sessions: usize, tls: &Tls) -> Result<Server
             ("alice", "secret")
         }
     };
+    // SAFETY: prctl is async-signal-safe; the child only asks to be killed
+    // if the harness dies, so no server outlives an interrupted run.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())

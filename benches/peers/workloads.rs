@@ -138,8 +138,7 @@ struct Received {
 }
 
 /// Sends `line` (RETR, LIST, MLSD) and reads the data connection to its end
-/// on another thread, so a server may answer 150 before or after the data
-/// connection's TLS handshake.
+/// on another thread while this one reads the replies.
 fn download(
     control: &mut Control,
     line: &str,
@@ -148,9 +147,15 @@ fn download(
     let data = control.passive()?;
     control.send(line)?;
     let tls = tls.cloned();
+    // Under PROT P the handshake starts after the 1yz, as ftplib and curl
+    // do (RFC 4217 §9's order).
+    let (preliminary_came, wait_preliminary) = std::sync::mpsc::channel::<()>();
     let reader = std::thread::spawn(move || -> io::Result<Received> {
         let mut stream = match tls {
-            Some(config) => Stream::secure(data, &config)?,
+            Some(config) => {
+                wait_preliminary.recv().map_err(|_| error("no 1yz reply"))?;
+                Stream::secure(data, &config)?
+            }
             None => Stream::Plain(data),
         };
         let mut buf = vec![0; 256 * 1024];
@@ -169,6 +174,10 @@ fn download(
         Ok(received)
     });
     let preliminary = control.expect(1);
+    if preliminary.is_ok() {
+        let _ = preliminary_came.send(());
+    }
+    drop(preliminary_came);
     let received = reader.join().map_err(|_| error("data thread panicked"))?;
     preliminary.map_err(|e| error(format!("{line}: {e}")))?;
     let received = received?;
