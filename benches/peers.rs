@@ -6,7 +6,7 @@
 //! table; only a workload that fails to run correctly fails the run.
 //!
 //!     cargo bench --bench peers -- [--quick] [--fetch-peers] [--require-peers]
-//!         [--only NAME,...] [--skip-10k]
+//!         [--only WORD,...] [--servers NAME,...] [--skip-10k]
 //!
 //! benches/peers/README.md says how the peers are installed and configured.
 
@@ -176,10 +176,26 @@ fn main() {
         eprintln!("peers: --fetch-peers: {e}");
         std::process::exit(1);
     }
-    rlimit::increase_nofile_limit(65_536).expect("raise the descriptor limit");
+    // 10,000 sessions take 20,000 descriptors in a server with a reader and
+    // a writer handle per session, plus the harness's 10,000: root may
+    // raise the hard limit, anyone the soft one up to it.
+    if rlimit::setrlimit(rlimit::Resource::NOFILE, 65_536, 65_536).is_err() {
+        rlimit::increase_nofile_limit(65_536).expect("raise the descriptor limit");
+    }
 
+    let servers: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--servers")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(str::to_string).collect());
     let mut kinds = Vec::new();
     for kind in Kind::ALL {
+        if servers
+            .as_ref()
+            .is_some_and(|names| !names.iter().any(|n| n == kind.name()))
+        {
+            continue;
+        }
         match server::peer_unavailable(kind) {
             None => kinds.push(kind),
             Some(why) if flag("--require-peers") => {
@@ -201,9 +217,9 @@ fn main() {
     let gb = bytes as f64 / 1e9;
 
     let mut table: Vec<Workload> = Vec::new();
-    let mut add = |name: String, cpu_unit, throughput_unit, kind, outcome: Outcome| {
+    let mut add = |name: String, cpu_unit, throughput_unit, kind: Kind, outcome: Outcome| {
         if let Outcome::Failed(e) = &outcome {
-            eprintln!("peers: {name} on {}: FAILED: {e}", kind_name(kind));
+            eprintln!("peers: {name} on {}: FAILED: {e}", kind.name());
         }
         match table.iter_mut().find(|w| w.name == name) {
             Some(w) => w.results.push((kind, outcome)),
@@ -351,7 +367,8 @@ fn main() {
         }
         drop(server);
 
-        let mut tasks_per_session = None;
+        // Per session, from the smaller count: what the larger one must fit.
+        let mut needs: Option<(f64, f64)> = None;
         for sessions in s.memory_sessions {
             let name = format!("idle session memory, {sessions} sessions");
             if !wanted(&name) || (sessions >= 10_000 && flag("--skip-10k")) {
@@ -362,38 +379,51 @@ fn main() {
                 kind.name(),
                 started.elapsed().as_secs_f64()
             );
-            // Fork- or thread-per-session servers need a task each: check
-            // the kernel's ceiling (pid_max) from the smaller count's figure.
             let (tasks, ceiling) = proc::tasks_and_limit();
-            if let Some(per) = tasks_per_session
-                && tasks + (per * sessions as f64) as usize + 1_000 > ceiling
-            {
-                add(
-                    name,
-                    "KiB",
-                    "",
-                    kind,
-                    Outcome::NotApplicable(format!(
-                        "needs {per:.0} tasks per session, the kernel allows {ceiling} and {tasks} are in use"
-                    )),
-                );
+            let files = proc::files_limit();
+            let lacking = needs.and_then(|(per_task, per_file)| {
+                let want_tasks = (per_task * sessions as f64) as usize;
+                let want_files = (per_file * sessions as f64) as usize;
+                // A margin of tasks for the other users of the machine.
+                if tasks + want_tasks + 4_000 > ceiling {
+                    Some(format!(
+                        "needs {want_tasks} tasks, pid_max is {ceiling} and {tasks} are in use"
+                    ))
+                } else if want_files + 100 > files {
+                    Some(format!(
+                        "needs {want_files} descriptors in one process, RLIMIT_NOFILE is {files}"
+                    ))
+                } else {
+                    None
+                }
+            });
+            if let Some(why) = lacking {
+                add(name, "KiB", "", kind, Outcome::NotApplicable(why));
                 continue;
             }
             let outcome = server::start(kind, slot, sessions, &tls)
-                .map_err(|e| io::Error::other(e))
+                .map_err(io::Error::other)
                 .and_then(|srv| {
-                    workloads::idle_memory(&srv, sessions, Instant::now() + s.round_limit * 3)
+                    let deadline = Instant::now() + s.round_limit * 3;
+                    workloads::idle_memory(&srv, sessions, deadline).map_err(|e| {
+                        match srv.last_error() {
+                            Some(said) => {
+                                io::Error::other(format!("{e} (the server said: {said})"))
+                            }
+                            None => e,
+                        }
+                    })
                 });
             let outcome = match outcome {
-                Ok((kib, opened, per)) if opened == sessions => {
-                    tasks_per_session = Some(per);
+                Ok(idle) if idle.opened == sessions => {
+                    needs = Some((idle.tasks_per_session, idle.files_per_session));
                     Outcome::Measured {
-                        cpu: kib,
+                        cpu: idle.kib_per_session,
                         throughput: None,
                     }
                 }
-                Ok((_, opened, _)) => {
-                    Outcome::Failed(format!("only {opened} sessions opened in time"))
+                Ok(idle) => {
+                    Outcome::Failed(format!("only {} sessions opened in time", idle.opened))
                 }
                 Err(e) => Outcome::Failed(e.to_string()),
             };
@@ -409,10 +439,6 @@ fn main() {
         eprintln!("peers: some workloads failed (above)");
         std::process::exit(1);
     }
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    kind.name()
 }
 
 /// The best peer's figure: lowest CPU, highest throughput.

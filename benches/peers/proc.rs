@@ -118,3 +118,13 @@ pub fn tree_tasks(root: u32) -> usize {
         .map(|pid| std::fs::read_dir(format!("/proc/{pid}/task")).map_or(1, |t| t.count()))
         .sum()
 }
+
+/// Open descriptors of one process.
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// This process's descriptor limit (servers inherit it).
+pub fn files_limit() -> usize {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(usize::MAX, |(soft, _)| soft as usize)
+}

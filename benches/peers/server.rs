@@ -167,6 +167,12 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The last line the server wrote to stderr, to explain a failure.
+    pub fn last_error(&self) -> Option<String> {
+        let log = std::fs::read_to_string(self._dir.path().join("stderr.log")).ok()?;
+        log.lines().last().map(str::to_string)
+    }
 }
 
 impl Drop for Server {
@@ -348,7 +354,7 @@ pub fn start(kind: Kind, slot: u16, sessions: usize, tls: &Tls) -> Result<Server
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?)
         .spawn()
         .map_err(|e| format!("start {}: {e}", binary.display()))?;
     if let Err(e) = wait_accepting(addr, &mut child) {

@@ -258,19 +258,25 @@ pub fn listings(
     Ok(done as f64)
 }
 
+/// What idle sessions cost a server.
+pub struct IdleMemory {
+    pub kib_per_session: f64,
+    pub opened: usize,
+    /// Processes or threads: the kernel's pid_max bounds them.
+    pub tasks_per_session: f64,
+    /// Descriptors in the server's main process: RLIMIT_NOFILE bounds them.
+    pub files_per_session: f64,
+}
+
 /// KiB of server memory (Pss of the whole tree) per idle logged-in session:
 /// after `sessions` logins less before them, with one session open in both
-/// so one-off set-up is not counted. Returns (KiB per session, sessions
-/// opened, tasks per session).
-pub fn idle_memory(
-    server: &Server,
-    sessions: usize,
-    deadline: Instant,
-) -> io::Result<(f64, usize, f64)> {
+/// so one-off set-up is not counted.
+pub fn idle_memory(server: &Server, sessions: usize, deadline: Instant) -> io::Result<IdleMemory> {
     let warm = login(server)?;
     let pid = server.pid();
     let before = proc::tree_pss_kib(pid);
     let tasks_before = proc::tree_tasks(pid);
+    let fds_before = proc::open_files(pid);
     let mut idle = Vec::with_capacity(sessions);
     while idle.len() < sessions && Instant::now() < deadline {
         idle.push(login(server)?);
@@ -281,11 +287,14 @@ pub fn idle_memory(
     }
     let after = proc::tree_pss_kib(pid);
     let tasks = proc::tree_tasks(pid).saturating_sub(tasks_before);
+    let fds = proc::open_files(pid).saturating_sub(fds_before);
     let opened = idle.len();
     drop((warm, idle));
-    Ok((
-        after.saturating_sub(before) as f64 / opened.max(1) as f64,
+    let per = |n: usize| n as f64 / opened.max(1) as f64;
+    Ok(IdleMemory {
+        kib_per_session: per(after.saturating_sub(before) as usize),
         opened,
-        tasks as f64 / opened.max(1) as f64,
-    ))
+        tasks_per_session: per(tasks),
+        files_per_session: per(fds),
+    })
 }
