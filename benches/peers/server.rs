@@ -135,7 +135,6 @@ impl Tls {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("cert.pem"), made.cert.pem()).unwrap();
         std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem()).unwrap();
-        // vsftpd and pure-ftpd read them as root, then drop privileges.
         Tls {
             dir,
             cert_der: made.cert.der().clone(),

@@ -21,7 +21,8 @@ pub struct Round {
 }
 
 /// Waits (bounded) until the forking peers have reaped the round's
-/// sessions, so their CPU time has reached the parent's cutime/cstime.
+/// sessions, so their CPU time has reached the parent's cutime/cstime. A
+/// poll: the kernel offers no readiness signal for another process's child.
 fn wait_sessions_reaped(server: &Server, baseline: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while proc::tree_size(server.pid()) > baseline && Instant::now() < deadline {
