@@ -208,6 +208,7 @@ fn main() {
             Some(why) => println!("peers: skipping {}: {why}", kind.name()),
         }
     }
+    proc::become_subreaper();
     let tls = Tls::generate();
     let resuming = client::tls_config(&tls.cert_der, true);
     let full_handshakes = client::tls_config(&tls.cert_der, false);

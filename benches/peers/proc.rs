@@ -128,3 +128,48 @@ pub fn open_files(pid: u32) -> usize {
 pub fn files_limit() -> usize {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(usize::MAX, |(soft, _)| soft as usize)
 }
+
+/// Makes the harness the reaper of orphans from the servers' trees: a
+/// vsftpd session's privileged process may exit before its unprivileged
+/// child, which init would otherwise adopt, taking its CPU time with it.
+pub fn become_subreaper() {
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) only sets a flag on this process.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+}
+
+/// Orphans the harness adopted: its child processes other than `server`.
+fn adopted(server: u32) -> Vec<u32> {
+    let me = std::process::id();
+    all_parents()
+        .into_iter()
+        .filter(|&(pid, ppid)| ppid == me && pid != server)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Reaps adopted orphans that have exited (their CPU time then counts in
+/// the harness's RUSAGE_CHILDREN); returns how many are still alive.
+pub fn reap_adopted(server: u32) -> usize {
+    adopted(server)
+        .into_iter()
+        .filter(|&pid| {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child, without blocking.
+            let reaped = unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
+            reaped == 0
+        })
+        .count()
+}
+
+/// CPU seconds of the harness's reaped children (adopted orphans: the
+/// servers themselves are reaped only after their last measurement).
+pub fn reaped_children_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

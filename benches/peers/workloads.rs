@@ -20,34 +20,41 @@ pub struct Round {
     pub cpu_seconds: f64,
 }
 
-/// Waits (bounded) until the forking peers have reaped the round's
-/// sessions, so their CPU time has reached the parent's cutime/cstime. A
-/// poll: the kernel offers no readiness signal for another process's child.
-fn wait_sessions_reaped(server: &Server, baseline: usize) {
+/// Waits (bounded) until the forking peers' sessions of the round have
+/// ended and been reaped, by the server or (orphans) by the harness, so
+/// their CPU time has been added to a parent's cutime/cstime. A poll: the
+/// kernel offers no readiness signal for another process's child.
+fn wait_sessions_reaped(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while proc::tree_size(server.pid()) > baseline && Instant::now() < deadline {
+    while (proc::tree_size(server.pid()) > 1 || proc::reap_adopted(server.pid()) > 0)
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
+/// CPU seconds so far of the server's tree and of its orphans.
+fn server_seconds(server: &Server) -> f64 {
+    proc::tree_ticks(server.pid()) as f64 / proc::ticks_per_second()
+        + proc::reaped_children_seconds()
+}
+
 /// Runs `work` (which returns its operation count) between two readings of
-/// the server's CPU ticks.
+/// the server's CPU time.
 pub fn measure(
     server: &Server,
     work: impl FnOnce(&Server) -> io::Result<f64>,
 ) -> io::Result<Round> {
-    let baseline = 1;
-    wait_sessions_reaped(server, baseline);
-    let before = proc::tree_ticks(server.pid());
+    wait_sessions_reaped(server);
+    let before = server_seconds(server);
     let started = Instant::now();
     let ops = work(server)?;
     let seconds = started.elapsed().as_secs_f64();
-    wait_sessions_reaped(server, baseline);
-    let ticks = proc::tree_ticks(server.pid()).saturating_sub(before);
+    wait_sessions_reaped(server);
     Ok(Round {
         ops,
         seconds,
-        cpu_seconds: ticks as f64 / proc::ticks_per_second(),
+        cpu_seconds: (server_seconds(server) - before).max(0.0),
     })
 }
 
