@@ -166,6 +166,17 @@ install_rust_tools() {
     echo "install: $(rustc --version), $(wasm-bindgen --version), targets: $(rustup target list --installed | tr '\n' ' ')"
 }
 
+# install_peer_lists: benches/peers.rs --fetch-peers runs `apt-get download
+# vsftpd pure-ftpd libwrap0` and unpacks them under target/peers (never
+# installed: they conflict as packages); that needs apt's package lists.
+install_peer_lists() {
+    if apt-cache show vsftpd pure-ftpd libwrap0 >/dev/null 2>&1; then
+        echo "install: apt has vsftpd, pure-ftpd and libwrap0 to download"
+        return 0
+    fi
+    as_root apt-get update
+}
+
 # Everything `cargo test --workspace` needs.
 install_for_tests() {
     install_packages
