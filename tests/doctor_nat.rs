@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 
 use common::clients::{CLIENT_TIMEOUT, run_bounded};
 use common::ftps::Certificate;
+use common::netns::sh;
 use common::server::{PASSWORD, Server, USER, binary};
 
 driver_matrix!(
@@ -33,20 +34,6 @@ struct Nat {
 
 const PUBLIC: &str = "198.51.100.1";
 const PRIVATE: &str = "10.77.0.2";
-
-fn sh(args: &[&str]) {
-    let output = Command::new(args[0])
-        .args(&args[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{args:?} failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 impl Nat {
     fn new() -> Nat {

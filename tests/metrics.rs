@@ -8,9 +8,6 @@
 #[macro_use]
 mod common;
 
-use std::collections::HashMap;
-
-use common::clients::{CLIENT_TIMEOUT, curl, run_bounded};
 use common::control::Control;
 use common::ftps::{Certificate, TlsControl};
 use common::server::{Server, USER};
@@ -20,27 +17,6 @@ driver_matrix!(
     a_scrape_after_a_workload_has_its_exact_counts,
     json_logs_are_one_object_per_line,
 );
-
-/// `name{labels} value` lines of a scrape, by `name{labels}`.
-fn scrape(server: &Server) -> HashMap<String, f64> {
-    server.wait_for_log("metrics on http://");
-    let log = server.log();
-    let url = log
-        .lines()
-        .find_map(|line| line.split("metrics on ").nth(1))
-        .expect("the metrics line")
-        .trim()
-        .to_owned();
-    let run = run_bounded(curl().arg(&url), CLIENT_TIMEOUT).success();
-    run.stdout
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .map(|line| {
-            let (name, value) = line.rsplit_once(' ').expect("name value");
-            (name.to_owned(), value.parse().expect("a number"))
-        })
-        .collect()
-}
 
 fn a_scrape_after_a_workload_has_its_exact_counts(driver: &'static str) {
     let certificate = Certificate::generate();
@@ -75,7 +51,7 @@ fn a_scrape_after_a_workload_has_its_exact_counts(driver: &'static str) {
     let mut refused = Control::from_stream(std::net::TcpStream::connect(server.addr).unwrap());
     assert_eq!(refused.reply().code, 421);
 
-    let metrics = scrape(&server);
+    let metrics = server.metrics();
     let get = |name: &str| metrics.get(name).copied().unwrap_or(0.0);
     for (name, expected) in [
         ("ftpwire_sessions_total", 3.0),

@@ -11,7 +11,6 @@
 #[macro_use]
 mod common;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpStream;
 
@@ -32,30 +31,9 @@ driver_matrix!(
 
 const METRICS: [&str; 2] = ["--metrics-listen", "127.0.0.1:0"];
 
-/// `name{labels} value` lines of a scrape, by `name{labels}`.
-fn scrape(server: &Server) -> HashMap<String, f64> {
-    server.wait_for_log("metrics on http://");
-    let log = server.log();
-    let url = log
-        .lines()
-        .find_map(|line| line.split("metrics on ").nth(1))
-        .expect("the metrics line")
-        .trim()
-        .to_owned();
-    let run = run_bounded(curl().arg(&url), CLIENT_TIMEOUT).success();
-    run.stdout
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .map(|line| {
-            let (name, value) = line.rsplit_once(' ').expect("name value");
-            (name.to_owned(), value.parse().expect("a number"))
-        })
-        .collect()
-}
-
 /// The zero-copy counts (RETR, STOR) and the `ok` transfer count.
 fn counts(server: &Server) -> (f64, f64, f64) {
-    let metrics = scrape(server);
+    let metrics = server.metrics();
     let get = |name: &str| metrics.get(name).copied().unwrap_or(0.0);
     let ok: f64 = metrics
         .iter()
@@ -251,7 +229,7 @@ fn abor_stops_a_sendfile_download(driver: &'static str) {
     assert_same_bytes(&received, payload(), "the download after ABOR");
     assert_eq!(control.reply().code, 226);
 
-    let metrics = scrape(&server);
+    let metrics = server.metrics();
     let get = |name: &str| metrics.get(name).copied().unwrap_or(0.0);
     for (name, expected) in [
         ("ftpwire_zero_copy_transfers_total{command=\"RETR\"}", 2.0),
@@ -295,7 +273,7 @@ fn stalled_kernel_transfers_time_out(driver: &'static str) {
         assert_eq!(reply.code, 426, "{what}: {reply:?}");
     }
     drop((unread, silent));
-    let metrics = scrape(&server);
+    let metrics = server.metrics();
     let get = |name: &str| metrics.get(name).copied().unwrap_or(0.0);
     for (name, expected) in [
         ("ftpwire_zero_copy_transfers_total{command=\"RETR\"}", 1.0),

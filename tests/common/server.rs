@@ -223,6 +223,32 @@ impl Server {
         }
     }
 
+    /// A scrape of `--metrics-listen` with curl: `name{labels}` → value.
+    #[allow(dead_code)]
+    pub fn metrics(&self) -> std::collections::HashMap<String, f64> {
+        self.wait_for_log("metrics on http://");
+        let log = self.log();
+        let url = log
+            .lines()
+            .find_map(|line| line.split("metrics on ").nth(1))
+            .expect("the metrics line")
+            .trim()
+            .to_owned();
+        let run = super::clients::run_bounded(
+            super::clients::curl().arg(&url),
+            super::clients::CLIENT_TIMEOUT,
+        )
+        .success();
+        run.stdout
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .map(|line| {
+                let (name, value) = line.rsplit_once(' ').expect("name value");
+                (name.to_owned(), value.parse().expect("a number"))
+            })
+            .collect()
+    }
+
     /// Waits for the process to exit on its own; panics after `timeout`.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> ExitStatus {
         match self
