@@ -41,6 +41,20 @@ fn ftpwire(driver: &str, args: &[&str], cwd: &Path) -> Run {
     )
 }
 
+/// `ftpwire serve` on `root` (a directory the test keeps, so a second
+/// server can serve what a killed first one left).
+fn serve_root(driver: &'static str, root: &Path) -> Server {
+    let args: Vec<std::ffi::OsString> = vec![
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--root".into(),
+        root.into(),
+        "--user".into(),
+        format!("{USER}:{PASSWORD}").into(),
+    ];
+    Server::launch(driver, &args, None, root.to_owned(), None)
+}
+
 /// `ftp://alice:secret@127.0.0.1:PORT/PATH`.
 fn url(server: &Server, path: &str) -> String {
     format!("ftp://{USER}:{PASSWORD}@{}/{path}", server.addr)
@@ -127,17 +141,7 @@ fn get_continue_after_a_cut_connection(driver: &'static str) {
     use std::io::Read;
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("big.bin"), payload()).unwrap();
-    let serve = |root: &Path| {
-        let args: Vec<std::ffi::OsString> = vec![
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--root".into(),
-            root.into(),
-            "--user".into(),
-            format!("{USER}:{PASSWORD}").into(),
-        ];
-        Server::launch(driver, &args, None, root.to_owned(), None)
-    };
+    let serve = |root: &Path| serve_root(driver, root);
     let first = serve(root.path());
     let mut child = Command::new(binary())
         .args([
@@ -205,17 +209,7 @@ fn get_continue_after_a_cut_connection(driver: &'static str) {
 fn put_continue_after_a_cut_connection(driver: &'static str) {
     use std::io::{Read, Write};
     let root = tempfile::tempdir().unwrap();
-    let serve = |root: &Path| {
-        let args: Vec<std::ffi::OsString> = vec![
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--root".into(),
-            root.into(),
-            "--user".into(),
-            format!("{USER}:{PASSWORD}").into(),
-        ];
-        Server::launch(driver, &args, None, root.to_owned(), None)
-    };
+    let serve = |root: &Path| serve_root(driver, root);
     let first = serve(root.path());
     let local = tempfile::tempdir().unwrap();
     let fifo = local.path().join("fifo");
