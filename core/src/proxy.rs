@@ -165,6 +165,16 @@ impl HeaderReader {
         if !could_be_header(received) {
             return Err(ProxyError::Missing);
         }
+        // A v1 header is one line: ppp reads a line cut short inside a
+        // field (`... 40000 ` of a header sent in pieces) as a bad field,
+        // not as a part yet to come, so it parses only once the LF is here.
+        if received.starts_with(b"PROXY ") && !received.contains(&b'\n') {
+            return if received.len() >= MAX_HEADER {
+                Err(ProxyError::TooLong)
+            } else {
+                Ok(None)
+            };
+        }
         let parsed = HeaderResult::parse(received);
         if parsed.is_incomplete() {
             // A v1 header is one line: once it has ended, a part missing
@@ -237,6 +247,20 @@ fn v2_client(header: &v2::Header<'_>) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A v1 header arriving in pieces (a writer's formatted pieces, or TCP
+    /// segments) is whole only at its LF, wherever it was cut.
+    #[test]
+    fn v1_header_in_pieces() {
+        let header = b"PROXY TCP4 127.0.0.13 127.0.0.1 40000 2121\r\nUSER a\r\n";
+        for cut in 1..header.len() - 10 {
+            let mut reader = HeaderReader::default();
+            assert_eq!(reader.push(&header[..cut]), Ok(None), "cut at {cut}");
+            let proxied = reader.push(&header[cut..]).unwrap().unwrap();
+            assert_eq!(proxied.client, Some("127.0.0.13:40000".parse().unwrap()));
+            assert_eq!(proxied.rest, b"USER a\r\n");
+        }
+    }
 
     #[test]
     fn v2_header_with_the_rest() {
