@@ -114,22 +114,32 @@ impl Server {
         let executor = shared.executor.clone();
         // Every session task holds a clone; `recv` fails once all are gone.
         let (running, all_ended) = channel::bounded::<()>(1);
-        let accepting = accept_loop(listener, shared.clone(), running.clone(), false);
-        let accepting_implicit = async {
-            match implicit_tls {
-                Some(implicit) => accept_loop(implicit, shared.clone(), running, true).await,
-                None => {
-                    drop(running);
-                    std::future::pending().await
-                }
+        // The accept loops are tasks of their own, not the future `run`
+        // drives: that one is polled on every wake of the executor's
+        // thread, and an accept polled there tries `accept4` (and re-arms
+        // the listener) once per command of every session.
+        let accepting = executor.spawn(accept_loop(
+            listener,
+            shared.clone(),
+            running.clone(),
+            false,
+        ));
+        let accepting_implicit = match implicit_tls {
+            Some(implicit) => {
+                Some(executor.spawn(accept_loop(implicit, shared.clone(), running, true)))
+            }
+            None => {
+                drop(running);
+                None
             }
         };
         let stopped = async {
             let _ = shared.stop.recv().await;
         };
-        executor
-            .run(accepting.or(accepting_implicit).or(stopped))
-            .await;
+        executor.run(stopped).await;
+        // Cancelled: the listeners close, and the loops' `running` go.
+        drop(accepting);
+        drop(accepting_implicit);
         log::info!("shutting down: no new connections");
         let ended = async {
             let _ = all_ended.recv().await;

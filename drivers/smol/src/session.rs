@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ftpwire_backend::native::passive::resolve_for_passive;
 use ftpwire_backend::native::session::{NativeSession, Next, PassiveListener};
@@ -71,6 +71,13 @@ pub(crate) async fn run(
     // Readiness and non-blocking reads on the socket itself: the bytes go
     // through a buffer of the thread's, so an idle session holds none.
     let socket: Arc<Async<std::net::TcpStream>> = control.clone().into();
+    // One timer for the session's life, moved only when its deadline comes
+    // earlier: arming a timer wakes async-io's reactor (a syscall or more),
+    // and most commands only push the idle deadline later. Fired early, it
+    // costs a timeout the session finds nothing due in.
+    let mut timer = smol::Timer::never();
+    let mut armed: Option<Instant> = None;
+    let mut more_waiting = false;
     loop {
         serve_until_wait(&mut session, &mut control, &shared, &mut reports).await;
         let Some(wait) = session.wait() else {
@@ -79,19 +86,38 @@ pub(crate) async fn run(
         // Past its input limit the session wants no more: TCP pushes back
         // on a client pipelining without end.
         let read_more = session.wants_input();
-        // The next command may be there already (a pipelining client): run
-        // it without parking the task.
-        if read_more && read_ready(&socket, &mut session) {
-            continue;
+        // After a read that filled the buffer, more is likely waiting (a
+        // pipelining client): read on without parking the task. After a
+        // shorter one the socket was empty, and a client waiting for its
+        // reply sends nothing until it has it: a read now would be a
+        // syscall that finds nothing on every round trip.
+        if read_more && more_waiting {
+            match read_ready(&socket, &mut session) {
+                Some(full) => {
+                    more_waiting = full;
+                    continue;
+                }
+                None => more_waiting = false,
+            }
         }
         let stopping = session.is_stopping();
         let reported = reports.as_ref().map(|(_, rx)| rx);
-        match next_wake(&socket, read_more, reported, &shared, stopping, wait).await {
+        let due = Instant::now().checked_add(wait);
+        if let Some(due) = due
+            && armed.is_none_or(|at| due < at)
+        {
+            timer.set_at(due);
+            armed = Some(due);
+        }
+        match next_wake(&socket, read_more, reported, &shared, stopping, &mut timer).await {
             Wake::Readable => {
-                read_ready(&socket, &mut session);
+                more_waiting = read_ready(&socket, &mut session) == Some(true);
             }
             Wake::Transfer((id, report)) => session.handle_report(id, report),
-            Wake::Timeout => session.handle_timeout(),
+            Wake::Timeout => {
+                armed = None;
+                session.handle_timeout();
+            }
             Wake::Stop => session.shut_down(),
             Wake::HardStop => {
                 session.shut_down_now();
@@ -119,35 +145,36 @@ thread_local! {
 }
 
 /// Reads what the control socket holds now (without waiting) into the
-/// session; `false` when there was nothing to read.
-fn read_ready(socket: &Async<std::net::TcpStream>, session: &mut Session) -> bool {
+/// session: `None` when there was nothing to read, else whether the read
+/// filled the buffer (so more may be waiting).
+fn read_ready(socket: &Async<std::net::TcpStream>, session: &mut Session) -> Option<bool> {
     READ_BUF.with_borrow_mut(|buf| match socket.get_ref().read(buf) {
         Ok(0) => {
             session.handle_peer_closed();
-            true
+            Some(false)
         }
         Ok(n) => {
             session.handle_input(&buf[..n]);
-            true
+            Some(n == buf.len())
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
         Err(_) => {
             session.handle_peer_closed();
-            true
+            Some(false)
         }
     })
 }
 
 /// The first of: a readable control socket (while the session wants its
-/// bytes), a transfer report, shutdown, the session's deadline.
+/// bytes), a transfer report, shutdown, the session's timer.
 async fn next_wake(
     socket: &Async<std::net::TcpStream>,
     read_more: bool,
     reported: Option<&Receiver<(TransferId, Report)>>,
     shared: &Shared,
     stopping: bool,
-    wait: Duration,
+    timer: &mut smol::Timer,
 ) -> Wake {
     // Readiness only: the bytes are read after the race is won.
     let read = async {
@@ -169,7 +196,7 @@ async fn next_wake(
         }
     };
     let timeout = async {
-        smol::Timer::after(wait).await;
+        timer.await;
         Wake::Timeout
     };
     let stop = async {
