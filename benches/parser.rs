@@ -4,8 +4,10 @@
 //! measures on the shared one itself), per command line:
 //!
 //! - `parse/pre-split`: `Command::parse` on lines already split (no framing);
-//! - `parse/framed`: `ControlReader` (Telnet filtering, CRLF framing) then
-//!   `Command::parse`, over the whole buffer;
+//! - `parse/framed`: `ControlReader::next_command` (Telnet filtering, CRLF
+//!   framing and `Command::parse` in one pass), over the whole buffer;
+//!   `workload_parse_two_pass` (instruction counts only) does the same in
+//!   two passes, `next_line` then `Command::parse`;
 //! - `session/whole`: every session of the corpus through a `ServerSession`
 //!   in the core's fake host (`ftpwire_core::script::FakeHost`), which
 //!   answers each event at once; replies formatted and drained;
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant as Clock};
 
 use criterion::{Criterion, Throughput};
 use ftpwire_core::command::Command;
-use ftpwire_core::control::{ControlReader, Frame};
+use ftpwire_core::control::{ControlReader, Frame, Next};
 use ftpwire_core::script::{Answers, FakeHost};
 use ftpwire_core::{Instant, ServerConfig, ServerSession};
 
@@ -48,6 +50,7 @@ fn main() {
         black_box(workload_baseline_split(&corpus.bytes));
         black_box(workload_parse_pre_split(&corpus.lines()));
         black_box(workload_parse_framed(&corpus.bytes));
+        black_box(workload_parse_two_pass(&corpus.bytes));
         black_box(workload_session(&corpus.sessions()));
         black_box(workload_reply_parse(&corpus.replies));
         return;
@@ -117,6 +120,7 @@ fn summary(corpus: &Corpus) {
     });
     let framed = per_line(&|| {
         black_box(workload_parse_framed(&corpus.bytes));
+        black_box(workload_parse_two_pass(&corpus.bytes));
     });
     let session = per_line(&|| {
         black_box(workload_session(&sessions));
@@ -305,8 +309,25 @@ fn workload_parse_pre_split(lines: &[&[u8]]) -> usize {
     ok
 }
 
+/// Framing and parsing in the reader's one pass (`next_command`).
 #[inline(never)]
 fn workload_parse_framed(bytes: &[u8]) -> usize {
+    let mut reader = ControlReader::new(4096);
+    let mut rest = bytes;
+    let mut ok = 0;
+    while !rest.is_empty() {
+        let (used, next) = reader.next_command(rest);
+        if let Next::Command(parsed) = &next {
+            ok += usize::from(black_box(parsed).is_ok());
+        }
+        rest = &rest[used..];
+    }
+    ok
+}
+
+/// Framing then parsing, two passes (`next_line`, then `Command::parse`).
+#[inline(never)]
+fn workload_parse_two_pass(bytes: &[u8]) -> usize {
     let mut reader = ControlReader::new(4096);
     let mut rest = bytes;
     let mut ok = 0;

@@ -16,20 +16,12 @@ use crate::address::{self, AddressError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)] // the variants are the RFC verbs themselves
 pub enum Verb {
+    // In three runs by what their argument may be (`Verb::argument`), so
+    // that telling which is one comparison. Needed:
     User,
-    Pass,
     Acct,
-    Quit,
-    Rein,
-    Noop,
-    Syst,
-    Stat,
-    Help,
-    Feat,
     Opts,
-    Pwd,
     Cwd,
-    Cdup,
     Mkd,
     Rmd,
     Dele,
@@ -43,26 +35,38 @@ pub enum Verb {
     Mode,
     Stru,
     Rest,
-    Pasv,
-    Epsv,
     Port,
     Eprt,
     Retr,
     Stor,
-    Stou,
     Appe,
-    List,
-    Nlst,
-    Mlsd,
-    Mlst,
-    Abor,
-    Allo,
     Site,
     Host,
     Auth,
     Pbsz,
     Prot,
+    // None:
+    Quit,
+    Rein,
+    Noop,
+    Syst,
+    Feat,
+    Pwd,
+    Cdup,
+    Pasv,
+    Abor,
     Ccc,
+    // Any:
+    Pass,
+    Stat,
+    Help,
+    Epsv,
+    Stou,
+    List,
+    Nlst,
+    Mlsd,
+    Mlst,
+    Allo,
     /// Recognised verbs the server does not implement (SMNT, LPRT, ADAT, ...): `502`.
     Unimplemented,
 }
@@ -414,6 +418,12 @@ impl<'a> Command<'a> {
     /// argument is everything after it, spaces included (file names may
     /// contain and even start with spaces).
     pub fn parse(line: &'a [u8]) -> Result<Command<'a>, ParseError> {
+        Self::parse_inline(line)
+    }
+
+    /// [`parse`](Self::parse), inlined into the control reader's one pass.
+    #[inline(always)]
+    pub(crate) fn parse_inline(line: &'a [u8]) -> Result<Command<'a>, ParseError> {
         // Verbs are 3 or 4 bytes, so the space can only be at index 3 or 4:
         // look there instead of searching the line for it.
         let (key, arg) = match line.split_first_chunk::<4>() {
@@ -430,54 +440,66 @@ impl<'a> Command<'a> {
         Self::with_argument(verb, arg)
     }
 
+    #[inline(always)]
     fn with_argument(verb: Verb, arg: &'a [u8]) -> Result<Command<'a>, ParseError> {
         let bad = ParseError::BadArgument(verb);
-        // Commands without arguments tolerate trailing blanks some clients send.
-        let blank = arg.iter().all(|&b| b == b' ');
+        // Commands without arguments tolerate trailing blanks some clients
+        // send. Most arguments are empty or start with a letter: scan only
+        // the rest.
+        let blank = match arg.first() {
+            None => true,
+            Some(b' ') => arg.iter().all(|&b| b == b' '),
+            Some(_) => false,
+        };
+        // One test for every verb, rather than one per arm: the arms below
+        // take `arg` as it is.
+        match verb.argument() {
+            Argument::Required if blank => return Err(bad),
+            Argument::None if !blank => return Err(bad),
+            _ => {}
+        }
         let optional = if blank { None } else { Some(arg) };
-        let required = optional.ok_or(bad);
-        let none = |cmd: Command<'a>| if blank { Ok(cmd) } else { Err(bad) };
         Ok(match verb {
-            Verb::User => Command::User(required?),
+            Verb::User => Command::User(arg),
             // An empty password is legitimate (anonymous clients send one).
             Verb::Pass => Command::Pass(arg),
-            Verb::Acct => Command::Acct(required?),
-            Verb::Quit => none(Command::Quit)?,
-            Verb::Rein => none(Command::Rein)?,
-            Verb::Noop => none(Command::Noop)?,
-            Verb::Syst => none(Command::Syst)?,
+            Verb::Acct => Command::Acct(arg),
+            Verb::Quit => Command::Quit,
+            Verb::Rein => Command::Rein,
+            Verb::Noop => Command::Noop,
+            Verb::Syst => Command::Syst,
             Verb::Stat => Command::Stat(optional),
             Verb::Help => Command::Help(optional),
-            Verb::Feat => none(Command::Feat)?,
-            Verb::Opts => Command::Opts(required?),
-            Verb::Pwd => none(Command::Pwd)?,
-            Verb::Cwd => Command::Cwd(required?),
-            Verb::Cdup => none(Command::Cdup)?,
-            Verb::Mkd => Command::Mkd(required?),
-            Verb::Rmd => Command::Rmd(required?),
-            Verb::Dele => Command::Dele(required?),
-            Verb::Rnfr => Command::Rnfr(required?),
-            Verb::Rnto => Command::Rnto(required?),
-            Verb::Size => Command::Size(required?),
-            Verb::Mdtm => Command::Mdtm(required?),
+            Verb::Feat => Command::Feat,
+            Verb::Opts => Command::Opts(arg),
+            Verb::Pwd => Command::Pwd,
+            Verb::Cwd => Command::Cwd(arg),
+            Verb::Cdup => Command::Cdup,
+            Verb::Mkd => Command::Mkd(arg),
+            Verb::Rmd => Command::Rmd(arg),
+            Verb::Dele => Command::Dele(arg),
+            Verb::Rnfr => Command::Rnfr(arg),
+            Verb::Rnto => Command::Rnto(arg),
+            Verb::Size => Command::Size(arg),
+            Verb::Mdtm => Command::Mdtm(arg),
             Verb::Mfmt => {
-                let (time, path) = split_word(required?).ok_or(bad)?;
+                let (time, path) = split_word(arg).ok_or(bad)?;
                 let modified = crate::listing::parse_timestamp(time).ok_or(bad)?;
                 Command::Mfmt { modified, path }
             }
-            Verb::Type => Command::Type(parse_type(trim(required?))?),
-            Verb::Mode => match trim(required?) {
+            Verb::Type => Command::Type(parse_type(trim(arg))?),
+            Verb::Mode => match trim(arg) {
                 b"S" | b"s" => Command::ModeStream,
                 b"B" | b"b" | b"C" | b"c" => return Err(ParseError::UnsupportedParameter(verb)),
                 _ => return Err(bad),
             },
-            Verb::Stru => match trim(required?) {
+            Verb::Stru => match trim(arg) {
                 b"F" | b"f" => Command::StruFile,
                 b"R" | b"r" | b"P" | b"p" => return Err(ParseError::UnsupportedParameter(verb)),
                 _ => return Err(bad),
             },
-            Verb::Rest => Command::Rest(parse_decimal(trim(required?)).ok_or(bad)?),
-            Verb::Pasv => none(Command::Pasv)?,
+            Verb::Rest => Command::Rest(parse_decimal(trim(arg)).ok_or(bad)?),
+            Verb::Pasv => Command::Pasv,
             Verb::Epsv => Command::Epsv(match optional.map(trim) {
                 None => EpsvArgument::None,
                 Some(a) if a.eq_ignore_ascii_case(b"ALL") => EpsvArgument::All,
@@ -488,32 +510,98 @@ impl<'a> Command<'a> {
                 }
                 Some(_) => return Err(bad),
             }),
-            Verb::Port => Command::Port(address::parse_host_port(required?).map_err(|_| bad)?),
-            Verb::Eprt => Command::Eprt(address::parse_eprt_argument(required?).map_err(
-                |e| match e {
+            Verb::Port => Command::Port(address::parse_host_port(arg).map_err(|_| bad)?),
+            Verb::Eprt => {
+                Command::Eprt(address::parse_eprt_argument(arg).map_err(|e| match e {
                     AddressError::UnsupportedProtocol => ParseError::UnsupportedProtocol(verb),
                     AddressError::Malformed(_) => bad,
-                },
-            )?),
-            Verb::Retr => Command::Retr(required?),
-            Verb::Stor => Command::Stor(required?),
+                })?)
+            }
+            Verb::Retr => Command::Retr(arg),
+            Verb::Stor => Command::Stor(arg),
             Verb::Stou => Command::Stou,
-            Verb::Appe => Command::Appe(required?),
+            Verb::Appe => Command::Appe(arg),
             Verb::List => Command::List(ListArgument::parse(optional)),
             Verb::Nlst => Command::Nlst(ListArgument::parse(optional)),
             Verb::Mlsd => Command::Mlsd(optional),
             Verb::Mlst => Command::Mlst(optional),
-            Verb::Abor => none(Command::Abor)?,
+            Verb::Abor => Command::Abor,
             // ALLO's argument is advisory; any form is accepted and ignored.
             Verb::Allo => Command::Allo,
-            Verb::Site => parse_site(required?)?,
-            Verb::Host => Command::Host(trim(required?)),
-            Verb::Auth => Command::Auth(trim(required?)),
-            Verb::Pbsz => Command::Pbsz(trim(required?)),
-            Verb::Prot => Command::Prot(trim(required?)),
-            Verb::Ccc => none(Command::Ccc)?,
+            Verb::Site => parse_site(arg)?,
+            Verb::Host => Command::Host(trim(arg)),
+            Verb::Auth => Command::Auth(trim(arg)),
+            Verb::Pbsz => Command::Pbsz(trim(arg)),
+            Verb::Prot => Command::Prot(trim(arg)),
+            Verb::Ccc => Command::Ccc,
             Verb::Unimplemented => return Err(ParseError::NotImplemented),
         })
+    }
+}
+
+/// What a verb's argument may be; checked once, before the verb's own parsing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Argument {
+    /// Needed: a missing or blank one is `501`.
+    Required,
+    /// None: anything but blanks is `501`.
+    None,
+    /// Optional, or any (PASS, ALLO, STOU), or never looked at (502).
+    Any,
+}
+
+impl Verb {
+    fn argument(self) -> Argument {
+        // The arms follow the variants' order: two comparisons.
+        match self {
+            Verb::User
+            | Verb::Acct
+            | Verb::Opts
+            | Verb::Cwd
+            | Verb::Mkd
+            | Verb::Rmd
+            | Verb::Dele
+            | Verb::Rnfr
+            | Verb::Rnto
+            | Verb::Size
+            | Verb::Mdtm
+            | Verb::Mfmt
+            | Verb::Type
+            | Verb::Mode
+            | Verb::Stru
+            | Verb::Rest
+            | Verb::Port
+            | Verb::Eprt
+            | Verb::Retr
+            | Verb::Stor
+            | Verb::Appe
+            | Verb::Site
+            | Verb::Host
+            | Verb::Auth
+            | Verb::Pbsz
+            | Verb::Prot => Argument::Required,
+            Verb::Quit
+            | Verb::Rein
+            | Verb::Noop
+            | Verb::Syst
+            | Verb::Feat
+            | Verb::Pwd
+            | Verb::Cdup
+            | Verb::Pasv
+            | Verb::Abor
+            | Verb::Ccc => Argument::None,
+            Verb::Pass
+            | Verb::Stat
+            | Verb::Help
+            | Verb::Epsv
+            | Verb::Stou
+            | Verb::List
+            | Verb::Nlst
+            | Verb::Mlsd
+            | Verb::Mlst
+            | Verb::Allo
+            | Verb::Unimplemented => Argument::Any,
+        }
     }
 }
 

@@ -20,6 +20,8 @@
 
 use alloc::vec::Vec;
 
+use crate::command::{Command, ParseError};
+
 const IAC: u8 = 255;
 const WILL: u8 = 251;
 const DONT: u8 = 254;
@@ -35,6 +37,18 @@ pub enum Frame<'a> {
     NeedMore,
     /// The line passed the limit: reply `500`; the rest of it, up to its LF,
     /// will be discarded without being buffered.
+    TooLong,
+}
+
+/// What [`ControlReader::next_command`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next<'a> {
+    /// A complete line, parsed: [`Command::parse`] of what
+    /// [`Frame::Line`] would have held.
+    Command(Result<Command<'a>, ParseError>),
+    /// All input consumed; the line is not complete yet.
+    NeedMore,
+    /// As [`Frame::TooLong`].
     TooLong,
 }
 
@@ -129,6 +143,56 @@ impl ControlReader {
             return (lf + 1, Frame::Line(strip_cr(&input[..lf])));
         }
         self.next_line_slow(input)
+    }
+
+    /// [`next_line`](Self::next_line) and [`Command::parse`] in one pass:
+    /// the first eight bytes are loaded once, for the verb and for the line
+    /// end's search, and a line whole in `input` with no Telnet command in
+    /// it is parsed where it lies. Anything else (a partial line, IAC, an
+    /// over-long line, a kept line) takes `next_line`'s way.
+    ///
+    /// ```
+    /// use ftpwire_core::command::Command;
+    /// use ftpwire_core::control::{ControlReader, Next};
+    /// let mut reader = ControlReader::new(4096);
+    /// let input = b"RETR a.txt\r\nNO";
+    /// let (used, next) = reader.next_command(input);
+    /// assert_eq!((used, next), (12, Next::Command(Ok(Command::Retr(b"a.txt")))));
+    /// assert_eq!(reader.next_command(&input[used..]), (2, Next::NeedMore));
+    /// assert_eq!(reader.next_command(b"OP\r\n"), (4, Next::Command(Ok(Command::Noop))));
+    /// ```
+    #[inline]
+    pub fn next_command<'a>(&'a mut self, input: &'a [u8]) -> (usize, Next<'a>) {
+        // Non-short-circuit `|`: one test of the flags, not four branches.
+        if !(self.replay | self.discarding | (self.telnet != Telnet::Data))
+            && (self.returned || self.line.is_empty())
+            && let Some(lf) = find_line_end(input)
+            && lf < self.limit
+            // `ABOR` CR followed by more than the LF ends at its CR.
+            && !(lf > 5 && input[4] == b'\r')
+        {
+            if self.returned {
+                self.line.clear();
+                self.returned = false;
+            }
+            let line = match &input[..lf] {
+                [line @ .., b'\r'] => line,
+                line => line,
+            };
+            return (lf + 1, Next::Command(Command::parse_inline(line)));
+        }
+        self.next_command_slow(input)
+    }
+
+    #[inline(never)]
+    fn next_command_slow<'a>(&'a mut self, input: &'a [u8]) -> (usize, Next<'a>) {
+        let (used, frame) = self.next_line(input);
+        let next = match frame {
+            Frame::Line(line) => Next::Command(Command::parse(line)),
+            Frame::NeedMore => Next::NeedMore,
+            Frame::TooLong => Next::TooLong,
+        };
+        (used, next)
     }
 
     /// Whether `input` starts with `ABOR` CR (out of line: the fast path
@@ -235,17 +299,9 @@ impl ControlReader {
 /// `u64`: command lines are a few dozen bytes, where a call into `memchr2`
 /// costs more than the search itself.
 fn find_lf_or_iac(input: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
     let mut rest = input;
     while let Some((&chunk, tail)) = rest.split_first_chunk::<8>() {
-        let word = u64::from_le_bytes(chunk);
-        // Zero bytes where the LFs and the IACs are. `(v - 1) & !v` sets the
-        // high bit of a zero byte; a borrow can flag bytes after the first
-        // zero byte too, but never one before it, and only the first counts.
-        let (lf, iac) = (word ^ LFS, !word);
-        let found = (lf.wrapping_sub(ONES) & !lf | iac.wrapping_sub(ONES) & !iac) & HIGHS;
+        let found = lf_or_iac(u64::from_le_bytes(chunk));
         if found != 0 {
             let at = input.len() - rest.len();
             return Some(at + (found.trailing_zeros() / 8) as usize);
@@ -256,6 +312,54 @@ fn find_lf_or_iac(input: &[u8]) -> Option<usize> {
     rest.iter()
         .position(|&b| b == b'\n' || b == IAC)
         .map(|i| at + i)
+}
+
+/// The index of the LF ending the first line of `input`, if no IAC comes
+/// before it. Eight bytes at a time, with a test that finds the first LF or
+/// byte over 0x7F (IAC, or UTF-8 in a file name) in four operations: for
+/// bytes below 0x80, `(b ^ LF) - 1` has its high bit set only where `b` is
+/// LF, and no borrow crosses a byte before the first one found.
+#[inline(always)]
+fn find_line_end(input: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
+    let (words, _) = input.as_chunks::<8>();
+    for (i, bytes) in words.iter().enumerate() {
+        let word = u64::from_le_bytes(*bytes);
+        let found = ((word ^ LFS).wrapping_sub(ONES) | word) & HIGHS;
+        if found != 0 {
+            let at = (found.trailing_zeros() / 8) as usize;
+            return match bytes[at] {
+                b'\n' => Some(i * 8 + at),
+                IAC => None,
+                _ => find_line_end_exact(input, i * 8),
+            };
+        }
+    }
+    find_line_end_exact(input, words.len() * 8)
+}
+
+/// [`find_line_end`] from `at` on, past bytes over 0x7F that are not IAC,
+/// and in the last bytes of `input`, fewer than eight.
+#[cold]
+#[inline(never)]
+fn find_line_end_exact(input: &[u8], at: usize) -> Option<usize> {
+    let end = at + find_lf_or_iac(&input[at..])?;
+    (input[end] == b'\n').then_some(end)
+}
+
+/// High bits set in the bytes of `word` that are LF or IAC. `(v - 1) & !v`
+/// sets the high bit of a zero byte of `v`; a borrow can flag bytes after
+/// the first zero byte too, but never one before it, and only the first
+/// counts.
+#[inline(always)]
+fn lf_or_iac(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
+    let (lf, iac) = (word ^ LFS, !word);
+    (lf.wrapping_sub(ONES) & !lf | iac.wrapping_sub(ONES) & !iac) & HIGHS
 }
 
 fn is_abor(line: &[u8]) -> bool {
@@ -272,6 +376,8 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
+    use alloc::string::String;
     use alloc::vec;
     use proptest::prelude::*;
 
@@ -439,7 +545,115 @@ mod tests {
         }
     }
 
+    /// What `next_command` finds in `chunks`, and what `next_line` then
+    /// `Command::parse` find: with a line kept and offered again wherever
+    /// `keep` says (as the session does while a transfer runs).
+    fn both_ways(limit: usize, chunks: &[&[u8]], keep: &[bool]) -> [Vec<String>; 2] {
+        let mut fused = Vec::new();
+        let mut two_pass = Vec::new();
+        // A kept line is offered again at once, and then runs.
+        let (mut one, mut two) = (ControlReader::new(limit), ControlReader::new(limit));
+        let mut keeps = keep.iter().cycle();
+        let mut kept_one = false;
+        let mut keeps_two = keep.iter().cycle();
+        let mut kept_two = false;
+        for chunk in chunks {
+            let (mut rest_one, mut rest_two) = (*chunk, *chunk);
+            while !rest_one.is_empty() || one.has_replay() {
+                let (used, next) = one.next_command(rest_one);
+                let kept = matches!(next, Next::Command(_))
+                    && !kept_one
+                    && *keeps.next().unwrap_or(&false);
+                kept_one = kept;
+                fused.push(format!("{used} {next:?}"));
+                if kept && !one.replay() {
+                    continue;
+                }
+                rest_one = &rest_one[used..];
+            }
+            while !rest_two.is_empty() || two.has_replay() {
+                let (used, frame) = two.next_line(rest_two);
+                let next = match frame {
+                    Frame::Line(line) => Next::Command(Command::parse(line)),
+                    Frame::NeedMore => Next::NeedMore,
+                    Frame::TooLong => Next::TooLong,
+                };
+                let kept = matches!(next, Next::Command(_))
+                    && !kept_two
+                    && *keeps_two.next().unwrap_or(&false);
+                kept_two = kept;
+                two_pass.push(format!("{used} {next:?}"));
+                if kept && !two.replay() {
+                    continue;
+                }
+                rest_two = &rest_two[used..];
+            }
+        }
+        [fused, two_pass]
+    }
+
+    #[test]
+    fn one_pass_parses_what_two_passes_do() {
+        let input: &[u8] = b"NOOP\r\nRETR a b.txt\r\nPWD\r\n\r\nfoo\nTYPE I\r\nABOR\rNOOP\r\n\
+            RETR \xc3\xa9t\xc3\xa9\r\nST\xffOR x\r\nLIST -la\r\nCWD \r\nQUIT   \r\n";
+        let [fused, two_pass] = both_ways(4096, &[input], &[false]);
+        assert_eq!(fused, two_pass);
+        let expected = [
+            "6 Command(Ok(Noop))",
+            "14 Command(Ok(Retr([97, 32, 98, 46, 116, 120, 116])))",
+            "5 Command(Ok(Pwd))",
+            "2 Command(Err(UnknownVerb))",
+            "4 Command(Err(UnknownVerb))",
+            "8 Command(Ok(Type(Image)))",
+            // ABOR ends at its CR (the slow way).
+            "5 Command(Ok(Abor))",
+            "6 Command(Ok(Noop))",
+            // UTF-8 (bytes over 0x7F) in the argument.
+            "12 Command(Ok(Retr([195, 169, 116, 195, 169])))",
+            // The IAC is dropped by the Telnet filter (the slow way).
+            "9 Command(Ok(Stor([120])))",
+            "10 Command(Ok(List(ListArgument { path: None, all: true })))",
+            "6 Command(Err(BadArgument(Cwd)))",
+            "9 Command(Ok(Quit))",
+        ];
+        assert_eq!(fused, expected);
+    }
+
     proptest! {
+        #[test]
+        fn one_pass_matches_two_passes_however_the_input_is_cut(
+            input in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'\r'), Just(b'\n'), Just(0xffu8), Just(0xf4u8), Just(b' '), Just(0xc3u8),
+                    Just(b'A'), Just(b'B'), Just(b'O'), Just(b'R'),
+                    Just(b'N'), Just(b'P'), Just(b'S'), Just(b'T'),
+                    any::<u8>()
+                ], 0..300),
+            verbs in proptest::collection::vec(
+                prop_oneof![Just(&b"RETR x\r\n"[..]), Just(&b"NOOP\r\n"[..]), Just(&b"ABOR\r"[..]),
+                    Just(&b"PWD\r\n"[..]), Just(&b"TYPE I\r\n"[..]), Just(&b"STAT\r\n"[..])], 0..8),
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+            keep in proptest::collection::vec(any::<bool>(), 1..4),
+            limit in prop_oneof![Just(16usize), Just(4096)],
+        ) {
+            let mut input = input;
+            for (i, verb) in verbs.iter().enumerate() {
+                let at = (i * 37) % (input.len() + 1);
+                input.splice(at..at, verb.iter().copied());
+            }
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut start = 0;
+            for p in points {
+                chunks.push(&input[start..p]);
+                start = p;
+            }
+            chunks.push(&input[start..]);
+            let [fused, two_pass] = both_ways(limit, &chunks, &keep);
+            prop_assert_eq!(fused, two_pass);
+        }
+
         #[test]
         fn lf_or_iac_search_matches_a_plain_scan(
             input in proptest::collection::vec(

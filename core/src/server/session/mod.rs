@@ -12,7 +12,7 @@ use super::event::*;
 use crate::Instant;
 use crate::address::{self, PassiveAddress, PassiveChoice};
 use crate::command::{Command, EpsvArgument, ListArgument, ParseError, TransferType, Verb};
-use crate::control::{ControlReader, Frame};
+use crate::control::{ControlReader, Next};
 use crate::listing::{self, FileKind, ListFilter, ListFormat, Metadata};
 use crate::path;
 use crate::reply;
@@ -435,15 +435,15 @@ impl ServerSession {
     fn run_lines(&mut self, data: &[u8]) -> usize {
         let mut used = 0;
         while self.state.reads_commands() && (used < data.len() || self.reader.has_replay()) {
-            let (n, frame) = self.reader.next_line(&data[used..]);
-            match frame {
-                Frame::NeedMore => {}
-                Frame::TooLong => {
+            let (n, next) = self.reader.next_command(&data[used..]);
+            match next {
+                Next::NeedMore => {}
+                Next::TooLong => {
                     self.state.reply(500, "Command line too long.");
                     self.state.notice(QueuedNotice::LineTooLong);
                 }
-                Frame::Line(line) => {
-                    if !self.state.runs_now(line) {
+                Next::Command(parsed) => {
+                    if !self.state.runs_now(&parsed) {
                         // Wait for the transfer to end; keep the line.
                         if self.reader.replay() {
                             used += n;
@@ -453,7 +453,7 @@ impl ServerSession {
                         }
                         break;
                     }
-                    self.state.dispatch(line);
+                    self.state.dispatch(parsed);
                 }
             }
             used += n;
@@ -963,14 +963,12 @@ impl State {
     }
 
     /// During a transfer only ABOR, STAT and NOOP run; the rest wait for its end.
-    fn runs_now(&self, line: &[u8]) -> bool {
-        if !matches!(self.waiting, Waiting::Transfer(_)) {
-            return true;
-        }
-        matches!(
-            Command::parse(line),
-            Ok(Command::Abor | Command::Stat(None) | Command::Noop)
-        )
+    fn runs_now(&self, parsed: &Result<Command<'_>, ParseError>) -> bool {
+        !matches!(self.waiting, Waiting::Transfer(_))
+            || matches!(
+                parsed,
+                Ok(Command::Abor | Command::Stat(None) | Command::Noop)
+            )
     }
 
     /// Which host answer the session waits for, if one bounded by the
@@ -1060,9 +1058,9 @@ impl State {
     }
 
     /// Runs one command line.
-    fn dispatch(&mut self, line: &[u8]) {
+    fn dispatch(&mut self, parsed: Result<Command<'_>, ParseError>) {
         self.last_activity = self.now;
-        let command = match Command::parse(line) {
+        let command = match parsed {
             Ok(command) => command,
             Err(error) => return self.refuse(error),
         };
