@@ -54,9 +54,65 @@ pub(crate) fn resolve_normalized(
 /// `arg`'s components after the components already in `cwd`.
 fn join(cwd: &[u8], arg: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
     out.clear();
-    if !arg.starts_with(b"/") && cwd != b"/" {
+    let absolute = arg.starts_with(b"/");
+    if !absolute && cwd != b"/" {
         out.extend_from_slice(cwd);
     }
+    if is_plain(arg) {
+        // Its components are all names: appended whole, as they are.
+        if !absolute {
+            out.push(b'/');
+        }
+        out.extend_from_slice(arg);
+        return Ok(());
+    }
+    join_components(arg, out)
+}
+
+/// Whether `arg` is names joined by single slashes (absolute or not), none
+/// starting with `.`, no NUL, no trailing slash: what nearly every client
+/// sends, and what normalizing leaves as it is. Eight bytes at a time:
+/// only slashes and NULs need a look.
+fn is_plain(arg: &[u8]) -> bool {
+    const LOWS: u64 = u64::from_le_bytes([0x7F; 8]);
+    const SLASHES: u64 = u64::from_le_bytes([b'/'; 8]);
+    /// High bits exactly where `v` has zero bytes (no borrow between bytes).
+    fn zero_bytes(v: u64) -> u64 {
+        !(((v & LOWS).wrapping_add(LOWS)) | v | LOWS)
+    }
+    // A slash is fine when a byte other than `/` and `.` follows it.
+    let after_slash = |at: usize| matches!(arg.get(at + 1), Some(&b) if b != b'/' && b != b'.');
+    let relative = match arg {
+        [] | [b'.', ..] => return false,
+        [b'/', ..] => after_slash(0),
+        _ => true,
+    };
+    if !relative {
+        return false;
+    }
+    let (words, tail) = arg.as_chunks::<8>();
+    for (i, bytes) in words.iter().enumerate() {
+        let word = u64::from_le_bytes(*bytes);
+        let mut found = zero_bytes(word ^ SLASHES) | zero_bytes(word);
+        while found != 0 {
+            let at = i * 8 + (found.trailing_zeros() / 8) as usize;
+            if arg[at] == 0 || !after_slash(at) {
+                return false;
+            }
+            found &= found - 1;
+        }
+    }
+    let start = words.len() * 8;
+    tail.iter().enumerate().all(|(i, &b)| match b {
+        0 => false,
+        b'/' => after_slash(start + i),
+        _ => true,
+    })
+}
+
+/// [`join`]'s general case: component by component.
+#[inline(never)]
+fn join_components(arg: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
     // One pass over the argument: components between slashes, NUL refused.
     let mut start = 0;
     for (at, &byte) in arg.iter().enumerate() {

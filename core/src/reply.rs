@@ -47,6 +47,9 @@ pub fn write_quoted_path(out: &mut Vec<u8>, code: u16, path: &[u8], rest: &str) 
 /// §3.2) and an LF, which no reply line can carry, as NUL, so a file name
 /// can never end the line or forge a reply.
 pub fn write_path(out: &mut Vec<u8>, path: &[u8]) {
+    if memchr::memchr2(b'\r', b'\n', path).is_none() {
+        return out.extend_from_slice(path);
+    }
     for &b in path {
         match b {
             b'\r' => out.extend_from_slice(b"\r\0"),

@@ -81,12 +81,72 @@ proptest! {
 
     /// A cwd that is not normalized (a caller's mistake) is normalized on the way.
     #[test]
+    fn plain_arguments_join_as_their_components_do(
+        cwd_parts in proptest::collection::vec("[a-z]{1,3}", 0..3),
+        arg in proptest::collection::vec(prop_oneof![
+            Just(b'/'), Just(b'/'), Just(b'.'), Just(b'a'), Just(b'b'), Just(0u8), Just(0xffu8)
+        ], 0..40),
+    ) {
+        let cwd: Vec<u8> = if cwd_parts.is_empty() {
+            b"/".to_vec()
+        } else {
+            cwd_parts.iter().flat_map(|p| [b"/".as_slice(), p.as_bytes()].concat()).collect()
+        };
+        let mut fast = Vec::new();
+        let fast_result = join(&cwd, &arg, &mut fast);
+        // The general case alone, as `join` did before its fast path.
+        let mut general = Vec::new();
+        if !arg.starts_with(b"/") && cwd != b"/" {
+            general.extend_from_slice(&cwd);
+        }
+        let general_result = join_components(&arg, &mut general);
+        prop_assert_eq!(fast_result, general_result);
+        if fast_result.is_ok() {
+            prop_assert_eq!(fast, general);
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(cwd: Vec<u8>, arg: Vec<u8>) {
         let mut out = Vec::new();
         match resolve(&cwd, &arg, &mut out) {
             Ok(()) => prop_assert!(out.starts_with(b"/")),
             Err(PathError::Nul) => prop_assert!(arg.contains(&0)),
         }
+    }
+}
+
+#[test]
+fn plain_arguments_are_told_apart() {
+    for plain in [
+        &b"a"[..],
+        b"a/b.txt",
+        b"/a/b",
+        b"dir/sub/file_012.txt",
+        b"a b/c d",
+        b"0123456/89abcdef/x",
+    ] {
+        assert!(is_plain(plain), "{plain:?}");
+    }
+    for not in [
+        &b""[..],
+        b"/",
+        b".",
+        b"..",
+        b"./a",
+        b"a/",
+        b"a//b",
+        b"a/./b",
+        b"a/../b",
+        b"a/.env",
+        b"/.",
+        b"a\0b",
+        b"0123456/89abcdef/",
+        b"0123456\0",
+        b"01234567/",
+        b"01234567//x",
+    ] {
+        assert!(!is_plain(not), "{not:?}");
     }
 }
 

@@ -150,11 +150,13 @@ impl State {
             Advertise::Epsv => {
                 let port = self.advertised(port, true, self.local.ip()).port();
                 self.data = DataSetup::Passive;
+                // Written directly: `write!` costs more than the rest of
+                // an EPSV, the commonest command of a session.
                 reply::write_code(&mut self.out, 229, b' ');
-                let _ = write!(
-                    Bytes(&mut self.out),
-                    "Entering Extended Passive Mode (|||{port}|)\r\n"
-                );
+                self.out
+                    .extend_from_slice(b"Entering Extended Passive Mode (|||");
+                reply::write_decimal(&mut self.out, u64::from(port));
+                self.out.extend_from_slice(b"|)\r\n");
                 return;
             }
             Advertise::PasvLocal => self.local.ip(),

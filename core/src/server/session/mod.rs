@@ -1177,10 +1177,9 @@ impl State {
             Command::Rest(offset) => {
                 self.rest = offset;
                 reply::write_code(&mut self.out, 350, b' ');
-                let _ = write!(
-                    Bytes(&mut self.out),
-                    "Restarting at {offset}; send RETR or STOR.\r\n"
-                );
+                self.out.extend_from_slice(b"Restarting at ");
+                reply::write_decimal(&mut self.out, offset);
+                self.out.extend_from_slice(b"; send RETR or STOR.\r\n");
             }
             Command::Pasv => self.pasv(),
             Command::Epsv(arg) => self.epsv(arg),
