@@ -19,6 +19,7 @@ use ftpwire_backend::native::tls::SessionTls;
 use ftpwire_backend::native::transfer::{
     CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
 };
+use ftpwire_backend::served::listing::Listing;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferId, TransferKind};
 use futures_rustls::TlsAcceptor;
 use futures_rustls::server::TlsStream;
@@ -37,6 +38,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// 4.1-4.3 (std, which reads the file itself: 3.8-4.9). 512 KiB per
 /// running transfer.
 const FILE_PIPE: usize = 4 * CHUNK_SIZE;
+
+/// What a listing formats between two yields to the executor.
+const LISTING_CHUNK: usize = 16 * 1024;
 
 /// Pause after a failed passive accept (EMFILE fails again at once).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -325,6 +329,7 @@ async fn move_data(
 ) -> Result<u64, TransferError> {
     match stream {
         Stream::Download(file) => send(file, data, ascii, progress).await,
+        Stream::Listing(listing) => send_listing(*listing, data, ascii, progress).await,
         Stream::Upload(file) => receive(data, file, ascii, progress).await,
         // Moved by the kernel ([`kernel`]), never here.
         Stream::Local(_) => Err(TransferError::File(ftpwire_core::server::FileError::Local)),
@@ -446,6 +451,34 @@ async fn send(
         // Stored bytes, the figure the core checks against the file's size.
         sent += n as u64;
         progress.store(sent, Ordering::Relaxed);
+    }
+}
+
+/// A listing, formatted here on the executor (its entries are in memory):
+/// through [`smol::Unblock`] every chunk would cross to a pool thread and
+/// back. A chunk is a few hundred lines; the task yields after each, so a
+/// huge directory does not hold the executor.
+async fn send_listing(
+    mut listing: Listing,
+    data: &mut DataStream,
+    ascii: bool,
+    progress: &AtomicU64,
+) -> Result<u64, TransferError> {
+    let mut buf = vec![0; LISTING_CHUNK];
+    let mut outbound = Outbound::new(ascii);
+    let mut sent = 0u64;
+    loop {
+        let n = std::io::Read::read(&mut listing, &mut buf)
+            .map_err(|e| TransferError::File(file_error(&e)))?;
+        if n == 0 {
+            return Ok(sent);
+        }
+        data.write_all(outbound.convert(&buf[..n]))
+            .await
+            .map_err(|_| TransferError::ConnectionLost)?;
+        sent += n as u64;
+        progress.store(sent, Ordering::Relaxed);
+        smol::future::yield_now().await;
     }
 }
 

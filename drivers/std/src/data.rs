@@ -449,6 +449,9 @@ pub(crate) fn run(
                     Stream::Download(mut file) => {
                         send(&mut *file, &mut wire, job.ascii, &abort, &progress)
                     }
+                    Stream::Listing(mut listing) => {
+                        send(&mut *listing, &mut wire, job.ascii, &abort, &progress)
+                    }
                     Stream::Upload(mut file) => {
                         receive(&mut wire, &mut *file, job.ascii, &abort, &progress)
                     }

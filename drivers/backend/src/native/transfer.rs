@@ -157,7 +157,7 @@ impl TransferJob {
             } => {
                 let listing =
                     Listing::open(storage, path, *format, *filter, !read_only, now_unix())?;
-                (Stream::Download(Box::new(listing)), None, None)
+                (Stream::Listing(Box::new(listing)), None, None)
             }
             Open::Write { path, mode } => {
                 let mode = match *mode {
@@ -184,8 +184,12 @@ impl TransferJob {
 
 /// The storage end of a transfer.
 pub enum Stream {
-    /// Bytes to send: a file (RETR) or a listing.
+    /// Bytes to send: a file (RETR).
     Download(FileReader),
+    /// A listing's lines, formatted from entries already in memory: reading
+    /// it never blocks, so an async driver reads it where it runs rather
+    /// than through a thread pool.
+    Listing(Box<Listing>),
     /// Where received bytes go.
     Upload(FileWriter),
     /// A local file of a TYPE I RETR or STOR ([`over`](Self::over)).
@@ -211,6 +215,7 @@ impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Stream::Download(_) => f.write_str("Stream::Download"),
+            Stream::Listing(_) => f.write_str("Stream::Listing"),
             Stream::Upload(_) => f.write_str("Stream::Upload"),
             Stream::Local(direct) => f.debug_tuple("Stream::Local").field(direct).finish(),
         }
