@@ -29,6 +29,7 @@ driver_matrix!(
     tls_before_the_command_on_retr_stor_and_list,
     tls_before_a_refused_retr_serves_the_next_transfer,
     tls_before_the_command_under_session_reuse,
+    a_handshake_in_flight_when_the_command_comes_is_finished,
     aioftp_transfers_over_implicit_ftps,
 );
 
@@ -146,6 +147,54 @@ fn tls_before_the_command_on_retr_stor_and_list(driver: &'static str) {
 
 /// The early-secured connection is not used up by a 550 before it: it
 /// carries the next RETR.
+/// The client's TLS handshake on the data connection is in flight (the
+/// server's flight received, the client's Finished not yet sent) when RETR
+/// comes: the server finishes it and serves the transfer. The smol driver
+/// dropped it (425) when the command came mid-handshake.
+fn a_handshake_in_flight_when_the_command_comes_is_finished(driver: &'static str) {
+    let certificate = Certificate::generate();
+    let (server, mut control) = protected_session(driver, &certificate, &[]);
+    let port = control.epsv();
+    let mut data =
+        TcpStream::connect_timeout(&SocketAddr::new(server.addr.ip(), port), REPLY_TIMEOUT)
+            .expect("connect to EPSV");
+    data.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    let mut tls = control.data_client();
+    // The ClientHello out, then the server's flight in, until our
+    // Finished is all that is left to send.
+    while tls.wants_write() {
+        tls.write_tls(&mut data).expect("send the ClientHello");
+    }
+    while !tls.wants_write() {
+        tls.read_tls(&mut data)
+            .expect("read the server's handshake flight");
+        tls.process_new_packets()
+            .expect("the server's handshake flight");
+    }
+    control.send("RETR down.bin");
+    // A server that dropped the handshake at the command refuses now; one
+    // that waits for it says nothing until the handshake ends.
+    if let Some(early) = control.reply_within(std::time::Duration::from_millis(500)) {
+        panic!("a reply before the data connection's handshake ended: {early:?}");
+    }
+    while tls.wants_write() {
+        tls.write_tls(&mut data).expect("send our Finished");
+    }
+    let started = control.reply();
+    assert_eq!(
+        started.code, 150,
+        "RETR after the handshake ended: {started:?}"
+    );
+    let mut data = rustls::StreamOwned::new(tls, data);
+    let bytes = read_protected(&mut data);
+    assert_eq!(control.reply().code, 226);
+    assert_same_bytes(
+        &bytes,
+        payload(),
+        "RETR over a handshake finished after the command",
+    );
+}
+
 fn tls_before_a_refused_retr_serves_the_next_transfer(driver: &'static str) {
     let certificate = Certificate::generate();
     let (server, mut control) = protected_session(driver, &certificate, &[]);

@@ -157,6 +157,52 @@ impl TlsControl {
         self.reply()
     }
 
+    /// Sends `line` + CRLF without waiting for its reply.
+    #[allow(dead_code)]
+    pub fn send(&mut self, line: &str) {
+        let stream = self.stream.get_mut();
+        stream
+            .write_all(format!("{line}\r\n").as_bytes())
+            .and_then(|()| stream.flush())
+            .unwrap_or_else(|e| panic!("sending {line:?} under TLS: {e}"));
+    }
+
+    /// The reply if one starts within `wait`, else `None` (nothing sent).
+    #[allow(dead_code)]
+    pub fn reply_within(&mut self, wait: std::time::Duration) -> Option<Reply> {
+        use std::io::BufRead;
+        self.stream
+            .get_ref()
+            .sock
+            .set_read_timeout(Some(wait))
+            .unwrap();
+        let started = match self.stream.fill_buf() {
+            Ok(bytes) => !bytes.is_empty(),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                false
+            }
+            Err(e) => panic!("waiting for a reply under TLS: {e}"),
+        };
+        self.stream
+            .get_ref()
+            .sock
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .unwrap();
+        started.then(|| self.reply())
+    }
+
+    /// A TLS client for a data connection, with this control connection's
+    /// session cache, for a handshake driven step by step.
+    #[allow(dead_code)]
+    pub fn data_client(&self) -> ClientConnection {
+        ClientConnection::new(self.config.clone(), localhost()).unwrap()
+    }
+
     /// Reads one complete reply.
     pub fn reply(&mut self) -> Reply {
         read_reply(&mut self.stream)

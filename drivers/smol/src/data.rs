@@ -179,16 +179,14 @@ async fn take_early(
     // The command is unknown yet: the upload configuration (no session
     // tickets), which suits a download as well; tickets on an upload's
     // connection can cut off its end (see tls.rs).
-    // An early handshake that never ends is bounded by the session's own
-    // deadline for the transfer (the claim ends this task then).
-    let handshake = async { Some(secure(tcp, &tls, TransferKind::Store).await) };
-    let given_up = async {
-        let _ = claimed.recv().await;
-        None
-    };
-    Some(match handshake.or(given_up).await {
-        Some(Ok(stream)) => EarlyData::Secured(stream),
-        Some(Err(_)) | None => EarlyData::Failed,
+    // A handshake under way when the command comes is finished, not
+    // dropped: the claim waits for it. One that never ends is bounded by
+    // the session's deadline for the transfer, whose end drops the
+    // transfer and with it this task; a new port or the session's end
+    // drops it too.
+    Some(match secure(tcp, &tls, TransferKind::Store).await {
+        Ok(stream) => EarlyData::Secured(stream),
+        Err(_) => EarlyData::Failed,
     })
 }
 
