@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { once } from 'node:events';
+import { Duplex } from 'node:stream';
 import { RawClient, makeCertificate, run, startServer } from './host.mjs';
 
 const CONTENT = 'kept listener\n'.repeat(1000);
@@ -41,6 +42,54 @@ async function readAll(socket) {
 }
 
 const epsvPort = (reply) => Number(/\|\|\|(\d+)\|/.exec(reply)[1]);
+
+/**
+ * A TLS client's transport over `socket` that sends its first write (the
+ * ClientHello) and holds back the rest (its Finished) until `release()`:
+ * 'held' says the client has the server's flight and is finishing.
+ */
+class HoldingTransport extends Duplex {
+  constructor(socket) {
+    // Its end is the TLS socket's end, both ways, as a socket's would be.
+    super({ allowHalfOpen: false });
+    this.socket = socket;
+    this.writes = 0;
+    this.held = [];
+    this.released = false;
+    socket.on('data', (chunk) => {
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (error) => this.destroy(error));
+    socket.on('close', () => this.destroy());
+  }
+
+  _read() {
+    this.socket.resume();
+  }
+
+  _write(chunk, encoding, done) {
+    this.writes += 1;
+    if (this.writes === 1 || this.released) return this.socket.write(chunk, done);
+    this.held.push([chunk, done]);
+    if (this.held.length === 1) this.emit('held');
+  }
+
+  release() {
+    this.released = true;
+    for (const [chunk, done] of this.held) this.socket.write(chunk, done);
+    this.held = [];
+  }
+
+  _final(done) {
+    this.socket.end(done);
+  }
+
+  _destroy(error, done) {
+    this.socket.destroy();
+    done(error);
+  }
+}
 
 test('a RETR refused with 550 keeps the passive listener for the next RETR', async () => {
   const server = await startServer(['--listen', '127.0.0.1:0', '--root', root, '--user', 'alice:secret']);
@@ -122,6 +171,29 @@ describe('implicit FTPS data protection', () => {
       upload.end(CONTENT);
       assert.match(await client.reply(), /^226 /);
       assert.equal(await fs.readFile(path.join(root, 'early.txt'), 'latin1'), CONTENT);
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a handshake in flight when RETR comes is finished, then RETR served', { timeout: 20000 }, async () => {
+    const { server, client, data } = await implicitData(['--implicit-tls-prot-p']);
+    try {
+      const transport = new HoldingTransport(data);
+      const secure = tls.connect({ socket: transport, rejectUnauthorized: false });
+      secure.on('error', () => {});
+      await once(transport, 'held');
+      const started = client.command('RETR here.txt');
+      // Time for the command to arrive mid-handshake. A host that dropped
+      // the handshake then refuses now; this one may send its 150 first
+      // (the Rust drivers send it once the handshake ends).
+      const early = await Promise.race([started, new Promise((resolve) => setTimeout(resolve, 500, null))]);
+      if (early !== null) assert.match(early, /^150 /, 'a reply before the handshake ended');
+      transport.release();
+      assert.match(await started, /^150 /);
+      assert.equal(await readAll(secure), CONTENT);
+      assert.match(await client.reply(), /^226 /);
       client.close();
     } finally {
       await server.stop();
