@@ -549,47 +549,57 @@ mod tests {
     /// `Command::parse` find: with a line kept and offered again wherever
     /// `keep` says (as the session does while a transfer runs).
     fn both_ways(limit: usize, chunks: &[&[u8]], keep: &[bool]) -> [Vec<String>; 2] {
-        let mut fused = Vec::new();
-        let mut two_pass = Vec::new();
-        // A kept line is offered again at once, and then runs.
-        let (mut one, mut two) = (ControlReader::new(limit), ControlReader::new(limit));
+        let fused = run(limit, chunks, keep, |reader, input| {
+            let (used, next) = reader.next_command(input);
+            (
+                used,
+                format!("{used} {next:?}"),
+                matches!(next, Next::Command(_)),
+            )
+        });
+        let two_pass = run(limit, chunks, keep, |reader, input| {
+            let (used, frame) = reader.next_line(input);
+            let next = match frame {
+                Frame::Line(line) => Next::Command(Command::parse(line)),
+                Frame::NeedMore => Next::NeedMore,
+                Frame::TooLong => Next::TooLong,
+            };
+            (
+                used,
+                format!("{used} {next:?}"),
+                matches!(next, Next::Command(_)),
+            )
+        });
+        [fused, two_pass]
+    }
+
+    /// Feeds `chunks` to a reader through `step` (bytes used, what it
+    /// found, whether that was a command line); a command line `keep` says
+    /// to keep is offered again at once, and then runs.
+    fn run(
+        limit: usize,
+        chunks: &[&[u8]],
+        keep: &[bool],
+        step: impl Fn(&mut ControlReader, &[u8]) -> (usize, String, bool),
+    ) -> Vec<String> {
+        let mut reader = ControlReader::new(limit);
+        let mut seen = Vec::new();
         let mut keeps = keep.iter().cycle();
-        let mut kept_one = false;
-        let mut keeps_two = keep.iter().cycle();
-        let mut kept_two = false;
+        let mut kept_last = false;
         for chunk in chunks {
-            let (mut rest_one, mut rest_two) = (*chunk, *chunk);
-            while !rest_one.is_empty() || one.has_replay() {
-                let (used, next) = one.next_command(rest_one);
-                let kept = matches!(next, Next::Command(_))
-                    && !kept_one
-                    && *keeps.next().unwrap_or(&false);
-                kept_one = kept;
-                fused.push(format!("{used} {next:?}"));
-                if kept && !one.replay() {
+            let mut rest = *chunk;
+            while !rest.is_empty() || reader.has_replay() {
+                let (used, found, command) = step(&mut reader, rest);
+                let kept = command && !kept_last && *keeps.next().unwrap_or(&false);
+                kept_last = kept;
+                seen.push(found);
+                if kept && !reader.replay() {
                     continue;
                 }
-                rest_one = &rest_one[used..];
-            }
-            while !rest_two.is_empty() || two.has_replay() {
-                let (used, frame) = two.next_line(rest_two);
-                let next = match frame {
-                    Frame::Line(line) => Next::Command(Command::parse(line)),
-                    Frame::NeedMore => Next::NeedMore,
-                    Frame::TooLong => Next::TooLong,
-                };
-                let kept = matches!(next, Next::Command(_))
-                    && !kept_two
-                    && *keeps_two.next().unwrap_or(&false);
-                kept_two = kept;
-                two_pass.push(format!("{used} {next:?}"));
-                if kept && !two.replay() {
-                    continue;
-                }
-                rest_two = &rest_two[used..];
+                rest = &rest[used..];
             }
         }
-        [fused, two_pass]
+        seen
     }
 
     #[test]
