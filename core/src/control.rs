@@ -146,10 +146,11 @@ impl ControlReader {
     }
 
     /// [`next_line`](Self::next_line) and [`Command::parse`] in one pass:
-    /// the first eight bytes are loaded once, for the verb and for the line
-    /// end's search, and a line whole in `input` with no Telnet command in
-    /// it is parsed where it lies. Anything else (a partial line, IAC, an
-    /// over-long line, a kept line) takes `next_line`'s way.
+    /// a line whole in `input`, with no Telnet command in it, is found
+    /// eight bytes at a time and parsed where it lies, with no framing
+    /// state touched. Anything else (a partial line, IAC, an over-long
+    /// line, a kept line, `ABOR` CR) takes `next_line`'s way; both give the
+    /// same results.
     ///
     /// ```
     /// use ftpwire_core::command::Command;
