@@ -603,6 +603,20 @@ mod tests {
         seen
     }
 
+    /// `input` in pieces, cut where `cuts` say (modulo its length).
+    fn cut<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        points.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for p in points {
+            chunks.push(&input[start..p]);
+            start = p;
+        }
+        chunks.push(&input[start..]);
+        chunks
+    }
+
     #[test]
     fn one_pass_parses_what_two_passes_do() {
         let input: &[u8] = b"NOOP\r\nRETR a b.txt\r\nPWD\r\n\r\nfoo\nTYPE I\r\nABOR\rNOOP\r\n\
@@ -652,15 +666,7 @@ mod tests {
                 let at = (i * 37) % (input.len() + 1);
                 input.splice(at..at, verb.iter().copied());
             }
-            let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut start = 0;
-            for p in points {
-                chunks.push(&input[start..p]);
-                start = p;
-            }
-            chunks.push(&input[start..]);
+            let chunks = cut(&input, &cuts);
             let [fused, two_pass] = both_ways(limit, &chunks, &keep);
             prop_assert_eq!(fused, two_pass);
         }
@@ -684,15 +690,7 @@ mod tests {
             cuts in proptest::collection::vec(any::<usize>(), 0..6),
         ) {
             let whole = frames(32, &[&input]);
-            let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut start = 0;
-            for p in points {
-                chunks.push(&input[start..p]);
-                start = p;
-            }
-            chunks.push(&input[start..]);
+            let chunks = cut(&input, &cuts);
             prop_assert_eq!(frames(32, &chunks), whole);
         }
     }

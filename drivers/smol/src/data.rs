@@ -326,8 +326,11 @@ async fn move_data(
     progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
     match stream {
-        Stream::Download(file) => send(file, data, ascii, progress).await,
-        Stream::Listing(listing) => send_listing(*listing, data, ascii, progress).await,
+        Stream::Download(file) => {
+            let file = smol::Unblock::with_capacity(FILE_PIPE, file);
+            send(Source::File(file), data, ascii, progress).await
+        }
+        Stream::Listing(listing) => send(Source::Listing(listing), data, ascii, progress).await,
         Stream::Upload(file) => receive(data, file, ascii, progress).await,
         // Moved by the kernel ([`kernel`]), never here.
         Stream::Local(_) => Err(TransferError::File(ftpwire_core::server::FileError::Local)),
@@ -423,50 +426,52 @@ async fn connect(addr: SocketAddr) -> Option<TcpStream> {
     stream
 }
 
-async fn send(
-    file: ftpwire_backend::served::storage::FileReader,
-    data: &mut DataStream,
-    ascii: bool,
-    progress: &AtomicU64,
-) -> Result<u64, TransferError> {
-    // Blocking reads on smol's pool, through a bounded pipe.
-    let mut file = smol::Unblock::with_capacity(FILE_PIPE, file);
-    let mut buf = vec![0; FILE_PIPE];
-    let mut outbound = Outbound::new(ascii);
-    let mut sent = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
-            .await
-            .map_err(|e| TransferError::File(file_error(&e)))?;
-        if n == 0 {
-            return Ok(sent);
+/// What a download sends: a file, read on smol's pool through a bounded
+/// pipe, or a listing, formatted here on the executor (its entries are in
+/// memory: through `smol::Unblock` every chunk would cross to a pool
+/// thread and back).
+enum Source {
+    File(smol::Unblock<ftpwire_backend::served::storage::FileReader>),
+    Listing(Box<Listing>),
+}
+
+impl Source {
+    /// The most one read gives.
+    fn chunk(&self) -> usize {
+        match self {
+            Source::File(_) => FILE_PIPE,
+            Source::Listing(_) => LISTING_CHUNK,
         }
-        let wire = outbound.convert(&buf[..n]);
-        data.write_all(wire)
-            .await
-            .map_err(|_| TransferError::ConnectionLost)?;
-        // Stored bytes, the figure the core checks against the file's size.
-        sent += n as u64;
-        progress.store(sent, Ordering::Relaxed);
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::File(file) => file.read(buf).await,
+            Source::Listing(listing) => {
+                let n = std::io::Read::read(&mut **listing, buf);
+                // A chunk is a few hundred lines: yield after each, so a
+                // huge directory does not hold the executor.
+                smol::future::yield_now().await;
+                n
+            }
+        }
     }
 }
 
-/// A listing, formatted here on the executor (its entries are in memory):
-/// through [`smol::Unblock`] every chunk would cross to a pool thread and
-/// back. A chunk is a few hundred lines; the task yields after each, so a
-/// huge directory does not hold the executor.
-async fn send_listing(
-    mut listing: Listing,
+/// Sends `source`, converted for TYPE A.
+async fn send(
+    mut source: Source,
     data: &mut DataStream,
     ascii: bool,
     progress: &AtomicU64,
 ) -> Result<u64, TransferError> {
-    let mut buf = vec![0; LISTING_CHUNK];
+    let mut buf = vec![0; source.chunk()];
     let mut outbound = Outbound::new(ascii);
     let mut sent = 0u64;
     loop {
-        let n = std::io::Read::read(&mut listing, &mut buf)
+        let n = source
+            .read(&mut buf)
+            .await
             .map_err(|e| TransferError::File(file_error(&e)))?;
         if n == 0 {
             return Ok(sent);
@@ -474,9 +479,9 @@ async fn send_listing(
         data.write_all(outbound.convert(&buf[..n]))
             .await
             .map_err(|_| TransferError::ConnectionLost)?;
+        // Stored bytes, the figure the core checks against the file's size.
         sent += n as u64;
         progress.store(sent, Ordering::Relaxed);
-        smol::future::yield_now().await;
     }
 }
 
