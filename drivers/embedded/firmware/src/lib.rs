@@ -94,3 +94,32 @@ pub fn exit(ok: bool) -> ! {
         cortex_m::asm::bkpt();
     }
 }
+
+/// The deepest the stack has been so far, in bytes: cortex-m-rt paints
+/// the RAM below the stack (its `paint-stack` feature) before `main`, so the
+/// lowest word that lost its paint marks the deepest frame. Searched from
+/// the bottom up to the current stack pointer only: memory below it belongs
+/// to no live frame, so reading it races with nothing.
+pub fn stack_peak() -> usize {
+    unsafe extern "C" {
+        // Both from cortex-m-rt's link.x: the top of the stack (the initial
+        // stack pointer) and the end of the statics.
+        static _stack_start: u32;
+        static _stack_end: u32;
+    }
+    let top = (&raw const _stack_start) as usize;
+    let mut at = (&raw const _stack_end) as usize;
+    let sp = cortex_m::register::msp::read() as usize;
+    while at < sp {
+        // SAFETY: `at` is word-aligned (link.x asserts `_stack_end % 4 == 0`)
+        // and within RAM below the stack pointer: memory no Rust object
+        // owns, which nothing else writes while this runs (one core, no
+        // interrupts enabled).
+        let word = unsafe { core::ptr::read_volatile(at as *const u32) };
+        if word != cortex_m_rt::STACK_PAINT_VALUE {
+            break;
+        }
+        at += 4;
+    }
+    top - at
+}
