@@ -28,7 +28,7 @@ fn build(features: &[&str]) -> PathBuf {
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo
         .current_dir(FIRMWARE)
-        .args(["build", "--release", "--bin", "pair"]);
+        .args(["build", "--release", "--locked", "--bin", "pair"]);
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
     }
