@@ -374,3 +374,143 @@ fn curl_pasv() {
 fn curl_active() {
     curl(Mode::Active, &[], "EPRT", 4);
 }
+
+/// lftp: one session (AUTH TLS tried and refused, then plain FTP) that
+/// lists, downloads every file and uploads others; `verb` is the
+/// data-connection command it must use.
+fn lftp(mode: Mode, verb: &str, seed: u64) {
+    let ns = Namespace::new();
+    let host = Host::start(&ns);
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = local_files(dir.path(), seed);
+    let names = |list: Vec<String>| list.join(" ");
+    let downloads = names(SIZES.iter().map(|s| format!("size-{s}.bin")).collect());
+    let passive = if mode == Mode::Passive { "on" } else { "off" };
+    let script = format!(
+        "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; \
+         set xfer:clobber on; set ftp:passive-mode {passive}; \
+         open -u ann,secret {SERVER}; cd /pub; ls; get {downloads}; \
+         cd /up; put {}",
+        names(uploads.iter().map(|(name, _)| name.clone()).collect())
+    );
+    let mut command = ns.command(dir.path(), "lftp");
+    command.args(["-d", "-c", &script]);
+    let output = run(&mut command);
+    assert!(output.status.success(), "lftp: {}", describe(&output));
+    let trace = String::from_utf8_lossy(&output.stderr);
+    let sent = |verb: &str| {
+        trace
+            .lines()
+            .any(|line| line.contains(&format!("---> {verb}")))
+    };
+    assert!(sent(verb), "lftp never sent {verb}: {trace}");
+    assert!(sent("AUTH TLS"), "lftp did not try TLS: {trace}");
+    assert!(
+        trace.contains("<--- 502 "),
+        "AUTH TLS not refused with 502: {trace}"
+    );
+    let listing = String::from_utf8_lossy(&output.stdout);
+    for size in SIZES {
+        let name = format!("size-{size}.bin");
+        assert!(
+            listing
+                .lines()
+                .any(|line| line.ends_with(&format!(" {name}"))),
+            "{name} not listed: {listing}"
+        );
+        let got = std::fs::read(dir.path().join(&name)).unwrap();
+        assert_same(&got, &host.file(&format!("/pub/{name}")), &name);
+    }
+    for (name, bytes) in uploads {
+        assert_same(&host.file(&format!("/up/{name}")), &bytes, &name);
+    }
+}
+
+#[test]
+fn lftp_passive() {
+    lftp(Mode::Passive, "PASV", 5);
+}
+
+#[test]
+fn lftp_active() {
+    lftp(Mode::Active, "PORT", 6);
+}
+
+/// Python's ftplib (tests/ftplib_client.py): downloads, uploads, TYPE A
+/// both ways, SIZE, MLSD, MKD, RNFR/RNTO, DELE, RMD, AUTH TLS refused.
+fn ftplib(mode: Mode, seed: u64) {
+    let ns = Namespace::new();
+    let host = Host::start(&ns);
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = local_files(dir.path(), seed);
+    std::fs::write(dir.path().join("text.txt"), b"first line\nsecond\n\nlast\n").unwrap();
+    let downloads: Vec<String> = SIZES.iter().map(|s| format!("size-{s}.bin")).collect();
+    let upload_names: Vec<&str> = uploads.iter().map(|(name, _)| name.as_str()).collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ftplib_client.py");
+    let mut command = ns.command(dir.path(), "python3");
+    command.args([
+        script,
+        SERVER,
+        if mode == Mode::Passive {
+            "passive"
+        } else {
+            "active"
+        },
+        dir.path().to_str().unwrap(),
+        &downloads.join(","),
+        &upload_names.join(","),
+    ]);
+    let output = run(&mut command);
+    assert!(output.status.success(), "ftplib: {}", describe(&output));
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", describe(&output)));
+    let text = |key: &str| seen[key].as_str().unwrap_or_default().to_owned();
+    assert!(text("welcome").starts_with("220 "), "{seen}");
+    assert!(text("login").starts_with("230 "), "{seen}");
+    assert!(text("auth").starts_with("502 "), "AUTH TLS refused: {seen}");
+    assert_eq!(text("pwd"), "/");
+    let mut listed: Vec<&str> = seen["nlst"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|name| name.as_str())
+        .collect();
+    listed.sort();
+    let mut want: Vec<&str> = downloads.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(listed, want, "NLST of /pub");
+    for (name, size) in downloads.iter().zip(SIZES) {
+        assert_eq!(seen["sizes"][name], size, "SIZE {name}");
+        let got = std::fs::read(dir.path().join(name)).unwrap();
+        assert_same(&got, &host.file(&format!("/pub/{name}")), name);
+    }
+    for (name, bytes) in &uploads {
+        assert_same(&host.file(&format!("/up/{name}")), bytes, name);
+    }
+    assert_eq!(
+        seen["text"],
+        serde_json::json!(["first line", "second", "", "last"])
+    );
+    assert!(text("mkd") == "/up/sub", "{seen}");
+    assert!(text("rename").starts_with("250 "), "{seen}");
+    let facts = &seen["mlsd"]["moved.txt"];
+    assert_eq!(facts["type"], "file", "{seen}");
+    // TYPE A stored LF line ends: 24 bytes, not the 28 sent (CRLF).
+    assert_eq!(facts["size"], "24", "{seen}");
+    assert!(text("delete").starts_with("250 "), "{seen}");
+    assert!(text("rmd").starts_with("250 "), "{seen}");
+    assert!(text("gone").starts_with("550 "), "{seen}");
+    assert!(text("quit").starts_with("221 "), "{seen}");
+    let fs = host.fs.fs();
+    assert!(fs.file(b"/up/sub/moved.txt").is_none() && fs.stat(b"/up/sub").is_err());
+}
+
+#[test]
+fn ftplib_passive() {
+    ftplib(Mode::Passive, 7);
+}
+
+#[test]
+fn ftplib_active() {
+    ftplib(Mode::Active, 8);
+}
