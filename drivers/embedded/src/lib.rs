@@ -110,7 +110,8 @@ impl<F: Fn(&[u8], &[u8]) -> LoginOutcome> Users for F {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Sessions served at once (each has a control and a data socket); a
-    /// client beyond them is not answered until one ends.
+    /// client beyond them finds no listening socket, and smoltcp refuses
+    /// its connection (a TCP reset) until one ends.
     pub sessions: usize,
     /// The control connection's port (21).
     pub control_port: u16,
@@ -173,7 +174,13 @@ struct Slot {
     transfer: Option<Transfer>,
     /// How many data listeners and dials this slot has made (picks ports).
     turns: u16,
+    /// After a session: when its connection is reset if still closing.
+    linger: Option<Instant>,
 }
+
+/// How long a finished session's connection may take to close (the
+/// client's FIN) before it is reset and its place freed for the next client.
+const LINGER: core::time::Duration = core::time::Duration::from_secs(10);
 
 /// A control connection's session and the reply bytes its socket could not take yet.
 #[derive(Debug)]
@@ -238,6 +245,7 @@ impl<S: Storage, U: Users> Server<S, U> {
                     session: None,
                     transfer: None,
                     turns: 0,
+                    linger: None,
                 }
             })
             .collect();
@@ -275,7 +283,10 @@ impl<S: Storage, U: Users> Server<S, U> {
         let sessions = self
             .slots
             .iter()
-            .filter_map(|slot| slot.session.as_ref()?.session.poll_timeout())
+            .filter_map(|slot| match &slot.session {
+                Some(c) => c.session.poll_timeout(),
+                None => slot.linger,
+            })
             .min();
         match (network, sessions) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -363,6 +374,7 @@ impl<S: Storage, U: Users> Server<S, U> {
                     self.sockets.get_mut::<tcp::Socket>(slot.data).abort();
                     slot.session = None;
                     slot.transfer = None;
+                    slot.linger = Some(now + LINGER);
                     return true;
                 }
             }
@@ -389,10 +401,12 @@ fn accept(
     port: u16,
     now: Instant,
 ) -> bool {
-    if !control.is_open() {
-        // Closed, or in TIME-WAIT after a session: ready for the next client now.
+    if !control.is_open() || slot.linger.is_some_and(|until| until <= now) {
+        // Closed, in TIME-WAIT after a session, or a client that never
+        // closes its side: ready for the next client now.
         control.abort();
         let _ = control.listen(port);
+        slot.linger = None;
         return false;
     }
     let connected = matches!(

@@ -514,3 +514,47 @@ fn ftplib_passive() {
 fn ftplib_active() {
     ftplib(Mode::Active, 8);
 }
+
+/// The host's two session places: two sessions download the 1 MiB file at
+/// once (curl), a third client is refused while two are connected, and a
+/// session's place serves a new client once it QUITs
+/// (tests/sessions_client.py).
+#[test]
+fn two_sessions_at_once() {
+    let ns = Namespace::new();
+    let host = Host::start(&ns);
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("size-{}.bin", SIZES[4]);
+    let downloads: Vec<_> = (0..2)
+        .map(|n| {
+            let mut command = ns.command(dir.path(), "curl");
+            command.args(["-sS", "--max-time", "30", "--user", "ann:secret"]);
+            command.args([
+                "-o",
+                &format!("{n}-{name}"),
+                &format!("ftp://{SERVER}/pub/{name}"),
+            ]);
+            std::thread::spawn(move || run(&mut command))
+        })
+        .collect();
+    for (n, download) in downloads.into_iter().enumerate() {
+        let output = download.join().unwrap();
+        assert!(output.status.success(), "curl {n}: {}", describe(&output));
+        let got = std::fs::read(dir.path().join(format!("{n}-{name}"))).unwrap();
+        assert_same(&got, &host.file(&format!("/pub/{name}")), &name);
+    }
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sessions_client.py");
+    let output = run(ns.command(dir.path(), "python3").args([script, SERVER]));
+    assert!(output.status.success(), "{}", describe(&output));
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for key in ["first", "second", "fourth"] {
+        assert_eq!(seen[key], "220 ftpwire ready\r\n", "{key}: {seen}");
+    }
+    assert_eq!(seen["third"], "refused", "{seen}");
+    assert_eq!(seen["quit"], "221 Goodbye.\r\n", "{seen}");
+    assert!(
+        seen["second noop"].as_str().unwrap().starts_with("200 "),
+        "{seen}"
+    );
+}
