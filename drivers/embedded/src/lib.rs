@@ -1,6 +1,6 @@
 //! # ftpwire-smoltcp: an FTP server with no operating system
 //!
-//! A host for [`ftpwire_core`] on the [smoltcp](smoltcp) TCP/IP stack:
+//! A host for [`ftpwire_core`] on the [`smoltcp`] TCP/IP stack:
 //! `no_std` with an allocator, no OS sockets, no clock, no files. It owns a
 //! smoltcp [`Interface`] and its sockets; the caller owns the network device
 //! and the time. Everything FTP decides (replies, states, timeouts, what a
