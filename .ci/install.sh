@@ -53,6 +53,9 @@ install_packages() {
         ip:iproute2 nft:nftables
         # tests/scale_out.rs: HAProxy in front of two instances.
         haproxy:haproxy
+        # tests/embedded_qemu.rs: the Cortex-M4 firmware boots in QEMU's
+        # mps2-an386; its sizes come from the ARM binutils.
+        qemu-system-arm:qemu-system-arm arm-none-eabi-size:binutils-arm-none-eabi
     )
     if [ "${1:-}" = ci ]; then
         # libfuzzer-sys compiles libFuzzer's C++ sources.
@@ -127,17 +130,17 @@ install_python_packages() {
         python3 -m pip install --break-system-packages "aioftp==$AIOFTP_VERSION" </dev/null
 }
 
-# install_rust_tools [ci]: the rustup target and cargo tools the tests need
-# (wasm32-unknown-unknown, wasm-bindgen-cli); `ci` adds rustfmt, clippy, the
-# thumbv7em target, nightly and cargo-fuzz.
+# install_rust_tools [ci]: the rustup targets and cargo tools the tests need
+# (wasm32-unknown-unknown, wasm-bindgen-cli, thumbv7em-none-eabihf for
+# tests/embedded_qemu.rs's firmware); `ci` adds rustfmt, clippy, nightly and
+# cargo-fuzz.
 install_rust_tools() {
     if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
         echo "install: cargo and rustup are needed; install Rust with rustup (https://rustup.rs), then run this again" >&2
         return 1
     fi
-    local targets=(wasm32-unknown-unknown) components=() target component
+    local targets=(wasm32-unknown-unknown thumbv7em-none-eabihf) components=() target component
     if [ "${1:-}" = ci ]; then
-        targets+=(thumbv7em-none-eabihf)
         components+=(rustfmt clippy)
     fi
     local installed

@@ -205,6 +205,9 @@ pub struct Host {
     pub download: Vec<u8>,
     /// Every warning the client gave.
     pub warnings: Vec<Warning>,
+    /// The code of every reply the server sent, in order: the session's
+    /// transcript in brief (a firmware prints it, having no other log).
+    pub replies: Vec<u16>,
     transfer: ServerTransfer,
     link: DataLink,
     passive_port: u16,
@@ -272,6 +275,7 @@ impl Pair {
                 upload: Vec::new(),
                 download: Vec::new(),
                 warnings: Vec::new(),
+                replies: Vec::new(),
                 transfer: ServerTransfer::default(),
                 link: DataLink::default(),
                 passive_port: 50_000,
@@ -357,6 +361,7 @@ impl Pair {
         loop {
             match self.server.poll_output() {
                 Output::Transmit(bytes) => {
+                    record_replies(&mut self.host.replies, bytes);
                     self.client.handle_input(self.now, bytes);
                     moved = true;
                 }
@@ -479,6 +484,15 @@ impl Pair {
             self.host.link.server_close = Some(close);
         }
         false
+    }
+}
+
+/// Appends the code of each reply in `bytes`: a server's output holds
+/// whole replies only (TLS is simulated, so they pass as they are).
+fn record_replies(codes: &mut Vec<u16>, mut bytes: &[u8]) {
+    while let Ok(Some((reply, used))) = crate::reply::parse(bytes) {
+        codes.push(reply.code);
+        bytes = &bytes[used..];
     }
 }
 

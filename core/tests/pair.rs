@@ -75,6 +75,24 @@ fn login_and_a_round_trip_over_epsv() {
 }
 
 #[test]
+fn the_replies_are_recorded_in_order_and_pasv_is_used_when_asked() {
+    let config = ClientConfig {
+        data_mode: DataMode::Pasv,
+        ..ClientConfig::login("ann", "secret")
+    };
+    let mut pair = pair_with(ServerConfig::default(), config);
+    pair.connect().unwrap();
+    assert_eq!(pair.host.replies.first(), Some(&220));
+    assert!(pair.host.replies.contains(&230), "{:?}", pair.host.replies);
+    pair.host.replies.clear();
+    assert_eq!(put(&mut pair, "/a", b"abc"), 3);
+    assert_eq!(pair.host.replies, [227, 150, 226]);
+    assert!(!pair.client.last_passive().unwrap().extended);
+    assert_eq!(pair.request(Request::Quit).unwrap().code, 221);
+    assert_eq!(pair.host.replies[3..], [221]);
+}
+
+#[test]
 fn a_wrong_password_fails_the_session_after_the_servers_delay() {
     let mut pair = pair_with(ServerConfig::default(), ClientConfig::login("ann", "wrong"));
     let size = pair.client.request(Request::Size(b"/x".to_vec()));
