@@ -163,6 +163,9 @@ pub enum Error {
     /// The control port is 0.
     #[error("cannot listen on port 0: set Settings::control_port (21, say)")]
     NoControlPort,
+    /// The 1,024 active-mode ports would include port 0 or pass 65535.
+    #[error("Settings::active_ports must be from 1 to 64512 (the 1,024 ports from it are used)")]
+    ActivePorts,
 }
 
 /// One session place: its two sockets and what runs on them.
@@ -222,6 +225,9 @@ impl<S: Storage, U: Users> Server<S, U> {
         }
         if settings.control_port == 0 {
             return Err(Error::NoControlPort);
+        }
+        if !(1..=u16::MAX - 1023).contains(&settings.active_ports) {
+            return Err(Error::ActivePorts);
         }
         let ports = &settings.passive_ports;
         if *ports.start() == 0 || passive_count(ports) < settings.sessions {
@@ -342,9 +348,12 @@ impl<S: Storage, U: Users> Server<S, U> {
             c.session.handle_peer_closed();
             busy = true;
         }
-        if c.session.poll_timeout().is_some_and(|at| at <= now) {
+        let deadline = c.session.poll_timeout();
+        if deadline.is_some_and(|at| at <= now) {
             c.session.handle_timeout(now);
-            busy = true;
+            // Progress only if the deadline moved: a deadline that stays
+            // due must not keep the loop spinning.
+            busy |= c.session.poll_timeout() != deadline;
         }
         while c.unsent.is_empty() {
             let control = self.sockets.get_mut::<tcp::Socket>(slot.control);
