@@ -39,6 +39,16 @@ def main():
     for name in uploads:
         with open(os.path.join(workdir, name), "rb") as source:
             ftp.storbinary("STOR " + name, source)
+    # REST then RETR: the file from an offset; APPE; STOU (the host names it).
+    tail = []
+    ftp.retrbinary("RETR /pub/" + downloads[-1], tail.append, rest=1000)
+    seen["rest tail"] = len(b"".join(tail))
+    with open(os.path.join(workdir, "text.txt"), "rb") as source:
+        ftp.storbinary("APPE appended.bin", source)
+    with open(os.path.join(workdir, "text.txt"), "rb") as source:
+        ftp.storbinary("APPE appended.bin", source)
+    with open(os.path.join(workdir, "text.txt"), "rb") as source:
+        seen["stou"] = ftp.storbinary("STOU", source)
     # TYPE A: CRLF on the wire, LF in the RAM filesystem.
     with open(os.path.join(workdir, "text.txt"), "rb") as source:
         ftp.storlines("STOR text.txt", source)

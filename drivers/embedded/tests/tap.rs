@@ -436,7 +436,7 @@ fn lftp_active() {
     lftp(Mode::Active, "PORT", 6);
 }
 
-/// Python's ftplib (tests/ftplib_client.py): downloads, uploads, TYPE A
+/// Python's ftplib (tests/ftplib_client.py): downloads, uploads, REST, APPE, STOU, TYPE A
 /// both ways, SIZE, MLSD, MKD, RNFR/RNTO, DELE, RMD, AUTH TLS refused.
 fn ftplib(mode: Mode, seed: u64) {
     let ns = Namespace::new();
@@ -464,7 +464,7 @@ fn ftplib(mode: Mode, seed: u64) {
     assert!(output.status.success(), "ftplib: {}", describe(&output));
     let seen: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", describe(&output)));
-    let text = |key: &str| seen[key].as_str().unwrap_or_default().to_owned();
+    let text = |key: &str| text_of(&seen, key);
     assert!(text("welcome").starts_with("220 "), "{seen}");
     assert!(text("login").starts_with("230 "), "{seen}");
     assert!(text("auth").starts_with("502 "), "AUTH TLS refused: {seen}");
@@ -491,6 +491,35 @@ fn ftplib(mode: Mode, seed: u64) {
         seen["text"],
         serde_json::json!(["first line", "second", "", "last"])
     );
+    let largest = SIZES[SIZES.len() - 1];
+    assert_eq!(
+        seen["rest tail"],
+        largest - 1000,
+        "REST 1000 then RETR: {seen}"
+    );
+    let lines = std::fs::read(dir.path().join("text.txt")).unwrap();
+    assert_same(
+        &host.file("/up/appended.bin"),
+        &[&lines[..], &lines].concat(),
+        "APPE twice",
+    );
+    // STOU: its 226 came, and the host picked one new name (ftpwire.N) in /up.
+    assert!(text("stou").starts_with("226 "), "{seen}");
+    let fs = host.fs.fs();
+    let mut unique = Vec::new();
+    fs.list(b"/up", &mut |name, _| {
+        if name.starts_with(b"ftpwire.") {
+            unique.push(name.to_vec());
+        }
+    })
+    .unwrap();
+    assert_eq!(unique.len(), 1, "one STOU file in /up");
+    assert_same(
+        fs.file(&[&b"/up/"[..], &unique[0]].concat()).unwrap(),
+        &lines,
+        "STOU",
+    );
+    drop(fs);
     assert!(text("mkd") == "/up/sub", "{seen}");
     assert!(text("rename").starts_with("250 "), "{seen}");
     let facts = &seen["mlsd"]["moved.txt"];
@@ -503,6 +532,11 @@ fn ftplib(mode: Mode, seed: u64) {
     assert!(text("quit").starts_with("221 "), "{seen}");
     let fs = host.fs.fs();
     assert!(fs.file(b"/up/sub/moved.txt").is_none() && fs.stat(b"/up/sub").is_err());
+}
+
+/// A string in the script's report ("" if absent).
+fn text_of(seen: &serde_json::Value, key: &str) -> String {
+    seen[key].as_str().unwrap_or_default().to_owned()
 }
 
 #[test]
