@@ -436,8 +436,9 @@ fn lftp_active() {
     lftp(Mode::Active, "PORT", 6);
 }
 
-/// Python's ftplib (tests/ftplib_client.py): downloads, uploads, REST, APPE, STOU, TYPE A
-/// both ways, SIZE, MLSD, MKD, RNFR/RNTO, DELE, RMD, AUTH TLS refused.
+/// Python's ftplib (tests/ftplib_client.py): downloads, uploads, REST,
+/// APPE, STOU, TYPE A both ways, SIZE, MLSD, MKD, RNFR/RNTO, DELE, RMD,
+/// AUTH TLS refused.
 fn ftplib(mode: Mode, seed: u64) {
     let ns = Namespace::new();
     let host = Host::start(&ns);
