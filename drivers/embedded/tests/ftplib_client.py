@@ -39,6 +39,15 @@ def main():
     for name in uploads:
         with open(os.path.join(workdir, name), "rb") as source:
             ftp.storbinary("STOR " + name, source)
+    # ABOR during a download (the transfer cannot end before this client
+    # closes its side): 426 for the transfer, then 226; the session goes on.
+    conn = ftp.transfercmd("RETR /pub/" + downloads[-1])
+    seen["before abort"] = len(conn.recv(4096))
+    seen["abort"] = [ftp.abort()]
+    if seen["abort"][0].startswith("426"):
+        seen["abort"].append(ftp.getresp())
+    conn.close()
+    seen["after abort"] = ftp.voidcmd("NOOP")
     # REST then RETR: the file from an offset; APPE; STOU (the host names it).
     tail = []
     ftp.retrbinary("RETR /pub/" + downloads[-1], tail.append, rest=1000)

@@ -436,8 +436,8 @@ fn lftp_active() {
     lftp(Mode::Active, "PORT", 6);
 }
 
-/// Python's ftplib (tests/ftplib_client.py): downloads, uploads, REST,
-/// APPE, STOU, TYPE A both ways, SIZE, MLSD, MKD, RNFR/RNTO, DELE, RMD,
+/// Python's ftplib (tests/ftplib_client.py): downloads, uploads, ABOR,
+/// REST, APPE, STOU, TYPE A both ways, SIZE, MLSD, MKD, RNFR/RNTO, DELE, RMD,
 /// AUTH TLS refused.
 fn ftplib(mode: Mode, seed: u64) {
     let ns = Namespace::new();
@@ -492,6 +492,18 @@ fn ftplib(mode: Mode, seed: u64) {
         seen["text"],
         serde_json::json!(["first line", "second", "", "last"])
     );
+    assert!(seen["before abort"].as_u64().unwrap() > 0, "{seen}");
+    let abort: Vec<&str> = seen["abort"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        abort.len() == 2 && abort[0].starts_with("426 ") && abort[1].starts_with("226 "),
+        "ABOR mid-transfer: {seen}"
+    );
+    assert!(text("after abort").starts_with("200 "), "{seen}");
     let largest = SIZES[SIZES.len() - 1];
     assert_eq!(
         seen["rest tail"],
