@@ -28,7 +28,7 @@ fn build(bin: &str, features: &[&str]) -> PathBuf {
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo
         .current_dir(FIRMWARE)
-        .args(["build", "--release", "--bin", bin]);
+        .args(["build", "--release", "--locked", "--bin", bin]);
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
     }

@@ -10,7 +10,7 @@
 extern crate alloc;
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::hprintln;
+use cortex_m_semihosting::{hprint, hprintln};
 use ftpwire_core::ServerConfig;
 use ftpwire_core::client::{ClientConfig, ClientError, DataMode, Finished, Request, StoreMode};
 use ftpwire_core::pair::Pair;
@@ -33,14 +33,18 @@ const LEN: usize = 6_000;
 #[entry]
 fn main() -> ! {
     heap!(HEAP_SIZE);
-    let ok = run().is_ok_and(|matched| matched);
+    let ok = run().unwrap_or_else(|error| {
+        hprintln!("failed: {}", error);
+        false
+    });
     hprintln!("heap peak: {} of {} bytes", HEAP.peak(), HEAP_SIZE);
     hprintln!("stack peak: {} bytes", stack_peak());
     hprintln!("result: {}", if ok { "ok" } else { "FAILED" });
     exit(ok)
 }
 
-/// The session; `Ok(true)` when every step gave what it should.
+/// The session; `Ok(true)` when every step gave what it should. Each
+/// step's replies are printed before its error ends the run.
 fn run() -> Result<bool, ClientError> {
     // PASV only (the client's default is EPSV, PASV as a fallback).
     let client = ClientConfig {
@@ -52,26 +56,29 @@ fn run() -> Result<bool, ClientError> {
     let mut ok = true;
 
     let connected = pair.connect();
-    ok &= step(&mut pair, "login", connected.is_ok());
+    step(&mut pair, "login");
     connected?;
 
     pair.host.upload = pattern().collect();
     let stored = pair.request(Request::Store {
         path: PATH.to_vec(),
         mode: StoreMode::Replace,
-    })?;
+    });
+    step(&mut pair, "STOR");
+    let stored = stored?;
     let pasv = pair
         .client
         .last_passive()
         .is_some_and(|used| !used.extended);
-    ok &= step(&mut pair, "STOR", moved(&stored) && pasv);
+    ok &= moved(&stored) && pasv;
     hprintln!("sent: {} bytes through PASV: {}", bytes(&stored), pasv);
 
     let retrieved = pair.request(Request::Retrieve {
         path: PATH.to_vec(),
         offset: 0,
-    })?;
-    ok &= step(&mut pair, "RETR", moved(&retrieved));
+    });
+    step(&mut pair, "RETR");
+    ok &= moved(&retrieved?);
     let download = core::mem::take(&mut pair.host.download);
     // Against a second run of the generator: no copy kept on the heap.
     let equal = download.len() == LEN && download.iter().copied().eq(pattern());
@@ -84,23 +91,21 @@ fn run() -> Result<bool, ClientError> {
     );
     drop(download);
 
-    let quit = pair.request(Request::Quit)?;
-    let closed = quit.code == 221 && pair.client.is_closed();
-    ok &= step(&mut pair, "QUIT", closed);
+    let quit = pair.request(Request::Quit);
+    step(&mut pair, "QUIT");
+    ok &= quit?.code == 221 && pair.client.is_closed();
     Ok(ok)
 }
 
 /// Prints the replies since the last step (`NAME: replies 227 150 226`),
-/// then forgets them; passes `ok` through.
-fn step(pair: &mut Pair, name: &str, ok: bool) -> bool {
-    let mut line = alloc::string::String::new();
+/// then forgets them.
+fn step(pair: &mut Pair, name: &str) {
+    hprint!("{}: replies", name);
     for code in &pair.host.replies {
-        // Three digits and a space: writing into a String cannot fail.
-        let _ = core::fmt::Write::write_fmt(&mut line, format_args!(" {code}"));
+        hprint!(" {}", code);
     }
-    hprintln!("{}: replies{}", name, line);
+    hprintln!();
     pair.host.replies.clear();
-    ok
 }
 
 /// A transfer that ended with 226 and moved the whole pattern.
@@ -108,6 +113,7 @@ fn moved(done: &Finished) -> bool {
     done.code == 226 && done.bytes == Some(LEN as u64)
 }
 
+/// What a transfer moved (0 for none).
 fn bytes(done: &Finished) -> u64 {
     done.bytes.unwrap_or(0)
 }
