@@ -38,11 +38,13 @@ enum Step {
     /// The storage is open; no data connection asked for yet.
     Opened,
     /// Waiting for the data connection: from `peer` only on the passive
-    /// listener `listen` (`None`: dialled, active mode).
+    /// listener `listen` (`None`: dialled, active mode); `refused`: another
+    /// host's connection is being reset, then the listener reopens.
     Connecting {
         token: ConnectToken,
         peer: Option<IpAddr>,
         listen: IpListenEndpoint,
+        refused: bool,
     },
     /// Connected; the core sends its `150`, then asks to move.
     Connected,
@@ -144,6 +146,7 @@ impl Transfer {
             token: connect.token,
             peer,
             listen: socket.listen_endpoint(),
+            refused: false,
         };
         Ok(())
     }
@@ -172,27 +175,42 @@ impl Transfer {
                 token,
                 peer,
                 listen,
+                refused,
             } => match socket.state() {
                 State::Listen | State::SynSent | State::SynReceived => {
                     self.step = Step::Connecting {
                         token,
                         peer,
                         listen,
+                        refused,
                     };
                     Pumped::IDLE
+                }
+                State::Closed if refused => {
+                    // The interface has sent the stranger its reset.
+                    let _ = socket.listen(listen);
+                    self.step = Step::Connecting {
+                        token,
+                        peer,
+                        listen,
+                        refused: false,
+                    };
+                    Pumped::MOVED
                 }
                 State::Established | State::CloseWait => {
                     let from = socket
                         .remote_endpoint()
                         .map(|e| canonical_ip(e.addr.into()));
-                    if peer.is_some_and(|peer| from != Some(peer)) {
-                        // Not the session's client: refused, the listener reopened.
+                    let refused = peer.is_some_and(|peer| from != Some(peer));
+                    if refused {
+                        // Not the session's client (RFC 2577 port stealing):
+                        // reset, and listen again once the reset is out.
                         socket.abort();
-                        let _ = socket.listen(listen);
                         self.step = Step::Connecting {
                             token,
                             peer,
                             listen,
+                            refused,
                         };
                         return Pumped::MOVED;
                     }

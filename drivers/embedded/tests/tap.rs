@@ -157,6 +157,8 @@ impl Storage for Shared {
 /// joined when dropped.
 struct Host {
     fs: Shared,
+    /// The TAP device's name (in the namespace).
+    tap: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -189,6 +191,7 @@ impl Host {
         };
         let host = Host {
             fs,
+            tap: tap.clone(),
             stop,
             thread: Some(thread),
         };
@@ -604,4 +607,44 @@ fn two_sessions_at_once() {
         seen["second noop"].as_str().unwrap().starts_with("200 "),
         "{seen}"
     );
+}
+
+/// RFC 2577's port stealing: a connection to the passive port from another
+/// address than the session's client (10.99.0.3, a second address in the
+/// namespace) is dropped without a byte; the client's own then gets the
+/// file (tests/passive_thief.py).
+#[test]
+fn a_passive_connection_from_another_address_is_refused() {
+    let ns = Namespace::new();
+    let host = Host::start(&ns);
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "addr",
+        "add",
+        "10.99.0.3/24",
+        "dev",
+        &host.tap,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/passive_thief.py");
+    let path = "/pub/size-70000.bin";
+    let output = run(ns
+        .command(dir.path(), "python3")
+        .args([script, SERVER, "10.99.0.3", path]));
+    assert!(output.status.success(), "{}", describe(&output));
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        seen["thief"] == "reset" || seen["thief"] == "read 0 bytes",
+        "the thief got data: {seen}"
+    );
+    assert_eq!(seen["client bytes"], host.file(path).len(), "{seen}");
+    let transfer = seen["transfer"].as_array().unwrap();
+    assert!(
+        transfer[0].as_str().unwrap().starts_with("150 ")
+            && transfer[1].as_str().unwrap().starts_with("226 "),
+        "{seen}"
+    );
+    assert!(seen["quit"].as_str().unwrap().starts_with("221 "), "{seen}");
 }
