@@ -163,6 +163,11 @@ pub enum Error {
     /// The control port is 0.
     #[error("cannot listen on port 0: set Settings::control_port (21, say)")]
     NoControlPort,
+    /// A socket buffer too small to hold a reply line or a segment's worth.
+    #[error(
+        "Settings::control_buffer and data_buffer must be at least 256 bytes (1 KiB and 4 KiB are the defaults)"
+    )]
+    SmallBuffers,
     /// The 1,024 active-mode ports would include port 0 or pass 65535.
     #[error("Settings::active_ports must be from 1 to 64512 (the 1,024 ports from it are used)")]
     ActivePorts,
@@ -180,6 +185,9 @@ struct Slot {
     /// After a session: when its connection is reset if still closing.
     linger: Option<Instant>,
 }
+
+/// The smallest socket buffer [`Settings`] may ask for.
+const MIN_BUFFER: usize = 256;
 
 /// How long a finished session's connection may take to close (the
 /// client's FIN) before it is reset and its place freed for the next client.
@@ -225,6 +233,9 @@ impl<S: Storage, U: Users> Server<S, U> {
         }
         if settings.control_port == 0 {
             return Err(Error::NoControlPort);
+        }
+        if settings.control_buffer.min(settings.data_buffer) < MIN_BUFFER {
+            return Err(Error::SmallBuffers);
         }
         if !(1..=u16::MAX - 1023).contains(&settings.active_ports) {
             return Err(Error::ActivePorts);

@@ -57,6 +57,20 @@ fn unusable_settings_are_refused() {
         ),
         (
             Settings {
+                control_buffer: 255,
+                ..ok()
+            },
+            Error::SmallBuffers,
+        ),
+        (
+            Settings {
+                data_buffer: 0,
+                ..ok()
+            },
+            Error::SmallBuffers,
+        ),
+        (
+            Settings {
                 active_ports: 0,
                 ..ok()
             },
