@@ -262,7 +262,7 @@ fn open<S: Storage>(storage: &mut S, plan: Plan<'_>) -> Result<(Source, Opened),
                     metadata: *metadata,
                     link_target: None,
                 };
-                // No clock: every entry shows its date, never "recent".
+                // No wall clock here: `now` for LIST's date style is the epoch.
                 format.write_entry(&mut bytes, &entry, 0, !read_only);
             }
             (Source::Listing { bytes, at: 0 }, Opened::Size(None))
