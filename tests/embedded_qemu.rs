@@ -22,13 +22,13 @@ const CORE_FLASH_BUDGET: u64 = 64 * 1024;
 /// Both tests build the same ELF (with and without a feature): one at a time.
 static FIRMWARE_BUILD: Mutex<()> = Mutex::new(());
 
-/// Builds the `pair` firmware (release profile, size-tuned) with `features`;
-/// the ELF's path.
-fn build(features: &[&str]) -> PathBuf {
+/// Builds the firmware's `bin` (release profile, size-tuned) with
+/// `features`; the ELF's path.
+fn build(bin: &str, features: &[&str]) -> PathBuf {
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo
         .current_dir(FIRMWARE)
-        .args(["build", "--release", "--locked", "--bin", "pair"]);
+        .args(["build", "--release", "--locked", "--bin", bin]);
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
     }
@@ -54,7 +54,9 @@ fn build(features: &[&str]) -> PathBuf {
     }
     let status = cargo.status().expect("run cargo for the firmware");
     assert!(status.success(), "cargo build in {FIRMWARE}: {status}");
-    Path::new(FIRMWARE).join("target/thumbv7em-none-eabihf/release/pair")
+    Path::new(FIRMWARE)
+        .join("target/thumbv7em-none-eabihf/release")
+        .join(bin)
 }
 
 /// What one boot printed, and whether QEMU reported success.
@@ -212,7 +214,7 @@ fn flash_by_crate(elf: &Path) -> Vec<(String, u64)> {
 #[test]
 fn the_pair_runs_on_a_cortex_m4_under_qemu() {
     let _one_build = FIRMWARE_BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let elf = build(&[]);
+    let elf = build("pair", &[]);
     let boot = boot(&elf);
     let out = &boot.output;
 
@@ -269,7 +271,7 @@ fn the_pair_runs_on_a_cortex_m4_under_qemu() {
 #[test]
 fn a_starved_heap_ends_the_run_with_failure() {
     let _one_build = FIRMWARE_BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let boot = boot(&build(&["starved-heap"]));
+    let boot = boot(&build("pair", &["starved-heap"]));
     assert!(
         boot.output.contains("memory allocation of"),
         "the allocation failure is reported: {}",
@@ -280,5 +282,73 @@ fn a_starved_heap_ends_the_run_with_failure() {
         !boot.success,
         "QEMU's exit status says success:\n{}",
         boot.output
+    );
+}
+
+/// The goals for the 2-session ftpwire-smoltcp server with its
+/// network stack.
+const SERVER_FLASH_BUDGET: u64 = 192 * 1024;
+const SERVER_RAM_BUDGET: u64 = 64 * 1024;
+
+/// The `server` bin: ftpwire-smoltcp with two sessions and smoltcp over its
+/// Loopback device, a small client on the same interface downloading a
+/// file through EPSV. Its replies, the download's checksum (recomputed
+/// here), the exit status, and its size against the goals.
+#[test]
+fn the_smoltcp_server_runs_on_a_cortex_m4_under_qemu() {
+    let _one_build = FIRMWARE_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let elf = build("server", &[]);
+    let boot = boot(&elf);
+    let out = &boot.output;
+    let said: Vec<&str> = out
+        .lines()
+        .filter_map(|line| line.strip_prefix("reply: "))
+        .map(|reply| &reply[..3])
+        .collect();
+    assert_eq!(
+        said,
+        ["220", "331", "230", "200", "229", "150", "226", "221"],
+        "{out}"
+    );
+    let file = pattern(6_000);
+    assert_eq!(
+        line(out, "downloaded: "),
+        format!(
+            "downloaded: {} bytes, fnv1a32 {:08x}, equal to the file: true",
+            file.len(),
+            fnv1a32(&file)
+        )
+    );
+    assert_eq!(line(out, "result: "), "result: ok");
+    assert!(boot.success, "QEMU's exit status says failure:\n{out}");
+
+    let stack: u64 = line(out, "stack peak: ")
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("the stack peak in bytes");
+    let (flash, ram) = sizes(&elf);
+    println!(
+        "server firmware: {flash} bytes of flash, {ram} bytes of static RAM (the heap included), stack peak {stack}"
+    );
+    let by_crate = flash_by_crate(&elf);
+    for (krate, bytes) in &by_crate {
+        println!("{bytes:>8}  {krate}");
+    }
+    assert!(
+        flash <= SERVER_FLASH_BUDGET,
+        "{flash} bytes of flash (goal: at most {SERVER_FLASH_BUDGET})"
+    );
+    assert!(
+        ram + stack <= SERVER_RAM_BUDGET,
+        "{ram} bytes of static RAM and {stack} of stack (goal: at most {SERVER_RAM_BUDGET})"
+    );
+    let core = by_crate
+        .iter()
+        .find(|(krate, _)| krate == "ftpwire_core")
+        .map_or(0, |(_, bytes)| *bytes);
+    assert!(
+        core > 0 && core <= CORE_FLASH_BUDGET,
+        "ftpwire_core takes {core} bytes of flash (goal: at most {CORE_FLASH_BUDGET})"
     );
 }
