@@ -137,7 +137,9 @@ pub enum ProxyError {
     #[error("the load balancer closed the connection before its PROXY header ended")]
     Closed,
     /// The header did not come within [`HEADER_TIMEOUT`].
-    #[error("no complete PROXY header within {HEADER_TIMEOUT:?}")]
+    // Whole seconds (as Duration's Debug writes them, "10s"), without
+    // Duration's Debug formatting, which is large in a small host.
+    #[error("no complete PROXY header within {}s", HEADER_TIMEOUT.as_secs())]
     Timeout,
 }
 
@@ -247,6 +249,17 @@ fn v2_client(header: &v2::Header<'_>) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The timeout's message names the timeout as Duration's Debug would
+    /// ("10s"), though it is written from whole seconds.
+    #[test]
+    fn timeout_message_names_the_timeout() {
+        assert_eq!(
+            ProxyError::Timeout.to_string(),
+            std::format!("no complete PROXY header within {HEADER_TIMEOUT:?}")
+        );
+        assert_eq!(HEADER_TIMEOUT.subsec_nanos(), 0, "whole seconds only");
+    }
 
     /// A v1 header arriving in pieces (a writer's formatted pieces, or TCP
     /// segments) is whole only at its LF, wherever it was cut.

@@ -140,6 +140,8 @@ pub fn instant(now_ms: f64) -> ftpwire_core::Instant {
 /// An [`Instant`](ftpwire_core::Instant) as milliseconds, rounded up so a
 /// timer set for it never fires before the deadline.
 pub fn millis(instant: ftpwire_core::Instant) -> f64 {
-    let micros = instant.as_duration().as_micros();
-    micros.div_ceil(1000) as f64
+    // Whole seconds and the rest apart: the same figure as the u128 of
+    // `as_micros`, without pulling 128-bit division into the module.
+    let since = instant.as_duration();
+    since.as_secs() as f64 * 1000.0 + f64::from(since.subsec_micros().div_ceil(1000))
 }

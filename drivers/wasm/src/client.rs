@@ -252,7 +252,9 @@ impl Client {
                 return Value::tagged("transmit", [("data", Value::from(bytes))]);
             }
             ClientOutput::Timeout(at) => {
-                let ms = at.as_duration().as_millis() as f64;
+                // Whole milliseconds, as `as_millis` (without its u128).
+                let since = at.as_duration();
+                let ms = since.as_secs() as f64 * 1000.0 + f64::from(since.subsec_millis());
                 return Value::tagged("timeout", [("at", Value::Number(ms))]);
             }
             ClientOutput::Idle => return Value::tagged("idle", []),
