@@ -53,7 +53,8 @@ pub struct Balancers {
 /// A `--proxy-protocol-from` value that is not an address or a network.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{0:?} is not an address or a network of load balancers (write 10.0.0.5, 10.0.0.0/24 or fd00::/8)"
+    "{} is not an address or a network of load balancers (write 10.0.0.5, 10.0.0.0/24 or fd00::/8)",
+    crate::text::Quoted(.0)
 )]
 pub struct BalancerError(String);
 

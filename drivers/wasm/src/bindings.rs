@@ -11,6 +11,7 @@ use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
 use ftpwire_core::listing::ListEntry;
 use ftpwire_core::proxy::{Balancers, HeaderReader};
 use ftpwire_core::representation;
+use ftpwire_core::text::Quoted;
 use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
@@ -166,7 +167,7 @@ impl JsServerConfig {
     pub fn set_passive_port_map(&mut self, map: &str) -> Result<(), JsError> {
         let map: PassivePortMap = map
             .parse()
-            .map_err(|e| JsError::new(&format!("passive port map {map:?}: {e}")))?;
+            .map_err(|e| JsError::new(&format!("passive port map {}: {e}", Quoted(map))))?;
         self.edit().passive_advertiser = Some(Arc::new(map));
         Ok(())
     }
@@ -177,7 +178,8 @@ impl JsServerConfig {
     pub fn add_local_network(&mut self, cidr: &str) -> Result<(), JsError> {
         let net: IpNet = cidr.parse().map_err(|e| {
             JsError::new(&format!(
-                "local network {cidr:?}: {e} (use CIDR such as 10.0.0.0/8)"
+                "local network {}: {e} (use CIDR such as 10.0.0.0/8)",
+                Quoted(cidr)
             ))
         })?;
         self.edit().passive.local_networks.push(net);
@@ -187,7 +189,7 @@ impl JsServerConfig {
 
 fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
     text.parse()
-        .map_err(|e| JsError::new(&format!("passive address {text:?}: {e}")))
+        .map_err(|e| JsError::new(&format!("passive address {}: {e}", Quoted(text))))
 }
 
 /// Reads property `name` of a JS object.

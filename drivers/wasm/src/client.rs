@@ -14,6 +14,7 @@ use ftpwire_core::client::{
     ClientConfig, ClientEvent, ClientOutput, ClientSession, DataMode, DataToken, Direction,
     ListCommand, Request, Security, StoreMode, TlsToken,
 };
+use ftpwire_core::text::Quoted;
 
 use crate::value::Value;
 
@@ -62,7 +63,8 @@ impl Client {
             "implicit" => Security::Implicit,
             other => {
                 return Err(format!(
-                    "security must be plain, explicit or implicit, not {other:?}"
+                    "security must be plain, explicit or implicit, not {}",
+                    Quoted(other)
                 ));
             }
         };
@@ -129,7 +131,7 @@ impl Client {
             "noop" => Request::Noop,
             "quit" => Request::Quit,
             "command" => Request::Command(path),
-            other => return Err(format!("unknown request kind {other:?}")),
+            other => return Err(format!("unknown request kind {}", Quoted(other))),
         };
         Ok(self.inner.request(request).number())
     }
@@ -232,7 +234,8 @@ impl Client {
             "pasv" => DataMode::Pasv,
             other => {
                 return Err(format!(
-                    "data mode must be passive, epsv or pasv, not {other:?}"
+                    "data mode must be passive, epsv or pasv, not {}",
+                    Quoted(other)
                 ));
             }
         };
