@@ -12,10 +12,10 @@ use ftpwire_core::listing::ListEntry;
 use ftpwire_core::proxy::{Balancers, HeaderReader};
 use ftpwire_core::representation;
 use ftpwire_core::text::Quoted;
-use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::answer::{self, AnswerError};
+use crate::js;
 use crate::session::Session;
 
 fn js_error(error: AnswerError) -> JsError {
@@ -194,7 +194,7 @@ fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
 
 /// Reads property `name` of a JS object.
 fn property(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    js::reflect_get(object, name).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAddr, JsError> {
@@ -226,7 +226,9 @@ fn bytes(value: &JsValue) -> Option<Vec<u8>> {
     if let Some(text) = value.as_string() {
         return Some(text.into_bytes());
     }
-    value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec)
+    value
+        .dyn_ref::<js::Uint8Array>()
+        .map(js::Uint8Array::copy_out)
 }
 
 /// One FTP control connection, server side. Feed it received bytes, drain
@@ -567,10 +569,10 @@ impl JsSession {
     pub fn format_listing(
         &self,
         id: u32,
-        #[wasm_bindgen(unchecked_param_type = "DirEntry[]")] entries: Array,
+        #[wasm_bindgen(unchecked_param_type = "DirEntry[]")] entries: Vec<JsValue>,
         #[wasm_bindgen(js_name = nowUnix)] now_unix: f64,
     ) -> Result<Vec<u8>, JsError> {
-        let mut names = Vec::with_capacity(entries.length() as usize);
+        let mut names = Vec::with_capacity(entries.len());
         let mut metadata = Vec::with_capacity(names.capacity());
         let mut targets = Vec::with_capacity(names.capacity());
         for entry in entries.iter() {

@@ -30,6 +30,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 pub mod answer;
 mod bindings;
 pub mod client;
+mod js;
 mod session;
 mod value;
 
