@@ -576,11 +576,11 @@ impl JsSession {
         let mut metadata = Vec::with_capacity(names.capacity());
         let mut targets = Vec::with_capacity(names.capacity());
         for entry in entries.iter() {
-            let name = bytes(&property(&entry, "name"))
+            let name = bytes(&property(entry, "name"))
                 .ok_or_else(|| JsError::new("entry.name must be a Uint8Array or a string"))?;
             names.push(name);
-            metadata.push(read_facts(&property(&entry, "facts"))?);
-            let target = property(&entry, "linkTarget");
+            metadata.push(read_facts(&property(entry, "facts"))?);
+            let target = property(entry, "linkTarget");
             targets.push(if target.is_null() || target.is_undefined() {
                 None
             } else {
