@@ -44,9 +44,13 @@ module="$root/target/wasm32-unknown-unknown/wasm-release/ftpwire_wasm.wasm"
 # (Same file name in its own folder: wasm-bindgen names its output after it.)
 mkdir -p "$root/target/wasm32-unknown-unknown/wasm-release/opt"
 optimized="$root/target/wasm32-unknown-unknown/wasm-release/opt/ftpwire_wasm.wasm"
-wasm-opt -Oz --converge --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
-    --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext \
-    "$module" -o "$optimized"
+# (Skipped when its output is newer than the module and this script: it
+# takes a few seconds, and tests run build.sh once per process.)
+if [ ! "$optimized" -nt "$module" ] || [ ! "$optimized" -nt "$here/build.sh" ]; then
+    wasm-opt -Oz --converge --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
+        --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext \
+        "$module" -o "$optimized"
+fi
 
 rm -rf "$here/pkg"
 wasm-bindgen --remove-name-section --remove-producers-section --target nodejs --out-dir "$here/pkg/node" "$optimized"
