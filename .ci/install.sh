@@ -44,6 +44,8 @@ install_packages() {
         curl:curl lftp:lftp python3:python3
         # The WebAssembly driver's reference host and its FTPS test certificates.
         node:nodejs openssl:openssl
+        # drivers/wasm/build.sh shrinks the module with wasm-opt.
+        wasm-opt:binaryen
         # setpriv drops CAP_NET_BIND_SERVICE in a test run as root (Essential on Debian).
         setpriv:util-linux
         # Rust links with the system C compiler.

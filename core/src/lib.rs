@@ -71,6 +71,7 @@ pub mod representation;
 #[cfg(feature = "script-host")]
 pub mod script;
 pub mod server;
+pub mod text;
 pub mod time;
 
 pub use server::{Event, Output, ServerConfig, ServerSession};

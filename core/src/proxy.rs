@@ -53,7 +53,8 @@ pub struct Balancers {
 /// A `--proxy-protocol-from` value that is not an address or a network.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{0:?} is not an address or a network of load balancers (write 10.0.0.5, 10.0.0.0/24 or fd00::/8)"
+    "{} is not an address or a network of load balancers (write 10.0.0.5, 10.0.0.0/24 or fd00::/8)",
+    crate::text::Quoted(.0)
 )]
 pub struct BalancerError(String);
 
@@ -137,7 +138,9 @@ pub enum ProxyError {
     #[error("the load balancer closed the connection before its PROXY header ended")]
     Closed,
     /// The header did not come within [`HEADER_TIMEOUT`].
-    #[error("no complete PROXY header within {HEADER_TIMEOUT:?}")]
+    // Whole seconds (as Duration's Debug writes them, "10s"), without
+    // Duration's Debug formatting, which is large in a small host.
+    #[error("no complete PROXY header within {}s", HEADER_TIMEOUT.as_secs())]
     Timeout,
 }
 
@@ -247,6 +250,17 @@ fn v2_client(header: &v2::Header<'_>) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The timeout's message names the timeout as Duration's Debug would
+    /// ("10s"), though it is written from whole seconds.
+    #[test]
+    fn timeout_message_names_the_timeout() {
+        assert_eq!(
+            ProxyError::Timeout.to_string(),
+            std::format!("no complete PROXY header within {HEADER_TIMEOUT:?}")
+        );
+        assert_eq!(HEADER_TIMEOUT.subsec_nanos(), 0, "whole seconds only");
+    }
 
     /// A v1 header arriving in pieces (a writer's formatted pieces, or TCP
     /// segments) is whole only at its LF, wherever it was cut.

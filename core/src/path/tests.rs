@@ -157,3 +157,21 @@ fn dot_files_are_found_in_any_component() {
     assert!(!names_dot_file(b"/a.b/c.d"));
     assert!(!names_dot_file(b"/"));
 }
+
+/// `names_dot_file` is exactly "a piece after a `/` starts with `.`", for
+/// every path of up to five bytes from `/`, `.` and `a` (ends and repeats
+/// included).
+#[test]
+fn dot_files_are_exactly_where_slash_dot_occurs() {
+    let alphabet = [b'/', b'.', b'a'];
+    for len in 0..=5u32 {
+        for n in 0..3usize.pow(len) {
+            let path: Vec<u8> = (0..len).map(|i| alphabet[n / 3usize.pow(i) % 3]).collect();
+            let expected = path
+                .split(|&b| b == b'/')
+                .skip(1)
+                .any(|piece| piece.first() == Some(&b'.'));
+            assert_eq!(names_dot_file(&path), expected, "{:?}", path);
+        }
+    }
+}

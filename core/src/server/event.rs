@@ -635,7 +635,12 @@ impl core::fmt::Display for Notice<'_> {
                 outcome,
             } => {
                 let tls = if *protected { ", TLS" } else { "" };
-                let ms = elapsed.as_millis();
+                // u64, not `as_millis`'s u128: the same figure (below 584
+                // million years) without 128-bit formatting in small hosts.
+                let ms = elapsed
+                    .as_secs()
+                    .saturating_mul(1000)
+                    .saturating_add(u64::from(elapsed.subsec_millis()));
                 write!(f, "{} {}", kind.verb(), name(path))?;
                 match outcome {
                     Ok(()) => write!(f, ": {bytes} bytes in {ms} ms")?,

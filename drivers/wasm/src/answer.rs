@@ -7,6 +7,7 @@ use std::string::String;
 
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{FileError, PassiveError, TransferError};
+use ftpwire_core::text::Quoted;
 
 /// An answer the session could not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,22 +24,24 @@ pub enum AnswerError {
     },
     /// An error name that is neither one of ftpwire's nor a known errno code.
     #[error(
-        "unknown error {0:?}: use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)"
+        "unknown error {}: use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)",
+        Quoted(.0)
     )]
     UnknownFileError(String),
     /// A transfer error name that is not known.
     #[error(
-        "unknown transfer error {0:?}: use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name"
+        "unknown transfer error {}: use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name",
+        Quoted(.0)
     )]
     UnknownTransferError(String),
     /// A passive error name that is not known.
-    #[error("unknown passive error {0:?}: use noFreePort or unresolved")]
+    #[error("unknown passive error {}: use noFreePort or unresolved", Quoted(.0))]
     UnknownPassiveError(String),
     /// A file kind that is not known.
-    #[error("unknown file kind {0:?}: use file, directory, symlink or other")]
+    #[error("unknown file kind {}: use file, directory, symlink or other", Quoted(.0))]
     UnknownFileKind(String),
     /// Not an IP address.
-    #[error("{0:?} is not an IP address")]
+    #[error("{} is not an IP address", Quoted(.0))]
     BadIp(String),
     /// A value of the wrong shape.
     #[error("{0}")]
@@ -140,6 +143,8 @@ pub fn instant(now_ms: f64) -> ftpwire_core::Instant {
 /// An [`Instant`](ftpwire_core::Instant) as milliseconds, rounded up so a
 /// timer set for it never fires before the deadline.
 pub fn millis(instant: ftpwire_core::Instant) -> f64 {
-    let micros = instant.as_duration().as_micros();
-    micros.div_ceil(1000) as f64
+    // Whole seconds and the rest apart: the same figure as the u128 of
+    // `as_micros`, without pulling 128-bit division into the module.
+    let since = instant.as_duration();
+    since.as_secs() as f64 * 1000.0 + f64::from(since.subsec_micros().div_ceil(1000))
 }

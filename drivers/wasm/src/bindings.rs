@@ -11,10 +11,11 @@ use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
 use ftpwire_core::listing::ListEntry;
 use ftpwire_core::proxy::{Balancers, HeaderReader};
 use ftpwire_core::representation;
-use js_sys::{Array, Reflect, Uint8Array};
+use ftpwire_core::text::Quoted;
 use wasm_bindgen::prelude::*;
 
 use crate::answer::{self, AnswerError};
+use crate::js;
 use crate::session::Session;
 
 fn js_error(error: AnswerError) -> JsError {
@@ -166,7 +167,7 @@ impl JsServerConfig {
     pub fn set_passive_port_map(&mut self, map: &str) -> Result<(), JsError> {
         let map: PassivePortMap = map
             .parse()
-            .map_err(|e| JsError::new(&format!("passive port map {map:?}: {e}")))?;
+            .map_err(|e| JsError::new(&format!("passive port map {}: {e}", Quoted(map))))?;
         self.edit().passive_advertiser = Some(Arc::new(map));
         Ok(())
     }
@@ -177,7 +178,8 @@ impl JsServerConfig {
     pub fn add_local_network(&mut self, cidr: &str) -> Result<(), JsError> {
         let net: IpNet = cidr.parse().map_err(|e| {
             JsError::new(&format!(
-                "local network {cidr:?}: {e} (use CIDR such as 10.0.0.0/8)"
+                "local network {}: {e} (use CIDR such as 10.0.0.0/8)",
+                Quoted(cidr)
             ))
         })?;
         self.edit().passive.local_networks.push(net);
@@ -187,12 +189,12 @@ impl JsServerConfig {
 
 fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
     text.parse()
-        .map_err(|e| JsError::new(&format!("passive address {text:?}: {e}")))
+        .map_err(|e| JsError::new(&format!("passive address {}: {e}", Quoted(text))))
 }
 
 /// Reads property `name` of a JS object.
 fn property(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    js::reflect_get(object, name).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAddr, JsError> {
@@ -224,7 +226,9 @@ fn bytes(value: &JsValue) -> Option<Vec<u8>> {
     if let Some(text) = value.as_string() {
         return Some(text.into_bytes());
     }
-    value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec)
+    value
+        .dyn_ref::<js::Uint8Array>()
+        .map(js::Uint8Array::copy_out)
 }
 
 /// One FTP control connection, server side. Feed it received bytes, drain
@@ -565,18 +569,18 @@ impl JsSession {
     pub fn format_listing(
         &self,
         id: u32,
-        #[wasm_bindgen(unchecked_param_type = "DirEntry[]")] entries: Array,
+        #[wasm_bindgen(unchecked_param_type = "DirEntry[]")] entries: Vec<JsValue>,
         #[wasm_bindgen(js_name = nowUnix)] now_unix: f64,
     ) -> Result<Vec<u8>, JsError> {
-        let mut names = Vec::with_capacity(entries.length() as usize);
+        let mut names = Vec::with_capacity(entries.len());
         let mut metadata = Vec::with_capacity(names.capacity());
         let mut targets = Vec::with_capacity(names.capacity());
         for entry in entries.iter() {
-            let name = bytes(&property(&entry, "name"))
+            let name = bytes(&property(entry, "name"))
                 .ok_or_else(|| JsError::new("entry.name must be a Uint8Array or a string"))?;
             names.push(name);
-            metadata.push(read_facts(&property(&entry, "facts"))?);
-            let target = property(&entry, "linkTarget");
+            metadata.push(read_facts(&property(entry, "facts"))?);
+            let target = property(entry, "linkTarget");
             targets.push(if target.is_null() || target.is_undefined() {
                 None
             } else {

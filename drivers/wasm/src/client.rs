@@ -14,6 +14,7 @@ use ftpwire_core::client::{
     ClientConfig, ClientEvent, ClientOutput, ClientSession, DataMode, DataToken, Direction,
     ListCommand, Request, Security, StoreMode, TlsToken,
 };
+use ftpwire_core::text::Quoted;
 
 use crate::value::Value;
 
@@ -62,7 +63,8 @@ impl Client {
             "implicit" => Security::Implicit,
             other => {
                 return Err(format!(
-                    "security must be plain, explicit or implicit, not {other:?}"
+                    "security must be plain, explicit or implicit, not {}",
+                    Quoted(other)
                 ));
             }
         };
@@ -129,7 +131,7 @@ impl Client {
             "noop" => Request::Noop,
             "quit" => Request::Quit,
             "command" => Request::Command(path),
-            other => return Err(format!("unknown request kind {other:?}")),
+            other => return Err(format!("unknown request kind {}", Quoted(other))),
         };
         Ok(self.inner.request(request).number())
     }
@@ -232,7 +234,8 @@ impl Client {
             "pasv" => DataMode::Pasv,
             other => {
                 return Err(format!(
-                    "data mode must be passive, epsv or pasv, not {other:?}"
+                    "data mode must be passive, epsv or pasv, not {}",
+                    Quoted(other)
                 ));
             }
         };
@@ -252,7 +255,9 @@ impl Client {
                 return Value::tagged("transmit", [("data", Value::from(bytes))]);
             }
             ClientOutput::Timeout(at) => {
-                let ms = at.as_duration().as_millis() as f64;
+                // Whole milliseconds, as `as_millis` (without its u128).
+                let since = at.as_duration();
+                let ms = since.as_secs() as f64 * 1000.0 + f64::from(since.subsec_millis());
                 return Value::tagged("timeout", [("at", Value::Number(ms))]);
             }
             ClientOutput::Idle => return Value::tagged("idle", []),

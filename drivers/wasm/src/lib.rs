@@ -21,9 +21,16 @@
 //! `drivers/wasm/js/server.mjs` is the reference host: a complete FTP/FTPS
 //! server on Node's `net`, `tls` and `fs/promises`.
 
+/// The module's allocator: talc in place of std's dlmalloc, for size (the
+/// module is single-threaded, which `new_wasm_dynamic_allocator` checks).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub mod answer;
 mod bindings;
 pub mod client;
+mod js;
 mod session;
 mod value;
 

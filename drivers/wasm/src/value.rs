@@ -58,14 +58,14 @@ impl Value {
             Value::Bool(b) => JsValue::from_bool(*b),
             Value::Number(n) => JsValue::from_f64(*n),
             Value::Text(s) => JsValue::from_str(s),
-            Value::Bytes(bytes) => js_sys::Uint8Array::from(bytes.as_slice()).into(),
+            Value::Bytes(bytes) => crate::js::Uint8Array::copy_in(bytes).into(),
             Value::Object(properties) => {
-                let object = js_sys::Object::new();
+                let object: JsValue = crate::js::Object::new().into();
                 for (name, value) in properties {
                     // Setting a property on a fresh plain object cannot fail.
-                    let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), &value.to_js());
+                    let _ = crate::js::reflect_set(&object, name, &value.to_js());
                 }
-                object.into()
+                object
             }
         }
     }

@@ -1,8 +1,8 @@
 //! Runs the JavaScript side from `cargo test`, so the README's one test
 //! command covers it: builds the release module and its bindings with
-//! `build.sh` (which also enforces the 256 KiB size budget through the node
-//! tests) and runs every `node --test` file, the Node FTP host driven by curl
-//! included. Needs the tools `.ci/run` installs: node, curl, openssl,
+//! `build.sh` and runs every `node --test` file (`size.test.mjs`, the size
+//! budget, among them), the Node FTP host driven by curl included. Needs the
+//! tools `.ci/run` installs: node, curl, openssl, wasm-opt (binaryen),
 //! wasm-bindgen-cli at the pinned version and the wasm32 target.
 
 use std::path::Path;
