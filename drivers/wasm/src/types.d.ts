@@ -1,6 +1,3 @@
-/** An address as Node's `socket.address()` returns it. */
-export interface SocketAddress { address: string; port: number }
-
 /** What a directory entry is. */
 export type FileKind = "file" | "directory" | "symlink" | "other";
 
@@ -107,10 +104,6 @@ export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "transferEnded"; kind: TransferKind; path: Uint8Array; bytes: number; error: string | null }
   | { notice: "foreignAnswer" | "staleAnswer" | "hostAnswerTimeout" | "wrongAnswer"; answer: string }
   | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" | "inputLimit" });
-
-/** A balancer's PROXY header, read: the real client (`null`: the balancer's own
- *  connection, a health check) and the bytes after the header. */
-export interface ProxiedConnection { client: SocketAddress | null; rest: Uint8Array }
 
 /** Everything a session asks of its host. */
 export type SessionEvent =

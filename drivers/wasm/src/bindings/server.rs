@@ -1,26 +1,22 @@
-//! The JavaScript API: wasm-bindgen classes over [`Session`](crate::Session)
-//! and the core's pure helpers. Only conversions live here; every decision
-//! is the core's.
+//! The server half of the JavaScript API: `ServerConfig`, `Session` (over
+//! [`Session`](crate::Session)) and the pure helpers a server host calls
+//! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`).
 
-use std::string::{String, ToString};
+use std::string::String;
 use std::sync::Arc;
 use std::time::Duration;
 use std::vec::Vec;
 
 use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
 use ftpwire_core::listing::ListEntry;
-use ftpwire_core::proxy::{Balancers, HeaderReader};
 use ftpwire_core::representation;
 use ftpwire_core::text::Quoted;
 use wasm_bindgen::prelude::*;
 
-use crate::answer::{self, AnswerError};
+use super::{js_error, property, socket_addr};
+use crate::answer;
 use crate::js;
 use crate::session::Session;
-
-fn js_error(error: AnswerError) -> JsError {
-    JsError::new(&error.to_string())
-}
 
 /// Settings shared by every session of one server. The defaults are the
 /// core's safe operator defaults; change them before creating sessions.
@@ -190,22 +186,6 @@ impl JsServerConfig {
 fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
     text.parse()
         .map_err(|e| JsError::new(&format!("passive address {}: {e}", Quoted(text))))
-}
-
-/// Reads property `name` of a JS object.
-fn property(object: &JsValue, name: &str) -> JsValue {
-    js::reflect_get(object, name).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAddr, JsError> {
-    let address = property(value, "address").as_string();
-    let port = property(value, "port").as_f64();
-    match (address, port) {
-        (Some(address), Some(port)) => answer::socket_addr(&address, port).map_err(js_error),
-        _ => Err(JsError::new(&format!(
-            "{what} must be an object {{address, port}} (as Node's socket.address() returns)"
-        ))),
-    }
 }
 
 /// `{kind, size, modified, mode}` as the core's metadata.
@@ -666,89 +646,8 @@ pub fn same_host(a: &str, b: &str) -> Result<bool, JsError> {
     Ok(address::canonical_ip(a) == address::canonical_ip(b))
 }
 
-/// The load balancers allowed (and required) to start their connections
-/// with a PROXY header: `--proxy-protocol-from` values, comma-separated.
-#[wasm_bindgen(js_name = Balancers)]
-#[derive(Debug, Clone, Default)]
-pub struct JsBalancers {
-    inner: Balancers,
-}
-
-#[wasm_bindgen(js_class = Balancers)]
-impl JsBalancers {
-    /// `"10.0.0.0/8,192.0.2.7"`; an empty list turns the PROXY protocol off.
-    #[wasm_bindgen(constructor)]
-    pub fn new(list: Vec<String>) -> Result<JsBalancers, JsError> {
-        let mut inner = Balancers::default();
-        for text in &list {
-            inner.extend(
-                text.parse()
-                    .map_err(|e: ftpwire_core::proxy::BalancerError| {
-                        JsError::new(&e.to_string())
-                    })?,
-            );
-        }
-        Ok(JsBalancers { inner })
-    }
-
-    /// Whether a connection from `ip` is a balancer's.
-    pub fn contains(&self, ip: &str) -> Result<bool, JsError> {
-        Ok(self.inner.contains(answer::ip(ip).map_err(js_error)?))
-    }
-}
-
-/// Reads a balancer's first bytes into the real client's address.
-#[wasm_bindgen(js_name = ProxyHeaderReader)]
-#[derive(Debug, Default)]
-pub struct JsProxyHeaderReader {
-    inner: HeaderReader,
-}
-
-#[wasm_bindgen(js_class = ProxyHeaderReader)]
-impl JsProxyHeaderReader {
-    /// A reader with nothing read yet.
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> JsProxyHeaderReader {
-        JsProxyHeaderReader::default()
-    }
-
-    /// Bytes just read: `undefined` while more are needed; once the header
-    /// is whole, `{client, rest}` (`client`: `{address, port}`, or `null`
-    /// when the balancer speaks for itself; `rest`: the bytes after it,
-    /// the session's first input). Throws, saying why, when it is no header.
-    #[wasm_bindgen(unchecked_return_type = "ProxiedConnection | undefined")]
-    pub fn push(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
-        let Some(proxied) = self
-            .inner
-            .push(bytes)
-            .map_err(|e| JsError::new(&e.to_string()))?
-        else {
-            return Ok(JsValue::UNDEFINED);
-        };
-        let client = match proxied.client {
-            Some(addr) => crate::Value::Object(std::vec![
-                ("address", crate::Value::Text(addr.ip().to_string())),
-                ("port", crate::Value::Number(f64::from(addr.port()))),
-            ]),
-            None => crate::Value::Null,
-        };
-        let value = crate::Value::Object(std::vec![
-            ("client", client),
-            ("rest", crate::Value::Bytes(proxied.rest)),
-        ]);
-        Ok(value.to_js())
-    }
-}
-
-/// Whether a client's first bytes are a PROXY header where none is
-/// expected (it is not a balancer): close the connection.
-#[wasm_bindgen(js_name = startsWithProxyHeader)]
-pub fn starts_with_proxy_header(bytes: &[u8]) -> bool {
-    ftpwire_core::proxy::starts_with_header(bytes)
-}
-
 #[wasm_bindgen(typescript_custom_section)]
-const TYPES: &'static str = include_str!("types.d.ts");
+const TYPES: &'static str = include_str!("../types.d.ts");
 
 /// A byte count from JavaScript: negative or not a number counts as 0.
 fn count(bytes: f64) -> u64 {
@@ -756,172 +655,5 @@ fn count(bytes: f64) -> u64 {
         bytes as u64
     } else {
         0
-    }
-}
-
-/// One FTP control connection, client side: the core's client session.
-/// Feed it received bytes, drain `pollOutput()` until it says `timeout`,
-/// `idle` or `closed`, answer each event by its `id`. `js/client.mjs` is
-/// the Promise-based client built on it.
-#[wasm_bindgen(js_name = ClientSession)]
-#[derive(Debug)]
-pub struct JsClient {
-    inner: crate::client::Client,
-}
-
-fn unknown(error: crate::client::UnknownId) -> JsError {
-    JsError::new(&error.to_string())
-}
-
-#[wasm_bindgen(js_class = ClientSession)]
-impl JsClient {
-    /// A client for a control connection from `local` to `peer`;
-    /// `security` is `"plain"`, `"explicit"` (AUTH TLS) or `"implicit"`
-    /// (the host ran the TLS handshake before the first byte).
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        user: &str,
-        password: &str,
-        security: &str,
-        #[wasm_bindgen(unchecked_param_type = "SocketAddress")] local: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SocketAddress")] peer: JsValue,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<JsClient, JsError> {
-        let local = socket_addr(&local, "local")?;
-        let peer = socket_addr(&peer, "peer")?;
-        crate::client::Client::new(user, password, security, local, peer, now_ms)
-            .map(|inner| JsClient { inner })
-            .map_err(|e| JsError::new(&e))
-    }
-
-    /// Received control bytes (decrypted, under TLS).
-    #[wasm_bindgen(js_name = handleInput)]
-    pub fn handle_input(&mut self, #[wasm_bindgen(js_name = nowMs)] now_ms: f64, data: &[u8]) {
-        self.inner.handle_input(now_ms, data);
-    }
-
-    /// The control connection ended.
-    #[wasm_bindgen(js_name = handlePeerClosed)]
-    pub fn handle_peer_closed(&mut self) {
-        self.inner.handle_peer_closed();
-    }
-
-    /// The deadline of a `timeout` output passed.
-    #[wasm_bindgen(js_name = handleTimeout)]
-    pub fn handle_timeout(&mut self, #[wasm_bindgen(js_name = nowMs)] now_ms: f64) {
-        self.inner.handle_timeout(now_ms);
-    }
-
-    /// The next output: `transmit`, `ready`, `upgradeTls`, `connectData`,
-    /// `secureData`, `moveData`, `abortData`, `done`, `warning`, `failed`,
-    /// `timeout`, `idle` or `closed`.
-    #[wasm_bindgen(js_name = pollOutput)]
-    pub fn poll_output(&mut self) -> JsValue {
-        self.inner.poll_output().to_js()
-    }
-
-    /// Queues a request (see the README); returns its number, which its
-    /// `done` output carries.
-    pub fn request(&mut self, kind: &str, path: &[u8], offset: f64) -> Result<u32, JsError> {
-        let offset = if offset.is_finite() && offset > 0.0 {
-            offset as u64
-        } else {
-            0
-        };
-        self.inner
-            .request(kind, path, offset)
-            .map_err(|e| JsError::new(&e))
-    }
-
-    /// How later transfers get their data connection: `"passive"` (EPSV,
-    /// then PASV if refused; the default), `"epsv"` or `"pasv"`.
-    #[wasm_bindgen(js_name = setDataMode)]
-    pub fn set_data_mode(&mut self, mode: &str) -> Result<(), JsError> {
-        self.inner.set_data_mode(mode).map_err(|e| JsError::new(&e))
-    }
-
-    /// Whether the set-up (login, TLS, FEAT, TYPE I) is done.
-    #[wasm_bindgen(js_name = isReady)]
-    pub fn is_ready(&self) -> bool {
-        self.inner.is_ready()
-    }
-
-    /// Answers `upgradeTls`: the control connection's handshake is done.
-    #[wasm_bindgen(js_name = tlsEstablished)]
-    pub fn tls_established(&mut self, id: u32) -> Result<(), JsError> {
-        self.inner.tls_established(id).map_err(unknown)
-    }
-
-    /// Answers `connectData`: connected.
-    #[wasm_bindgen(js_name = dataConnected)]
-    pub fn data_connected(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner.data_connected(id, now_ms).map_err(unknown)
-    }
-
-    /// Answers `connectData`: the connection failed.
-    #[wasm_bindgen(js_name = dataConnectFailed)]
-    pub fn data_connect_failed(
-        &mut self,
-        id: u32,
-        reason: &str,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .data_connect_failed(id, reason, now_ms)
-            .map_err(unknown)
-    }
-
-    /// Answers `secureData`: the data connection is under TLS.
-    #[wasm_bindgen(js_name = dataSecured)]
-    pub fn data_secured(
-        &mut self,
-        id: u32,
-        resumed: bool,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .data_secured(id, resumed, now_ms)
-            .map_err(unknown)
-    }
-
-    /// Answers `secureData`: the handshake failed.
-    #[wasm_bindgen(js_name = dataTlsFailed)]
-    pub fn data_tls_failed(
-        &mut self,
-        id: u32,
-        reason: &str,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .data_tls_failed(id, reason, now_ms)
-            .map_err(unknown)
-    }
-
-    /// Answers `moveData`: every byte moved and the data connection closed.
-    #[wasm_bindgen(js_name = dataDone)]
-    pub fn data_done(
-        &mut self,
-        id: u32,
-        bytes: f64,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .data_done(id, bytes.max(0.0) as u64, now_ms)
-            .map_err(unknown)
-    }
-
-    /// Answers `moveData`: the data connection broke.
-    #[wasm_bindgen(js_name = dataFailed)]
-    pub fn data_failed(
-        &mut self,
-        id: u32,
-        reason: &str,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner.data_failed(id, reason, now_ms).map_err(unknown)
     }
 }
