@@ -15,7 +15,7 @@ test('the web build initialises from bytes and runs a session', async () => {
   const outputs = [];
   for (let output = session.pollOutput(); output.type !== 'timeout'; output = session.pollOutput()) outputs.push(output);
   const login = outputs.find((o) => o.type === 'login');
-  session.login(login.id, true, true);
+  session.answer(login.id, 'login', { accepted: true, readOnly: true });
   session.handleInput(1, new TextEncoder().encode('PASV\r\n'));
   const text = [];
   for (let output = session.pollOutput(); output.type !== 'timeout'; output = session.pollOutput()) {

@@ -2,7 +2,6 @@
 //! [`Session`](crate::Session)) and the pure helpers a server host calls
 //! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`).
 
-use std::string::String;
 use std::sync::Arc;
 use std::time::Duration;
 use std::vec::Vec;
@@ -46,125 +45,70 @@ impl JsServerConfig {
         Arc::make_mut(&mut self.inner)
     }
 
-    /// Text of the `220` greeting.
-    #[wasm_bindgen(setter)]
-    pub fn set_greeting(&mut self, text: String) {
-        self.edit().greeting = text.into();
-    }
-
-    /// Longest command line accepted (bytes, CRLF included).
-    #[wasm_bindgen(setter = lineLimit)]
-    pub fn set_line_limit(&mut self, bytes: u32) {
-        self.edit().line_limit = bytes as usize;
-    }
-
-    /// A session with no command for this long is closed (`421`).
-    #[wasm_bindgen(setter = idleTimeoutMs)]
-    pub fn set_idle_timeout_ms(&mut self, ms: f64) {
-        self.edit().idle_timeout = duration_ms(ms);
-    }
-
-    /// A session not logged in this long after it connected (TLS handshake
-    /// included) is closed (`421`).
-    #[wasm_bindgen(setter = loginTimeoutMs)]
-    pub fn set_login_timeout_ms(&mut self, ms: f64) {
-        self.edit().login_timeout = duration_ms(ms);
-    }
-
-    /// How long a transfer waits for its data connection before `425`.
-    #[wasm_bindgen(setter = dataConnectionTimeoutMs)]
-    pub fn set_data_connection_timeout_ms(&mut self, ms: f64) {
-        self.edit().data_connection_timeout = duration_ms(ms);
-    }
-
-    /// A transfer that moves nothing (no `dataProgress`) for this long is
-    /// aborted (`426`).
-    #[wasm_bindgen(setter = dataStallTimeoutMs)]
-    pub fn set_data_stall_timeout_ms(&mut self, ms: f64) {
-        self.edit().data_stall_timeout = duration_ms(ms);
-    }
-
-    /// Refuse (`522`) a protected data connection that did not resume the
-    /// control connection's TLS session; off by default.
-    #[wasm_bindgen(setter = requireTlsSessionReuse)]
-    pub fn set_require_tls_session_reuse(&mut self, on: bool) {
-        self.edit().require_tls_session_reuse = on;
-    }
-
-    /// A failed PASS is answered only after this delay.
-    #[wasm_bindgen(setter = failedLoginDelayMs)]
-    pub fn set_failed_login_delay_ms(&mut self, ms: f64) {
-        self.edit().failed_login_delay = duration_ms(ms);
-    }
-
-    /// After this many failed logins the session is closed (`421`).
-    #[wasm_bindgen(setter = maxLoginFailures)]
-    pub fn set_max_login_failures(&mut self, count: u32) {
-        self.edit().max_login_failures = count;
-    }
-
-    /// The host can run TLS (it has a certificate): AUTH TLS, PBSZ and PROT are offered.
-    #[wasm_bindgen(setter)]
-    pub fn set_tls(&mut self, on: bool) {
-        self.edit().tls = on;
-    }
-
-    /// Refuse logins on a plain control channel and transfers without PROT P.
-    #[wasm_bindgen(setter = requireTls)]
-    pub fn set_require_tls(&mut self, on: bool) {
-        self.edit().require_tls = on;
-    }
-
-    /// LIST and NLST show dot files even without `-a`; off by default.
-    #[wasm_bindgen(setter = showDotFiles)]
-    pub fn set_show_dot_files(&mut self, on: bool) {
-        self.edit().show_dot_files = on;
-    }
-
-    /// Read-only logins (anonymous) may reach dot files (`.git`, `.env`);
-    /// off by default: such paths get `550` and listings leave them out.
-    #[wasm_bindgen(setter = shareDotFiles)]
-    pub fn set_share_dot_files(&mut self, on: bool) {
-        self.edit().share_dot_files = on;
-    }
-
-    /// Implicit-FTPS sessions start with PBSZ 0 and PROT P in force, for
-    /// clients that protect data connections without asking; off by default.
-    #[wasm_bindgen(setter = implicitTlsProtP)]
-    pub fn set_implicit_tls_prot_p(&mut self, on: bool) {
-        self.edit().implicit_tls_prot_p = on;
-    }
-
-    /// Allow CCC (back to a plain control channel after login); off by default.
-    #[wasm_bindgen(setter = allowCcc)]
-    pub fn set_allow_ccc(&mut self, on: bool) {
-        self.edit().allow_ccc = on;
-    }
-
-    /// The address PASV advertises to peers outside the local networks: an
-    /// IP, or a DNS name the host resolves at each PASV. Throws if it is neither.
-    #[wasm_bindgen(js_name = setPassiveAddress)]
-    pub fn set_passive_address(&mut self, address: &str) -> Result<(), JsError> {
-        self.edit().passive.external = Some(passive_address(address)?);
-        Ok(())
-    }
-
-    /// Like `setPassiveAddress`, for sessions whose control channel is TLS.
-    #[wasm_bindgen(js_name = setTlsPassiveAddress)]
-    pub fn set_tls_passive_address(&mut self, address: &str) -> Result<(), JsError> {
-        self.edit().tls_passive_address = Some(passive_address(address)?);
-        Ok(())
-    }
-
-    /// PASV and EPSV advertise these ports instead of the bound ones (a
-    /// port-mapping NAT, NodePorts): `BOUND:ADVERTISED` or
-    /// `LO-HI:ADVERTISED_LO`, comma-separated. Throws if malformed.
-    #[wasm_bindgen(js_name = setPassivePortMap)]
-    pub fn set_passive_port_map(&mut self, map: &str) -> Result<(), JsError> {
-        let map: PassivePortMap = map
-            .parse()
-            .map_err(|e| JsError::new(&format!("passive port map {}: {e}", Quoted(map))))?;
-        self.edit().passive_advertiser = Some(Arc::new(map));
+    /// Sets one setting (before sessions are created); throws, saying why,
+    /// for an unknown name or a value of the wrong type or form:
+    ///
+    /// | name | value |
+    /// | --- | --- |
+    /// | `greeting` | text of the `220` greeting |
+    /// | `lineLimit` | longest command line accepted (bytes, CRLF included) |
+    /// | `idleTimeoutMs` | a session with no command for this long is closed (`421`) |
+    /// | `loginTimeoutMs` | a session not logged in this long after it connected (TLS handshake included) is closed |
+    /// | `dataConnectionTimeoutMs` | how long a transfer waits for its data connection before `425` |
+    /// | `dataStallTimeoutMs` | a transfer that moves nothing (no `dataProgress`) this long is aborted (`426`) |
+    /// | `failedLoginDelayMs` | a failed PASS is answered only after this delay |
+    /// | `maxLoginFailures` | after this many failed logins the session is closed (`421`) |
+    /// | `tls` | the host can run TLS (it has a certificate): AUTH TLS, PBSZ and PROT are offered |
+    /// | `requireTls` | refuse logins on a plain control channel and transfers without PROT P |
+    /// | `requireTlsSessionReuse` | refuse (`522`) a protected data connection that did not resume the control connection's TLS session |
+    /// | `showDotFiles` | LIST and NLST show dot files even without `-a` |
+    /// | `shareDotFiles` | read-only logins (anonymous) may reach dot files (`.git`, `.env`) |
+    /// | `implicitTlsProtP` | implicit-FTPS sessions start with PBSZ 0 and PROT P in force |
+    /// | `allowCcc` | allow CCC (back to a plain control channel after login) |
+    /// | `passiveAddress` | the address PASV advertises to peers outside the local networks: an IP, or a DNS name the host resolves at each PASV |
+    /// | `tlsPassiveAddress` | the same, for sessions whose control channel is TLS |
+    /// | `passivePortMap` | PASV and EPSV advertise these ports instead of the bound ones (a port-mapping NAT): `BOUND:ADVERTISED` or `LO-HI:ADVERTISED_LO`, comma-separated |
+    ///
+    /// One method for every setting: each exported method or property
+    /// costs the module a few hundred bytes of glue (README "Size").
+    pub fn set(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "ServerSetting")] name: &str,
+        #[wasm_bindgen(unchecked_param_type = "string | number | boolean")] value: JsValue,
+    ) -> Result<(), JsError> {
+        let wrong = |what: &str| JsError::new(&format!("setting {name} must be {what}"));
+        let number = || value.as_f64().ok_or_else(|| wrong("a number"));
+        let ms = || number().map(duration_ms);
+        let on = || value.as_bool().ok_or_else(|| wrong("a boolean"));
+        let text = || value.as_string().ok_or_else(|| wrong("a string"));
+        let config = self.edit();
+        match name {
+            "greeting" => config.greeting = text()?.into(),
+            "lineLimit" => config.line_limit = number()? as u32 as usize,
+            "idleTimeoutMs" => config.idle_timeout = ms()?,
+            "loginTimeoutMs" => config.login_timeout = ms()?,
+            "dataConnectionTimeoutMs" => config.data_connection_timeout = ms()?,
+            "dataStallTimeoutMs" => config.data_stall_timeout = ms()?,
+            "failedLoginDelayMs" => config.failed_login_delay = ms()?,
+            "maxLoginFailures" => config.max_login_failures = number()? as u32,
+            "tls" => config.tls = on()?,
+            "requireTls" => config.require_tls = on()?,
+            "requireTlsSessionReuse" => config.require_tls_session_reuse = on()?,
+            "showDotFiles" => config.show_dot_files = on()?,
+            "shareDotFiles" => config.share_dot_files = on()?,
+            "implicitTlsProtP" => config.implicit_tls_prot_p = on()?,
+            "allowCcc" => config.allow_ccc = on()?,
+            "passiveAddress" => config.passive.external = Some(passive_address(&text()?)?),
+            "tlsPassiveAddress" => config.tls_passive_address = Some(passive_address(&text()?)?),
+            "passivePortMap" => {
+                let map = text()?;
+                let map: PassivePortMap = map.parse().map_err(|e| {
+                    JsError::new(&format!("passive port map {}: {e}", Quoted(&map)))
+                })?;
+                config.passive_advertiser = Some(Arc::new(map));
+            }
+            _ => return Err(JsError::new(&format!("unknown setting {}", Quoted(name)))),
+        }
         Ok(())
     }
 
@@ -345,201 +289,86 @@ impl JsSession {
         self.inner.data_protected()
     }
 
-    /// Answers `login`: accepted or not, and whether the session may only read.
-    pub fn login(
+    /// Answers event (or transfer step) `id`: `answer` names the answer,
+    /// `value` carries what it needs (see the README's "Answers"):
+    ///
+    /// | `answer` | `value` |
+    /// | --- | --- |
+    /// | `login` | `{accepted, readOnly}` |
+    /// | `passiveOpened` | `{port, resolved}` (`resolved`: the IP a requested name resolved to) |
+    /// | `statDone` | the file's facts |
+    /// | `storageOpened` | `{size, uniqueName}` (RETR: the size as opened; STOU: the new name) |
+    /// | `dataSecured` | whether the data connection resumed the control connection's TLS session |
+    /// | `dataProgress`, `dataMoved` | bytes moved so far / in all |
+    /// | `directoryEntered`, `changeDone`, `tlsEstablished`, `dataConnected`, `dataClosed` | nothing |
+    /// | `passiveFailed`, `statFailed`, `enterDirectoryFailed`, `changeFailed`, `transferFailed` | an error name or errno code |
+    ///
+    /// One method for every answer: each exported method costs the module
+    /// a few hundred bytes of glue (README "Size").
+    pub fn answer(
         &mut self,
         id: u32,
-        accepted: bool,
-        #[wasm_bindgen(js_name = readOnly)] read_only: bool,
+        #[wasm_bindgen(unchecked_param_type = "AnswerName")] answer: &str,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
     ) -> Result<(), JsError> {
-        self.inner.login(id, accepted, read_only).map_err(js_error)
-    }
-
-    /// Answers `openPassive`: the listener is bound on `port`; `resolved` is
-    /// the IP the requested hostname resolved to.
-    #[wasm_bindgen(js_name = passiveOpened)]
-    pub fn passive_opened(
-        &mut self,
-        id: u32,
-        port: u16,
-        resolved: Option<String>,
-    ) -> Result<(), JsError> {
-        let resolved = resolved
-            .as_deref()
-            .map(answer::ip)
-            .transpose()
-            .map_err(js_error)?;
-        self.inner
-            .passive_opened(id, port, resolved)
-            .map_err(js_error)
-    }
-
-    /// Answers `openPassive`: no listener (`noFreePort` or `unresolved`).
-    #[wasm_bindgen(js_name = passiveFailed)]
-    pub fn passive_failed(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(unchecked_param_type = "PassiveErrorCode")] error: &str,
-    ) -> Result<(), JsError> {
-        let error = answer::passive_error(error).map_err(js_error)?;
-        self.inner.passive_failed(id, error).map_err(js_error)
-    }
-
-    /// Answers `stat` with the file's facts.
-    #[wasm_bindgen(js_name = statDone)]
-    pub fn stat_done(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(unchecked_param_type = "FileFacts")] facts: JsValue,
-    ) -> Result<(), JsError> {
-        let metadata = read_facts(&facts)?;
-        self.inner.stat_done(id, Ok(metadata)).map_err(js_error)
-    }
-
-    /// Answers `stat` with an error name or errno code.
-    #[wasm_bindgen(js_name = statFailed)]
-    pub fn stat_failed(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(unchecked_param_type = "FileErrorCode")] error: &str,
-    ) -> Result<(), JsError> {
-        let error = answer::file_error(error).map_err(js_error)?;
-        self.inner.stat_done(id, Err(error)).map_err(js_error)
-    }
-
-    /// Answers `enterDirectory` (CWD, CDUP): the directory may be entered.
-    #[wasm_bindgen(js_name = directoryEntered)]
-    pub fn directory_entered(&mut self, id: u32) -> Result<(), JsError> {
-        self.inner.directory_entered(id, Ok(())).map_err(js_error)
-    }
-
-    /// Answers `enterDirectory` with an error name or errno code (`EACCES`
-    /// for a directory the server cannot search, `ENOTDIR`, `ENOENT`).
-    #[wasm_bindgen(js_name = enterDirectoryFailed)]
-    pub fn enter_directory_failed(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(unchecked_param_type = "FileErrorCode")] error: &str,
-    ) -> Result<(), JsError> {
-        let error = answer::file_error(error).map_err(js_error)?;
-        self.inner
-            .directory_entered(id, Err(error))
-            .map_err(js_error)
-    }
-
-    /// Answers `fileChange`: done.
-    #[wasm_bindgen(js_name = changeDone)]
-    pub fn change_done(&mut self, id: u32) -> Result<(), JsError> {
-        self.inner.change_done(id, Ok(())).map_err(js_error)
-    }
-
-    /// Answers `fileChange` with an error name or errno code.
-    #[wasm_bindgen(js_name = changeFailed)]
-    pub fn change_failed(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(unchecked_param_type = "FileErrorCode")] error: &str,
-    ) -> Result<(), JsError> {
-        let error = answer::file_error(error).map_err(js_error)?;
-        self.inner.change_done(id, Err(error)).map_err(js_error)
-    }
-
-    /// Answers `upgradeTls`: the handshake is done.
-    #[wasm_bindgen(js_name = tlsEstablished)]
-    pub fn tls_established(&mut self, id: u32) -> Result<(), JsError> {
-        self.inner.tls_established(id).map_err(js_error)
-    }
-
-    /// Answers a `transfer` event: its storage is open. RETR: `size` is the
-    /// file's size as opened (a RETR that then delivers fewer bytes after
-    /// REST ends in `426`); STOU: `uniqueName` is the new file's name.
-    #[wasm_bindgen(js_name = storageOpened)]
-    pub fn storage_opened(
-        &mut self,
-        id: u32,
-        size: Option<f64>,
-        #[wasm_bindgen(js_name = uniqueName)] unique_name: Option<Vec<u8>>,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .storage_opened(id, size.map(count), unique_name.as_deref(), now_ms)
-            .map_err(js_error)
-    }
-
-    /// Answers a `connectData` event: the data connection is up (the `150` goes out).
-    #[wasm_bindgen(js_name = dataConnected)]
-    pub fn data_connected(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner.data_connected(id, now_ms).map_err(js_error)
-    }
-
-    /// Answers a `secureData` event: the data connection's TLS is up;
-    /// `resumed`: it resumed the control connection's TLS session.
-    #[wasm_bindgen(js_name = dataSecured)]
-    pub fn data_secured(
-        &mut self,
-        id: u32,
-        resumed: bool,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .data_secured(id, resumed, now_ms)
-            .map_err(js_error)
-    }
-
-    /// During `moveData`: `bytes` moved so far; keeps the stall timeout off.
-    #[wasm_bindgen(js_name = dataProgress)]
-    pub fn data_progress(
-        &mut self,
-        id: u32,
-        bytes: f64,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .data_progress(id, count(bytes), now_ms)
-            .map_err(js_error)
-    }
-
-    /// Answers a `moveData` event: every byte moved (for RETR, `bytes` read
-    /// from the file).
-    #[wasm_bindgen(js_name = dataMoved)]
-    pub fn data_moved(
-        &mut self,
-        id: u32,
-        bytes: f64,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner
-            .data_moved(id, count(bytes), now_ms)
-            .map_err(js_error)
-    }
-
-    /// Answers a `closeData` event: the data connection closed in order (`226`).
-    #[wasm_bindgen(js_name = dataClosed)]
-    pub fn data_closed(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        self.inner.data_closed(id, now_ms).map_err(js_error)
-    }
-
-    /// The step in flight of transfer `id` failed: `noDataConnection`,
-    /// `connectionLost`, `tlsFailed`, or a file error name / errno code.
-    #[wasm_bindgen(js_name = transferFailed)]
-    pub fn transfer_failed(
-        &mut self,
-        id: u32,
-        #[wasm_bindgen(unchecked_param_type = "TransferErrorCode")] error: &str,
-        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
-    ) -> Result<(), JsError> {
-        let error = answer::transfer_error(error).map_err(js_error)?;
-        self.inner
-            .transfer_failed(id, error, now_ms)
-            .map_err(js_error)
+        let now = now_ms.unwrap_or(0.0);
+        let session = &mut self.inner;
+        let code = || value.as_string().unwrap_or_default();
+        let done = match answer {
+            "login" => session.login(
+                id,
+                property(&value, "accepted").is_truthy(),
+                property(&value, "readOnly").is_truthy(),
+            ),
+            "passiveOpened" => {
+                let port = property(&value, "port").as_f64().unwrap_or(-1.0);
+                if !(0.0..=65535.0).contains(&port) || port.fract() != 0.0 {
+                    return Err(JsError::new(
+                        "passiveOpened: port must be a whole number from 0 to 65535",
+                    ));
+                }
+                let resolved = property(&value, "resolved")
+                    .as_string()
+                    .as_deref()
+                    .map(answer::ip)
+                    .transpose()
+                    .map_err(js_error)?;
+                session.passive_opened(id, port as u16, resolved)
+            }
+            "passiveFailed" => {
+                answer::passive_error(&code()).and_then(|error| session.passive_failed(id, error))
+            }
+            "statDone" => {
+                let metadata = read_facts(&value)?;
+                session.stat_done(id, Ok(metadata))
+            }
+            "statFailed" => {
+                answer::file_error(&code()).and_then(|error| session.stat_done(id, Err(error)))
+            }
+            "directoryEntered" => session.directory_entered(id, Ok(())),
+            "enterDirectoryFailed" => answer::file_error(&code())
+                .and_then(|error| session.directory_entered(id, Err(error))),
+            "changeDone" => session.change_done(id, Ok(())),
+            "changeFailed" => {
+                answer::file_error(&code()).and_then(|error| session.change_done(id, Err(error)))
+            }
+            "tlsEstablished" => session.tls_established(id),
+            "storageOpened" => {
+                let size = property(&value, "size").as_f64().map(count);
+                let unique_name = bytes(&property(&value, "uniqueName"));
+                session.storage_opened(id, size, unique_name.as_deref(), now)
+            }
+            "dataConnected" => session.data_connected(id, now),
+            "dataSecured" => session.data_secured(id, value.is_truthy(), now),
+            "dataProgress" => session.data_progress(id, count(value.as_f64().unwrap_or(0.0)), now),
+            "dataMoved" => session.data_moved(id, count(value.as_f64().unwrap_or(0.0)), now),
+            "dataClosed" => session.data_closed(id, now),
+            "transferFailed" => answer::transfer_error(&code())
+                .and_then(|error| session.transfer_failed(id, error, now)),
+            _ => return Err(JsError::new(&format!("unknown answer {}", Quoted(answer)))),
+        };
+        done.map_err(js_error)
     }
 
     /// Listing lines for the LIST/NLST/MLSD transfer `id`, in the format the
