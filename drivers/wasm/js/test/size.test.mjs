@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
 const GOAL = 100 * 1024;
-const BUDGET_KIB = { node: 145, web: 145, 'node-client': 100, 'web-client': 100 };
+const BUDGET_KIB = { node: 142, web: 142, 'node-client': 100, 'web-client': 100 };
 
 test('build.sh built exactly the modules with a budget', () => {
   const built = readdirSync(new URL('../../pkg/', import.meta.url)).sort();
