@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the release WebAssembly module and its JavaScript bindings:
-#   pkg/node/  wasm-bindgen --target nodejs (CommonJS; the Node host uses it)
-#   pkg/web/   wasm-bindgen --target web    (ES module for browsers and edge runtimes)
+# Builds the release WebAssembly modules and their JavaScript bindings:
+#   pkg/node/         the server module, wasm-bindgen --target nodejs (CommonJS; the Node host uses it)
+#   pkg/web/          the server module, --target web (ES module for browsers and edge runtimes)
+#   pkg/node-client/  the client module (js/client.mjs uses it), --target nodejs
+#   pkg/web-client/   the client module, --target web
 # The single build entry point for the wasm driver: CI runs it before the
 # node tests (js/test/run.sh). Installs nothing; it needs what the README's
 # set-up installs: the wasm32-unknown-unknown target, wasm-bindgen-cli at
@@ -32,34 +34,49 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
     exit 1
 fi
 
-cargo build -p ftpwire-wasm --target wasm32-unknown-unknown --profile wasm-release
-module="$root/target/wasm32-unknown-unknown/wasm-release/ftpwire_wasm.wasm"
+# One module per kind of host, each with only the halves it needs (cargo
+# features of ftpwire-wasm; README "Size"):
+#   server: `server,proxy`  pkg/node, pkg/web                (Session, ServerConfig, Balancers, …)
+#   client: `client`        pkg/node-client, pkg/web-client  (ClientSession)
+release="$root/target/wasm32-unknown-unknown/wasm-release"
+build_module() {
+    local name=$1 features=$2 node_dir=$3 web_dir=$4
+    cargo build -p ftpwire-wasm --no-default-features --features "$features" \
+        --target wasm32-unknown-unknown --profile wasm-release
+    # Cargo writes every feature set to the same file: keep this one (with
+    # its time, which the wasm-opt skip below compares).
+    mkdir -p "$release/$name" "$release/opt/$name"
+    local module="$release/$name/ftpwire_wasm.wasm"
+    cp -p "$release/ftpwire_wasm.wasm" "$module"
 
-# wasm-opt -Oz: binaryen's size passes take about a tenth off what rustc's
-# opt-level "z" left. It runs before wasm-bindgen: Debian 12's binaryen 108
-# misnumbers the tables of a module wasm-bindgen wrote (its externref table's
-# export comes out naming the funcref table). The features are those rustc's
-# wasm32-unknown-unknown target emits, which binaryen 108 does not read from
-# the module.
-# (Same file name in its own folder: wasm-bindgen names its output after it.)
-mkdir -p "$root/target/wasm32-unknown-unknown/wasm-release/opt"
-optimized="$root/target/wasm32-unknown-unknown/wasm-release/opt/ftpwire_wasm.wasm"
-# (Skipped when its output is newer than the module and this script: it
-# takes a few seconds, and tests run build.sh once per process.)
-if [ ! "$optimized" -nt "$module" ] || [ ! "$optimized" -nt "$here/build.sh" ]; then
-    wasm-opt -Oz --converge --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
-        --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext \
-        "$module" -o "$optimized"
-fi
+    # wasm-opt -Oz: binaryen's size passes take about a tenth off what rustc's
+    # opt-level "z" left. It runs before wasm-bindgen: Debian 12's binaryen 108
+    # misnumbers the tables of a module wasm-bindgen wrote (its externref table's
+    # export comes out naming the funcref table). The features are those rustc's
+    # wasm32-unknown-unknown target emits, which binaryen 108 does not read from
+    # the module.
+    # (Same file name in its own folder: wasm-bindgen names its output after it.)
+    local optimized="$release/opt/$name/ftpwire_wasm.wasm"
+    # (Skipped when its output is newer than the module and this script: it
+    # takes a few seconds, and tests run build.sh once per process.)
+    if [ ! "$optimized" -nt "$module" ] || [ ! "$optimized" -nt "$here/build.sh" ]; then
+        wasm-opt -Oz --converge --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
+            --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext \
+            "$module" -o "$optimized"
+    fi
+
+    wasm-bindgen --remove-name-section --remove-producers-section --target nodejs --out-dir "$here/pkg/$node_dir" "$optimized"
+    wasm-bindgen --remove-name-section --remove-producers-section --target web --out-dir "$here/pkg/$web_dir" "$optimized"
+    # The nodejs bindings are CommonJS; package.json beside them says so, since
+    # drivers/wasm/package.json makes .js files ES modules.
+    echo '{ "type": "commonjs" }' > "$here/pkg/$node_dir/package.json"
+}
 
 rm -rf "$here/pkg"
-wasm-bindgen --remove-name-section --remove-producers-section --target nodejs --out-dir "$here/pkg/node" "$optimized"
-wasm-bindgen --remove-name-section --remove-producers-section --target web --out-dir "$here/pkg/web" "$optimized"
-# The nodejs bindings are CommonJS; package.json beside them says so, since
-# drivers/wasm/package.json makes .js files ES modules.
-echo '{ "type": "commonjs" }' > "$here/pkg/node/package.json"
+build_module server server,proxy node web
+build_module client client node-client web-client
 
-for wasm in "$here/pkg/node/ftpwire_wasm_bg.wasm" "$here/pkg/web/ftpwire_wasm_bg.wasm"; do
+for wasm in "$here"/pkg/*/ftpwire_wasm_bg.wasm; do
     raw=$(wc -c < "$wasm")
     gz=$(gzip -9 -c "$wasm" | wc -c)
     echo "built ${wasm#"$root"/}: $raw bytes raw, $gz bytes gzip -9"

@@ -64,11 +64,20 @@ pub struct PassiveRequest {
 /// };
 /// # let _ = config;
 /// ```
-pub trait PassiveAdvertiser: fmt::Debug + Send + Sync {
+pub trait PassiveAdvertiser: Send + Sync {
     /// The address (PASV) and port (PASV and EPSV) to advertise. An IPv6
     /// address cannot go into a 227 reply: the client then gets `425`.
     fn advertise(&self, request: &PassiveRequest) -> SocketAddr {
         request.policy
+    }
+}
+
+/// An advertiser prints as its name only: a `Debug` supertrait would keep
+/// every implementation's `Debug` code in a trait object's vtable (and so
+/// in the WebAssembly module) though nothing prints it.
+impl fmt::Debug for dyn PassiveAdvertiser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PassiveAdvertiser")
     }
 }
 

@@ -19,7 +19,7 @@
 //   await ftp.quit();
 import net from 'node:net';
 import tls from 'node:tls';
-import { ClientSession } from './module.mjs';
+import { ClientSession } from './client-module.mjs';
 
 const now = () => performance.now();
 

@@ -54,11 +54,13 @@ export function parseListen(text, flag) {
   return { host: match[1] ?? match[2], port };
 }
 
-/** A passive address or network as the module reads it; throws the module's error. */
-function checkWithModule(method, value) {
+/** A passive address (`set(setting, value)`) or network (`addLocalNetwork`)
+ *  as the module reads it; throws the module's error. */
+function checkWithModule(setting, value) {
   const probe = new ServerConfig();
   try {
-    probe[method](value);
+    if (setting === 'localNetwork') probe.addLocalNetwork(value);
+    else probe.set(setting, value);
   } finally {
     probe.free();
   }
@@ -83,7 +85,7 @@ const KEYS = [
   ['users', 'users', null],
   ['anonymous', 'anonymous', boolean],
   ['passive_ports', 'passivePorts', checkedString(parsePortRange)],
-  ['passive_address', 'passiveAddress', checkedString((v) => checkWithModule('setPassiveAddress', v))],
+  ['passive_address', 'passiveAddress', checkedString((v) => checkWithModule('passiveAddress', v))],
   ['local_networks', 'localNetworks', null],
   ['proxy_protocol_from', 'proxyProtocolFrom', null],
   ['ban_after', 'banAfter', count],
@@ -99,7 +101,7 @@ const KEYS = [
   ['shutdown_grace', 'shutdownGrace', seconds],
   ['tls_cert', 'tlsCert', string()],
   ['tls_key', 'tlsKey', string()],
-  ['tls_passive_address', 'tlsPassiveAddress', checkedString((v) => checkWithModule('setTlsPassiveAddress', v))],
+  ['tls_passive_address', 'tlsPassiveAddress', checkedString((v) => checkWithModule('tlsPassiveAddress', v))],
   ['implicit_tls_listen', 'implicitTlsListen', checkedString((v) => parseListen(v, 'implicit_tls_listen'))],
   ['implicit_tls_prot_p', 'implicitTlsProtP', boolean],
   ['require_tls', 'requireTls', boolean],
@@ -212,7 +214,7 @@ export async function settingsFromToml(text, origin = 'config') {
       }
       for (const cidr of networks) {
         try {
-          checkWithModule('addLocalNetwork', cidr);
+          checkWithModule('localNetwork', cidr);
         } catch (error) {
           throw new SettingError(line, `${JSON.stringify(cidr)}: ${error.message}`);
         }

@@ -174,7 +174,7 @@ export class ControlConnection {
         // What moved since the last deadline: a moving transfer is not stalled.
         transfer.reported = transfer.progress.bytes;
         try {
-          this.session.dataProgress(transfer.id, transfer.reported, now());
+          this.session.answer(transfer.id, 'dataProgress', transfer.reported, now());
         } catch {
           // Not moving bytes (yet): nothing to report.
         }
@@ -226,15 +226,15 @@ export class ControlConnection {
       case 'login':
         this.later(
           () => this.server.loginFrom(this.controlPeer, event.user, event.password),
-          ({ accepted, readOnly }) => session.login(event.id, accepted, readOnly),
-          () => session.login(event.id, false, false),
+          ({ accepted, readOnly }) => session.answer(event.id, 'login', { accepted, readOnly }),
+          () => session.answer(event.id, 'login', { accepted: false }),
         );
         break;
       case 'openPassive':
         this.later(
           () => this.openPassive(event),
-          ({ port, resolved }) => session.passiveOpened(event.id, port, resolved),
-          (error) => session.passiveFailed(event.id, error.code === 'unresolved' ? 'unresolved' : 'noFreePort'),
+          ({ port, resolved }) => session.answer(event.id, 'passiveOpened', { port, resolved }),
+          (error) => session.answer(event.id, 'passiveFailed', error.code === 'unresolved' ? 'unresolved' : 'noFreePort'),
         );
         break;
       case 'closePassive':
@@ -244,15 +244,15 @@ export class ControlConnection {
       case 'stat':
         this.later(
           () => storage.stat(event.path),
-          (facts) => session.statDone(event.id, facts),
-          (error) => session.statFailed(event.id, code(error)),
+          (facts) => session.answer(event.id, 'statDone', facts),
+          (error) => session.answer(event.id, 'statFailed', code(error)),
         );
         break;
       case 'enterDirectory':
         this.later(
           () => storage.enterDirectory(event.path),
-          () => session.directoryEntered(event.id),
-          (error) => session.enterDirectoryFailed(event.id, code(error)),
+          () => session.answer(event.id, 'directoryEntered'),
+          (error) => session.answer(event.id, 'enterDirectoryFailed', code(error)),
         );
         break;
       case 'fileChange': {
@@ -266,8 +266,8 @@ export class ControlConnection {
         }[event.change];
         this.later(
           change,
-          () => session.changeDone(event.id),
-          (error) => session.changeFailed(event.id, code(error)),
+          () => session.answer(event.id, 'changeDone'),
+          (error) => session.answer(event.id, 'changeFailed', code(error)),
         );
         break;
       }
@@ -361,7 +361,7 @@ export class ControlConnection {
       this.upgrading = false;
       this.tls = channel;
       this.attach(secure);
-      this.answer(() => this.session.tlsEstablished(id));
+      this.answer(() => this.session.answer(id, 'tlsEstablished'));
     });
   }
 

@@ -73,22 +73,22 @@ export class FtpServer {
     }
     this.requireTlsSessionReuse = Boolean(options.requireTlsSessionReuse);
     const config = new ServerConfig();
-    config.tls = this.tlsOptions !== null;
-    config.requireTls = Boolean(options.requireTls);
-    config.allowCcc = Boolean(options.allowCcc);
-    config.showDotFiles = Boolean(options.showDotFiles);
-    config.shareDotFiles = Boolean(options.shareDotFiles);
-    config.implicitTlsProtP = Boolean(options.implicitTlsProtP);
+    config.set('tls', this.tlsOptions !== null);
+    config.set('requireTls', Boolean(options.requireTls));
+    config.set('allowCcc', Boolean(options.allowCcc));
+    config.set('showDotFiles', Boolean(options.showDotFiles));
+    config.set('shareDotFiles', Boolean(options.shareDotFiles));
+    config.set('implicitTlsProtP', Boolean(options.implicitTlsProtP));
     this.loginTimeoutMs = options.loginTimeoutMs ?? 30_000;
-    config.loginTimeoutMs = this.loginTimeoutMs;
+    config.set('loginTimeoutMs', this.loginTimeoutMs);
     // The session's idle timeout, and (as on the Rust drivers) how long a
     // data connection may move nothing before the transfer is cut.
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
-    config.idleTimeoutMs = this.idleTimeoutMs;
-    config.dataStallTimeoutMs = this.idleTimeoutMs;
-    config.requireTlsSessionReuse = this.requireTlsSessionReuse;
-    if (options.passiveAddress) config.setPassiveAddress(options.passiveAddress);
-    if (options.tlsPassiveAddress) config.setTlsPassiveAddress(options.tlsPassiveAddress);
+    config.set('idleTimeoutMs', this.idleTimeoutMs);
+    config.set('dataStallTimeoutMs', this.idleTimeoutMs);
+    config.set('requireTlsSessionReuse', this.requireTlsSessionReuse);
+    if (options.passiveAddress) config.set('passiveAddress', options.passiveAddress);
+    if (options.tlsPassiveAddress) config.set('tlsPassiveAddress', options.tlsPassiveAddress);
     for (const cidr of options.localNetworks ?? []) config.addLocalNetwork(cidr);
     this.config = config;
     this.maxSessions = options.maxSessions ?? 1000;

@@ -109,7 +109,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
   let listing = null;
   let socket = null;
   const upload = event.plan === 'write' || event.plan === 'createUnique';
-  const fail = (code) => control.answer(() => session.transferFailed(event.id, code, now()));
+  const fail = (code) => control.answer(() => session.answer(event.id, 'transferFailed', code, now()));
   // Each step's failure is answered as that step's: the core picks the reply.
   let phase = 'storage';
   try {
@@ -119,17 +119,17 @@ export async function runTransfer(control, event, steps, progress, signal) {
         file = await storage.openRead(event.path);
         // The size as opened: the core answers 426, not 226, if fewer bytes arrive.
         const { size } = await file.stat();
-        control.answer(() => session.storageOpened(event.id, size, undefined, now()));
+        control.answer(() => session.answer(event.id, 'storageOpened', { size }, now()));
         break;
       }
       case 'write':
         file = await storage.openWrite(event.path, event.mode, event.offset);
-        control.answer(() => session.storageOpened(event.id, undefined, undefined, now()));
+        control.answer(() => session.answer(event.id, 'storageOpened', undefined, now()));
         break;
       case 'createUnique': {
         const unique = await storage.createUnique(event.path);
         file = unique.writer;
-        control.answer(() => session.storageOpened(event.id, undefined, unique.name, now()));
+        control.answer(() => session.answer(event.id, 'storageOpened', { uniqueName: unique.name }, now()));
         break;
       }
       default: {
@@ -138,7 +138,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
           facts.kind === 'directory'
             ? await sortedEntries(storage.list(event.path))
             : [{ name: event.path.subarray(event.path.lastIndexOf(0x2f) + 1), facts }];
-        control.answer(() => session.storageOpened(event.id, undefined, undefined, now()));
+        control.answer(() => session.answer(event.id, 'storageOpened', undefined, now()));
       }
     }
 
@@ -149,7 +149,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
       // Secured under PROT P, then PROT C: not a clear-text connection.
       throw Object.assign(new Error('data connection secured before PROT C'), { code: 'noDataConnection' });
     }
-    control.answer(() => session.dataConnected(event.id, now()));
+    control.answer(() => session.answer(event.id, 'dataConnected', undefined, now()));
 
     let step = await steps.next(signal);
     if (step.type === 'secureData') {
@@ -165,7 +165,7 @@ export async function runTransfer(control, event, steps, progress, signal) {
       // Only a client holding this control connection's TLS session can
       // resume it: the context (and its ticket keys) is this connection's own.
       const resumed = socket.isSessionReused();
-      control.answer(() => session.dataSecured(event.id, resumed, now()));
+      control.answer(() => session.answer(event.id, 'dataSecured', resumed, now()));
       step = await steps.next(signal);
     }
 
@@ -212,14 +212,14 @@ export async function runTransfer(control, event, steps, progress, signal) {
       await file.close(); // a failed close (e.g. a full disk) is not a complete file
       file = null;
     }
-    control.answer(() => session.dataMoved(event.id, bytes, now()));
+    control.answer(() => session.answer(event.id, 'dataMoved', bytes, now()));
 
     phase = 'close';
     await steps.next(signal);
     // An upload ended with the peer's FIN (the iterator then closed the socket);
     // a download ends with ours, once every byte is out.
     if (!upload) await finish(socket);
-    control.answer(() => session.dataClosed(event.id, now()));
+    control.answer(() => session.answer(event.id, 'dataClosed', undefined, now()));
   } catch (error) {
     // Given up by the core (ABOR, a deadline): it answered already.
     if (signal.aborted) return;

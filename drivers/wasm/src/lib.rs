@@ -29,14 +29,19 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 
 pub mod answer;
 mod bindings;
+#[cfg(feature = "client")]
 pub mod client;
 mod js;
+#[cfg(feature = "server")]
 mod session;
 mod value;
 
-pub use bindings::{
-    JsAsciiDecoder, JsAsciiEncoder, JsBalancers, JsClient, JsProxyHeaderReader, JsServerConfig,
-    JsSession, same_host, starts_with_proxy_header,
-};
+#[cfg(feature = "client")]
+pub use bindings::client::JsClient;
+#[cfg(feature = "proxy")]
+pub use bindings::proxy::{JsBalancers, JsProxyHeaderReader, starts_with_proxy_header};
+#[cfg(feature = "server")]
+pub use bindings::server::{JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host};
+#[cfg(feature = "server")]
 pub use session::Session;
 pub use value::Value;

@@ -1,6 +1,3 @@
-/** An address as Node's `socket.address()` returns it. */
-export interface SocketAddress { address: string; port: number }
-
 /** What a directory entry is. */
 export type FileKind = "file" | "directory" | "symlink" | "other";
 
@@ -45,18 +42,18 @@ export interface TimeoutOutput { type: "timeout"; at: number }
 /** The session is over: close the control connection after writing everything. */
 export interface ClosedOutput { type: "closed" }
 
-/** Check USER/PASS; answer with `login(id, accepted, readOnly)`. */
+/** Check USER/PASS; answer with `answer(id, "login", {accepted, readOnly})`. */
 export interface LoginEvent { type: "login"; id: number; user: Uint8Array; password: Uint8Array }
 /** Open a passive listener on `bind` (replacing any earlier one); resolve `resolve` if set.
- *  Answer with `passiveOpened(id, port, resolvedIp?)` or `passiveFailed(id, code)`. */
+ *  Answer with `answer(id, "passiveOpened", {port, resolved?})` or `answer(id, "passiveFailed", code)`. */
 export interface OpenPassiveEvent { type: "openPassive"; id: number; bind: string; resolve: string | null }
 /** Drop the passive listener. */
 export interface ClosePassiveEvent { type: "closePassive" }
-/** Look up a path's facts; answer with `statDone(id, facts)` or `statFailed(id, code)`. */
+/** Look up a path's facts; answer with `answer(id, "statDone", facts)` or `answer(id, "statFailed", code)`. */
 export interface StatEvent { type: "stat"; id: number; path: Uint8Array }
-/** CWD/CDUP: answer `directoryEntered(id)` if the server may enter `path` (like chdir(2)), else `enterDirectoryFailed(id, code)`. */
+/** CWD/CDUP: answer `answer(id, "directoryEntered")` if the server may enter `path` (like chdir(2)), else `answer(id, "enterDirectoryFailed", code)`. */
 export interface EnterDirectoryEvent { type: "enterDirectory"; id: number; path: Uint8Array }
-/** Change the filesystem; answer with `changeDone(id)` or `changeFailed(id, code)`. */
+/** Change the filesystem; answer with `answer(id, "changeDone")` or `answer(id, "changeFailed", code)`. */
 export type FileChangeEvent = { type: "fileChange"; id: number } & (
   | { change: "makeDirectory" | "removeDirectory" | "delete"; path: Uint8Array }
   | { change: "rename"; from: Uint8Array; to: Uint8Array }
@@ -66,8 +63,8 @@ export type FileChangeEvent = { type: "fileChange"; id: number } & (
   | { change: "setPermissions"; path: Uint8Array; mode: number });
 /** A data transfer begins: open the storage its `plan` names (`read` from `offset`; `write` in
  *  `mode` truncate/at/append; `createUnique` in the directory `path`; `list` the directory or
- *  file `path`), then `storageOpened(id, size?, uniqueName?)` (RETR: the file's size; STOU: the
- *  new name) or `transferFailed(id, code)`. Later steps name the same `id`. `ascii`: convert
+ *  file `path`), then `answer(id, "storageOpened", {size?, uniqueName?}, nowMs)` (RETR: the file's size; STOU: the
+ *  new name) or `answer(id, "transferFailed", code, nowMs)`. Later steps name the same `id`. `ascii`: convert
  *  with AsciiEncoder/AsciiDecoder. Paths are normalized, absolute, never above `/`.
  *  Listings: read the whole directory, sort it by name bytewise (`Buffer.compare`), then hand
  *  it to `formatListing` in batches; the module leaves out the dot files it must not show. */
@@ -76,24 +73,24 @@ export type TransferEvent = { type: "transfer"; id: number; kind: TransferKind; 
   | { plan: "write"; mode: "truncate" | "at" | "append"; offset: number }
   | { plan: "createUnique" }
   | { plan: "list"; readOnly: boolean; dotFiles: boolean });
-/** Accept (passive) or dial (active) the data connection, then `dataConnected(id)` (the 150 goes
- *  out) or `transferFailed(id, code)`. `protected`: PROT P (a passive connection may be secured
+/** Accept (passive) or dial (active) the data connection, then `answer(id, "dataConnected", undefined, nowMs)` (the 150 goes
+ *  out) or `answer(id, "transferFailed", code, nowMs)`. `protected`: PROT P (a passive connection may be secured
  *  on arrival, for clients that start TLS before the command). */
 export interface ConnectDataEvent { type: "connectData"; id: number; data: DataEndpoint; protected: boolean }
 /** The 150 is out: run the TLS server handshake on the data connection, then
- *  `dataSecured(id, resumed)` (whether it resumed the control connection's session) or
- *  `transferFailed(id, "tlsFailed")`. */
+ *  `answer(id, "dataSecured", resumed, nowMs)` (whether it resumed the control connection's session) or
+ *  `answer(id, "transferFailed", "tlsFailed", nowMs)`. */
 export interface SecureDataEvent { type: "secureData"; id: number }
-/** Move the bytes; report `dataProgress(id, bytes, nowMs)` (before a deadline, at least), then
- *  `dataMoved(id, bytes)` (RETR: bytes read from the file) or `transferFailed(id, code)`. */
+/** Move the bytes; report `answer(id, "dataProgress", bytes, nowMs)` (before a deadline, at least), then
+ *  `answer(id, "dataMoved", bytes, nowMs)` (RETR: bytes read from the file) or `answer(id, "transferFailed", code, nowMs)`. */
 export interface MoveDataEvent { type: "moveData"; id: number }
-/** Close the data connection in order (close_notify, FIN), then `dataClosed(id)`: the core sends 226. */
+/** Close the data connection in order (close_notify, FIN), then `answer(id, "dataClosed", undefined, nowMs)`: the core sends 226. */
 export interface CloseDataEvent { type: "closeData"; id: number }
 /** The core ended transfer `id` (ABOR, a deadline, a refused TLS session, the connection
  *  closing): drop its file and data connection; answer nothing more for it. */
 export interface AbortTransferEvent { type: "abortTransfer"; id: number | null }
 /** AUTH TLS accepted (its 234 was transmitted before): flush, run the TLS handshake as
- *  server on the control connection, then `tlsEstablished(id)`; on failure close. */
+ *  server on the control connection, then `answer(id, "tlsEstablished")`; on failure close. */
 export interface UpgradeTlsEvent { type: "upgradeTls"; id: number }
 /** CCC accepted: flush, send TLS close_notify, carry on in plain text. */
 export interface DowngradeTlsEvent { type: "downgradeTls" }
@@ -108,10 +105,6 @@ export type NoticeEvent = { type: "notice"; message: string } & (
   | { notice: "foreignAnswer" | "staleAnswer" | "hostAnswerTimeout" | "wrongAnswer"; answer: string }
   | { notice: "tooManyLoginFailures" | "lineTooLong" | "idleTimeout" | "loginTimeout" | "tlsRequired" | "inputLimit" });
 
-/** A balancer's PROXY header, read: the real client (`null`: the balancer's own
- *  connection, a health check) and the bytes after the header. */
-export interface ProxiedConnection { client: SocketAddress | null; rest: Uint8Array }
-
 /** Everything a session asks of its host. */
 export type SessionEvent =
   | LoginEvent | OpenPassiveEvent | ClosePassiveEvent | StatEvent | EnterDirectoryEvent | FileChangeEvent
@@ -120,3 +113,18 @@ export type SessionEvent =
 
 /** One result of `Session.pollOutput()`. */
 export type SessionOutput = TransmitOutput | TimeoutOutput | ClosedOutput | SessionEvent;
+
+/** The answers `Session.answer(id, answer, value, nowMs)` takes: the name of the answer to
+ *  the event (or transfer step) `id` (see the method's table for each one's `value`). */
+export type AnswerName =
+  | "login" | "passiveOpened" | "passiveFailed" | "statDone" | "statFailed"
+  | "directoryEntered" | "enterDirectoryFailed" | "changeDone" | "changeFailed" | "tlsEstablished"
+  | "storageOpened" | "dataConnected" | "dataSecured" | "dataProgress" | "dataMoved" | "dataClosed"
+  | "transferFailed";
+
+/** The settings `ServerConfig.set(name, value)` takes (see the method's table). */
+export type ServerSetting =
+  | "greeting" | "lineLimit" | "idleTimeoutMs" | "loginTimeoutMs" | "dataConnectionTimeoutMs"
+  | "dataStallTimeoutMs" | "failedLoginDelayMs" | "maxLoginFailures" | "tls" | "requireTls"
+  | "requireTlsSessionReuse" | "showDotFiles" | "shareDotFiles" | "implicitTlsProtP" | "allowCcc"
+  | "passiveAddress" | "tlsPassiveAddress" | "passivePortMap";

@@ -30,10 +30,10 @@ function config(settings = {}) {
   for (const [key, value] of Object.entries(settings)) {
     switch (key) {
       case 'passiveAddress':
-        config.setPassiveAddress(value);
+        config.set('passiveAddress', value);
         break;
       case 'tlsPassiveAddress':
-        config.setTlsPassiveAddress(value);
+        config.set('tlsPassiveAddress', value);
         break;
       case 'localNetworks':
         for (const net of value) config.addLocalNetwork(net);
@@ -48,7 +48,7 @@ function config(settings = {}) {
       case 'failedLoginDelayMs':
       case 'idleTimeoutMs':
       case 'dataConnectionTimeoutMs':
-        config[key] = value;
+        config.set(key, value);
         break;
       default:
         throw new Error(`unknown config key ${key} in fixture`);
@@ -129,26 +129,26 @@ class Runner {
     const s = this.session;
     switch (step.answer) {
       case 'login':
-        s.login(this.id('login'), step.accepted, step.readOnly ?? false);
+        s.answer(this.id('login'), 'login', { accepted: step.accepted, readOnly: step.readOnly ?? false });
         break;
       case 'openPassive':
-        if (step.error) s.passiveFailed(this.id('openPassive'), step.error);
-        else s.passiveOpened(this.id('openPassive'), step.port, step.resolved);
+        if (step.error) s.answer(this.id('openPassive'), 'passiveFailed', step.error);
+        else s.answer(this.id('openPassive'), 'passiveOpened', { port: step.port, resolved: step.resolved });
         break;
       case 'stat':
-        if (step.error) s.statFailed(this.id('stat'), step.error);
-        else s.statDone(this.id('stat'), this.facts(step.facts));
+        if (step.error) s.answer(this.id('stat'), 'statFailed', step.error);
+        else s.answer(this.id('stat'), 'statDone', this.facts(step.facts));
         break;
       case 'enterDirectory':
-        if (step.error) s.enterDirectoryFailed(this.id('enterDirectory'), step.error);
-        else s.directoryEntered(this.id('enterDirectory'));
+        if (step.error) s.answer(this.id('enterDirectory'), 'enterDirectoryFailed', step.error);
+        else s.answer(this.id('enterDirectory'), 'directoryEntered');
         break;
       case 'fileChange':
-        if (step.error) s.changeFailed(this.id('fileChange'), step.error);
-        else s.changeDone(this.id('fileChange'));
+        if (step.error) s.answer(this.id('fileChange'), 'changeFailed', step.error);
+        else s.answer(this.id('fileChange'), 'changeDone');
         break;
       case 'upgradeTls':
-        s.tlsEstablished(this.id('upgradeTls'));
+        s.answer(this.id('upgradeTls'), 'tlsEstablished');
         break;
       case 'transfer': {
         const id = this.id('transfer', true);
@@ -157,27 +157,27 @@ class Runner {
         const fileError = step.error !== undefined && !TRANSFER_ERRORS.has(step.error);
         const opens = !fileError || step.started || step.opened;
         if (opens && this.transferStep === null) {
-          s.storageOpened(id, undefined, unique, this.now);
+          s.answer(id, 'storageOpened', { uniqueName: unique }, this.now);
           this.offer();
         }
         const connects = step.started || step.finished !== undefined || unique !== undefined;
         if (connects && this.transferStep === 'connectData') {
-          s.dataConnected(id, this.now);
+          s.answer(id, 'dataConnected', undefined, this.now);
           this.offer();
           if (this.transferStep === 'secureData') {
-            s.dataSecured(id, true, this.now);
+            s.answer(id, 'dataSecured', true, this.now);
             this.offer();
           }
         }
         if (step.finished !== undefined) {
-          s.dataMoved(id, step.finished, this.now);
+          s.answer(id, 'dataMoved', step.finished, this.now);
           this.offer();
-          s.dataClosed(id, this.now);
+          s.answer(id, 'dataClosed', undefined, this.now);
           this.ids.delete('transfer');
           this.transferStep = null;
         }
         if (step.error !== undefined) {
-          s.transferFailed(id, step.error, this.now);
+          s.answer(id, 'transferFailed', step.error, this.now);
           this.ids.delete('transfer');
           this.transferStep = null;
         }
@@ -195,7 +195,7 @@ class Runner {
     if (step.login) {
       this.held = Buffer.concat([this.held, Buffer.from('USER alice\r\nPASS secret\r\n')]);
       this.offer();
-      this.session.login(this.id('login'), true, step.login.readOnly ?? false);
+      this.session.answer(this.id('login'), 'login', { accepted: true, readOnly: step.login.readOnly ?? false });
       this.offer();
       replies = '331 Password required.\r\n230 Login successful.\r\n';
       events = [
@@ -214,7 +214,7 @@ class Runner {
       if (step.advance !== undefined) {
         this.now += step.advance;
         // As a host does before a deadline: what moved meanwhile.
-        if (step.progress !== undefined) this.session.dataProgress(this.id('transfer', true), step.progress, this.now);
+        if (step.progress !== undefined) this.session.answer(this.id('transfer', true), 'dataProgress', step.progress, this.now);
         this.session.handleTimeout(this.now);
         this.offer();
       }

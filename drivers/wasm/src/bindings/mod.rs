@@ -1,0 +1,46 @@
+//! The JavaScript API: wasm-bindgen classes over the sessions and the
+//! core's pure helpers, one file per half, each behind its cargo feature
+//! (`server`, `proxy`, `client`), so a host loads only the module it needs.
+//! Only conversions live here; every decision is the core's.
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "proxy")]
+pub mod proxy;
+#[cfg(feature = "server")]
+pub mod server;
+
+use std::string::ToString;
+
+use wasm_bindgen::prelude::*;
+
+use crate::answer::{self, AnswerError};
+use crate::js;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = "
+/** An address as Node's `socket.address()` returns it. */
+export interface SocketAddress { address: string; port: number }
+";
+
+fn js_error(error: AnswerError) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+/// Reads property `name` of a JS object.
+#[cfg(any(feature = "server", feature = "client"))]
+fn property(object: &JsValue, name: &str) -> JsValue {
+    js::reflect_get(object, name).unwrap_or(JsValue::UNDEFINED)
+}
+
+#[cfg(any(feature = "server", feature = "client"))]
+fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAddr, JsError> {
+    let address = property(value, "address").as_string();
+    let port = property(value, "port").as_f64();
+    match (address, port) {
+        (Some(address), Some(port)) => answer::socket_addr(&address, port).map_err(js_error),
+        _ => Err(JsError::new(&format!(
+            "{what} must be an object {{address, port}} (as Node's socket.address() returns)"
+        ))),
+    }
+}
