@@ -512,6 +512,11 @@ async fn receive(
     }
     file.write_all(inbound.finish()).await.map_err(stored)?;
     file.flush().await.map_err(stored)?;
+    // Only a complete transfer completes the file (an error above, or the
+    // session dropping this task, drops it unfinished). Finishing may block
+    // (an object store's last request): on the blocking pool.
+    let file = file.into_inner().await;
+    smol::unblock(move || file.finish()).await.map_err(stored)?;
     Ok(received)
 }
 

@@ -453,7 +453,14 @@ pub(crate) fn run(
                         send(&mut *listing, &mut wire, job.ascii, &abort, &progress)
                     }
                     Stream::Upload(mut file) => {
-                        receive(&mut wire, &mut *file, job.ascii, &abort, &progress)
+                        receive(&mut wire, &mut file, job.ascii, &abort, &progress).and_then(
+                            // Only a complete transfer completes the file;
+                            // on any error it is dropped unfinished.
+                            |received| match file.finish() {
+                                Ok(()) => Ok(received),
+                                Err(e) => Err(TransferError::File(file_error(&e))),
+                            },
+                        )
                     }
                     #[cfg(target_os = "linux")]
                     Stream::Local(direct) => {
