@@ -1,0 +1,371 @@
+//! The S3 back-end against a real Garage on loopback (tests/common/garage.rs):
+//! curl, lftp and Python's ftplib move files of 0 bytes to past the
+//! multipart part size through `ftpwire serve --s3-endpoint` on each
+//! driver, resume a download with REST, list, rename and remove; a cut
+//! upload leaves no object; and two ftpwire instances share a three-node
+//! cluster that keeps serving with one node down.
+
+#[macro_use]
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use common::clients::{CLIENT_TIMEOUT, curl, ftplib, lftp, run_bounded};
+use common::control::Control;
+use common::garage::{Garage, wait_until};
+use common::payload::{assert_same_bytes, payload};
+use common::server::Server;
+use ftpwire_backend::served::s3::PART_SIZE;
+
+driver_matrix!(
+    files_of_every_size_round_trip,
+    listings_renames_and_directories,
+    a_cut_upload_leaves_no_object,
+);
+
+/// Bytes of `len` from the seeded payload (repeated past its end).
+fn bytes(len: usize) -> Vec<u8> {
+    payload().iter().copied().cycle().take(len).collect()
+}
+
+/// Downloads `name` with curl (from `offset` with `-C`).
+fn curl_get(server: &Server, name: &str, offset: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("down");
+    let mut command = curl();
+    if offset > 0 {
+        command.args(["-C", &offset.to_string()]);
+    }
+    run_bounded(
+        command.arg("-o").arg(&local).arg(server.url(name)),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    std::fs::read(&local).unwrap_or_default()
+}
+
+fn files_of_every_size_round_trip(driver: &'static str) {
+    let garage = Garage::single();
+    let server = garage.serve(driver, 0, "");
+    let dir = tempfile::tempdir().unwrap();
+    // 0 bytes, small, one part exactly, and two parts with a short tail.
+    let sizes = [
+        ("empty", 0),
+        ("small", 1000),
+        ("one-part", PART_SIZE),
+        ("big", PART_SIZE + 4 * 1024 * 1024 + 12_345),
+    ];
+    for (i, (name, len)) in sizes.iter().enumerate() {
+        let local = dir.path().join(name);
+        std::fs::write(&local, bytes(*len)).unwrap();
+        // Each size up with another client.
+        match i % 3 {
+            0 => {
+                run_bounded(
+                    curl().arg("-T").arg(&local).arg(server.url(name)),
+                    CLIENT_TIMEOUT,
+                )
+                .success();
+            }
+            1 => {
+                lftp(&server, &format!("put {} -o {name}", local.display())).success();
+            }
+            _ => {
+                let local = local.to_str().unwrap();
+                let results = ftplib(&server, &[&["stor", name, local]]);
+                assert!(results[0].is_ok(), "ftplib STOR {name}: {results:?}");
+            }
+        }
+    }
+    for (name, len) in sizes {
+        let expected = bytes(len);
+        assert_same_bytes(
+            &curl_get(&server, name, 0),
+            &expected,
+            &format!("curl RETR {name}"),
+        );
+        let local = dir.path().join(format!("{name}.ftplib"));
+        let results = ftplib(
+            &server,
+            &[&["size", name], &["retr", name, local.to_str().unwrap()]],
+        );
+        assert_eq!(results[0], Ok(len.to_string()), "SIZE {name}");
+        assert!(results[1].is_ok(), "ftplib RETR {name}: {results:?}");
+        assert_same_bytes(
+            &std::fs::read(&local).unwrap(),
+            &expected,
+            &format!("ftplib RETR {name}"),
+        );
+    }
+    // lftp's download of the big file, and a resumed one from inside its
+    // second part (REST + ranged GET).
+    let lftp_copy = dir.path().join("big.lftp");
+    lftp(&server, &format!("get big -o {}", lftp_copy.display())).success();
+    let big = bytes(sizes[3].1);
+    assert_same_bytes(&std::fs::read(&lftp_copy).unwrap(), &big, "lftp RETR big");
+    let offset = PART_SIZE + 777;
+    assert_same_bytes(
+        &curl_get(&server, "big", offset),
+        &big[offset..],
+        "REST then RETR big",
+    );
+    // Objects are written whole: APPE is refused (502), the file unchanged.
+    let small = dir.path().join("small");
+    let appended = run_bounded(
+        curl()
+            .arg("--append")
+            .arg("-T")
+            .arg(&small)
+            .arg(server.url("big")),
+        CLIENT_TIMEOUT,
+    )
+    .failure();
+    assert!(appended.stderr.contains("502"), "APPE: {appended}");
+    assert_same_bytes(
+        &curl_get(&server, "big", 0),
+        &big,
+        "big after a refused APPE",
+    );
+}
+
+fn listings_renames_and_directories(driver: &'static str) {
+    let garage = Garage::single();
+    // Under a prefix: what the server shows as / is `site/` in the bucket.
+    let server = garage.serve(driver, 0, "site");
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("a.txt");
+    std::fs::write(&local, b"hello object store\n").unwrap();
+    let local = local.to_str().unwrap();
+    let results = ftplib(
+        &server,
+        &[
+            &["mkd", "docs"],
+            &["mkd", "docs/sub"],
+            &["stor", "docs/a.txt", local],
+            &["nlst", "docs"],
+            &["mlsd", "docs"],
+            &["list", "docs"],
+            &["rename", "docs/a.txt", "docs/b.txt"],
+            &["nlst", "docs"],
+            &["size", "docs/b.txt"],
+            &["size", "docs/a.txt"],
+            &["rmd", "docs"],
+            &["mkd", "docs"],
+            &["rmd", "docs/sub"],
+            &["delete", "docs/b.txt"],
+            &["delete", "docs/b.txt"],
+            &["rmd", "docs"],
+            &["nlst", "/"],
+            &["mkd", "missing/child"],
+        ],
+    );
+    let ok = |i: usize| {
+        results[i]
+            .clone()
+            .unwrap_or_else(|e| panic!("operation {i} failed: {e}; all: {results:?}"))
+    };
+    let refused = |i: usize, code: &str| {
+        let error = results[i]
+            .clone()
+            .expect_err(&format!("operation {i} must fail"));
+        assert!(error.starts_with(code), "operation {i}: {error}");
+    };
+    ok(0);
+    ok(1);
+    ok(2);
+    assert_eq!(ok(3), r#"["a.txt", "sub"]"#);
+    let mlsd = ok(4);
+    assert!(
+        mlsd.contains("a.txt;") && mlsd.contains("size=19"),
+        "{mlsd}"
+    );
+    assert!(
+        mlsd.contains("type=file") && mlsd.contains("type=dir"),
+        "{mlsd}"
+    );
+    assert!(
+        mlsd.contains("modify=2"),
+        "MLSD gives the object's time: {mlsd}"
+    );
+    let list = ok(5);
+    assert!(list.contains(" 19 ") && list.contains("a.txt"), "{list}");
+    assert!(list.contains("drwx") && list.contains("sub"), "{list}");
+    ok(6);
+    assert_eq!(ok(7), r#"["b.txt", "sub"]"#);
+    assert_eq!(ok(8), "19");
+    refused(9, "550");
+    refused(10, "550"); // not empty
+    refused(11, "550"); // exists
+    ok(12);
+    ok(13);
+    refused(14, "550"); // gone already
+    ok(15);
+    assert_eq!(ok(16), "[]");
+    refused(17, "550"); // no parent directory
+
+    // The prefix is where the files went: a server over the whole bucket
+    // sees `site`, and nothing else.
+    let whole = garage.serve(driver, 0, "");
+    let stored = dir.path().join("again");
+    std::fs::write(&stored, b"x").unwrap();
+    let results = ftplib(&server, &[&["stor", "kept", stored.to_str().unwrap()]]);
+    assert!(results[0].is_ok(), "{results:?}");
+    let results = ftplib(&whole, &[&["nlst", "/"], &["nlst", "site"]]);
+    assert_eq!(results[0], Ok(r#"["site"]"#.to_owned()));
+    assert_eq!(results[1], Ok(r#"["kept"]"#.to_owned()));
+}
+
+/// A STOR whose data connection is reset after more than a part has gone
+/// to Garage, then one cut by ABOR: neither leaves an object (the
+/// multipart uploads are aborted), and the server keeps serving.
+fn a_cut_upload_leaves_no_object(driver: &'static str) {
+    let garage = Garage::single();
+    let server = garage.serve(driver, 0, "");
+    let mut control = Control::login(server.addr);
+    control.binary();
+    let chunk = bytes(1 << 20);
+
+    // Reset: SO_LINGER 0, so the close sends RST and the server's read fails.
+    let (data_addr, _) = control.pasv();
+    control.send(b"STOR reset.bin\r\n");
+    let mut data = TcpStream::connect(data_addr).unwrap();
+    assert_eq!(control.reply().code, 150);
+    for _ in 0..(PART_SIZE / chunk.len() + 3) {
+        data.write_all(&chunk).unwrap();
+    }
+    // A part is in Garage: the cut below has something to discard.
+    let node = &garage.nodes[0];
+    wait_until("a part of reset.bin in Garage", || {
+        node.bucket_info().contains("1 multipart uploads")
+    });
+    socket2::SockRef::from(&data)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
+    drop(data);
+    let reply = control.reply();
+    assert!(
+        reply.code == 426 || reply.code == 451,
+        "a reset STOR must fail, got {reply:?}"
+    );
+    wait_until("the aborted upload of reset.bin to go", || {
+        !node.bucket_info().contains("Unfinished uploads")
+    });
+
+    // ABOR after more than a part.
+    let (data_addr, _) = control.pasv();
+    control.send(b"STOR aborted.bin\r\n");
+    let mut data = TcpStream::connect(data_addr).unwrap();
+    assert_eq!(control.reply().code, 150);
+    for _ in 0..(PART_SIZE / chunk.len() + 3) {
+        data.write_all(&chunk).unwrap();
+    }
+    wait_until("a part of aborted.bin in Garage", || {
+        node.bucket_info().contains("1 multipart uploads")
+    });
+    control.send(b"ABOR\r\n");
+    let first = control.reply();
+    assert!(
+        first.code == 426 || first.code == 451 || first.code == 226,
+        "ABOR during STOR: {first:?}"
+    );
+    if first.code != 226 {
+        // 426 then the 226 of the ABOR itself.
+        let second = control.reply();
+        assert!(second.code == 226 || second.code == 225, "{second:?}");
+    }
+    drop(data);
+
+    for name in ["reset.bin", "aborted.bin"] {
+        let size = control.command(&format!("SIZE {name}"));
+        assert_eq!(size.code, 550, "{name} must not exist: {size:?}");
+    }
+    // Garage's own view: no object, no unfinished upload left.
+    wait_until("the aborted upload of aborted.bin to go", || {
+        !node.bucket_info().contains("Unfinished uploads")
+    });
+    let objects = node.bucket_info();
+    let count = objects
+        .lines()
+        .find_map(|l| l.strip_prefix("Objects:"))
+        .map(|v| v.trim().to_owned());
+    assert_eq!(count.as_deref(), Some("0"), "{objects}");
+    // And a whole upload after them works.
+    let done = bytes(PART_SIZE + 1);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("whole");
+    std::fs::write(&local, &done).unwrap();
+    run_bounded(
+        curl().arg("-T").arg(&local).arg(server.url("whole.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    assert_same_bytes(
+        &curl_get(&server, "whole.bin", 0),
+        &done,
+        "an upload after the cut ones",
+    );
+}
+
+/// Three Garage nodes each holding a copy; an ftpwire on the std driver
+/// talks to node 0, one on smol to node 1. A file stored through one is
+/// listed and read through the other; with node 2 killed, both still
+/// read and write (2 of 3 is a quorum).
+#[test]
+fn two_instances_share_a_three_node_cluster() {
+    let mut garage = Garage::cluster(3);
+    let first = garage.serve("std", 0, "");
+    let second = garage.serve("smol", 1, "");
+    let dir = tempfile::tempdir().unwrap();
+    let big = bytes(PART_SIZE + 3 * 1024 * 1024 + 1);
+    let local = dir.path().join("shared.bin");
+    std::fs::write(&local, &big).unwrap();
+
+    run_bounded(
+        curl().arg("-T").arg(&local).arg(first.url("shared.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    let listed = ftplib(&second, &[&["nlst", "/"], &["size", "shared.bin"]]);
+    assert_eq!(listed[0], Ok(r#"["shared.bin"]"#.to_owned()));
+    assert_eq!(listed[1], Ok(big.len().to_string()));
+    assert_same_bytes(
+        &curl_get(&second, "shared.bin", 0),
+        &big,
+        "read through the other instance",
+    );
+
+    garage.nodes[2].kill();
+    let small = dir.path().join("after.txt");
+    std::fs::write(&small, b"written with a node down\n").unwrap();
+    run_bounded(
+        curl().arg("-T").arg(&small).arg(second.url("after.txt")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    run_bounded(
+        curl().arg("-T").arg(&local).arg(second.url("again.bin")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    assert_same_bytes(
+        &curl_get(&first, "after.txt", 0),
+        b"written with a node down\n",
+        "a small file written with a node down",
+    );
+    assert_same_bytes(
+        &curl_get(&first, "again.bin", 0),
+        &big,
+        "a multipart file written with a node down",
+    );
+    assert_same_bytes(
+        &curl_get(&first, "shared.bin", 0),
+        &big,
+        "an older file with a node down",
+    );
+    let listed = ftplib(&first, &[&["nlst", "/"]]);
+    assert_eq!(
+        listed[0],
+        Ok(r#"["after.txt", "again.bin", "shared.bin"]"#.to_owned())
+    );
+}
