@@ -16,7 +16,11 @@ use common::control::Control;
 use common::garage::{Garage, wait_until};
 use common::payload::{assert_same_bytes, payload};
 use common::server::Server;
-use ftpwire_backend::served::s3::PART_SIZE;
+use std::sync::Arc;
+
+use ftpwire_backend::Storage;
+use ftpwire_backend::served::s3::{PART_SIZE, S3Settings, S3Storage};
+use ftpwire_backend::served::storage::WriteMode;
 
 driver_matrix!(
     files_of_every_size_round_trip,
@@ -305,6 +309,68 @@ fn a_cut_upload_leaves_no_object(driver: &'static str) {
         &done,
         "an upload after the cut ones",
     );
+}
+
+/// 1,100 objects in one directory: more than a ListObjectsV2 page (1,000
+/// keys), so LIST and MLSD follow the continuation token. The objects are
+/// put through [`S3Storage`] itself (one PUT each, in parallel), faster
+/// than 1,100 STORs.
+#[test]
+fn a_directory_of_more_than_one_page_lists_whole() {
+    let garage = Garage::single();
+    let storage = Arc::new(
+        S3Storage::new(&S3Settings {
+            endpoint: garage.nodes[0].endpoint(),
+            bucket: common::garage::BUCKET.into(),
+            region: common::garage::REGION.into(),
+            prefix: String::new(),
+            access_key_id: garage.key_id.clone(),
+            secret_access_key: garage.secret.clone(),
+        })
+        .unwrap(),
+    );
+    const COUNT: usize = 1100;
+    storage.make_directory(b"/many").unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let storage = Arc::clone(&storage);
+            std::thread::spawn(move || {
+                for i in (t..COUNT).step_by(4) {
+                    let path = format!("/many/f{i:04}");
+                    let mut file = storage
+                        .open_write(path.as_bytes(), WriteMode::Truncate)
+                        .unwrap();
+                    file.write_all(format!("{i}").as_bytes()).unwrap();
+                    file.finish().unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let server = garage.serve("smol", 0, "");
+    let results = ftplib(
+        &server,
+        &[&["nlst", "many"], &["mlsd", "many"], &["list", "many"]],
+    );
+    let expected: Vec<String> = (0..COUNT).map(|i| format!("f{i:04}")).collect();
+    let names = common::clients::json_strings(results[0].as_ref().unwrap());
+    assert!(
+        names == expected,
+        "NLST of {COUNT} objects: {} names, the first missing {:?}",
+        names.len(),
+        expected.iter().find(|n| !names.contains(n))
+    );
+    let mlsd = common::clients::json_strings(results[1].as_ref().unwrap());
+    assert_eq!(mlsd.len(), COUNT, "MLSD of {COUNT} objects");
+    assert!(
+        mlsd[COUNT - 1].starts_with("f1099;") && mlsd[COUNT - 1].contains("size=4"),
+        "{}",
+        mlsd[COUNT - 1]
+    );
+    let list = common::clients::json_strings(results[2].as_ref().unwrap());
+    assert_eq!(list.len(), COUNT, "LIST of {COUNT} objects");
 }
 
 /// Three Garage nodes each holding a copy; an ftpwire on the std driver
