@@ -120,12 +120,17 @@ pub struct Garage {
     dir: TempDir,
 }
 
-/// A free port on 127.0.0.1 (the OS's pick, released for Garage to bind).
+/// A port on 127.0.0.1 that is free now, below Linux's ephemeral range
+/// (32768 and up) so no client connection or `:0` listener of another test
+/// takes it before Garage binds it; another test's Garage might, which
+/// [`start_node`] survives by starting again.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free loopback port")
-        .port()
+    loop {
+        let port = fastrand::u16(20_000..32_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Polls `ready` until it holds, failing after [`READY`] with `what`.
@@ -243,6 +248,20 @@ impl Garage {
 }
 
 fn start_node(dir: &Path, index: usize, count: usize, secret: &str) -> Node {
+    for _ in 0..5 {
+        if let Some(node) = try_start_node(dir, index, count, secret) {
+            return node;
+        }
+    }
+    panic!(
+        "garage server {index} exited at start five times; its last log:\n{}",
+        std::fs::read_to_string(dir.join(format!("node{index}/garage.log"))).unwrap_or_default()
+    );
+}
+
+/// One attempt: `None` when the process exits or its S3 API cannot bind
+/// (a port taken meanwhile); the node is killed then.
+fn try_start_node(dir: &Path, index: usize, count: usize, secret: &str) -> Option<Node> {
     let home = dir.join(format!("node{index}"));
     std::fs::create_dir_all(&home).expect("create a node directory");
     let (rpc, s3) = (free_port(), free_port());
@@ -268,7 +287,8 @@ fn start_node(dir: &Path, index: usize, count: usize, secret: &str) -> Node {
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone the log"))
         .stderr(log)
-        .env("RUST_LOG", "garage=warn")
+        // Info: the S3 API's "listening" line is the readiness signal.
+        .env("RUST_LOG", "info")
         .spawn()
         .expect("start garage server");
     let mut node = Node {
@@ -277,13 +297,31 @@ fn start_node(dir: &Path, index: usize, count: usize, secret: &str) -> Node {
         s3: SocketAddr::from(([127, 0, 0, 1], s3)),
         id: String::new(),
     };
-    wait_until("garage status", || {
-        node.command(&["status"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+    // Ready: its S3 API and RPC say they listen and `garage status` answers.
+    // Failed: it exited, or its S3 API could not bind (Garage runs on
+    // without it).
+    let log = home.join("garage.log");
+    let listening = format!("S3 API server listening on http://127.0.0.1:{s3}");
+    let rpc_listening = format!("Listening on 127.0.0.1:{rpc}");
+    let mut failed = false;
+    wait_until("garage server to start", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let child = node.child.as_mut().expect("running");
+        failed = !matches!(child.try_wait(), Ok(None))
+            || text.contains("S3 API server exited with error");
+        failed
+            || (text.contains(&listening)
+                && text.contains(&rpc_listening)
+                && node
+                    .command(&["status"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success()))
     });
+    if failed {
+        return None;
+    }
     node.id = node.garage(&["node", "id", "-q"]).trim().to_owned();
-    node
+    Some(node)
 }
