@@ -8,7 +8,7 @@
 //! Every transfer is checked (size, and the bytes of each download), so a
 //! figure is never that of a failed run.
 
-#[allow(unused_macros, dead_code, unused_imports)]
+#[allow(unused_macros, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 #[macro_use]
 mod common;
