@@ -447,3 +447,75 @@ fn two_instances_share_a_three_node_cluster() {
         Ok(r#"["after.txt", "again.bin", "shared.bin"]"#.to_owned())
     );
 }
+
+/// Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when the
+/// config has none; with neither, `serve` stops at start and says what to
+/// set; --root and --s3-endpoint together are refused.
+#[test]
+fn credentials_come_from_the_environment_or_serve_refuses_to_start() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let garage = Garage::single();
+    let endpoint = garage.nodes[0].endpoint();
+    let serve = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut command = Command::new(common::server::binary());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--user", "alice:secret"])
+            .args(["--s3-endpoint", &endpoint, "--s3-bucket", "ftp"])
+            .args(extra)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+
+    let output = serve(&[], &[]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("AWS_ACCESS_KEY_ID") && stderr.contains("AWS_SECRET_ACCESS_KEY"),
+        "{stderr}"
+    );
+    let output = serve(&[], &["--root", "/tmp"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--root"));
+
+    let env = [
+        ("AWS_ACCESS_KEY_ID", garage.key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", garage.secret.as_str()),
+    ];
+    let mut child = serve(&env, &[]).spawn().unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let child = Kill(child);
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("listening ftp://"))
+        .expect("a listening line");
+    let addr = line.trim_start_matches("listening ftp://").trim();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("env.txt");
+    std::fs::write(&local, b"signed with keys from the environment\n").unwrap();
+    run_bounded(
+        curl()
+            .arg("-T")
+            .arg(&local)
+            .arg(format!("ftp://{addr}/env.txt")),
+        CLIENT_TIMEOUT,
+    )
+    .success();
+    let listed = run_bounded(curl().arg(format!("ftp://{addr}/")), CLIENT_TIMEOUT).success();
+    assert!(listed.stdout.contains("env.txt"), "{listed}");
+    drop(child);
+}

@@ -74,7 +74,7 @@ struct ServeArgs {
     /// Serve an S3 bucket at this endpoint instead of --root, e.g.
     /// http://127.0.0.1:3900 (path-style requests; credentials from
     /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the config file).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "root")]
     s3_endpoint: Option<String>,
     /// The bucket to serve (with --s3-endpoint).
     #[arg(long, value_name = "NAME")]
