@@ -26,6 +26,8 @@ driver_matrix!(
     files_of_every_size_round_trip,
     listings_renames_and_directories,
     a_cut_upload_leaves_no_object,
+    a_100_mib_stor_holds_one_part_in_memory,
+    an_unreachable_or_refusing_store_gives_451_and_550,
 );
 
 /// Bytes of `len` from the seeded payload (repeated past its end).
@@ -321,6 +323,103 @@ fn a_cut_upload_leaves_no_object(driver: &'static str) {
         &done,
         "an upload after the cut ones",
     );
+}
+
+/// Peak resident memory of `pid` in KiB (Linux's VmHWM).
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// A 100 MiB STOR streams: the server's peak memory grows by far less
+/// than the file (one 8 MiB part at a time, plus buffers), and every byte
+/// comes back.
+fn a_100_mib_stor_holds_one_part_in_memory(driver: &'static str) {
+    const LEN: usize = 100 << 20;
+    let garage = Garage::single();
+    let server = garage.serve(driver, 0, "");
+    let mut control = Control::login(server.addr);
+    control.binary();
+    let before = peak_kib(server.pid());
+    let (data_addr, _) = control.pasv();
+    control.send(b"STOR huge.bin\r\n");
+    let mut data = TcpStream::connect(data_addr).unwrap();
+    assert_eq!(control.reply().code, 150);
+    let source = payload();
+    let mut sent = 0;
+    while sent < LEN {
+        let start = sent % source.len();
+        let n = (source.len() - start).min(LEN - sent);
+        data.write_all(&source[start..start + n]).unwrap();
+        sent += n;
+    }
+    drop(data);
+    assert_eq!(control.reply().code, 226);
+    let grown_mib = (peak_kib(server.pid()) - before) / 1024;
+    eprintln!("{driver}: peak memory grew by {grown_mib} MiB for a 100 MiB STOR");
+    assert!(
+        grown_mib < 32,
+        "the server's peak memory grew by {grown_mib} MiB for a 100 MiB STOR"
+    );
+    assert_eq!(
+        control.command("SIZE huge.bin").text.trim(),
+        format!("213 {LEN}")
+    );
+    let (data_addr, _) = control.pasv();
+    control.send(b"RETR huge.bin\r\n");
+    let mut data = TcpStream::connect(data_addr).unwrap();
+    assert_eq!(control.reply().code, 150);
+    let mut received = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut data, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        // Compared as it comes, a run of the payload at a time.
+        let mut checked = 0;
+        while checked < n {
+            let at = (received + checked) % source.len();
+            let run = (source.len() - at).min(n - checked);
+            assert!(
+                buf[checked..checked + run] == source[at..at + run],
+                "the download differs within bytes {}..{}",
+                received + checked,
+                received + checked + run
+            );
+            checked += run;
+        }
+        received += n;
+    }
+    assert_eq!(received, LEN);
+    assert_eq!(control.reply().code, 226);
+}
+
+/// A store that is down gives 451 (try again later); a key Garage does
+/// not know gives 550 (access denied).
+fn an_unreachable_or_refusing_store_gives_451_and_550(driver: &'static str) {
+    let mut garage = Garage::single();
+    let real = garage.secret.clone();
+    garage.secret = "0".repeat(64);
+    let refused = garage.serve(driver, 0, "");
+    garage.secret = real;
+    let mut control = Control::login(refused.addr);
+    let reply = control.command("SIZE anything");
+    assert_eq!(reply.code, 550, "a wrong secret: {reply:?}");
+    let listed = run_bounded(curl().arg(refused.url("")), CLIENT_TIMEOUT).failure();
+    assert!(listed.stderr.contains("550"), "{listed}");
+
+    let down = garage.serve(driver, 0, "");
+    garage.nodes[0].kill();
+    let mut control = Control::login(down.addr);
+    let reply = control.command("SIZE anything");
+    assert_eq!(reply.code, 451, "Garage stopped: {reply:?}");
+    let listed = run_bounded(curl().arg(down.url("")), CLIENT_TIMEOUT).failure();
+    assert!(listed.stderr.contains("451"), "{listed}");
 }
 
 /// 1,100 objects in one directory: more than a ListObjectsV2 page (1,000
