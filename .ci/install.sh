@@ -10,6 +10,9 @@
 
 # Pinned so the fuzz smoke does not change under us; installs from crates.io.
 CARGO_FUZZ_VERSION=0.13.1
+# tests/s3_garage.rs: the S3-compatible object store the S3 back-end is
+# tested against (its build takes about 13 minutes on 2 cores).
+GARAGE_VERSION=2.5.0
 # The Node host supports Node 18.3 and later (drivers/wasm/README.md).
 NODE_MIN_VERSION=18.3
 
@@ -134,7 +137,7 @@ install_python_packages() {
 
 # install_rust_tools [ci]: the rustup targets and cargo tools the tests need
 # (wasm32-unknown-unknown, wasm-bindgen-cli, thumbv7em-none-eabihf for
-# tests/embedded_qemu.rs's firmware); `ci` adds rustfmt, clippy, nightly and
+# tests/embedded_qemu.rs's firmware, garage for tests/s3_garage.rs); `ci` adds rustfmt, clippy, nightly and
 # cargo-fuzz.
 install_rust_tools() {
     if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
@@ -160,6 +163,12 @@ install_rust_tools() {
         # No --locked: its lock file can be newer than the registry mirror.
         cargo install wasm-bindgen-cli --version "$want"
     fi
+    # `garage --version` says `garage cargo:2.5.0 [features: ...]` when built
+    # by cargo install.
+    case "$(garage --version 2>/dev/null || true)" in
+    *":$GARAGE_VERSION "* | *" v$GARAGE_VERSION"*) ;;
+    *) cargo install garage --version "$GARAGE_VERSION" ;;
+    esac
     if [ "${1:-}" = ci ]; then
         if ! rustup run nightly rustc --version >/dev/null 2>&1; then
             rustup toolchain install nightly --profile minimal
@@ -168,7 +177,7 @@ install_rust_tools() {
             cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION"
         fi
     fi
-    echo "install: $(rustc --version), $(wasm-bindgen --version), targets: $(rustup target list --installed | tr '\n' ' ')"
+    echo "install: $(rustc --version), $(wasm-bindgen --version), $(garage --version | cut -d' ' -f1-2), targets: $(rustup target list --installed | tr '\n' ' ')"
 }
 
 # install_peer_lists: benches/peers.rs --fetch-peers runs `apt-get download

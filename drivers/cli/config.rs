@@ -34,6 +34,14 @@
 //! show_dot_files = false         # LIST/NLST show dot files without -a
 //! share_dot_files = false        # read-only logins may reach .git, .env, ...
 //!
+//! # Serve an S3 bucket instead of `root` (path-style requests):
+//! s3_endpoint = "http://127.0.0.1:3900"
+//! s3_bucket = "ftp"
+//! s3_region = "garage"           # the default (Garage's s3_region); AWS: the bucket's region
+//! s3_prefix = "site-a"           # keys under site-a/ (default: the whole bucket)
+//! s3_access_key_id = "GK..."     # else AWS_ACCESS_KEY_ID
+//! s3_secret_access_key = "..."   # else AWS_SECRET_ACCESS_KEY
+//!
 //! [[users]]
 //! name = "alice"
 //! password = "plain text"
@@ -57,6 +65,7 @@ use ftpwire_backend::native::bans::{
 };
 use ftpwire_backend::native::limits::{DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IP};
 use ftpwire_backend::native::proxy::Balancers;
+use ftpwire_backend::served::s3::{S3Settings, S3SettingsError, S3Storage};
 
 use crate::logging::LogFormat;
 use ftpwire_backend::native::settings::DEFAULT_CONTROL_KEEPALIVE;
@@ -69,6 +78,11 @@ use ftpwire_core::address::{
     IpNet, PassiveAddress, PassiveAdvertiser, PassivePolicy, PassivePortMap,
 };
 use serde::{Deserialize, Deserializer};
+
+/// The region S3 requests are signed for when none is given: Garage's
+/// usual `s3_region`, since Garage refuses requests signed for any other
+/// (AWS: give the bucket's region, e.g. `us-east-1`).
+pub const DEFAULT_S3_REGION: &str = "garage";
 
 /// The address `ftpwire serve` listens on when none is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2121";
@@ -178,6 +192,18 @@ pub struct ServeConfig {
     /// Read-only logins (anonymous) may reach dot files; off, a source
     /// tree served as it is keeps `.git` and `.env` to writable users.
     pub share_dot_files: bool,
+    /// Serve this S3 endpoint's `s3_bucket` instead of `root`.
+    pub s3_endpoint: Option<String>,
+    /// The bucket (with `s3_endpoint`).
+    pub s3_bucket: Option<String>,
+    /// The region requests are signed for; `None`: [`DEFAULT_S3_REGION`].
+    pub s3_region: Option<String>,
+    /// The key prefix under which `/` lies; `None`: the whole bucket.
+    pub s3_prefix: Option<String>,
+    /// The access key; `None`: `AWS_ACCESS_KEY_ID`.
+    pub s3_access_key_id: Option<String>,
+    /// Its secret; `None`: `AWS_SECRET_ACCESS_KEY`.
+    pub s3_secret_access_key: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -214,6 +240,12 @@ impl Default for ServeConfig {
             log_format: LogFormat::Text,
             show_dot_files: false,
             share_dot_files: false,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_prefix: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
         }
     }
 }
@@ -321,6 +353,23 @@ pub enum ConfigError {
         "--allow-ccc conflicts with --require-tls: a session that must stay protected cannot drop TLS; give only one of them"
     )]
     CccWithRequireTls,
+    /// Half of the S3 settings.
+    #[error("{given} needs {missing} too (or neither, to serve --root)")]
+    S3Incomplete {
+        /// The setting given.
+        given: &'static str,
+        /// The one missing.
+        missing: &'static str,
+    },
+    /// No S3 credentials anywhere.
+    #[error(
+        "serving an S3 bucket needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+         (or s3_access_key_id and s3_secret_access_key in the config file)"
+    )]
+    S3Credentials,
+    /// The S3 endpoint cannot be used.
+    #[error(transparent)]
+    S3(#[from] S3SettingsError),
     /// The root directory cannot be served.
     #[error("root directory {path} cannot be served: {source}")]
     Root {
@@ -429,6 +478,84 @@ impl ServeConfig {
             path: self.root.clone(),
             source,
         })
+    }
+
+    /// What `ftpwire serve` serves, and how to name it in the log: the S3
+    /// bucket when `s3_endpoint` is set (credentials from the environment
+    /// when the file has none), else the jailed directory `root`.
+    pub fn served_storage(&self) -> Result<(Arc<dyn Storage>, String), ConfigError> {
+        match self.s3_settings(|name| std::env::var(name).ok())? {
+            Some(settings) => {
+                let storage = S3Storage::new(&settings)?;
+                let name = format!(
+                    "s3 bucket {} at {}{}",
+                    settings.bucket,
+                    settings.endpoint,
+                    match storage.prefix() {
+                        "" => String::new(),
+                        prefix => format!(", keys under {prefix}"),
+                    }
+                );
+                Ok((Arc::new(storage), name))
+            }
+            None => {
+                let storage = self.storage()?;
+                let name = storage.root().display().to_string();
+                Ok((Arc::new(storage), name))
+            }
+        }
+    }
+
+    /// The S3 settings, `None` without `s3_endpoint` and `s3_bucket`;
+    /// `env` looks up the credentials the file does not give.
+    ///
+    /// ```
+    /// let config = ftpwire::config::ServeConfig::from_toml(r#"
+    ///     s3_endpoint = "http://127.0.0.1:3900"
+    ///     s3_bucket = "ftp"
+    /// "#).unwrap();
+    /// let env = |name: &str| Some(format!("from {name}"));
+    /// let settings = config.s3_settings(env).unwrap().unwrap();
+    /// assert_eq!(settings.region, "garage");
+    /// assert_eq!(settings.access_key_id, "from AWS_ACCESS_KEY_ID");
+    /// ```
+    pub fn s3_settings(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<S3Settings>, ConfigError> {
+        let (endpoint, bucket) = match (&self.s3_endpoint, &self.s3_bucket) {
+            (Some(endpoint), Some(bucket)) => (endpoint, bucket),
+            (None, None) => return Ok(None),
+            (Some(_), None) => {
+                return Err(ConfigError::S3Incomplete {
+                    given: "--s3-endpoint",
+                    missing: "--s3-bucket",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::S3Incomplete {
+                    given: "--s3-bucket",
+                    missing: "--s3-endpoint",
+                });
+            }
+        };
+        let credential = |file: &Option<String>, name: &str| {
+            file.clone()
+                .or_else(|| env(name))
+                .filter(|value| !value.is_empty())
+                .ok_or(ConfigError::S3Credentials)
+        };
+        Ok(Some(S3Settings {
+            endpoint: endpoint.clone(),
+            bucket: bucket.clone(),
+            region: self
+                .s3_region
+                .clone()
+                .unwrap_or_else(|| DEFAULT_S3_REGION.to_owned()),
+            prefix: self.s3_prefix.clone().unwrap_or_default(),
+            access_key_id: credential(&self.s3_access_key_id, "AWS_ACCESS_KEY_ID")?,
+            secret_access_key: credential(&self.s3_secret_access_key, "AWS_SECRET_ACCESS_KEY")?,
+        }))
     }
 
     /// The core's settings.
@@ -808,6 +935,42 @@ mod tests {
         let config = ServeConfig::load(&file).unwrap();
         assert_eq!(config.root, dir.path().join("files"));
         assert!(config.storage().is_ok());
+    }
+
+    #[test]
+    fn s3_settings_need_both_halves_and_credentials() {
+        let none = |_: &str| None;
+        assert!(ServeConfig::default().s3_settings(none).unwrap().is_none());
+        let half = ServeConfig::from_toml("s3_bucket = \"ftp\"").unwrap();
+        let message = half.s3_settings(none).unwrap_err().to_string();
+        assert!(message.contains("--s3-endpoint"), "{message}");
+        let both = ServeConfig::from_toml(
+            "s3_endpoint = \"http://127.0.0.1:3900\"\ns3_bucket = \"ftp\"\ns3_prefix = \"p\"",
+        )
+        .unwrap();
+        let message = both.s3_settings(none).unwrap_err().to_string();
+        assert!(message.contains("AWS_ACCESS_KEY_ID"), "{message}");
+        // The file's keys win over the environment.
+        let keyed = ServeConfig {
+            s3_access_key_id: Some("GKfile".into()),
+            s3_secret_access_key: Some("file-secret".into()),
+            ..both
+        };
+        let env = |name: &str| Some(format!("env {name}"));
+        let settings = keyed.s3_settings(env).unwrap().unwrap();
+        assert_eq!(settings.access_key_id, "GKfile");
+        assert_eq!(settings.secret_access_key, "file-secret");
+        assert_eq!(settings.prefix, "p");
+        assert_eq!(settings.region, DEFAULT_S3_REGION);
+        let bad = ServeConfig {
+            s3_endpoint: Some("ftp://nowhere".into()),
+            ..keyed
+        };
+        let message = match bad.served_storage() {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("an ftp:// endpoint was accepted"),
+        };
+        assert!(message.contains("ftp://nowhere"), "{message}");
     }
 
     #[test]

@@ -71,6 +71,21 @@ struct ServeArgs {
     /// The directory to serve.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Serve an S3 bucket at this endpoint instead of --root, e.g.
+    /// http://127.0.0.1:3900 (path-style requests; credentials from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the config file).
+    #[arg(long, value_name = "URL", conflicts_with = "root")]
+    s3_endpoint: Option<String>,
+    /// The bucket to serve (with --s3-endpoint).
+    #[arg(long, value_name = "NAME")]
+    s3_bucket: Option<String>,
+    /// The region S3 requests are signed for: Garage's s3_region, or the
+    /// AWS bucket's region [default: garage].
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// Serve only the keys under this prefix, as `/`.
+    #[arg(long, value_name = "PREFIX")]
+    s3_prefix: Option<String>,
     /// A user with a plain password; repeat for more users.
     #[arg(long = "user", value_name = "NAME:PASSWORD")]
     users: Vec<UserConfig>,
@@ -189,6 +204,17 @@ impl ServeArgs {
         }
         if let Some(root) = self.root {
             config.root = root;
+        }
+        let s3 = [
+            (self.s3_endpoint, &mut config.s3_endpoint),
+            (self.s3_bucket, &mut config.s3_bucket),
+            (self.s3_region, &mut config.s3_region),
+            (self.s3_prefix, &mut config.s3_prefix),
+        ];
+        for (flag, setting) in s3 {
+            if flag.is_some() {
+                *setting = flag;
+            }
         }
         config.users.extend(self.users);
         if self.anonymous {
@@ -309,11 +335,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         Err(error) => log::warn!("cannot raise the file descriptor limit: {error}"),
     }
     let users = config.user_db().map_err(|e| e.to_string())?;
-    let storage = config.storage().map_err(|e| e.to_string())?;
-    let root = storage.root().to_owned();
+    let (storage, served) = config.served_storage().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::default());
     let settings = config
-        .server_settings(Arc::new(storage), Arc::new(users))
+        .server_settings(storage, Arc::new(users))
         .map_err(|e| e.to_string())?
         .metrics(metrics.clone())
         .copy_only(copy_only_from_env());
@@ -333,7 +358,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     log::info!(
         "serving {} ({}{} user(s))",
-        root.display(),
+        served,
         if config.anonymous_allowed() {
             "anonymous read-only, "
         } else {

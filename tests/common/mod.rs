@@ -15,6 +15,7 @@
 pub mod clients;
 pub mod control;
 pub mod ftps;
+pub mod garage;
 pub mod netns;
 pub mod payload;
 pub mod server;

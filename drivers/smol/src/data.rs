@@ -20,6 +20,7 @@ use ftpwire_backend::native::transfer::{
     CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
 };
 use ftpwire_backend::served::listing::Listing;
+use ftpwire_backend::served::storage::FileWriter;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferId, TransferKind};
 use futures_rustls::TlsAcceptor;
 use futures_rustls::server::TlsStream;
@@ -251,6 +252,8 @@ pub(crate) async fn run(
     }
     said(Report::Connected).await;
     let mut stream = Some(stream);
+    // A received upload, waiting for the session's Close to finish it.
+    let mut upload: Option<FileWriter> = None;
     while let Ok(step) = steps.recv().await {
         match step {
             Step::Connect { .. } => return,
@@ -289,7 +292,15 @@ pub(crate) async fn run(
                         }
                         kernel::move_direct(direct, wire.tcp(), &progress).await
                     }
-                    stream => move_data(stream, &mut wire, job.ascii, &progress).await,
+                    stream => match move_data(stream, &mut wire, job.ascii, &progress).await {
+                        // A received upload is finished at Close, once the
+                        // session has taken the transfer as complete.
+                        Ok((moved, received)) => {
+                            upload = received;
+                            Ok(moved)
+                        }
+                        Err(error) => Err(error),
+                    },
                 };
                 let failed = moved.is_err();
                 data = Some(Data::Ready(wire));
@@ -299,6 +310,16 @@ pub(crate) async fn run(
                 }
             }
             Step::Close => {
+                // The session saw the whole upload through (not an ABOR
+                // that raced the client's end of data): only now may the
+                // storage make it complete. It may block (an object
+                // store's last request): on the blocking pool.
+                let finished = match upload.take() {
+                    Some(file) => smol::unblock(move || file.finish())
+                        .await
+                        .map_err(|e| TransferError::File(file_error(&e))),
+                    None => Ok(()),
+                };
                 if let Some(Data::Ready(mut wire)) = data.take() {
                     // An orderly close (close_notify under TLS, then FIN)
                     // tells the client the file is complete; after an
@@ -306,7 +327,7 @@ pub(crate) async fn run(
                     // unwrap() waits for it).
                     let _ = wire.close().await;
                 }
-                return said(Report::Closed(Ok(()))).await;
+                return said(Report::Closed(finished)).await;
             }
         }
     }
@@ -318,20 +339,27 @@ type EarlyData = passive_kit::EarlyData<TcpStream, DataStream>;
 /// The transfer's data connection.
 type Data = DataConnection<TcpStream, DataStream>;
 
-/// Copies between the file and the data connection.
+/// Copies between the file and the data connection; an upload's file
+/// comes back, received but not finished.
 async fn move_data(
     stream: Stream,
     data: &mut DataStream,
     ascii: bool,
     progress: &AtomicU64,
-) -> Result<u64, TransferError> {
+) -> Result<(u64, Option<FileWriter>), TransferError> {
     match stream {
         Stream::Download(file) => {
             let file = smol::Unblock::with_capacity(FILE_PIPE, file);
-            send(Source::File(file), data, ascii, progress).await
+            send(Source::File(file), data, ascii, progress)
+                .await
+                .map(|n| (n, None))
         }
-        Stream::Listing(listing) => send(Source::Listing(listing), data, ascii, progress).await,
-        Stream::Upload(file) => receive(data, file, ascii, progress).await,
+        Stream::Listing(listing) => send(Source::Listing(listing), data, ascii, progress)
+            .await
+            .map(|n| (n, None)),
+        Stream::Upload(file) => receive(data, file, ascii, progress)
+            .await
+            .map(|(n, file)| (n, Some(file))),
         // Moved by the kernel ([`kernel`]), never here.
         Stream::Local(_) => Err(TransferError::File(ftpwire_core::server::FileError::Local)),
     }
@@ -487,10 +515,10 @@ async fn send(
 
 async fn receive(
     data: &mut DataStream,
-    file: ftpwire_backend::served::storage::FileWriter,
+    file: FileWriter,
     ascii: bool,
     progress: &AtomicU64,
-) -> Result<u64, TransferError> {
+) -> Result<(u64, FileWriter), TransferError> {
     let mut file = smol::Unblock::with_capacity(FILE_PIPE, file);
     let mut buf = vec![0; FILE_PIPE];
     let mut inbound = Inbound::new(ascii);
@@ -512,7 +540,9 @@ async fn receive(
     }
     file.write_all(inbound.finish()).await.map_err(stored)?;
     file.flush().await.map_err(stored)?;
-    Ok(received)
+    // Not finished here: an error above, or the session dropping this
+    // task, drops it unfinished; Close finishes it.
+    Ok((received, file.into_inner().await))
 }
 
 /// The zero-copy path: the kernel moves the bytes between the file and a

@@ -19,6 +19,7 @@ use ftpwire_backend::native::tls::SessionTls;
 use ftpwire_backend::native::transfer::{
     CHUNK_SIZE, Inbound, Outbound, Report, Step, Stream, TransferJob,
 };
+use ftpwire_backend::served::storage::FileWriter;
 use ftpwire_core::server::{DataEndpoint, TransferError, TransferKind};
 use polling::{Event, Events, Poller};
 use rustls::{ServerConnection, StreamOwned};
@@ -416,6 +417,8 @@ pub(crate) fn run(
     }
     report(Report::Connected);
     let mut stream = Some(stream);
+    // A received upload, waiting for the session's Close to finish it.
+    let mut upload: Option<FileWriter> = None;
     while let Ok(step) = steps.recv() {
         match step {
             Step::Connect { .. } => return,
@@ -453,7 +456,13 @@ pub(crate) fn run(
                         send(&mut *listing, &mut wire, job.ascii, &abort, &progress)
                     }
                     Stream::Upload(mut file) => {
-                        receive(&mut wire, &mut *file, job.ascii, &abort, &progress)
+                        let received = receive(&mut wire, &mut file, job.ascii, &abort, &progress);
+                        // Finished at Close, once the session has taken the
+                        // transfer as complete; dropped unfinished otherwise.
+                        if received.is_ok() {
+                            upload = Some(file);
+                        }
+                        received
                     }
                     #[cfg(target_os = "linux")]
                     Stream::Local(direct) => {
@@ -476,13 +485,22 @@ pub(crate) fn run(
                 }
             }
             Step::Close => {
+                // The session saw the whole upload through (not an ABOR
+                // that raced the client's end of data): only now may the
+                // storage make it complete.
+                let finished = match upload.take() {
+                    Some(file) => file
+                        .finish()
+                        .map_err(|e| TransferError::File(file_error(&e))),
+                    None => Ok(()),
+                };
                 if let Some(Data::Ready(mut wire)) = data.take() {
                     // An orderly close tells the client the file is
                     // complete; after an upload it answers the client's
                     // close_notify (ftplib's unwrap() waits for it).
                     wire.finish();
                 }
-                return report(Report::Closed(Ok(())));
+                return report(Report::Closed(finished));
             }
         }
     }

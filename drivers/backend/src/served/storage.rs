@@ -13,8 +13,51 @@ use ftpwire_core::server::FileError;
 
 /// A file opened for reading (RETR).
 pub type FileReader = Box<dyn Read + Send>;
-/// A file opened for writing (STOR, APPE, STOU).
-pub type FileWriter = Box<dyn Write + Send>;
+/// A file opened for writing (STOR, APPE, STOU): see [`FileUpload`].
+pub type FileWriter = Box<dyn FileUpload>;
+
+/// The storage end of an upload: bytes go in through [`Write`], and the
+/// driver calls [`finish`](Self::finish) once the transfer has succeeded
+/// (every byte received and written, then flushed).
+///
+/// Dropping it without `finish` means the transfer failed (cut, aborted,
+/// refused): a storage that publishes a file only as a whole (an object
+/// store's multipart upload) discards what it received then, so a partial
+/// file never looks complete. A local file keeps what was written either
+/// way, as FTP servers always have, so its `finish` does nothing.
+///
+/// ```
+/// use ftpwire_backend::served::storage::FileUpload;
+/// use std::io::Write;
+///
+/// /// Holds the bytes and says when the upload completed.
+/// struct Recorder(Vec<u8>);
+/// impl Write for Recorder {
+///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { self.0.write(buf) }
+///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// }
+/// impl FileUpload for Recorder {
+///     fn finish(self: Box<Self>) -> std::io::Result<()> {
+///         println!("stored {} bytes", self.0.len());
+///         Ok(())
+///     }
+/// }
+///
+/// let mut upload: Box<dyn FileUpload> = Box::new(Recorder(Vec::new()));
+/// upload.write_all(b"hello").unwrap();
+/// upload.finish().unwrap();
+/// ```
+pub trait FileUpload: Write + Send {
+    /// The transfer succeeded: make the file complete (the default does
+    /// nothing). Called at most once, after the last write and a flush; an
+    /// error fails the transfer (`451` and the like, as a write error).
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A local file is complete as it is written.
+impl FileUpload for std::fs::File {}
 /// The entries of one directory, produced lazily so a huge directory does
 /// not have to sit in memory.
 pub type DirEntries = Box<dyn Iterator<Item = io::Result<DirEntry>> + Send>;
