@@ -70,6 +70,18 @@ build_module() {
     # The nodejs bindings are CommonJS; package.json beside them says so, since
     # drivers/wasm/package.json makes .js files ES modules.
     echo '{ "type": "commonjs" }' > "$here/pkg/$node_dir/package.json"
+    # The module's JS snippets (src/record.js: the record decoder) are ES
+    # modules, which the nodejs bindings require(): the same functions as
+    # CommonJS exports (Node 18 cannot require an ES module).
+    if [ -d "$here/pkg/$node_dir/snippets" ]; then
+        find "$here/pkg/$node_dir/snippets" -name '*.js' -print0 | while IFS= read -r -d '' snippet; do
+            sed -i 's/^export function \([A-Za-z0-9_]*\)/exports.\1 = function \1/' "$snippet"
+            if grep -q '^export ' "$snippet"; then
+                echo "build.sh: $snippet exports something other than functions" >&2
+                exit 1
+            fi
+        done
+    fi
 }
 
 rm -rf "$here/pkg"

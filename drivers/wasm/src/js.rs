@@ -40,3 +40,10 @@ extern "C" {
     #[wasm_bindgen(js_namespace = Reflect, js_name = set, catch)]
     pub fn reflect_set(target: &JsValue, key: &str, value: &JsValue) -> Result<bool, JsValue>;
 }
+
+#[wasm_bindgen(module = "/src/record.js")]
+extern "C" {
+    /// The JS value a [`Record`](crate::record::Record) stands for.
+    #[wasm_bindgen(js_name = decodeRecord)]
+    pub fn decode_record(bytes: &[u8]) -> JsValue;
+}

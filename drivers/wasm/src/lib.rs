@@ -32,6 +32,7 @@ mod bindings;
 #[cfg(feature = "client")]
 pub mod client;
 mod js;
+mod record;
 #[cfg(feature = "server")]
 mod session;
 mod value;
@@ -42,6 +43,7 @@ pub use bindings::client::JsClient;
 pub use bindings::proxy::{JsBalancers, JsProxyHeaderReader, starts_with_proxy_header};
 #[cfg(feature = "server")]
 pub use bindings::server::{JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host};
+pub use record::Record;
 #[cfg(feature = "server")]
 pub use session::Session;
 pub use value::Value;

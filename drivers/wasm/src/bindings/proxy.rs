@@ -69,18 +69,18 @@ impl JsProxyHeaderReader {
         else {
             return Ok(JsValue::UNDEFINED);
         };
-        let client = match proxied.client {
-            Some(addr) => crate::Value::Object(std::vec![
-                ("address", crate::Value::Text(addr.ip().to_string())),
-                ("port", crate::Value::Number(f64::from(addr.port()))),
-            ]),
-            None => crate::Value::Null,
+        let mut record = crate::Record::default();
+        record.begin();
+        match proxied.client {
+            Some(addr) => record
+                .object("client")
+                .text("address", &addr.ip().to_string())
+                .number("port", f64::from(addr.port()))
+                .end(),
+            None => record.null("client"),
         };
-        let value = crate::Value::Object(std::vec![
-            ("client", client),
-            ("rest", crate::Value::Bytes(proxied.rest)),
-        ]);
-        Ok(value.to_js())
+        record.bytes("rest", &proxied.rest);
+        Ok(crate::js::decode_record(record.finish()))
     }
 }
 

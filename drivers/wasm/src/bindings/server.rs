@@ -241,7 +241,7 @@ impl JsSession {
     /// The next thing to do; call until it returns `timeout` or `closed`.
     #[wasm_bindgen(js_name = pollOutput, unchecked_return_type = "SessionOutput")]
     pub fn poll_output(&mut self) -> JsValue {
-        self.inner.poll_output().to_js()
+        js::decode_record(self.inner.poll_record())
     }
 
     /// When `handleTimeout` is due (host milliseconds); undefined once closed.
