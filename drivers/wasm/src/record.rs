@@ -12,7 +12,7 @@
 //! | 1 | `null` | — |
 //! | 2, 3 | `false`, `true` | — |
 //! | 4 | number | f64, little-endian |
-//! | 5 | string | u32 length (little-endian), UTF-8 |
+//! | 5 | string | u32 length (little-endian), UTF-8 (read lossily: U+FFFD for bytes that are not) |
 //! | 6 | `Uint8Array` | u32 length, the bytes |
 //! | 7 | object | properties (key: u8 length and ASCII, then a value) until a 0 byte |
 //!
@@ -75,7 +75,9 @@ impl Record {
         self.sized(key, TEXT, text.as_bytes())
     }
 
-    /// `key: "text"`, the text written by `write` (its length is filled in after).
+    /// `key: "text"`, the text written by `write` (its length is filled in
+    /// after): bytes that are not UTF-8 read as U+FFFD, as
+    /// `String::from_utf8_lossy` reads them (user names, paths).
     pub fn text_with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
         self.key(key, TEXT);
         let at = self.bytes.len();
@@ -163,7 +165,7 @@ fn read(bytes: &[u8], at: &mut usize) -> Option<Value> {
             let len = u32::from_le_bytes(take(bytes, at, 4)?.try_into().ok()?) as usize;
             let payload = take(bytes, at, len)?;
             if tag == TEXT {
-                Value::Text(String::from(core::str::from_utf8(payload).ok()?))
+                Value::Text(String::from_utf8_lossy(payload).into_owned())
             } else {
                 Value::Bytes(payload.to_vec())
             }

@@ -576,14 +576,9 @@ impl Session {
     }
 }
 
-/// An IP address as text (IPv6 as RFC 5952 writes it).
+/// An IP address as text (IPv6 as RFC 5952 writes it), without `core::fmt`.
 fn ip_text(out: &mut Vec<u8>, ip: IpAddr) {
-    out.extend_from_slice(ip.to_string().as_bytes());
-}
-
-/// A user name or path as text for the log (lossy UTF-8).
-fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    ftpwire_core::address::write_ip(out, ip);
 }
 
 /// Writes an event's record; returns the token it waits on (if any).
@@ -752,7 +747,8 @@ fn write_notice(record: &mut Record, notice: Notice<'_>) {
     record.text("notice", name);
     match notice {
         Notice::LoginSucceeded { user } | Notice::LoginFailed { user } => {
-            record.text("user", &lossy(user));
+            // Text records read as lossy UTF-8, as the core's messages do.
+            record.text_with("user", |out| out.extend_from_slice(user));
         }
         Notice::PortRefused { addr, reason } => {
             record
@@ -762,7 +758,9 @@ fn write_notice(record: &mut Record, notice: Notice<'_>) {
                 .text("reason", reason);
         }
         Notice::ReadOnlyRefused { user, command } => {
-            record.text("user", &lossy(user)).text("command", command);
+            record
+                .text_with("user", |out| out.extend_from_slice(user))
+                .text("command", command);
         }
         Notice::ForeignAnswer { answer }
         | Notice::StaleAnswer { answer }
@@ -799,7 +797,5 @@ fn write_notice(record: &mut Record, notice: Notice<'_>) {
         _ => {}
     }
     // The message is the core's own text: the same line on every host.
-    record.text_with("message", |out| {
-        out.extend_from_slice(notice.to_string().as_bytes())
-    });
+    record.text_with("message", |out| notice.write_message(out));
 }

@@ -74,7 +74,9 @@ impl JsProxyHeaderReader {
         match proxied.client {
             Some(addr) => record
                 .object("client")
-                .text("address", &addr.ip().to_string())
+                .text_with("address", |out| {
+                    ftpwire_core::address::write_ip(out, addr.ip())
+                })
                 .number("port", f64::from(addr.port()))
                 .end(),
             None => record.null("client"),
