@@ -16,11 +16,26 @@ pub use advertise::{PassiveAdvertiser, PassivePortMap, PassiveRequest};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     /// PORT/EPRT/CIDR text could not be parsed.
-    #[error("malformed address: {0}")]
     Malformed(&'static str),
     /// EPRT named a network protocol other than 1 (IPv4) or 2 (IPv6).
-    #[error("unsupported network protocol; use 1 (IPv4) or 2 (IPv6)")]
     UnsupportedProtocol,
+}
+
+/// `malformed address: why`. Written by hand rather than by thiserror's
+/// `#[error]`: a message with a field goes through `core::fmt::write`,
+/// which small hosts (the WebAssembly module) otherwise leave out.
+impl core::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AddressError::Malformed(why) => {
+                f.write_str("malformed address: ")?;
+                f.write_str(why)
+            }
+            AddressError::UnsupportedProtocol => {
+                f.write_str("unsupported network protocol; use 1 (IPv4) or 2 (IPv6)")
+            }
+        }
+    }
 }
 
 /// An IP network in CIDR notation, such as `10.0.0.0/8` or `fd00::/8`.

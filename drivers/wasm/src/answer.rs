@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::string::String;
+use std::vec::Vec;
 
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{FileError, PassiveError, TransferError};
@@ -13,9 +14,6 @@ use ftpwire_core::text::Quoted;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
     /// The id does not belong to a pending event of that kind.
-    #[error(
-        "no pending {expected} event has id {id}: answer each event once, with the `id` it carried, through the method for its type"
-    )]
     UnknownId {
         /// The id given.
         id: u32,
@@ -23,29 +21,67 @@ pub enum AnswerError {
         expected: &'static str,
     },
     /// An error name that is neither one of ftpwire's nor a known errno code.
-    #[error(
-        "unknown error {}: use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)",
-        Quoted(.0)
-    )]
     UnknownFileError(String),
     /// A transfer error name that is not known.
-    #[error(
-        "unknown transfer error {}: use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name",
-        Quoted(.0)
-    )]
     UnknownTransferError(String),
     /// A passive error name that is not known.
-    #[error("unknown passive error {}: use noFreePort or unresolved", Quoted(.0))]
     UnknownPassiveError(String),
     /// A file kind that is not known.
-    #[error("unknown file kind {}: use file, directory, symlink or other", Quoted(.0))]
     UnknownFileKind(String),
     /// Not an IP address.
-    #[error("{} is not an IP address", Quoted(.0))]
     BadIp(String),
     /// A value of the wrong shape.
-    #[error("{0}")]
     Malformed(&'static str),
+}
+
+/// The message, written by hand rather than by thiserror's `#[error]`:
+/// messages with fields go through `core::fmt::write`, which the module
+/// leaves out (README "Size").
+impl core::fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let quoted = |f: &mut core::fmt::Formatter<'_>, before: &str, text: &str, after: &str| {
+            f.write_str(before)?;
+            core::fmt::Display::fmt(&Quoted(text), f)?;
+            f.write_str(after)
+        };
+        match self {
+            AnswerError::UnknownId { id, expected } => {
+                let mut digits = Vec::new();
+                ftpwire_core::reply::write_decimal(&mut digits, u64::from(*id));
+                f.write_str("no pending ")?;
+                f.write_str(expected)?;
+                f.write_str(" event has id ")?;
+                f.write_str(core::str::from_utf8(&digits).unwrap_or_default())?;
+                f.write_str(": answer each event once, with the `id` it carried, through the method for its type")
+            }
+            AnswerError::UnknownFileError(name) => quoted(
+                f,
+                "unknown error ",
+                name,
+                ": use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)",
+            ),
+            AnswerError::UnknownTransferError(name) => quoted(
+                f,
+                "unknown transfer error ",
+                name,
+                ": use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name",
+            ),
+            AnswerError::UnknownPassiveError(name) => quoted(
+                f,
+                "unknown passive error ",
+                name,
+                ": use noFreePort or unresolved",
+            ),
+            AnswerError::UnknownFileKind(name) => quoted(
+                f,
+                "unknown file kind ",
+                name,
+                ": use file, directory, symlink or other",
+            ),
+            AnswerError::BadIp(text) => quoted(f, "", text, " is not an IP address"),
+            AnswerError::Malformed(what) => f.write_str(what),
+        }
+    }
 }
 
 /// The storage error a name stands for: ftpwire's own camelCase names, or

@@ -753,7 +753,7 @@ fn write_notice(record: &mut Record, notice: Notice<'_>) {
         Notice::PortRefused { addr, reason } => {
             record
                 .text_with("address", |out| {
-                    out.extend_from_slice(addr.to_string().as_bytes())
+                    ftpwire_core::address::write_socket_addr(out, addr)
                 })
                 .text("reason", reason);
         }

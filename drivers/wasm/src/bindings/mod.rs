@@ -27,6 +27,18 @@ fn js_error(error: AnswerError) -> JsError {
     JsError::new(&error.to_string())
 }
 
+/// An error whose message is `parts` joined: messages are put together
+/// without `format!`, whose `core::fmt::write` the module leaves out.
+fn js_message(parts: &[&str]) -> JsError {
+    JsError::new(&parts.concat())
+}
+
+/// `text` quoted for a message ([`Quoted`](ftpwire_core::text::Quoted)).
+#[cfg(feature = "server")]
+fn quoted(text: &str) -> std::string::String {
+    ftpwire_core::text::Quoted(text).to_string()
+}
+
 /// Reads property `name` of a JS object.
 #[cfg(any(feature = "server", feature = "client"))]
 fn property(object: &JsValue, name: &str) -> JsValue {
@@ -39,8 +51,9 @@ fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAd
     let port = property(value, "port").as_f64();
     match (address, port) {
         (Some(address), Some(port)) => answer::socket_addr(&address, port).map_err(js_error),
-        _ => Err(JsError::new(&format!(
-            "{what} must be an object {{address, port}} (as Node's socket.address() returns)"
-        ))),
+        _ => Err(js_message(&[
+            what,
+            " must be an object {address, port} (as Node's socket.address() returns)",
+        ])),
     }
 }

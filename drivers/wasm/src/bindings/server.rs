@@ -9,10 +9,9 @@ use std::vec::Vec;
 use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
 use ftpwire_core::listing::ListEntry;
 use ftpwire_core::representation;
-use ftpwire_core::text::Quoted;
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, property, socket_addr};
+use super::{js_error, js_message, property, quoted, socket_addr};
 use crate::answer;
 use crate::js;
 use crate::session::Session;
@@ -76,7 +75,7 @@ impl JsServerConfig {
         #[wasm_bindgen(unchecked_param_type = "ServerSetting")] name: &str,
         #[wasm_bindgen(unchecked_param_type = "string | number | boolean")] value: JsValue,
     ) -> Result<(), JsError> {
-        let wrong = |what: &str| JsError::new(&format!("setting {name} must be {what}"));
+        let wrong = |what: &str| js_message(&["setting ", name, " must be ", what]);
         let number = || value.as_f64().ok_or_else(|| wrong("a number"));
         let ms = || number().map(duration_ms);
         let on = || value.as_bool().ok_or_else(|| wrong("a boolean"));
@@ -102,12 +101,12 @@ impl JsServerConfig {
             "tlsPassiveAddress" => config.tls_passive_address = Some(passive_address(&text()?)?),
             "passivePortMap" => {
                 let map = text()?;
-                let map: PassivePortMap = map.parse().map_err(|e| {
-                    JsError::new(&format!("passive port map {}: {e}", Quoted(&map)))
+                let map: PassivePortMap = map.parse().map_err(|e: address::AddressError| {
+                    js_message(&["passive port map ", &quoted(&map), ": ", &e.to_string()])
                 })?;
                 config.passive_advertiser = Some(Arc::new(map));
             }
-            _ => return Err(JsError::new(&format!("unknown setting {}", Quoted(name)))),
+            _ => return Err(js_message(&["unknown setting ", &quoted(name)])),
         }
         Ok(())
     }
@@ -116,11 +115,14 @@ impl JsServerConfig {
     /// connection's local address in PASV replies. Throws if malformed.
     #[wasm_bindgen(js_name = addLocalNetwork)]
     pub fn add_local_network(&mut self, cidr: &str) -> Result<(), JsError> {
-        let net: IpNet = cidr.parse().map_err(|e| {
-            JsError::new(&format!(
-                "local network {}: {e} (use CIDR such as 10.0.0.0/8)",
-                Quoted(cidr)
-            ))
+        let net: IpNet = cidr.parse().map_err(|e: address::AddressError| {
+            js_message(&[
+                "local network ",
+                &quoted(cidr),
+                ": ",
+                &e.to_string(),
+                " (use CIDR such as 10.0.0.0/8)",
+            ])
         })?;
         self.edit().passive.local_networks.push(net);
         Ok(())
@@ -128,8 +130,9 @@ impl JsServerConfig {
 }
 
 fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
-    text.parse()
-        .map_err(|e| JsError::new(&format!("passive address {}: {e}", Quoted(text))))
+    text.parse().map_err(|e: address::AddressError| {
+        js_message(&["passive address ", &quoted(text), ": ", &e.to_string()])
+    })
 }
 
 /// `{kind, size, modified, mode}` as the core's metadata.
@@ -366,7 +369,7 @@ impl JsSession {
             "dataClosed" => session.data_closed(id, now),
             "transferFailed" => answer::transfer_error(&code())
                 .and_then(|error| session.transfer_failed(id, error, now)),
-            _ => return Err(JsError::new(&format!("unknown answer {}", Quoted(answer)))),
+            _ => return Err(js_message(&["unknown answer ", &quoted(answer)])),
         };
         done.map_err(js_error)
     }
