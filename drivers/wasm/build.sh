@@ -2,6 +2,8 @@
 # Builds the release WebAssembly modules and their JavaScript bindings:
 #   pkg/node/         the server module, wasm-bindgen --target nodejs (CommonJS; the Node host uses it)
 #   pkg/web/          the server module, --target web (ES module for browsers and edge runtimes)
+#   pkg/node-proxy/   the server module with the PROXY protocol (the Node host with --proxy-protocol-from)
+#   pkg/web-proxy/    the same, --target web
 #   pkg/node-client/  the client module (js/client.mjs uses it), --target nodejs
 #   pkg/web-client/   the client module, --target web
 # The single build entry point for the wasm driver: CI runs it before the
@@ -36,8 +38,9 @@ fi
 
 # One module per kind of host, each with only the halves it needs (cargo
 # features of ftpwire-wasm; README "Size"):
-#   server: `server,proxy`  pkg/node, pkg/web                (Session, ServerConfig, Balancers, …)
-#   client: `client`        pkg/node-client, pkg/web-client  (ClientSession)
+#   server:       `server`        pkg/node, pkg/web              (Session, ServerConfig, …)
+#   server-proxy: `server,proxy`  pkg/node-proxy, pkg/web-proxy  (the same, and Balancers, ProxyHeaderReader)
+#   client:       `client`        pkg/node-client, pkg/web-client (ClientSession)
 release="$root/target/wasm32-unknown-unknown/wasm-release"
 build_module() {
     local name=$1 features=$2 node_dir=$3 web_dir=$4
@@ -88,7 +91,8 @@ build_module() {
 }
 
 rm -rf "$here/pkg"
-build_module server server,proxy node web
+build_module server server node web
+build_module server-proxy server,proxy node-proxy web-proxy
 build_module client client node-client web-client
 
 for wasm in "$here"/pkg/*/ftpwire_wasm_bg.wasm; do

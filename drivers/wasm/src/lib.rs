@@ -40,9 +40,11 @@ mod value;
 #[cfg(feature = "client")]
 pub use bindings::client::JsClient;
 #[cfg(feature = "proxy")]
-pub use bindings::proxy::{JsBalancers, JsProxyHeaderReader, starts_with_proxy_header};
+pub use bindings::proxy::{JsBalancers, JsProxyHeaderReader};
 #[cfg(feature = "server")]
-pub use bindings::server::{JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host};
+pub use bindings::server::{
+    JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host, starts_with_proxy_header,
+};
 pub use record::Record;
 #[cfg(feature = "server")]
 pub use session::Session;

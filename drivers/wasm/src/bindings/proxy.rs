@@ -1,5 +1,6 @@
 //! The PROXY protocol for JavaScript hosts behind load balancers:
-//! `Balancers`, `ProxyHeaderReader`, `startsWithProxyHeader`.
+//! `Balancers`, `ProxyHeaderReader` (only in the server module built with
+//! it, `pkg/node-proxy`; `startsWithProxyHeader` is in every server module).
 
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -84,13 +85,6 @@ impl JsProxyHeaderReader {
         record.bytes("rest", &proxied.rest);
         Ok(crate::js::decode_record(record.finish()))
     }
-}
-
-/// Whether a client's first bytes are a PROXY header where none is
-/// expected (it is not a balancer): close the connection.
-#[wasm_bindgen(js_name = startsWithProxyHeader)]
-pub fn starts_with_proxy_header(bytes: &[u8]) -> bool {
-    ftpwire_core::proxy::starts_with_header(bytes)
 }
 
 #[wasm_bindgen(typescript_custom_section)]

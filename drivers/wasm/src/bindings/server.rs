@@ -1,6 +1,6 @@
 //! The server half of the JavaScript API: `ServerConfig`, `Session` (over
 //! [`Session`](crate::Session)) and the pure helpers a server host calls
-//! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`).
+//! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`, `startsWithProxyHeader`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -476,6 +476,14 @@ pub fn same_host(a: &str, b: &str) -> Result<bool, JsError> {
     let a = answer::ip(a).map_err(js_error)?;
     let b = answer::ip(b).map_err(js_error)?;
     Ok(address::canonical_ip(a) == address::canonical_ip(b))
+}
+
+/// Whether a client's first bytes are a PROXY header where none is
+/// expected (it is not a balancer, or the host offers no PROXY protocol):
+/// close the connection. In every server module, with PROXY support or not.
+#[wasm_bindgen(js_name = startsWithProxyHeader)]
+pub fn starts_with_proxy_header(bytes: &[u8]) -> bool {
+    ftpwire_core::proxy::starts_with_header(bytes)
 }
 
 #[wasm_bindgen(typescript_custom_section)]
