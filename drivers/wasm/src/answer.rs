@@ -2,9 +2,9 @@
 //! (`"notFound"`, or a Node.js errno code such as `"ENOENT"`), file facts,
 //! socket addresses. Each parser says exactly what it could not understand.
 
-use std::net::{IpAddr, SocketAddr};
-use std::string::String;
-use std::vec::Vec;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
 
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{FileError, PassiveError, TransferError};
@@ -142,7 +142,7 @@ pub fn metadata(
     Ok(Metadata {
         kind: file_kind(kind)?,
         size: size as u64,
-        modified: modified.filter(|t| t.is_finite()).map(|t| t.floor() as i64),
+        modified: modified.filter(|t| t.is_finite()).map(floor),
         mode,
     })
 }
@@ -157,12 +157,36 @@ pub fn ip(text: &str) -> Result<IpAddr, AnswerError> {
 
 /// A socket address from an IP text and a port.
 pub fn socket_addr(address: &str, port: f64) -> Result<SocketAddr, AnswerError> {
-    if !(0.0..=65535.0).contains(&port) || port.fract() != 0.0 {
-        return Err(AnswerError::Malformed(
-            "port must be a whole number from 0 to 65535",
-        ));
+    let port = whole_port(port).ok_or(AnswerError::Malformed(
+        "port must be a whole number from 0 to 65535",
+    ))?;
+    Ok(SocketAddr::new(ip(address)?, port))
+}
+
+/// A JS number that is a whole number from 0 to 65535 (NaN is not).
+///
+/// ```
+/// use ftpwire_wasm::answer::whole_port;
+/// assert_eq!(whole_port(21.0), Some(21));
+/// assert_eq!(whole_port(21.5), None);
+/// assert_eq!(whole_port(65536.0), None);
+/// assert_eq!(whole_port(f64::NAN), None);
+/// ```
+pub fn whole_port(n: f64) -> Option<u16> {
+    // By comparison rather than `f64::fract`, which is std's (the server
+    // module is no_std).
+    ((0.0..=65535.0).contains(&n) && n == f64::from(n as u16)).then_some(n as u16)
+}
+
+/// The whole number at or below `t`, saturating at the ends of `i64`
+/// (`f64::floor` is std's; the server module is no_std).
+fn floor(t: f64) -> i64 {
+    let whole = t as i64;
+    if whole as f64 > t {
+        whole.saturating_sub(1)
+    } else {
+        whole
     }
-    Ok(SocketAddr::new(ip(address)?, port as u16))
 }
 
 /// Milliseconds on the host's clock as an [`Instant`](ftpwire_core::Instant)
@@ -173,7 +197,7 @@ pub fn instant(now_ms: f64) -> ftpwire_core::Instant {
     } else {
         0
     };
-    ftpwire_core::Instant::from_duration(std::time::Duration::from_micros(micros))
+    ftpwire_core::Instant::from_duration(core::time::Duration::from_micros(micros))
 }
 
 /// An [`Instant`](ftpwire_core::Instant) as milliseconds, rounded up so a

@@ -3,7 +3,7 @@
 //! built-in, and the closure shims its declarations describe stay in the
 //! module's function table (about 5 KiB) whether or not anything calls them.
 
-use std::vec::Vec;
+use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::*;
 

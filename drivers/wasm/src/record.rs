@@ -18,7 +18,8 @@
 //!
 //! [`Value::decode`] reads the same bytes back (native tests, the Rust API).
 
-use std::vec::Vec;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::value::Value;
 

@@ -6,9 +6,10 @@
 //! This is the whole wasm API in Rust terms; `bindings` only converts
 //! JavaScript values at the edge, so native tests exercise everything else.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::vec::Vec;
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
 
 use ftpwire_core::listing::{ListEntry, ListFilter, ListFormat, Metadata};
 use ftpwire_core::server::{

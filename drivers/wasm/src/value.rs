@@ -3,6 +3,9 @@
 //! shape a host sees can be checked by native tests and by `node --test`
 //! alike (the shared fixtures compare against it).
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// A JSON-like value whose byte strings stay bytes (`Uint8Array` in JS).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

@@ -10,7 +10,7 @@ pub mod proxy;
 #[cfg(feature = "server")]
 pub mod server;
 
-use std::string::ToString;
+use alloc::string::ToString;
 
 use wasm_bindgen::prelude::*;
 
@@ -35,7 +35,7 @@ fn js_message(parts: &[&str]) -> JsError {
 
 /// `text` quoted for a message ([`Quoted`](ftpwire_core::text::Quoted)).
 #[cfg(feature = "server")]
-fn quoted(text: &str) -> std::string::String {
+fn quoted(text: &str) -> alloc::string::String {
     ftpwire_core::text::Quoted(text).to_string()
 }
 
@@ -46,7 +46,7 @@ fn property(object: &JsValue, name: &str) -> JsValue {
 }
 
 #[cfg(any(feature = "server", feature = "client"))]
-fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAddr, JsError> {
+fn socket_addr(value: &JsValue, what: &'static str) -> Result<core::net::SocketAddr, JsError> {
     let address = property(value, "address").as_string();
     let port = property(value, "port").as_f64();
     match (address, port) {

@@ -2,8 +2,8 @@
 //! `Balancers`, `ProxyHeaderReader` (only in the server module built with
 //! it, `pkg/node-proxy`; `startsWithProxyHeader` is in every server module).
 
-use std::string::{String, ToString};
-use std::vec::Vec;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use ftpwire_core::proxy::{Balancers, HeaderReader};
 use wasm_bindgen::prelude::*;

@@ -2,9 +2,10 @@
 //! [`Session`](crate::Session)) and the pure helpers a server host calls
 //! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`, `startsWithProxyHeader`).
 
-use std::sync::Arc;
-use std::time::Duration;
-use std::vec::Vec;
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
 use ftpwire_core::listing::ListEntry;
@@ -326,18 +327,16 @@ impl JsSession {
             ),
             "passiveOpened" => {
                 let port = property(&value, "port").as_f64().unwrap_or(-1.0);
-                if !(0.0..=65535.0).contains(&port) || port.fract() != 0.0 {
-                    return Err(JsError::new(
-                        "passiveOpened: port must be a whole number from 0 to 65535",
-                    ));
-                }
+                let port = answer::whole_port(port).ok_or_else(|| {
+                    JsError::new("passiveOpened: port must be a whole number from 0 to 65535")
+                })?;
                 let resolved = property(&value, "resolved")
                     .as_string()
                     .as_deref()
                     .map(answer::ip)
                     .transpose()
                     .map_err(js_error)?;
-                session.passive_opened(id, port as u16, resolved)
+                session.passive_opened(id, port, resolved)
             }
             "passiveFailed" => {
                 answer::passive_error(&code()).and_then(|error| session.passive_failed(id, error))
