@@ -208,3 +208,47 @@ pub fn millis(instant: ftpwire_core::Instant) -> f64 {
     let since = instant.as_duration();
     since.as_secs() as f64 * 1000.0 + f64::from(since.subsec_micros().div_ceil(1000))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `floor` and `whole_port` agree with std's `f64::floor` and `fract`
+    /// (which the no_std module cannot call), ends and NaN included.
+    #[test]
+    fn float_helpers_match_std() {
+        for t in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            2.999,
+            -2.001,
+            1e15 + 0.5,
+            -1e15 - 0.5,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            -1e300,
+        ] {
+            assert_eq!(floor(t), t.floor() as i64, "{t}");
+        }
+        for n in [
+            0.0,
+            1.0,
+            21.0,
+            21.5,
+            -1.0,
+            65535.0,
+            65535.5,
+            65536.0,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            let std = ((0.0..=65535.0).contains(&n) && n.fract() == 0.0).then_some(n as u16);
+            assert_eq!(whole_port(n), std, "{n}");
+        }
+    }
+}

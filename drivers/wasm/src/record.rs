@@ -186,3 +186,49 @@ fn read(bytes: &[u8], at: &mut usize) -> Option<Value> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every tag, a nested object and text that is not UTF-8 (read as
+    /// U+FFFD, as the JS decoder's `TextDecoder` reads it) come back.
+    #[test]
+    fn records_round_trip() {
+        let mut record = Record::default();
+        record
+            .start("connectData")
+            .number("id", 7.0)
+            .id("none", None)
+            .object("data")
+            .text("mode", "active")
+            .text_with("address", |out| out.extend_from_slice(b"a\xffb"))
+            .end()
+            .bool("yes", true)
+            .bool("no", false)
+            .bytes("raw", b"\0\xff");
+        let whole = record.finish().to_vec();
+        let value = Value::decode(&whole).unwrap();
+        let text = |s: &str| Value::Text(String::from(s));
+        assert_eq!(
+            value,
+            Value::Object(vec![
+                (String::from("type"), text("connectData")),
+                (String::from("id"), Value::Number(7.0)),
+                (String::from("none"), Value::Null),
+                (
+                    String::from("data"),
+                    Value::Object(vec![
+                        (String::from("mode"), text("active")),
+                        (String::from("address"), text("a\u{fffd}b")),
+                    ])
+                ),
+                (String::from("yes"), Value::Bool(true)),
+                (String::from("no"), Value::Bool(false)),
+                (String::from("raw"), Value::Bytes(vec![0, 0xff])),
+            ])
+        );
+        // A record cut short is not one.
+        assert_eq!(Value::decode(&whole[..whole.len() - 2]), None);
+    }
+}
