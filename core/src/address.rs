@@ -16,11 +16,26 @@ pub use advertise::{PassiveAdvertiser, PassivePortMap, PassiveRequest};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     /// PORT/EPRT/CIDR text could not be parsed.
-    #[error("malformed address: {0}")]
     Malformed(&'static str),
     /// EPRT named a network protocol other than 1 (IPv4) or 2 (IPv6).
-    #[error("unsupported network protocol; use 1 (IPv4) or 2 (IPv6)")]
     UnsupportedProtocol,
+}
+
+/// `malformed address: why`. Written by hand rather than by thiserror's
+/// `#[error]`: a message with a field goes through `core::fmt::write`,
+/// which small hosts (the WebAssembly module) otherwise leave out.
+impl core::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AddressError::Malformed(why) => {
+                f.write_str("malformed address: ")?;
+                f.write_str(why)
+            }
+            AddressError::UnsupportedProtocol => {
+                f.write_str("unsupported network protocol; use 1 (IPv4) or 2 (IPv6)")
+            }
+        }
+    }
 }
 
 /// An IP network in CIDR notation, such as `10.0.0.0/8` or `fd00::/8`.
@@ -305,6 +320,83 @@ pub fn parse_host_port(arg: &[u8]) -> Result<SocketAddrV4, AddressError> {
         Ipv4Addr::new(a, b, c, d),
         u16::from_be_bytes([p1, p2]),
     ))
+}
+
+/// Appends `ip` as text, exactly as its `Display` writes it (IPv6 in RFC
+/// 5952's form: lowercase, the longest run of two or more zero groups as
+/// `::`, an IPv4-mapped address as `::ffff:a.b.c.d`), without `core::fmt`:
+/// small hosts (the WebAssembly module) leave the formatting machinery out.
+///
+/// ```
+/// use ftpwire_core::address::write_ip;
+/// let mut out = Vec::new();
+/// write_ip(&mut out, "2001:db8:0:0:1:0:0:1".parse().unwrap());
+/// assert_eq!(out, b"2001:db8::1:0:0:1");
+/// ```
+pub fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    let v6 = match ip {
+        IpAddr::V4(v4) => return write_ipv4(out, v4),
+        IpAddr::V6(v6) => v6,
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        out.extend_from_slice(b"::ffff:");
+        return write_ipv4(out, v4);
+    }
+    let groups = v6.segments();
+    // The longest run of zero groups (the first of equals), if two or more.
+    let (mut start, mut len, mut run) = (0, 0, 0);
+    for (i, &group) in groups.iter().enumerate() {
+        run = if group == 0 { run + 1 } else { 0 };
+        if run > len {
+            (start, len) = (i + 1 - run, run);
+        }
+    }
+    let write_groups = |out: &mut Vec<u8>, groups: &[u16]| {
+        for (i, &group) in groups.iter().enumerate() {
+            if i > 0 {
+                out.push(b':');
+            }
+            let digits = (16 - group.leading_zeros()).div_ceil(4).max(1);
+            for shift in (0..digits).rev() {
+                out.push(b"0123456789abcdef"[usize::from(group >> (shift * 4)) & 15]);
+            }
+        }
+    };
+    if len > 1 {
+        write_groups(out, &groups[..start]);
+        out.extend_from_slice(b"::");
+        write_groups(out, &groups[start + len..]);
+    } else {
+        write_groups(out, &groups);
+    }
+}
+
+fn write_ipv4(out: &mut Vec<u8>, ip: Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        crate::reply::write_decimal(out, u64::from(octet));
+    }
+}
+
+/// Appends `addr` as text, exactly as its `Display` writes it (`1.2.3.4:21`,
+/// `[::1]:21`, a scope as `[fe80::1%2]:21`), without `core::fmt`.
+pub fn write_socket_addr(out: &mut Vec<u8>, addr: SocketAddr) {
+    match addr {
+        SocketAddr::V4(v4) => write_ipv4(out, *v4.ip()),
+        SocketAddr::V6(v6) => {
+            out.push(b'[');
+            write_ip(out, IpAddr::V6(*v6.ip()));
+            if v6.scope_id() != 0 {
+                out.push(b'%');
+                crate::reply::write_decimal(out, u64::from(v6.scope_id()));
+            }
+            out.push(b']');
+        }
+    }
+    out.push(b':');
+    crate::reply::write_decimal(out, u64::from(addr.port()));
 }
 
 /// Appends EPRT's argument `|1|132.235.1.2|6275|` or `|2|::1|6275|`.

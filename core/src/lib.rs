@@ -64,7 +64,6 @@ pub mod listing;
 #[cfg(feature = "pair")]
 pub mod pair;
 pub mod path;
-#[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod reply;
 pub mod representation;

@@ -10,23 +10,37 @@
 //! The header is parsed by the `ppp` crate; this module keeps the decisions
 //! every host shares: who is a balancer, and the reading of the first
 //! bytes into a real address plus whatever followed the header. It needs
-//! `std` (feature `proxy`), as `ppp` does; no operating system.
+//! `std` (feature `proxy`), as `ppp` does; no operating system. Only
+//! [`starts_with_header`] is there without the feature: a host that does not
+//! offer the PROXY protocol still refuses connections that start with a
+//! header (the WebAssembly driver's plain server module).
 
+#[cfg(feature = "proxy")]
 use alloc::borrow::ToOwned;
+#[cfg(feature = "proxy")]
 use alloc::string::{String, ToString};
+#[cfg(feature = "proxy")]
 use alloc::vec::Vec;
+#[cfg(feature = "proxy")]
 use core::fmt;
+#[cfg(feature = "proxy")]
 use core::net::{IpAddr, SocketAddr};
+#[cfg(feature = "proxy")]
 use core::str::FromStr;
+#[cfg(feature = "proxy")]
 use core::time::Duration;
 
+#[cfg(feature = "proxy")]
 use crate::address::IpNet;
+#[cfg(feature = "proxy")]
 use ppp::{HeaderResult, PartialResult, v1, v2};
 
+#[cfg(feature = "proxy")]
 /// The longest header accepted: a v1 header is at most 107 bytes; a v2
 /// header's TLVs (HAProxy sends a few) stay far below this.
 pub const MAX_HEADER: usize = 4096;
 
+#[cfg(feature = "proxy")]
 /// How long a balancer may take to send its header after connecting
 /// (HAProxy sends it with the connection's first segment).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,6 +48,7 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The 12 bytes that start every version 2 header.
 const V2_SIGNATURE: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
 
+#[cfg(feature = "proxy")]
 /// The balancers allowed to send a PROXY header: addresses or networks,
 /// written as in `--proxy-protocol-from 10.0.0.0/8` (a bare address is a
 /// network of one).
@@ -56,8 +71,10 @@ pub struct Balancers {
     "{} is not an address or a network of load balancers (write 10.0.0.5, 10.0.0.0/24 or fd00::/8)",
     crate::text::Quoted(.0)
 )]
+#[cfg(feature = "proxy")]
 pub struct BalancerError(String);
 
+#[cfg(feature = "proxy")]
 impl Balancers {
     /// These networks.
     pub fn new(networks: Vec<IpNet>) -> Self {
@@ -80,6 +97,7 @@ impl Balancers {
     }
 }
 
+#[cfg(feature = "proxy")]
 impl FromStr for Balancers {
     type Err = BalancerError;
     /// Comma-separated addresses or networks.
@@ -96,6 +114,7 @@ impl FromStr for Balancers {
     }
 }
 
+#[cfg(feature = "proxy")]
 impl fmt::Display for Balancers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, net) in self.networks.iter().enumerate() {
@@ -108,6 +127,7 @@ impl fmt::Display for Balancers {
     }
 }
 
+#[cfg(feature = "proxy")]
 /// What a balancer's header said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proxied {
@@ -120,6 +140,7 @@ pub struct Proxied {
     pub rest: Vec<u8>,
 }
 
+#[cfg(feature = "proxy")]
 /// Why a balancer's connection was closed before its session began.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProxyError {
@@ -144,6 +165,7 @@ pub enum ProxyError {
     Timeout,
 }
 
+#[cfg(feature = "proxy")]
 /// Collects a balancer's first bytes until they hold a whole header.
 ///
 /// ```
@@ -159,6 +181,7 @@ pub struct HeaderReader {
     received: Vec<u8>,
 }
 
+#[cfg(feature = "proxy")]
 impl HeaderReader {
     /// Adds bytes just read: `Ok(Some(..))` once the header is whole,
     /// `Ok(None)` while more are needed.
@@ -206,6 +229,7 @@ impl HeaderReader {
     }
 }
 
+#[cfg(feature = "proxy")]
 /// Whether `bytes` start like a v1 or v2 header (as far as they go).
 fn could_be_header(bytes: &[u8]) -> bool {
     let prefix = |sig: &[u8]| {
@@ -228,6 +252,7 @@ pub fn starts_with_header(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PROXY ") || bytes.starts_with(V2_SIGNATURE)
 }
 
+#[cfg(feature = "proxy")]
 fn v1_client(addresses: &v1::Addresses) -> Option<SocketAddr> {
     match addresses {
         v1::Addresses::Tcp4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
@@ -236,6 +261,7 @@ fn v1_client(addresses: &v1::Addresses) -> Option<SocketAddr> {
     }
 }
 
+#[cfg(feature = "proxy")]
 fn v2_client(header: &v2::Header<'_>) -> Option<SocketAddr> {
     if header.command == v2::Command::Local {
         return None;
@@ -247,7 +273,7 @@ fn v2_client(header: &v2::Header<'_>) -> Option<SocketAddr> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "proxy"))]
 mod tests {
     use super::*;
 

@@ -215,3 +215,36 @@ proptest! {
         prop_assert!(net.contains(Ipv4Addr::from(a).into()));
     }
 }
+
+proptest! {
+    /// `write_ip` and `write_socket_addr` write exactly what `Display` does,
+    /// also for addresses heavy in zero groups (where `::` goes) and
+    /// IPv4-mapped ones.
+    #[test]
+    fn ip_text_is_display(
+        groups in proptest::array::uniform8(prop_oneof![Just(0u16), Just(0xffff), any::<u16>()]),
+        mapped in any::<bool>(),
+        port: u16,
+        scope in prop_oneof![Just(0u32), any::<u32>()],
+    ) {
+        let mut v6 = core::net::Ipv6Addr::from(groups);
+        if mapped {
+            v6 = Ipv4Addr::from(u32::from(groups[6]) << 16 | u32::from(groups[7])).to_ipv6_mapped();
+        }
+        let v4 = IpAddr::V4(Ipv4Addr::from(u32::from(groups[0]) << 16 | u32::from(groups[1])));
+        for ip in [IpAddr::V6(v6), v4] {
+            let mut out = Vec::new();
+            write_ip(&mut out, ip);
+            prop_assert_eq!(out, ip.to_string().into_bytes());
+        }
+        let addrs = [
+            SocketAddr::V6(core::net::SocketAddrV6::new(v6, port, 0, scope)),
+            SocketAddr::new(v4, port),
+        ];
+        for addr in addrs {
+            let mut out = Vec::new();
+            write_socket_addr(&mut out, addr);
+            prop_assert_eq!(out, addr.to_string().into_bytes());
+        }
+    }
+}

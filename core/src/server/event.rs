@@ -27,6 +27,7 @@
 //! }
 //! ```
 
+use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
 
 /// Something from the session: bytes to send, an event to handle, or when to call back.
@@ -438,7 +439,7 @@ pub enum FileError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
     /// The file operation failed (before or during the transfer).
-    #[error("{0}")]
+    #[error(transparent)]
     File(#[from] FileError),
     /// No data connection could be made (`425`).
     #[error("cannot open data connection")]
@@ -582,49 +583,95 @@ pub enum Notice<'a> {
     },
 }
 
-/// One log line's text, the same on every host (user names as lossy UTF-8).
+/// One log line's text, the same on every host: [`Notice::write_message`]
+/// read as lossy UTF-8.
 impl core::fmt::Display for Notice<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let name = |user: &[u8]| alloc::string::String::from_utf8_lossy(user).into_owned();
-        match self {
-            Notice::LoginSucceeded { user } => write!(f, "login ok: {}", name(user)),
-            Notice::LoginFailed { user } => write!(f, "login failed: {}", name(user)),
-            Notice::TooManyLoginFailures => f.write_str("too many failed logins; closing"),
+        let mut message = Vec::new();
+        self.write_message(&mut message);
+        f.write_str(&alloc::string::String::from_utf8_lossy(&message))
+    }
+}
+
+impl Notice<'_> {
+    /// Appends the notice's log line: user names and paths as the client
+    /// sent them, so the line is UTF-8 only when they are (its `Display`
+    /// reads it as lossy UTF-8). Written without `core::fmt`, which small
+    /// hosts (the WebAssembly module) leave out.
+    ///
+    /// ```
+    /// use ftpwire_core::server::Notice;
+    /// let mut line = Vec::new();
+    /// Notice::LoginFailed { user: b"ann" }.write_message(&mut line);
+    /// assert_eq!(line, b"login failed: ann");
+    /// ```
+    pub fn write_message(&self, out: &mut Vec<u8>) {
+        let put = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
+        match *self {
+            Notice::LoginSucceeded { user } => {
+                put(out, "login ok: ");
+                out.extend_from_slice(user);
+            }
+            Notice::LoginFailed { user } => {
+                put(out, "login failed: ");
+                out.extend_from_slice(user);
+            }
+            Notice::TooManyLoginFailures => put(out, "too many failed logins; closing"),
             Notice::PortRefused { addr, reason } => {
-                write!(f, "PORT/EPRT to {addr} refused: {reason}")
+                put(out, "PORT/EPRT to ");
+                crate::address::write_socket_addr(out, addr);
+                out.extend_from_slice(b" refused: ");
+                out.extend_from_slice(reason.as_bytes());
             }
-            Notice::LineTooLong => f.write_str("command line too long; discarded"),
-            Notice::IdleTimeout => f.write_str("idle timeout; closing"),
-            Notice::LoginTimeout => f.write_str("not logged in within the login timeout; closing"),
-            Notice::TlsRequired => f.write_str("command refused: TLS is required"),
+            Notice::LineTooLong => put(out, "command line too long; discarded"),
+            Notice::IdleTimeout => put(out, "idle timeout; closing"),
+            Notice::LoginTimeout => put(out, "not logged in within the login timeout; closing"),
+            Notice::TlsRequired => put(out, "command refused: TLS is required"),
             Notice::ReadOnlyRefused { user, command } => {
-                write!(f, "{command} refused: {} is read-only", name(user))
+                put(out, command);
+                put(out, " refused: ");
+                out.extend_from_slice(user);
+                out.extend_from_slice(b" is read-only");
             }
-            Notice::ForeignAnswer { answer } => write!(
-                f,
-                "host bug: a {answer} answer carried another session's token; refused"
-            ),
-            Notice::StaleAnswer { answer } => write!(
-                f,
-                "host bug: a {answer} answer for nothing the session waits for; ignored"
-            ),
-            Notice::HostAnswerTimeout { answer } => write!(
-                f,
-                "host bug or overload: no {answer} answer within the host-answer timeout; closing"
-            ),
-            Notice::InputLimit => f.write_str("too much input held; closing"),
-            Notice::PrivatePassiveAddress { advertised, peer } => write!(
-                f,
-                "PASV advertised {advertised}, a private address, to {peer}, a client outside the local networks that cannot reach it; set --passive-address to this server's public address (or a DNS name that follows it)"
-            ),
-            Notice::PassiveFallback { verb } => write!(
-                f,
-                "no data connection reached the passive listener, and the client switched to active mode ({verb}); check that the passive ports are open and that PASV advertises an address the client can reach (--passive-address)"
-            ),
-            Notice::WrongAnswer { answer } => write!(
-                f,
-                "host bug: a {answer} answer that does not fit its event; ignored"
-            ),
+            Notice::ForeignAnswer { answer } => {
+                put(out, "host bug: a ");
+                put(out, answer);
+                put(out, " answer carried another session's token; refused");
+            }
+            Notice::StaleAnswer { answer } => {
+                put(out, "host bug: a ");
+                put(out, answer);
+                put(out, " answer for nothing the session waits for; ignored");
+            }
+            Notice::HostAnswerTimeout { answer } => {
+                put(out, "host bug or overload: no ");
+                put(out, answer);
+                put(out, " answer within the host-answer timeout; closing");
+            }
+            Notice::InputLimit => put(out, "too much input held; closing"),
+            Notice::PrivatePassiveAddress { advertised, peer } => {
+                put(out, "PASV advertised ");
+                crate::address::write_ip(out, IpAddr::V4(advertised));
+                out.extend_from_slice(b", a private address, to ");
+                crate::address::write_ip(out, peer);
+                out.extend_from_slice(b", a client outside the local networks that cannot reach it; set --passive-address to this server's public address (or a DNS name that follows it)");
+            }
+            Notice::PassiveFallback { verb } => {
+                put(
+                    out,
+                    "no data connection reached the passive listener, and the client switched to active mode (",
+                );
+                put(out, verb);
+                put(
+                    out,
+                    "); check that the passive ports are open and that PASV advertises an address the client can reach (--passive-address)",
+                );
+            }
+            Notice::WrongAnswer { answer } => {
+                put(out, "host bug: a ");
+                put(out, answer);
+                put(out, " answer that does not fit its event; ignored");
+            }
             Notice::TransferEnded {
                 kind,
                 path,
@@ -634,25 +681,45 @@ impl core::fmt::Display for Notice<'_> {
                 protected,
                 outcome,
             } => {
-                let tls = if *protected { ", TLS" } else { "" };
                 // u64, not `as_millis`'s u128: the same figure (below 584
-                // million years) without 128-bit formatting in small hosts.
+                // million years) without 128-bit arithmetic in small hosts.
                 let ms = elapsed
                     .as_secs()
                     .saturating_mul(1000)
                     .saturating_add(u64::from(elapsed.subsec_millis()));
-                write!(f, "{} {}", kind.verb(), name(path))?;
+                put(out, kind.verb());
+                put(out, " ");
+                out.extend_from_slice(path);
+                let figures = |out: &mut Vec<u8>| {
+                    crate::reply::write_decimal(out, bytes);
+                    out.extend_from_slice(b" bytes in ");
+                    crate::reply::write_decimal(out, ms);
+                    out.extend_from_slice(b" ms");
+                };
                 match outcome {
-                    Ok(()) => write!(f, ": {bytes} bytes in {ms} ms")?,
-                    Err(error) => write!(f, " failed: {error} ({bytes} bytes in {ms} ms)")?,
+                    Ok(()) => {
+                        out.extend_from_slice(b": ");
+                        figures(out);
+                    }
+                    Err(error) => {
+                        out.extend_from_slice(b" failed: ");
+                        out.extend_from_slice(
+                            alloc::string::ToString::to_string(&error).as_bytes(),
+                        );
+                        out.extend_from_slice(b" (");
+                        figures(out);
+                        out.push(b')');
+                    }
                 }
-                write!(f, " ({}{tls})", name(user))
+                out.extend_from_slice(b" (");
+                out.extend_from_slice(user);
+                if protected {
+                    out.extend_from_slice(b", TLS");
+                }
+                out.push(b')');
             }
         }
     }
-}
-
-impl Notice<'_> {
     /// Whether it is a warning (an attack, a refusal, a host bug) rather
     /// than routine information.
     pub fn is_warning(&self) -> bool {

@@ -2129,3 +2129,96 @@ fn a_private_227_to_a_public_client_is_a_notice_once() {
             .any(|e| e.contains("PrivatePassiveAddress"))
     );
 }
+
+/// Every notice's log line, word for word (`write_message` and `Display`
+/// agree; a user name that is not UTF-8 reads lossily).
+#[test]
+fn notice_messages() {
+    let addr: SocketAddr = "[2001:db8::7]:2121".parse().unwrap();
+    let ended = |outcome, protected| Notice::TransferEnded {
+        kind: TransferKind::Store,
+        path: b"/up/f.bin",
+        user: b"ann",
+        bytes: 1234,
+        elapsed: Duration::from_millis(5_007),
+        protected,
+        outcome,
+    };
+    let cases: [(Notice<'_>, &str); 19] = [
+        (Notice::LoginSucceeded { user: b"ann" }, "login ok: ann"),
+        (
+            Notice::LoginFailed { user: b"b\xffb" },
+            "login failed: b\u{fffd}b",
+        ),
+        (
+            Notice::TooManyLoginFailures,
+            "too many failed logins; closing",
+        ),
+        (
+            Notice::PortRefused {
+                addr,
+                reason: "port below 1024",
+            },
+            "PORT/EPRT to [2001:db8::7]:2121 refused: port below 1024",
+        ),
+        (Notice::LineTooLong, "command line too long; discarded"),
+        (Notice::IdleTimeout, "idle timeout; closing"),
+        (
+            Notice::LoginTimeout,
+            "not logged in within the login timeout; closing",
+        ),
+        (Notice::TlsRequired, "command refused: TLS is required"),
+        (
+            Notice::ReadOnlyRefused {
+                user: b"anonymous",
+                command: "STOR",
+            },
+            "STOR refused: anonymous is read-only",
+        ),
+        (
+            Notice::ForeignAnswer { answer: "login" },
+            "host bug: a login answer carried another session's token; refused",
+        ),
+        (
+            Notice::StaleAnswer { answer: "stat" },
+            "host bug: a stat answer for nothing the session waits for; ignored",
+        ),
+        (
+            Notice::HostAnswerTimeout { answer: "stat" },
+            "host bug or overload: no stat answer within the host-answer timeout; closing",
+        ),
+        (Notice::InputLimit, "too much input held; closing"),
+        (
+            Notice::PrivatePassiveAddress {
+                advertised: "10.0.0.5".parse().unwrap(),
+                peer: "::ffff:203.0.113.9".parse().unwrap(),
+            },
+            "PASV advertised 10.0.0.5, a private address, to ::ffff:203.0.113.9, a client outside the local networks that cannot reach it; set --passive-address to this server's public address (or a DNS name that follows it)",
+        ),
+        (
+            Notice::PassiveFallback { verb: "EPRT" },
+            "no data connection reached the passive listener, and the client switched to active mode (EPRT); check that the passive ports are open and that PASV advertises an address the client can reach (--passive-address)",
+        ),
+        (
+            Notice::WrongAnswer {
+                answer: "dataMoved",
+            },
+            "host bug: a dataMoved answer that does not fit its event; ignored",
+        ),
+        (
+            ended(Ok(()), false),
+            "STOR /up/f.bin: 1234 bytes in 5007 ms (ann)",
+        ),
+        (
+            ended(Err(TransferError::File(FileError::StorageFull)), true),
+            "STOR /up/f.bin failed: insufficient storage space (1234 bytes in 5007 ms) (ann, TLS)",
+        ),
+        (
+            ended(Err(TransferError::Stalled), false),
+            "STOR /up/f.bin failed: no data moved within the stall timeout (1234 bytes in 5007 ms) (ann)",
+        ),
+    ];
+    for (notice, line) in cases {
+        assert_eq!(notice.to_string(), line);
+    }
+}

@@ -3,7 +3,7 @@
 // and the defaults. Flags are applied on top of it by server.mjs.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Balancers, ServerConfig } from './module.mjs';
+import { ServerConfig, serverModule } from './module.mjs';
 import { parsePortRange } from './data.mjs';
 
 /** The same defaults as `ftpwire serve` (drivers/cli/config.rs: ServeConfig::default). */
@@ -228,7 +228,7 @@ export async function settingsFromToml(text, origin = 'config') {
         throw new SettingError(line, `invalid type: ${typeName(balancers)}, expected an array of strings for \`proxy_protocol_from\``);
       }
       try {
-        new Balancers(balancers).free();
+        new (serverModule(true).Balancers)(balancers).free();
       } catch (error) {
         throw new SettingError(line, error.message);
       }

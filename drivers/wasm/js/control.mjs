@@ -2,7 +2,7 @@
 // outputs polled until the session says `timeout` (arm a timer) or `closed`,
 // every event answered by its id — now or when the I/O is done.
 import dns from 'node:dns/promises';
-import { Session, startsWithProxyHeader } from './module.mjs';
+import { startsWithProxyHeader } from './module.mjs';
 import { ControlTls } from './control-tls.mjs';
 import { PassiveListener } from './data.mjs';
 import { runTransfer, failureCode, Steps } from './transfer.mjs';
@@ -29,6 +29,8 @@ export class ControlConnection {
     this.peerName = `${peer.address.includes(':') ? `[${peer.address}]` : peer.address}:${peer.port}`;
     this.controlPeer = peer.address;
     const local = { address: socket.localAddress, port: socket.localPort };
+    // The Session class of the module server.config comes from.
+    const { Session } = server.wasm;
     this.session = implicitTls
       ? Session.implicitTls(server.config, local, peer, now())
       : new Session(server.config, local, peer, now());

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Balancers, ProxyHeaderReader, ServerConfig } from './module.mjs';
+import { serverModule } from './module.mjs';
 import { Bans, DEFAULT_BAN_POLICY } from './bans.mjs';
 import { LocalFs } from './local-fs.mjs';
 import { ControlConnection } from './control.mjs';
@@ -72,7 +72,10 @@ export class FtpServer {
       }
     }
     this.requireTlsSessionReuse = Boolean(options.requireTlsSessionReuse);
-    const config = new ServerConfig();
+    const balancers = options.proxyProtocolFrom ?? [];
+    /** The server module: the one with the PROXY protocol only behind load balancers. */
+    this.wasm = serverModule(balancers.length > 0);
+    const config = new this.wasm.ServerConfig();
     config.set('tls', this.tlsOptions !== null);
     config.set('requireTls', Boolean(options.requireTls));
     config.set('allowCcc', Boolean(options.allowCcc));
@@ -97,7 +100,7 @@ export class FtpServer {
     this.placesTaken = 0;
     this.placesPerIp = new Map();
     /** Load balancers whose connections start with a PROXY header (--proxy-protocol-from). */
-    this.balancers = new Balancers(options.proxyProtocolFrom ?? []);
+    this.balancers = balancers.length > 0 ? new this.wasm.Balancers(balancers) : null;
     this.bans = new Bans(options.banPolicy ?? DEFAULT_BAN_POLICY, (line) => this.log(line));
     /** TCP keepalive on control connections after this long idle; 0: off. */
     this.controlKeepaliveMs = options.controlKeepaliveMs ?? 60_000;
@@ -268,13 +271,13 @@ export class FtpServer {
       if (this.controlKeepaliveMs > 0) raw.setKeepAlive(true, this.controlKeepaliveMs);
       raw.on('error', () => {});
       raw.pause();
-      if (!this.balancers.contains(raw.remoteAddress ?? '')) {
+      if (!this.balancers?.contains(raw.remoteAddress ?? '')) {
         serve(raw, {});
         return;
       }
       // A balancer: its PROXY header names the client the limits count.
       const balancer = name(raw.remoteAddress, raw.remotePort);
-      const reader = new ProxyHeaderReader();
+      const reader = new this.wasm.ProxyHeaderReader();
       const onEnd = () => fail('the load balancer closed the connection before its PROXY header ended');
       const fail = (why) => {
         clearTimeout(timer);

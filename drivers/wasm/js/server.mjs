@@ -27,7 +27,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parsePortRange } from './data.mjs';
 import { FtpServer } from './ftp-server.mjs';
-import { Balancers } from './module.mjs';
+import { serverModule } from './module.mjs';
 import { checkUsers, defaultSettings, loadSettings, logFormat, parseListen } from './config.mjs';
 
 export { parseListen };
@@ -130,7 +130,7 @@ export async function parseOptions(args) {
   settings.localNetworks = [...settings.localNetworks, ...values['local-network']];
   for (const cidr of values['proxy-protocol-from']) {
     try {
-      new Balancers([cidr]).free();
+      new (serverModule(true).Balancers)([cidr]).free();
     } catch (error) {
       throw new Error(`--proxy-protocol-from: ${error.message}`);
     }

@@ -2,8 +2,9 @@
 //! (`"notFound"`, or a Node.js errno code such as `"ENOENT"`), file facts,
 //! socket addresses. Each parser says exactly what it could not understand.
 
-use std::net::{IpAddr, SocketAddr};
-use std::string::String;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
 
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::server::{FileError, PassiveError, TransferError};
@@ -13,9 +14,6 @@ use ftpwire_core::text::Quoted;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
     /// The id does not belong to a pending event of that kind.
-    #[error(
-        "no pending {expected} event has id {id}: answer each event once, with the `id` it carried, through the method for its type"
-    )]
     UnknownId {
         /// The id given.
         id: u32,
@@ -23,29 +21,67 @@ pub enum AnswerError {
         expected: &'static str,
     },
     /// An error name that is neither one of ftpwire's nor a known errno code.
-    #[error(
-        "unknown error {}: use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)",
-        Quoted(.0)
-    )]
     UnknownFileError(String),
     /// A transfer error name that is not known.
-    #[error(
-        "unknown transfer error {}: use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name",
-        Quoted(.0)
-    )]
     UnknownTransferError(String),
     /// A passive error name that is not known.
-    #[error("unknown passive error {}: use noFreePort or unresolved", Quoted(.0))]
     UnknownPassiveError(String),
     /// A file kind that is not known.
-    #[error("unknown file kind {}: use file, directory, symlink or other", Quoted(.0))]
     UnknownFileKind(String),
     /// Not an IP address.
-    #[error("{} is not an IP address", Quoted(.0))]
     BadIp(String),
     /// A value of the wrong shape.
-    #[error("{0}")]
     Malformed(&'static str),
+}
+
+/// The message, written by hand rather than by thiserror's `#[error]`:
+/// messages with fields go through `core::fmt::write`, which the module
+/// leaves out (README "Size").
+impl core::fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let quoted = |f: &mut core::fmt::Formatter<'_>, before: &str, text: &str, after: &str| {
+            f.write_str(before)?;
+            core::fmt::Display::fmt(&Quoted(text), f)?;
+            f.write_str(after)
+        };
+        match self {
+            AnswerError::UnknownId { id, expected } => {
+                let mut digits = Vec::new();
+                ftpwire_core::reply::write_decimal(&mut digits, u64::from(*id));
+                f.write_str("no pending ")?;
+                f.write_str(expected)?;
+                f.write_str(" event has id ")?;
+                f.write_str(core::str::from_utf8(&digits).unwrap_or_default())?;
+                f.write_str(": answer each event once, with the `id` it carried, through the method for its type")
+            }
+            AnswerError::UnknownFileError(name) => quoted(
+                f,
+                "unknown error ",
+                name,
+                ": use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)",
+            ),
+            AnswerError::UnknownTransferError(name) => quoted(
+                f,
+                "unknown transfer error ",
+                name,
+                ": use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name",
+            ),
+            AnswerError::UnknownPassiveError(name) => quoted(
+                f,
+                "unknown passive error ",
+                name,
+                ": use noFreePort or unresolved",
+            ),
+            AnswerError::UnknownFileKind(name) => quoted(
+                f,
+                "unknown file kind ",
+                name,
+                ": use file, directory, symlink or other",
+            ),
+            AnswerError::BadIp(text) => quoted(f, "", text, " is not an IP address"),
+            AnswerError::Malformed(what) => f.write_str(what),
+        }
+    }
 }
 
 /// The storage error a name stands for: ftpwire's own camelCase names, or
@@ -106,7 +142,7 @@ pub fn metadata(
     Ok(Metadata {
         kind: file_kind(kind)?,
         size: size as u64,
-        modified: modified.filter(|t| t.is_finite()).map(|t| t.floor() as i64),
+        modified: modified.filter(|t| t.is_finite()).map(floor),
         mode,
     })
 }
@@ -121,12 +157,36 @@ pub fn ip(text: &str) -> Result<IpAddr, AnswerError> {
 
 /// A socket address from an IP text and a port.
 pub fn socket_addr(address: &str, port: f64) -> Result<SocketAddr, AnswerError> {
-    if !(0.0..=65535.0).contains(&port) || port.fract() != 0.0 {
-        return Err(AnswerError::Malformed(
-            "port must be a whole number from 0 to 65535",
-        ));
+    let port = whole_port(port).ok_or(AnswerError::Malformed(
+        "port must be a whole number from 0 to 65535",
+    ))?;
+    Ok(SocketAddr::new(ip(address)?, port))
+}
+
+/// A JS number that is a whole number from 0 to 65535 (NaN is not).
+///
+/// ```
+/// use ftpwire_wasm::answer::whole_port;
+/// assert_eq!(whole_port(21.0), Some(21));
+/// assert_eq!(whole_port(21.5), None);
+/// assert_eq!(whole_port(65536.0), None);
+/// assert_eq!(whole_port(f64::NAN), None);
+/// ```
+pub fn whole_port(n: f64) -> Option<u16> {
+    // By comparison rather than `f64::fract`, which is std's (the server
+    // module is no_std).
+    ((0.0..=65535.0).contains(&n) && n == f64::from(n as u16)).then_some(n as u16)
+}
+
+/// The whole number at or below `t`, saturating at the ends of `i64`
+/// (`f64::floor` is std's; the server module is no_std).
+fn floor(t: f64) -> i64 {
+    let whole = t as i64;
+    if whole as f64 > t {
+        whole.saturating_sub(1)
+    } else {
+        whole
     }
-    Ok(SocketAddr::new(ip(address)?, port as u16))
 }
 
 /// Milliseconds on the host's clock as an [`Instant`](ftpwire_core::Instant)
@@ -137,7 +197,7 @@ pub fn instant(now_ms: f64) -> ftpwire_core::Instant {
     } else {
         0
     };
-    ftpwire_core::Instant::from_duration(std::time::Duration::from_micros(micros))
+    ftpwire_core::Instant::from_duration(core::time::Duration::from_micros(micros))
 }
 
 /// An [`Instant`](ftpwire_core::Instant) as milliseconds, rounded up so a
@@ -147,4 +207,48 @@ pub fn millis(instant: ftpwire_core::Instant) -> f64 {
     // `as_micros`, without pulling 128-bit division into the module.
     let since = instant.as_duration();
     since.as_secs() as f64 * 1000.0 + f64::from(since.subsec_micros().div_ceil(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `floor` and `whole_port` agree with std's `f64::floor` and `fract`
+    /// (which the no_std module cannot call), ends and NaN included.
+    #[test]
+    fn float_helpers_match_std() {
+        for t in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            2.999,
+            -2.001,
+            1e15 + 0.5,
+            -1e15 - 0.5,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            -1e300,
+        ] {
+            assert_eq!(floor(t), t.floor() as i64, "{t}");
+        }
+        for n in [
+            0.0,
+            1.0,
+            21.0,
+            21.5,
+            -1.0,
+            65535.0,
+            65535.5,
+            65536.0,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            let std = ((0.0..=65535.0).contains(&n) && n.fract() == 0.0).then_some(n as u16);
+            assert_eq!(whole_port(n), std, "{n}");
+        }
+    }
 }

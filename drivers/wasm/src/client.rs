@@ -5,9 +5,9 @@
 //! session never asks for active mode unless told to, so a host never has
 //! to listen.
 
-use std::net::SocketAddr;
-use std::string::{String, ToString};
-use std::vec::Vec;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::SocketAddr;
 
 use ftpwire_core::Instant;
 use ftpwire_core::client::{
@@ -62,7 +62,7 @@ impl Client {
             "explicit" => Security::Explicit,
             "implicit" => Security::Implicit,
             other => {
-                return Err(format!(
+                return Err(alloc::format!(
                     "security must be plain, explicit or implicit, not {}",
                     Quoted(other)
                 ));
@@ -131,7 +131,7 @@ impl Client {
             "noop" => Request::Noop,
             "quit" => Request::Quit,
             "command" => Request::Command(path),
-            other => return Err(format!("unknown request kind {}", Quoted(other))),
+            other => return Err(alloc::format!("unknown request kind {}", Quoted(other))),
         };
         Ok(self.inner.request(request).number())
     }
@@ -233,7 +233,7 @@ impl Client {
             "epsv" => DataMode::ExtendedPassive,
             "pasv" => DataMode::Pasv,
             other => {
-                return Err(format!(
+                return Err(alloc::format!(
                     "data mode must be passive, epsv or pasv, not {}",
                     Quoted(other)
                 ));

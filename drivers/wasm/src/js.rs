@@ -3,7 +3,7 @@
 //! built-in, and the closure shims its declarations describe stay in the
 //! module's function table (about 5 KiB) whether or not anything calls them.
 
-use std::vec::Vec;
+use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::*;
 
@@ -39,4 +39,11 @@ extern "C" {
     /// `Reflect.set(target, key, value)`; throws when `target` is not an object.
     #[wasm_bindgen(js_namespace = Reflect, js_name = set, catch)]
     pub fn reflect_set(target: &JsValue, key: &str, value: &JsValue) -> Result<bool, JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/record.js")]
+extern "C" {
+    /// The JS value a [`Record`](crate::record::Record) stands for.
+    #[wasm_bindgen(js_name = decodeRecord)]
+    pub fn decode_record(bytes: &[u8]) -> JsValue;
 }

@@ -21,6 +21,23 @@
 //! `drivers/wasm/js/server.mjs` is the reference host: a complete FTP/FTPS
 //! server on Node's `net`, `tls` and `fs/promises`.
 
+// A server or client module without the PROXY protocol (whose `ppp` needs
+// std) is no_std: std's panic handler and the formatting it keeps cost the
+// module about 5 KiB (README "Size"). Native builds (tests) keep std.
+#![cfg_attr(all(target_family = "wasm", not(feature = "proxy")), no_std)]
+
+extern crate alloc;
+
+/// A no_std module's panic handler: the module traps (`unreachable`), as
+/// std's handler does in a `panic = "abort"` build after printing nothing
+/// (wasm32-unknown-unknown has no stderr); the host sees a
+/// `WebAssembly.RuntimeError`.
+#[cfg(all(target_family = "wasm", not(feature = "proxy")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 /// The module's allocator: talc in place of std's dlmalloc, for size (the
 /// module is single-threaded, which `new_wasm_dynamic_allocator` checks).
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
@@ -32,6 +49,7 @@ mod bindings;
 #[cfg(feature = "client")]
 pub mod client;
 mod js;
+mod record;
 #[cfg(feature = "server")]
 mod session;
 mod value;
@@ -39,9 +57,12 @@ mod value;
 #[cfg(feature = "client")]
 pub use bindings::client::JsClient;
 #[cfg(feature = "proxy")]
-pub use bindings::proxy::{JsBalancers, JsProxyHeaderReader, starts_with_proxy_header};
+pub use bindings::proxy::{JsBalancers, JsProxyHeaderReader};
 #[cfg(feature = "server")]
-pub use bindings::server::{JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host};
+pub use bindings::server::{
+    JsAsciiDecoder, JsAsciiEncoder, JsServerConfig, JsSession, same_host, starts_with_proxy_header,
+};
+pub use record::Record;
 #[cfg(feature = "server")]
 pub use session::Session;
 pub use value::Value;

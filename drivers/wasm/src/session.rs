@@ -6,9 +6,10 @@
 //! This is the whole wasm API in Rust terms; `bindings` only converts
 //! JavaScript values at the edge, so native tests exercise everything else.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::vec::Vec;
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
 
 use ftpwire_core::listing::{ListEntry, ListFilter, ListFormat, Metadata};
 use ftpwire_core::server::{
@@ -19,6 +20,7 @@ use ftpwire_core::server::{
 use ftpwire_core::{Output, ServerConfig, ServerSession};
 
 use crate::answer::{self, AnswerError};
+use crate::record::Record;
 use crate::value::Value;
 
 /// One control connection, server side, with events as [`Value`]s.
@@ -48,6 +50,8 @@ pub struct Session {
     inner: ServerSession,
     pending: Vec<(u32, Pending)>,
     next_id: u32,
+    /// The buffer [`poll_record`](Self::poll_record) writes into.
+    record: Record,
 }
 
 /// A token waiting for the host's answer.
@@ -125,6 +129,7 @@ impl Session {
             inner,
             pending: Vec::with_capacity(4),
             next_id: 0,
+            record: Record::default(),
         }
     }
 
@@ -195,58 +200,70 @@ impl Session {
     /// The next output as plain data: `{type: "transmit", data}`,
     /// `{type: "timeout", at}`, `{type: "closed"}`, or an event.
     pub fn poll_output(&mut self) -> Value {
+        Value::decode(self.poll_record()).expect("a session writes whole records")
+    }
+
+    /// The next output as a [`Record`] (what `pollOutput` hands to JavaScript).
+    pub fn poll_record(&mut self) -> &[u8] {
         let id = self.next_id.wrapping_add(1);
-        let (value, pending) = match self.inner.poll_output() {
-            Output::Transmit(bytes) => (Value::tagged("transmit", [("data", bytes.into())]), None),
-            Output::Timeout(at) => (
-                Value::tagged("timeout", [("at", Value::Number(answer::millis(at)))]),
-                None,
-            ),
-            Output::Closed => (Value::tagged("closed", []), None),
+        let mut record = core::mem::take(&mut self.record);
+        let pending = match self.inner.poll_output() {
+            Output::Transmit(bytes) => {
+                record.start("transmit").bytes("data", bytes);
+                None
+            }
+            Output::Timeout(at) => {
+                record.start("timeout").number("at", answer::millis(at));
+                None
+            }
+            Output::Closed => {
+                record.start("closed");
+                None
+            }
             // The host knows a transfer by the id of its first event.
             Output::Event(Event::AbortTransfer(abort)) => {
                 let id = self.end_transfer(abort.transfer);
-                (Value::tagged("abortTransfer", [("id", id)]), None)
+                record.start("abortTransfer").id("id", id);
+                None
             }
             Output::Event(Event::ConnectData(c)) => {
-                let data = match c.endpoint {
-                    DataEndpoint::Passive { peer } => Value::Object(vec![
-                        ("mode", "passive".into()),
-                        ("peer", Value::Text(peer.to_string())),
-                    ]),
-                    DataEndpoint::Active(addr) => Value::Object(vec![
-                        ("mode", "active".into()),
-                        ("address", Value::Text(addr.ip().to_string())),
-                        ("port", u32::from(addr.port()).into()),
-                    ]),
-                };
                 let id = self.next_step(c.transfer, Step::Connect(c.token));
-                let fields = [
-                    ("id", id),
-                    ("data", data),
-                    ("protected", c.protected.into()),
-                ];
-                (Value::tagged("connectData", fields), None)
+                record.start("connectData").id("id", id).object("data");
+                match c.endpoint {
+                    DataEndpoint::Passive { peer } => record
+                        .text("mode", "passive")
+                        .text_with("peer", |out| ip_text(out, peer)),
+                    DataEndpoint::Active(addr) => record
+                        .text("mode", "active")
+                        .text_with("address", |out| ip_text(out, addr.ip()))
+                        .number("port", f64::from(addr.port())),
+                };
+                record.end().bool("protected", c.protected);
+                None
             }
             Output::Event(Event::SecureData(d)) => {
                 let id = self.next_step(d.transfer, Step::Secure(d.token));
-                (Value::tagged("secureData", [("id", id)]), None)
+                record.start("secureData").id("id", id);
+                None
             }
             Output::Event(Event::MoveData(m)) => {
                 let id = self.next_step(m.transfer, Step::Move(m.token));
-                (Value::tagged("moveData", [("id", id)]), None)
+                record.start("moveData").id("id", id);
+                None
             }
             Output::Event(Event::CloseData(c)) => {
                 let id = self.next_step(c.transfer, Step::Close(c.token));
-                (Value::tagged("closeData", [("id", id)]), None)
+                record.start("closeData").id("id", id);
+                None
             }
-            Output::Event(event) => event_value(event, id),
+            Output::Event(event) => write_event(&mut record, event, id),
         };
         if let Some(pending) = pending {
             self.next_id = id;
             self.pending.push((id, pending));
         }
-        value
+        self.record = record;
+        self.record.finish()
     }
 
     fn take(&mut self, id: u32, expected: &'static str) -> Result<Pending, AnswerError> {
@@ -260,7 +277,7 @@ impl Session {
 
     /// The step the core asks for now, kept for the host's answer; the
     /// transfer's id for the host.
-    fn next_step(&mut self, core: TransferId, next: Step) -> Value {
+    fn next_step(&mut self, core: TransferId, next: Step) -> Option<u32> {
         let found = self
             .pending
             .iter_mut()
@@ -268,24 +285,17 @@ impl Session {
                 Pending::Transfer { transfer, step, .. } if *transfer == core => Some((*id, step)),
                 _ => None,
             });
-        match found {
-            Some((id, step)) => {
-                *step = next;
-                Value::from(id)
-            }
-            None => Value::Null,
-        }
+        let (id, step) = found?;
+        *step = next;
+        Some(id)
     }
 
     /// The core ended a transfer: forget it; its id for the host.
-    fn end_transfer(&mut self, core: TransferId) -> Value {
+    fn end_transfer(&mut self, core: TransferId) -> Option<u32> {
         let found = self.pending.iter().position(
             |(_, p)| matches!(p, Pending::Transfer { transfer, .. } if *transfer == core),
         );
-        match found {
-            Some(index) => Value::from(self.pending.swap_remove(index).0),
-            None => Value::Null,
-        }
+        Some(self.pending.swap_remove(found?).0)
     }
 
     /// The token of transfer `id`'s step in flight (the transfer stays known).
@@ -567,102 +577,111 @@ impl Session {
     }
 }
 
-/// The plain-data form of an event, and the token it waits on (if any).
-fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
-    let id_value = || ("id", Value::from(id));
-    match event {
-        Event::Login(login) => (
-            Value::tagged(
-                "login",
-                [
-                    id_value(),
-                    ("user", login.user.into()),
-                    ("password", login.password.into()),
-                ],
-            ),
-            Some(Pending::Login(login.token)),
-        ),
-        Event::OpenPassive(open) => (
-            Value::tagged(
-                "openPassive",
-                [
-                    id_value(),
-                    ("bind", Value::Text(open.bind.to_string())),
-                    ("resolve", open.resolve.map_or(Value::Null, Value::from)),
-                ],
-            ),
-            Some(Pending::Passive(open.token)),
-        ),
-        Event::ClosePassive => (Value::tagged("closePassive", []), None),
-        Event::Stat(stat) => (
-            Value::tagged("stat", [id_value(), ("path", stat.path.into())]),
-            Some(Pending::Stat(stat.token)),
-        ),
-        Event::EnterDirectory(enter) => (
-            Value::tagged("enterDirectory", [id_value(), ("path", enter.path.into())]),
-            Some(Pending::Enter(enter.token)),
-        ),
+/// An IP address as text (IPv6 as RFC 5952 writes it), without `core::fmt`.
+fn ip_text(out: &mut Vec<u8>, ip: IpAddr) {
+    ftpwire_core::address::write_ip(out, ip);
+}
+
+/// Writes an event's record; returns the token it waits on (if any).
+fn write_event(record: &mut Record, event: Event<'_>, id: u32) -> Option<Pending> {
+    let id = f64::from(id);
+    Some(match event {
+        Event::Login(login) => {
+            record
+                .start("login")
+                .number("id", id)
+                .bytes("user", login.user)
+                .bytes("password", login.password);
+            Pending::Login(login.token)
+        }
+        Event::OpenPassive(open) => {
+            record
+                .start("openPassive")
+                .number("id", id)
+                .text_with("bind", |out| ip_text(out, open.bind));
+            match open.resolve {
+                Some(name) => record.text("resolve", name),
+                None => record.null("resolve"),
+            };
+            Pending::Passive(open.token)
+        }
+        Event::ClosePassive => {
+            record.start("closePassive");
+            return None;
+        }
+        Event::Stat(stat) => {
+            record
+                .start("stat")
+                .number("id", id)
+                .bytes("path", stat.path);
+            Pending::Stat(stat.token)
+        }
+        Event::EnterDirectory(enter) => {
+            record
+                .start("enterDirectory")
+                .number("id", id)
+                .bytes("path", enter.path);
+            Pending::Enter(enter.token)
+        }
         Event::FileChange(change) => {
-            let mut fields = vec![id_value()];
-            match change.change {
-                Change::MakeDirectory(path) => {
-                    fields.extend([("change", "makeDirectory".into()), ("path", path.into())]);
+            record.start("fileChange").number("id", id);
+            let (name, path) = match change.change {
+                Change::MakeDirectory(path) => ("makeDirectory", path),
+                Change::RemoveDirectory(path) => ("removeDirectory", path),
+                Change::Delete(path) => ("delete", path),
+                Change::Rename { from, to } => {
+                    record
+                        .text("change", "rename")
+                        .bytes("from", from)
+                        .bytes("to", to);
+                    return Some(Pending::Change(change.token));
                 }
-                Change::RemoveDirectory(path) => {
-                    fields.extend([("change", "removeDirectory".into()), ("path", path.into())]);
+                Change::SetModified { path, modified } => {
+                    record
+                        .text("change", "setModified")
+                        .bytes("path", path)
+                        .number("modified", modified as f64);
+                    return Some(Pending::Change(change.token));
                 }
-                Change::Delete(path) => {
-                    fields.extend([("change", "delete".into()), ("path", path.into())]);
+                Change::SetPermissions { path, mode } => {
+                    record
+                        .text("change", "setPermissions")
+                        .bytes("path", path)
+                        .number("mode", f64::from(mode));
+                    return Some(Pending::Change(change.token));
                 }
-                Change::Rename { from, to } => fields.extend([
-                    ("change", "rename".into()),
-                    ("from", from.into()),
-                    ("to", to.into()),
-                ]),
-                Change::SetModified { path, modified } => fields.extend([
-                    ("change", "setModified".into()),
-                    ("path", path.into()),
-                    ("modified", Value::Number(modified as f64)),
-                ]),
-                Change::SetPermissions { path, mode } => fields.extend([
-                    ("change", "setPermissions".into()),
-                    ("path", path.into()),
-                    ("mode", mode.into()),
-                ]),
-            }
-            (
-                Value::tagged("fileChange", fields),
-                Some(Pending::Change(change.token)),
-            )
+            };
+            record.text("change", name).bytes("path", path);
+            Pending::Change(change.token)
         }
         Event::Transfer(transfer) => {
-            let mut fields = vec![
-                id_value(),
-                ("kind", transfer.kind.name().into()),
-                ("ascii", transfer.ascii.into()),
-            ];
+            record
+                .start("transfer")
+                .number("id", id)
+                .text("kind", transfer.kind.name())
+                .bool("ascii", transfer.ascii);
             let mut listing = None;
             match transfer.plan {
-                Plan::Read { path, offset } => fields.extend([
-                    ("plan", "read".into()),
-                    ("path", path.into()),
-                    ("offset", offset.into()),
-                ]),
+                Plan::Read { path, offset } => {
+                    record
+                        .text("plan", "read")
+                        .bytes("path", path)
+                        .number("offset", offset as f64);
+                }
                 Plan::Write { path, mode } => {
                     let (mode, offset) = match mode {
                         WriteMode::Truncate => ("truncate", 0),
                         WriteMode::At(offset) => ("at", offset),
                         WriteMode::Append => ("append", 0),
                     };
-                    fields.extend([
-                        ("plan", "write".into()),
-                        ("path", path.into()),
-                        ("mode", mode.into()),
-                        ("offset", offset.into()),
-                    ]);
+                    record
+                        .text("plan", "write")
+                        .bytes("path", path)
+                        .text("mode", mode)
+                        .number("offset", offset as f64);
                 }
                 Plan::CreateUnique { directory } => {
-                    fields.extend([("plan", "createUnique".into()), ("path", directory.into())])
+                    record.text("plan", "createUnique").bytes("path", directory);
                 }
                 Plan::List {
                     path,
@@ -671,97 +690,113 @@ fn event_value(event: Event<'_>, id: u32) -> (Value, Option<Pending>) {
                     read_only,
                 } => {
                     listing = Some((format, filter, read_only));
-                    fields.extend([
-                        ("plan", "list".into()),
-                        ("path", path.into()),
-                        ("readOnly", read_only.into()),
-                        ("dotFiles", filter.dot_files.into()),
-                    ]);
+                    record
+                        .text("plan", "list")
+                        .bytes("path", path)
+                        .bool("readOnly", read_only)
+                        .bool("dotFiles", filter.dot_files);
                 }
             }
-            let pending = Pending::Transfer {
+            Pending::Transfer {
                 transfer: transfer.id,
                 step: Step::Open(transfer.token),
                 listing,
-            };
-            (Value::tagged("transfer", fields), Some(pending))
+            }
         }
         Event::ConnectData(_)
         | Event::SecureData(_)
         | Event::MoveData(_)
         | Event::CloseData(_)
-        | Event::AbortTransfer(_) => unreachable!("poll_output maps transfer steps"),
-        Event::UpgradeTls(upgrade) => (
-            Value::tagged("upgradeTls", [id_value()]),
-            Some(Pending::Tls(upgrade.token)),
-        ),
-        Event::DowngradeTls => (Value::tagged("downgradeTls", []), None),
-        Event::Notice(notice) => (notice_value(notice), None),
-    }
+        | Event::AbortTransfer(_) => unreachable!("poll_record maps transfer steps"),
+        Event::UpgradeTls(upgrade) => {
+            record.start("upgradeTls").number("id", id);
+            Pending::Tls(upgrade.token)
+        }
+        Event::DowngradeTls => {
+            record.start("downgradeTls");
+            return None;
+        }
+        Event::Notice(notice) => {
+            write_notice(record, notice);
+            return None;
+        }
+    })
 }
 
 /// A notice with a one-line `message` for the host's log.
-fn notice_value(notice: Notice<'_>) -> Value {
-    let user = |user: &[u8]| Value::Text(String::from_utf8_lossy(user).into_owned());
-    // The message is the core's own text: the same line on every host.
-    let message = notice.to_string();
-    let (name, extra): (&str, Vec<(&'static str, Value)>) = match notice {
-        Notice::LoginSucceeded { user: u } => ("loginSucceeded", vec![("user", user(u))]),
-        Notice::LoginFailed { user: u } => ("loginFailed", vec![("user", user(u))]),
-        Notice::TooManyLoginFailures => ("tooManyLoginFailures", vec![]),
-        Notice::PortRefused { addr, reason } => (
-            "portRefused",
-            vec![
-                ("address", Value::Text(addr.to_string())),
-                ("reason", reason.into()),
-            ],
-        ),
-        Notice::LineTooLong => ("lineTooLong", vec![]),
-        Notice::IdleTimeout => ("idleTimeout", vec![]),
-        Notice::LoginTimeout => ("loginTimeout", vec![]),
-        Notice::TlsRequired => ("tlsRequired", vec![]),
-        Notice::ReadOnlyRefused { user: u, command } => (
-            "readOnlyRefused",
-            vec![("user", user(u)), ("command", command.into())],
-        ),
-        Notice::ForeignAnswer { answer } => ("foreignAnswer", vec![("answer", answer.into())]),
-        Notice::StaleAnswer { answer } => ("staleAnswer", vec![("answer", answer.into())]),
-        Notice::HostAnswerTimeout { answer } => {
-            ("hostAnswerTimeout", vec![("answer", answer.into())])
+fn write_notice(record: &mut Record, notice: Notice<'_>) {
+    record.start("notice");
+    let name = match notice {
+        Notice::LoginSucceeded { .. } => "loginSucceeded",
+        Notice::LoginFailed { .. } => "loginFailed",
+        Notice::TooManyLoginFailures => "tooManyLoginFailures",
+        Notice::PortRefused { .. } => "portRefused",
+        Notice::LineTooLong => "lineTooLong",
+        Notice::IdleTimeout => "idleTimeout",
+        Notice::LoginTimeout => "loginTimeout",
+        Notice::TlsRequired => "tlsRequired",
+        Notice::ReadOnlyRefused { .. } => "readOnlyRefused",
+        Notice::ForeignAnswer { .. } => "foreignAnswer",
+        Notice::StaleAnswer { .. } => "staleAnswer",
+        Notice::HostAnswerTimeout { .. } => "hostAnswerTimeout",
+        Notice::InputLimit => "inputLimit",
+        Notice::PassiveFallback { .. } => "passiveFallback",
+        Notice::PrivatePassiveAddress { .. } => "privatePassiveAddress",
+        Notice::WrongAnswer { .. } => "wrongAnswer",
+        Notice::TransferEnded { .. } => "transferEnded",
+    };
+    record.text("notice", name);
+    match notice {
+        Notice::LoginSucceeded { user } | Notice::LoginFailed { user } => {
+            // Text records read as lossy UTF-8, as the core's messages do.
+            record.text_with("user", |out| out.extend_from_slice(user));
         }
-        Notice::InputLimit => ("inputLimit", vec![]),
-        Notice::PassiveFallback { verb } => ("passiveFallback", vec![("verb", verb.into())]),
-        Notice::PrivatePassiveAddress { advertised, peer } => (
-            "privatePassiveAddress",
-            vec![
-                ("advertised", Value::Text(advertised.to_string())),
-                ("peer", Value::Text(peer.to_string())),
-            ],
-        ),
-        Notice::WrongAnswer { answer } => ("wrongAnswer", vec![("answer", answer.into())]),
+        Notice::PortRefused { addr, reason } => {
+            record
+                .text_with("address", |out| {
+                    ftpwire_core::address::write_socket_addr(out, addr)
+                })
+                .text("reason", reason);
+        }
+        Notice::ReadOnlyRefused { user, command } => {
+            record
+                .text_with("user", |out| out.extend_from_slice(user))
+                .text("command", command);
+        }
+        Notice::ForeignAnswer { answer }
+        | Notice::StaleAnswer { answer }
+        | Notice::HostAnswerTimeout { answer }
+        | Notice::WrongAnswer { answer } => {
+            record.text("answer", answer);
+        }
+        Notice::PassiveFallback { verb } => {
+            record.text("verb", verb);
+        }
+        Notice::PrivatePassiveAddress { advertised, peer } => {
+            record
+                .text_with("advertised", |out| ip_text(out, IpAddr::V4(advertised)))
+                .text_with("peer", |out| ip_text(out, peer));
+        }
         Notice::TransferEnded {
             kind,
             path,
             bytes,
             outcome,
             ..
-        } => (
-            "transferEnded",
-            vec![
-                ("kind", kind.name().into()),
-                ("path", path.into()),
-                ("bytes", bytes.into()),
-                (
-                    "error",
-                    outcome
-                        .err()
-                        .map_or(Value::Null, |e| Value::Text(e.to_string())),
-                ),
-            ],
-        ),
-    };
-    let mut fields = vec![("notice", name.into())];
-    fields.extend(extra);
-    fields.push(("message", Value::Text(message)));
-    Value::tagged("notice", fields)
+        } => {
+            record
+                .text("kind", kind.name())
+                .bytes("path", path)
+                .number("bytes", bytes as f64);
+            match outcome {
+                Err(error) => record.text_with("error", |out| {
+                    out.extend_from_slice(error.to_string().as_bytes())
+                }),
+                Ok(()) => record.null("error"),
+            };
+        }
+        _ => {}
+    }
+    // The message is the core's own text: the same line on every host.
+    record.text_with("message", |out| notice.write_message(out));
 }

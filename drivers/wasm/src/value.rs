@@ -3,6 +3,9 @@
 //! shape a host sees can be checked by native tests and by `node --test`
 //! alike (the shared fixtures compare against it).
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// A JSON-like value whose byte strings stay bytes (`Uint8Array` in JS).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -17,7 +20,7 @@ pub enum Value {
     /// A `Uint8Array` (paths, user names and passwords are bytes in FTP).
     Bytes(Vec<u8>),
     /// A plain object with these properties, in this order.
-    Object(Vec<(&'static str, Value)>),
+    Object(Vec<(String, Value)>),
 }
 
 impl Value {
@@ -27,8 +30,8 @@ impl Value {
         fields: impl IntoIterator<Item = (&'static str, Value)>,
     ) -> Self {
         let mut properties = Vec::with_capacity(8);
-        properties.push(("type", Value::Text(String::from(kind))));
-        properties.extend(fields);
+        properties.push((String::from("type"), Value::Text(String::from(kind))));
+        properties.extend(fields.into_iter().map(|(k, v)| (String::from(k), v)));
         Value::Object(properties)
     }
 

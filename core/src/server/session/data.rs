@@ -108,10 +108,10 @@ impl State {
         if let Some(reason) = refusal {
             self.notice(QueuedNotice::PortRefused(addr, reason));
             reply::write_code(&mut self.out, 504, b' ');
-            let _ = write!(
-                Bytes(&mut self.out),
-                "{verb} refused: {reason} (RFC 2577).\r\n"
-            );
+            self.out.extend_from_slice(verb.as_bytes());
+            self.out.extend_from_slice(b" refused: ");
+            self.out.extend_from_slice(reason.as_bytes());
+            self.out.extend_from_slice(b" (RFC 2577).\r\n");
             return;
         }
         self.reset_data();
@@ -120,7 +120,8 @@ impl State {
         }
         self.data = DataSetup::Active(addr);
         reply::write_code(&mut self.out, 200, b' ');
-        let _ = write!(Bytes(&mut self.out), "{verb} command successful.\r\n");
+        self.out.extend_from_slice(verb.as_bytes());
+        self.out.extend_from_slice(b" command successful.\r\n");
     }
 
     pub(super) fn on_passive(
@@ -139,10 +140,11 @@ impl State {
             Ok(opened) => opened,
             Err(error) => {
                 reply::write_code(&mut self.out, 425, b' ');
-                let _ = write!(
-                    Bytes(&mut self.out),
-                    "Cannot open a passive listener: {error}.\r\n"
-                );
+                self.out
+                    .extend_from_slice(b"Cannot open a passive listener: ");
+                self.out
+                    .extend_from_slice(alloc::string::ToString::to_string(&error).as_bytes());
+                self.out.extend_from_slice(b".\r\n");
                 return;
             }
         };

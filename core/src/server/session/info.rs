@@ -57,15 +57,15 @@ impl State {
                 _ => "in progress",
             };
             reply::write_code(&mut self.out, 211, b' ');
-            let _ = write!(Bytes(&mut self.out), "Transfer {state}.\r\n");
+            self.out.extend_from_slice(b"Transfer ");
+            self.out.extend_from_slice(state.as_bytes());
+            self.out.extend_from_slice(b".\r\n");
             return;
         }
         reply::write_first(&mut self.out, 211, "ftpwire status:");
-        let _ = write!(
-            Bytes(&mut self.out),
-            " Connected from {}\r\n",
-            self.peer.ip()
-        );
+        self.out.extend_from_slice(b" Connected from ");
+        address::write_ip(&mut self.out, self.peer.ip());
+        self.out.extend_from_slice(b"\r\n");
         if self.logged_in() {
             self.out.extend_from_slice(b" Logged in as ");
             // Client bytes: escaped like a path, so a CR or LF in the name

@@ -3,7 +3,6 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -863,16 +862,6 @@ impl ServerSession {
 
 fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(address::canonical_ip(addr.ip()), addr.port())
-}
-
-/// `core::fmt` into the reply buffer, without allocating.
-struct Bytes<'a>(&'a mut Vec<u8>);
-
-impl core::fmt::Write for Bytes<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 impl FileError {

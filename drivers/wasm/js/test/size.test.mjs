@@ -1,6 +1,8 @@
 // Every release module must stay small enough for edge runtimes. Reads what
 // drivers/wasm/build.sh built (the wasm-release profile, then wasm-opt -Oz):
-// the server module (features `server,proxy`; pkg/node, pkg/web) and the
+// the server module (features `server`; pkg/node, pkg/web), the server
+// module with the PROXY protocol (`server,proxy`; pkg/node-proxy,
+// pkg/web-proxy: what a host behind load balancers loads instead) and the
 // client module (`client`; pkg/node-client, pkg/web-client), each with its
 // budget. Issue 15's goal is 100 KiB; a budget above it is the size reached,
 // rounded up to the next KiB, and the README's "Size" section says what each
@@ -11,7 +13,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
 const GOAL = 100 * 1024;
-const BUDGET_KIB = { node: 142, web: 142, 'node-client': 100, 'web-client': 100 };
+const BUDGET_KIB = {
+  node: 112,
+  web: 112,
+  'node-proxy': 131,
+  'web-proxy': 131,
+  'node-client': 100,
+  'web-client': 100,
+};
 
 test('build.sh built exactly the modules with a budget', () => {
   const built = readdirSync(new URL('../../pkg/', import.meta.url)).sort();

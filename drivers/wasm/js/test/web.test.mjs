@@ -10,6 +10,8 @@ test('the web build initialises from bytes and runs a session', async () => {
   const web = await import(new URL('../../pkg/web/ftpwire_wasm.js', import.meta.url));
   await web.default({ module_or_path: readFileSync(new URL('../../pkg/web/ftpwire_wasm_bg.wasm', import.meta.url)) });
   assert.equal(web.ClientSession, undefined, 'the server module leaves the client half out');
+  assert.equal(web.Balancers, undefined, 'the server module leaves the PROXY protocol out');
+  assert.equal(web.startsWithProxyHeader(new TextEncoder().encode('PROXY TCP4 ')), true, 'but still refuses a header');
   const session = new web.Session(new web.ServerConfig(), { address: '::1', port: 21 }, { address: '::1', port: 5000 }, 0);
   session.handleInput(0, new TextEncoder().encode('USER a\r\nPASS b\r\n'));
   const outputs = [];
@@ -25,6 +27,19 @@ test('the web build initialises from bytes and runs a session', async () => {
     text.join(''),
     '230 Login successful.\r\n522 PASV cannot carry an IPv6 address; use EPSV (RFC 2428).\r\n',
   );
+});
+
+test('the web server module with the PROXY protocol initialises from bytes and reads a header', async () => {
+  const web = await import(new URL('../../pkg/web-proxy/ftpwire_wasm.js', import.meta.url));
+  await web.default({ module_or_path: readFileSync(new URL('../../pkg/web-proxy/ftpwire_wasm_bg.wasm', import.meta.url)) });
+  assert.equal(web.ClientSession, undefined, 'the server module leaves the client half out');
+  assert.equal(new web.Balancers(['10.0.0.0/8']).contains('10.1.2.3'), true);
+  const proxied = new web.ProxyHeaderReader().push(new TextEncoder().encode('PROXY TCP4 203.0.113.9 10.0.0.2 40000 21\r\nUSER'));
+  assert.deepEqual(proxied.client, { address: '203.0.113.9', port: 40000 });
+  assert.equal(new TextDecoder().decode(proxied.rest), 'USER');
+  const session = new web.Session(new web.ServerConfig(), { address: '10.0.0.2', port: 21 }, proxied.client, 0);
+  const greeting = session.pollOutput();
+  assert.equal(new TextDecoder().decode(greeting.data), '220 ftpwire ready\r\n');
 });
 
 test('the web client module initialises from bytes and runs a client session', async () => {

@@ -1,6 +1,8 @@
 //! The client half of the JavaScript API: `ClientSession`, over
 //! [`Client`](crate::client::Client).
 
+use alloc::string::ToString;
+
 use wasm_bindgen::prelude::*;
 
 use super::socket_addr;

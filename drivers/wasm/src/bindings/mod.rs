@@ -10,7 +10,7 @@ pub mod proxy;
 #[cfg(feature = "server")]
 pub mod server;
 
-use std::string::ToString;
+use alloc::string::ToString;
 
 use wasm_bindgen::prelude::*;
 
@@ -27,6 +27,18 @@ fn js_error(error: AnswerError) -> JsError {
     JsError::new(&error.to_string())
 }
 
+/// An error whose message is `parts` joined: messages are put together
+/// without `format!`, whose `core::fmt::write` the module leaves out.
+fn js_message(parts: &[&str]) -> JsError {
+    JsError::new(&parts.concat())
+}
+
+/// `text` quoted for a message ([`Quoted`](ftpwire_core::text::Quoted)).
+#[cfg(feature = "server")]
+fn quoted(text: &str) -> alloc::string::String {
+    ftpwire_core::text::Quoted(text).to_string()
+}
+
 /// Reads property `name` of a JS object.
 #[cfg(any(feature = "server", feature = "client"))]
 fn property(object: &JsValue, name: &str) -> JsValue {
@@ -34,13 +46,14 @@ fn property(object: &JsValue, name: &str) -> JsValue {
 }
 
 #[cfg(any(feature = "server", feature = "client"))]
-fn socket_addr(value: &JsValue, what: &'static str) -> Result<std::net::SocketAddr, JsError> {
+fn socket_addr(value: &JsValue, what: &'static str) -> Result<core::net::SocketAddr, JsError> {
     let address = property(value, "address").as_string();
     let port = property(value, "port").as_f64();
     match (address, port) {
         (Some(address), Some(port)) => answer::socket_addr(&address, port).map_err(js_error),
-        _ => Err(JsError::new(&format!(
-            "{what} must be an object {{address, port}} (as Node's socket.address() returns)"
-        ))),
+        _ => Err(js_message(&[
+            what,
+            " must be an object {address, port} (as Node's socket.address() returns)",
+        ])),
     }
 }

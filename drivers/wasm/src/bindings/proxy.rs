@@ -1,8 +1,9 @@
 //! The PROXY protocol for JavaScript hosts behind load balancers:
-//! `Balancers`, `ProxyHeaderReader`, `startsWithProxyHeader`.
+//! `Balancers`, `ProxyHeaderReader` (only in the server module built with
+//! it, `pkg/node-proxy`; `startsWithProxyHeader` is in every server module).
 
-use std::string::{String, ToString};
-use std::vec::Vec;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use ftpwire_core::proxy::{Balancers, HeaderReader};
 use wasm_bindgen::prelude::*;
@@ -69,26 +70,21 @@ impl JsProxyHeaderReader {
         else {
             return Ok(JsValue::UNDEFINED);
         };
-        let client = match proxied.client {
-            Some(addr) => crate::Value::Object(std::vec![
-                ("address", crate::Value::Text(addr.ip().to_string())),
-                ("port", crate::Value::Number(f64::from(addr.port()))),
-            ]),
-            None => crate::Value::Null,
+        let mut record = crate::Record::default();
+        record.begin();
+        match proxied.client {
+            Some(addr) => record
+                .object("client")
+                .text_with("address", |out| {
+                    ftpwire_core::address::write_ip(out, addr.ip())
+                })
+                .number("port", f64::from(addr.port()))
+                .end(),
+            None => record.null("client"),
         };
-        let value = crate::Value::Object(std::vec![
-            ("client", client),
-            ("rest", crate::Value::Bytes(proxied.rest)),
-        ]);
-        Ok(value.to_js())
+        record.bytes("rest", &proxied.rest);
+        Ok(crate::js::decode_record(record.finish()))
     }
-}
-
-/// Whether a client's first bytes are a PROXY header where none is
-/// expected (it is not a balancer): close the connection.
-#[wasm_bindgen(js_name = startsWithProxyHeader)]
-pub fn starts_with_proxy_header(bytes: &[u8]) -> bool {
-    ftpwire_core::proxy::starts_with_header(bytes)
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -1,18 +1,18 @@
 //! The server half of the JavaScript API: `ServerConfig`, `Session` (over
 //! [`Session`](crate::Session)) and the pure helpers a server host calls
-//! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`).
+//! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`, `startsWithProxyHeader`).
 
-use std::sync::Arc;
-use std::time::Duration;
-use std::vec::Vec;
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
 use ftpwire_core::listing::ListEntry;
 use ftpwire_core::representation;
-use ftpwire_core::text::Quoted;
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, property, socket_addr};
+use super::{js_error, js_message, property, quoted, socket_addr};
 use crate::answer;
 use crate::js;
 use crate::session::Session;
@@ -76,7 +76,7 @@ impl JsServerConfig {
         #[wasm_bindgen(unchecked_param_type = "ServerSetting")] name: &str,
         #[wasm_bindgen(unchecked_param_type = "string | number | boolean")] value: JsValue,
     ) -> Result<(), JsError> {
-        let wrong = |what: &str| JsError::new(&format!("setting {name} must be {what}"));
+        let wrong = |what: &str| js_message(&["setting ", name, " must be ", what]);
         let number = || value.as_f64().ok_or_else(|| wrong("a number"));
         let ms = || number().map(duration_ms);
         let on = || value.as_bool().ok_or_else(|| wrong("a boolean"));
@@ -102,12 +102,12 @@ impl JsServerConfig {
             "tlsPassiveAddress" => config.tls_passive_address = Some(passive_address(&text()?)?),
             "passivePortMap" => {
                 let map = text()?;
-                let map: PassivePortMap = map.parse().map_err(|e| {
-                    JsError::new(&format!("passive port map {}: {e}", Quoted(&map)))
+                let map: PassivePortMap = map.parse().map_err(|e: address::AddressError| {
+                    js_message(&["passive port map ", &quoted(&map), ": ", &e.to_string()])
                 })?;
                 config.passive_advertiser = Some(Arc::new(map));
             }
-            _ => return Err(JsError::new(&format!("unknown setting {}", Quoted(name)))),
+            _ => return Err(js_message(&["unknown setting ", &quoted(name)])),
         }
         Ok(())
     }
@@ -116,11 +116,14 @@ impl JsServerConfig {
     /// connection's local address in PASV replies. Throws if malformed.
     #[wasm_bindgen(js_name = addLocalNetwork)]
     pub fn add_local_network(&mut self, cidr: &str) -> Result<(), JsError> {
-        let net: IpNet = cidr.parse().map_err(|e| {
-            JsError::new(&format!(
-                "local network {}: {e} (use CIDR such as 10.0.0.0/8)",
-                Quoted(cidr)
-            ))
+        let net: IpNet = cidr.parse().map_err(|e: address::AddressError| {
+            js_message(&[
+                "local network ",
+                &quoted(cidr),
+                ": ",
+                &e.to_string(),
+                " (use CIDR such as 10.0.0.0/8)",
+            ])
         })?;
         self.edit().passive.local_networks.push(net);
         Ok(())
@@ -128,8 +131,9 @@ impl JsServerConfig {
 }
 
 fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
-    text.parse()
-        .map_err(|e| JsError::new(&format!("passive address {}: {e}", Quoted(text))))
+    text.parse().map_err(|e: address::AddressError| {
+        js_message(&["passive address ", &quoted(text), ": ", &e.to_string()])
+    })
 }
 
 /// `{kind, size, modified, mode}` as the core's metadata.
@@ -241,7 +245,7 @@ impl JsSession {
     /// The next thing to do; call until it returns `timeout` or `closed`.
     #[wasm_bindgen(js_name = pollOutput, unchecked_return_type = "SessionOutput")]
     pub fn poll_output(&mut self) -> JsValue {
-        self.inner.poll_output().to_js()
+        js::decode_record(self.inner.poll_record())
     }
 
     /// When `handleTimeout` is due (host milliseconds); undefined once closed.
@@ -323,18 +327,16 @@ impl JsSession {
             ),
             "passiveOpened" => {
                 let port = property(&value, "port").as_f64().unwrap_or(-1.0);
-                if !(0.0..=65535.0).contains(&port) || port.fract() != 0.0 {
-                    return Err(JsError::new(
-                        "passiveOpened: port must be a whole number from 0 to 65535",
-                    ));
-                }
+                let port = answer::whole_port(port).ok_or_else(|| {
+                    JsError::new("passiveOpened: port must be a whole number from 0 to 65535")
+                })?;
                 let resolved = property(&value, "resolved")
                     .as_string()
                     .as_deref()
                     .map(answer::ip)
                     .transpose()
                     .map_err(js_error)?;
-                session.passive_opened(id, port as u16, resolved)
+                session.passive_opened(id, port, resolved)
             }
             "passiveFailed" => {
                 answer::passive_error(&code()).and_then(|error| session.passive_failed(id, error))
@@ -366,7 +368,7 @@ impl JsSession {
             "dataClosed" => session.data_closed(id, now),
             "transferFailed" => answer::transfer_error(&code())
                 .and_then(|error| session.transfer_failed(id, error, now)),
-            _ => return Err(JsError::new(&format!("unknown answer {}", Quoted(answer)))),
+            _ => return Err(js_message(&["unknown answer ", &quoted(answer)])),
         };
         done.map_err(js_error)
     }
@@ -473,6 +475,14 @@ pub fn same_host(a: &str, b: &str) -> Result<bool, JsError> {
     let a = answer::ip(a).map_err(js_error)?;
     let b = answer::ip(b).map_err(js_error)?;
     Ok(address::canonical_ip(a) == address::canonical_ip(b))
+}
+
+/// Whether a client's first bytes are a PROXY header where none is
+/// expected (it is not a balancer, or the host offers no PROXY protocol):
+/// close the connection. In every server module, with PROXY support or not.
+#[wasm_bindgen(js_name = startsWithProxyHeader)]
+pub fn starts_with_proxy_header(bytes: &[u8]) -> bool {
+    ftpwire_core::proxy::starts_with_header(bytes)
 }
 
 #[wasm_bindgen(typescript_custom_section)]
