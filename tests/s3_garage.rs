@@ -2,8 +2,9 @@
 //! curl, lftp and Python's ftplib move files of 0 bytes to past the
 //! multipart part size through `ftpwire serve --s3-endpoint` on each
 //! driver, resume a download with REST, list, rename and remove; a cut
-//! upload leaves no object; and two ftpwire instances share a three-node
-//! cluster that keeps serving with one node down.
+//! upload leaves no object; users with a key prefix of their own see only
+//! their keys; and two ftpwire instances share a three-node cluster that
+//! keeps serving with one node down.
 
 #[macro_use]
 mod common;
@@ -12,7 +13,7 @@ use std::io::Write;
 use std::net::TcpStream;
 
 use common::clients::{CLIENT_TIMEOUT, curl, ftplib, lftp, run_bounded};
-use common::control::Control;
+use common::control::{Control, read_data};
 use common::garage::{Garage, wait_until};
 use common::payload::{assert_same_bytes, payload};
 use common::server::Server;
@@ -28,6 +29,7 @@ driver_matrix!(
     a_cut_upload_leaves_no_object,
     a_100_mib_stor_holds_one_part_in_memory,
     an_unreachable_or_refusing_store_gives_451_and_550,
+    each_user_sees_only_the_keys_under_their_prefix,
 );
 
 /// Bytes of `len` from the seeded payload (repeated past its end).
@@ -617,4 +619,116 @@ fn credentials_come_from_the_environment_or_serve_refuses_to_start() {
     let listed = run_bounded(curl().arg(format!("ftp://{addr}/")), CLIENT_TIMEOUT).success();
     assert!(listed.stdout.contains("env.txt"), "{listed}");
     drop(child);
+}
+
+/// `NLST path` over a passive data connection, as the names it sent.
+fn nlst(control: &mut Control, path: &str) -> Vec<String> {
+    let (addr, _) = control.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    let reply = control.command(&format!("NLST {path}"));
+    assert_eq!(reply.code, 150, "NLST {path}: {reply:?}");
+    let names = String::from_utf8(read_data(&mut data)).unwrap();
+    let end = control.reply();
+    assert_eq!(end.code, 226, "NLST {path}: {end:?}");
+    names.lines().map(str::to_owned).collect()
+}
+
+/// Users with an `s3_prefix` of their own (under the server's `s3_prefix`)
+/// each see only their keys: the same name uploaded by two of them is two
+/// objects, each downloads their own, the keys are where the prefixes
+/// say (a user without a prefix sees the whole server prefix), and paths
+/// that try to climb out (`..`, absolute paths) stay inside.
+fn each_user_sees_only_the_keys_under_their_prefix(driver: &'static str) {
+    let garage = Garage::single();
+    let users = "[[users]]\nname = \"bob\"\npassword = \"bob-pw\"\ns3_prefix = \"homes/bob\"\n\
+                 [[users]]\nname = \"carol\"\npassword = \"carol-pw\"\ns3_prefix = \"homes/carol/\"\n";
+    let server = garage.serve_with(driver, 0, "site", users);
+    let dir = tempfile::tempdir().unwrap();
+    let content = |user: &str| format!("{user}'s own file\n").into_bytes();
+    for user in ["bob", "carol"] {
+        let local = dir.path().join(user);
+        std::fs::write(&local, content(user)).unwrap();
+        run_bounded(
+            curl()
+                .args(["--user", &format!("{user}:{user}-pw")])
+                .arg("-T")
+                .arg(&local)
+                .arg(server.url("same.txt")),
+            CLIENT_TIMEOUT,
+        )
+        .success();
+    }
+    for user in ["bob", "carol"] {
+        let local = dir.path().join(format!("{user}.down"));
+        run_bounded(
+            curl()
+                .args(["--user", &format!("{user}:{user}-pw")])
+                .arg("-o")
+                .arg(&local)
+                .arg(server.url("same.txt")),
+            CLIENT_TIMEOUT,
+        )
+        .success();
+        assert_same_bytes(
+            &std::fs::read(&local).unwrap(),
+            &content(user),
+            &format!("{user} RETR same.txt"),
+        );
+    }
+    // alice has no prefix of her own: her / is the server's `site/`, where
+    // the two objects are at homes/bob/ and homes/carol/.
+    let results = ftplib(
+        &server,
+        &[
+            &["nlst", "/"],
+            &["nlst", "homes"],
+            &["nlst", "homes/bob"],
+            &["size", "homes/carol/same.txt"],
+        ],
+    );
+    assert_eq!(results[0], Ok(r#"["homes"]"#.to_owned()), "{results:?}");
+    assert_eq!(
+        results[1],
+        Ok(r#"["bob", "carol"]"#.to_owned()),
+        "{results:?}"
+    );
+    assert_eq!(results[2], Ok(r#"["same.txt"]"#.to_owned()), "{results:?}");
+    assert_eq!(results[3], Ok(content("carol").len().to_string()));
+    // bob cannot climb to carol's keys or the server's.
+    let mut bob = Control::connect(server.addr);
+    bob.log_in_as("bob", "bob-pw");
+    assert_eq!(bob.command("CWD ..").code, 250);
+    let pwd = bob.command("PWD");
+    assert!(pwd.text.starts_with("257 \"/\""), "{pwd:?}");
+    assert_eq!(nlst(&mut bob, "/"), ["same.txt"]);
+    assert_eq!(nlst(&mut bob, "../.."), ["same.txt"]);
+    for path in [
+        "../carol/same.txt",
+        "../../homes/carol/same.txt",
+        "/homes/carol/same.txt",
+        "/../site/homes/carol/same.txt",
+    ] {
+        let reply = bob.command(&format!("SIZE {path}"));
+        assert_eq!(reply.code, 550, "bob SIZE {path}: {reply:?}");
+    }
+    let reply = bob.command("SIZE ../../same.txt");
+    assert_eq!(
+        reply.text.trim_end(),
+        format!("213 {}", content("bob").len()),
+        "bob's ../../same.txt is his own"
+    );
+    bob.command("QUIT");
+    // A new login on the same connection gets the new user's view.
+    let mut switch = Control::connect(server.addr);
+    switch.log_in_as("bob", "bob-pw");
+    assert_eq!(nlst(&mut switch, "/"), ["same.txt"]);
+    switch.log_in_as(common::server::USER, common::server::PASSWORD);
+    assert_eq!(nlst(&mut switch, "/"), ["homes"]);
+    switch.log_in_as("carol", "carol-pw");
+    assert_eq!(nlst(&mut switch, "/"), ["same.txt"]);
+    let reply = switch.command("SIZE same.txt");
+    assert_eq!(
+        reply.text.trim_end(),
+        format!("213 {}", content("carol").len())
+    );
 }

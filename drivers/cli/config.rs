@@ -50,6 +50,7 @@
 //! name = "bob"
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! read_only = true
+//! s3_prefix = "bob"              # with s3_endpoint: bob's / is the keys under site-a/bob/
 //! ```
 
 use std::collections::HashSet;
@@ -265,6 +266,10 @@ pub struct UserConfig {
     /// Refuse every command that writes.
     #[serde(default)]
     pub read_only: bool,
+    /// With `s3_endpoint`: this user's `/` is the keys under this prefix
+    /// (beneath the server's `s3_prefix`), not the server's `/`.
+    #[serde(default)]
+    pub s3_prefix: Option<String>,
 }
 
 impl fmt::Debug for UserConfig {
@@ -272,6 +277,7 @@ impl fmt::Debug for UserConfig {
         f.debug_struct("UserConfig")
             .field("name", &self.name)
             .field("read_only", &self.read_only)
+            .field("s3_prefix", &self.s3_prefix)
             .finish_non_exhaustive()
     }
 }
@@ -290,6 +296,7 @@ impl UserConfig {
             password: Some(password.to_owned()),
             password_hash: None,
             read_only: false,
+            s3_prefix: None,
         }
     }
 }
@@ -302,6 +309,32 @@ impl FromStr for UserConfig {
             _ => Err(ConfigError::UserSyntax),
         }
     }
+}
+
+/// Checks a user's `s3_prefix`: key names joined by `/` (a trailing `/`
+/// is allowed), none empty, `.` or `..`, no leading `/`: a prefix that
+/// could name another user's keys, or the server's own, is refused at start.
+fn check_user_prefix(prefix: &str) -> Result<(), &'static str> {
+    let names = prefix.strip_suffix('/').unwrap_or(prefix);
+    if names.is_empty() {
+        return Err(
+            "s3_prefix is empty; give the key prefix this user's files live under, e.g. \"alice\"",
+        );
+    }
+    if names.starts_with('/') {
+        return Err(
+            "s3_prefix starts with /; give it relative to the server's s3_prefix, e.g. \"alice\"",
+        );
+    }
+    if names.split('/').any(|name| matches!(name, "" | "." | "..")) {
+        return Err(
+            "s3_prefix has an empty, \".\" or \"..\" part; give plain names joined by /, e.g. \"team/alice\"",
+        );
+    }
+    if names.chars().any(char::is_control) {
+        return Err("s3_prefix has a control character; give plain names joined by /");
+    }
+    Ok(())
 }
 
 /// A configuration that cannot be used; each message is one line that says
@@ -467,9 +500,49 @@ impl ServeConfig {
                 (None, None) => return Err(problem("needs a password or a password_hash")),
             };
             db.add(user.name.as_bytes(), password, user.read_only);
+            if let Some(prefix) = &user.s3_prefix {
+                check_user_prefix(prefix).map_err(problem)?;
+            }
         }
+        self.add_s3_homes(&mut db, |name| std::env::var(name).ok())?;
         db.allow_anonymous(self.anonymous_allowed());
         Ok(db)
+    }
+
+    /// Gives each user with an `s3_prefix` their own view of the bucket:
+    /// the keys under `<s3_prefix>/<user's s3_prefix>/`.
+    fn add_s3_homes(
+        &self,
+        db: &mut UserDb,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let Some(first) = self.users.iter().find(|u| u.s3_prefix.is_some()) else {
+            return Ok(());
+        };
+        let Some(settings) = self.s3_settings(env)? else {
+            return Err(ConfigError::User {
+                name: first.name.clone(),
+                problem: "s3_prefix needs s3_endpoint and s3_bucket (a served directory has no \
+                          per-user prefix); remove it or serve a bucket"
+                    .to_owned(),
+            });
+        };
+        for user in &self.users {
+            let Some(prefix) = &user.s3_prefix else {
+                continue;
+            };
+            let server = settings.prefix.trim_matches('/');
+            let prefix = prefix.trim_end_matches('/');
+            let home = S3Settings {
+                prefix: match server {
+                    "" => prefix.to_owned(),
+                    server => format!("{server}/{prefix}"),
+                },
+                ..settings.clone()
+            };
+            db.set_home(user.name.as_bytes(), Arc::new(S3Storage::new(&home)?));
+        }
+        Ok(())
     }
 
     /// The jailed storage at `root`; fails now if the root cannot be served.
@@ -971,6 +1044,51 @@ mod tests {
             Ok(_) => panic!("an ftp:// endpoint was accepted"),
         };
         assert!(message.contains("ftp://nowhere"), "{message}");
+    }
+
+    #[test]
+    fn a_user_s3_prefix_is_checked_and_gives_that_user_a_home() {
+        let bucket = "s3_endpoint = \"http://127.0.0.1:3900\"\ns3_bucket = \"ftp\"\n\
+                      s3_access_key_id = \"GK1\"\ns3_secret_access_key = \"s\"\n";
+        let users = |prefix: &str| {
+            format!(
+                "{bucket}[[users]]\nname = \"alice\"\npassword = \"a\"\n\
+                 [[users]]\nname = \"bob\"\npassword = \"b\"\ns3_prefix = {prefix}\n"
+            )
+        };
+        let db = ServeConfig::from_toml(&users("\"team/bob/\""))
+            .unwrap()
+            .user_db()
+            .unwrap();
+        assert!(db.home(b"bob").is_some());
+        assert!(db.home(b"alice").is_none());
+        assert!(db.home(b"BOB").is_none());
+        let bad = [
+            ("\"\"", "is empty"),
+            ("\"/\"", "is empty"),
+            ("\"/bob\"", "starts with /"),
+            ("\"a//b\"", "empty, \".\" or \"..\" part"),
+            ("\"../alice\"", "empty, \".\" or \"..\" part"),
+            ("\"bob/./x\"", "empty, \".\" or \"..\" part"),
+            ("\"bob\\n\"", "control character"),
+        ];
+        for (prefix, expected) in bad {
+            let config = ServeConfig::from_toml(&users(prefix)).unwrap();
+            let message = match config.user_db() {
+                Err(error @ ConfigError::User { .. }) => error.to_string(),
+                other => panic!("s3_prefix = {prefix} was accepted: {other:?}"),
+            };
+            assert!(message.starts_with("user \"bob\": s3_prefix"), "{message}");
+            assert!(message.contains(expected), "{prefix}: {message}");
+        }
+        // Without a bucket there is nothing for the prefix to apply to.
+        let local = "[[users]]\nname = \"bob\"\npassword = \"b\"\ns3_prefix = \"bob\"\n";
+        let message = ServeConfig::from_toml(local)
+            .unwrap()
+            .user_db()
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("needs s3_endpoint"), "{message}");
     }
 
     #[test]

@@ -216,6 +216,18 @@ impl Garage {
     /// `ftpwire serve` on `driver` serving the bucket through `node`'s S3
     /// API, keys under `prefix` (settings and credentials in a TOML file).
     pub fn serve(&self, driver: &'static str, node: usize, prefix: &str) -> Server {
+        self.serve_with(driver, node, prefix, "")
+    }
+
+    /// [`serve`](Self::serve) with `more` appended to its TOML file (more
+    /// users: `[[users]]` tables).
+    pub fn serve_with(
+        &self,
+        driver: &'static str,
+        node: usize,
+        prefix: &str,
+        more: &str,
+    ) -> Server {
         let config = self.dir.path().join(format!(
             "ftpwire-{driver}-{node}-{}.toml",
             fastrand::u32(..)
@@ -225,7 +237,7 @@ impl Garage {
             format!(
                 "s3_endpoint = \"{}\"\ns3_bucket = \"{BUCKET}\"\ns3_region = \"{REGION}\"\n\
                  s3_prefix = \"{prefix}\"\ns3_access_key_id = \"{}\"\n\
-                 s3_secret_access_key = \"{}\"\n",
+                 s3_secret_access_key = \"{}\"\n{more}",
                 self.nodes[node].endpoint(),
                 self.key_id,
                 self.secret

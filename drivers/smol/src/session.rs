@@ -231,10 +231,9 @@ async fn serve_until_wait(
                 }
             }
             Next::Blocking(work) => {
-                let shared = shared.clone();
-                let answer = smol::unblock(move || {
-                    work.run(&*shared.served.storage, &*shared.served.authenticator, peer)
-                });
+                let storage = session.storage(&shared.served.storage).clone();
+                let users = shared.served.authenticator.clone();
+                let answer = smol::unblock(move || work.run(&*storage, &*users, peer));
                 session.answer(answer.await);
             }
             Next::OpenPassive {
@@ -287,7 +286,7 @@ fn start_transfer(
     // until it says to close it, so it outlives a transfer refused before
     // its data connection.
     let (listener, tls) = session.transfer_resources();
-    let storage = shared.served.storage.clone();
+    let storage = session.storage(&shared.served.storage).clone();
     let progress = running.progress.clone();
     let config = &shared.served.config;
     let zero_copy = (!config.copy_only).then(|| config.metrics.clone());

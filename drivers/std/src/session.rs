@@ -139,7 +139,8 @@ fn serve_until_wait(
                 }
             }
             Next::Blocking(work) => {
-                let answer = work.run(&*shared.served.storage, &*shared.served.authenticator, peer);
+                let storage = session.storage(&shared.served.storage);
+                let answer = work.run(&**storage, &*shared.served.authenticator, peer);
                 session.answer(answer);
             }
             Next::OpenPassive {
@@ -187,7 +188,8 @@ fn start_transfer(
     };
     let (steps, asked) = mpsc::sync_channel(1);
     let (listener, tls) = session.transfer_resources();
-    let (storage, wake) = (shared.served.storage.clone(), wake.clone());
+    let storage = session.storage(&shared.served.storage).clone();
+    let wake = wake.clone();
     let (id, progress, worker) = (running.id, running.progress.clone(), abort.clone());
     let config = &shared.served.config;
     let zero_copy = (!config.copy_only).then(|| config.metrics.clone());

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use ftpwire_core::listing::Metadata;
 use ftpwire_core::server::{
@@ -115,16 +116,34 @@ pub enum ChangeKind {
 }
 
 /// The outcome of [`Blocking::run`], ready to give to the session.
-#[derive(Debug)]
 pub enum Answer {
-    /// A login decision.
-    Login(LoginToken, LoginOutcome),
+    /// A login decision, with the user's own storage when the login was
+    /// accepted and the user has one ([`Authenticator::home`]).
+    Login(LoginToken, LoginOutcome, Option<Arc<dyn Storage>>),
     /// A stat result.
     Stat(StatToken, Result<Metadata, FileError>),
     /// A directory change result.
     EnterDirectory(DirectoryToken, Result<(), FileError>),
     /// A change result.
     Change(ChangeToken, Result<(), FileError>),
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answer::Login(_, outcome, home) => f
+                .debug_tuple("Answer::Login")
+                .field(outcome)
+                .field(&home.as_ref().map(|_| "home"))
+                .finish(),
+            Answer::Stat(_, result) => f.debug_tuple("Answer::Stat").field(result).finish(),
+            Answer::EnterDirectory(_, result) => f
+                .debug_tuple("Answer::EnterDirectory")
+                .field(result)
+                .finish(),
+            Answer::Change(_, result) => f.debug_tuple("Answer::Change").field(result).finish(),
+        }
+    }
 }
 
 impl Work {
@@ -210,7 +229,11 @@ impl Blocking {
             } => {
                 let outcome = authenticator.authenticate(&user, &password);
                 password.fill(0);
-                Answer::Login(token, outcome)
+                let home = match outcome {
+                    LoginOutcome::Accepted { .. } => authenticator.home(&user),
+                    LoginOutcome::Rejected => None,
+                };
+                Answer::Login(token, outcome, home)
             }
             Blocking::Stat { path, token } => {
                 Answer::Stat(token, storage.stat(&path).map_err(|e| file_error(&e)))
@@ -248,7 +271,7 @@ impl Answer {
     /// Gives the outcome to the session.
     pub fn apply(self, session: &mut ServerSession) {
         match self {
-            Answer::Login(token, outcome) => session.login(token, outcome),
+            Answer::Login(token, outcome, _) => session.login(token, outcome),
             Answer::Stat(token, result) => session.stat_done(token, result),
             Answer::EnterDirectory(token, result) => session.directory_entered(token, result),
             Answer::Change(token, result) => session.change_done(token, result),

@@ -24,6 +24,7 @@ use super::proxy;
 use super::settings::DriverConfig;
 use super::tls::SessionTls;
 use super::transfer::{InFlight, Report, Running, Step, TransferJob};
+use crate::served::storage::Storage;
 
 /// A driver's passive listener, as the session kit sees it.
 pub trait PassiveListener {
@@ -83,6 +84,9 @@ pub struct NativeSession<P, W> {
     _counted: SessionGauge,
     /// The passive listener in `passive_listeners_in_use` while it is held.
     passive_counted: Option<PassiveGauge>,
+    /// The logged-in user's own storage ([`Authenticator::home`](crate::Authenticator::home)),
+    /// if the user has one; else the server's is used.
+    home: Option<Arc<dyn Storage>>,
 }
 
 impl<P: PassiveListener, W> NativeSession<P, W> {
@@ -142,7 +146,16 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
             metrics: config.metrics.clone(),
             _counted: config.metrics.session(),
             passive_counted: None,
+            home: None,
         })
+    }
+
+    /// The storage this session's files are in: the logged-in user's own
+    /// ([`Answer::Login`]'s), else `server`, the server's. Storage work and
+    /// transfers take it from here, so a user with a home never reaches
+    /// the server's storage.
+    pub fn storage<'a>(&'a self, server: &'a Arc<dyn Storage>) -> &'a Arc<dyn Storage> {
+        self.home.as_ref().unwrap_or(server)
     }
 
     /// The client's address.
@@ -307,8 +320,12 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
     /// Failed logins count towards a ban of the client's address, and a
     /// banned address logs in no more, even with the right password (its
     /// open sessions included).
+    /// An accepted login switches the session to the user's home, if any
+    /// (a rejected one changes nothing: the core keeps no one logged in
+    /// after it, and a session never falls back to the server's storage
+    /// while its user is logged in).
     pub fn answer(&mut self, mut answer: Answer) {
-        if let Answer::Login(_, outcome) = &mut answer {
+        if let Answer::Login(_, outcome, home) = &mut answer {
             let now = std::time::Instant::now();
             let ip = self.peer.ip();
             if matches!(outcome, LoginOutcome::Accepted { .. })
@@ -322,6 +339,7 @@ impl<P: PassiveListener, W> NativeSession<P, W> {
                 self.bans.record_failure(ip, now);
             } else {
                 self.metrics.login(Login::Ok);
+                self.home = home.take();
             }
         }
         answer.apply(self.control.session());

@@ -3,10 +3,14 @@
 //! and optional read-only anonymous access (RFC 1635).
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use ftpwire_core::server::LoginOutcome;
 use subtle::ConstantTimeEq;
+
+use super::storage::Storage;
 
 /// Decides a login. Called on the session's own thread (std) or a blocking
 /// pool (async drivers), so a slow check such as argon2 blocks nobody else.
@@ -27,6 +31,15 @@ use subtle::ConstantTimeEq;
 pub trait Authenticator: Send + Sync {
     /// Checks `password` for `user` (both bytes as the client sent them).
     fn authenticate(&self, user: &[u8], password: &[u8]) -> LoginOutcome;
+
+    /// Where `user`'s files are when they are not the server's storage (an
+    /// S3 user's own key prefix): asked once `user`'s login is accepted,
+    /// and that session works in it until its next accepted login. `None`
+    /// (the default): the server's storage.
+    fn home(&self, user: &[u8]) -> Option<Arc<dyn Storage>> {
+        let _ = user;
+        None
+    }
 }
 
 /// A password as it is stored.
@@ -108,10 +121,28 @@ struct User {
 /// assert_eq!(users.authenticate(b"alice", b"guess"), LoginOutcome::Rejected);
 /// assert_eq!(users.authenticate(b"anonymous", b"me@example.com"), LoginOutcome::Accepted { read_only: true });
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct UserDb {
     users: HashMap<Vec<u8>, User>,
     anonymous: bool,
+    /// Users whose files are not the server's storage.
+    homes: HashMap<Vec<u8>, Arc<dyn Storage>>,
+}
+
+impl fmt::Debug for UserDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut homes: Vec<_> = self
+            .homes
+            .keys()
+            .map(|k| String::from_utf8_lossy(k))
+            .collect();
+        homes.sort();
+        f.debug_struct("UserDb")
+            .field("users", &self.users)
+            .field("anonymous", &self.anonymous)
+            .field("homes", &homes)
+            .finish()
+    }
 }
 
 /// A valid argon2id hash (default parameters) whose password does not
@@ -135,6 +166,24 @@ impl UserDb {
                 read_only,
             },
         );
+    }
+
+    /// Gives the user `name` files of their own, `home`, instead of the
+    /// server's storage ([`Authenticator::home`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ftpwire_backend::{Authenticator, LocalFs, Password, Storage, UserDb};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut users = UserDb::new();
+    /// users.add(b"bob", Password::Plain(b"pw".to_vec()), false);
+    /// users.set_home(b"bob", Arc::new(LocalFs::new(dir.path()).unwrap()));
+    /// assert!(users.home(b"bob").is_some());
+    /// assert!(users.home(b"alice").is_none());
+    /// ```
+    pub fn set_home(&mut self, name: &[u8], home: Arc<dyn Storage>) {
+        self.homes.insert(name.to_vec(), home);
     }
 
     /// Lets `anonymous` and `ftp` log in read-only with any password (a
@@ -184,11 +233,20 @@ impl Authenticator for UserDb {
         }
         LoginOutcome::Rejected
     }
+
+    fn home(&self, user: &[u8]) -> Option<Arc<dyn Storage>> {
+        // Only a named user has one (never `anonymous` by case folding).
+        self.homes.get(user).cloned()
+    }
 }
 
-impl<A: Authenticator + ?Sized> Authenticator for std::sync::Arc<A> {
+impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
     fn authenticate(&self, user: &[u8], password: &[u8]) -> LoginOutcome {
         (**self).authenticate(user, password)
+    }
+
+    fn home(&self, user: &[u8]) -> Option<Arc<dyn Storage>> {
+        (**self).home(user)
     }
 }
 
