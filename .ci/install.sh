@@ -175,7 +175,7 @@ install_rust_tools() {
             cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION"
         fi
     fi
-    echo "install: $(rustc --version), $(wasm-bindgen --version), $(garage --version 2>/dev/null | cut -d' ' -f1-2 || true), targets: $(rustup target list --installed | tr '\n' ' ')"
+    echo "install: $(rustc --version), $(wasm-bindgen --version), $(garage --version 2>/dev/null | cut -d' ' -f1-2 || true)${FTPWIRE_GARAGE_BUILDING:+garage being built}, targets: $(rustup target list --installed | tr '\n' ' ')"
 }
 
 # garage_installed: whether `garage` is Garage $GARAGE_VERSION (cargo
