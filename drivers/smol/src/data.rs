@@ -354,6 +354,15 @@ async fn move_data(
                 .await
                 .map(|n| (n, None))
         }
+        // A listing streamed from its storage (an object store's pages)
+        // may block: on the pool, like a file.
+        Stream::Listing(listing) if listing.may_block() => {
+            let listing: ftpwire_backend::served::storage::FileReader = listing;
+            let listing = smol::Unblock::with_capacity(FILE_PIPE, listing);
+            send(Source::File(listing), data, ascii, progress)
+                .await
+                .map(|n| (n, None))
+        }
         Stream::Listing(listing) => send(Source::Listing(listing), data, ascii, progress)
             .await
             .map(|n| (n, None)),
@@ -454,10 +463,10 @@ async fn connect(addr: SocketAddr) -> Option<TcpStream> {
     stream
 }
 
-/// What a download sends: a file, read on smol's pool through a bounded
-/// pipe, or a listing, formatted here on the executor (its entries are in
-/// memory: through `smol::Unblock` every chunk would cross to a pool
-/// thread and back).
+/// What a download sends: a file (or a listing streamed from its
+/// storage), read on smol's pool through a bounded pipe, or a listing in
+/// memory, formatted here on the executor (through `smol::Unblock` every
+/// chunk would cross to a pool thread and back).
 enum Source {
     File(smol::Unblock<ftpwire_backend::served::storage::FileReader>),
     Listing(Box<Listing>),

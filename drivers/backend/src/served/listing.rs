@@ -1,7 +1,9 @@
 //! Directory listings (LIST, NLST, MLSD) as a byte stream for the data
-//! connection. The entries the session's [`ListFilter`] shows are read
-//! once into memory and sorted there by name (the core's order, so every
-//! host sends the same bytes); each is formatted by
+//! connection, in name order (the core's, so every host sends the same
+//! bytes). The entries the session's [`ListFilter`] shows are read once
+//! into memory and sorted there, unless the storage lists in name order
+//! already ([`Storage::lists_in_name_order`]: an object store), whose
+//! entries stream through as they come; each is formatted by
 //! [`ftpwire_core::listing`] only when the data connection wants it, so a
 //! huge directory never sits in memory twice or as text.
 
@@ -10,7 +12,7 @@ use std::io::{self, Read};
 use ftpwire_core::listing::{FileKind, ListEntry, ListFilter, sort_by_name};
 use ftpwire_core::path::components;
 
-use crate::served::storage::{DirEntry, Storage};
+use crate::served::storage::{DirEntries, DirEntry, Storage};
 
 /// The line format, as the session chose it (re-exported from the core).
 pub use ftpwire_core::listing::ListFormat;
@@ -18,12 +20,58 @@ pub use ftpwire_core::listing::ListFormat;
 /// A listing being produced: implements [`Read`], yielding CRLF-terminated
 /// lines.
 pub struct Listing {
-    entries: std::vec::IntoIter<DirEntry>,
+    entries: Entries,
     format: ListFormat,
     writable: bool,
     now_unix: i64,
     line: Vec<u8>,
     read: usize,
+}
+
+/// Where a listing's entries come from.
+enum Entries {
+    /// Read and sorted at the start.
+    Sorted(std::vec::IntoIter<DirEntry>),
+    /// As the storage gives them (in name order), filtered on the way;
+    /// `last` is the name before, to refuse a storage out of order.
+    Streamed {
+        entries: DirEntries,
+        filter: ListFilter,
+        last: Option<Vec<u8>>,
+    },
+}
+
+impl Entries {
+    fn next(&mut self) -> io::Result<Option<DirEntry>> {
+        match self {
+            Entries::Sorted(entries) => Ok(entries.next()),
+            Entries::Streamed {
+                entries,
+                filter,
+                last,
+            } => loop {
+                let Some(entry) = entries.next().transpose()? else {
+                    return Ok(None);
+                };
+                if let Some(last) = last.as_mut() {
+                    if entry.name <= *last {
+                        return Err(io::Error::other(format!(
+                            "the storage listed {:?} after {:?}, out of name order",
+                            String::from_utf8_lossy(&entry.name),
+                            String::from_utf8_lossy(last)
+                        )));
+                    }
+                    last.clear();
+                    last.extend_from_slice(&entry.name);
+                } else {
+                    *last = Some(entry.name.clone());
+                }
+                if filter.shows(&entry.name) {
+                    return Ok(Some(entry));
+                }
+            },
+        }
+    }
 }
 
 impl std::fmt::Debug for Listing {
@@ -39,7 +87,8 @@ impl Listing {
     /// sorted by name, or a file as a one-entry listing of itself (as
     /// `ls -l FILE` does). `writable` sets the MLSD `perm` fact; `now_unix`
     /// decides when LIST shows a year instead of a time. A directory that
-    /// cannot be read fails here, before any byte is sent.
+    /// cannot be read fails here, before any byte is sent (a streamed one
+    /// can also fail later, in `read`, if its storage does).
     ///
     /// ```
     /// use std::io::Read;
@@ -62,7 +111,13 @@ impl Listing {
         now_unix: i64,
     ) -> io::Result<Listing> {
         let metadata = storage.stat(path)?;
-        let entries = if metadata.kind == FileKind::Directory {
+        let entries = if metadata.kind == FileKind::Directory && storage.lists_in_name_order() {
+            Entries::Streamed {
+                entries: storage.list(path)?,
+                filter,
+                last: None,
+            }
+        } else if metadata.kind == FileKind::Directory {
             let mut entries = Vec::new();
             for entry in storage.list(path)? {
                 let entry = entry?;
@@ -71,17 +126,20 @@ impl Listing {
                 }
             }
             sort_by_name(&mut entries, |entry| &entry.name);
-            entries
+            Entries::Sorted(entries.into_iter())
         } else {
             let name = components(path).last().unwrap_or_default().to_vec();
-            vec![DirEntry {
-                name,
-                metadata,
-                link_target: None,
-            }]
+            Entries::Sorted(
+                vec![DirEntry {
+                    name,
+                    metadata,
+                    link_target: None,
+                }]
+                .into_iter(),
+            )
         };
         Ok(Listing {
-            entries: entries.into_iter(),
+            entries,
             format,
             writable,
             now_unix,
@@ -90,11 +148,19 @@ impl Listing {
         })
     }
 
+    /// Whether reading it may block on the storage: its entries stream
+    /// from [`Storage::list`] as they are read (an object store fetches a
+    /// page at a time), so an async driver reads it on a blocking pool;
+    /// `false`: its entries are in memory.
+    pub fn may_block(&self) -> bool {
+        matches!(self.entries, Entries::Streamed { .. })
+    }
+
     /// Formats the next entry into `self.line`; false at the end.
     fn next_line(&mut self) -> io::Result<bool> {
         self.line.clear();
         self.read = 0;
-        let Some(entry) = self.entries.next() else {
+        let Some(entry) = self.entries.next()? else {
             return Ok(false);
         };
         let entry = ListEntry {
@@ -132,6 +198,120 @@ mod tests {
     use crate::LocalFs;
 
     const ALL: ListFilter = ListFilter { dot_files: true };
+
+    /// A storage whose `/` lists `names` as files, in that order, and says
+    /// it lists in name order; counts the entries taken from it.
+    struct InOrder {
+        names: Vec<&'static str>,
+        taken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Storage for InOrder {
+        fn stat(&self, path: &[u8]) -> io::Result<ftpwire_core::listing::Metadata> {
+            let kind = if path == b"/" {
+                FileKind::Directory
+            } else {
+                FileKind::File
+            };
+            Ok(ftpwire_core::listing::Metadata {
+                kind,
+                size: 1,
+                modified: None,
+                mode: 0o644,
+            })
+        }
+        fn list(&self, _: &[u8]) -> io::Result<DirEntries> {
+            let taken = self.taken.clone();
+            let entries = self.names.clone().into_iter().map(move |name| {
+                taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(DirEntry {
+                    name: name.as_bytes().to_vec(),
+                    metadata: ftpwire_core::listing::Metadata {
+                        kind: FileKind::File,
+                        size: 1,
+                        modified: None,
+                        mode: 0o644,
+                    },
+                    link_target: None,
+                })
+            });
+            Ok(Box::new(entries))
+        }
+        fn lists_in_name_order(&self) -> bool {
+            true
+        }
+        fn open_read(&self, _: &[u8], _: u64) -> io::Result<crate::served::storage::FileReader> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn open_write(
+            &self,
+            _: &[u8],
+            _: crate::served::storage::WriteMode,
+        ) -> io::Result<crate::served::storage::FileWriter> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn create_unique(
+            &self,
+            _: &[u8],
+        ) -> io::Result<(Vec<u8>, crate::served::storage::FileWriter)> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn make_directory(&self, _: &[u8]) -> io::Result<()> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn remove_directory(&self, _: &[u8]) -> io::Result<()> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn delete(&self, _: &[u8]) -> io::Result<()> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn rename(&self, _: &[u8], _: &[u8]) -> io::Result<()> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+    }
+
+    fn in_order(
+        names: &[&'static str],
+    ) -> (InOrder, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        (
+            InOrder {
+                names: names.to_vec(),
+                taken: taken.clone(),
+            },
+            taken,
+        )
+    }
+
+    #[test]
+    fn a_storage_in_name_order_streams_its_entries_filtered() {
+        let (storage, taken) = in_order(&[".env", "a", "b", "c"]);
+        let hidden = ListFilter { dot_files: false };
+        let mut listing =
+            Listing::open(&storage, b"/", ListFormat::Names, hidden, false, 0).unwrap();
+        // Nothing is read from the storage before the data connection asks.
+        assert_eq!(taken.load(std::sync::atomic::Ordering::Relaxed), 0);
+        let mut first = [0u8; 3];
+        listing.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"a\r\n");
+        // Only what the first line needed (.env, filtered out, and a).
+        assert_eq!(taken.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let mut rest = String::new();
+        listing.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "b\r\nc\r\n");
+    }
+
+    #[test]
+    fn a_storage_out_of_its_name_order_fails_the_listing() {
+        let (storage, _) = in_order(&["a", "c", "b"]);
+        let mut listing = Listing::open(&storage, b"/", ListFormat::Names, ALL, false, 0).unwrap();
+        let mut text = String::new();
+        let error = listing.read_to_string(&mut text).unwrap_err();
+        assert!(error.to_string().contains("\"b\" after \"c\""), "{error}");
+        let (storage, _) = in_order(&["a", "a"]);
+        let mut listing = Listing::open(&storage, b"/", ListFormat::Names, ALL, false, 0).unwrap();
+        assert!(listing.read_to_string(&mut String::new()).is_err());
+    }
 
     /// The lines in the order they were sent.
     fn listing_with(
@@ -253,6 +433,13 @@ mod tests {
 
     #[test]
     fn small_reads_reassemble_the_same_bytes() {
+        // (A local directory is read and sorted at the start.)
+        let (_dir, fs) = fixture();
+        assert!(
+            !Listing::open(&fs, b"/", ListFormat::Names, ALL, true, 0)
+                .unwrap()
+                .may_block()
+        );
         let (_dir, fs) = fixture();
         let mut whole = Vec::new();
         Listing::open(&fs, b"/", ListFormat::Names, ALL, true, 0)

@@ -543,6 +543,12 @@ impl Storage for S3Storage {
         }
     }
 
+    /// Pages come in key order, which [`NameOrder`] turns into name order
+    /// as they stream.
+    fn lists_in_name_order(&self) -> bool {
+        true
+    }
+
     fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
         let client = Arc::clone(&self.client);
         let prefix = client.dir_prefix(path)?;
@@ -559,7 +565,7 @@ impl Storage for S3Storage {
             client,
             prefix,
             page: Some(first),
-            entries: Vec::new().into_iter(),
+            order: NameOrder::default(),
             pending: None,
         }))
     }
@@ -755,37 +761,54 @@ struct Listing {
     prefix: String,
     /// The page to turn into entries next.
     page: Option<ListObjectsV2Response>,
-    entries: std::vec::IntoIter<DirEntry>,
-    /// The error of the page after `entries`.
+    /// Entries of the pages so far, given in name order.
+    order: NameOrder,
+    /// The error of the page after the ones in `order`.
     pending: Option<io::Error>,
 }
 
 impl Listing {
-    /// The entries of a page: objects as files, common prefixes as
-    /// directories (the directory's own marker left out).
-    fn entries(&self, page: ListObjectsV2Response) -> Vec<DirEntry> {
-        let name = |key: &str| key.strip_prefix(self.prefix.as_str()).map(str::to_owned);
-        let files = page.contents.into_iter().filter_map(|object| {
-            let name = name(&object.key)?;
-            (!name.is_empty() && !name.contains('/')).then(|| DirEntry {
-                name: name.into_bytes(),
-                metadata: file_metadata(
-                    object.size.unwrap_or(0),
-                    object.last_modified.as_deref().and_then(iso_date),
-                ),
-                link_target: None,
-            })
-        });
-        let dirs = page.common_prefixes.into_iter().filter_map(|common| {
-            let name = name(&common.prefix)?;
-            let name = name.strip_suffix('/')?;
-            (!name.is_empty() && !name.contains('/')).then(|| DirEntry {
-                name: name.as_bytes().to_vec(),
-                metadata: dir_metadata(None),
-                link_target: None,
-            })
-        });
-        files.chain(dirs).collect()
+    /// Puts a page's objects (as files) and common prefixes (as
+    /// directories; the directory's own marker left out) into `order`.
+    fn take(&mut self, page: ListObjectsV2Response) {
+        let prefix = self.prefix.as_str();
+        // The last key or common prefix of the page, relative: S3 has given
+        // every key up to it.
+        let last_object = page.contents.last().map(|o| o.key.as_str());
+        let last_prefix = page.common_prefixes.last().map(|c| c.prefix.as_str());
+        let cursor = last_object
+            .max(last_prefix)
+            .and_then(|k| k.strip_prefix(prefix))
+            .map(|k| k.as_bytes().to_vec());
+        for object in page.contents {
+            let Some(name) = object.key.strip_prefix(prefix) else {
+                continue;
+            };
+            if !name.is_empty() && !name.contains('/') {
+                let modified = object.last_modified.as_deref().and_then(iso_date);
+                self.order.add(DirEntry {
+                    name: name.as_bytes().to_vec(),
+                    metadata: file_metadata(object.size.unwrap_or(0), modified),
+                    link_target: None,
+                });
+            }
+        }
+        for common in page.common_prefixes {
+            let name = common
+                .prefix
+                .strip_prefix(prefix)
+                .and_then(|n| n.strip_suffix('/'));
+            if let Some(name) = name.filter(|n| !n.is_empty() && !n.contains('/')) {
+                self.order.add(DirEntry {
+                    name: name.as_bytes().to_vec(),
+                    metadata: dir_metadata(None),
+                    link_target: None,
+                });
+            }
+        }
+        if let Some(cursor) = cursor {
+            self.order.seen_up_to(&cursor);
+        }
     }
 }
 
@@ -794,23 +817,99 @@ impl Iterator for Listing {
 
     fn next(&mut self) -> Option<io::Result<DirEntry>> {
         loop {
-            if let Some(entry) = self.entries.next() {
+            if let Some(entry) = self.order.next_safe() {
                 return Some(Ok(entry));
             }
-            // A page that failed: after the entries of the one before.
+            // A page that failed: after the entries before it that are
+            // known to be in order.
             if let Some(error) = self.pending.take() {
                 return Some(Err(error));
             }
-            let page = self.page.take()?;
+            let Some(page) = self.page.take() else {
+                // Every page is in: the rest is in order.
+                return self.order.next_any().map(Ok);
+            };
             let token = page.next_continuation_token.clone();
-            self.entries = self.entries(page).into_iter();
+            self.take(page);
             if let Some(token) = token {
                 match self.client.list_page(&self.prefix, Some(&token), None) {
                     Ok(next) => self.page = Some(next),
                     Err(error) => self.pending = Some(error),
                 }
+            } else {
+                self.order.seen_all();
             }
         }
+    }
+}
+
+/// Turns a directory's entries, coming in S3's key order, into name order
+/// (bytewise, the order every listing has) while they stream.
+///
+/// The two differ for directories only: the directory `a` is the common
+/// prefix `a/`, which S3 gives after `a.txt` and `a-b` (`.` and `-` are
+/// below `/`) although its name comes before theirs. So an entry is given
+/// only once no key still to come can be a name before it: held entries
+/// are those sharing a start with the last key seen (a few, unless a
+/// directory has many names like `a.1`, `a.2`, … beside a directory `a`).
+#[derive(Default)]
+struct NameOrder {
+    /// By name; a file and a directory of the same name (an object `a` and
+    /// objects under `a/`) are both kept, the file first.
+    held: std::collections::BTreeMap<(Vec<u8>, bool), DirEntry>,
+    /// Names below this are safe to give (`None` with `all`: every name).
+    bound: Option<Vec<u8>>,
+    /// `bound` includes the name equal to it.
+    bound_inclusive: bool,
+    /// Every key has been seen.
+    all: bool,
+}
+
+impl NameOrder {
+    fn add(&mut self, entry: DirEntry) {
+        let is_dir = entry.metadata.kind == FileKind::Directory;
+        self.held.insert((entry.name.clone(), is_dir), entry);
+    }
+
+    /// S3 has given every key up to `key` (relative to the directory; a
+    /// common prefix with its `/`). A key still to come is above `key`:
+    /// a file's name is its key, so above `key`; a directory's key is its
+    /// name and `/`, so its name is above `key` too, or is a start of
+    /// `key` followed by a byte below `/`. The shortest such start is the
+    /// least name still possible.
+    fn seen_up_to(&mut self, key: &[u8]) {
+        let start = (1..key.len()).find(|&i| key[i] < b'/');
+        match start {
+            Some(end) => {
+                self.bound = Some(key[..end].to_vec());
+                self.bound_inclusive = false;
+            }
+            None => {
+                self.bound = Some(key.to_vec());
+                self.bound_inclusive = true;
+            }
+        }
+    }
+
+    fn seen_all(&mut self) {
+        self.all = true;
+    }
+
+    /// The least held entry, if no entry still to come can be before it.
+    fn next_safe(&mut self) -> Option<DirEntry> {
+        let ((name, _), _) = self.held.first_key_value()?;
+        let safe = self.all
+            || match &self.bound {
+                Some(bound) if self.bound_inclusive => name.as_slice() <= bound.as_slice(),
+                Some(bound) => name.as_slice() < bound.as_slice(),
+                None => false,
+            };
+        if safe { self.next_any() } else { None }
+    }
+
+    /// The least held entry, safe or not.
+    fn next_any(&mut self) -> Option<DirEntry> {
+        self.held.pop_first().map(|(_, entry)| entry)
     }
 }
 
@@ -989,6 +1088,114 @@ impl Drop for Upload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds `entries` (name, is a directory) to a [`NameOrder`] the way
+    /// S3 pages them: in key order (a directory's key ends in `/`), cut
+    /// into pages of `page` keys; returns the names given, and the most
+    /// entries held at once.
+    fn stream(entries: &[(Vec<u8>, bool)], page: usize) -> (Vec<(Vec<u8>, bool)>, usize) {
+        let key = |(name, dir): &(Vec<u8>, bool)| {
+            let mut key = name.clone();
+            if *dir {
+                key.push(b'/');
+            }
+            key
+        };
+        let mut by_key: Vec<_> = entries.to_vec();
+        by_key.sort_by_key(key);
+        let mut order = NameOrder::default();
+        let (mut given, mut most) = (Vec::new(), 0);
+        let pages: Vec<_> = by_key.chunks(page.max(1)).collect();
+        for (i, chunk) in pages.iter().enumerate() {
+            for (name, dir) in chunk.iter() {
+                let kind = if *dir {
+                    FileKind::Directory
+                } else {
+                    FileKind::File
+                };
+                order.add(DirEntry {
+                    name: name.clone(),
+                    metadata: Metadata {
+                        kind,
+                        size: 0,
+                        modified: None,
+                        mode: 0,
+                    },
+                    link_target: None,
+                });
+            }
+            order.seen_up_to(&key(chunk.last().unwrap()));
+            if i + 1 == pages.len() {
+                order.seen_all();
+            }
+            most = most.max(order.held.len());
+            while let Some(entry) = order.next_safe() {
+                given.push((entry.name, entry.metadata.kind == FileKind::Directory));
+            }
+        }
+        while let Some(entry) = order.next_any() {
+            given.push((entry.name, entry.metadata.kind == FileKind::Directory));
+        }
+        (given, most)
+    }
+
+    #[test]
+    fn key_order_pages_come_out_in_name_order() {
+        // A directory `a` (key `a/`) comes after `a.txt` and `a-b` from S3.
+        let names = |list: &[(&str, bool)]| -> Vec<(Vec<u8>, bool)> {
+            list.iter()
+                .map(|(n, d)| (n.as_bytes().to_vec(), *d))
+                .collect()
+        };
+        let entries = names(&[
+            ("a", true),
+            ("a.txt", false),
+            ("a-b", false),
+            ("ab", false),
+            ("b", true),
+        ]);
+        for page in 1..=5 {
+            let (given, _) = stream(&entries, page);
+            let mut expected = entries.clone();
+            expected.sort();
+            assert_eq!(given, expected, "pages of {page}");
+        }
+        // Random directories over bytes below, at and above `/`'s
+        // neighbours, every page size: always the sorted names.
+        let alphabet = b"a.-~ b";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut random = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let mut entries = std::collections::BTreeSet::new();
+            for _ in 0..random(40) {
+                let name: Vec<u8> = (0..1 + random(4))
+                    .map(|_| alphabet[random(alphabet.len())])
+                    .collect();
+                entries.insert((name, random(3) == 0));
+            }
+            let entries: Vec<_> = entries.into_iter().collect();
+            let page = 1 + random(8);
+            let (given, most) = stream(&entries, page);
+            assert_eq!(given, entries, "pages of {page}");
+            assert!(most <= entries.len());
+        }
+    }
+
+    #[test]
+    fn only_names_sharing_a_start_with_the_last_key_are_held() {
+        // 1,000 plain names in pages of 100: nothing is held past its page.
+        let entries: Vec<_> = (0..1000)
+            .map(|i| (format!("f{i:04}").into_bytes(), false))
+            .collect();
+        let (given, most) = stream(&entries, 100);
+        assert_eq!(given, entries);
+        assert!(most <= 100, "held {most}");
+    }
 
     fn storage(prefix: &str) -> S3Storage {
         S3Storage::new(&S3Settings {

@@ -152,6 +152,17 @@ pub trait Storage: Send + Sync {
     /// The entries of the directory `path` (not `.` and `..`).
     fn list(&self, path: &[u8]) -> io::Result<DirEntries>;
 
+    /// Whether [`list`](Self::list) gives a directory's entries already in
+    /// name order (bytewise, as
+    /// [`sort_by_name`](ftpwire_core::listing::sort_by_name)). A listing
+    /// then streams them as they come, instead of reading them all and
+    /// sorting them before its first byte, so a huge directory (an S3
+    /// prefix of millions of objects) never sits in memory. `false` (the
+    /// default): a local directory comes in the file system's order.
+    fn lists_in_name_order(&self) -> bool {
+        false
+    }
+
     /// Opens the file `path` for reading, positioned at `offset` (REST).
     fn open_read(&self, path: &[u8], offset: u64) -> io::Result<FileReader>;
 
