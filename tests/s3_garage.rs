@@ -702,6 +702,21 @@ fn nlst(control: &mut Control, path: &str) -> Vec<String> {
     names.lines().map(str::to_owned).collect()
 }
 
+/// `RETR path` over a passive data connection: the file's bytes, or the
+/// refusal when the server answers without sending it.
+fn retr(control: &mut Control, path: &str) -> Result<Vec<u8>, common::control::Reply> {
+    let (addr, _) = control.pasv();
+    let mut data = TcpStream::connect(addr).unwrap();
+    let reply = control.command(&format!("RETR {path}"));
+    if reply.code != 150 {
+        return Err(reply);
+    }
+    let bytes = read_data(&mut data);
+    let end = control.reply();
+    assert_eq!(end.code, 226, "RETR {path}: {end:?}");
+    Ok(bytes)
+}
+
 /// Users with an `s3_prefix` of their own (under the server's `s3_prefix`)
 /// each see only their keys: the same name uploaded by two of them is two
 /// objects, each downloads their own, the keys are where the prefixes
@@ -780,6 +795,21 @@ fn each_user_sees_only_the_keys_under_their_prefix(driver: &'static str) {
         let reply = bob.command(&format!("SIZE {path}"));
         assert_eq!(reply.code, 550, "bob SIZE {path}: {reply:?}");
     }
+    // RETR resolves the same way: a climbing path names a key of bob's
+    // own (none there: 550), never carol's object.
+    bob.binary();
+    for path in [
+        "../carol/same.txt",
+        "../../homes/carol/same.txt",
+        "/../site/homes/carol/same.txt",
+    ] {
+        match retr(&mut bob, path) {
+            Err(reply) => assert_eq!(reply.code, 550, "bob RETR {path}: {reply:?}"),
+            Ok(bytes) => panic!("bob RETR {path} sent {:?}", String::from_utf8_lossy(&bytes)),
+        }
+    }
+    let own = retr(&mut bob, "../same.txt").expect("bob RETR ../same.txt");
+    assert_same_bytes(&own, &content("bob"), "bob RETR ../same.txt");
     let reply = bob.command("SIZE ../../same.txt");
     assert_eq!(
         reply.text.trim_end(),
