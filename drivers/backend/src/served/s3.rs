@@ -543,7 +543,7 @@ impl Storage for S3Storage {
         }
     }
 
-    /// Pages come in key order, which [`NameOrder`] turns into name order
+    /// Pages come in key order, which `NameOrder` (below) turns into name order
     /// as they stream.
     fn lists_in_name_order(&self) -> bool {
         true
