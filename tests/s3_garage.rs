@@ -424,14 +424,10 @@ fn an_unreachable_or_refusing_store_gives_451_and_550(driver: &'static str) {
     assert!(listed.stderr.contains("451"), "{listed}");
 }
 
-/// 1,100 objects in one directory: more than a ListObjectsV2 page (1,000
-/// keys), so LIST and MLSD follow the continuation token. The objects are
-/// put through [`S3Storage`] itself (one PUT each, in parallel), faster
-/// than 1,100 STORs.
-#[test]
-fn a_directory_of_more_than_one_page_lists_whole() {
-    let garage = Garage::single();
-    let storage = Arc::new(
+/// The whole bucket through [`S3Storage`] itself, to put many objects
+/// faster than STORs would.
+fn bucket_storage(garage: &Garage) -> Arc<S3Storage> {
+    Arc::new(
         S3Storage::new(&S3Settings {
             endpoint: garage.nodes[0].endpoint(),
             bucket: common::garage::BUCKET.into(),
@@ -441,7 +437,17 @@ fn a_directory_of_more_than_one_page_lists_whole() {
             secret_access_key: garage.secret.clone(),
         })
         .unwrap(),
-    );
+    )
+}
+
+/// 1,100 objects in one directory: more than a ListObjectsV2 page (1,000
+/// keys), so LIST and MLSD follow the continuation token. The objects are
+/// put through [`S3Storage`] itself (one PUT each, in parallel), faster
+/// than 1,100 STORs.
+#[test]
+fn a_directory_of_more_than_one_page_lists_whole() {
+    let garage = Garage::single();
+    let storage = bucket_storage(&garage);
     const COUNT: usize = 1100;
     storage.make_directory(b"/many").unwrap();
     let threads: Vec<_> = (0..4)
@@ -495,17 +501,7 @@ fn a_directory_of_more_than_one_page_lists_whole() {
 #[test]
 fn a_listing_streams_across_pages_in_name_order() {
     let garage = Garage::single();
-    let storage = Arc::new(
-        S3Storage::new(&S3Settings {
-            endpoint: garage.nodes[0].endpoint(),
-            bucket: common::garage::BUCKET.into(),
-            region: common::garage::REGION.into(),
-            prefix: String::new(),
-            access_key_id: garage.key_id.clone(),
-            secret_access_key: garage.secret.clone(),
-        })
-        .unwrap(),
-    );
+    let storage = bucket_storage(&garage);
     storage.make_directory(b"/order").unwrap();
     let mut paths = Vec::new();
     for group in 0..91 {
