@@ -21,20 +21,34 @@ pub enum AddressError {
     UnsupportedProtocol,
 }
 
-/// `malformed address: why`. Written by hand rather than by thiserror's
-/// `#[error]`: a message with a field goes through `core::fmt::write`,
-/// which small hosts (the WebAssembly module) otherwise leave out.
-impl core::fmt::Display for AddressError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl AddressError {
+    /// The message in two parts (`["malformed address: ", why]`), which a
+    /// small host joins without `core::fmt` (the WebAssembly module leaves
+    /// its machinery out).
+    ///
+    /// ```
+    /// use ftpwire_core::address::AddressError;
+    /// let error = AddressError::Malformed("expected h1,h2,h3,h4,p1,p2");
+    /// assert_eq!(error.message_parts().concat(), error.to_string());
+    /// ```
+    pub const fn message_parts(&self) -> [&'static str; 2] {
         match self {
-            AddressError::Malformed(why) => {
-                f.write_str("malformed address: ")?;
-                f.write_str(why)
-            }
+            AddressError::Malformed(why) => ["malformed address: ", why],
             AddressError::UnsupportedProtocol => {
-                f.write_str("unsupported network protocol; use 1 (IPv4) or 2 (IPv6)")
+                ["unsupported network protocol; use 1 (IPv4) or 2 (IPv6)", ""]
             }
         }
+    }
+}
+
+/// The [`message_parts`](AddressError::message_parts) joined: written by
+/// hand rather than by thiserror's `#[error]`, whose messages with a field
+/// go through `core::fmt::write`.
+impl core::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let [first, second] = self.message_parts();
+        f.write_str(first)?;
+        f.write_str(second)
     }
 }
 

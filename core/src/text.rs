@@ -20,9 +20,28 @@ use core::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quoted<'a>(pub &'a str);
 
-impl fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"")?;
+impl Quoted<'_> {
+    /// Appends the quoted text to `out`: what `to_string` gives, without
+    /// `core::fmt`, whose machinery a small host (the WebAssembly module)
+    /// leaves out.
+    ///
+    /// ```
+    /// use ftpwire_core::text::Quoted;
+    /// let mut message = String::from("unknown setting ");
+    /// Quoted("a\tb").push_to(&mut message);
+    /// assert_eq!(message, "unknown setting \"a\\tb\"");
+    /// ```
+    pub fn push_to(&self, out: &mut alloc::string::String) {
+        let _ = self.pieces(|piece| {
+            out.push_str(piece);
+            Ok::<(), core::convert::Infallible>(())
+        });
+    }
+
+    /// The quoted text in pieces (plain runs and escapes), for `Display`
+    /// and [`push_to`](Self::push_to) alike.
+    fn pieces<E>(&self, mut piece: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        piece("\"")?;
         let mut plain = 0;
         for (at, c) in self.0.char_indices() {
             let escape = match c {
@@ -37,21 +56,27 @@ impl fmt::Display for Quoted<'_> {
             };
             // `get`, not indexing: `at` is a char boundary, and a
             // panicking slice would pull its Debug formatting in.
-            f.write_str(self.0.get(plain..at).unwrap_or_default())?;
+            piece(self.0.get(plain..at).unwrap_or_default())?;
             plain = at + c.len_utf8();
             if escape.is_empty() {
-                write_unicode_escape(f, c)?;
+                unicode_escape(c, &mut piece)?;
             } else {
-                f.write_str(escape)?;
+                piece(escape)?;
             }
         }
-        f.write_str(self.0.get(plain..).unwrap_or_default())?;
-        f.write_str("\"")
+        piece(self.0.get(plain..).unwrap_or_default())?;
+        piece("\"")
+    }
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.pieces(|piece| f.write_str(piece))
     }
 }
 
 /// `\u{hex}`, lowercase without leading zeros, as `char::escape_debug`.
-fn write_unicode_escape(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
+fn unicode_escape<E>(c: char, piece: &mut impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let code = u32::from(c);
     let mut digits = [0u8; 8];
@@ -65,10 +90,10 @@ fn write_unicode_escape(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
             len += 1;
         }
     }
-    f.write_str("\\u{")?;
+    piece("\\u{")?;
     // Only ASCII hex digits were written.
-    f.write_str(core::str::from_utf8(&digits[..len]).unwrap_or("?"))?;
-    f.write_str("}")
+    piece(core::str::from_utf8(&digits[..len]).unwrap_or("?"))?;
+    piece("}")
 }
 
 #[cfg(test)]
@@ -85,6 +110,9 @@ mod tests {
         all.push_str("é ünïcødé ✓ 文字 \u{80}\u{9f}");
         for text in [all.as_str(), "", "plain", "\"", "\\", "x\u{7f}y"] {
             assert_eq!(Quoted(text).to_string(), format!("{text:?}"), "{text:?}");
+            let mut pushed = String::from("<");
+            Quoted(text).push_to(&mut pushed);
+            assert_eq!(pushed, format!("<{text:?}"), "{text:?}");
         }
     }
 }

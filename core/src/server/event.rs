@@ -403,80 +403,143 @@ pub enum DataEndpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FileError {
     /// `550`
-    #[error("no such file or directory")]
     NotFound,
     /// `550`
-    #[error("permission denied")]
     PermissionDenied,
     /// `550`
-    #[error("not a directory")]
     NotADirectory,
     /// `550`
-    #[error("is a directory")]
     IsADirectory,
     /// `550`
-    #[error("already exists")]
     AlreadyExists,
     /// `550`
-    #[error("directory not empty")]
     DirectoryNotEmpty,
     /// `553`
-    #[error("file name not allowed")]
     InvalidName,
     /// `452`
-    #[error("insufficient storage space")]
     StorageFull,
     /// `502`: the storage cannot do this at all (MFMT, SITE CHMOD on a
     /// storage without times or permission bits).
-    #[error("not supported by this storage")]
     Unsupported,
     /// `451`
-    #[error("local error in processing")]
     Local,
+}
+
+impl FileError {
+    /// What went wrong, for a log line or a message (`no such file or directory`).
+    pub const fn message(self) -> &'static str {
+        match self {
+            FileError::NotFound => "no such file or directory",
+            FileError::PermissionDenied => "permission denied",
+            FileError::NotADirectory => "not a directory",
+            FileError::IsADirectory => "is a directory",
+            FileError::AlreadyExists => "already exists",
+            FileError::DirectoryNotEmpty => "directory not empty",
+            FileError::InvalidName => "file name not allowed",
+            FileError::StorageFull => "insufficient storage space",
+            FileError::Unsupported => "not supported by this storage",
+            FileError::Local => "local error in processing",
+        }
+    }
+}
+
+/// The [`message`](FileError::message): written by hand rather than by
+/// thiserror's `#[error]`, so that a small host can take the text
+/// without `core::fmt` (the WebAssembly module leaves it out).
+impl core::fmt::Display for FileError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
+    }
 }
 
 /// Why a transfer did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
     /// The file operation failed (before or during the transfer).
-    #[error(transparent)]
-    File(#[from] FileError),
+    File(FileError),
     /// No data connection could be made (`425`).
-    #[error("cannot open data connection")]
     NoDataConnection,
     /// The data connection broke mid-transfer (`426`).
-    #[error("data connection closed; transfer aborted")]
     ConnectionLost,
     /// RETR delivered fewer bytes than the file had when it was opened
     /// (`426`): it was truncated while being sent. See
     /// [`ServerSession::storage_opened`](super::ServerSession::storage_opened).
-    #[error("the file was truncated while being sent")]
     Truncated,
     /// Stopped by ABOR or because the session ended (`426`).
-    #[error("transfer aborted")]
     Aborted,
     /// No data moved for the stall timeout (`426`).
-    #[error("no data moved within the stall timeout")]
     Stalled,
     /// The TLS handshake on a protected (PROT P) data connection failed (`425`).
-    #[error("TLS negotiation on the data connection failed")]
     TlsFailed,
     /// The protected data connection did not resume the control connection's
     /// TLS session, and the host requires it (`522`, RFC 4217 §10.2): another
     /// party may have taken the data connection.
-    #[error("the data connection did not resume the control connection's TLS session")]
     TlsSessionNotReused,
+}
+
+impl TransferError {
+    /// What went wrong, for a log line or a message (`transfer aborted`).
+    ///
+    /// ```
+    /// use ftpwire_core::server::{FileError, TransferError};
+    /// assert_eq!(TransferError::File(FileError::NotFound).message(), "no such file or directory");
+    /// assert_eq!(TransferError::Aborted.to_string(), TransferError::Aborted.message());
+    /// ```
+    pub const fn message(self) -> &'static str {
+        match self {
+            TransferError::File(error) => error.message(),
+            TransferError::NoDataConnection => "cannot open data connection",
+            TransferError::ConnectionLost => "data connection closed; transfer aborted",
+            TransferError::Truncated => "the file was truncated while being sent",
+            TransferError::Aborted => "transfer aborted",
+            TransferError::Stalled => "no data moved within the stall timeout",
+            TransferError::TlsFailed => "TLS negotiation on the data connection failed",
+            TransferError::TlsSessionNotReused => {
+                "the data connection did not resume the control connection's TLS session"
+            }
+        }
+    }
+}
+
+/// The [`message`](TransferError::message): written by hand rather than by
+/// thiserror's `#[error]`, so that a small host can take the text
+/// without `core::fmt` (the WebAssembly module leaves it out).
+impl core::fmt::Display for TransferError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl From<FileError> for TransferError {
+    fn from(error: FileError) -> Self {
+        TransferError::File(error)
+    }
 }
 
 /// Why a passive listener could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PassiveError {
     /// Every port of the configured range is busy.
-    #[error("no free port in the passive range")]
     NoFreePort,
     /// The external hostname did not resolve to an address of the right family.
-    #[error("passive address hostname did not resolve")]
     Unresolved,
+}
+
+impl PassiveError {
+    /// What went wrong, for a log line or a reply (`no free port in the passive range`).
+    pub const fn message(self) -> &'static str {
+        match self {
+            PassiveError::NoFreePort => "no free port in the passive range",
+            PassiveError::Unresolved => "passive address hostname did not resolve",
+        }
+    }
+}
+
+/// The [`message`](PassiveError::message), by hand as [`TransferError`]'s.
+impl core::fmt::Display for PassiveError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
+    }
 }
 
 /// Things an operator wants in the log.
@@ -703,9 +766,7 @@ impl Notice<'_> {
                     }
                     Err(error) => {
                         out.extend_from_slice(b" failed: ");
-                        out.extend_from_slice(
-                            alloc::string::ToString::to_string(&error).as_bytes(),
-                        );
+                        out.extend_from_slice(error.message().as_bytes());
                         out.extend_from_slice(b" (");
                         figures(out);
                         out.push(b')');

@@ -34,53 +34,68 @@ pub enum AnswerError {
     Malformed(&'static str),
 }
 
-/// The message, written by hand rather than by thiserror's `#[error]`:
-/// messages with fields go through `core::fmt::write`, which the module
-/// leaves out (README "Size").
-impl core::fmt::Display for AnswerError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let quoted = |f: &mut core::fmt::Formatter<'_>, before: &str, text: &str, after: &str| {
-            f.write_str(before)?;
-            core::fmt::Display::fmt(&Quoted(text), f)?;
-            f.write_str(after)
+impl AnswerError {
+    /// What went wrong and what to do, put together without `core::fmt`,
+    /// whose machinery the module leaves out (README "Size").
+    pub fn message(&self) -> String {
+        let quoted = |before: &str, text: &str, after: &str| {
+            let mut message = String::from(before);
+            Quoted(text).push_to(&mut message);
+            message.push_str(after);
+            message
         };
         match self {
             AnswerError::UnknownId { id, expected } => {
                 let mut digits = Vec::new();
                 ftpwire_core::reply::write_decimal(&mut digits, u64::from(*id));
-                f.write_str("no pending ")?;
-                f.write_str(expected)?;
-                f.write_str(" event has id ")?;
-                f.write_str(core::str::from_utf8(&digits).unwrap_or_default())?;
-                f.write_str(": answer each event once, with the `id` it carried, through the method for its type")
+                joined(&[
+                    "no pending ",
+                    expected,
+                    " event has id ",
+                    core::str::from_utf8(&digits).unwrap_or_default(),
+                    ": answer each event once, with the `id` it carried, through the method for its type",
+                ])
             }
             AnswerError::UnknownFileError(name) => quoted(
-                f,
                 "unknown error ",
                 name,
                 ": use one of notFound, permissionDenied, notADirectory, isADirectory, alreadyExists, directoryNotEmpty, invalidName, storageFull, unsupported, local (or a Node.js errno code such as ENOENT)",
             ),
             AnswerError::UnknownTransferError(name) => quoted(
-                f,
                 "unknown transfer error ",
                 name,
                 ": use noDataConnection, connectionLost, aborted, tlsFailed, tlsSessionNotReused, or a file error name",
             ),
             AnswerError::UnknownPassiveError(name) => quoted(
-                f,
                 "unknown passive error ",
                 name,
                 ": use noFreePort or unresolved",
             ),
             AnswerError::UnknownFileKind(name) => quoted(
-                f,
                 "unknown file kind ",
                 name,
                 ": use file, directory, symlink or other",
             ),
-            AnswerError::BadIp(text) => quoted(f, "", text, " is not an IP address"),
-            AnswerError::Malformed(what) => f.write_str(what),
+            AnswerError::BadIp(text) => quoted("", text, " is not an IP address"),
+            AnswerError::Malformed(what) => String::from(*what),
         }
+    }
+}
+
+/// `parts` joined, as `concat` joins them but without its length check,
+/// whose panic message pulls `core::fmt` into the module.
+pub(crate) fn joined(parts: &[&str]) -> String {
+    let mut text = String::new();
+    for part in parts {
+        text.push_str(part);
+    }
+    text
+}
+
+/// The [`message`](AnswerError::message).
+impl core::fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message())
     }
 }
 

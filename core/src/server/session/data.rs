@@ -142,8 +142,7 @@ impl State {
                 reply::write_code(&mut self.out, 425, b' ');
                 self.out
                     .extend_from_slice(b"Cannot open a passive listener: ");
-                self.out
-                    .extend_from_slice(alloc::string::ToString::to_string(&error).as_bytes());
+                self.out.extend_from_slice(error.message().as_bytes());
                 self.out.extend_from_slice(b".\r\n");
                 return;
             }

@@ -10,8 +10,6 @@ pub mod proxy;
 #[cfg(feature = "server")]
 pub mod server;
 
-use alloc::string::ToString;
-
 use wasm_bindgen::prelude::*;
 
 use crate::answer::{self, AnswerError};
@@ -24,19 +22,21 @@ export interface SocketAddress { address: string; port: number }
 ";
 
 fn js_error(error: AnswerError) -> JsError {
-    JsError::new(&error.to_string())
+    JsError::new(&error.message())
 }
 
 /// An error whose message is `parts` joined: messages are put together
 /// without `format!`, whose `core::fmt::write` the module leaves out.
 fn js_message(parts: &[&str]) -> JsError {
-    JsError::new(&parts.concat())
+    JsError::new(&answer::joined(parts))
 }
 
 /// `text` quoted for a message ([`Quoted`](ftpwire_core::text::Quoted)).
 #[cfg(feature = "server")]
 fn quoted(text: &str) -> alloc::string::String {
-    ftpwire_core::text::Quoted(text).to_string()
+    let mut quoted = alloc::string::String::new();
+    ftpwire_core::text::Quoted(text).push_to(&mut quoted);
+    quoted
 }
 
 /// Reads property `name` of a JS object.

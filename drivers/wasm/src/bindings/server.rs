@@ -2,7 +2,6 @@
 //! [`Session`](crate::Session)) and the pure helpers a server host calls
 //! (`AsciiEncoder`, `AsciiDecoder`, `sameHost`, `startsWithProxyHeader`).
 
-use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -103,7 +102,8 @@ impl JsServerConfig {
             "passivePortMap" => {
                 let map = text()?;
                 let map: PassivePortMap = map.parse().map_err(|e: address::AddressError| {
-                    js_message(&["passive port map ", &quoted(&map), ": ", &e.to_string()])
+                    let [why, more] = e.message_parts();
+                    js_message(&["passive port map ", &quoted(&map), ": ", why, more])
                 })?;
                 config.passive_advertiser = Some(Arc::new(map));
             }
@@ -117,11 +117,13 @@ impl JsServerConfig {
     #[wasm_bindgen(js_name = addLocalNetwork)]
     pub fn add_local_network(&mut self, cidr: &str) -> Result<(), JsError> {
         let net: IpNet = cidr.parse().map_err(|e: address::AddressError| {
+            let [why, more] = e.message_parts();
             js_message(&[
                 "local network ",
                 &quoted(cidr),
                 ": ",
-                &e.to_string(),
+                why,
+                more,
                 " (use CIDR such as 10.0.0.0/8)",
             ])
         })?;
@@ -132,7 +134,8 @@ impl JsServerConfig {
 
 fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
     text.parse().map_err(|e: address::AddressError| {
-        js_message(&["passive address ", &quoted(text), ": ", &e.to_string()])
+        let [why, more] = e.message_parts();
+        js_message(&["passive address ", &quoted(text), ": ", why, more])
     })
 }
 
