@@ -10,7 +10,9 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 mod advertise;
+mod ip_text;
 pub use advertise::{PassiveAdvertiser, PassivePortMap, PassiveRequest};
+pub use ip_text::{parse_ip, parse_ipv4, parse_ipv6};
 
 /// A malformed address argument or configuration value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,9 +146,8 @@ impl core::str::FromStr for IpNet {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (s, None),
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| AddressError::Malformed("CIDR address is not an IP address"))?;
+        let addr = parse_ip(addr.as_bytes())
+            .ok_or(AddressError::Malformed("CIDR address is not an IP address"))?;
         let prefix = match prefix {
             Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p
                 .parse()
@@ -194,7 +195,7 @@ impl core::str::FromStr for PassiveAddress {
     /// assert!("not a host".parse::<PassiveAddress>().is_err());
     /// ```
     fn from_str(s: &str) -> Result<Self, AddressError> {
-        if let Ok(ip) = s.parse::<IpAddr>() {
+        if let Some(ip) = parse_ip(s.as_bytes()) {
             return Ok(PassiveAddress::Ip(ip));
         }
         if is_dns_name(s) {
@@ -461,13 +462,11 @@ pub fn parse_eprt_argument(arg: &[u8]) -> Result<SocketAddr, AddressError> {
     let host = core::str::from_utf8(host)
         .map_err(|_| AddressError::Malformed("EPRT address is not text"))?;
     let ip: IpAddr = match protocol {
-        b"1" => host
-            .parse::<Ipv4Addr>()
-            .map_err(|_| AddressError::Malformed("EPRT address is not IPv4"))?
+        b"1" => parse_ipv4(host.as_bytes())
+            .ok_or(AddressError::Malformed("EPRT address is not IPv4"))?
             .into(),
-        b"2" => host
-            .parse::<core::net::Ipv6Addr>()
-            .map_err(|_| AddressError::Malformed("EPRT address is not IPv6"))?
+        b"2" => parse_ipv6(host.as_bytes())
+            .ok_or(AddressError::Malformed("EPRT address is not IPv6"))?
             .into(),
         _ => return Err(AddressError::UnsupportedProtocol),
     };

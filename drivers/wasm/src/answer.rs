@@ -165,9 +165,8 @@ pub fn metadata(
 /// An IP address as Node.js writes it (an IPv6 zone such as `%eth0` is dropped).
 pub fn ip(text: &str) -> Result<IpAddr, AnswerError> {
     let unzoned = text.split('%').next().unwrap_or(text);
-    unzoned
-        .parse()
-        .map_err(|_| AnswerError::BadIp(String::from(text)))
+    ftpwire_core::address::parse_ip(unzoned.as_bytes())
+        .ok_or_else(|| AnswerError::BadIp(String::from(text)))
 }
 
 /// A socket address from an IP text and a port.
