@@ -110,6 +110,22 @@ impl Control {
         read_reply(&mut self.reader)
     }
 
+    /// Reads one complete reply, waiting up to `timeout` instead of
+    /// [`REPLY_TIMEOUT`]: for a reply that follows slow work, such as the
+    /// `226` after an upload's last part goes to an object store.
+    pub fn reply_within(&mut self, timeout: Duration) -> Reply {
+        let socket = self.reader.get_ref();
+        socket
+            .set_read_timeout(Some(timeout))
+            .expect("set the read timeout");
+        let reply = read_reply(&mut self.reader);
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("set the read timeout");
+        reply
+    }
+
     /// The bare socket, for a TLS client to take over after `AUTH TLS`;
     /// panics if reply bytes were read ahead (they would be lost).
     pub fn into_socket(self) -> TcpStream {
@@ -191,7 +207,7 @@ fn reply_line(reader: &mut impl BufRead, received: &mut Vec<u8>) {
             String::from_utf8_lossy(&received[start..])
         ),
         Err(e) => panic!(
-            "no complete reply line within {REPLY_TIMEOUT:?} ({e}); got so far: {:?}",
+            "no complete reply line within the read timeout ({e}); got so far: {:?}",
             String::from_utf8_lossy(received)
         ),
     }
