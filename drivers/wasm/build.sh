@@ -90,7 +90,19 @@ build_module() {
     fi
 }
 
-rm -rf "$here/pkg"
+# One build at a time (two test runs at once, say): the second waits, then
+# finds its outputs up to date. Only folders no module writes are removed
+# (what an older build.sh left), so a build never deletes what another
+# process is reading.
+mkdir -p "$root/target" "$here/pkg"
+exec 9>"$root/target/wasm-build.lock"
+flock 9
+for dir in "$here"/pkg/*/; do
+    case "$(basename "$dir")" in
+        node | web | node-proxy | web-proxy | node-client | web-client) ;;
+        *) rm -rf "$dir" ;;
+    esac
+done
 build_module server server node web
 build_module server-proxy server,proxy node-proxy web-proxy
 build_module client client node-client web-client
