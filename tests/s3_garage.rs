@@ -362,7 +362,12 @@ fn a_100_mib_stor_holds_one_part_in_memory(driver: &'static str) {
     drop(data);
     // The last part and the multipart completion go to Garage after the
     // data connection closes: on a loaded machine that took over 10 s once.
-    assert_eq!(control.reply_within(std::time::Duration::from_secs(60)).code, 226);
+    assert_eq!(
+        control
+            .reply_within(std::time::Duration::from_secs(60))
+            .code,
+        226
+    );
     let grown_mib = (peak_kib(server.pid()) - before) / 1024;
     eprintln!("{driver}: peak memory grew by {grown_mib} MiB for a 100 MiB STOR");
     assert!(

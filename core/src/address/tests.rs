@@ -248,3 +248,57 @@ proptest! {
         }
     }
 }
+
+/// `is_dns_name` as it was written with `str`'s splitting, kept as the
+/// oracle for the byte loop that replaced it.
+fn dns_name_by_str_splits(s: &str) -> bool {
+    let name = s.strip_suffix('.').unwrap_or(s);
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    let last_numeric = name
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    labels_ok && !last_numeric
+}
+
+proptest! {
+    /// Host name checks agree with the `str` version, on short names of
+    /// the characters that matter and on long labels and names.
+    #[test]
+    fn dns_names_are_checked_as_before(
+        short in "[a-z0-9.-]{0,12}",
+        label in 60usize..66,
+        labels in 1usize..6,
+        odd in "[a-zA-Z0-9._ -]{0,8}",
+    ) {
+        prop_assert_eq!(is_dns_name(&short), dns_name_by_str_splits(&short), "{:?}", short);
+        prop_assert_eq!(is_dns_name(&odd), dns_name_by_str_splits(&odd), "{:?}", odd);
+        let long = vec!["a".repeat(label); labels].join(".");
+        prop_assert_eq!(is_dns_name(&long), dns_name_by_str_splits(&long), "{} x {}", label, labels);
+        let dotted = long + ".";
+        prop_assert_eq!(is_dns_name(&dotted), dns_name_by_str_splits(&dotted));
+    }
+}
+
+#[test]
+fn dns_name_examples() {
+    for good in ["ftp.example.com", "ftp.example.com.", "a", "x-1.y2", "1a.b"] {
+        assert!(is_dns_name(good), "{good}");
+    }
+    for bad in [
+        "", ".", "a..b", "-a.b", "a-.b", "a.b-", "1.2.3", "a.123", "a_b.c", "a b", ".a",
+    ] {
+        assert!(!is_dns_name(bad), "{bad}");
+    }
+}

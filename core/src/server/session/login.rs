@@ -5,7 +5,7 @@ use super::*;
 
 impl State {
     pub(super) fn on_login(&mut self, id: u32, outcome: LoginOutcome) {
-        if self.waiting != Waiting::Login(id) {
+        if !matches!(self.waiting, Waiting::Login(w) if w == id) {
             return self.stale("login");
         }
         self.password.fill(0);

@@ -142,7 +142,7 @@ impl State {
     }
 
     pub(super) fn on_directory_entered(&mut self, id: u32, result: Result<(), FileError>) {
-        if self.waiting != Waiting::EnterDirectory(id) {
+        if !matches!(self.waiting, Waiting::EnterDirectory(w) if w == id) {
             return self.stale("directory");
         }
         self.waiting = Waiting::Nothing;

@@ -50,6 +50,22 @@ test('configuration errors say what is wrong and how to fix it', () => {
   config.addLocalNetwork('10.0.0.0/8');
 });
 
+test('settings are fixed once a session uses them: a change then throws, and a new ServerConfig takes it', () => {
+  const config = new ServerConfig();
+  config.set('greeting', 'first');
+  const session = new Session(config, LOCAL, PEER, 0);
+  assert.equal(drain(session).out, '220 first\r\n');
+  assert.throws(() => config.set('greeting', 'second'), /in use by a session: change them before creating sessions, or use a new ServerConfig/);
+  assert.throws(() => config.addLocalNetwork('10.0.0.0/8'), /in use by a session/);
+  const next = new ServerConfig();
+  next.set('greeting', 'second');
+  assert.equal(drain(new Session(next, LOCAL, PEER, 0)).out, '220 second\r\n');
+  // Once its sessions are freed, the first can change again.
+  session.free();
+  config.set('greeting', 'third');
+  assert.equal(drain(new Session(config, LOCAL, PEER, 0)).out, '220 third\r\n');
+});
+
 test('a passive port map advertises the mapped port while the listener is bound on another', () => {
   const config = new ServerConfig();
   assert.throws(() => config.set('passivePortMap', '50000'), /passive port map "50000".*BOUND:ADVERTISED/);
