@@ -142,16 +142,21 @@ impl core::str::FromStr for IpNet {
     type Err = AddressError;
     /// `10.0.0.0/8`, `fd00::/8`; a bare address is a /32 or /128.
     fn from_str(s: &str) -> Result<Self, AddressError> {
-        let (addr, prefix) = match s.split_once('/') {
+        let (addr, prefix) = match advertise::split_once(s.as_bytes(), b'/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (s, None),
+            None => (s.as_bytes(), None),
         };
-        let addr = parse_ip(addr.as_bytes())
-            .ok_or(AddressError::Malformed("CIDR address is not an IP address"))?;
+        let addr =
+            parse_ip(addr).ok_or(AddressError::Malformed("CIDR address is not an IP address"))?;
         let prefix = match prefix {
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p
-                .parse()
-                .map_err(|_| AddressError::Malformed("CIDR prefix length too long"))?,
+            Some(p) if !p.is_empty() && p.iter().all(u8::is_ascii_digit) => {
+                // Leading zeros are read as `u8::from_str` reads them.
+                let zeros = p.iter().take_while(|&&b| b == b'0').count();
+                let digits = p.get(zeros.min(p.len() - 1)..).unwrap_or_default();
+                parse_decimal(digits, 3)
+                    .and_then(|p| u8::try_from(p).ok())
+                    .ok_or(AddressError::Malformed("CIDR prefix length too long"))?
+            }
             Some(_) => {
                 return Err(AddressError::Malformed(
                     "CIDR prefix length is not a number",

@@ -308,13 +308,7 @@ const MONTHS: [&[u8]; 12] = [
 
 /// `n` right-aligned in `width` columns.
 fn pad_decimal(out: &mut Vec<u8>, n: u64, width: usize) {
-    let start = out.len();
-    crate::reply::write_decimal(out, n);
-    let len = out.len() - start;
-    if len < width {
-        let pad = width - len;
-        out.splice(start..start, core::iter::repeat_n(b' ', pad));
-    }
+    crate::reply::write_decimal_padded(out, n, width);
 }
 
 fn two_digits(out: &mut Vec<u8>, n: u8) {

@@ -71,7 +71,13 @@ pub fn write_code(out: &mut Vec<u8>, code: u16, separator: u8) {
 }
 
 /// Appends a decimal number.
-pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+pub fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    write_decimal_padded(out, n, 0);
+}
+
+/// Appends a decimal number right-aligned in `width` columns (spaces
+/// before it), as LIST's size column wants.
+pub(crate) fn write_decimal_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -82,6 +88,8 @@ pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
+    let len = digits.len() - i;
+    out.extend(core::iter::repeat_n(b' ', width.saturating_sub(len)));
     out.extend_from_slice(&digits[i..]);
 }
 

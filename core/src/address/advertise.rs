@@ -119,22 +119,25 @@ impl PassiveAdvertiser for PassivePortMap {
 
 impl core::str::FromStr for PassivePortMap {
     type Err = AddressError;
+    /// Split on bytes rather than chars, and trimmed of ASCII white space
+    /// only: `str`'s char patterns and Unicode trimming cost a small host
+    /// (the WebAssembly module) their searchers and tables.
     fn from_str(s: &str) -> Result<Self, AddressError> {
-        let port = |text: &str| {
-            text.trim()
-                .parse::<u16>()
+        let port = |text: &[u8]| {
+            core::str::from_utf8(text.trim_ascii())
                 .ok()
+                .and_then(|text| text.parse::<u16>().ok())
                 .filter(|p| *p != 0)
                 .ok_or(AddressError::Malformed(
                     "passive port map: a port is not a number in 1-65535",
                 ))
         };
         let mut runs = Vec::new();
-        for entry in s.split(',') {
-            let (bound, to) = entry.split_once(':').ok_or(AddressError::Malformed(
+        for entry in s.as_bytes().split(|&b| b == b',') {
+            let (bound, to) = split_once(entry, b':').ok_or(AddressError::Malformed(
                 "passive port map entry is not BOUND:ADVERTISED",
             ))?;
-            let (first, last) = match bound.split_once('-') {
+            let (first, last) = match split_once(bound, b'-') {
                 Some((first, last)) => (port(first)?, port(last)?),
                 None => (port(bound)?, port(bound)?),
             };
@@ -153,6 +156,12 @@ impl core::str::FromStr for PassivePortMap {
         }
         Ok(PassivePortMap { runs })
     }
+}
+
+/// `text` split at the first `byte`, as `str::split_once` splits.
+pub(super) fn split_once(text: &[u8], byte: u8) -> Option<(&[u8], &[u8])> {
+    let at = text.iter().position(|&b| b == byte)?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 impl fmt::Display for PassivePortMap {

@@ -133,10 +133,17 @@ fn read_groups(text: &[u8], at: &mut usize, groups: &mut [u16]) -> (usize, bool)
 fn read_number(text: &[u8], at: usize, radix: u32, max: usize) -> Option<(u32, usize)> {
     let mut value = 0;
     let mut len = 0;
-    while let Some(digit) = text
-        .get(at + len)
-        .and_then(|&b| char::from(b).to_digit(radix))
-    {
+    // (By hand rather than `char::to_digit`, whose check of a radix that
+    // is not a constant keeps a panic message.)
+    while let Some(digit) = text.get(at + len).and_then(|&b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        (u32::from(digit) < radix).then_some(u32::from(digit))
+    }) {
         len += 1;
         if len > max {
             return None;

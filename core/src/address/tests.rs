@@ -302,3 +302,75 @@ fn dns_name_examples() {
         assert!(!is_dns_name(bad), "{bad}");
     }
 }
+
+/// `PassivePortMap::from_str` as it was written with `str`'s splitting and
+/// Unicode trimming, kept as the oracle for the byte version: the map's
+/// text form, or the error.
+fn port_map_by_str_splits(s: &str) -> Result<String, AddressError> {
+    let port = |text: &str| {
+        text.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or(AddressError::Malformed(
+                "passive port map: a port is not a number in 1-65535",
+            ))
+    };
+    let mut runs = vec![];
+    for entry in s.split(',') {
+        let (bound, to) = entry.split_once(':').ok_or(AddressError::Malformed(
+            "passive port map entry is not BOUND:ADVERTISED",
+        ))?;
+        let (first, last) = match bound.split_once('-') {
+            Some((first, last)) => (port(first)?, port(last)?),
+            None => (port(bound)?, port(bound)?),
+        };
+        let to = port(to)?;
+        if first > last {
+            return Err(AddressError::Malformed(
+                "passive port map: LO-HI with LO above HI",
+            ));
+        }
+        if u32::from(to) + u32::from(last - first) > u32::from(u16::MAX) {
+            return Err(AddressError::Malformed(
+                "passive port map: advertised ports run past 65535",
+            ));
+        }
+        runs.push(if first == last {
+            alloc::format!("{first}:{to}")
+        } else {
+            alloc::format!("{first}-{last}:{to}")
+        });
+    }
+    Ok(runs.join(","))
+}
+
+proptest! {
+    /// Port maps and CIDR prefixes read as before, on ASCII text (the byte
+    /// versions trim ASCII white space only, where `str::trim` also took
+    /// Unicode's).
+    #[test]
+    fn port_maps_and_prefixes_read_as_before(
+        map in "[0-9:, \t+-]{0,24}",
+        ports in proptest::collection::vec((1u16..=65535, 0u16..40, 1u16..=65535), 1..4),
+        spaced in any::<bool>(),
+        prefix in "[0-9]{0,6}",
+    ) {
+        let read = |text: &str| text.parse::<PassivePortMap>().map(|m| m.to_string());
+        prop_assert_eq!(read(&map), port_map_by_str_splits(&map), "{:?}", map);
+        let pad = if spaced { " " } else { "" };
+        let real = ports
+            .iter()
+            .map(|(first, run, to)| alloc::format!("{pad}{first}-{}{pad}:{pad}{to}", first.saturating_add(*run)))
+            .collect::<Vec<_>>()
+            .join(",");
+        prop_assert_eq!(read(&real), port_map_by_str_splits(&real), "{:?}", real);
+        let cidr = alloc::format!("10.0.0.0/{prefix}");
+        let old = match prefix.parse::<u8>() {
+            Ok(p) if p <= 32 => Some(p),
+            _ => None,
+        };
+        let new = cidr.parse::<IpNet>().ok().map(|net| net.to_string());
+        prop_assert_eq!(new, old.map(|p| alloc::format!("10.0.0.0/{p}")), "{:?}", cidr);
+    }
+}

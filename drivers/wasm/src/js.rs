@@ -47,3 +47,15 @@ extern "C" {
     #[wasm_bindgen(js_name = decodeRecord)]
     pub fn decode_record(bytes: &[u8]) -> JsValue;
 }
+
+#[wasm_bindgen(module = "/src/facts.js")]
+extern "C" {
+    /// File facts as bytes for [`FactsReader::facts`](crate::facts::FactsReader::facts).
+    #[wasm_bindgen(js_name = encodeFacts)]
+    pub fn encode_facts(facts: &JsValue) -> Vec<u8>;
+
+    /// Listing entries as bytes for [`FactsReader::entry`](crate::facts::FactsReader::entry),
+    /// after a byte that says whether `entries` is an array (1) or not (0).
+    #[wasm_bindgen(js_name = encodeEntries)]
+    pub fn encode_entries(entries: &JsValue) -> Vec<u8>;
+}

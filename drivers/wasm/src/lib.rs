@@ -48,6 +48,8 @@ pub mod answer;
 mod bindings;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "server")]
+mod facts;
 mod js;
 mod record;
 #[cfg(feature = "server")]

@@ -322,8 +322,13 @@ impl Session {
 
     /// Transfer `id` is over: forget it.
     fn forget(&mut self, id: u32) {
-        self.pending
-            .retain(|(pid, p)| !(*pid == id && matches!(p, Pending::Transfer { .. })));
+        let found = self
+            .pending
+            .iter()
+            .position(|(pid, p)| *pid == id && matches!(p, Pending::Transfer { .. }));
+        if let Some(at) = found {
+            self.pending.swap_remove(at);
+        }
     }
 
     /// `answer` with the token of the step `expected` in flight, or an error

@@ -7,12 +7,12 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use ftpwire_core::address::{self, IpNet, PassiveAddress, PassivePortMap};
-use ftpwire_core::listing::ListEntry;
 use ftpwire_core::representation;
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, js_message, property, quoted, socket_addr};
 use crate::answer;
+use crate::facts::FactsReader;
 use crate::js;
 use crate::session::Session;
 
@@ -147,15 +147,9 @@ fn passive_address(text: &str) -> Result<PassiveAddress, JsError> {
 
 /// `{kind, size, modified, mode}` as the core's metadata.
 fn read_facts(value: &JsValue) -> Result<ftpwire_core::listing::Metadata, JsError> {
-    let kind = property(value, "kind")
-        .as_string()
-        .ok_or_else(|| JsError::new("facts.kind must be file, directory, symlink or other"))?;
-    let size = property(value, "size")
-        .as_f64()
-        .ok_or_else(|| JsError::new("facts.size must be a number"))?;
-    let modified = property(value, "modified").as_f64();
-    let mode = property(value, "mode").as_f64().unwrap_or(0.0) as u32;
-    answer::metadata(&kind, size, modified, mode).map_err(js_error)
+    FactsReader::new(&js::encode_facts(value))
+        .facts()
+        .map_err(js_error)
 }
 
 /// A name given as a `Uint8Array` (bytes as stored) or a string (UTF-8).
@@ -389,36 +383,18 @@ impl JsSession {
     pub fn format_listing(
         &self,
         id: u32,
-        #[wasm_bindgen(unchecked_param_type = "DirEntry[]")] entries: Vec<JsValue>,
+        #[wasm_bindgen(unchecked_param_type = "DirEntry[]")] entries: JsValue,
         #[wasm_bindgen(js_name = nowUnix)] now_unix: f64,
     ) -> Result<Vec<u8>, JsError> {
-        let mut names = Vec::with_capacity(entries.len());
-        let mut metadata = Vec::with_capacity(names.capacity());
-        let mut targets = Vec::with_capacity(names.capacity());
-        for entry in entries.iter() {
-            let name = bytes(&property(entry, "name"))
-                .ok_or_else(|| JsError::new("entry.name must be a Uint8Array or a string"))?;
-            names.push(name);
-            metadata.push(read_facts(&property(entry, "facts"))?);
-            let target = property(entry, "linkTarget");
-            targets.push(if target.is_null() || target.is_undefined() {
-                None
-            } else {
-                Some(bytes(&target).ok_or_else(|| {
-                    JsError::new("entry.linkTarget must be a Uint8Array, a string or null")
-                })?)
-            });
+        let encoded = js::encode_entries(&entries);
+        let Some((1, encoded)) = encoded.split_first() else {
+            return Err(JsError::new("entries must be an array"));
+        };
+        let mut reader = FactsReader::new(encoded);
+        let mut list = Vec::new();
+        while !reader.is_done() {
+            list.push(reader.entry().map_err(js_error)?);
         }
-        let list: Vec<ListEntry<'_>> = names
-            .iter()
-            .zip(metadata)
-            .zip(&targets)
-            .map(|((name, metadata), target)| ListEntry {
-                name,
-                metadata,
-                link_target: target.as_deref(),
-            })
-            .collect();
         let mut out = Vec::with_capacity(list.len() * 80);
         self.inner
             .format_listing(id, &list, now_unix as i64, &mut out)
