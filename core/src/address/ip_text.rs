@@ -284,3 +284,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "ip_text_differential.rs"]
+mod differential;
