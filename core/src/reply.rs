@@ -70,9 +70,21 @@ pub fn write_code(out: &mut Vec<u8>, code: u16, separator: u8) {
     ]);
 }
 
-/// Appends a decimal number.
-pub fn write_decimal(out: &mut Vec<u8>, n: u64) {
-    write_decimal_padded(out, n, 0);
+/// Appends a decimal number. (Its own loop rather than a call to
+/// `write_decimal_padded` with width 0: replies write numbers all the time,
+/// and the whole-session benchmark counts 9 instructions a line fewer so.)
+pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Appends a decimal number right-aligned in `width` columns (spaces
@@ -89,7 +101,9 @@ pub(crate) fn write_decimal_padded(out: &mut Vec<u8>, mut n: u64, width: usize) 
         }
     }
     let len = digits.len() - i;
-    out.extend(core::iter::repeat_n(b' ', width.saturating_sub(len)));
+    if width > len {
+        out.resize(out.len() + width - len, b' ');
+    }
     out.extend_from_slice(&digits[i..]);
 }
 
