@@ -18,6 +18,16 @@ const utf8 = new TextEncoder();
 const NONE = 0xffffffff;
 const WRONG = 0xfffffffe;
 let out = new Uint8Array(4096);
+// A property, or undefined if reading it throws (a getter's error becomes
+// the module's message about that property, as when Rust read it with
+// Reflect.get; an exception must not unwind through the module).
+const get = (object, key) => {
+  try {
+    return object[key];
+  } catch {
+    return undefined;
+  }
+};
 let view = new DataView(out.buffer);
 let length = 0;
 
@@ -50,7 +60,8 @@ function number(value) {
 
 function facts(value) {
   const object = value !== null && typeof value === 'object' ? value : {};
-  const kind = typeof object.kind === 'string' ? utf8.encode(object.kind) : null;
+  const given = get(object, 'kind');
+  const kind = typeof given === 'string' ? utf8.encode(given) : null;
   const usable = kind !== null && kind.length < 255;
   room(1 + (usable ? kind.length : 0));
   out[length++] = usable ? kind.length : 255;
@@ -58,9 +69,9 @@ function facts(value) {
     out.set(kind, length);
     length += kind.length;
   }
-  number(object.size);
-  number(object.modified);
-  number(object.mode);
+  number(get(object, 'size'));
+  number(get(object, 'modified'));
+  number(get(object, 'mode'));
 }
 
 export function encodeFacts(value) {
@@ -76,9 +87,9 @@ export function encodeEntries(entries) {
   if (!Array.isArray(entries)) return out.subarray(0, length);
   for (const entry of entries) {
     const object = entry !== null && typeof entry === 'object' ? entry : {};
-    name(object.name, NONE);
-    facts(object.facts);
-    const link = object.linkTarget;
+    name(get(object, 'name'), NONE);
+    facts(get(object, 'facts'));
+    const link = get(object, 'linkTarget');
     if (link === null || link === undefined) name(null, NONE);
     else name(link, WRONG);
   }

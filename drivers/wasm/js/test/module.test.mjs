@@ -227,6 +227,12 @@ test('listings come out in the format the client asked for', () => {
     () => session.formatListing(transfer.id, [{ name: 'l', facts, linkTarget: 5 }], 0),
     /entry.linkTarget must be a Uint8Array, a string or null/,
   );
+  // A getter that throws reads as a missing property, and the session goes on.
+  const throwing = { get name() { throw new Error('no name'); }, facts };
+  assert.throws(() => session.formatListing(transfer.id, [throwing], 0), /entry.name must be a Uint8Array or a string/);
+  assert.throws(() => session.formatListing(transfer.id, [{ name: 'x', facts: { kind: 'fifo', size: 1 } }], 0), /unknown file kind "fifo"/);
+  assert.throws(() => session.formatListing(transfer.id, [{ name: 'x', facts: { kind: 'file' } }], 0), /facts.size must be a number/);
+  assert.throws(() => session.formatListing(transfer.id, 'not a list', 0), /entries must be an array/);
   // A link, and a dot file this LIST (no -a) leaves out.
   assert.equal(
     text(session.formatListing(transfer.id, [{ name: '.hidden', facts }, { name: 'l', facts, linkTarget: 'old.txt' }], 400 * 86400)),
