@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use ftpwire_backend::native::session::{NativeSession, Next, PassiveListener};
 use ftpwire_backend::native::transfer::{Report, Running, TransferJob};
 use ftpwire_core::server::{PassiveError, TransferId};
 use smol::Async;
-use smol::channel::{self, Receiver, Sender};
+use smol::channel::{self, Receiver, Recv, Sender};
 use smol::future::FutureExt;
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
@@ -78,6 +79,11 @@ pub(crate) async fn run(
     let mut timer = smol::Timer::never();
     let mut armed: Option<Instant> = None;
     let mut more_waiting = false;
+    // Shutdown is listened for once for the session's life, not once per
+    // wait: a channel listener made per wait is an allocation and two locks
+    // on every round trip.
+    let mut stop = Some(Box::pin(shared.stop.recv()));
+    let mut hard_stop = Box::pin(shared.hard_stop.recv());
     loop {
         serve_until_wait(&mut session, &mut control, &shared, &mut reports).await;
         let Some(wait) = session.wait() else {
@@ -109,7 +115,11 @@ pub(crate) async fn run(
             timer.set_at(due);
             armed = Some(due);
         }
-        match next_wake(&socket, read_more, reported, &shared, stopping, &mut timer).await {
+        let signals = Signals {
+            stop: stop.as_mut().filter(|_| !stopping),
+            hard_stop: &mut hard_stop,
+        };
+        match next_wake(&socket, read_more, reported, signals, &mut timer).await {
             Wake::Readable => {
                 more_waiting = read_ready(&socket, &mut session) == Some(true);
             }
@@ -118,7 +128,10 @@ pub(crate) async fn run(
                 armed = None;
                 session.handle_timeout();
             }
-            Wake::Stop => session.shut_down(),
+            Wake::Stop => {
+                stop = None;
+                session.shut_down();
+            }
             Wake::HardStop => {
                 session.shut_down_now();
                 break;
@@ -166,14 +179,20 @@ fn read_ready(socket: &Async<std::net::TcpStream>, session: &mut Session) -> Opt
     })
 }
 
+/// The server's shutdown signals, as one session waits for them: `stop`
+/// is `None` once the session is stopping.
+struct Signals<'a, 'r> {
+    stop: Option<&'a mut Pin<Box<Recv<'r, ()>>>>,
+    hard_stop: &'a mut Pin<Box<Recv<'r, ()>>>,
+}
+
 /// The first of: a readable control socket (while the session wants its
 /// bytes), a transfer report, shutdown, the session's timer.
 async fn next_wake(
     socket: &Async<std::net::TcpStream>,
     read_more: bool,
     reported: Option<&Receiver<(TransferId, Report)>>,
-    shared: &Shared,
-    stopping: bool,
+    signals: Signals<'_, '_>,
     timer: &mut smol::Timer,
 ) -> Wake {
     // Readiness only: the bytes are read after the race is won.
@@ -200,14 +219,14 @@ async fn next_wake(
         Wake::Timeout
     };
     let stop = async {
-        if stopping {
-            std::future::pending::<()>().await;
-        }
-        let _ = shared.stop.recv().await;
+        let Some(stop) = signals.stop else {
+            return std::future::pending().await;
+        };
+        let _ = stop.await;
         Wake::Stop
     };
     let hard_stop = async {
-        let _ = shared.hard_stop.recv().await;
+        let _ = signals.hard_stop.await;
         Wake::HardStop
     };
     hard_stop.or(stop).or(read).or(report).or(timeout).await
