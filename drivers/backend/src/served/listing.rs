@@ -9,7 +9,7 @@
 
 use std::io::{self, Read};
 
-use ftpwire_core::listing::{FileKind, ListEntry, ListFilter, sort_by_name};
+use ftpwire_core::listing::{FileKind, ListEntry, ListFilter};
 use ftpwire_core::path::components;
 
 use crate::served::storage::{DirEntries, DirEntry, Storage};
@@ -125,8 +125,7 @@ impl Listing {
                     entries.push(entry);
                 }
             }
-            sort_by_name(&mut entries, |entry| &entry.name);
-            Entries::Sorted(entries.into_iter())
+            Entries::Sorted(in_name_order(entries).into_iter())
         } else {
             let name = components(path).last().unwrap_or_default().to_vec();
             Entries::Sorted(
@@ -190,12 +189,46 @@ impl Read for Listing {
     }
 }
 
+/// `entries` in [`sort_by_name`](ftpwire_core::listing::sort_by_name) order (names compared as bytes). Sorted as
+/// (key, index) pairs and then moved once: an entry is some 90 bytes, which
+/// a sort would move about N log N times, and a name's first eight bytes as
+/// a big-endian key settle most comparisons without a `memcmp` (names hold
+/// no NUL, so the zero padding orders a shorter name first, as bytes do).
+fn in_name_order(entries: Vec<DirEntry>) -> Vec<DirEntry> {
+    let mut order: Vec<(u64, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| (name_key(&entry.name), i))
+        .collect();
+    // Unique names: an unstable sort is exact.
+    order.sort_unstable_by(|&(key_a, a), &(key_b, b)| {
+        key_a
+            .cmp(&key_b)
+            .then_with(|| entries[a].name.cmp(&entries[b].name))
+    });
+    let mut slots: Vec<Option<DirEntry>> = entries.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, i)| slots[i].take())
+        .collect()
+}
+
+/// A name's first eight bytes, zero-padded, as a big-endian number.
+fn name_key(name: &[u8]) -> u64 {
+    let mut key = [0; 8];
+    let n = name.len().min(8);
+    key[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(key)
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
 
     use super::*;
     use crate::LocalFs;
+    use ftpwire_core::listing::Metadata;
+    use proptest::prelude::{Just, Strategy};
 
     const ALL: ListFilter = ListFilter { dot_files: true };
 
@@ -352,6 +385,49 @@ mod tests {
             listing(&fs, b"/", ListFormat::Names),
             [&b"a.txt\r"[..], b"b.txt\r", b"sub\r"]
         );
+    }
+
+    proptest::proptest! {
+        /// The (key, index) sort gives the bytewise order of whole names,
+        /// for names that share their first eight bytes or are shorter,
+        /// with bytes either side of the padding's zero.
+        #[test]
+        fn in_name_order_is_the_bytewise_order(
+            names in proptest::collection::hash_set(
+                (
+                    proptest::prop_oneof![
+                        Just(&b""[..]),
+                        Just(&b"file-00"[..]),
+                        Just(&b"file-001"[..]),
+                        Just(&b"file-0012"[..]),
+                    ],
+                    proptest::collection::vec(
+                        proptest::prop_oneof![Just(1u8), Just(b'a'), Just(b'b'), Just(0xff)],
+                        0..6,
+                    ),
+                )
+                    .prop_map(|(prefix, tail)| [prefix, &tail[..]].concat()),
+                0..60,
+            )
+        ) {
+            let entries: Vec<DirEntry> = names
+                .iter()
+                .map(|name| DirEntry {
+                    name: name.clone(),
+                    metadata: Metadata {
+                        kind: FileKind::File,
+                        size: 0,
+                        modified: None,
+                        mode: 0o644,
+                    },
+                    link_target: None,
+                })
+                .collect();
+            let mut expected: Vec<Vec<u8>> = names.into_iter().collect();
+            expected.sort();
+            let sorted: Vec<Vec<u8>> = in_name_order(entries).into_iter().map(|e| e.name).collect();
+            proptest::prop_assert_eq!(sorted, expected);
+        }
     }
 
     #[test]

@@ -167,13 +167,13 @@ impl Storage for LocalFs {
                         .ok()
                         .map(|target| os_str_bytes(target.as_os_str()));
                     Some(Ok(DirEntry {
-                        name: os_str_bytes(&name),
+                        name: os_string_bytes(name),
                         metadata: metadata(&own),
                         link_target,
                     }))
                 }
                 Ok(own) => Some(Ok(DirEntry {
-                    name: os_str_bytes(&name),
+                    name: os_string_bytes(name),
                     metadata: metadata(&own),
                     link_target: None,
                 })),
@@ -350,6 +350,19 @@ fn os_str_bytes(name: &OsStr) -> Vec<u8> {
 #[cfg(not(unix))]
 fn os_str_bytes(name: &OsStr) -> Vec<u8> {
     name.to_string_lossy().into_owned().into_bytes()
+}
+
+/// [`os_str_bytes`] for a name already owned: its buffer, not a copy (a
+/// listing has one per entry).
+#[cfg(unix)]
+fn os_string_bytes(name: std::ffi::OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStringExt;
+    name.into_vec()
+}
+
+#[cfg(not(unix))]
+fn os_string_bytes(name: std::ffi::OsString) -> Vec<u8> {
+    os_str_bytes(&name)
 }
 
 /// Facts the core formats, from the OS's metadata.
