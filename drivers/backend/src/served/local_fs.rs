@@ -31,7 +31,9 @@ use cap_std::fs::{Dir, OpenOptions};
 use ftpwire_core::listing::{FileKind, Metadata};
 use ftpwire_core::path::components;
 
-use crate::served::storage::{DirEntries, DirEntry, FileReader, FileWriter, Storage, WriteMode};
+#[cfg(not(target_os = "linux"))]
+use crate::served::storage::DirEntry;
+use crate::served::storage::{DirEntries, FileReader, FileWriter, Storage, WriteMode};
 
 /// A local directory tree as [`Storage`], jailed at its root.
 ///
@@ -139,15 +141,11 @@ impl LocalFs {
         }
         Ok(file)
     }
-}
 
-impl Storage for LocalFs {
-    fn stat(&self, path: &[u8]) -> io::Result<Metadata> {
-        self.facts(&Self::relative(path)?)
-    }
-
-    fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
-        let relative = Self::relative(path)?;
+    /// [`Storage::list`] through cap-std's `read_dir`, where no handle-based
+    /// reader is written (systems other than Linux).
+    #[cfg(not(target_os = "linux"))]
+    fn list_by_name(&self, relative: PathBuf) -> io::Result<DirEntries> {
         let entries = self.dir.read_dir(&relative)?;
         let jail = self.clone();
         Ok(Box::new(entries.filter_map(move |entry| {
@@ -182,6 +180,24 @@ impl Storage for LocalFs {
                 Err(error) => Some(Err(error)),
             }
         })))
+    }
+}
+
+impl Storage for LocalFs {
+    fn stat(&self, path: &[u8]) -> io::Result<Metadata> {
+        self.facts(&Self::relative(path)?)
+    }
+
+    fn list(&self, path: &[u8]) -> io::Result<DirEntries> {
+        let relative = Self::relative(path)?;
+        #[cfg(target_os = "linux")]
+        {
+            // Opened beneath the root, then read by its handle.
+            let dir = self.dir.open_dir(&relative)?;
+            Ok(Box::new(by_handle::Entries::new(&dir)?))
+        }
+        #[cfg(not(target_os = "linux"))]
+        self.list_by_name(relative)
     }
 
     fn open_read(&self, path: &[u8], offset: u64) -> io::Result<FileReader> {
@@ -341,7 +357,7 @@ fn bytes_os_str(bytes: &[u8]) -> io::Result<&OsStr> {
     })
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, not(target_os = "linux")))]
 fn os_str_bytes(name: &OsStr) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
     name.as_bytes().to_vec()
@@ -354,7 +370,7 @@ fn os_str_bytes(name: &OsStr) -> Vec<u8> {
 
 /// [`os_str_bytes`] for a name already owned: its buffer, not a copy (a
 /// listing has one per entry).
-#[cfg(unix)]
+#[cfg(all(unix, not(target_os = "linux")))]
 fn os_string_bytes(name: std::ffi::OsString) -> Vec<u8> {
     use std::os::unix::ffi::OsStringExt;
     name.into_vec()
@@ -410,11 +426,122 @@ fn mode(meta: &cap_std::fs::Metadata) -> u32 {
     }
 }
 
+/// A directory listed by its handle (Linux): names from `getdents64`, each
+/// entry's own facts from `fstatat` on that handle (`AT_SYMLINK_NOFOLLOW`),
+/// a link's target from `readlinkat`. A name readdir gives is a single
+/// component, so none of these calls can reach outside the directory, which
+/// was itself opened beneath the root; and no path is built per entry. A
+/// 1,000-entry LIST spent a fifth of its instructions in cap-std's
+/// per-entry `read_dir` and `metadata` layers and their allocations.
+#[cfg(target_os = "linux")]
+mod by_handle {
+    use std::io;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use ftpwire_core::listing::{FileKind, Metadata};
+    use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat, openat, readlinkat, statat};
+    use rustix::io::Errno;
+
+    use crate::served::storage::DirEntry;
+
+    pub(super) struct Entries {
+        dir: Dir,
+    }
+
+    impl Entries {
+        /// `dir` is opened for lookups only (`O_PATH`): its `.` is opened
+        /// again for reading.
+        pub(super) fn new(dir: &cap_std::fs::Dir) -> io::Result<Self> {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let readable = openat(dir, ".", flags, Mode::empty())?;
+            Ok(Entries {
+                dir: Dir::new(readable)?,
+            })
+        }
+    }
+
+    impl Iterator for Entries {
+        type Item = io::Result<DirEntry>;
+
+        fn next(&mut self) -> Option<io::Result<DirEntry>> {
+            loop {
+                let entry = match self.dir.read()? {
+                    Ok(entry) => entry,
+                    Err(error) => return Some(Err(error.into())),
+                };
+                let name = entry.file_name();
+                if matches!(name.to_bytes(), b"." | b"..") {
+                    continue;
+                }
+                let dir = match self.dir.fd() {
+                    Ok(dir) => dir,
+                    Err(error) => return Some(Err(error.into())),
+                };
+                let own = match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(own) => own,
+                    // Removed between readdir and stat: it is simply gone.
+                    Err(Errno::NOENT) => continue,
+                    Err(error) => return Some(Err(error.into())),
+                };
+                let metadata = metadata(&own);
+                // Shown as the link it is (`name -> target`), never followed:
+                // its target may lie outside the root.
+                let link_target = if metadata.kind == FileKind::Symlink {
+                    readlinkat(dir, name, Vec::new())
+                        .ok()
+                        .map(|target| target.into_bytes())
+                } else {
+                    None
+                };
+                return Some(Ok(DirEntry {
+                    name: name.to_bytes().to_vec(),
+                    metadata,
+                    link_target,
+                }));
+            }
+        }
+    }
+
+    /// The facts [`super::metadata`] gives from cap-std's metadata, from a
+    /// `stat` of the entry itself.
+    fn metadata(own: &Stat) -> Metadata {
+        let kind = match FileType::from_raw_mode(own.st_mode) {
+            FileType::Directory => FileKind::Directory,
+            FileType::RegularFile => FileKind::File,
+            FileType::Symlink => FileKind::Symlink,
+            _ => FileKind::Other,
+        };
+        Metadata {
+            kind,
+            size: u64::try_from(own.st_size).unwrap_or(0),
+            modified: modified(own).and_then(super::unix_seconds),
+            mode: own.st_mode & 0o7777,
+        }
+    }
+
+    /// The modification time as the `SystemTime` std makes of it.
+    // The conversions are not the identity on every Linux: `stat`'s field
+    // types differ between 32- and 64-bit targets.
+    #[allow(clippy::useless_conversion)]
+    fn modified(own: &Stat) -> Option<SystemTime> {
+        let seconds = i64::try_from(own.st_mtime).ok()?;
+        let nanos = Duration::from_nanos(u64::try_from(own.st_mtime_nsec).ok()?);
+        let whole = Duration::from_secs(seconds.unsigned_abs());
+        let at = if seconds >= 0 {
+            UNIX_EPOCH.checked_add(whole)?
+        } else {
+            UNIX_EPOCH.checked_sub(whole)?
+        };
+        at.checked_add(nanos)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
 
     use super::*;
+    use crate::served::storage::DirEntry;
 
     fn fixture() -> (tempfile::TempDir, LocalFs) {
         let dir = tempfile::tempdir().unwrap();
@@ -499,6 +626,60 @@ mod tests {
             ),
             io::ErrorKind::NotFound
         );
+    }
+
+    /// Each entry's facts are those `metadata` makes of cap-std's lstat of
+    /// it, whichever way the listing reads them: files, a directory, a
+    /// symlink (not followed), modification times with nanoseconds, before
+    /// the epoch and after it, and permission bits.
+    #[test]
+    fn a_listing_gives_the_facts_of_each_entrys_lstat() {
+        use std::fs::{File, FileTimes, Permissions};
+        use std::os::unix::fs::{PermissionsExt, symlink};
+
+        let dir = tempfile::tempdir().unwrap();
+        let at = |path: &str| dir.path().join(path);
+        fs::write(at("a.txt"), b"0123456789").unwrap();
+        fs::set_permissions(at("a.txt"), Permissions::from_mode(0o640)).unwrap();
+        fs::create_dir(at("sub")).unwrap();
+        fs::set_permissions(at("sub"), Permissions::from_mode(0o2750)).unwrap();
+        symlink("a.txt", at("link")).unwrap();
+        symlink("../../outside", at("escaping")).unwrap();
+        for (name, time) in [
+            ("old", UNIX_EPOCH - Duration::from_millis(1_500)),
+            (
+                "new",
+                UNIX_EPOCH + Duration::new(1_700_000_000, 250_000_000),
+            ),
+        ] {
+            let file = File::create(at(name)).unwrap();
+            file.set_times(FileTimes::new().set_modified(time)).unwrap();
+        }
+        let fs = LocalFs::new(dir.path()).unwrap();
+        let root = Dir::open_ambient_dir(dir.path(), ambient_authority()).unwrap();
+        let mut listed: Vec<DirEntry> = fs.list(b"/").unwrap().map(Result::unwrap).collect();
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<&[u8]> = listed.iter().map(|e| &e.name[..]).collect();
+        assert_eq!(
+            names,
+            [&b"a.txt"[..], b"escaping", b"link", b"new", b"old", b"sub"]
+        );
+        for entry in &listed {
+            let name = std::str::from_utf8(&entry.name).unwrap();
+            let expected = metadata(&root.symlink_metadata(name).unwrap());
+            assert_eq!(entry.metadata, expected, "{name}");
+        }
+        let by_name = |name: &[u8]| listed.iter().find(|e| e.name == name).unwrap();
+        assert_eq!(by_name(b"old").metadata.modified, Some(-1));
+        assert_eq!(by_name(b"new").metadata.modified, Some(1_700_000_000));
+        assert_eq!(by_name(b"sub").metadata.mode, 0o2750);
+        assert_eq!(by_name(b"link").metadata.kind, FileKind::Symlink);
+        assert_eq!(by_name(b"link").link_target.as_deref(), Some(&b"a.txt"[..]));
+        assert_eq!(
+            by_name(b"escaping").link_target.as_deref(),
+            Some(&b"../../outside"[..])
+        );
+        assert_eq!(by_name(b"a.txt").link_target, None);
     }
 
     #[test]
