@@ -82,8 +82,9 @@ pub(crate) async fn run(
     // Shutdown is listened for once for the session's life, not once per
     // wait: a channel listener made per wait is an allocation and two locks
     // on every round trip.
-    let mut stop = Some(Box::pin(shared.stop.recv()));
-    let mut hard_stop = Box::pin(shared.hard_stop.recv());
+    // Pinned in the task's own state: no allocation of their own.
+    let mut stop = Some(std::pin::pin!(shared.stop.recv()));
+    let mut hard_stop = std::pin::pin!(shared.hard_stop.recv());
     loop {
         serve_until_wait(&mut session, &mut control, &shared, &mut reports).await;
         let Some(wait) = session.wait() else {
@@ -181,9 +182,9 @@ fn read_ready(socket: &Async<std::net::TcpStream>, session: &mut Session) -> Opt
 
 /// The server's shutdown signals, as one session waits for them: `stop`
 /// is `None` once the session is stopping.
-struct Signals<'a, 'r> {
-    stop: Option<&'a mut Pin<Box<Recv<'r, ()>>>>,
-    hard_stop: &'a mut Pin<Box<Recv<'r, ()>>>,
+struct Signals<'a, 'p, 'r> {
+    stop: Option<&'a mut Pin<&'p mut Recv<'r, ()>>>,
+    hard_stop: &'a mut Pin<&'p mut Recv<'r, ()>>,
 }
 
 /// The first of: a readable control socket (while the session wants its
@@ -192,7 +193,7 @@ async fn next_wake(
     socket: &Async<std::net::TcpStream>,
     read_more: bool,
     reported: Option<&Receiver<(TransferId, Report)>>,
-    signals: Signals<'_, '_>,
+    signals: Signals<'_, '_, '_>,
     timer: &mut smol::Timer,
 ) -> Wake {
     // Readiness only: the bytes are read after the race is won.
