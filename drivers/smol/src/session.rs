@@ -81,8 +81,7 @@ pub(crate) async fn run(
     let mut more_waiting = false;
     // Shutdown is listened for once for the session's life, not once per
     // wait: a channel listener made per wait is an allocation and two locks
-    // on every round trip.
-    // Pinned in the task's own state: no allocation of their own.
+    // on every round trip. Pinned in the task's own state, not boxed.
     let mut stop = Some(std::pin::pin!(shared.stop.recv()));
     let mut hard_stop = std::pin::pin!(shared.hard_stop.recv());
     loop {

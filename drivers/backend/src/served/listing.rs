@@ -189,11 +189,12 @@ impl Read for Listing {
     }
 }
 
-/// `entries` in [`sort_by_name`](ftpwire_core::listing::sort_by_name) order (names compared as bytes). Sorted as
-/// (key, index) pairs and then moved once: an entry is some 90 bytes, which
-/// a sort would move about N log N times, and a name's first eight bytes as
-/// a big-endian key settle most comparisons without a `memcmp` (names hold
-/// no NUL, so the zero padding orders a shorter name first, as bytes do).
+/// `entries` in [`sort_by_name`](ftpwire_core::listing::sort_by_name) order
+/// (names compared as bytes). Sorted as (key, index) pairs and then moved
+/// once: an entry is some 90 bytes, which a sort would move about N log N
+/// times, and a name's first eight bytes as a big-endian key settle most
+/// comparisons without a `memcmp` (names hold no NUL, so the zero padding
+/// orders a shorter name first, as bytes do).
 fn in_name_order(entries: Vec<DirEntry>) -> Vec<DirEntry> {
     let mut order: Vec<(u64, usize)> = entries
         .iter()
