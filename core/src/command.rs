@@ -86,11 +86,7 @@ impl Verb {
     /// and one table probe instead of a chain of comparisons.
     fn from_key(key: u32) -> Option<Verb> {
         let slot = verb_slot(key);
-        if VERB_TABLE.keys[slot] == key {
-            VERB_TABLE.verbs[slot]
-        } else {
-            None
-        }
+        (VERB_TABLE.keys[slot] == key).then_some(VERB_TABLE.verbs[slot])
     }
 
     /// Whether the verb may be used before login (RFC 959 leaves this to the
@@ -215,25 +211,30 @@ const fn verb_slot(key: u32) -> usize {
     (key.wrapping_mul(VERB_HASH) >> 24) as usize
 }
 
-/// A perfect hash table of [`VERB_KEYS`]; empty slots hold no verb.
+/// A perfect hash table of [`VERB_KEYS`]. An empty slot's key is
+/// [`NO_KEY`], which no word's key equals, so its verb is never read.
 struct VerbTable {
     keys: [u32; 256],
-    verbs: [Option<Verb>; 256],
+    verbs: [Verb; 256],
 }
+
+/// Bit 5 is set in every byte: [`key4`] clears it in all four and [`key3`]
+/// in three.
+const NO_KEY: u32 = u32::MAX;
 
 static VERB_TABLE: VerbTable = {
     let mut table = VerbTable {
-        keys: [0; 256],
-        verbs: [None; 256],
+        keys: [NO_KEY; 256],
+        verbs: [Verb::Unimplemented; 256],
     };
     let mut i = 0;
     while i < VERB_KEYS.len() {
         let (word, verb) = VERB_KEYS[i];
         let key = u32::from_le_bytes(*word);
         let slot = verb_slot(key);
-        assert!(table.verbs[slot].is_none(), "VERB_HASH: two verbs collide");
+        assert!(table.keys[slot] == NO_KEY, "VERB_HASH: two verbs collide");
         table.keys[slot] = key;
-        table.verbs[slot] = Some(verb);
+        table.verbs[slot] = verb;
         i += 1;
     }
     table
@@ -1041,6 +1042,13 @@ mod tests {
             b"R\xc5TR a",
             b"{WD",
             b"PWD\t",
+            // Keys of all-zero bits, and all-ones bytes: an empty slot of
+            // the verb table must not answer for them.
+            b"    ",
+            b"\0\0\0\0",
+            b" \0 \0",
+            b"\xff\xff\xff\xff",
+            b"\xff\xff\xff ",
         ] {
             assert_eq!(Verb::from_bytes(line), None, "{line:?}");
             assert_eq!(

@@ -75,6 +75,22 @@ pub struct ControlReader {
     returned: bool,
     /// Return the buffered line again on the next call.
     replay: bool,
+    /// None of the above is pending (no replay, no discarded tail, no
+    /// Telnet sequence, no partial line): [`next_command`]'s one test.
+    ///
+    /// [`next_command`]: ControlReader::next_command
+    settled: bool,
+}
+
+/// Where [`ControlReader::scan`] stopped; the frame is made once the
+/// state is settled.
+enum Scanned {
+    /// The line in the buffer, its CR stripped.
+    Line,
+    /// `ABOR` ended at its CR: the buffer's first four bytes.
+    Abor,
+    TooLong,
+    NeedMore,
 }
 
 impl ControlReader {
@@ -91,7 +107,18 @@ impl ControlReader {
             discarding: false,
             returned: false,
             replay: false,
+            settled: true,
         }
+    }
+
+    /// Recomputes [`settled`](Self::settled) after a change of state.
+    fn settle(&mut self) {
+        self.settled = self.is_settled();
+    }
+
+    fn is_settled(&self) -> bool {
+        !(self.replay | self.discarding | (self.telnet != Telnet::Data))
+            && (self.returned || self.line.is_empty())
     }
 
     /// Whether a partial line (or Telnet sequence, or a discarded tail) is pending.
@@ -105,6 +132,7 @@ impl ControlReader {
     /// false and the caller must keep those bytes and offer them again.
     pub fn replay(&mut self) -> bool {
         self.replay = self.returned;
+        self.settle();
         self.replay
     }
 
@@ -119,12 +147,15 @@ impl ControlReader {
     pub fn next_line<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
         if self.replay {
             self.replay = false;
+            self.settle();
             return (0, Frame::Line(strip_cr(&self.line)));
         }
+        // Clearing a returned line leaves `settled` as it was.
         if self.returned {
             self.line.clear();
             self.returned = false;
         }
+        debug_assert_eq!(self.settled, self.is_settled());
 
         // One search for whichever comes first: an LF with no IAC before it
         // is a line to hand out as it is.
@@ -164,19 +195,20 @@ impl ControlReader {
     /// ```
     #[inline]
     pub fn next_command<'a>(&'a mut self, input: &'a [u8]) -> (usize, Next<'a>) {
-        // Non-short-circuit `|`: one test of the flags, not four branches.
-        if !(self.replay | self.discarding | (self.telnet != Telnet::Data))
-            && (self.returned || self.line.is_empty())
-            && let Some(lf) = find_line_end(input)
+        debug_assert_eq!(self.settled, self.is_settled());
+        if self.settled
+            && let lf = find_line_end(input)
+            // Also false for NONE: the limit is below it.
             && lf < self.limit
+            && let Some(line) = input.get(..lf)
             // `ABOR` CR followed by more than the LF ends at its CR.
-            && !(lf > 5 && input[4] == b'\r')
+            && !(line.len() > 5 && line[4] == b'\r')
         {
             if self.returned {
                 self.line.clear();
                 self.returned = false;
             }
-            let line = match &input[..lf] {
+            let line = match line {
                 [line @ .., b'\r'] => line,
                 line => line,
             };
@@ -207,6 +239,19 @@ impl ControlReader {
     /// Kept out of line so that the fast path needs few registers saved.
     #[inline(never)]
     fn next_line_slow<'a>(&'a mut self, input: &'a [u8]) -> (usize, Frame<'a>) {
+        let (used, scanned) = self.scan(input);
+        self.settle();
+        let frame = match scanned {
+            Scanned::Line => Frame::Line(strip_cr(&self.line)),
+            Scanned::Abor => Frame::Line(&self.line[..4]),
+            Scanned::TooLong => Frame::TooLong,
+            Scanned::NeedMore => Frame::NeedMore,
+        };
+        (used, frame)
+    }
+
+    /// Telnet filtering and framing a byte at a time, into the buffer.
+    fn scan(&mut self, input: &[u8]) -> (usize, Scanned) {
         for (i, &byte) in input.iter().enumerate() {
             if self.telnet == Telnet::Data
                 && byte != b'\n'
@@ -218,7 +263,7 @@ impl ControlReader {
                 // `ABOR` CR and then not LF: the ABOR ends at its CR; this
                 // byte (an IAC too) starts the next line.
                 self.returned = true;
-                return (i, Frame::Line(&self.line[..4]));
+                return (i, Scanned::Abor);
             }
             match self.telnet {
                 Telnet::AfterAbor => {
@@ -262,7 +307,7 @@ impl ControlReader {
                     continue;
                 }
                 self.returned = true;
-                return (i + 1, Frame::Line(strip_cr(&self.line)));
+                return (i + 1, Scanned::Line);
             }
             if self.discarding {
                 continue;
@@ -270,7 +315,7 @@ impl ControlReader {
             if self.line.len() + 1 >= self.limit {
                 self.line.clear();
                 self.discarding = true;
-                return (i + 1, Frame::TooLong);
+                return (i + 1, Scanned::TooLong);
             }
             if self.line.len() == self.line.capacity() {
                 // Doubling, from 64 bytes, never past the limit.
@@ -290,9 +335,9 @@ impl ControlReader {
         {
             self.returned = true;
             self.telnet = Telnet::AfterAbor;
-            return (input.len(), Frame::Line(&self.line[..4]));
+            return (input.len(), Scanned::Abor);
         }
-        (input.len(), Frame::NeedMore)
+        (input.len(), Scanned::NeedMore)
     }
 }
 
@@ -315,39 +360,87 @@ fn find_lf_or_iac(input: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// The index of the LF ending the first line of `input`, if no IAC comes
-/// before it. Eight bytes at a time, with a test that finds the first LF or
-/// byte over 0x7F (IAC, or UTF-8 in a file name) in four operations: for
-/// bytes below 0x80, `(b ^ LF) - 1` has its high bit set only where `b` is
-/// LF, and no borrow crosses a byte before the first one found.
+/// The index of the LF ending the first line of `input`, or [`NONE`] if an
+/// IAC comes before it or there is none: one value, so that the caller's
+/// test against the line limit also rules out "not found".
+///
+/// Sixteen bytes at a time where there is a vector unit (see
+/// [`find_line_end_blocks`]), then eight at a time, with a test that finds
+/// the first LF or byte over 0x7F (IAC, or UTF-8 in a file name) in four
+/// operations: for bytes below 0x80, `(b ^ LF) - 1` has its high bit set
+/// only where `b` is LF, and no borrow crosses a byte before the first one
+/// found.
 #[inline(always)]
-fn find_line_end(input: &[u8]) -> Option<usize> {
+fn find_line_end(input: &[u8]) -> usize {
+    let start = match find_line_end_blocks(input) {
+        Ok(found) => return found,
+        Err(start) => start,
+    };
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
-    let (words, _) = input.as_chunks::<8>();
+    let (words, _) = input[start..].as_chunks::<8>();
     for (i, bytes) in words.iter().enumerate() {
         let word = u64::from_le_bytes(*bytes);
         let found = ((word ^ LFS).wrapping_sub(ONES) | word) & HIGHS;
         if found != 0 {
             let at = (found.trailing_zeros() / 8) as usize;
             return match bytes[at] {
-                b'\n' => Some(i * 8 + at),
-                IAC => None,
-                _ => find_line_end_exact(input, i * 8),
+                b'\n' => start + i * 8 + at,
+                IAC => NONE,
+                _ => find_line_end_exact(input, start + i * 8),
             };
         }
     }
-    find_line_end_exact(input, words.len() * 8)
+    find_line_end_exact(input, start + words.len() * 8)
+}
+
+/// [`find_line_end`]'s "no line end before an IAC or the end of input".
+const NONE: usize = usize::MAX;
+
+/// [`find_line_end`] sixteen bytes at a time with SSE2 (every x86_64 has
+/// it): a compare for LF and one for IAC, so UTF-8 in a name costs
+/// nothing. `Err` is where the blocks ended without an answer.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn find_line_end_blocks(input: &[u8]) -> Result<usize, usize> {
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let lfs = set_splat_i8_m128i(b'\n' as i8);
+    let iacs = set_splat_i8_m128i(IAC as i8);
+    let (blocks, _) = input.as_chunks::<16>();
+    for (i, bytes) in blocks.iter().enumerate() {
+        let block = load_unaligned_m128i(bytes);
+        let lf = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(block, lfs));
+        let found = lf | move_mask_i8_m128i(cmp_eq_mask_i8_m128i(block, iacs));
+        if found != 0 {
+            let at = found.trailing_zeros();
+            // All ones (NONE) where the first byte found is an IAC.
+            let iac = (((lf >> at) & 1) ^ 1) as usize;
+            return Ok((i * 16 + at as usize) | iac.wrapping_neg());
+        }
+    }
+    Err(blocks.len() * 16)
+}
+
+/// No vector unit the core can use safely: all of the search is
+/// [`find_line_end`]'s eight-byte words.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn find_line_end_blocks(_input: &[u8]) -> Result<usize, usize> {
+    Err(0)
 }
 
 /// [`find_line_end`] from `at` on, past bytes over 0x7F that are not IAC,
 /// and in the last bytes of `input`, fewer than eight.
 #[cold]
 #[inline(never)]
-fn find_line_end_exact(input: &[u8], at: usize) -> Option<usize> {
-    let end = at + find_lf_or_iac(&input[at..])?;
-    (input[end] == b'\n').then_some(end)
+fn find_line_end_exact(input: &[u8], at: usize) -> usize {
+    match find_lf_or_iac(&input[at..]) {
+        Some(found) if input[at + found] == b'\n' => at + found,
+        _ => NONE,
+    }
 }
 
 /// High bits set in the bytes of `word` that are LF or IAC. `(v - 1) & !v`
