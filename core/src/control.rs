@@ -409,8 +409,8 @@ fn find_line_end_blocks(input: &[u8]) -> Result<usize, usize> {
     };
     let lfs = set_splat_i8_m128i(b'\n' as i8);
     let iacs = set_splat_i8_m128i(IAC as i8);
-    let (blocks, _) = input.as_chunks::<16>();
-    for (i, bytes) in blocks.iter().enumerate() {
+    let mut start = 0;
+    while let Some(bytes) = input[start..].first_chunk::<16>() {
         let block = load_unaligned_m128i(bytes);
         let lf = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(block, lfs));
         let found = lf | move_mask_i8_m128i(cmp_eq_mask_i8_m128i(block, iacs));
@@ -418,10 +418,11 @@ fn find_line_end_blocks(input: &[u8]) -> Result<usize, usize> {
             let at = found.trailing_zeros();
             // All ones (NONE) where the first byte found is an IAC.
             let iac = (((lf >> at) & 1) ^ 1) as usize;
-            return Ok((i * 16 + at as usize) | iac.wrapping_neg());
+            return Ok((start + at as usize) | iac.wrapping_neg());
         }
+        start += 16;
     }
-    Err(blocks.len() * 16)
+    Err(start)
 }
 
 /// No vector unit the core can use safely: all of the search is
