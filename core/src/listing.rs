@@ -247,59 +247,71 @@ pub fn parse_timestamp(text: &[u8]) -> Option<i64> {
 /// can break a line.
 pub fn write_list_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, now_unix: i64) {
     let meta = &entry.metadata;
+    // The fixed columns are filled in place and copied once: a push per
+    // byte is a capacity check per byte, on every entry of a listing.
+    let mut head = *b"----------   1 ftp      ftp      ";
     if entry.link_target.is_some() {
-        out.extend_from_slice(b"lrwxrwxrwx");
+        head[..10].copy_from_slice(b"lrwxrwxrwx");
     } else {
-        out.push(match meta.kind {
+        head[0] = match meta.kind {
             FileKind::File => b'-',
             FileKind::Directory => b'd',
             FileKind::Symlink => b'l',
             FileKind::Other => b'?',
-        });
-        for shift in [6u32, 3, 0] {
-            let bits = meta.mode >> shift;
-            out.push(if bits & 4 != 0 { b'r' } else { b'-' });
-            out.push(if bits & 2 != 0 { b'w' } else { b'-' });
-            out.push(if bits & 1 != 0 { b'x' } else { b'-' });
+        };
+        for (i, letter) in b"rwxrwxrwx".iter().enumerate() {
+            if meta.mode & (0o400 >> i) != 0 {
+                head[1 + i] = *letter;
+            }
+        }
+        if meta.kind == FileKind::Directory {
+            head[13] = b'2';
         }
     }
-    let links: &[u8] = if meta.kind == FileKind::Directory && entry.link_target.is_none() {
-        b"2"
-    } else {
-        b"1"
-    };
-    out.extend_from_slice(b"   ");
-    out.extend_from_slice(links);
-    out.extend_from_slice(b" ftp      ftp      ");
+    out.extend_from_slice(&head);
     let size = match entry.link_target {
         Some(target) => target.len() as u64,
         None => meta.size,
     };
+    // Twelve columns, wider for a size of a terabyte or more.
     pad_decimal(out, size, 12);
-    out.push(b' ');
     let when = meta.modified.unwrap_or(0);
     let t = DateTime::from_unix(when);
-    out.extend_from_slice(MONTHS[usize::from(t.month - 1)]);
-    out.push(b' ');
-    pad_decimal(out, u64::from(t.day), 2);
-    out.push(b' ');
+    let mut date = *b" Mmm dd hh:mm ";
+    date[1..4].copy_from_slice(MONTHS[usize::from(t.month - 1)]);
+    date[5..7].copy_from_slice(&digit_pair(t.day, b' '));
     // `ls` shows the time for the last ~6 months, the year otherwise.
     const HALF_YEAR: i64 = 183 * 86_400;
     if when <= now_unix && now_unix.saturating_sub(when) < HALF_YEAR {
-        two_digits(out, t.hour);
-        out.push(b':');
-        two_digits(out, t.minute);
+        date[8..10].copy_from_slice(&digit_pair(t.hour, b'0'));
+        date[11..13].copy_from_slice(&digit_pair(t.minute, b'0'));
     } else {
-        out.push(b' ');
-        pad_decimal(out, t.year.clamp(0, 9999) as u64, 4);
+        // The year right-aligned in four columns, as `pad_decimal` does.
+        let mut year = t.year.clamp(0, 9999) as u16;
+        let mut at = 13;
+        date[8..13].copy_from_slice(b"     ");
+        loop {
+            at -= 1;
+            date[at] = b'0' + (year % 10) as u8;
+            year /= 10;
+            if year == 0 {
+                break;
+            }
+        }
     }
-    out.push(b' ');
+    out.extend_from_slice(&date);
     crate::reply::write_path(out, entry.name);
     if let Some(target) = entry.link_target {
         out.extend_from_slice(b" -> ");
         crate::reply::write_path(out, target);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// `n` (below 100) in two columns; `lead` for its tens digit when it is 0.
+fn digit_pair(n: u8, lead: u8) -> [u8; 2] {
+    let tens = if n < 10 { lead } else { b'0' + n / 10 % 10 };
+    [tens, b'0' + n % 10]
 }
 
 const MONTHS: [&[u8]; 12] = [

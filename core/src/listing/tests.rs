@@ -1,4 +1,6 @@
 use super::*;
+use alloc::format;
+use alloc::string::{String, ToString};
 use proptest::prelude::*;
 
 const MAR_14_2024: i64 = 1_710_408_413; // 2024-03-14 09:26:53 UTC
@@ -237,10 +239,98 @@ proptest! {
     }
 
     #[test]
+    fn list_lines_are_what_a_byte_at_a_time_writer_makes(
+        kind in prop_oneof![
+            Just(FileKind::File),
+            Just(FileKind::Directory),
+            Just(FileKind::Symlink),
+            Just(FileKind::Other),
+        ],
+        size in prop_oneof![0u64..2_000_000, any::<u64>()],
+        modified in prop_oneof![
+            Just(None),
+            (-62_167_219_200i64..253_402_300_800).prop_map(Some),
+            any::<i64>().prop_map(Some),
+        ],
+        age in prop_oneof![-86_400i64..400 * 86_400, any::<i64>()],
+        mode in any::<u32>(),
+        name in proptest::collection::vec(any::<u8>(), 0..12),
+        target in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..12)),
+    ) {
+        let now = modified.unwrap_or(0).saturating_add(age);
+        let entry = ListEntry {
+            name: &name,
+            metadata: Metadata { kind, size, modified, mode },
+            link_target: target.as_deref(),
+        };
+        let mut out = Vec::new();
+        write_list_line(&mut out, &entry, now);
+        let reference = reference_list_line(&entry, now);
+        prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&reference));
+    }
+
+    #[test]
     fn list_lines_never_panic(size: u64, modified: i64, now: i64, mode: u32) {
         let mut out = Vec::new();
         let entry = ListEntry { name: b"x", metadata: file(size, modified, mode), link_target: None };
         write_list_line(&mut out, &entry, now);
         prop_assert!(out.ends_with(b" x\r\n"));
     }
+}
+
+/// `write_list_line` as it was written first, a byte at a time: the
+/// columns every LIST client parses.
+fn reference_list_line(entry: &ListEntry<'_>, now_unix: i64) -> Vec<u8> {
+    fn pad(out: &mut Vec<u8>, n: u64, width: usize) {
+        let digits = n.to_string();
+        out.extend(core::iter::repeat_n(
+            b' ',
+            width.saturating_sub(digits.len()),
+        ));
+        out.extend_from_slice(digits.as_bytes());
+    }
+    let mut out = Vec::new();
+    let meta = &entry.metadata;
+    if entry.link_target.is_some() {
+        out.extend_from_slice(b"lrwxrwxrwx");
+    } else {
+        out.push(match meta.kind {
+            FileKind::File => b'-',
+            FileKind::Directory => b'd',
+            FileKind::Symlink => b'l',
+            FileKind::Other => b'?',
+        });
+        for shift in [6u32, 3, 0] {
+            let bits = meta.mode >> shift;
+            out.push(if bits & 4 != 0 { b'r' } else { b'-' });
+            out.push(if bits & 2 != 0 { b'w' } else { b'-' });
+            out.push(if bits & 1 != 0 { b'x' } else { b'-' });
+        }
+    }
+    let directory = meta.kind == FileKind::Directory && entry.link_target.is_none();
+    out.extend_from_slice(if directory { b"   2" } else { b"   1" });
+    out.extend_from_slice(b" ftp      ftp      ");
+    let size = entry.link_target.map_or(meta.size, |t| t.len() as u64);
+    pad(&mut out, size, 12);
+    out.push(b' ');
+    let when = meta.modified.unwrap_or(0);
+    let t = DateTime::from_unix(when);
+    out.extend_from_slice(MONTHS[usize::from(t.month - 1)]);
+    out.push(b' ');
+    pad(&mut out, u64::from(t.day), 2);
+    out.push(b' ');
+    if when <= now_unix && now_unix.saturating_sub(when) < 183 * 86_400 {
+        out.extend_from_slice(format!("{:02}:{:02}", t.hour, t.minute).as_bytes());
+    } else {
+        out.push(b' ');
+        pad(&mut out, t.year.clamp(0, 9999) as u64, 4);
+    }
+    out.push(b' ');
+    crate::reply::write_path(&mut out, entry.name);
+    if let Some(target) = entry.link_target {
+        out.extend_from_slice(b" -> ");
+        crate::reply::write_path(&mut out, target);
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }
