@@ -323,11 +323,6 @@ fn pad_decimal(out: &mut Vec<u8>, n: u64, width: usize) {
     crate::reply::write_decimal_padded(out, n, width);
 }
 
-fn two_digits(out: &mut Vec<u8>, n: u8) {
-    out.push(b'0' + n / 10 % 10);
-    out.push(b'0' + n % 10);
-}
-
 /// Appends an NLST line: the name (CR and LF escaped as in
 /// [`write_list_line`]) and CRLF.
 pub fn write_nlst_line(out: &mut Vec<u8>, name: &[u8]) {
@@ -394,11 +389,21 @@ pub fn write_mlsd_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, writable: bool)
 pub fn write_timestamp(out: &mut Vec<u8>, unix_secs: i64) {
     let t = DateTime::from_unix(unix_secs);
     let year = t.year.clamp(0, 9999) as u16;
-    two_digits(out, (year / 100) as u8);
-    two_digits(out, (year % 100) as u8);
-    for n in [t.month, t.day, t.hour, t.minute, t.second] {
-        two_digits(out, n);
+    let pairs = [
+        (year / 100) as u8,
+        (year % 100) as u8,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+    ];
+    // Filled in place and copied once (a push per digit checks capacity per digit).
+    let mut stamp = [0u8; 14];
+    for (digits, n) in stamp.chunks_exact_mut(2).zip(pairs) {
+        digits.copy_from_slice(&digit_pair(n, b'0'));
     }
+    out.extend_from_slice(&stamp);
 }
 
 #[cfg(test)]
