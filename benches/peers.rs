@@ -1,5 +1,6 @@
 //! The peer benchmark: ftpwire-smol, ftpwire-std, vsftpd and pure-ftpd on
-//! loopback, each workload measured on each in one run, reported as server
+//! loopback, all running at once, each workload measured on each in one
+//! run with its rounds taken round-robin over the servers, reported as server
 //! CPU per operation from the kernel's accounting (the figure a noisy shared
 //! machine disturbs least), throughput medians, and both as ratios to the
 //! best peer (vsftpd or pure-ftpd) of the same run. Prints one Markdown
@@ -92,35 +93,27 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// `rounds` rounds of `work`; CPU per op scaled by `scale` (1e6 for µs,
-/// 1e9/bytes-per-op for s/GB...), throughput as ops/s × `per_op`.
-fn rounds(
+/// One round of `work`: CPU per op scaled by `cpu_scale` (1e6 for µs,
+/// 1e9/bytes-per-op for s/GB...), throughput as ops/s × `throughput_scale`.
+fn one_round(
     sizes: &Sizes,
     server: &Server,
     cpu_scale: f64,
     throughput_scale: f64,
-    work: impl Fn(&Server, Instant) -> io::Result<f64>,
-) -> Outcome {
-    let mut cpu = Vec::new();
-    let mut throughput = Vec::new();
-    for _ in 0..sizes.rounds {
-        let deadline = Instant::now() + sizes.round_limit;
-        match workloads::measure(server, |s| work(s, deadline)) {
-            Ok(Round {
-                ops,
-                seconds,
-                cpu_seconds,
-            }) if ops > 0.0 => {
-                cpu.push(cpu_seconds / ops * cpu_scale);
-                throughput.push(ops / seconds * throughput_scale);
-            }
-            Ok(_) => return Outcome::Failed("no operation completed".into()),
-            Err(e) => return Outcome::Failed(e.to_string()),
-        }
-    }
-    Outcome::Measured {
-        cpu: median(cpu),
-        throughput: Some(median(throughput)),
+    work: &dyn Fn(&Server, Instant) -> io::Result<f64>,
+) -> Result<(f64, f64), String> {
+    let deadline = Instant::now() + sizes.round_limit;
+    match workloads::measure(server, |s| work(s, deadline)) {
+        Ok(Round {
+            ops,
+            seconds,
+            cpu_seconds,
+        }) if ops > 0.0 => Ok((
+            cpu_seconds / ops * cpu_scale,
+            ops / seconds * throughput_scale,
+        )),
+        Ok(_) => Err("no operation completed".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -233,141 +226,157 @@ fn main() {
         }
     };
     let started = Instant::now();
+    // Every server runs at once, idle but for the one measured, and each
+    // workload's rounds go round the servers in turn: a drift of the
+    // machine's load (another tenant, the writeback of a 1 GiB STOR) then
+    // falls on every server's rounds alike, not on whichever ran first.
+    let mut running: Vec<(Kind, Server)> = Vec::new();
     for (slot, &kind) in kinds.iter().enumerate() {
-        let slot = slot as u16;
-        let server = match server::start(kind, slot, 64, &tls) {
-            Ok(s) => s,
-            Err(e) => {
-                add("start".into(), "", "", kind, Outcome::Failed(e));
-                continue;
-            }
-        };
-        if let Err(e) = make_files(&server, &data) {
-            add("start".into(), "", "", kind, Outcome::Failed(e.to_string()));
+        match server::start(kind, slot as u16, 64, &tls) {
+            Ok(server) => match make_files(&server, &data) {
+                Ok(()) => running.push((kind, server)),
+                Err(e) => add("start".into(), "", "", kind, Outcome::Failed(e.to_string())),
+            },
+            Err(e) => add("start".into(), "", "", kind, Outcome::Failed(e)),
+        }
+    }
+    let s = sizes;
+    let mib = s.transfer_mib;
+    let setups =
+        |clients| move |srv: &Server, d| workloads::session_setups(srv, clients, s.setups, d, None);
+    let listing = |verb| {
+        move |srv: &Server, d| workloads::listings(srv, verb, LISTED_FILES as u64, s.listings, d)
+    };
+    type Work<'a> = Box<dyn Fn(&Server, Instant) -> io::Result<f64> + 'a>;
+    // name, CPU unit and scale, throughput unit and scale, the work.
+    let plan: Vec<(String, &str, f64, &str, f64, Work)> = vec![
+        (
+            format!("pipelined NOOP ({})", s.noops),
+            "µs",
+            1e6,
+            "NOOP/s",
+            1.0,
+            Box::new(|srv, d| workloads::pipelined_noops(srv, s.noops, d)),
+        ),
+        (
+            format!("NOOP round trips ({})", s.round_trips),
+            "µs",
+            1e6,
+            "NOOP/s",
+            1.0,
+            Box::new(|srv, d| workloads::noop_round_trips(srv, s.round_trips, d)),
+        ),
+        (
+            format!("session set-ups, 1 client ({})", s.setups),
+            "µs",
+            1e6,
+            "sessions/s",
+            1.0,
+            Box::new(setups(1)),
+        ),
+        (
+            format!("session set-ups, 16 clients ({})", s.setups),
+            "µs",
+            1e6,
+            "sessions/s",
+            1.0,
+            Box::new(setups(16)),
+        ),
+        (
+            format!("RETR {mib} MiB"),
+            "s/GB",
+            1.0 / gb,
+            "MB/s",
+            gb * 1e3,
+            Box::new(|srv, _| workloads::retr(srv, "big.bin", bytes, None).map(|_| 1.0)),
+        ),
+        (
+            format!("STOR {mib} MiB"),
+            "s/GB",
+            1.0 / gb,
+            "MB/s",
+            gb * 1e3,
+            Box::new(|srv, _| workloads::stor(srv, bytes).map(|_| 1.0)),
+        ),
+        (
+            format!("LIST of {LISTED_FILES} files ({})", s.listings),
+            "µs",
+            1e6,
+            "listings/s",
+            1.0,
+            Box::new(listing("LIST")),
+        ),
+        (
+            format!("MLSD of {LISTED_FILES} files ({})", s.listings),
+            "µs",
+            1e6,
+            "listings/s",
+            1.0,
+            Box::new(listing("MLSD")),
+        ),
+        (
+            format!("FTPS set-ups, AUTH TLS + login ({})", s.ftps_setups),
+            "µs",
+            1e6,
+            "sessions/s",
+            1.0,
+            Box::new(|srv, d| {
+                workloads::session_setups(srv, 1, s.ftps_setups, d, Some(&full_handshakes))
+            }),
+        ),
+        (
+            format!("PROT P RETR {mib} MiB"),
+            "s/GB",
+            1.0 / gb,
+            "MB/s",
+            gb * 1e3,
+            Box::new(|srv, _| workloads::retr(srv, "big.bin", bytes, Some(&resuming)).map(|_| 1.0)),
+        ),
+    ];
+    for (name, cpu_unit, cpu_scale, tp_unit, tp_scale, work) in plan {
+        if !wanted(&name) {
             continue;
         }
-        let s = sizes;
-        let mib = s.transfer_mib;
-        let measure = |name: &str,
-                       cpu_scale,
-                       tp_scale,
-                       work: &dyn Fn(&Server, Instant) -> io::Result<f64>| {
-            eprintln!(
-                "peers: {name} on {} ({:.0} s in)",
-                kind.name(),
-                started.elapsed().as_secs_f64()
-            );
-            rounds(s, &server, cpu_scale, tp_scale, work)
-        };
-        let setups = |clients| {
-            move |srv: &Server, d| workloads::session_setups(srv, clients, s.setups, d, None)
-        };
-        let listing = |verb| {
-            move |srv: &Server, d| {
-                workloads::listings(srv, verb, LISTED_FILES as u64, s.listings, d)
+        // Per server: its rounds' figures, or why it has none.
+        let mut figures: Vec<Result<Vec<(f64, f64)>, Outcome>> = running
+            .iter()
+            .map(|(kind, _)| {
+                if name.starts_with("MLSD") && !kind.has_mlsd() {
+                    Err(Outcome::NotApplicable("no MLSD".into()))
+                } else {
+                    Ok(Vec::new())
+                }
+            })
+            .collect();
+        for round in 1..=s.rounds {
+            for ((kind, server), figures) in running.iter().zip(&mut figures) {
+                let Ok(rounds) = figures else { continue };
+                eprintln!(
+                    "peers: {name} on {}, round {round} ({:.0} s in)",
+                    kind.name(),
+                    started.elapsed().as_secs_f64()
+                );
+                match one_round(s, server, cpu_scale, tp_scale, &*work) {
+                    Ok(figure) => rounds.push(figure),
+                    Err(e) => *figures = Err(Outcome::Failed(e)),
+                }
             }
-        };
-        type Work<'a> = Box<dyn Fn(&Server, Instant) -> io::Result<f64> + 'a>;
-        // name, CPU unit and scale, throughput unit and scale, the work.
-        let plan: Vec<(String, &str, f64, &str, f64, Work)> = vec![
-            (
-                format!("pipelined NOOP ({})", s.noops),
-                "µs",
-                1e6,
-                "NOOP/s",
-                1.0,
-                Box::new(|srv, d| workloads::pipelined_noops(srv, s.noops, d)),
-            ),
-            (
-                format!("NOOP round trips ({})", s.round_trips),
-                "µs",
-                1e6,
-                "NOOP/s",
-                1.0,
-                Box::new(|srv, d| workloads::noop_round_trips(srv, s.round_trips, d)),
-            ),
-            (
-                format!("session set-ups, 1 client ({})", s.setups),
-                "µs",
-                1e6,
-                "sessions/s",
-                1.0,
-                Box::new(setups(1)),
-            ),
-            (
-                format!("session set-ups, 16 clients ({})", s.setups),
-                "µs",
-                1e6,
-                "sessions/s",
-                1.0,
-                Box::new(setups(16)),
-            ),
-            (
-                format!("RETR {mib} MiB"),
-                "s/GB",
-                1.0 / gb,
-                "MB/s",
-                gb * 1e3,
-                Box::new(|srv, _| workloads::retr(srv, "big.bin", bytes, None).map(|_| 1.0)),
-            ),
-            (
-                format!("STOR {mib} MiB"),
-                "s/GB",
-                1.0 / gb,
-                "MB/s",
-                gb * 1e3,
-                Box::new(|srv, _| workloads::stor(srv, bytes).map(|_| 1.0)),
-            ),
-            (
-                format!("LIST of {LISTED_FILES} files ({})", s.listings),
-                "µs",
-                1e6,
-                "listings/s",
-                1.0,
-                Box::new(listing("LIST")),
-            ),
-            (
-                format!("MLSD of {LISTED_FILES} files ({})", s.listings),
-                "µs",
-                1e6,
-                "listings/s",
-                1.0,
-                Box::new(listing("MLSD")),
-            ),
-            (
-                format!("FTPS set-ups, AUTH TLS + login ({})", s.ftps_setups),
-                "µs",
-                1e6,
-                "sessions/s",
-                1.0,
-                Box::new(|srv, d| {
-                    workloads::session_setups(srv, 1, s.ftps_setups, d, Some(&full_handshakes))
-                }),
-            ),
-            (
-                format!("PROT P RETR {mib} MiB"),
-                "s/GB",
-                1.0 / gb,
-                "MB/s",
-                gb * 1e3,
-                Box::new(|srv, _| {
-                    workloads::retr(srv, "big.bin", bytes, Some(&resuming)).map(|_| 1.0)
-                }),
-            ),
-        ];
-        for (name, cpu_unit, cpu_scale, tp_unit, tp_scale, work) in plan {
-            if !wanted(&name) {
-                continue;
-            }
-            let outcome = if name.starts_with("MLSD") && !kind.has_mlsd() {
-                Outcome::NotApplicable("no MLSD".into())
-            } else {
-                measure(&name, cpu_scale, tp_scale, &*work)
-            };
-            add(name, cpu_unit, tp_unit, kind, outcome);
         }
-        drop(server);
+        for ((kind, _), figures) in running.iter().zip(figures) {
+            let outcome = match figures {
+                Ok(rounds) => Outcome::Measured {
+                    cpu: median(rounds.iter().map(|r| r.0).collect()),
+                    throughput: Some(median(rounds.iter().map(|r| r.1).collect())),
+                },
+                Err(outcome) => outcome,
+            };
+            add(name.clone(), cpu_unit, tp_unit, *kind, outcome);
+        }
+    }
+    drop(running);
 
+    for (slot, &kind) in kinds.iter().enumerate() {
+        let slot = slot as u16;
         // Per session, from the smaller count: what the larger one must fit.
         let mut needs: Option<(f64, f64)> = None;
         for sessions in s.memory_sessions {

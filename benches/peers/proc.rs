@@ -137,20 +137,36 @@ pub fn become_subreaper() {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
 }
 
-/// Orphans the harness adopted: its child processes other than `server`.
-fn adopted(server: u32) -> Vec<u32> {
+/// The servers the harness started and has not stopped: its children that
+/// are no orphans. Several run at once, one measured at a time.
+static SERVERS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// A server was started (`true`) or stopped and waited for (`false`).
+pub fn server_running(pid: u32, running: bool) {
+    let mut servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    servers.retain(|&p| p != pid);
+    if running {
+        servers.push(pid);
+    }
+}
+
+/// Orphans the harness adopted: its child processes other than the servers.
+fn adopted() -> Vec<u32> {
     let me = std::process::id();
+    let servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     all_parents()
         .into_iter()
-        .filter(|&(pid, ppid)| ppid == me && pid != server)
+        .filter(|&(pid, ppid)| ppid == me && !servers.contains(&pid))
         .map(|(pid, _)| pid)
         .collect()
 }
 
 /// Reaps adopted orphans that have exited (their CPU time then counts in
-/// the harness's RUSAGE_CHILDREN); returns how many are still alive.
-pub fn reap_adopted(server: u32) -> usize {
-    adopted(server)
+/// the harness's RUSAGE_CHILDREN); returns how many are still alive. Every
+/// round ends with none alive, so the next round's server, whichever it
+/// is, inherits none of them.
+pub fn reap_adopted() -> usize {
+    adopted()
         .into_iter()
         .filter(|&pid| {
             let mut status = 0;

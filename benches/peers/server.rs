@@ -180,6 +180,7 @@ impl Drop for Server {
         let sessions = crate::proc::descendants(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::proc::server_running(self.child.id(), false);
         for pid in sessions {
             // SAFETY: kill(2) on a pid that was this server's descendant.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
@@ -356,9 +357,11 @@ pub fn start(kind: Kind, slot: u16, sessions: usize, tls: &Tls) -> Result<Server
         .stderr(std::fs::File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?)
         .spawn()
         .map_err(|e| format!("start {}: {e}", binary.display()))?;
+    crate::proc::server_running(child.id(), true);
     if let Err(e) = wait_accepting(addr, &mut child) {
         let _ = child.kill();
         let _ = child.wait();
+        crate::proc::server_running(child.id(), false);
         return Err(e);
     }
     Ok(Server {

@@ -26,7 +26,7 @@ pub struct Round {
 /// kernel offers no readiness signal for another process's child.
 fn wait_sessions_reaped(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while (proc::tree_size(server.pid()) > 1 || proc::reap_adopted(server.pid()) > 0)
+    while (proc::tree_size(server.pid()) > 1 || proc::reap_adopted() > 0)
         && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(5));
