@@ -287,17 +287,8 @@ pub fn write_list_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, now_unix: i64) 
         date[11..13].copy_from_slice(&digit_pair(t.minute, b'0'));
     } else {
         // The year right-aligned in four columns, as `pad_decimal` does.
-        let mut year = t.year.clamp(0, 9999) as u16;
-        let mut at = 13;
         date[8..13].copy_from_slice(b"     ");
-        loop {
-            at -= 1;
-            date[at] = b'0' + (year % 10) as u8;
-            year /= 10;
-            if year == 0 {
-                break;
-            }
-        }
+        crate::reply::digits_at_end(t.year.clamp(0, 9999) as u64, &mut date[9..13]);
     }
     out.extend_from_slice(&date);
     crate::reply::write_path(out, entry.name);

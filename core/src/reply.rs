@@ -73,8 +73,16 @@ pub fn write_code(out: &mut Vec<u8>, code: u16, separator: u8) {
 /// Appends a decimal number. (Its own loop rather than a call to
 /// `write_decimal_padded` with width 0: replies write numbers all the time,
 /// and the whole-session benchmark counts 9 instructions a line fewer so.)
-pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+pub fn write_decimal(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
+    let start = digits_at_end(n, &mut digits);
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Writes `n`'s decimal digits at the end of `digits` (which must have room
+/// for them) and returns where they start.
+#[inline(always)]
+pub(crate) fn digits_at_end(mut n: u64, digits: &mut [u8]) -> usize {
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -84,22 +92,14 @@ pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    i
 }
 
 /// Appends a decimal number right-aligned in `width` columns (spaces
 /// before it), as LIST's size column wants.
-pub(crate) fn write_decimal_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
+pub(crate) fn write_decimal_padded(out: &mut Vec<u8>, n: u64, width: usize) {
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let i = digits_at_end(n, &mut digits);
     let len = digits.len() - i;
     if width > len {
         out.resize(out.len() + width - len, b' ');
