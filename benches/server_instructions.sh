@@ -11,7 +11,8 @@
 #   cargo build --release --bin ftpwire && benches/server_instructions.sh
 #
 # Environment: FTPWIRE_BIN (default target/release/ftpwire), NOOPS (20000),
-# LISTINGS (20), DRIVERS ("smol std"), WORKLOADS ("NOOP LIST MLSD").
+# LISTINGS (20), DRIVERS ("smol std"), WORKLOADS ("NOOP LIST MLSD"), KEEP (a
+# folder to keep the callgrind profiles in, for callgrind_annotate).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -93,5 +94,8 @@ for driver in $DRIVERS; do
         server_pid=
         total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !seen {gsub(",", "", $1); print $1; seen = 1}')
         echo "ftpwire-$driver: $(echo "$total / $count" | bc) user-space instructions per $unit ($count)"
+        if [[ -n ${KEEP:-} ]]; then
+            mkdir -p "$KEEP" && cp "$out" "$KEEP/"
+        fi
     done
 done
