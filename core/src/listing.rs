@@ -277,20 +277,22 @@ pub fn write_list_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, now_unix: i64) 
     pad_decimal(out, size, 12);
     let when = meta.modified.unwrap_or(0);
     let t = DateTime::from_unix(when);
-    let mut date = *b" Mmm dd hh:mm ";
-    date[1..4].copy_from_slice(MONTHS[usize::from(t.month - 1)]);
-    date[5..7].copy_from_slice(&digit_pair(t.day, b' '));
+    out.push(b' ');
+    out.extend_from_slice(MONTHS[usize::from(t.month - 1)]);
+    out.push(b' ');
+    pad_decimal(out, u64::from(t.day), 2);
+    out.push(b' ');
     // `ls` shows the time for the last ~6 months, the year otherwise.
     const HALF_YEAR: i64 = 183 * 86_400;
     if when <= now_unix && now_unix.saturating_sub(when) < HALF_YEAR {
-        date[8..10].copy_from_slice(&digit_pair(t.hour, b'0'));
-        date[11..13].copy_from_slice(&digit_pair(t.minute, b'0'));
+        out.extend_from_slice(&digit_pair(t.hour, b'0'));
+        out.push(b':');
+        out.extend_from_slice(&digit_pair(t.minute, b'0'));
     } else {
-        // The year right-aligned in four columns, as `pad_decimal` does.
-        date[8..13].copy_from_slice(b"     ");
-        crate::reply::digits_at_end(t.year.clamp(0, 9999) as u64, &mut date[9..13]);
+        out.push(b' ');
+        pad_decimal(out, t.year.clamp(0, 9999) as u64, 4);
     }
-    out.extend_from_slice(&date);
+    out.push(b' ');
     crate::reply::write_path(out, entry.name);
     if let Some(target) = entry.link_target {
         out.extend_from_slice(b" -> ");
@@ -380,7 +382,7 @@ pub fn write_mlsd_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, writable: bool)
 pub fn write_timestamp(out: &mut Vec<u8>, unix_secs: i64) {
     let t = DateTime::from_unix(unix_secs);
     let year = t.year.clamp(0, 9999) as u16;
-    let pairs = [
+    for n in [
         (year / 100) as u8,
         (year % 100) as u8,
         t.month,
@@ -388,13 +390,9 @@ pub fn write_timestamp(out: &mut Vec<u8>, unix_secs: i64) {
         t.hour,
         t.minute,
         t.second,
-    ];
-    // Filled in place and copied once (a push per digit checks capacity per digit).
-    let mut stamp = [0u8; 14];
-    for (digits, n) in stamp.chunks_exact_mut(2).zip(pairs) {
-        digits.copy_from_slice(&digit_pair(n, b'0'));
+    ] {
+        out.extend_from_slice(&digit_pair(n, b'0'));
     }
-    out.extend_from_slice(&stamp);
 }
 
 #[cfg(test)]

@@ -81,7 +81,6 @@ pub fn write_decimal(out: &mut Vec<u8>, n: u64) {
 
 /// Writes `n`'s decimal digits at the end of `digits` (which must have room
 /// for them) and returns where they start.
-#[inline(always)]
 pub(crate) fn digits_at_end(mut n: u64, digits: &mut [u8]) -> usize {
     let mut i = digits.len();
     loop {
