@@ -247,7 +247,7 @@ pub fn parse_timestamp(text: &[u8]) -> Option<i64> {
 /// can break a line.
 pub fn write_list_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, now_unix: i64) {
     let meta = &entry.metadata;
-    // The fixed columns are filled in place and copied once: a push per
+    // The first columns are filled in place and copied once: a push per
     // byte is a capacity check per byte, on every entry of a listing.
     let mut head = *b"----------   1 ftp      ftp      ";
     if entry.link_target.is_some() {
@@ -285,9 +285,9 @@ pub fn write_list_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, now_unix: i64) 
     // `ls` shows the time for the last ~6 months, the year otherwise.
     const HALF_YEAR: i64 = 183 * 86_400;
     if when <= now_unix && now_unix.saturating_sub(when) < HALF_YEAR {
-        out.extend_from_slice(&digit_pair(t.hour, b'0'));
+        out.extend_from_slice(&two_digits(t.hour));
         out.push(b':');
-        out.extend_from_slice(&digit_pair(t.minute, b'0'));
+        out.extend_from_slice(&two_digits(t.minute));
     } else {
         out.push(b' ');
         pad_decimal(out, t.year.clamp(0, 9999) as u64, 4);
@@ -301,10 +301,9 @@ pub fn write_list_line(out: &mut Vec<u8>, entry: &ListEntry<'_>, now_unix: i64) 
     out.extend_from_slice(b"\r\n");
 }
 
-/// `n` (below 100) in two columns; `lead` for its tens digit when it is 0.
-fn digit_pair(n: u8, lead: u8) -> [u8; 2] {
-    let tens = if n < 10 { lead } else { b'0' + n / 10 % 10 };
-    [tens, b'0' + n % 10]
+/// `n` (below 100) as two digits.
+fn two_digits(n: u8) -> [u8; 2] {
+    [b'0' + n / 10 % 10, b'0' + n % 10]
 }
 
 const MONTHS: [&[u8]; 12] = [
@@ -391,7 +390,7 @@ pub fn write_timestamp(out: &mut Vec<u8>, unix_secs: i64) {
         t.minute,
         t.second,
     ] {
-        out.extend_from_slice(&digit_pair(n, b'0'));
+        out.extend_from_slice(&two_digits(n));
     }
 }
 

@@ -194,7 +194,7 @@ impl Storage for LocalFs {
         {
             // Opened beneath the root, then read by its handle.
             let dir = self.dir.open_dir(&relative)?;
-            Ok(Box::new(by_handle::Entries::new(&dir)?))
+            Ok(Box::new(by_handle::entries(&dir)?.into_iter()))
         }
         #[cfg(not(target_os = "linux"))]
         self.list_by_name(relative)
@@ -449,73 +449,57 @@ mod by_handle {
     /// A directory's entries, read whole when it is opened: names from
     /// `getdents64` into one buffer (no allocation per name but the name's
     /// own copy), facts from `fstatat` on the same handle. A listing sorts
-    /// them all anyway before it writes the first line.
-    pub(super) struct Entries {
-        read: std::vec::IntoIter<io::Result<DirEntry>>,
+    /// them all anyway before it writes the first line. `dir` is opened for
+    /// lookups only (`O_PATH`): its `.` is opened again for reading. A read
+    /// error ends the entries with it.
+    pub(super) fn entries(dir: &cap_std::fs::Dir) -> io::Result<Vec<io::Result<DirEntry>>> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let readable = openat(dir, ".", flags, Mode::empty())?;
+        let mut buffer = vec![MaybeUninit::<u8>::uninit(); NAMES_BUFFER];
+        let mut names = RawDir::new(&readable, &mut buffer);
+        let mut read = Vec::new();
+        while let Some(entry) = names.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    read.push(Err(error.into()));
+                    break;
+                }
+            };
+            let name = entry.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            let own = match statat(&readable, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(own) => own,
+                // Removed between readdir and stat: it is simply gone.
+                Err(Errno::NOENT) => continue,
+                Err(error) => {
+                    read.push(Err(error.into()));
+                    continue;
+                }
+            };
+            let metadata = metadata(&own);
+            // Shown as the link it is (`name -> target`), never followed:
+            // its target may lie outside the root.
+            let link_target = if metadata.kind == FileKind::Symlink {
+                readlinkat(&readable, name, Vec::new())
+                    .ok()
+                    .map(|target| target.into_bytes())
+            } else {
+                None
+            };
+            read.push(Ok(DirEntry {
+                name: name.to_bytes().to_vec(),
+                metadata,
+                link_target,
+            }));
+        }
+        Ok(read)
     }
 
     /// `getdents64`'s buffer: a few hundred names per system call.
     const NAMES_BUFFER: usize = 32 * 1024;
-
-    impl Entries {
-        /// `dir` is opened for lookups only (`O_PATH`): its `.` is opened
-        /// again for reading. A read error ends the entries with it.
-        pub(super) fn new(dir: &cap_std::fs::Dir) -> io::Result<Self> {
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            let readable = openat(dir, ".", flags, Mode::empty())?;
-            let mut buffer = vec![MaybeUninit::<u8>::uninit(); NAMES_BUFFER];
-            let mut names = RawDir::new(&readable, &mut buffer);
-            let mut read = Vec::new();
-            while let Some(entry) = names.next() {
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(error) => {
-                        read.push(Err(error.into()));
-                        break;
-                    }
-                };
-                let name = entry.file_name();
-                if matches!(name.to_bytes(), b"." | b"..") {
-                    continue;
-                }
-                let own = match statat(&readable, name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(own) => own,
-                    // Removed between readdir and stat: it is simply gone.
-                    Err(Errno::NOENT) => continue,
-                    Err(error) => {
-                        read.push(Err(error.into()));
-                        continue;
-                    }
-                };
-                let metadata = metadata(&own);
-                // Shown as the link it is (`name -> target`), never followed:
-                // its target may lie outside the root.
-                let link_target = if metadata.kind == FileKind::Symlink {
-                    readlinkat(&readable, name, Vec::new())
-                        .ok()
-                        .map(|target| target.into_bytes())
-                } else {
-                    None
-                };
-                read.push(Ok(DirEntry {
-                    name: name.to_bytes().to_vec(),
-                    metadata,
-                    link_target,
-                }));
-            }
-            Ok(Entries {
-                read: read.into_iter(),
-            })
-        }
-    }
-
-    impl Iterator for Entries {
-        type Item = io::Result<DirEntry>;
-
-        fn next(&mut self) -> Option<io::Result<DirEntry>> {
-            self.read.next()
-        }
-    }
 
     /// The facts [`super::metadata`] gives from cap-std's metadata, from a
     /// `stat` of the entry itself.
